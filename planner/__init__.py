@@ -1,0 +1,1 @@
+"""planner: hybrid cloud workload placement planner for ML portfolios."""

@@ -1,0 +1,62 @@
+"""Errors the planner reports to users: what is wrong, where, and how to fix it.
+
+Every error here renders as one line (``str(err)``); the CLI prints that line
+and exits with the error's ``exit_code`` instead of a traceback.
+"""
+
+from __future__ import annotations
+
+
+class PlannerError(Exception):
+    """Base class of every user-facing planner error."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, path: str | None = None, hint: str | None = None,
+                 source: str | None = None) -> None:
+        self.message = message
+        self.path = path
+        self.hint = hint
+        self.source = source
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        where = ""
+        if self.source:
+            where = f"{self.source}: "
+        if self.path:
+            where += f"{self.path}: "
+        text = f"{where}{self.message}"
+        if self.hint:
+            text += f" ({self.hint})"
+        return text
+
+
+class InputError(PlannerError):
+    """A portfolio, scenario or plan file is malformed or refers to unknown names."""
+
+    exit_code = 2
+
+
+class CatalogError(PlannerError):
+    """A catalog file is missing, corrupt or fails validation."""
+
+    exit_code = 2
+
+
+class CatalogFetchError(PlannerError):
+    """A catalog refresh could not read the provider's API (auth, throttling, outage)."""
+
+    exit_code = 4
+
+
+class CatalogStoreError(PlannerError):
+    """The store refused to replace the last good catalog (lost regions or rows)."""
+
+    exit_code = 5
+
+
+class VerificationError(PlannerError):
+    """A plan broke a rule when checked by the independent verifier."""
+
+    exit_code = 6
