@@ -12,8 +12,14 @@ class PlannerError(Exception):
 
     exit_code = 2
 
-    def __init__(self, message: str, *, path: str | None = None, hint: str | None = None,
-                 source: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        hint: str | None = None,
+        source: str | None = None,
+    ) -> None:
         self.message = message
         self.path = path
         self.hint = hint

@@ -17,13 +17,41 @@ from functools import cache
 from importlib import resources
 
 EU: frozenset[str] = frozenset(
-    "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE".split()
+    [
+        "AT",
+        "BE",
+        "BG",
+        "HR",
+        "CY",
+        "CZ",
+        "DK",
+        "EE",
+        "FI",
+        "FR",
+        "DE",
+        "GR",
+        "HU",
+        "IE",
+        "IT",
+        "LV",
+        "LT",
+        "LU",
+        "MT",
+        "NL",
+        "PL",
+        "PT",
+        "RO",
+        "SK",
+        "SI",
+        "ES",
+        "SE",
+    ]
 )
 EEA: frozenset[str] = EU | {"IS", "LI", "NO"}
 # Countries with an EU adequacy decision (Art. 45 GDPR), without the US (whose
 # Data Privacy Framework covers certified companies only, not the country).
 ADEQUATE: frozenset[str] = EEA | frozenset(
-    "AD AR CA CH FO GB GG IL IM JE JP KR NZ UY".split()
+    ["AD", "AR", "CA", "CH", "FO", "GB", "GG", "IL", "IM", "JE", "JP", "KR", "NZ", "UY"]
 )
 
 # Every jurisdiction tag the planner derives itself, besides country codes.

@@ -41,8 +41,11 @@ def parse_catalog(raw: bytes, path: Path) -> CatalogFile:
     try:
         data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CatalogError(f"not valid JSON: {exc}", source=str(path),
-                           hint="restore the file from git or run `planner catalog refresh`") from exc
+        raise CatalogError(
+            f"not valid JSON: {exc}",
+            source=str(path),
+            hint="restore the file from git or run `planner catalog refresh`",
+        ) from exc
     try:
         return CatalogFile.model_validate(data)
     except ValidationError as exc:
@@ -53,8 +56,12 @@ def parse_catalog(raw: bytes, path: Path) -> CatalogFile:
             rows = data.get("rows", []) if isinstance(data, dict) else []
             row = rows[loc[1]] if loc[1] < len(rows) and isinstance(rows[loc[1]], dict) else {}
             where += f" ({row.get('region', '?')}/{row.get('instance_type', '?')})"
-        raise CatalogError(err["msg"], path=where or None, source=str(path),
-                           hint="fix the row or re-fetch with `planner catalog refresh`") from exc
+        raise CatalogError(
+            err["msg"],
+            path=where or None,
+            source=str(path),
+            hint="fix the row or re-fetch with `planner catalog refresh`",
+        ) from exc
 
 
 def load_catalog_file(path: Path) -> LoadedCatalog:
@@ -63,15 +70,21 @@ def load_catalog_file(path: Path) -> LoadedCatalog:
         raw = path.read_bytes()
     except OSError as exc:
         raise CatalogError(f"cannot read catalog: {exc.strerror}", source=str(path)) from exc
-    return LoadedCatalog(path=path, sha256=hashlib.sha256(raw).hexdigest(),
-                         catalog=parse_catalog(raw, path))
+    return LoadedCatalog(
+        path=path, sha256=hashlib.sha256(raw).hexdigest(), catalog=parse_catalog(raw, path)
+    )
 
 
-def load_catalog_dir(directory: Path, providers: tuple[str, ...] | None = None) -> list[LoadedCatalog]:
+def load_catalog_dir(
+    directory: Path, providers: tuple[str, ...] | None = None
+) -> list[LoadedCatalog]:
     """Load every provider snapshot present in ``directory`` (sorted by provider)."""
     if not directory.is_dir():
-        raise CatalogError("catalog directory not found", source=str(directory),
-                           hint="pass --catalogs DIR pointing at a folder with aws.json / azure.json")
+        raise CatalogError(
+            "catalog directory not found",
+            source=str(directory),
+            hint="pass --catalogs DIR pointing at a folder with aws.json / azure.json",
+        )
     wanted = providers or tuple(sorted(PROVIDER_FILES))
     loaded = []
     for provider in sorted(wanted):

@@ -1,0 +1,225 @@
+"""``planner`` — command line entry point.
+
+JSON goes to stdout (or ``-o FILE``); progress, summaries and errors go to stderr.
+
+Exit codes:
+    0  plan written (optimal or feasible) / input valid / plan verified
+    2  bad input: portfolio, plan or catalog file (one line names the path in the file)
+    3  infeasible: no plan satisfies every rule (the JSON lists the reasons)
+    4  catalog refresh could not read the provider API
+    5  catalog store refused to replace the last good catalog
+    6  verification failed: the plan breaks a rule
+    7  no plan found within the time limit (raise --time-limit)
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from planner import api
+from planner.candidates import generate
+from planner.errors import PlannerError, VerificationError
+from planner.models.plan import Plan
+from planner.models.status import SolveStatus
+from planner.solvers import BACKENDS
+from planner.world import build_world
+
+EXIT_INFEASIBLE = 3
+EXIT_NO_PLAN = 7
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def err_console() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def friendly_errors(fn: F) -> F:
+    """Turn a PlannerError into one line on stderr and its exit code — never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except PlannerError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+
+    return wrapper  # type: ignore[return-value]
+
+
+catalogs_option = click.option(
+    "--catalogs",
+    "catalogs_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Catalog directory (default: $PLANNER_CATALOGS or ./catalogs).",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="planner")
+def cli() -> None:
+    """Hybrid cloud workload placement planner for ML portfolios."""
+
+
+def _summary(plan: Plan, console: Console) -> None:
+    s = plan.solver
+    gap = f"{s.gap:.4%}" if s.gap is not None else "n/a"
+    took = f", {s.solve_time_s:.2f}s" if s.solve_time_s is not None else ""
+    console.print(
+        f"[bold]{plan.portfolio}[/]: {plan.status.value} ({s.backend}{took}), "
+        f"total ${plan.totals.total_usd:,.2f}, gap {gap}"
+    )
+    if plan.placements:
+        table = Table(show_edge=False, pad_edge=False)
+        for col in ("workload", "stage", "site", "offer", "n", "purchase", "cost $"):
+            table.add_column(col, justify="right" if col in ("n", "cost $") else "left")
+        for p in plan.placements:
+            table.add_row(
+                p.workload,
+                p.stage,
+                p.site,
+                p.offer,
+                str(p.instances),
+                p.purchase.value,
+                f"{p.cost.total_usd:,.2f}",
+            )
+        console.print(table)
+    for u in plan.unplaced:
+        console.print(f"[red]unplaced[/] {u.workload}/{u.stage}: " + "; ".join(u.reasons))
+    for c in plan.conflicts:
+        console.print(f"[red]conflict[/] {c}")
+    for w in plan.warnings:
+        console.print(f"[yellow]warning[/] {w}")
+
+
+@cli.command("plan")
+@click.argument("portfolio", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write the JSON plan here.")
+@catalogs_option
+@click.option("--solver", type=click.Choice(sorted(BACKENDS)), default="cpsat", show_default=True)
+@click.option(
+    "--time-limit",
+    type=click.FloatRange(min=0.01),
+    default=30.0,
+    show_default=True,
+    help="Solver time limit, seconds.",
+)
+@click.option("--workers", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--reproducible",
+    is_flag=True,
+    help="Leave out wall-clock fields so the same input gives byte-identical JSON.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress or summary on stderr.")
+@friendly_errors
+def plan_cmd(
+    portfolio: Path,
+    output: Path | None,
+    catalogs_dir: Path | None,
+    solver: str,
+    time_limit: float,
+    workers: int,
+    seed: int,
+    reproducible: bool,
+    quiet: bool,
+) -> None:
+    """Plan PORTFOLIO (YAML/JSON) at least cost; write the verified JSON plan."""
+    console = err_console()
+    say = (lambda msg: None) if quiet else (lambda msg: console.print(f"[dim]{msg}[/]"))
+    model = api.load_portfolio(portfolio)
+    catalogs = api.load_catalogs(catalogs_dir)
+    with console.status("solving…", spinner="dots") if not quiet else _null():
+        result = api.plan(
+            model,
+            catalogs,
+            solver=solver,
+            time_limit_s=time_limit,
+            workers=workers,
+            seed=seed,
+            reproducible=reproducible,
+            progress=say,
+        )
+    text = result.model_dump_json(indent=2) + "\n"
+    if output:
+        output.write_text(text, "utf-8")
+        say(f"plan written to {output}")
+    else:
+        click.echo(text, nl=False)
+    if not quiet:
+        _summary(result, console)
+    if result.status is SolveStatus.INFEASIBLE:
+        sys.exit(EXIT_INFEASIBLE)
+    if result.status is SolveStatus.UNKNOWN:
+        sys.exit(EXIT_NO_PLAN)
+
+
+class _null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+@cli.command("validate")
+@click.argument("portfolio", type=click.Path(path_type=Path))
+@catalogs_option
+@friendly_errors
+def validate_cmd(portfolio: Path, catalogs_dir: Path | None) -> None:
+    """Check PORTFOLIO against the schema and the catalogs, without solving."""
+    model = api.load_portfolio(portfolio)
+    world = build_world(model, api.load_catalogs(catalogs_dir))
+    cands = generate(model, world)
+    empty = [f"{r.key}" for r in cands.stages if not cands.by_stage[r.index]]
+    click.echo(
+        f"{portfolio}: valid — {len(model.workloads)} workloads, {len(cands.stages)} stages, "
+        f"{len(world.sites)} sites, {len(world.offers)} offers, "
+        f"{len(cands.options)} candidate options"
+    )
+    for w in world.warnings:
+        click.echo(f"warning: {w}", err=True)
+    if empty:
+        click.echo(
+            f"warning: no feasible option for {', '.join(empty)}; `planner plan` will report why",
+            err=True,
+        )
+
+
+@cli.command("verify")
+@click.argument("portfolio", type=click.Path(path_type=Path))
+@click.argument("plan_file", metavar="PLAN", type=click.Path(path_type=Path))
+@catalogs_option
+@friendly_errors
+def verify_cmd(portfolio: Path, plan_file: Path, catalogs_dir: Path | None) -> None:
+    """Independently re-check PLAN against PORTFOLIO and the catalogs."""
+    model = api.load_portfolio(portfolio)
+    the_plan = api.load_plan(plan_file)
+    violations = api.verify_plan(model, the_plan, api.load_catalogs(catalogs_dir))
+    if violations:
+        for v in violations:
+            click.echo(f"violation: {v}", err=True)
+        raise VerificationError(f"{len(violations)} rule(s) broken", source=str(plan_file))
+    click.echo(
+        f"{plan_file}: verified — {len(the_plan.placements)} placements, "
+        f"total ${the_plan.totals.total_usd:,.2f}, every rule holds"
+    )
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="planner")
+
+
+if __name__ == "__main__":
+    main()

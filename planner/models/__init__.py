@@ -1,0 +1,1 @@
+"""Typed models: the portfolio input, the resolved world of sites and offers, the plan."""

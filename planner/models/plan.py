@@ -1,0 +1,134 @@
+"""The placement plan: what runs where, what it costs, why, and how sure the solver is.
+
+Money is USD as decimals with six places (exact micro-dollars), serialized as
+strings in JSON so no precision is lost. Capacity is in unit-hours per planning
+period (instance-hours for an offer, GPU-hours for a site's GPU model).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from planner.models.portfolio import StageKind
+from planner.models.status import SolveStatus
+from planner.models.world import Purchase
+
+PLAN_SCHEMA_VERSION = 1
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CostSplit(_Out):
+    compute_usd: Decimal
+    egress_usd: Decimal
+    total_usd: Decimal
+
+
+class Alternative(_Out):
+    """The runner-up: the cheapest option not taken, and why it was not taken."""
+
+    site: str
+    offer: str
+    purchase: Purchase
+    total_usd: Decimal
+    delta_usd: Decimal = Field(description="runner-up cost minus chosen cost")
+    why_not: str
+
+
+class Placement(_Out):
+    """Where one stage runs."""
+
+    workload: str
+    stage: str
+    kind: StageKind
+    team: str
+    site: str
+    provider: str
+    region: str
+    country: str
+    offer: str
+    purchase: Purchase
+    gpu_model: str | None
+    gpus_per_instance: Decimal
+    instances: int
+    hours: Decimal = Field(description="hours each instance runs (rounded to 6 places)")
+    cost: CostSplit
+    why: list[str]
+    runner_up: Alternative | None = None
+
+
+class ResourceUse(_Out):
+    """Use of one limited resource over the planning period."""
+
+    resource: str
+    site: str
+    used_unit_hours: Decimal
+    capacity_unit_hours: Decimal
+    utilization: float
+    binding: bool = Field(description="a cheaper option of some stage did not fit in what is left")
+
+
+class Totals(_Out):
+    compute_usd: Decimal
+    egress_usd: Decimal
+    total_usd: Decimal
+    by_provider: dict[str, Decimal]
+    by_site: dict[str, Decimal]
+    by_team: dict[str, Decimal]
+    by_kind: dict[str, Decimal]
+
+
+class SolverReport(_Out):
+    backend: str
+    status: SolveStatus
+    objective_usd: Decimal | None
+    bound_usd: Decimal | None
+    gap: float | None = Field(description="(objective − bound) / objective")
+    time_limit_s: float
+    workers: int
+    seed: int
+    solve_time_s: float | None = Field(description="null in --reproducible output")
+    build_time_s: float | None = None
+    detail: str = ""
+
+
+class CatalogRef(_Out):
+    provider: str
+    file: str
+    sha256: str
+    fetched_at: datetime
+    age_days: float | None = Field(description="null in --reproducible output")
+
+
+class Unplaced(_Out):
+    """A stage with no plan, and the reasons in plain words."""
+
+    workload: str
+    stage: str
+    reasons: list[str]
+
+
+class Plan(_Out):
+    """A verified placement plan (or the diagnosis of why none exists)."""
+
+    schema_version: int = PLAN_SCHEMA_VERSION
+    portfolio: str
+    status: SolveStatus
+    placements: list[Placement]
+    resources: list[ResourceUse]
+    totals: Totals
+    solver: SolverReport
+    catalogs: list[CatalogRef]
+    warnings: list[str] = Field(default_factory=list)
+    unplaced: list[Unplaced] = Field(default_factory=list)
+    conflicts: list[str] = Field(default_factory=list, description="rules that conflict")
+    pruned: dict[str, int] = Field(default_factory=dict, description="pruned options per rule")
+
+    @property
+    def feasible(self) -> bool:
+        return self.status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE)

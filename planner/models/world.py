@@ -1,0 +1,109 @@
+"""The resolved world the planner reasons about: sites and hardware offers.
+
+Built once from the portfolio and the catalogs (see :mod:`planner.world`); the
+candidate generator and the independent verifier both read it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+
+class SiteKind(StrEnum):
+    CLOUD = "cloud"
+    ONPREM = "onprem"
+
+
+class Purchase(StrEnum):
+    """How capacity is bought: cloud on-demand or spot, or owned on-prem hardware."""
+
+    ON_DEMAND = "on_demand"
+    SPOT = "spot"
+    OWNED = "owned"
+
+
+@dataclass(frozen=True)
+class EgressPrice:
+    """USD per GB leaving a site: within its provider, and to anywhere else."""
+
+    same_provider_per_gb: Decimal
+    internet_per_gb: Decimal
+
+
+@dataclass(frozen=True)
+class Site:
+    """A place workloads can run: a cloud region or an on-prem data centre."""
+
+    id: str
+    kind: SiteKind
+    provider: str
+    region: str
+    country: str
+    jurisdictions: frozenset[str]
+    certifications: frozenset[str]
+    egress: EgressPrice
+
+    def egress_per_gb_to(self, dest: Site) -> Decimal:
+        """Price per GB of moving data from this site to ``dest`` (free on the same site)."""
+        if dest.id == self.id:
+            return Decimal(0)
+        if self.kind is SiteKind.CLOUD and dest.provider == self.provider:
+            return self.egress.same_provider_per_gb
+        return self.egress.internet_per_gb
+
+
+@dataclass(frozen=True)
+class Offer:
+    """Hardware obtainable at a site: a cloud instance type or an on-prem node class."""
+
+    site_id: str
+    id: str
+    gpu_model: str | None
+    gpu_count: Decimal
+    vcpus: int
+    memory_gib: Decimal
+    price_per_hour: Decimal
+    spot_price_per_hour: Decimal | None
+    capacity: int | None
+    """Instances (nodes or quota) that exist at once; None = unlimited."""
+    restricted: str | None = None
+    """Why the provider will not sell it to this subscription, if it will not."""
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.site_id, self.id)
+
+
+@dataclass(frozen=True)
+class CatalogUse:
+    """A catalog snapshot a plan was computed with."""
+
+    provider: str
+    path: str
+    sha256: str
+    fetched_at: datetime
+    age_days: float
+
+
+@dataclass(frozen=True)
+class World:
+    """Every site and offer the portfolio may use, plus site GPU quotas."""
+
+    sites: dict[str, Site]
+    offers: tuple[Offer, ...]
+    gpu_quotas: dict[tuple[str, str], int]
+    """(site id, GPU model) → GPUs usable at once."""
+    period_hours: Decimal
+    catalogs: tuple[CatalogUse, ...] = ()
+    warnings: tuple[str, ...] = field(default=())
+    _index: dict[tuple[str, str], Offer] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_index", {o.key: o for o in self.offers})
+
+    def offer(self, site_id: str, offer_id: str) -> Offer | None:
+        """The offer ``offer_id`` at ``site_id``, or None."""
+        return self._index.get((site_id, offer_id))

@@ -1,0 +1,263 @@
+"""Resolve a portfolio against the catalogs into a :class:`World`, checking every name.
+
+Unknown providers, regions, sites, offers, GPU models, jurisdictions and
+certifications are reported with their path in the portfolio file and the
+closest valid name, e.g.
+``workloads[3].stages[0].gpu.models: unknown GPU model 'H10' (did you mean 'H100'?)``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from planner.catalog.load import LoadedCatalog
+from planner.catalog.schema import CatalogFile
+from planner.errors import InputError
+from planner.gpus import GPU_MODELS, closest
+from planner.jurisdictions import DERIVED_TAGS, jurisdictions_of, region_certifications
+from planner.models.portfolio import Portfolio
+from planner.models.world import CatalogUse, EgressPrice, Offer, Site, SiteKind, World
+
+
+def _unknown(kind: str, name: str, valid: set[str] | list[str], path: str) -> InputError:
+    guess = closest(name, set(valid))
+    hint = f"did you mean {guess!r}?" if guess else f"valid: {', '.join(sorted(valid)[:12])}"
+    return InputError(f"unknown {kind} {name!r}", path=path, hint=hint)
+
+
+def _cloud_sites_and_offers(
+    portfolio: Portfolio, catalogs: list[LoadedCatalog]
+) -> tuple[dict[str, Site], list[Offer]]:
+    cloud = portfolio.cloud
+    by_provider: dict[str, CatalogFile] = {c.catalog.provider: c.catalog for c in catalogs}
+    for i, provider in enumerate(cloud.providers):
+        if provider not in by_provider:
+            raise _unknown(
+                "cloud provider (no catalog loaded for it)",
+                provider,
+                list(by_provider),
+                f"cloud.providers[{i}]",
+            )
+    sites: dict[str, Site] = {}
+    offers: list[Offer] = []
+    for provider in sorted(set(cloud.providers)):
+        cat = by_provider[provider]
+        egress = EgressPrice(cat.egress.same_provider_per_gb, cat.egress.internet_per_gb)
+        for row in cat.rows:
+            sid = f"{provider}:{row.region}"
+            if sid not in sites:
+                tags = cloud.tags.get(sid, [])
+                certs = set(cloud.certifications.get(sid, []))
+                certs.update(region_certifications(provider, row.region))
+                sites[sid] = Site(
+                    sid,
+                    SiteKind.CLOUD,
+                    provider,
+                    row.region,
+                    row.country,
+                    jurisdictions_of(row.country, tags),
+                    frozenset(certs),
+                    egress,
+                )
+            assert row.price_per_hour is not None  # validated at load
+            restricted = None
+            if row.availability == "restricted":
+                restricted = "; ".join(row.restrictions) or "restricted"
+            offers.append(
+                Offer(
+                    sid,
+                    row.instance_type,
+                    row.gpu_model,
+                    Decimal(str(row.gpu_count)),
+                    row.vcpus,
+                    Decimal(str(row.memory_gib)),
+                    row.price_per_hour,
+                    row.spot_price_per_hour,
+                    None,
+                    restricted,
+                )
+            )
+    return sites, offers
+
+
+def _select_regions(
+    portfolio: Portfolio, sites: dict[str, Site], offers: list[Offer]
+) -> tuple[dict[str, Site], list[Offer]]:
+    cloud = portfolio.cloud
+    if cloud.regions is not None:
+        for i, sid in enumerate(cloud.regions):
+            if sid not in sites:
+                raise _unknown("cloud region", sid, set(sites), f"cloud.regions[{i}]")
+        keep = set(cloud.regions)
+        sites = {k: v for k, v in sites.items() if k in keep}
+        offers = [o for o in offers if o.site_id in keep]
+    if cloud.instance_types is not None:
+        known = {o.id for o in offers}
+        for i, it in enumerate(cloud.instance_types):
+            if it not in known:
+                raise _unknown("instance type", it, known, f"cloud.instance_types[{i}]")
+        wanted = set(cloud.instance_types)
+        offers = [o for o in offers if o.id in wanted]
+    return sites, offers
+
+
+def _onprem(portfolio: Portfolio) -> tuple[dict[str, Site], list[Offer]]:
+    sites: dict[str, Site] = {}
+    offers: list[Offer] = []
+    for i, s in enumerate(portfolio.onprem):
+        if s.id in sites:
+            raise InputError(f"duplicate site id {s.id!r}", path=f"onprem[{i}].id")
+        egress = EgressPrice(s.egress.same_provider_per_gb, s.egress.internet_per_gb)
+        sites[s.id] = Site(
+            s.id,
+            SiteKind.ONPREM,
+            "onprem",
+            s.id.split(":", 1)[1],
+            s.country,
+            jurisdictions_of(s.country, s.tags),
+            frozenset(s.certifications),
+            egress,
+        )
+        seen: set[str] = set()
+        for j, o in enumerate(s.offers):
+            path = f"onprem[{i}].offers[{j}]"
+            if o.id in seen:
+                raise InputError(f"duplicate offer id {o.id!r}", path=f"{path}.id")
+            seen.add(o.id)
+            if o.gpu_model and o.gpu_model not in GPU_MODELS:
+                raise _unknown("GPU model", o.gpu_model, set(GPU_MODELS), f"{path}.gpu_model")
+            offers.append(
+                Offer(
+                    s.id,
+                    o.id,
+                    o.gpu_model,
+                    Decimal(o.gpu_count),
+                    o.vcpus,
+                    o.memory_gib,
+                    o.hourly_price(),
+                    None,
+                    o.nodes,
+                )
+            )
+    return sites, offers
+
+
+def _apply_quotas(
+    portfolio: Portfolio, sites: dict[str, Site], offers: list[Offer]
+) -> tuple[list[Offer], dict[tuple[str, str], int]]:
+    gpu_quotas: dict[tuple[str, str], int] = {}
+    caps: dict[tuple[str, str], int] = {}
+    known_offers = {o.key for o in offers}
+    for i, q in enumerate(portfolio.cloud.quotas):
+        path = f"cloud.quotas[{i}]"
+        if q.site not in sites:
+            raise _unknown("site", q.site, set(sites), f"{path}.site")
+        if q.gpu_model is not None and q.gpus is not None:
+            if q.gpu_model not in GPU_MODELS:
+                raise _unknown("GPU model", q.gpu_model, set(GPU_MODELS), f"{path}.gpu_model")
+            gpu_quotas[(q.site, q.gpu_model)] = q.gpus
+        elif q.offer is not None and q.instances is not None:
+            if (q.site, q.offer) not in known_offers:
+                names = {o for s, o in known_offers if s == q.site}
+                raise _unknown(f"offer at {q.site}", q.offer, names, f"{path}.offer")
+            caps[(q.site, q.offer)] = q.instances
+    resolved = [
+        Offer(
+            o.site_id,
+            o.id,
+            o.gpu_model,
+            o.gpu_count,
+            o.vcpus,
+            o.memory_gib,
+            o.price_per_hour,
+            o.spot_price_per_hour,
+            caps.get(o.key, o.capacity),
+            o.restricted,
+        )
+        for o in offers
+    ]
+    return resolved, gpu_quotas
+
+
+def _check_workloads(portfolio: Portfolio, sites: dict[str, Site]) -> None:
+    tags = set(DERIVED_TAGS)
+    countries: set[str] = set()
+    certs: set[str] = set()
+    for site in sites.values():
+        tags |= site.jurisdictions
+        countries.add(site.country)
+        certs |= site.certifications
+    seen: set[str] = set()
+    for i, w in enumerate(portfolio.workloads):
+        path = f"workloads[{i}]"
+        if w.id in seen:
+            raise InputError(f"duplicate workload id {w.id!r}", path=f"{path}.id")
+        seen.add(w.id)
+        if w.dataset.home not in sites:
+            raise _unknown("site", w.dataset.home, set(sites), f"{path}.dataset.home")
+        r = w.residency
+        for k, tag in enumerate(r.jurisdictions):
+            if tag not in tags:
+                raise _unknown("jurisdiction", tag, tags, f"{path}.residency.jurisdictions[{k}]")
+        for k, c in enumerate(r.countries):
+            if len(c) != 2 or not c.isupper():
+                raise InputError(
+                    f"{c!r} is not an ISO 3166-1 alpha-2 country code",
+                    path=f"{path}.residency.countries[{k}]",
+                    hint="e.g. DE, FR, US",
+                )
+        for k, sid in enumerate(r.sites):
+            if sid not in sites:
+                raise _unknown("site", sid, set(sites), f"{path}.residency.sites[{k}]")
+        for k, cert in enumerate(r.certifications):
+            if cert not in certs:
+                raise _unknown(
+                    "certification", cert, certs, f"{path}.residency.certifications[{k}]"
+                )
+        for j, st in enumerate(w.stages):
+            if st.gpu is None:
+                continue
+            for model in st.gpu.models:
+                if model not in GPU_MODELS:
+                    raise _unknown(
+                        "GPU model", model, set(GPU_MODELS), f"{path}.stages[{j}].gpu.models"
+                    )
+
+
+def build_world(
+    portfolio: Portfolio, catalogs: list[LoadedCatalog], now: datetime | None = None
+) -> World:
+    """Resolve sites and offers from the portfolio and the catalogs; validate every name."""
+    now = now or datetime.now(UTC)
+    cloud_sites, cloud_offers = _cloud_sites_and_offers(portfolio, catalogs)
+    cloud_sites, cloud_offers = _select_regions(portfolio, cloud_sites, cloud_offers)
+    onprem_sites, onprem_offers = _onprem(portfolio)
+    sites = {**cloud_sites, **onprem_sites}
+    offers, gpu_quotas = _apply_quotas(portfolio, sites, cloud_offers + onprem_offers)
+    _check_workloads(portfolio, sites)
+    uses, warnings = [], []
+    limit = portfolio.settings.max_catalog_age_days
+    for c in catalogs:
+        if c.catalog.provider not in portfolio.cloud.providers:
+            continue
+        age = c.catalog.age_days(now)
+        uses.append(
+            CatalogUse(
+                c.catalog.provider, c.path.name, c.sha256, c.catalog.fetched_at, round(age, 1)
+            )
+        )
+        if age > limit:
+            warnings.append(
+                f"catalog {c.path.name} is {age:.0f} days old (limit {limit}); prices may be stale"
+                f" — run `planner catalog refresh --provider {c.catalog.provider}`"
+            )
+    offers.sort(key=lambda o: (o.site_id, o.id))
+    return World(
+        dict(sorted(sites.items())),
+        tuple(offers),
+        gpu_quotas,
+        portfolio.settings.period_hours,
+        tuple(uses),
+        tuple(warnings),
+    )
