@@ -66,3 +66,11 @@ class VerificationError(PlannerError):
     """A plan broke a rule when checked by the independent verifier."""
 
     exit_code = 6
+
+
+def with_source(err: PlannerError, source: str) -> PlannerError:
+    """The same error, naming the file it is about (if it did not name one yet)."""
+    if err.source:
+        return err
+    new = type(err)(err.message, path=err.path, hint=err.hint, source=source)
+    return new

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from planner.catalog.load import LoadedCatalog
 from planner.catalog.schema import CatalogFile
+from planner.catalog.store import stale_catalogs
 from planner.errors import InputError
 from planner.gpus import GPU_MODELS, closest
 from planner.jurisdictions import DERIVED_TAGS, jurisdictions_of, region_certifications
@@ -236,22 +237,10 @@ def build_world(
     sites = {**cloud_sites, **onprem_sites}
     offers, gpu_quotas = _apply_quotas(portfolio, sites, cloud_offers + onprem_offers)
     _check_workloads(portfolio, sites)
-    uses, warnings = [], []
-    limit = portfolio.settings.max_catalog_age_days
-    for c in catalogs:
-        if c.catalog.provider not in portfolio.cloud.providers:
-            continue
-        age = c.catalog.age_days(now)
-        uses.append(
-            CatalogUse(
-                c.catalog.provider, c.path.name, c.sha256, c.catalog.fetched_at, round(age, 1)
-            )
-        )
-        if age > limit:
-            warnings.append(
-                f"catalog {c.path.name} is {age:.0f} days old (limit {limit}); prices may be stale"
-                f" — run `planner catalog refresh --provider {c.catalog.provider}`"
-            )
+    used = [c for c in catalogs if c.catalog.provider in portfolio.cloud.providers]
+    uses = [CatalogUse(c.catalog.provider, c.path.name, c.sha256, c.catalog.fetched_at,
+                       round(c.catalog.age_days(now), 1)) for c in used]
+    warnings = stale_catalogs(used, portfolio.settings.max_catalog_age_days, now)
     offers.sort(key=lambda o: (o.site_id, o.id))
     return World(
         dict(sorted(sites.items())),

@@ -76,8 +76,8 @@ class CatalogRow(BaseModel):
     memory_gib: float = Field(gt=0)
     gpu_model: str | None = None
     gpu_vendor: str | None = None
-    gpu_count: float = Field(default=0, ge=0)
-    gpu_memory_gib: float = Field(default=0, ge=0, description="total GPU memory of the instance")
+    gpu_count: float = Field(default=0.0, ge=0)
+    gpu_memory_gib: float = Field(default=0.0, ge=0, description="total GPU memory of the instance")
     price_per_hour: Decimal | None = Field(description="on-demand, Linux, USD per hour")
     spot_price_per_hour: Decimal | None = None
     country: str = Field(pattern=r"^[A-Z]{2}$")

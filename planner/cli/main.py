@@ -26,7 +26,8 @@ from rich.table import Table
 
 from planner import api
 from planner.candidates import generate
-from planner.errors import PlannerError, VerificationError
+from planner.cli.catalog_cmd import catalog
+from planner.errors import InputError, PlannerError, VerificationError, with_source
 from planner.models.plan import Plan
 from planner.models.status import SolveStatus
 from planner.solvers import BACKENDS
@@ -54,6 +55,20 @@ def friendly_errors(fn: F) -> F:
             sys.exit(exc.exit_code)
 
     return wrapper  # type: ignore[return-value]
+
+
+class portfolio_context:
+    """Errors about the portfolio's contents name the portfolio file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, typ: object, exc: BaseException | None, tb: object) -> None:
+        if isinstance(exc, InputError) and not exc.source:
+            raise with_source(exc, str(self.path)) from None
 
 
 catalogs_option = click.option(
@@ -139,7 +154,7 @@ def plan_cmd(
     say = (lambda msg: None) if quiet else (lambda msg: console.print(f"[dim]{msg}[/]"))
     model = api.load_portfolio(portfolio)
     catalogs = api.load_catalogs(catalogs_dir)
-    with console.status("solving…", spinner="dots") if not quiet else _null():
+    with portfolio_context(portfolio), console.status("solving…") if not quiet else _null():
         result = api.plan(
             model,
             catalogs,
@@ -179,7 +194,8 @@ class _null:
 def validate_cmd(portfolio: Path, catalogs_dir: Path | None) -> None:
     """Check PORTFOLIO against the schema and the catalogs, without solving."""
     model = api.load_portfolio(portfolio)
-    world = build_world(model, api.load_catalogs(catalogs_dir))
+    with portfolio_context(portfolio):
+        world = build_world(model, api.load_catalogs(catalogs_dir))
     cands = generate(model, world)
     empty = [f"{r.key}" for r in cands.stages if not cands.by_stage[r.index]]
     click.echo(
@@ -205,7 +221,8 @@ def verify_cmd(portfolio: Path, plan_file: Path, catalogs_dir: Path | None) -> N
     """Independently re-check PLAN against PORTFOLIO and the catalogs."""
     model = api.load_portfolio(portfolio)
     the_plan = api.load_plan(plan_file)
-    violations = api.verify_plan(model, the_plan, api.load_catalogs(catalogs_dir))
+    with portfolio_context(portfolio):
+        violations = api.verify_plan(model, the_plan, api.load_catalogs(catalogs_dir))
     if violations:
         for v in violations:
             click.echo(f"violation: {v}", err=True)
@@ -214,6 +231,9 @@ def verify_cmd(portfolio: Path, plan_file: Path, catalogs_dir: Path | None) -> N
         f"{plan_file}: verified — {len(the_plan.placements)} placements, "
         f"total ${the_plan.totals.total_usd:,.2f}, every rule holds"
     )
+
+
+cli.add_command(catalog)
 
 
 def main() -> None:

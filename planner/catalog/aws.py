@@ -1,0 +1,412 @@
+"""Fetch the AWS EC2 price catalog (on-demand + spot prices, instance facts) with boto3.
+
+Per region, three read-only APIs are called, all paginated:
+
+* ``pricing:GetProducts`` (Price List Query API, served from :data:`PRICING_REGION`):
+  on-demand Linux, shared-tenancy, no pre-installed software, ``capacitystatus=Used``
+  prices for the region (:func:`pricing_filters`);
+* ``ec2:DescribeInstanceTypes``: vCPUs, memory, architecture and accelerators;
+* ``ec2:DescribeSpotPriceHistory`` with ``StartTime=now``: the current spot price
+  of every availability zone.
+
+Retries are botocore's own (:func:`client_config`), never hand-written loops.
+Credentials come from the standard AWS chain of the boto3 session and are never
+logged. A region that fails is recorded in ``failed_regions`` and the fetch goes
+on; missing credentials or permissions on the pricing API stop the fetch with a
+:class:`~planner.errors.CatalogFetchError` that names the IAM actions needed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, Final, Literal
+
+import boto3
+from botocore.client import BaseClient
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+from planner.catalog.schema import (
+    SCHEMA_VERSION,
+    CatalogFile,
+    CatalogRow,
+    CatalogSource,
+    EgressPrices,
+    RegionFailure,
+)
+from planner.errors import CatalogFetchError
+from planner.gpus import GPU_MODELS, normalize_gpu
+from planner.jurisdictions import region_country
+
+# The Price List Query API only has endpoints in a few regions; us-east-1 serves all of them.
+PRICING_REGION = "us-east-1"
+SERVICE_CODE = "AmazonEC2"
+FORMAT_VERSION = "aws_v1"
+RETRY_MODE: Final = "standard"
+# botocore's ``max_attempts`` counts retries after the first call: 8 → at most 9 calls.
+MAX_ATTEMPTS = 8
+PRICING_PAGE_SIZE = 100  # GetProducts maximum
+EC2_PAGE_SIZE = 100  # DescribeInstanceTypes maximum
+SPOT_PAGE_SIZE = 1000
+SPOT_PRODUCT_DESCRIPTIONS = ("Linux/UNIX",)
+
+# GPU/accelerator families capacity planners ask for, then common CPU families.
+DEFAULT_FAMILIES: tuple[str, ...] = (
+    "p5", "p5e", "p5en", "p4d", "p4de", "p3", "p3dn",
+    "g6", "g6e", "gr6", "g5", "g5g", "g4dn", "g4ad",
+    "trn1", "trn1n", "trn2", "inf1", "inf2", "dl1",
+    "m7i", "m7a", "m7g", "m6i", "m6a", "m6g",
+    "c7i", "c7a", "c7g", "c6i", "c6a",
+    "r7i", "r7a", "r7g", "r6i", "r6a",
+)  # fmt: skip
+
+# AWS list prices for data transfer out (USD/GB): between regions, and to the
+# internet (first 10 TB/month tier).
+INTER_REGION_EGRESS_PER_GB = Decimal("0.02")
+INTERNET_EGRESS_PER_GB = Decimal("0.09")
+
+REQUIRED_IAM_ACTIONS = ("pricing:GetProducts", "ec2:DescribeInstanceTypes",
+                        "ec2:DescribeSpotPriceHistory")
+AUTH_ERROR_CODES = frozenset({
+    "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthFailure",
+    "ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId",
+    "UnrecognizedClientException", "SignatureDoesNotMatch",
+})  # fmt: skip
+AUTH_HINT = (
+    "check the AWS credentials (profile, SSO login, role) and allow "
+    + ", ".join(REQUIRED_IAM_ACTIONS)
+    + " for the caller"
+)
+
+ClientFactory = Callable[[str, str], BaseClient]
+"""``(service_name, region) -> botocore client``; tests inject stubbed clients here."""
+Progress = Callable[[str, str], None]
+
+
+def client_config() -> Config:
+    """botocore client config: retries in botocore's ``standard`` mode, bounded timeouts."""
+    return Config(retries={"mode": RETRY_MODE, "max_attempts": MAX_ATTEMPTS},
+                  connect_timeout=10, read_timeout=60)
+
+
+def session_client_factory(session: boto3.session.Session) -> ClientFactory:
+    """A client factory over a boto3 session (standard credential chain), with retries."""
+
+    def make(service: str, region: str) -> BaseClient:
+        return session.client(service, region_name=region, config=client_config())  # type: ignore[call-overload]
+
+    return make
+
+
+def pricing_filters(region: str) -> list[dict[str, str]]:
+    """GetProducts filters: one on-demand Linux price per instance type in ``region``."""
+    terms = {"regionCode": region, "operatingSystem": "Linux", "tenancy": "Shared",
+             "preInstalledSw": "NA", "capacitystatus": "Used",
+             "licenseModel": "No License required"}
+    return [{"Type": "TERM_MATCH", "Field": k, "Value": v} for k, v in terms.items()]
+
+
+def family_of(instance_type: str) -> str:
+    """The family of an instance type: ``p4d.24xlarge`` → ``p4d``."""
+    return instance_type.split(".", 1)[0]
+
+
+def _decimal(text: str) -> Decimal:
+    """A price string as a Decimal without trailing zeros (``"1.0060000000"`` → 1.006)."""
+    try:
+        value = Decimal(text)
+    except InvalidOperation as exc:
+        raise ValueError(f"not a price: {text!r}") from exc
+    if not value.is_finite():
+        raise ValueError(f"not a finite price: {text!r}")
+    return value.quantize(Decimal(1)) if value == value.to_integral() else value.normalize()
+
+
+def parse_price_item(text: str) -> tuple[str, Decimal] | None:
+    """(instance type, USD/hour) from one GetProducts ``PriceList`` JSON string.
+
+    Returns None for products that are not a plain on-demand ``RunInstances`` SKU
+    or carry no hourly USD price.
+    """
+    item = json.loads(text)
+    attrs = item.get("product", {}).get("attributes", {})
+    instance_type = attrs.get("instanceType")
+    if (not instance_type or attrs.get("operation", "RunInstances") != "RunInstances"
+            or attrs.get("marketoption", "OnDemand") != "OnDemand"):
+        return None
+    for term in item.get("terms", {}).get("OnDemand", {}).values():
+        for dim in term.get("priceDimensions", {}).values():
+            usd = dim.get("pricePerUnit", {}).get("USD")
+            if dim.get("unit") == "Hrs" and usd is not None:
+                return str(instance_type), _decimal(usd)
+    return None
+
+
+def _pages(client: BaseClient, operation: str, key: str, **kwargs: Any) -> Iterator[Any]:
+    """Every item of a paginated operation (the paginator follows ``NextToken``)."""
+    paginator = client.get_paginator(operation)
+    for page in paginator.paginate(**kwargs):
+        yield from page.get(key, [])
+
+
+def fetch_on_demand(pricing: BaseClient, region: str,
+                    families: Sequence[str]) -> dict[str, Decimal]:
+    """On-demand Linux USD/hour per instance type of ``families`` in ``region``."""
+    wanted = set(families)
+    prices: dict[str, Decimal] = {}
+    items = _pages(pricing, "get_products", "PriceList", ServiceCode=SERVICE_CODE,
+                   FormatVersion=FORMAT_VERSION, Filters=pricing_filters(region),
+                   PaginationConfig={"PageSize": PRICING_PAGE_SIZE})
+    for text in items:
+        parsed = parse_price_item(text)
+        if parsed is None or family_of(parsed[0]) not in wanted:
+            continue
+        name, price = parsed
+        # The filters leave one SKU per type; should AWS ever list two, keep the lower.
+        prices[name] = min(price, prices.get(name, price))
+    return prices
+
+
+def _type_filters(families: Sequence[str]) -> list[dict[str, Any]]:
+    return [{"Name": "instance-type", "Values": [f"{f}.*" for f in families]}]
+
+
+def fetch_instance_types(ec2: BaseClient, families: Sequence[str]) -> list[dict[str, Any]]:
+    """DescribeInstanceTypes entries of ``families`` in the client's region."""
+    wanted = set(families)
+    infos = _pages(ec2, "describe_instance_types", "InstanceTypes",
+                   Filters=_type_filters(families),
+                   PaginationConfig={"PageSize": EC2_PAGE_SIZE})
+    return [i for i in infos if family_of(i["InstanceType"]) in wanted]
+
+
+def fetch_spot(ec2: BaseClient, families: Sequence[str], now: datetime) -> dict[str, Decimal]:
+    """Current spot USD/hour per instance type: the minimum over availability zones."""
+    spot: dict[str, Decimal] = {}
+    history = _pages(ec2, "describe_spot_price_history", "SpotPriceHistory",
+                     StartTime=now, ProductDescriptions=list(SPOT_PRODUCT_DESCRIPTIONS),
+                     Filters=_type_filters(families),
+                     PaginationConfig={"PageSize": SPOT_PAGE_SIZE})
+    for entry in history:
+        # One entry per AZ (StartTime=now gives each AZ's current price). A planner
+        # may place spot work in any AZ, so the region's spot price is the cheapest AZ.
+        name, price = entry["InstanceType"], _decimal(entry["SpotPrice"])
+        spot[name] = min(price, spot.get(name, price))
+    return spot
+
+
+@dataclass(frozen=True)
+class Accelerator:
+    """The accelerators of an instance type, normalized."""
+
+    model: str | None  # None: a name the GPU vocabulary does not know
+    raw_name: str
+    vendor: str | None
+    count: float
+    memory_gib: float
+
+
+def accelerator_of(info: dict[str, Any]) -> Accelerator | None:
+    """GPUs (``GpuInfo``) or AWS Neuron devices (Trainium/Inferentia) of an instance type.
+
+    ``NeuronInfo`` is preferred over ``InferenceAcceleratorInfo``: inf1/inf2 report
+    the same devices in both.
+    """
+    gpus = info.get("GpuInfo", {}).get("Gpus", [])
+    if gpus:
+        first = gpus[0]
+        per_gpu_gib = first.get("MemoryInfo", {}).get("SizeInMiB", 0) / 1024
+        total_mib = info["GpuInfo"].get("TotalGpuMemoryInMiB")
+        count = float(sum(g.get("Count", 0) for g in gpus))
+        name = str(first["Name"])
+        memory = total_mib / 1024 if total_mib else per_gpu_gib * count
+        return _accelerator(name, per_gpu_gib, count, memory)
+    for key, list_key, total_key in (
+        ("NeuronInfo", "NeuronDevices", "TotalNeuronDeviceMemoryInMiB"),
+        ("InferenceAcceleratorInfo", "Accelerators", "TotalInferenceMemoryInMiB"),
+    ):
+        devices = info.get(key, {}).get(list_key, [])
+        if devices:
+            count = float(sum(d.get("Count", 0) for d in devices))
+            memory = info[key].get(total_key, 0) / 1024
+            per_device = devices[0].get("MemoryInfo", {}).get("SizeInMiB", 0) / 1024
+            return _accelerator(str(devices[0]["Name"]), per_device, count, memory)
+    return None
+
+
+def _accelerator(name: str, per_device_gib: float, count: float, memory_gib: float) -> Accelerator:
+    model = normalize_gpu(name, per_device_gib or None)
+    vendor = GPU_MODELS[model].vendor if model in GPU_MODELS else None
+    return Accelerator(model, name, vendor, count, memory_gib)
+
+
+def _architecture(info: dict[str, Any]) -> Literal["x86_64", "arm64"] | None:
+    archs = info.get("ProcessorInfo", {}).get("SupportedArchitectures", [])
+    return "x86_64" if "x86_64" in archs else ("arm64" if "arm64" in archs else None)
+
+
+def build_row(region: str, country: str, info: dict[str, Any],
+              price: Decimal | None, spot: Decimal | None) -> CatalogRow | str:
+    """The catalog row of one instance type, or the reason it is skipped."""
+    name = str(info["InstanceType"])
+    if price is None or price == 0:
+        return "no_on_demand_price"
+    arch = _architecture(info)
+    if arch is None:
+        return "unsupported_architecture"
+    acc = accelerator_of(info)
+    if acc is not None and acc.model is None:
+        return f"unknown_accelerator:{acc.raw_name}"
+    return CatalogRow(
+        provider="aws", region=region, instance_type=name, family=family_of(name),
+        architecture=arch,
+        vcpus=int(info["VCpuInfo"]["DefaultVCpus"]),
+        memory_gib=info["MemoryInfo"]["SizeInMiB"] / 1024,
+        gpu_model=acc.model if acc else None, gpu_vendor=acc.vendor if acc else None,
+        gpu_count=acc.count if acc else 0, gpu_memory_gib=acc.memory_gib if acc else 0,
+        price_per_hour=price, spot_price_per_hour=spot, country=country,
+    )
+
+
+@dataclass
+class _Fetch:
+    """What the fetch has gathered so far."""
+
+    rows: list[CatalogRow] = field(default_factory=list)
+    regions: list[str] = field(default_factory=list)
+    failed: list[RegionFailure] = field(default_factory=list)
+    skipped: dict[str, dict[str, int]] = field(default_factory=dict)
+    endpoints: set[str] = field(default_factory=set)
+    auth_failures: int = 0
+
+
+def _is_auth_error(exc: Exception) -> bool:
+    if isinstance(exc, NoCredentialsError):
+        return True
+    code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
+    return code in AUTH_ERROR_CODES
+
+
+def _fetch_region(region: str, pricing: BaseClient, clients: ClientFactory,
+                  families: Sequence[str], now: datetime, acc: _Fetch, say: Progress) -> None:
+    """Fetch one region into ``acc``; a failure is recorded, an auth failure on pricing raises."""
+    say(region, "fetching prices")
+    country = region_country("aws", region)
+    if country is None:
+        error = (f"unknown AWS region {region!r}: not in planner/data/regions.json "
+                 "(add it with its country, or check the spelling)")
+        acc.failed.append(RegionFailure(region=region, error=error))
+        say(region, f"failed: {error}")
+        return
+    api = "pricing:GetProducts"
+    try:
+        prices = fetch_on_demand(pricing, region, families)
+        api = "ec2:DescribeInstanceTypes"
+        ec2 = clients("ec2", region)
+        acc.endpoints.add(ec2.meta.endpoint_url)
+        infos = fetch_instance_types(ec2, families)
+        api = "ec2:DescribeSpotPriceHistory"
+        spot = fetch_spot(ec2, families, now)
+    except (ClientError, BotoCoreError, ValueError, KeyError) as exc:
+        if api.startswith("pricing:") and _is_auth_error(exc):
+            raise CatalogFetchError(f"AWS Price List API refused the request: {exc}",
+                                    source="aws", hint=AUTH_HINT) from exc
+        acc.auth_failures += _is_auth_error(exc)
+        error = f"{api} ({region}): {exc}"
+        acc.failed.append(RegionFailure(region=region, error=error))
+        say(region, f"failed: {error}")
+        return
+    skipped: dict[str, int] = {}
+    before = len(acc.rows)
+    for info in infos:
+        name = info["InstanceType"]
+        try:
+            row = build_row(region, country, info, prices.get(name), spot.get(name))
+        except (ValueError, KeyError):  # a malformed entry (pydantic errors are ValueErrors)
+            row = "invalid_instance_facts"
+        if isinstance(row, str):
+            skipped[row] = skipped.get(row, 0) + 1
+        else:
+            acc.rows.append(row)
+    acc.regions.append(region)
+    if skipped:
+        acc.skipped[region] = dict(sorted(skipped.items()))
+    say(region, f"done: {len(acc.rows) - before} rows")
+
+
+def fetch_aws(
+    regions: Sequence[str],
+    *,
+    session: boto3.session.Session | None = None,
+    families: Sequence[str] | None = None,
+    progress: Progress | None = None,
+    clients: ClientFactory | None = None,
+    now: datetime | None = None,
+) -> CatalogFile:
+    """Fetch the AWS catalog of ``regions`` (instance types of ``families``).
+
+    ``clients`` builds botocore clients as ``clients(service, region)``; by default
+    they come from ``session`` (or a new boto3 session: the standard credential
+    chain) with :func:`client_config`. ``progress(region, message)`` reports each
+    region's "fetching prices", "done: N rows" or "failed: …". ``now`` (UTC) is the
+    spot price instant and ``fetched_at``.
+
+    Raises :class:`CatalogFetchError` when no region was requested, when the
+    pricing API rejects the credentials, or when every region failed.
+    """
+    wanted_regions = list(dict.fromkeys(regions))
+    if not wanted_regions:
+        raise CatalogFetchError("no AWS regions requested", source="aws",
+                                hint="pass at least one region, e.g. us-east-1")
+    fams = tuple(dict.fromkeys(families)) if families else DEFAULT_FAMILIES
+    when = (now or datetime.now(UTC)).astimezone(UTC)
+    make = clients or session_client_factory(session or boto3.session.Session())
+    say: Progress = progress or (lambda _region, _message: None)
+    acc = _Fetch()
+    pricing = make("pricing", PRICING_REGION)
+    acc.endpoints.add(pricing.meta.endpoint_url)
+    for region in wanted_regions:
+        _fetch_region(region, pricing, make, fams, when, acc, say)
+    if not acc.regions:
+        first = acc.failed[0]
+        hint = AUTH_HINT if acc.auth_failures else "check the region names and network access"
+        raise CatalogFetchError(
+            f"every AWS region failed ({len(acc.failed)}); first: {first.error}",
+            source="aws", hint=hint)
+    return _catalog(acc, fams, when)
+
+
+def _catalog(acc: _Fetch, families: Sequence[str], when: datetime) -> CatalogFile:
+    """The catalog envelope around the fetched rows (sorted by region, instance type)."""
+    skipped_total = sum(sum(v.values()) for v in acc.skipped.values())
+    source = CatalogSource(
+        apis=[f"pricing:GetProducts ({SERVICE_CODE}, {FORMAT_VERSION})",
+              "ec2:DescribeInstanceTypes", "ec2:DescribeSpotPriceHistory"],
+        endpoints=sorted(acc.endpoints),
+        parameters={
+            "pricing_region": PRICING_REGION,
+            "pricing_filters": pricing_filters("<region>"),
+            "families": list(families),
+            "instance_type_filter": _type_filters(families),
+            "spot_product_descriptions": list(SPOT_PRODUCT_DESCRIPTIONS),
+            "spot_start_time": when.isoformat(),
+            "spot_aggregation": "minimum over availability zones",
+            "retries": {"mode": RETRY_MODE, "max_attempts": MAX_ATTEMPTS},
+            "skipped_rows": acc.skipped,
+        },
+        note=(f"{skipped_total} instance types skipped (no on-demand price, unknown "
+              "accelerator or architecture); per region in parameters.skipped_rows"
+              if skipped_total else None),
+    )
+    return CatalogFile(
+        schema_version=SCHEMA_VERSION, provider="aws", fetched_at=when, source=source,
+        currency="USD", regions=sorted(acc.regions),
+        failed_regions=sorted(acc.failed, key=lambda f: f.region),
+        egress=EgressPrices(same_provider_per_gb=INTER_REGION_EGRESS_PER_GB,
+                            internet_per_gb=INTERNET_EGRESS_PER_GB),
+        rows=sorted(acc.rows, key=lambda r: (r.region, r.instance_type)),
+    )

@@ -1,0 +1,250 @@
+"""``planner catalog``: refresh, inspect and query the cloud price catalogs.
+
+Thin click commands over :mod:`planner.catalog.store` and
+:mod:`planner.catalog.query`. Tables go to stdout, progress and logs to
+stderr. A ``PlannerError`` prints one ``error: …`` line and exits with the
+error's exit code (2 bad input or corrupt catalog, 4 fetch failed, 5 store
+refused); the last good catalog file is never touched by a failed refresh.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import sys
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from planner.catalog.load import PROVIDER_FILES, load_catalog_dir
+from planner.catalog.query import GpuOffer, find_gpu_offers
+from planner.catalog.store import (
+    DEFAULT_MAX_AGE_DAYS,
+    DEFAULT_MAX_ROW_LOSS,
+    CatalogStatus,
+    Fetcher,
+    RefreshResult,
+    catalog_status,
+    default_refresh_regions,
+    dump_json,
+    refresh_catalog,
+    stale_catalogs,
+)
+from planner.errors import CatalogError, CatalogFetchError, PlannerError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+CATALOGS_ENV = "PLANNER_CATALOGS"
+PROVIDERS = click.Choice(sorted(PROVIDER_FILES))
+DIR_TYPE = click.Path(file_okay=False, path_type=Path)
+CATALOGS_OPTION = click.option(
+    "--catalogs", "catalogs_dir", type=DIR_TYPE, default=Path("catalogs"), envvar=CATALOGS_ENV,
+    show_default=True, help=f"Catalog directory (env {CATALOGS_ENV}).")
+
+
+def _out() -> Console:
+    """Console for tables and results (stdout); wide when not a terminal."""
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+
+
+def _err() -> Console:
+    """Console for progress, logs and warnings (stderr); long lines are never cut."""
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _log(console: Console, message: str) -> None:
+    """One timestamped progress line (plain text, no markup)."""
+    console.print(f"[{datetime.now().strftime('%H:%M:%S')}] {message}", markup=False)
+
+
+def _reports_errors(func: F) -> F:
+    """Turn a ``PlannerError`` into ``error: …`` on stderr and its exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except PlannerError as exc:
+            click.echo(f"error: {exc}", err=True)
+            click.get_current_context().exit(exc.exit_code)
+
+    return cast(F, wrapper)
+
+
+def _split(values: Iterable[str]) -> list[str]:
+    """``--regions a,b --regions c`` → ``[a, b, c]`` (order kept, duplicates dropped)."""
+    out: list[str] = []
+    for value in values:
+        for part in value.split(","):
+            name = part.strip()
+            if name and name not in out:
+                out.append(name)
+    return out
+
+
+def load_fetcher(provider: str) -> Fetcher:
+    """Import ``planner.catalog.<provider>.fetch_<provider>`` only when a refresh runs."""
+    try:
+        module = importlib.import_module(f"planner.catalog.{provider}")
+    except ImportError as exc:
+        raise CatalogFetchError(f"the {provider} fetcher cannot be imported: {exc}",
+                                hint="install the cloud SDKs (boto3, azure-mgmt-compute, "
+                                     "azure-identity)") from exc
+    fetch = getattr(module, f"fetch_{provider}", None)
+    if not callable(fetch):
+        raise CatalogFetchError(f"planner.catalog.{provider} has no fetch_{provider}()")
+    return cast(Fetcher, fetch)
+
+
+def _progress_printer(console: Console, provider: str) -> Callable[..., None]:
+    """A progress callback that logs whatever the fetcher reports, one line each."""
+
+    def report(*args: Any, **kwargs: Any) -> None:
+        parts = [str(a) for a in args] + [f"{k}={v}" for k, v in sorted(kwargs.items())]
+        _log(console, f"{provider}: " + " ".join(parts))
+
+    return report
+
+
+def _report_refresh(result: RefreshResult) -> None:
+    """Summary line on stdout; failed regions and forced problems as warnings on stderr."""
+    err = _err()
+    for region, error in result.failed_regions:
+        err.print(f"warning: {result.provider} {region}: fetch failed: {error}", markup=False)
+    if result.forced:
+        err.print("warning: accepted with --force despite: " + "; ".join(result.diff.problems),
+                  markup=False)
+    _out().print(f"wrote {result.path}: {result.rows} rows "
+                 f"(was {result.diff.old_rows}), {len(result.regions)} region(s), "
+                 f"sha256 {result.sha256[:12]}", markup=False)
+
+
+@click.group("catalog")
+def catalog() -> None:
+    """Refresh, inspect and query the cloud price catalogs."""
+
+
+@catalog.command("refresh")
+@click.option("--provider", type=PROVIDERS, required=True, help="Cloud provider to fetch.")
+@click.option("--regions", "regions", multiple=True, metavar="R1,R2",
+              help="Regions to fetch (comma-separated or repeated). Default: the regions "
+                   "of the existing catalog file, else a built-in default list.")
+@click.option("--out", "out", type=DIR_TYPE, default=Path("catalogs"), envvar=CATALOGS_ENV,
+              show_default=True, help=f"Catalog directory (env {CATALOGS_ENV}).")
+@click.option("--max-row-loss", type=click.FloatRange(0.0, 1.0), default=DEFAULT_MAX_ROW_LOSS,
+              show_default=True, help="Refuse when more than this share of rows disappears.")
+@click.option("--force", is_flag=True, help="Replace the catalog even if regions or rows got lost.")
+@_reports_errors
+def refresh_cmd(provider: str, regions: tuple[str, ...], out: Path, max_row_loss: float,
+                force: bool) -> None:
+    """Fetch current prices and atomically replace the provider's catalog file.
+
+    Exit codes: 4 when the fetch fails, 5 when the store refuses the new
+    catalog (lost regions or rows); the last good file is kept in both cases.
+    """
+    wanted = _split(regions) or default_refresh_regions(out, provider)
+    err = _err()
+    _log(err, f"refreshing {provider} catalog in {out} for {len(wanted)} region(s): "
+         + ", ".join(wanted))
+    fetch = load_fetcher(provider)
+    result = refresh_catalog(provider, wanted, out, fetch=fetch,
+                             progress=_progress_printer(err, provider),
+                             max_row_loss=max_row_loss, force=force)
+    _report_refresh(result)
+
+
+def _status_table(rows: list[CatalogStatus]) -> Table:
+    table = Table(title="Catalog snapshots")
+    for name in ("Provider", "File", "SHA256", "Fetched at", "Age (days)", "Rows", "GPU rows",
+                 "Regions", "Failed regions", "Stale"):
+        table.add_column(name, no_wrap=True)
+    for s in rows:
+        if s.error:
+            table.add_row(s.provider, s.file, "", "", "", "", "", "", "", "CORRUPT")
+            continue
+        fetched = s.fetched_at.strftime("%Y-%m-%d %H:%M") if s.fetched_at else ""
+        table.add_row(s.provider, s.file, s.sha256 or "", fetched, f"{s.age_days or 0:.1f}",
+                      str(s.rows), str(s.gpu_rows), str(s.regions),
+                      ", ".join(sorted(s.failed_regions)) or "-", "STALE" if s.stale else "no")
+    return table
+
+
+@catalog.command("status")
+@CATALOGS_OPTION
+@click.option("--max-age-days", type=click.FloatRange(min=0), default=DEFAULT_MAX_AGE_DAYS,
+              show_default=True, help="Catalogs older than this are flagged stale.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@_reports_errors
+def status_cmd(catalogs_dir: Path, max_age_days: float, as_json: bool) -> None:
+    """Show age, size and failed regions of every catalog snapshot.
+
+    Exits 2 when a catalog file is corrupt (after printing the others).
+    """
+    rows = catalog_status(catalogs_dir, max_age_days=max_age_days)
+    if as_json:
+        click.echo(dump_json([s.to_dict() for s in rows]))
+    elif not rows:
+        _err().print(f"no catalog files in {catalogs_dir}", markup=False)
+    else:
+        _out().print(_status_table(rows))
+        for s in rows:
+            for region, error in sorted(s.failed_regions.items()):
+                _out().print(f"{s.provider} {region}: {error}", markup=False)
+    corrupt = [s for s in rows if s.error]
+    for s in corrupt:
+        click.echo(f"error: {s.error}", err=True)
+    if corrupt:
+        click.get_current_context().exit(CatalogError.exit_code)
+
+
+def _price(value: object) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def _count(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def _offers_table(gpu: str, offers: list[GpuOffer]) -> Table:
+    table = Table(title=f"Offers for GPU {gpu} (cheapest first)")
+    for name, justify in (("GPU", "left"), ("Count", "right"), ("Instance type", "left"),
+                          ("Provider", "left"), ("Region", "left"), ("vCPUs", "right"),
+                          ("Memory (GiB)", "right"), ("On-demand $/h", "right"),
+                          ("Spot $/h", "right")):
+        table.add_column(name, justify=cast(Any, justify), no_wrap=True)
+    for o in offers:
+        table.add_row(o.gpu_model, _count(o.gpu_count), o.instance_type, o.provider, o.region,
+                      str(o.vcpus), f"{o.memory_gib:g}", _price(o.price_per_hour),
+                      _price(o.spot_price_per_hour))
+    return table
+
+
+@catalog.command("show")
+@click.option("--gpu", required=True, help="GPU model, e.g. A100 (matches A100-40GB and -80GB).")
+@click.option("--region", "regions", multiple=True, help="Only these regions (repeat or comma).")
+@click.option("--provider", type=PROVIDERS, default=None, help="Only this provider.")
+@CATALOGS_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@_reports_errors
+def show_cmd(gpu: str, regions: tuple[str, ...], provider: str | None, catalogs_dir: Path,
+             as_json: bool) -> None:
+    """List instance types carrying a GPU model, with prices, cheapest first."""
+    loaded = load_catalog_dir(catalogs_dir, (provider,) if provider else None)
+    if not loaded:
+        raise CatalogError("no catalog files found", source=str(catalogs_dir),
+                           hint="run `planner catalog refresh` or pass --catalogs DIR")
+    for warning in stale_catalogs(loaded):
+        _err().print(f"warning: {warning}", markup=False)
+    offers = find_gpu_offers(loaded, gpu, regions=_split(regions),
+                             providers=(provider,) if provider else ())
+    if as_json:
+        click.echo(dump_json([o.to_dict() for o in offers]))
+    elif not offers:
+        _err().print(f"no offers for GPU {gpu} in the selected catalogs/regions", markup=False)
+    else:
+        _out().print(_offers_table(gpu, offers))

@@ -1,0 +1,345 @@
+"""The catalog store: deterministic bytes, atomic replace, refusal of shrunken catalogs."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from planner.catalog.load import load_catalog_file, parse_catalog
+from planner.catalog.schema import (
+    CatalogFile,
+    CatalogRow,
+    CatalogSource,
+    EgressPrices,
+    Provider,
+    RegionFailure,
+)
+from planner.catalog.store import (
+    DEFAULT_MAX_AGE_DAYS,
+    catalog_status,
+    compare_catalogs,
+    default_refresh_regions,
+    refresh_catalog,
+    serialize_catalog,
+    stale_catalogs,
+    write_catalog,
+)
+from planner.errors import CatalogError, CatalogFetchError, CatalogStoreError
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+COUNTRY = {"us-east-1": "US", "eu-central-1": "DE", "eu-west-1": "IE", "us-west-2": "US",
+           "eastus": "US", "westeurope": "NL", "germanywestcentral": "DE"}
+GPU_TYPES = {
+    "aws": [("p4d.24xlarge", "A100-40GB", 8, "32.7726"),
+            ("p4de.24xlarge", "A100-80GB", 8, "40.9657"),
+            ("g5.xlarge", "A10G", 1, "1.006"), ("p5.48xlarge", "H100", 8, "98.32")],
+    "azure": [("Standard_NC24ads_A100_v4", "A100-80GB", 1, "3.673"),
+              ("Standard_NC4as_T4_v3", "T4", 1, "0.526")],
+}
+
+
+def make_rows(provider: Provider, region: str, n: int) -> list[CatalogRow]:
+    """``n`` rows: the provider's GPU types first, then plain CPU types."""
+    rows = []
+    for i in range(n):
+        gpus = GPU_TYPES[provider]
+        if i < len(gpus):
+            itype, model, count, price = gpus[i]
+            gpu: dict[str, Any] = {"gpu_model": model, "gpu_count": count, "gpu_vendor": "nvidia"}
+        else:
+            itype, price, gpu = f"m{i}.large", f"0.{i:03d}1", {}
+        bump = Decimal("0.01") if region.startswith("eu") or region.startswith("west") else 0
+        rows.append(CatalogRow(
+            provider=provider, region=region, instance_type=itype, family=itype.split(".")[0],
+            vcpus=4 * (i + 1), memory_gib=16.0 * (i + 1), price_per_hour=Decimal(price) + bump,
+            spot_price_per_hour=(Decimal(price) / 3).quantize(Decimal("0.0001")) if i % 2 else None,
+            country=COUNTRY.get(region, "US"), **gpu,
+        ))
+    return rows
+
+
+def make_catalog(provider: Provider = "aws", regions: Sequence[str] = ("us-east-1", "eu-central-1"),
+                 rows_per_region: int = 5, *, fetched_at: datetime | None = None,
+                 failed: dict[str, str] | None = None) -> CatalogFile:
+    """A small valid catalog; ``failed`` regions are listed as failures without rows."""
+    failed = failed or {}
+    rows = [r for reg in regions if reg not in failed
+            for r in make_rows(provider, reg, rows_per_region)]
+    return CatalogFile(
+        schema_version=1, provider=provider,
+        fetched_at=fetched_at or datetime.now(UTC) - timedelta(days=1),
+        source=CatalogSource(apis=["test"], parameters={"regions": list(regions)}),
+        regions=[r for r in regions if r not in failed],
+        failed_regions=[RegionFailure(region=r, error=e) for r, e in failed.items()],
+        egress=EgressPrices(same_provider_per_gb=Decimal("0.02"), internet_per_gb=Decimal("0.09")),
+        rows=rows,
+    )
+
+
+def fake_fetcher(catalog: CatalogFile) -> Callable[..., CatalogFile]:
+    """A fetcher returning ``catalog`` and reporting progress per region."""
+
+    def fetch(regions: list[str], *, progress: Callable[..., Any] | None = None) -> CatalogFile:
+        for region in regions:
+            if progress:
+                progress(region, "ok")
+        return catalog
+
+    return fetch
+
+
+def listing(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir())
+
+
+@pytest.fixture
+def old_aws(tmp_path: Path) -> tuple[Path, bytes]:
+    """A directory holding a last good aws.json; returns (path, its bytes)."""
+    path = write_catalog(make_catalog(), tmp_path)
+    return path, path.read_bytes()
+
+
+# ---------------------------------------------------------------- serialization
+
+
+def test_serialization_is_deterministic_exact_and_loadable(tmp_path: Path) -> None:
+    cat = make_catalog()
+    data = serialize_catalog(cat)
+    assert data == serialize_catalog(cat.model_copy(update={"rows": list(reversed(cat.rows))}))
+    assert data.endswith(b"}\n")
+    assert data.decode() == json.dumps(json.loads(data), indent=1) + "\n"  # indent=1 layout
+    assert b'"price_per_hour": 32.7726,' in data and b'"internet_per_gb": 0.09' in data
+    path = write_catalog(cat, tmp_path)
+    loaded = load_catalog_file(path).catalog
+    assert {r.price_per_hour for r in loaded.rows} == {r.price_per_hour for r in cat.rows}
+    again = write_catalog(loaded, tmp_path / "again")  # a reload is a fixpoint
+    assert serialize_catalog(load_catalog_file(again).catalog) == again.read_bytes()
+
+
+def test_decimal_without_float_noise(tmp_path: Path) -> None:
+    cat = make_catalog(rows_per_region=1)
+    cat.rows[0].price_per_hour = Decimal("0.1") + Decimal("0.2")
+    assert b'"price_per_hour": 0.3,' in serialize_catalog(cat)
+
+
+# ---------------------------------------------------------------- atomic writes
+
+
+def test_first_write_creates_directory_and_leaves_no_temp(tmp_path: Path) -> None:
+    path = write_catalog(make_catalog("azure", ("eastus",)), tmp_path / "new")
+    assert path.name == "azure.json"
+    assert listing(path.parent) == ["azure.json"]
+
+
+def test_failed_replace_keeps_old_file_and_removes_temp(
+        old_aws: tuple[Path, bytes], monkeypatch: pytest.MonkeyPatch) -> None:
+    path, before = old_aws
+
+    def broken_replace(*_args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(CatalogStoreError, match="No space left") as exc:
+        write_catalog(make_catalog(rows_per_region=6), path.parent)
+    assert exc.value.exit_code == 5
+    assert path.read_bytes() == before
+    assert listing(path.parent) == ["aws.json"]
+
+
+def test_failed_fsync_keeps_old_file(old_aws: tuple[Path, bytes],
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    path, before = old_aws
+
+    def broken_fsync(_fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "fsync", broken_fsync)
+    with pytest.raises(CatalogStoreError):
+        write_catalog(make_catalog(rows_per_region=6), path.parent)
+    assert path.read_bytes() == before
+    assert listing(path.parent) == ["aws.json"]
+
+
+def test_invalid_catalog_is_never_written(old_aws: tuple[Path, bytes]) -> None:
+    path, before = old_aws
+    bad = make_catalog()
+    bad.rows[3] = CatalogRow.model_construct(**{**bad.rows[3].__dict__,
+                                                "price_per_hour": Decimal("-1")})
+    with pytest.raises(CatalogStoreError,
+                       match=r"rows\[9\].*\(us-east-1/p5.48xlarge\).*must not be negative"):
+        write_catalog(bad, path.parent, force=True)
+    assert path.read_bytes() == before
+
+
+def test_refresh_whose_fetch_fails_halfway_keeps_old_file(old_aws: tuple[Path, bytes]) -> None:
+    path, before = old_aws
+    seen: list[str] = []
+
+    def fetch(regions: list[str], *, progress: Callable[..., Any] | None = None) -> CatalogFile:
+        seen.append(regions[0])
+        raise RuntimeError(f"throttled while reading {regions[1]}")
+
+    with pytest.raises(CatalogFetchError, match="throttled while reading eu-central-1") as exc:
+        refresh_catalog("aws", ["us-east-1", "eu-central-1"], path.parent, fetch=fetch)
+    assert exc.value.exit_code == 4
+    assert seen == ["us-east-1"]
+    assert path.read_bytes() == before
+    assert listing(path.parent) == ["aws.json"]
+
+
+def test_refresh_passes_planner_errors_through(old_aws: tuple[Path, bytes]) -> None:
+    path, before = old_aws
+
+    def fetch(regions: list[str], **_kw: Any) -> CatalogFile:
+        raise CatalogFetchError("AccessDenied: not authorized to call pricing:GetProducts")
+
+    with pytest.raises(CatalogFetchError, match=r"^AccessDenied"):
+        refresh_catalog("aws", ["us-east-1"], path.parent, fetch=fetch)
+    assert path.read_bytes() == before
+
+
+def test_refresh_success_reports_result(old_aws: tuple[Path, bytes]) -> None:
+    path, before = old_aws
+    calls: list[tuple[Any, ...]] = []
+    new = make_catalog(regions=("us-east-1", "eu-central-1", "us-west-2"))
+    result = refresh_catalog("aws", ["us-east-1", "eu-central-1", "us-west-2"], path.parent,
+                             fetch=fake_fetcher(new), progress=lambda *a: calls.append(a))
+    assert len(calls) == 3
+    assert result.rows == 15 and result.diff.old_rows == 10
+    assert result.diff.added_regions == ("us-west-2",)
+    assert not result.forced
+    assert path.read_bytes() != before and listing(path.parent) == ["aws.json"]
+
+
+def test_refresh_rejects_wrong_provider(old_aws: tuple[Path, bytes]) -> None:
+    path, before = old_aws
+    with pytest.raises(CatalogStoreError, match="'azure' catalog for provider 'aws'"):
+        refresh_catalog("aws", ["eastus"], path.parent,
+                        fetch=fake_fetcher(make_catalog("azure", ("eastus",))))
+    assert path.read_bytes() == before
+
+
+# ---------------------------------------------------------------- refusing shrunken catalogs
+
+
+def test_lost_region_is_refused_then_forced(old_aws: tuple[Path, bytes]) -> None:
+    path, before = old_aws
+    smaller = make_catalog(regions=("us-east-1",), rows_per_region=10)  # same row count
+    with pytest.raises(CatalogStoreError, match=r"lost region\(s\) eu-central-1.*--force") as exc:
+        write_catalog(smaller, path.parent)
+    assert exc.value.exit_code == 5
+    assert path.read_bytes() == before
+    write_catalog(smaller, path.parent, force=True)
+    assert load_catalog_file(path).catalog.regions == ["us-east-1"]
+
+
+def test_failed_region_in_old_catalog_counts_as_lost(old_aws: tuple[Path, bytes]) -> None:
+    path, before = old_aws
+    partial = make_catalog(failed={"eu-central-1": "RequestLimitExceeded"}, rows_per_region=10)
+    with pytest.raises(CatalogStoreError,
+                       match="eu-central-1 \\(fetch failed: RequestLimitExceeded\\)"):
+        refresh_catalog("aws", ["us-east-1", "eu-central-1"], path.parent,
+                        fetch=fake_fetcher(partial))
+    assert path.read_bytes() == before
+    result = refresh_catalog("aws", ["us-east-1", "eu-central-1"], path.parent,
+                             fetch=fake_fetcher(partial), force=True)
+    assert result.forced and result.failed_regions == (("eu-central-1", "RequestLimitExceeded"),)
+
+
+def test_row_loss_over_limit_is_refused(old_aws: tuple[Path, bytes]) -> None:
+    path, before = old_aws  # 10 rows
+    with pytest.raises(CatalogStoreError, match=r"rows 10 -> 7 \(-30.0%, more than the 20%"):
+        write_catalog(_rows(7), path.parent)
+    assert path.read_bytes() == before
+    write_catalog(_rows(8), path.parent)  # exactly 20 % lost is allowed
+    assert len(load_catalog_file(path).catalog.rows) == 8
+
+
+def test_row_loss_limit_is_configurable(old_aws: tuple[Path, bytes]) -> None:
+    path, _ = old_aws
+    write_catalog(_rows(7), path.parent, max_row_loss=0.5)
+    with pytest.raises(CatalogStoreError, match="between 0 and 1"):
+        write_catalog(_rows(7), path.parent, max_row_loss=1.5)
+
+
+def test_empty_catalog_is_refused_without_force(tmp_path: Path) -> None:
+    empty = make_catalog(rows_per_region=0)
+    with pytest.raises(CatalogStoreError, match="no rows"):
+        write_catalog(empty, tmp_path)
+    assert listing(tmp_path) == []
+
+
+def test_corrupt_old_file_is_replaced(tmp_path: Path) -> None:
+    (tmp_path / "aws.json").write_text("{not json")
+    write_catalog(make_catalog(), tmp_path)
+    assert len(load_catalog_file(tmp_path / "aws.json").catalog.rows) == 10
+
+
+def test_compare_without_old_catalog() -> None:
+    diff = compare_catalogs(None, make_catalog())
+    assert diff.problems == () and diff.row_loss == 0.0
+    assert diff.added_regions == ("eu-central-1", "us-east-1")
+
+
+def _rows(n: int) -> CatalogFile:
+    """An aws catalog over the same two regions with ``n`` rows in total."""
+    cat = make_catalog(rows_per_region=5)
+    return cat.model_copy(update={"rows": cat.rows[:n]})
+
+
+# ---------------------------------------------------------------- staleness and status
+
+
+def test_stale_catalog_yields_warning(tmp_path: Path) -> None:
+    write_catalog(make_catalog(fetched_at=NOW - timedelta(days=45)), tmp_path)
+    write_catalog(make_catalog("azure", ("eastus",), fetched_at=NOW - timedelta(days=2)),
+                  tmp_path)
+    loaded = [load_catalog_file(tmp_path / f) for f in ("aws.json", "azure.json")]
+    warnings = stale_catalogs(loaded, DEFAULT_MAX_AGE_DAYS, NOW)
+    assert len(warnings) == 1
+    assert "aws.json" in warnings[0] and "45 days ago" in warnings[0]
+    assert "planner catalog refresh --provider aws" in warnings[0]
+    assert stale_catalogs(loaded, 60, NOW) == []
+    assert "future" in stale_catalogs(loaded, 30, NOW - timedelta(days=10))[-1]
+
+
+def test_catalog_status(tmp_path: Path) -> None:
+    failed = {"us-west-2": "AuthFailure"}
+    write_catalog(make_catalog(regions=("us-east-1", "eu-central-1", "us-west-2"), failed=failed,
+                               fetched_at=NOW - timedelta(days=40)), tmp_path)
+    (tmp_path / "azure.json").write_text("[")
+    aws, azure = catalog_status(tmp_path, now=NOW)
+    assert (aws.provider, aws.rows, aws.regions, aws.gpu_rows) == ("aws", 10, 2, 8)
+    assert aws.stale and round(aws.age_days or 0) == 40 and len(aws.sha256 or "") == 12
+    assert aws.failed_regions == failed
+    assert aws.to_dict()["fetched_at"] == "2026-01-20T12:00:00Z"
+    assert azure.error and "azure.json" in azure.error and "not valid JSON" in azure.error
+    assert not catalog_status(tmp_path, now=NOW, max_age_days=50)[0].stale
+    with pytest.raises(CatalogError, match="not found"):
+        catalog_status(tmp_path / "missing")
+
+
+def test_corrupt_rows_are_named(tmp_path: Path) -> None:
+    path = write_catalog(make_catalog(), tmp_path)
+    data = json.loads(path.read_bytes())
+    data["rows"][2]["price_per_hour"] = -0.5
+    raw = json.dumps(data).encode()
+    with pytest.raises(CatalogError) as exc:
+        parse_catalog(raw, path)
+    assert str(path) in str(exc.value) and "rows[2]" in str(exc.value)
+    assert data["rows"][2]["instance_type"] in str(exc.value)
+
+
+def test_default_refresh_regions(tmp_path: Path) -> None:
+    assert default_refresh_regions(tmp_path, "azure") == ["eastus", "westeurope",
+                                                          "germanywestcentral"]
+    write_catalog(make_catalog(regions=("us-east-1", "eu-west-1"), failed={"eu-west-1": "x"}),
+                  tmp_path)
+    assert default_refresh_regions(tmp_path, "aws") == ["eu-west-1", "us-east-1"]

@@ -1,0 +1,129 @@
+"""CP-SAT against brute-force enumeration on small random instances (≤ 8 stages, ≤ 4
+options each), and random portfolios end to end through the verifier."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+from builders import catalog, portfolio, row, solve, training, workload
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from planner.models.status import SolveStatus
+from planner.solvers.base import Problem, SolveOptions
+from planner.solvers.cpsat import CpSatBackend
+from planner.solvers.greedy import GreedyBackend
+
+
+def brute_force(problem: Problem) -> int | None:
+    """The exact optimum by enumerating every assignment (None if none is feasible)."""
+    per_stage = [list(problem.options_of(s)) for s in range(problem.n_stages)]
+    usage: dict[int, list[tuple[int, int]]] = {}
+    for o, r, a in zip(problem.use_opt, problem.use_res, problem.use_amt, strict=True):
+        usage.setdefault(int(o), []).append((int(r), int(a)))
+    best = None
+    for combo in itertools.product(*per_stage):
+        used = np.zeros(len(problem.res_cap), dtype=np.int64)
+        for o in combo:
+            for r, a in usage.get(o, []):
+                used[r] += a
+        if (used <= problem.res_cap).all():
+            c = int(problem.opt_cost[list(combo)].sum())
+            best = c if best is None else min(best, c)
+    return best
+
+
+@st.composite
+def problems(draw: st.DrawFn) -> Problem:
+    n_stages = draw(st.integers(1, 8))
+    n_res = draw(st.integers(0, 3))
+    counts = [draw(st.integers(1, 4)) for _ in range(n_stages)]
+    ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    n_opt = int(ptr[-1])
+    costs = np.array([draw(st.integers(0, 1000)) for _ in range(n_opt)], dtype=np.int64)
+    uo, ur, ua = [], [], []
+    for o in range(n_opt):
+        for r in range(n_res):
+            if draw(st.booleans()):
+                uo.append(o)
+                ur.append(r)
+                ua.append(draw(st.integers(1, 50)))
+    caps = np.array([draw(st.integers(0, 120)) for _ in range(n_res)], dtype=np.int64)
+    return Problem(n_stages, ptr, costs, np.array(uo, dtype=np.int64),
+                   np.array(ur, dtype=np.int64), np.array(ua, dtype=np.int64), caps,
+                   tuple(f"r{i}" for i in range(n_res)))
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(problems())
+def test_cpsat_matches_brute_force(problem: Problem) -> None:
+    expected = brute_force(problem)
+    sol = CpSatBackend().solve(problem, SolveOptions(time_limit_s=5, workers=1))
+    if expected is None:
+        assert sol.status is SolveStatus.INFEASIBLE
+        return
+    assert sol.status is SolveStatus.OPTIMAL
+    assert sol.objective == expected
+    assert int(problem.opt_cost[sol.choice].sum()) == expected
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(problems())
+def test_greedy_is_feasible_or_gives_up_never_wrong(problem: Problem) -> None:
+    expected = brute_force(problem)
+    sol = GreedyBackend().solve(problem, SolveOptions())
+    if sol.status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
+        assert expected is not None and sol.objective is not None
+        assert sol.objective >= expected
+        assert sol.bound is not None and sol.bound <= expected
+    if sol.status is SolveStatus.INFEASIBLE:
+        assert expected is None
+
+
+REGIONS = [("eu-central-1", "DE"), ("eu-west-1", "IE"), ("us-east-1", "US"),
+           ("ap-northeast-1", "JP")]
+
+
+@st.composite
+def portfolios(draw: st.DrawFn):  # type: ignore[no-untyped-def]
+    rows = []
+    for region, country in REGIONS:
+        for model, gpus in (("A100-80GB", 8), ("L4", 1), ("H100", 8)):
+            if draw(st.booleans()):
+                price = draw(st.integers(1, 90))
+                spot = str(max(1, price // 3)) if draw(st.booleans()) else None
+                rows.append(row(region, f"g.{model.lower()}.{gpus}", str(price), gpu=model,
+                                gpus=gpus, vcpus=96, mem=1024, spot=spot, country=country))
+    if not rows:
+        rows.append(row("us-east-1", "g.l4.1", "1", gpu="L4", gpus=1, country="US"))
+    cat = catalog(rows)
+    sites = sorted({f"aws:{r['region']}" for r in rows})
+    quotas = [{"site": s, "gpu_model": m, "gpus": draw(st.integers(0, 24))}
+              for s in sites for m in ("A100-80GB", "H100") if draw(st.booleans())]
+    workloads = []
+    for i in range(draw(st.integers(1, 4))):
+        res = draw(st.sampled_from([{}, {"jurisdictions": ["EU"]}, {"countries": ["US"]},
+                                    {"jurisdictions": ["GDPR-ADEQUATE"]}]))
+        models = draw(st.sampled_from([{"A100-80GB": 1.0}, {"H100": 2.0, "A100-80GB": 1.0},
+                                       {"L4": 1.0}]))
+        stages = [training(hours=draw(st.integers(1, 600)), gpus=draw(st.sampled_from([1, 8])),
+                           models=models, spot=draw(st.booleans()))]
+        workloads.append(workload(f"w{i}", stages, home=draw(st.sampled_from(sites)),
+                                  size_gb=draw(st.integers(0, 5000)), **res))
+    return portfolio(workloads, cloud={"providers": ["aws"], "quotas": quotas}), cat
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(portfolios())
+def test_random_portfolios_verified_and_agree(case) -> None:  # type: ignore[no-untyped-def]
+    p, cat = case
+    exact = solve(p, [cat])  # solve() runs the independent verifier
+    greedy = solve(p, [cat], solver="greedy")
+    if exact.status is SolveStatus.INFEASIBLE:
+        assert not exact.placements
+        assert greedy.status in (SolveStatus.INFEASIBLE, SolveStatus.UNKNOWN)
+    else:
+        assert exact.status is SolveStatus.OPTIMAL
+        if greedy.placements:
+            assert greedy.totals.total_usd >= exact.totals.total_usd

@@ -1,0 +1,136 @@
+"""The CLI: JSON plans that parse and verify, exit codes, one-line errors with paths."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from planner.cli.main import cli
+from planner.models.plan import Plan
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted((REPO / "examples").glob("*.yaml"))
+CATALOGS = str(REPO / "catalogs")
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
+def test_plan_examples_then_verify(example: Path, tmp_path: Path) -> None:
+    out = tmp_path / "plan.json"
+    code, _, err = run("plan", str(example), "--catalogs", CATALOGS, "-o", str(out),
+                       "--time-limit", "10")
+    assert code == 0, err
+    plan = Plan.model_validate_json(out.read_text())
+    assert plan.feasible and plan.placements
+    code, stdout, err = run("verify", str(example), str(out), "--catalogs", CATALOGS)
+    assert code == 0, err
+    assert "verified" in stdout
+
+
+def test_plan_to_stdout_is_json(tmp_path: Path) -> None:
+    code, stdout, _ = run("plan", str(EXAMPLES[0]), "--catalogs", CATALOGS, "-q")
+    assert code == 0
+    assert Plan.model_validate(json.loads(stdout)).feasible
+
+
+def test_reproducible_output_is_byte_identical() -> None:
+    args = ("plan", str(REPO / "examples" / "carmaker.yaml"), "--catalogs", CATALOGS, "-q",
+            "--reproducible")
+    first, second = run(*args), run(*args)
+    assert first[0] == second[0] == 0
+    assert first[1] == second[1]
+
+
+def test_validate_reports_counts() -> None:
+    code, stdout, _ = run("validate", str(EXAMPLES[0]), "--catalogs", CATALOGS)
+    assert code == 0 and "valid" in stdout and "candidate options" in stdout
+
+
+def _bad_portfolio(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "bad.yaml"
+    p.write_text(text)
+    return p
+
+
+BASE = """
+name: t
+workloads:
+  - id: w
+    team: t
+    dataset: {size_gb: 1, home: "aws:us-east-1"}
+    stages:
+      - kind: training
+        gpu: {models: {%s: 1.0}, count: 1}
+        hours: %s
+"""
+
+
+@pytest.mark.parametrize(("text", "path", "hint"), [
+    (BASE % ("H10", "5"), "workloads[0].stages[0].gpu.models", "did you mean 'H100'"),
+    (BASE % ("H100", "-5"), "workloads[0].stages[0].hours", "greater than 0"),
+    (BASE.replace("us-east-1", "us-east-9") % ("H100", "5"), "workloads[0].dataset.home",
+     "did you mean 'aws:us-east-"),
+    (BASE.replace("team: t", "team: t\n    residency: {jurisdictions: [EUU]}") % ("H100", "5"),
+     "workloads[0].residency.jurisdictions[0]", "did you mean 'EU'"),
+    (BASE.replace("kind: training", "kind: train") % ("H100", "5"),
+     "workloads[0].stages[0].kind", "training"),
+    (BASE.replace("hours: %s", "hours: %s\n        gpus: 3") % ("H100", "5"),
+     "workloads[0].stages[0].gpus", "remove it"),
+    ("name: [unclosed", "", "invalid YAML"),
+])
+def test_bad_input_one_line_with_path(tmp_path: Path, text: str, path: str, hint: str) -> None:
+    bad = _bad_portfolio(tmp_path, text)
+    code, stdout, err = run("plan", str(bad), "--catalogs", CATALOGS)
+    assert code == 2
+    assert stdout == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: ") and path in lines[0] and hint in lines[0]
+    assert "Traceback" not in err
+
+
+def test_missing_file_and_missing_catalogs(tmp_path: Path) -> None:
+    code, _, err = run("plan", str(tmp_path / "nope.yaml"))
+    assert code == 2 and "file not found" in err
+    code, _, err = run("plan", str(EXAMPLES[0]), "--catalogs", str(tmp_path / "none"))
+    assert code == 2 and "catalog directory not found" in err
+
+
+def test_infeasible_exit_code_and_reasons(tmp_path: Path) -> None:
+    bad = _bad_portfolio(tmp_path, (BASE % ("H100", "5")).replace(
+        "team: t", "team: t\n    residency: {countries: [BR]}"))
+    out = tmp_path / "plan.json"
+    code, _, _ = run("plan", str(bad), "--catalogs", CATALOGS, "-o", str(out))
+    assert code == 3
+    plan = Plan.model_validate_json(out.read_text())
+    assert plan.status.value == "infeasible" and plan.unplaced
+    assert "residency.countries" in " ".join(plan.unplaced[0].reasons)
+
+
+def test_verify_catches_tampered_plan(tmp_path: Path) -> None:
+    example = REPO / "examples" / "hospital-group.yaml"
+    out = tmp_path / "plan.json"
+    assert run("plan", str(example), "--catalogs", CATALOGS, "-o", str(out), "-q")[0] == 0
+    data = json.loads(out.read_text())
+    eu = next(p for p in data["placements"] if p["workload"] == "sepsis-eu"
+              and p["stage"] == "inference")
+    eu["site"], eu["region"], eu["country"] = "aws:us-east-1", "us-east-1", "US"
+    eu["offer"] = "g4dn.xlarge"
+    out.write_text(json.dumps(data))
+    code, _, err = run("verify", str(example), str(out), "--catalogs", CATALOGS)
+    assert code == 6
+    assert "residency.jurisdictions" in err
+
+
+def test_verify_rejects_bad_plan_file(tmp_path: Path) -> None:
+    bad = tmp_path / "plan.json"
+    bad.write_text('{"portfolio": "x"}')
+    code, _, err = run("verify", str(EXAMPLES[0]), str(bad), "--catalogs", CATALOGS)
+    assert code == 2 and "status" in err
