@@ -16,11 +16,13 @@ from pathlib import Path
 
 from planner.candidates import generate
 from planner.catalog.load import LoadedCatalog, load_catalog_dir
+from planner.diagnosis import diagnose
 from planner.errors import InputError, VerificationError
 from planner.io import load_portfolio as _load_portfolio
 from planner.io import read_document, validate_as
-from planner.models.plan import Plan
+from planner.models.plan import Conflict, Plan
 from planner.models.portfolio import Portfolio
+from planner.models.status import SolveStatus
 from planner.plan_builder import build_plan
 from planner.solvers import BACKENDS, get_backend
 from planner.solvers.base import SolveOptions, build_problem
@@ -51,57 +53,66 @@ def load_plan(path: str | Path) -> Plan:
     return validate_as(Plan, data, str(path))
 
 
-def plan(
-    portfolio: Portfolio,
-    catalogs: list[LoadedCatalog] | None = None,
-    *,
-    solver: str = "cpsat",
-    time_limit_s: float = 30.0,
-    workers: int = 8,
-    seed: int = 0,
-    deterministic: bool = True,
-    reproducible: bool = False,
-    now: datetime | None = None,
-    progress: Callable[[str], None] | None = None,
-) -> Plan:
+def previous_placements(previous: Plan) -> dict[str, list[tuple[str, str]]]:
+    """Stage key (``workload/stage``) → the (site, offer) pairs it used in a plan."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for p in previous.placements:
+        out.setdefault(f"{p.workload}/{p.stage}", []).append((p.site, p.offer))
+    return out
+
+
+def plan(portfolio: Portfolio, catalogs: list[LoadedCatalog] | None = None, *,
+         solver: str = "cpsat", time_limit_s: float = 30.0, workers: int = 8, seed: int = 0,
+         deterministic: bool = True, reproducible: bool = False, now: datetime | None = None,
+         previous: Plan | None = None, explain: bool = True,
+         progress: Callable[[str], None] | None = None) -> Plan:
     """Plan the portfolio at least cost and verify the result independently.
+
+    ``previous`` turns on re-planning: moving a stage away from its placement in that plan
+    costs the data it takes along (at the old site's egress price) plus
+    ``settings.move_fixed_usd``, and ``settings.max_moves`` caps how many stages move.
+    ``explain`` prices the options pruned by rules, for "why not the cheaper one" and the
+    infeasibility diagnosis (turn off for very large portfolios).
 
     Raises :class:`~planner.errors.InputError` for names the catalogs do not know and
     :class:`~planner.errors.VerificationError` if the plan breaks a rule (a bug).
-    An infeasible portfolio gives a plan with ``status == "infeasible"`` and the reasons.
+    An infeasible portfolio gives a plan with ``status == "infeasible"``, the stages without
+    any option, and a minimal set of conflicting rules.
     """
     if solver not in BACKENDS:
         raise InputError(f"unknown solver {solver!r}", hint=f"choose from {sorted(BACKENDS)}")
     say = progress or (lambda _msg: None)
     catalogs = load_catalogs() if catalogs is None else catalogs
     world = build_world(portfolio, catalogs, now=now)
-    cands = generate(portfolio, world)
-    problem = build_problem(cands)
-    say(
-        f"{problem.n_stages} stages, {problem.n_options} options, "
-        f"{len(problem.res_names)} limited resources; solving with {solver}"
-    )
-    options = SolveOptions(
-        time_limit_s=time_limit_s, workers=workers, seed=seed, deterministic=deterministic
-    )
+    prev = previous_placements(previous) if previous is not None else None
+    cands = generate(portfolio, world, previous=prev, keep_pruned_options=explain)
+    problem = build_problem(cands, world)
+    say(f"{problem.n_stages} stages, {problem.n_options} options, "
+        f"{len(problem.res_names)} limited resources; solving with {solver}")
+    options = SolveOptions(time_limit_s=time_limit_s, workers=workers, seed=seed,
+                           deterministic=deterministic)
     solution = get_backend(solver).solve(problem, options)
-    result = build_plan(
-        portfolio, world, cands, problem, solution, options, reproducible=reproducible
-    )
-    violations = verify(portfolio, world, result)
+    conflicts: list[Conflict] = []
+    note = None
+    if solution.status is SolveStatus.INFEASIBLE and all(cands.by_stage):
+        say("infeasible: looking for the rules that conflict")
+        full = cands if explain else generate(portfolio, world, previous=prev)
+        conflicts, note = diagnose(portfolio, world, full, options)
+    result = build_plan(portfolio, world, cands, problem, solution, options,
+                        reproducible=reproducible, conflicts=conflicts, diagnosis=note)
+    violations = verify(portfolio, world, result, previous=prev)
     if violations:
-        raise VerificationError(
-            f"the {solver} plan breaks {len(violations)} rule(s): "
-            + "; ".join(map(str, violations[:5])),
-            hint="this is a planner bug; please report it with the input",
-        )
+        raise VerificationError(f"the {solver} plan breaks {len(violations)} rule(s): "
+                                + "; ".join(map(str, violations[:5])),
+                                hint="this is a planner bug; please report it with the input")
     return result
 
 
-def verify_plan(
-    portfolio: Portfolio, plan_: Plan, catalogs: list[LoadedCatalog] | None = None
-) -> list[Violation]:
-    """Check a plan against the portfolio and catalogs; the list of broken rules."""
+def verify_plan(portfolio: Portfolio, plan_: Plan, catalogs: list[LoadedCatalog] | None = None,
+                previous: Plan | None = None) -> list[Violation]:
+    """Check a plan against the portfolio and catalogs (and the previous plan it was
+    re-planned from, if any); the list of broken rules."""
     catalogs = load_catalogs() if catalogs is None else catalogs
     world = build_world(portfolio, catalogs)
-    return verify(portfolio, world, plan_)
+    prev = previous_placements(previous) if previous is not None else None
+    return verify(portfolio, world, plan_, previous=prev)

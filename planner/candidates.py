@@ -2,15 +2,18 @@
 
 Each business rule that can be decided for one option alone is one function
 here, named after the rule; it returns ``None`` when the option passes, or the
-reason it does not. Pruned options keep their rule and reason, so the plan can
-explain why a cheaper site was not taken.
+reason it does not. Pruned options keep their rule, reason and (for rules a
+user could relax) their priced options, so plans can say why a cheaper site was
+not taken and the diagnosis can re-admit them behind assumption literals.
 
-Units: an option runs ``instances`` instances for ``hours`` hours each (training
-and testing hours are the stage's reference hours divided by the GPU's relative
-speed; inference hours are per planning period). It consumes
+Units: a stage is placed in ``units`` — 1 for most stages, one per replica for
+inference stages whose replicas may be split over sites. An option runs
+``instances`` instances per unit for ``hours`` hours each (training and testing
+hours are the stage's reference hours divided by the GPU's relative speed;
+inference hours are per planning period). Per unit it consumes
 ``instances × hours`` instance-hours of its (site, offer) and
-``instances × gpus × hours`` GPU-hours of its (site, GPU model), both counted in
-milli-unit-hours (rounded up).
+``instances × gpus × hours`` GPU-hours of its (site, GPU model), counted in
+milli-unit-hours (rounded up). Money per unit is integer micro-dollars.
 """
 
 from __future__ import annotations
@@ -20,9 +23,16 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
-from planner.models.portfolio import Portfolio, Stage, StageKind, Workload
+from planner.models.portfolio import (
+    ColocationLevel,
+    Portfolio,
+    Residency,
+    Stage,
+    StageKind,
+    Workload,
+)
 from planner.models.world import Offer, Purchase, Site, SiteKind, World
-from planner.money import cost_micro, usage_units
+from planner.money import cost_micro, to_micro, usage_units
 
 
 class Rule(StrEnum):
@@ -32,6 +42,8 @@ class Rule(StrEnum):
     RESIDENCY_COUNTRY = "residency.countries"
     RESIDENCY_JURISDICTION = "residency.jurisdictions"
     CERTIFICATION = "residency.certifications"
+    EXCLUDED = "placement.excluded"
+    LATENCY = "inference.latency"
     GPU_MODEL = "hardware.gpu_model"
     CPU_ONLY = "hardware.cpu_only"
     RESTRICTED = "hardware.restricted"
@@ -50,10 +62,18 @@ class StageRef:
     def key(self) -> str:
         return f"{self.workload.id}/{self.stage.label}"
 
+    @property
+    def residency(self) -> Residency:
+        return self.workload.residency_of(self.stage)
+
+    @property
+    def units(self) -> int:
+        return self.stage.replicas if self.stage.splittable else 1
+
 
 @dataclass(frozen=True)
 class Option:
-    """One way to run a stage, with its integer cost and capacity usage."""
+    """One way to run a stage (per unit): integer costs and capacity usage."""
 
     stage: int
     site_id: str
@@ -64,32 +84,80 @@ class Option:
     compute_micro: int
     egress_micro: int
     usage: tuple[tuple[str, int], ...]
+    max_units: int = 1
+    migration_micro: int = 0
+    risk_micro: int = 0
+    preference_micro: int = 0
+    moved: bool = False
 
     @property
     def cost_micro(self) -> int:
-        return self.compute_micro + self.egress_micro
+        """Real cost per unit: compute + fixed data flows + migration."""
+        return self.compute_micro + self.egress_micro + self.migration_micro
+
+    @property
+    def objective_micro(self) -> int:
+        """What the optimizer minimizes per unit: cost + spot risk + preference surcharge."""
+        return self.cost_micro + self.risk_micro + self.preference_micro
 
 
 @dataclass(frozen=True)
 class Pruned:
-    """An option ruled out before solving, with the rule and a plain-words reason."""
+    """Options ruled out before solving, with the rule, a plain-words reason, the rule
+    group a user could relax (empty for hardware facts) and the priced options."""
 
     stage: int
     site_id: str
     offer_id: str | None
     rule: Rule
     reason: str
+    groups: tuple[str, ...] = ()
+    """Every relaxable rule instance that must be dropped to admit these options."""
+    options: tuple[Option, ...] = ()
+
+
+@dataclass(frozen=True)
+class Edge:
+    """Data moved from stage ``a``'s site to every site of stage ``b`` (free on the same site)."""
+
+    a: int
+    b: int
+    gb: Decimal
+
+
+@dataclass(frozen=True)
+class Colocation:
+    """Stage ``b`` must share ``level`` (site, country or provider) with stage ``a``."""
+
+    a: int
+    b: int
+    level: ColocationLevel
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A hard cap (micro-dollars) on the real cost of a set of stages."""
+
+    name: str
+    stages: tuple[int, ...]
+    cap_micro: int
 
 
 @dataclass
 class Candidates:
-    """The options per stage and the capacity of every resource they use."""
+    """The options per stage, the capacity of every resource, and the side constraints."""
 
     stages: list[StageRef]
     options: list[Option]
     by_stage: list[list[int]]
     pruned: list[Pruned]
     capacities: dict[str, int] = field(default_factory=dict)
+    edges: list[Edge] = field(default_factory=list)
+    colocations: list[Colocation] = field(default_factory=list)
+    budgets: list[Budget] = field(default_factory=list)
+    max_provider_share: Decimal | None = None
+    max_moves: int | None = None
+    previous: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
 
 
 def offer_resource(site_id: str, offer_id: str) -> str:
@@ -100,34 +168,57 @@ def gpu_resource(site_id: str, gpu_model: str) -> str:
     return f"gpu:{site_id}/{gpu_model}"
 
 
-# ---- rules decided per (workload, site) -------------------------------------------------
+# ---- rules decided per (stage, site) ----------------------------------------------------
 
 
-def residency_sites(w: Workload, site: Site) -> str | None:
-    allowed = w.residency.sites
+def residency_sites(ref: StageRef, site: Site, world: World) -> str | None:
+    allowed = ref.residency.sites
     if allowed and site.id not in allowed:
-        return f"{site.id} is not among the sites allowed for {w.id}'s data"
+        return f"{site.id} is not among the sites allowed for {ref.workload.id}'s data"
     return None
 
 
-def residency_countries(w: Workload, site: Site) -> str | None:
-    allowed = w.residency.countries
+def residency_countries(ref: StageRef, site: Site, world: World) -> str | None:
+    allowed = ref.residency.countries
     if allowed and site.country not in allowed:
         return f"{site.id} is in {site.country}, not in allowed countries {', '.join(allowed)}"
     return None
 
 
-def residency_jurisdictions(w: Workload, site: Site) -> str | None:
-    allowed = w.residency.jurisdictions
+def residency_jurisdictions(ref: StageRef, site: Site, world: World) -> str | None:
+    allowed = ref.residency.jurisdictions
     if allowed and not site.jurisdictions.intersection(allowed):
-        return f"{site.id} ({site.country}) is outside allowed jurisdictions {', '.join(allowed)}"
+        return (f"{site.id} ({site.country}) is outside allowed jurisdictions "
+                f"{', '.join(allowed)}")
     return None
 
 
-def certifications(w: Workload, site: Site) -> str | None:
-    missing = sorted(set(w.residency.certifications) - site.certifications)
+def certifications(ref: StageRef, site: Site, world: World) -> str | None:
+    missing = sorted(set(ref.residency.certifications) - site.certifications)
     if missing:
         return f"{site.id} lacks required certification {', '.join(missing)}"
+    return None
+
+
+def excluded(ref: StageRef, site: Site, world: World) -> str | None:
+    pl = ref.workload.placement
+    if site.id in pl.exclude_sites:
+        return f"{site.id} is excluded for {ref.workload.id}"
+    if site.provider in pl.exclude_providers:
+        return f"provider {site.provider} is excluded for {ref.workload.id}"
+    return None
+
+
+def latency(ref: StageRef, site: Site, world: World) -> str | None:
+    slo = ref.stage.latency
+    if slo is None:
+        return None
+    for user in slo.users:
+        rtt = world.rtt_ms(site.id, user)
+        if rtt is None:
+            return f"no latency known from {site.id} to {user}; add settings.latency_ms"
+        if rtt > slo.max_ms:
+            return f"{site.id} is ~{rtt} ms from {user}; SLO is {slo.max_ms} ms"
     return None
 
 
@@ -136,7 +227,22 @@ SITE_RULES = (
     (Rule.RESIDENCY_COUNTRY, residency_countries),
     (Rule.RESIDENCY_JURISDICTION, residency_jurisdictions),
     (Rule.CERTIFICATION, certifications),
+    (Rule.EXCLUDED, excluded),
+    (Rule.LATENCY, latency),
 )
+
+
+def rule_group(rule: Rule, ref: StageRef) -> str:
+    """The name of the rule instance a user could relax (for the infeasibility diagnosis)."""
+    if rule is Rule.LATENCY:
+        return f"{rule.value}:{ref.key}"
+    if rule is Rule.EXCLUDED:
+        return f"{rule.value}:{ref.workload.id}"
+    scope = ref.key if ref.stage.residency is not None else ref.workload.id
+    if rule is Rule.RESIDENCY_JURISDICTION and ref.residency is not ref.workload.residency:
+        scope = ref.key
+    return f"{rule.value}:{scope}"
+
 
 # ---- rules decided per (stage, offer) ---------------------------------------------------
 
@@ -169,14 +275,15 @@ OFFER_RULES = (
 )
 
 
-def instances_needed(stage: Stage, offer: Offer) -> int:
-    """Instances for all replicas: enough GPUs, vCPUs and memory for each replica."""
+def instances_per_unit(ref: StageRef, offer: Offer) -> int:
+    """Instances for one unit: enough GPUs, vCPUs and memory for each replica it holds."""
+    stage = ref.stage
     per_replica = max(
         math.ceil(stage.vcpus / offer.vcpus),
         math.ceil(stage.memory_gib / offer.memory_gib),
         math.ceil(stage.gpu.count / offer.gpu_count) if stage.gpu else 1,
     )
-    return per_replica * stage.replicas
+    return per_replica if stage.splittable else per_replica * stage.replicas
 
 
 def run_hours(stage: Stage, offer: Offer) -> Decimal:
@@ -186,16 +293,20 @@ def run_hours(stage: Stage, offer: Offer) -> Decimal:
     return stage.hours / stage.gpu.models[offer.gpu_model]
 
 
-def concurrency(world: World, offer: Offer, instances: int) -> str | None:
-    """The stage's instances must exist at once: inventory / quota of the offer and GPU model."""
-    if offer.capacity is not None and instances > offer.capacity:
-        return f"needs {instances} × {offer.id} at once; {offer.site_id} has {offer.capacity}"
+def max_units(world: World, offer: Offer, instances: int) -> tuple[int | None, str]:
+    """Units of a stage that fit at once on the offer (inventory / quota), and the binding
+    resource; None when unlimited."""
+    best: int | None = None
+    resource = ""
+    if offer.capacity is not None:
+        best, resource = offer.capacity // instances, offer_resource(offer.site_id, offer.id)
     if offer.gpu_model:
         quota = world.gpu_quotas.get((offer.site_id, offer.gpu_model))
-        gpus = offer.gpu_count * instances
-        if quota is not None and gpus > quota:
-            return f"needs {gpus:g} {offer.gpu_model} at once; {offer.site_id} quota is {quota}"
-    return None
+        if quota is not None:
+            fit = int(Decimal(quota) // (offer.gpu_count * instances))
+            if best is None or fit < best:
+                best, resource = fit, gpu_resource(offer.site_id, offer.gpu_model)
+    return best, resource
 
 
 def purchases(site: Site, stage: Stage, offer: Offer) -> list[tuple[Purchase, Decimal]]:
@@ -208,12 +319,40 @@ def purchases(site: Site, stage: Stage, offer: Offer) -> list[tuple[Purchase, De
     return out
 
 
-def dataset_egress_micro(world: World, w: Workload, stage: Stage, site: Site) -> int:
-    """Training reads the dataset: moving it from its home costs the home's egress price."""
-    if stage.kind is not StageKind.TRAINING:
-        return 0
+def fixed_flows_micro(world: World, ref: StageRef, site: Site) -> int:
+    """Data flows with one fixed end, per unit: the dataset into training, test data into
+    testing (both from the dataset's home), and inference responses out to users."""
+    w, stage = ref.workload, ref.stage
     home = world.sites[w.dataset.home]
-    return cost_micro(home.egress_per_gb_to(site), w.dataset.size_gb)
+    if stage.kind is StageKind.TRAINING:
+        return cost_micro(home.egress_per_gb_to(site), w.dataset.size_gb)
+    if stage.kind is StageKind.TESTING:
+        return cost_micro(home.egress_per_gb_to(site), w.dataset.test_gb)
+    share = stage.response_gb / ref.units
+    return cost_micro(site.egress.internet_per_gb, share)
+
+
+def moved_data_gb(ref: StageRef) -> Decimal:
+    """Data a stage takes along when it moves: the dataset for training, test data and the
+    model for testing, the model for inference."""
+    w = ref.workload
+    if ref.stage.kind is StageKind.TRAINING:
+        return w.dataset.size_gb
+    if ref.stage.kind is StageKind.TESTING:
+        return w.dataset.test_gb + w.model.size_gb
+    return w.model.size_gb
+
+
+def migration_micro(world: World, portfolio: Portfolio, ref: StageRef, site: Site,
+                    offer: Offer, previous: list[tuple[str, str]] | None) -> tuple[int, bool]:
+    """Re-planning: cost of moving a unit away from the previous plan, and whether it moves."""
+    if not previous or (site.id, offer.id) in previous:
+        return 0, False
+    fixed = to_micro(portfolio.settings.move_fixed_usd)
+    old = world.sites.get(previous[0][0])
+    if old is None or old.id == site.id:
+        return fixed, True
+    return fixed + cost_micro(old.egress_per_gb_to(site), moved_data_gb(ref)), True
 
 
 def capacities(world: World) -> dict[str, int]:
@@ -221,53 +360,40 @@ def capacities(world: World) -> dict[str, int]:
     caps: dict[str, int] = {}
     for o in world.offers:
         if o.capacity is not None:
-            caps[offer_resource(o.site_id, o.id)] = usage_units(
-                Decimal(o.capacity), world.period_hours
-            )
+            caps[offer_resource(o.site_id, o.id)] = usage_units(Decimal(o.capacity),
+                                                                world.period_hours)
     for (site_id, model), gpus in world.gpu_quotas.items():
         caps[gpu_resource(site_id, model)] = usage_units(Decimal(gpus), world.period_hours)
     return caps
 
 
-def _options_at_offer(
-    world: World, ref: StageRef, site: Site, offer: Offer, caps: dict[str, int]
-) -> list[Option] | Pruned:
-    stage = ref.stage
-    for rule, check in OFFER_RULES:
-        reason = check(stage, offer)
-        if reason:
-            return Pruned(ref.index, site.id, offer.id, rule, reason)
-    n = instances_needed(stage, offer)
-    reason = concurrency(world, offer, n)
-    if reason:
-        return Pruned(ref.index, site.id, offer.id, Rule.CONCURRENCY, reason)
+def _price(world: World, portfolio: Portfolio, ref: StageRef, site: Site, offer: Offer,
+           caps: dict[str, int], previous: list[tuple[str, str]] | None,
+           units_cap: int) -> list[Option]:
+    """Every purchase option of a stage on one offer, priced per unit."""
+    stage, settings = ref.stage, portfolio.settings
+    n = instances_per_unit(ref, offer)
     hours = run_hours(stage, offer)
     usage = []
-    key = offer_resource(site.id, offer.id)
-    if key in caps:
-        usage.append((key, usage_units(Decimal(n), hours)))
+    if offer_resource(site.id, offer.id) in caps:
+        usage.append((offer_resource(site.id, offer.id), usage_units(Decimal(n), hours)))
     if offer.gpu_model and gpu_resource(site.id, offer.gpu_model) in caps:
-        usage.append(
-            (
-                gpu_resource(site.id, offer.gpu_model),
-                usage_units(Decimal(n), offer.gpu_count, hours),
-            )
-        )
-    egress = dataset_egress_micro(world, ref.workload, stage, site)
-    return [
-        Option(
-            ref.index,
-            site.id,
-            offer.id,
-            purchase,
-            n,
-            hours,
-            cost_micro(price, Decimal(n), hours),
-            egress,
-            tuple(usage),
-        )
-        for purchase, price in purchases(site, stage, offer)
-    ]
+        usage.append((gpu_resource(site.id, offer.gpu_model),
+                      usage_units(Decimal(n), offer.gpu_count, hours)))
+    flows = fixed_flows_micro(world, ref, site)
+    migration, moved = migration_micro(world, portfolio, ref, site, offer, previous)
+    pl = ref.workload.placement
+    preferred = not (pl.prefer_sites or pl.prefer_providers) or (
+        site.id in pl.prefer_sites or site.provider in pl.prefer_providers)
+    out = []
+    for purchase, price in purchases(site, stage, offer):
+        compute = cost_micro(price, Decimal(n), hours)
+        risk = (cost_micro(price * settings.spot_risk_uplift, Decimal(n), hours)
+                if purchase is Purchase.SPOT else 0)
+        pref = 0 if preferred else cost_micro(price * settings.preference_weight, Decimal(n), hours)
+        out.append(Option(ref.index, site.id, offer.id, purchase, n, hours, compute, flows,
+                          tuple(usage), units_cap, migration, risk, pref, moved))
+    return out
 
 
 def stage_refs(portfolio: Portfolio) -> list[StageRef]:
@@ -279,34 +405,81 @@ def stage_refs(portfolio: Portfolio) -> list[StageRef]:
     return refs
 
 
-def generate(portfolio: Portfolio, world: World) -> Candidates:
-    """Every feasible option per stage (sorted by cost, then names) and every pruned one."""
+def _side_constraints(portfolio: Portfolio, refs: list[StageRef], cands: Candidates) -> None:
+    """Pipeline edges, co-location and budgets from the portfolio."""
+    by_key = {r.key: r.index for r in refs}
+    for r in refs:
+        w, st = r.workload, r.stage
+        train = w.training()
+        if (train is not None and st.kind is not StageKind.TRAINING and w.model.size_gb > 0):
+            cands.edges.append(Edge(by_key[f"{w.id}/{train.label}"], r.index, w.model.size_gb))
+        if st.colocate is not None:
+            cands.colocations.append(Colocation(by_key[f"{w.id}/{st.colocate.stage}"], r.index,
+                                                st.colocate.level))
+    settings = portfolio.settings
+    if settings.budget_usd is not None:
+        cands.budgets.append(Budget("total", tuple(r.index for r in refs),
+                                    to_micro(settings.budget_usd)))
+    for team, cap in sorted(settings.team_budgets.items()):
+        cands.budgets.append(Budget(f"team:{team}", tuple(r.index for r in refs
+                                                          if r.workload.team == team),
+                                    to_micro(cap)))
+    cands.max_provider_share = settings.max_provider_share
+    cands.max_moves = settings.max_moves
+
+
+def generate(portfolio: Portfolio, world: World, *,
+             previous: dict[str, list[tuple[str, str]]] | None = None,
+             keep_pruned_options: bool = True) -> Candidates:
+    """Every feasible option per stage (sorted by objective, then names), every pruned one,
+    and the side constraints. ``previous`` maps a stage key (``workload/stage``) to the
+    (site, offer) pairs it used in the previous plan. With ``keep_pruned_options`` the
+    options pruned by a relaxable rule are priced too (for explanations and diagnosis)."""
     caps = capacities(world)
     refs = stage_refs(portfolio)
     offers_at: dict[str, list[Offer]] = {sid: [] for sid in world.sites}
     for o in world.offers:
         offers_at[o.site_id].append(o)
-    options: list[Option] = []
-    by_stage: list[list[int]] = []
-    pruned: list[Pruned] = []
+    cands = Candidates(refs, [], [], [], caps)
+    prev_by_index = {r.index: previous[r.key] for r in refs if previous and r.key in previous}
+    cands.previous = prev_by_index
     for ref in refs:
         mine: list[Option] = []
+        prev = prev_by_index.get(ref.index)
         for site in world.sites.values():
             if not offers_at[site.id]:
                 continue
-            site_reason = next(
-                ((rule, r) for rule, check in SITE_RULES if (r := check(ref.workload, site))), None
-            )
-            if site_reason:
-                pruned.append(Pruned(ref.index, site.id, None, *site_reason))
+            site_reasons = [(rule, r) for rule, check in SITE_RULES
+                            if (r := check(ref, site, world))]
+            site_groups = tuple(rule_group(rule, ref) for rule, _ in site_reasons)
+            if site_reasons and not keep_pruned_options:
+                cands.pruned.append(Pruned(ref.index, site.id, None, *site_reasons[0],
+                                           site_groups))
                 continue
             for offer in offers_at[site.id]:
-                got = _options_at_offer(world, ref, site, offer, caps)
-                if isinstance(got, Pruned):
-                    pruned.append(got)
+                hard = next(((rule, r) for rule, check in OFFER_RULES
+                             if (r := check(ref.stage, offer))), None)
+                if hard:
+                    cands.pruned.append(Pruned(ref.index, site.id, offer.id, *hard))
+                    continue
+                n = instances_per_unit(ref, offer)
+                fit, resource = max_units(world, offer, n)
+                units_cap = ref.units if fit is None else min(fit, ref.units)
+                priced = _price(world, portfolio, ref, site, offer, caps, prev, max(units_cap, 1))
+                groups = site_groups
+                reasons = list(site_reasons)
+                if units_cap < 1:
+                    groups += (f"capacity:{resource}",)
+                    reasons.append((Rule.CONCURRENCY,
+                                    f"needs {n} × {offer.id} at once; "
+                                    f"{resource.split(':', 1)[1]} does not hold that many"))
+                if reasons:
+                    cands.pruned.append(Pruned(ref.index, site.id, offer.id, *reasons[0],
+                                               groups, tuple(priced)))
                 else:
-                    mine.extend(got)
-        mine.sort(key=lambda o: (o.cost_micro, o.site_id, o.offer_id, o.purchase.value))
-        by_stage.append(list(range(len(options), len(options) + len(mine))))
-        options.extend(mine)
-    return Candidates(refs, options, by_stage, pruned, caps)
+                    mine.extend(priced)
+        mine.sort(key=lambda o: (o.objective_micro, o.site_id, o.offer_id, o.purchase.value))
+        cands.by_stage.append(list(range(len(cands.options), len(cands.options) + len(mine))))
+        cands.options.extend(mine)
+    _side_constraints(portfolio, refs, cands)
+    return cands

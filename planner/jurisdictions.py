@@ -92,3 +92,11 @@ def region_certifications(provider: str, region: str) -> tuple[str, ...]:
         return ()
     certs = facts.get("certifications", [])
     return tuple(sorted(str(c) for c in certs)) if isinstance(certs, list) else ()
+
+
+def region_coords(provider: str, region: str) -> tuple[float, float] | None:
+    """(lat, lon) of a cloud region's metro area, or None when the table has none."""
+    facts = region_table().get(provider, {}).get(region)
+    if not facts or "lat" not in facts or "lon" not in facts:
+        return None
+    return (float(str(facts["lat"])), float(str(facts["lon"])))

@@ -16,8 +16,14 @@ from planner.catalog.schema import CatalogFile
 from planner.catalog.store import stale_catalogs
 from planner.errors import InputError
 from planner.gpus import GPU_MODELS, closest
-from planner.jurisdictions import DERIVED_TAGS, jurisdictions_of, region_certifications
-from planner.models.portfolio import Portfolio
+from planner.jurisdictions import (
+    DERIVED_TAGS,
+    jurisdictions_of,
+    region_certifications,
+    region_coords,
+)
+from planner.latency import user_regions
+from planner.models.portfolio import Portfolio, Residency, Workload
 from planner.models.world import CatalogUse, EgressPrice, Offer, Site, SiteKind, World
 
 
@@ -60,6 +66,7 @@ def _cloud_sites_and_offers(
                     jurisdictions_of(row.country, tags),
                     frozenset(certs),
                     egress,
+                    region_coords(provider, row.region),
                 )
             assert row.price_per_hour is not None  # validated at load
             restricted = None
@@ -119,6 +126,7 @@ def _onprem(portfolio: Portfolio) -> tuple[dict[str, Site], list[Offer]]:
             jurisdictions_of(s.country, s.tags),
             frozenset(s.certifications),
             egress,
+            (s.lat, s.lon) if s.lat is not None and s.lon is not None else None,
         )
         seen: set[str] = set()
         for j, o in enumerate(s.offers):
@@ -181,7 +189,38 @@ def _apply_quotas(
     return resolved, gpu_quotas
 
 
-def _check_workloads(portfolio: Portfolio, sites: dict[str, Site]) -> None:
+def _check_residency(r: Residency, path: str, tags: set[str], sites: dict[str, Site],
+                     certs: set[str]) -> None:
+    for k, tag in enumerate(r.jurisdictions):
+        if tag not in tags:
+            raise _unknown("jurisdiction", tag, tags, f"{path}.jurisdictions[{k}]")
+    for k, c in enumerate(r.countries):
+        if len(c) != 2 or not c.isupper():
+            raise InputError(f"{c!r} is not an ISO 3166-1 alpha-2 country code",
+                             path=f"{path}.countries[{k}]", hint="e.g. DE, FR, US")
+    for k, sid in enumerate(r.sites):
+        if sid not in sites:
+            raise _unknown("site", sid, set(sites), f"{path}.sites[{k}]")
+    for k, cert in enumerate(r.certifications):
+        if cert not in certs:
+            raise _unknown("certification", cert, certs, f"{path}.certifications[{k}]")
+
+
+def _check_placement(w: Workload, path: str, sites: dict[str, Site]) -> None:
+    providers = {s.provider for s in sites.values()}
+    pl = w.placement
+    for field in ("exclude_sites", "prefer_sites"):
+        for k, sid in enumerate(getattr(pl, field)):
+            if sid not in sites:
+                raise _unknown("site", sid, set(sites), f"{path}.placement.{field}[{k}]")
+    for field in ("exclude_providers", "prefer_providers"):
+        for k, prov in enumerate(getattr(pl, field)):
+            if prov not in providers:
+                raise _unknown("provider", prov, providers, f"{path}.placement.{field}[{k}]")
+
+
+def _check_workloads(portfolio: Portfolio, sites: dict[str, Site],
+                     users: dict[str, tuple[float, float]]) -> None:
     tags = set(DERIVED_TAGS)
     countries: set[str] = set()
     certs: set[str] = set()
@@ -190,6 +229,10 @@ def _check_workloads(portfolio: Portfolio, sites: dict[str, Site]) -> None:
         countries.add(site.country)
         certs |= site.certifications
     seen: set[str] = set()
+    teams = {w.team for w in portfolio.workloads}
+    for team in portfolio.settings.team_budgets:
+        if team not in teams:
+            raise _unknown("team", team, teams, "settings.team_budgets")
     for i, w in enumerate(portfolio.workloads):
         path = f"workloads[{i}]"
         if w.id in seen:
@@ -197,33 +240,35 @@ def _check_workloads(portfolio: Portfolio, sites: dict[str, Site]) -> None:
         seen.add(w.id)
         if w.dataset.home not in sites:
             raise _unknown("site", w.dataset.home, set(sites), f"{path}.dataset.home")
-        r = w.residency
-        for k, tag in enumerate(r.jurisdictions):
-            if tag not in tags:
-                raise _unknown("jurisdiction", tag, tags, f"{path}.residency.jurisdictions[{k}]")
-        for k, c in enumerate(r.countries):
-            if len(c) != 2 or not c.isupper():
-                raise InputError(
-                    f"{c!r} is not an ISO 3166-1 alpha-2 country code",
-                    path=f"{path}.residency.countries[{k}]",
-                    hint="e.g. DE, FR, US",
-                )
-        for k, sid in enumerate(r.sites):
-            if sid not in sites:
-                raise _unknown("site", sid, set(sites), f"{path}.residency.sites[{k}]")
-        for k, cert in enumerate(r.certifications):
-            if cert not in certs:
-                raise _unknown(
-                    "certification", cert, certs, f"{path}.residency.certifications[{k}]"
-                )
+        _check_residency(w.residency, f"{path}.residency", tags, sites, certs)
+        _check_placement(w, path, sites)
         for j, st in enumerate(w.stages):
+            spath = f"{path}.stages[{j}]"
+            if st.residency is not None:
+                _check_residency(st.residency, f"{spath}.residency", tags, sites, certs)
+            if st.latency is not None:
+                for k, user in enumerate(st.latency.users):
+                    if user not in users:
+                        raise _unknown("user region", user, set(users),
+                                       f"{spath}.latency.users[{k}]")
             if st.gpu is None:
                 continue
             for model in st.gpu.models:
                 if model not in GPU_MODELS:
-                    raise _unknown(
-                        "GPU model", model, set(GPU_MODELS), f"{path}.stages[{j}].gpu.models"
-                    )
+                    raise _unknown("GPU model", model, set(GPU_MODELS), f"{spath}.gpu.models")
+
+
+def _users_and_latency(portfolio: Portfolio, sites: dict[str, Site]
+                       ) -> tuple[dict[str, tuple[float, float]], dict[str, dict[str, Decimal]]]:
+    users = dict(user_regions())
+    users.update({k: (v.lat, v.lon) for k, v in portfolio.settings.user_regions.items()})
+    for sid, per_user in portfolio.settings.latency_ms.items():
+        if sid not in sites:
+            raise _unknown("site", sid, set(sites), "settings.latency_ms")
+        for user in per_user:
+            if user not in users:
+                raise _unknown("user region", user, set(users), f"settings.latency_ms.{sid}")
+    return users, {k: dict(v) for k, v in portfolio.settings.latency_ms.items()}
 
 
 def build_world(
@@ -236,7 +281,8 @@ def build_world(
     onprem_sites, onprem_offers = _onprem(portfolio)
     sites = {**cloud_sites, **onprem_sites}
     offers, gpu_quotas = _apply_quotas(portfolio, sites, cloud_offers + onprem_offers)
-    _check_workloads(portfolio, sites)
+    users, latency = _users_and_latency(portfolio, sites)
+    _check_workloads(portfolio, sites, users)
     used = [c for c in catalogs if c.catalog.provider in portfolio.cloud.providers]
     uses = [CatalogUse(c.catalog.provider, c.path.name, c.sha256, c.catalog.fetched_at,
                        round(c.catalog.age_days(now), 1)) for c in used]
@@ -247,6 +293,8 @@ def build_world(
         tuple(offers),
         gpu_quotas,
         portfolio.settings.period_hours,
+        users,
+        latency,
         tuple(uses),
         tuple(warnings),
     )

@@ -3,9 +3,8 @@ options each), and random portfolios end to end through the verifier."""
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
+from bruteforce import brute_force
 from builders import catalog, portfolio, row, solve, training, workload
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -14,24 +13,6 @@ from planner.models.status import SolveStatus
 from planner.solvers.base import Problem, SolveOptions
 from planner.solvers.cpsat import CpSatBackend
 from planner.solvers.greedy import GreedyBackend
-
-
-def brute_force(problem: Problem) -> int | None:
-    """The exact optimum by enumerating every assignment (None if none is feasible)."""
-    per_stage = [list(problem.options_of(s)) for s in range(problem.n_stages)]
-    usage: dict[int, list[tuple[int, int]]] = {}
-    for o, r, a in zip(problem.use_opt, problem.use_res, problem.use_amt, strict=True):
-        usage.setdefault(int(o), []).append((int(r), int(a)))
-    best = None
-    for combo in itertools.product(*per_stage):
-        used = np.zeros(len(problem.res_cap), dtype=np.int64)
-        for o in combo:
-            for r, a in usage.get(o, []):
-                used[r] += a
-        if (used <= problem.res_cap).all():
-            c = int(problem.opt_cost[list(combo)].sum())
-            best = c if best is None else min(best, c)
-    return best
 
 
 @st.composite
@@ -50,9 +31,14 @@ def problems(draw: st.DrawFn) -> Problem:
                 ur.append(r)
                 ua.append(draw(st.integers(1, 50)))
     caps = np.array([draw(st.integers(0, 120)) for _ in range(n_res)], dtype=np.int64)
-    return Problem(n_stages, ptr, costs, np.array(uo, dtype=np.int64),
-                   np.array(ur, dtype=np.int64), np.array(ua, dtype=np.int64), caps,
-                   tuple(f"r{i}" for i in range(n_res)))
+    units = np.array([draw(st.integers(1, 3)) for _ in range(n_stages)], dtype=np.int64)
+    ub = np.array([units[s] for s in range(n_stages) for _ in range(counts[s])], dtype=np.int64)
+    return Problem(n_stages=n_stages, stage_ptr=ptr, units=units, opt_cost=costs, opt_obj=costs,
+                   opt_compute=costs, opt_ub=ub, opt_site=np.arange(n_opt, dtype=np.int64),
+                   opt_moved=np.zeros(n_opt, dtype=np.bool_), use_opt=np.array(uo, dtype=np.int64),
+                   use_res=np.array(ur, dtype=np.int64), use_amt=np.array(ua, dtype=np.int64),
+                   res_cap=caps, res_names=tuple(f"r{i}" for i in range(n_res)),
+                   site_names=tuple(f"aws:s{i}" for i in range(n_opt)))
 
 
 @settings(max_examples=150, deadline=None, derandomize=True)
@@ -65,7 +51,7 @@ def test_cpsat_matches_brute_force(problem: Problem) -> None:
         return
     assert sol.status is SolveStatus.OPTIMAL
     assert sol.objective == expected
-    assert int(problem.opt_cost[sol.choice].sum()) == expected
+    assert int((problem.opt_cost * sol.x).sum()) == expected
 
 
 @settings(max_examples=150, deadline=None, derandomize=True)

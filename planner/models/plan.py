@@ -25,7 +25,8 @@ class _Out(BaseModel):
 
 class CostSplit(_Out):
     compute_usd: Decimal
-    egress_usd: Decimal
+    egress_usd: Decimal = Field(description="data flows into/out of this placement")
+    migration_usd: Decimal = Field(default=Decimal(0), description="re-planning move cost")
     total_usd: Decimal
 
 
@@ -36,8 +37,9 @@ class Alternative(_Out):
     offer: str
     purchase: Purchase
     total_usd: Decimal
-    delta_usd: Decimal = Field(description="runner-up cost minus chosen cost")
+    delta_usd: Decimal = Field(description="alternative's cost minus chosen cost")
     why_not: str
+    rule: str | None = Field(default=None, description="the rule that pruned it, if any")
 
 
 class Placement(_Out):
@@ -55,11 +57,15 @@ class Placement(_Out):
     purchase: Purchase
     gpu_model: str | None
     gpus_per_instance: Decimal
+    replicas: int = Field(description="replicas of the stage served by this placement")
     instances: int
     hours: Decimal = Field(description="hours each instance runs (rounded to 6 places)")
     cost: CostSplit
     why: list[str]
-    runner_up: Alternative | None = None
+    runner_up: Alternative | None = Field(default=None, description="best feasible alternative")
+    cheaper_rejected: Alternative | None = Field(
+        default=None, description="cheapest option pruned by a rule, if cheaper than the choice")
+    moved: bool = Field(default=False, description="differs from the previous plan")
 
 
 class ResourceUse(_Out):
@@ -76,7 +82,11 @@ class ResourceUse(_Out):
 class Totals(_Out):
     compute_usd: Decimal
     egress_usd: Decimal
+    migration_usd: Decimal = Decimal(0)
     total_usd: Decimal
+    spot_risk_usd: Decimal = Field(default=Decimal(0), description="objective only: spot uplift")
+    preference_usd: Decimal = Field(default=Decimal(0),
+                                    description="objective only: off-preference surcharge")
     by_provider: dict[str, Decimal]
     by_site: dict[str, Decimal]
     by_team: dict[str, Decimal]
@@ -105,6 +115,24 @@ class CatalogRef(_Out):
     age_days: float | None = Field(description="null in --reproducible output")
 
 
+class Move(_Out):
+    """A stage that moves relative to the previous plan."""
+
+    workload: str
+    stage: str
+    previous: list[str] = Field(description="site/offer pairs in the previous plan")
+    now: list[str] = Field(description="site/offer pairs in this plan")
+    migration_usd: Decimal
+    why: str
+
+
+class Conflict(_Out):
+    """One rule of a minimal conflicting set, in plain words."""
+
+    rule: str
+    message: str
+
+
 class Unplaced(_Out):
     """A stage with no plan, and the reasons in plain words."""
 
@@ -126,7 +154,11 @@ class Plan(_Out):
     catalogs: list[CatalogRef]
     warnings: list[str] = Field(default_factory=list)
     unplaced: list[Unplaced] = Field(default_factory=list)
-    conflicts: list[str] = Field(default_factory=list, description="rules that conflict")
+    conflicts: list[Conflict] = Field(
+        default_factory=list,
+        description="a minimal set of rules that together admit no plan (infeasible only)")
+    diagnosis: str | None = None
+    moves: list[Move] = Field(default_factory=list)
     pruned: dict[str, int] = Field(default_factory=dict, description="pruned options per rule")
 
     @property

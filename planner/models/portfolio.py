@@ -83,6 +83,8 @@ class OnpremSite(_Strict):
     id: str = Field(pattern=r"^onprem:[a-z0-9][a-z0-9._-]*$")
     country: str = Field(pattern=r"^[A-Z]{2}$")
     city: str | None = None
+    lat: float | None = Field(default=None, ge=-90, le=90, description="for latency estimates")
+    lon: float | None = Field(default=None, ge=-180, le=180)
     tags: list[str] = Field(default_factory=list, description="custom jurisdiction tags")
     certifications: list[str] = Field(default_factory=list)
     egress: Egress = Field(default_factory=Egress)
@@ -123,10 +125,22 @@ class CloudSettings(_Strict):
 
 
 class Dataset(_Strict):
-    """A workload's dataset: its size and the site it lives on."""
+    """A workload's dataset: its size, the site it lives on, and its data classes."""
 
-    size_gb: Decimal = Field(ge=0)
+    size_gb: Decimal = Field(ge=0, description="read by training from its home")
+    test_gb: Decimal = Field(default=Decimal(0), ge=0, description="read by testing from home")
     home: str = Field(pattern=SITE_PATTERN)
+    classes: list[str] = Field(
+        default_factory=list, description="data classes (e.g. health, personal) for what-if rules"
+    )
+
+
+class ModelArtifact(_Strict):
+    """The trained model: its size (moved to testing and inference) and whether it may leave
+    the data's jurisdictions (e.g. an anonymized or differentially private model)."""
+
+    size_gb: Decimal = Field(default=Decimal(0), ge=0)
+    exportable: bool = False
 
 
 class Residency(_Strict):
@@ -152,6 +166,35 @@ class GpuNeed(_Strict):
         return self
 
 
+class ColocationLevel(StrEnum):
+    SITE = "site"
+    COUNTRY = "country"
+    PROVIDER = "provider"
+
+
+class Colocation(_Strict):
+    """This stage must run at the same site (or country, or provider) as another stage."""
+
+    stage: str = Field(description="name of the other stage of the same workload")
+    level: ColocationLevel = ColocationLevel.SITE
+
+
+class Latency(_Strict):
+    """Inference latency SLO: round trip to each named user region within ``max_ms``."""
+
+    max_ms: Decimal = Field(gt=0)
+    users: list[str] = Field(min_length=1, description="user region names")
+
+
+class Placement(_Strict):
+    """Per-workload site and provider choices: exclusions are hard, preferences soft."""
+
+    exclude_sites: list[str] = Field(default_factory=list)
+    exclude_providers: list[str] = Field(default_factory=list)
+    prefer_sites: list[str] = Field(default_factory=list)
+    prefer_providers: list[str] = Field(default_factory=list)
+
+
 class Stage(_Strict):
     """One pipeline stage. ``hours`` is run time on the reference GPU (speed 1.0) for
     training and testing, and hours per planning period for inference."""
@@ -164,10 +207,35 @@ class Stage(_Strict):
     hours: Decimal = Field(gt=0)
     replicas: int = Field(default=1, gt=0)
     spot: bool = Field(default=False, description="interruption allowed: spot prices may be used")
+    residency: Residency | None = Field(
+        default=None, description="overrides the residency this stage gets from its workload"
+    )
+    colocate: Colocation | None = None
+    min_sites: int = Field(default=1, gt=0, description="inference: spread over ≥ N sites")
+    split: bool = Field(default=False, description="inference: replicas may go to several sites")
+    latency: Latency | None = None
+    response_gb: Decimal = Field(
+        default=Decimal(0), ge=0, description="inference: GB per period sent to users"
+    )
 
     @property
     def label(self) -> str:
         return self.name or self.kind.value
+
+    @property
+    def splittable(self) -> bool:
+        """Replicas are placed one by one (possibly over several sites)."""
+        return self.kind is StageKind.INFERENCE and (self.split or self.min_sites > 1)
+
+    @model_validator(mode="after")
+    def _inference_only(self) -> Stage:
+        if self.kind is not StageKind.INFERENCE and (
+            self.min_sites > 1 or self.split or self.latency or self.response_gb
+        ):
+            raise ValueError("min_sites, split, latency and response_gb apply to inference only")
+        if self.min_sites > self.replicas:
+            raise ValueError(f"min_sites {self.min_sites} > replicas {self.replicas}")
+        return self
 
 
 class Workload(_Strict):
@@ -176,7 +244,9 @@ class Workload(_Strict):
     id: str = Field(pattern=ID_PATTERN)
     team: str = Field(min_length=1)
     dataset: Dataset
+    model: ModelArtifact = Field(default_factory=ModelArtifact)
     residency: Residency = Field(default_factory=Residency)
+    placement: Placement = Field(default_factory=Placement)
     stages: list[Stage] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -185,14 +255,60 @@ class Workload(_Strict):
         dup = sorted({x for x in labels if labels.count(x) > 1})
         if dup:
             raise ValueError(f"stage names must be unique in a workload; give `name` to {dup}")
+        for st in self.stages:
+            if st.colocate and st.colocate.stage not in labels:
+                raise ValueError(f"stage {st.label!r} co-locates with unknown stage "
+                                 f"{st.colocate.stage!r}; stages are {labels}")
+            if st.colocate and st.colocate.stage == st.label:
+                raise ValueError(f"stage {st.label!r} cannot co-locate with itself")
         return self
+
+    def training(self) -> Stage | None:
+        """The workload's (first) training stage: where the model artifact comes from."""
+        return next((s for s in self.stages if s.kind is StageKind.TRAINING), None)
+
+    def residency_of(self, stage: Stage) -> Residency:
+        """The residency rules for one stage. Residency follows the data: testing and
+        inference work on artifacts of the restricted data and inherit the workload's
+        rules, unless the model is exportable (inference) or the stage overrides them."""
+        if stage.residency is not None:
+            return stage.residency
+        if stage.kind is StageKind.INFERENCE and self.model.exportable:
+            return Residency()
+        return self.residency
+
+
+class UserRegion(_Strict):
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
 
 
 class Settings(_Strict):
-    """Planning settings."""
+    """Planning settings: period, budgets, concentration, spot risk, preferences, stability."""
 
     period_hours: Decimal = Field(default=Decimal(730), gt=0, description="planning period")
     max_catalog_age_days: int = Field(default=30, gt=0)
+    budget_usd: Decimal | None = Field(default=None, ge=0, description="hard cap on total cost")
+    team_budgets: dict[str, Decimal] = Field(default_factory=dict, description="team → cap USD")
+    max_provider_share: Decimal | None = Field(
+        default=None, gt=0, le=1, description="cap on any one cloud provider's share of compute"
+    )
+    spot_risk_uplift: Decimal = Field(
+        default=Decimal("0.10"), ge=0, description="expected spot re-run overhead (objective)"
+    )
+    preference_weight: Decimal = Field(
+        default=Decimal("0.05"), ge=0, description="objective surcharge off preferred sites"
+    )
+    move_fixed_usd: Decimal = Field(
+        default=Decimal(0), ge=0, description="re-planning: fixed cost per moved stage"
+    )
+    max_moves: int | None = Field(default=None, ge=0, description="re-planning: cap on moves")
+    user_regions: dict[str, UserRegion] = Field(
+        default_factory=dict, description="extra user regions for latency SLOs"
+    )
+    latency_ms: dict[str, dict[str, Decimal]] = Field(
+        default_factory=dict, description="measured round trips: site → user region → ms"
+    )
 
 
 class Portfolio(_Strict):

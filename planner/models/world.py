@@ -11,6 +11,8 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from planner.latency import estimate_rtt_ms
+
 
 class SiteKind(StrEnum):
     CLOUD = "cloud"
@@ -45,6 +47,8 @@ class Site:
     jurisdictions: frozenset[str]
     certifications: frozenset[str]
     egress: EgressPrice
+    coords: tuple[float, float] | None = None
+    """(lat, lon) of the site's metro area, for latency estimates."""
 
     def egress_per_gb_to(self, dest: Site) -> Decimal:
         """Price per GB of moving data from this site to ``dest`` (free on the same site)."""
@@ -97,12 +101,26 @@ class World:
     gpu_quotas: dict[tuple[str, str], int]
     """(site id, GPU model) → GPUs usable at once."""
     period_hours: Decimal
+    user_regions: dict[str, tuple[float, float]] = field(default_factory=dict)
+    """Named user regions (shipped ones plus the portfolio's own): name → (lat, lon)."""
+    latency_ms: dict[str, dict[str, Decimal]] = field(default_factory=dict)
+    """Measured round trips: site → user region → ms (override the estimates)."""
     catalogs: tuple[CatalogUse, ...] = ()
     warnings: tuple[str, ...] = field(default=())
     _index: dict[tuple[str, str], Offer] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_index", {o.key: o for o in self.offers})
+
+    def rtt_ms(self, site_id: str, user_region: str) -> Decimal | None:
+        """Round trip from a site to a user region: measured, else estimated, else None."""
+        measured = self.latency_ms.get(site_id, {}).get(user_region)
+        if measured is not None:
+            return measured
+        site = self.sites[site_id]
+        if site.coords is None or user_region not in self.user_regions:
+            return None
+        return estimate_rtt_ms(site.coords, self.user_regions[user_region])
 
     def offer(self, site_id: str, offer_id: str) -> Offer | None:
         """The offer ``offer_id`` at ``site_id``, or None."""

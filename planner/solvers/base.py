@@ -1,37 +1,95 @@
-"""The solver interface: a placement problem as arrays in, a choice per stage out."""
+"""The solver interface: a placement problem as arrays in, units per option out.
+
+Solver types never leave ``planner.solvers``: backends take a :class:`Problem`
+and return a :class:`Solution`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
-from planner.candidates import Candidates
+from planner.candidates import Candidates, Option
+from planner.models.portfolio import ColocationLevel
 from planner.models.status import SolveStatus
+from planner.models.world import World
+from planner.money import cost_micro
 
 __all__ = ["Backend", "Problem", "Solution", "SolveOptions", "SolveStatus", "build_problem"]
+
+IntArray = NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class PEdge:
+    """Egress between stage ``a`` and every site of stage ``b``: ``cost[(i, j)]`` micro-dollars
+    when ``a`` runs at site index ``i`` and ``b`` uses site index ``j`` (0 when i == j)."""
+
+    a: int
+    b: int
+    cost: dict[tuple[int, int], int]
+
+
+@dataclass(frozen=True)
+class PColoc:
+    """Every site of stage ``b`` must share a group (site, country or provider) with a site
+    of stage ``a``; ``group[j]`` is the group of site index ``j``."""
+
+    a: int
+    b: int
+    group: IntArray
+    name: str
+
+
+@dataclass(frozen=True)
+class PBudget:
+    name: str
+    stages: IntArray
+    cap: int
 
 
 @dataclass(frozen=True)
 class Problem:
     """A placement problem as arrays.
 
-    Options of stage ``s`` are ``stage_ptr[s] .. stage_ptr[s+1]-1`` (contiguous).
-    Usage is sparse: option ``use_opt[k]`` uses ``use_amt[k]`` of resource
-    ``use_res[k]``, whose capacity is ``res_cap[use_res[k]]``. Costs are integer
-    micro-dollars; usage and capacity are integer milli-unit-hours.
+    Options of stage ``s`` are ``stage_ptr[s] .. stage_ptr[s+1]-1`` (contiguous). Stage ``s``
+    places ``units[s]`` units; option ``o`` takes 0..``opt_ub[o]`` of them. Per unit, option
+    ``o`` costs ``opt_cost[o]`` (real) and ``opt_obj[o]`` (objective) micro-dollars and
+    uses ``use_amt[k]`` milli-unit-hours of resource ``use_res[k]`` where ``use_opt[k] == o``
+    (sparse), against capacity ``res_cap``. Side constraints: pipeline egress edges,
+    co-location, spread over ``min_sites``, budgets, provider concentration, move cap.
+    ``opt_groups`` (diagnosis only) names the relaxable rules that forbid an option.
     """
 
     n_stages: int
-    stage_ptr: NDArray[np.int64]
-    opt_cost: NDArray[np.int64]
-    use_opt: NDArray[np.int64]
-    use_res: NDArray[np.int64]
-    use_amt: NDArray[np.int64]
-    res_cap: NDArray[np.int64]
+    stage_ptr: IntArray
+    units: IntArray
+    opt_cost: IntArray
+    opt_obj: IntArray
+    opt_compute: IntArray
+    opt_ub: IntArray
+    opt_site: IntArray
+    opt_moved: NDArray[np.bool_]
+    use_opt: IntArray
+    use_res: IntArray
+    use_amt: IntArray
+    res_cap: IntArray
     res_names: tuple[str, ...]
+    site_names: tuple[str, ...] = ()
+    site_provider: tuple[str, ...] = ()
+    site_cloud: tuple[bool, ...] = ()
+    min_sites: IntArray | None = None
+    edges: tuple[PEdge, ...] = ()
+    colocations: tuple[PColoc, ...] = ()
+    budgets: tuple[PBudget, ...] = ()
+    max_share: Fraction | None = None
+    max_moves: int | None = None
+    opt_groups: tuple[tuple[str, ...], ...] | None = None
+    stage_keys: tuple[str, ...] = ()
 
     @property
     def n_options(self) -> int:
@@ -40,38 +98,136 @@ class Problem:
     def options_of(self, stage: int) -> range:
         return range(int(self.stage_ptr[stage]), int(self.stage_ptr[stage + 1]))
 
+    def needs_site_vars(self) -> set[int]:
+        """Stages whose set of sites matters to a side constraint."""
+        out = {e.a for e in self.edges} | {e.b for e in self.edges}
+        out |= {c.a for c in self.colocations} | {c.b for c in self.colocations}
+        if self.min_sites is not None:
+            out |= {int(s) for s in np.flatnonzero(self.min_sites > 1)}
+        return out
+
     def trivial_bound(self) -> int:
-        """Σ over stages of the cheapest option: a lower bound that ignores capacity."""
-        if self.n_options == 0 or self.n_stages == 0:
+        """Σ over stages of units × the cheapest objective per unit: ignores capacity and
+        every side constraint (all of which only add cost), so it is a valid lower bound."""
+        if self.n_stages == 0:
             return 0
         counts = np.diff(self.stage_ptr)
         if (counts == 0).any():
             return 0
-        return int(np.minimum.reduceat(self.opt_cost, self.stage_ptr[:-1]).sum())
+        cheapest = np.minimum.reduceat(self.opt_obj, self.stage_ptr[:-1])
+        return int((cheapest * self.units).sum())
+
+    def edge_cost(self, x: IntArray, into: set[int] | None = None) -> int:
+        """Egress of the pipeline edges (into the stages ``into``, default all) for an
+        assignment ``x`` (units per option)."""
+        total = 0
+        for e in self.edges:
+            if into is not None and e.b not in into:
+                continue
+            sites_a = self.sites_used(x, e.a)
+            sites_b = self.sites_used(x, e.b)
+            if len(sites_a) != 1:
+                continue
+            i = next(iter(sites_a))
+            total += sum(e.cost.get((i, j), 0) for j in sites_b)
+        return total
+
+    def sites_used(self, x: IntArray, stage: int) -> set[int]:
+        r = self.options_of(stage)
+        return {int(self.opt_site[o]) for o in r if x[o] > 0}
+
+    def real_cost(self, x: IntArray, stages: set[int]) -> int:
+        """Real cost (no spot risk or preference surcharge) of some stages, edges included."""
+        total = 0
+        for st in stages:
+            r = self.options_of(st)
+            total += int((self.opt_cost[r.start:r.stop] * x[r.start:r.stop]).sum())
+        return total + self.edge_cost(x, stages)
+
+    def objective(self, x: IntArray) -> int:
+        return int((self.opt_obj * x).sum()) + self.edge_cost(x)
 
 
-def build_problem(cands: Candidates) -> Problem:
-    """Turn candidates into arrays (options are already grouped by stage)."""
-    ptr = np.zeros(len(cands.by_stage) + 1, dtype=np.int64)
-    for s, opts in enumerate(cands.by_stage):
-        ptr[s + 1] = ptr[s] + len(opts)
+def _site_groups(level: ColocationLevel, sites: list[str], country: dict[str, str],
+                 provider: dict[str, str]) -> IntArray:
+    if level is ColocationLevel.SITE:
+        keys = sites
+    elif level is ColocationLevel.COUNTRY:
+        keys = [country[s] for s in sites]
+    else:
+        keys = [provider[s] for s in sites]
+    index = {k: i for i, k in enumerate(sorted(set(keys)))}
+    return np.array([index[k] for k in keys], dtype=np.int64)
+
+
+def build_problem(cands: Candidates, world: World, *, include_pruned: bool = False) -> Problem:
+    """Arrays from candidates. With ``include_pruned`` the options pruned by relaxable rules
+    are added too, each tagged with the rule groups that forbid it (for the diagnosis)."""
+    per_stage: list[list[tuple[Option, tuple[str, ...]]]] = [
+        [(cands.options[i], ()) for i in opts] for opts in cands.by_stage]
+    if include_pruned:
+        for p in cands.pruned:
+            if p.groups:
+                per_stage[p.stage].extend((o, p.groups) for o in p.options)
+    flat = [pair for lst in per_stage for pair in lst]
+    options = [o for o, _ in flat]
+    ptr = np.zeros(len(per_stage) + 1, dtype=np.int64)
+    ptr[1:] = np.cumsum([len(lst) for lst in per_stage])
+    site_names = sorted({o.site_id for o in options})
+    site_index = {s: i for i, s in enumerate(site_names)}
     res_names = tuple(sorted(cands.capacities))
     res_index = {name: i for i, name in enumerate(res_names)}
     use_opt, use_res, use_amt = [], [], []
-    for i, opt in enumerate(cands.options):
+    for i, opt in enumerate(options):
         for name, amount in opt.usage:
             use_opt.append(i)
             use_res.append(res_index[name])
             use_amt.append(amount)
+    country = {s: world.sites[s].country for s in site_names}
+    provider = {s: world.sites[s].provider for s in site_names}
+    units = np.array([r.units for r in cands.stages], dtype=np.int64)
+
+    def arr(values: list[int]) -> IntArray:
+        return np.array(values, dtype=np.int64)
+
+    edges = []
+    for e in cands.edges:
+        sa = sorted({site_index[o.site_id] for o, _ in per_stage[e.a]})
+        sb = sorted({site_index[o.site_id] for o, _ in per_stage[e.b]})
+        cost = {}
+        for i in sa:
+            for j in sb:
+                if i != j:
+                    src, dst = world.sites[site_names[i]], world.sites[site_names[j]]
+                    c = cost_micro(src.egress_per_gb_to(dst), e.gb)
+                    if c:
+                        cost[(i, j)] = c
+        edges.append(PEdge(e.a, e.b, cost))
+    colocs = tuple(
+        PColoc(c.a, c.b, _site_groups(c.level, site_names, country, provider),
+               f"colocation:{cands.stages[c.b].key}")
+        for c in cands.colocations)
+    budgets = tuple(PBudget(f"budget:{b.name}", arr(list(b.stages)), b.cap_micro)
+                    for b in cands.budgets)
+    share = (Fraction(cands.max_provider_share) if cands.max_provider_share is not None
+             else None)
     return Problem(
-        n_stages=len(cands.by_stage),
-        stage_ptr=ptr,
-        opt_cost=np.array([o.cost_micro for o in cands.options], dtype=np.int64),
-        use_opt=np.array(use_opt, dtype=np.int64),
-        use_res=np.array(use_res, dtype=np.int64),
-        use_amt=np.array(use_amt, dtype=np.int64),
-        res_cap=np.array([cands.capacities[n] for n in res_names], dtype=np.int64),
-        res_names=res_names,
+        n_stages=len(per_stage), stage_ptr=ptr, units=units,
+        opt_cost=arr([o.cost_micro for o in options]),
+        opt_obj=arr([o.objective_micro for o in options]),
+        opt_compute=arr([o.compute_micro for o in options]),
+        opt_ub=arr([min(o.max_units, int(units[o.stage])) for o in options]),
+        opt_site=arr([site_index[o.site_id] for o in options]),
+        opt_moved=np.array([o.moved for o in options], dtype=np.bool_),
+        use_opt=arr(use_opt), use_res=arr(use_res), use_amt=arr(use_amt),
+        res_cap=arr([cands.capacities[n] for n in res_names]), res_names=res_names,
+        site_names=tuple(site_names), site_provider=tuple(provider[s] for s in site_names),
+        site_cloud=tuple(not s.startswith("onprem:") for s in site_names),
+        min_sites=arr([r.stage.min_sites for r in cands.stages]),
+        edges=tuple(edges), colocations=colocs, budgets=budgets, max_share=share,
+        max_moves=cands.max_moves,
+        opt_groups=tuple(g for _, g in flat) if include_pruned else None,
+        stage_keys=tuple(r.key for r in cands.stages),
     )
 
 
@@ -83,16 +239,16 @@ class SolveOptions:
     workers: int = 8
     seed: int = 0
     deterministic: bool = True
-    hint: NDArray[np.int64] | None = None
+    hint: IntArray | None = None
 
 
 @dataclass
 class Solution:
-    """A backend's answer: the option chosen for each stage (-1 where none)."""
+    """A backend's answer: units per option (all zero where there is no solution)."""
 
     backend: str
     status: SolveStatus
-    choice: NDArray[np.int64]
+    x: IntArray
     objective: int | None
     bound: int | None
     solve_time_s: float

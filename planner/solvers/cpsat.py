@@ -3,36 +3,59 @@ r"""CP-SAT backend (OR-Tools).
 The model
 ---------
 Sets
-    S             stages;  O_s options of stage s (site × offer × purchase), disjoint
-    R             limited resources: (site, offer) instance-hours and (site, GPU model)
-                  GPU-hours per planning period
+    S           stages;  O_s options of stage s (site × offer × purchase), disjoint
+    J           sites;   J(o) the site of option o
+    R           limited resources: (site, offer) instance-hours and (site, GPU model)
+                GPU-hours per planning period
+    E           pipeline edges (a, b): the model artifact moves from a's site to b's sites
 Data
-    c_o ∈ ℤ≥0     cost of option o in micro-dollars (compute + data egress)
-    u_{o,r} ∈ ℤ≥0 usage of resource r by option o, milli-unit-hours (rounded up)
-    C_r ∈ ℤ≥0     capacity of resource r, milli-unit-hours (rounded down)
+    U_s         units of stage s (1, or its replicas when they may be split over sites)
+    ub_o        units option o can hold at once (inventory / quota)
+    c_o, f_o    real cost and objective per unit, integer micro-dollars
+                (f_o = c_o + spot risk uplift + preference surcharge)
+    u_{o,r}     usage of resource r per unit of option o, milli-unit-hours (rounded up)
+    C_r         capacity of resource r, milli-unit-hours
+    P_{ij}^{ab} egress micro-dollars of edge (a, b) from site i to site j (0 if i = j)
 Variables
-    x_o ∈ {0,1}   stage of o runs on option o
+    x_o ∈ {0..ub_o}       units of its stage placed on option o (boolean when U_s = 1)
+    y_{s,j} ∈ {0,1}       stage s uses site j (only for stages in side constraints)
+    e_{ab} ≥ 0            egress of edge (a, b)
+    m_s ∈ {0,1}           stage s moves away from the previous plan
 Constraints
-    Σ_{o∈O_s} x_o = 1                 ∀ s ∈ S      (each stage placed exactly once)
-    Σ_o u_{o,r} x_o ≤ C_r             ∀ r ∈ R      (capacity per resource)
+    Σ_{o∈O_s} x_o = U_s                                   ∀ s      (every unit placed)
+    Σ_o u_{o,r} x_o ≤ C_r                                 ∀ r      (capacity)
+    x_o ≤ ub_o · y_{s,J(o)},  y_{s,j} ≤ Σ_{o∈O_s, J(o)=j} x_o       (site use)
+    y_{a,i} ⇒ e_{ab} ≥ Σ_j P_{ij}^{ab} y_{b,j}            ∀ (a,b) ∈ E, i (pipeline egress)
+    y_{b,j} ≤ Σ_{i: g(i)=g(j)} y_{a,i}                    ∀ co-located (a,b), j
+    Σ_j y_{s,j} ≥ N_s                                     ∀ s      (spread over N sites)
+    Σ_{s∈B} Σ_o c_o x_o + Σ_{(a,b)∈E, b∈B} e_{ab} ≤ cap_B  ∀ budgets B
+    d · Σ_{J(o)∈p} w_o x_o ≤ n · Σ_o w_o x_o               ∀ cloud providers p
+                (w = compute cost, n/d the maximum provider share)
+    U_s · m_s ≥ x_o  for moved options,  Σ_s m_s ≤ K      (re-planning move cap)
 Objective
-    min Σ_o c_o x_o
+    min Σ_o f_o x_o + Σ_{(a,b)∈E} e_{ab}
 
 Every coefficient is an integer (money in micro-dollars, usage in
-milli-unit-hours), so CP-SAT solves the exact model. The greedy solution is
-given as a hint (warm start). Rules that prune single options (residency,
-certification, hardware, concurrency) are applied before the model is built.
+milli-unit-hours), so CP-SAT solves the exact model. Rules that prune single
+options (residency, certification, exclusions, latency, hardware, concurrency)
+are applied before the model is built. The greedy solution is the hint (warm
+start). For the infeasibility diagnosis the same builder takes ``guards``: one
+assumption literal per relaxable rule group, each constraint block enforced
+only if its literal holds, and pruned options admitted only when every rule
+that forbids them is dropped.
 """
 
 from __future__ import annotations
 
 import time
+from collections import defaultdict
+from collections.abc import Callable
 
 import numpy as np
 from ortools.sat.python import cp_model
 
-from planner.solvers.base import Problem, Solution, SolveOptions, SolveStatus
-from planner.solvers.greedy import greedy_choice
+from planner.solvers.base import IntArray, Problem, Solution, SolveOptions, SolveStatus
+from planner.solvers.greedy import greedy_assign
 
 _STATUS = {
     cp_model.OPTIMAL: SolveStatus.OPTIMAL,
@@ -42,35 +65,199 @@ _STATUS = {
     cp_model.UNKNOWN: SolveStatus.UNKNOWN,
 }
 
+Guard = Callable[[str], "cp_model.IntVar | None"]
 
-def build_model(problem: Problem) -> tuple[cp_model.CpModel, list[cp_model.IntVar]]:
-    """The CP-SAT model of the docstring above: variables, constraints, objective."""
-    model = cp_model.CpModel()
-    x = [model.new_bool_var(f"x{o}") for o in range(problem.n_options)]
-    # Each stage is placed exactly once.
-    for s in range(problem.n_stages):
-        model.add_exactly_one(x[o] for o in problem.options_of(s))
-    # Capacity: usage of every limited resource stays within its capacity.
-    if problem.use_res.size:
-        order = np.argsort(problem.use_res, kind="stable")
-        res_sorted = problem.use_res[order]
+
+def _no_guard(_name: str) -> None:
+    return None
+
+
+def _enforce(ct: cp_model.Constraint, lit: cp_model.IntVar | None) -> None:
+    if lit is not None:
+        ct.only_enforce_if(lit)
+
+
+class ModelBuilder:
+    """Builds the CP-SAT model of the module docstring from a :class:`Problem`."""
+
+    def __init__(self, problem: Problem, guard: Guard = _no_guard) -> None:
+        self.p = problem
+        self.guard = guard
+        self.model = cp_model.CpModel()
+        self.x: list[cp_model.IntVar] = []
+        self.y: dict[tuple[int, int], cp_model.IntVar] = {}
+        self.e: list[cp_model.IntVar] = []
+
+    def build(self, with_objective: bool = True) -> cp_model.CpModel:
+        p, m = self.p, self.model
+        stage_of = np.repeat(np.arange(p.n_stages), np.diff(p.stage_ptr))
+        self.x = [m.new_int_var(0, int(p.opt_ub[o]), f"x{o}") if p.units[stage_of[o]] > 1
+                  else m.new_bool_var(f"x{o}") for o in range(p.n_options)]
+        self._units()
+        self._forbidden_options()
+        self._capacity()
+        self._site_use()
+        self._edges()
+        self._colocation()
+        self._spread()
+        self._budgets()
+        self._concentration()
+        self._moves()
+        if with_objective:
+            m.minimize(cp_model.LinearExpr.weighted_sum(self.x, p.opt_obj.tolist())
+                       + sum(self.e))
+        return m
+
+    def _units(self) -> None:
+        # Every unit of every stage is placed exactly once.
+        for s in range(self.p.n_stages):
+            xs = [self.x[o] for o in self.p.options_of(s)]
+            self.model.add(sum(xs) == int(self.p.units[s]))
+
+    def _forbidden_options(self) -> None:
+        # Diagnosis only: a pruned option stays at 0 while any rule that forbids it holds.
+        if self.p.opt_groups is None:
+            return
+        for o, groups in enumerate(self.p.opt_groups):
+            for g in groups:
+                lit = self.guard(g)
+                ct = self.model.add(self.x[o] == 0)
+                _enforce(ct, lit)
+
+    def _capacity(self) -> None:
+        # Capacity: usage of every limited resource stays within its capacity.
+        p = self.p
+        if not p.use_res.size:
+            return
+        order = np.argsort(p.use_res, kind="stable")
+        res_sorted = p.use_res[order]
         starts = np.flatnonzero(np.r_[True, res_sorted[1:] != res_sorted[:-1]])
         ends = np.r_[starts[1:], res_sorted.size]
         for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
             idx = order[a:b]
             r = int(res_sorted[a])
-            amounts = problem.use_amt[idx]
-            if int(amounts.sum()) <= int(problem.res_cap[r]):
+            opts = p.use_opt[idx]
+            amounts = p.use_amt[idx]
+            if int((amounts * p.opt_ub[opts]).sum()) <= int(p.res_cap[r]):
                 continue  # can never bind
-            model.add(
-                cp_model.LinearExpr.weighted_sum(
-                    [x[o] for o in problem.use_opt[idx].tolist()], amounts.tolist()
-                )
-                <= int(problem.res_cap[r])
-            )
-    # Objective: total cost in micro-dollars.
-    model.minimize(cp_model.LinearExpr.weighted_sum(x, problem.opt_cost.tolist()))
-    return model, x
+            ct = self.model.add(cp_model.LinearExpr.weighted_sum(
+                [self.x[o] for o in opts.tolist()], amounts.tolist()) <= int(p.res_cap[r]))
+            _enforce(ct, self.guard(f"capacity:{p.res_names[r]}"))
+
+    def site_var(self, s: int, j: int) -> cp_model.IntVar:
+        return self.y[(s, j)]
+
+    def _site_use(self) -> None:
+        # y[s,j] = 1 exactly when stage s places a unit at site j.
+        p = self.p
+        for s in sorted(p.needs_site_vars()):
+            by_site: dict[int, list[int]] = defaultdict(list)
+            for o in p.options_of(s):
+                by_site[int(p.opt_site[o])].append(o)
+            for j, opts in sorted(by_site.items()):
+                y = self.model.new_bool_var(f"y{s}_{j}")
+                self.y[(s, j)] = y
+                for o in opts:
+                    self.model.add(self.x[o] <= int(p.opt_ub[o]) * y)
+                self.model.add(y <= sum(self.x[o] for o in opts))
+
+    def _edges(self) -> None:
+        # Pipeline egress: if a runs at site i, e_ab pays for every other site b uses.
+        for k, edge in enumerate(self.p.edges):
+            top = sum(edge.cost.values())
+            e = self.model.new_int_var(0, max(top, 0), f"e{k}")
+            self.e.append(e)
+            by_src: dict[int, list[tuple[int, int]]] = defaultdict(list)
+            for (i, j), c in edge.cost.items():
+                by_src[i].append((j, c))
+            for i, pairs in sorted(by_src.items()):
+                ya = self.y.get((edge.a, i))
+                terms = [(self.y[(edge.b, j)], c) for j, c in pairs if (edge.b, j) in self.y]
+                if ya is None or not terms:
+                    continue
+                self.model.add(e >= sum(c * yb for yb, c in terms)).only_enforce_if(ya)
+
+    def _colocation(self) -> None:
+        # Co-location: every site of b shares a group (site/country/provider) with a's site.
+        for c in self.p.colocations:
+            lit = self.guard(c.name)
+            sites_a = [j for (s, j) in self.y if s == c.a]
+            for (s, j), yb in sorted(self.y.items()):
+                if s != c.b:
+                    continue
+                same = [self.y[(c.a, i)] for i in sites_a if c.group[i] == c.group[j]]
+                _enforce(self.model.add(yb <= sum(same)), lit)
+
+    def _spread(self) -> None:
+        # Availability: stage s spreads over at least N_s distinct sites.
+        p = self.p
+        if p.min_sites is None:
+            return
+        for s in np.flatnonzero(p.min_sites > 1).tolist():
+            ys = [y for (st, _), y in self.y.items() if st == s]
+            ct = self.model.add(sum(ys) >= int(p.min_sites[s]))
+            _enforce(ct, self.guard(f"spread:{p.stage_keys[s]}"))
+
+    def _budgets(self) -> None:
+        # Budgets: real cost of the budget's stages, pipeline egress included, within its cap.
+        p = self.p
+        for b in p.budgets:
+            stages = set(b.stages.tolist())
+            opts = [o for s in sorted(stages) for o in p.options_of(s)]
+            edges = [self.e[k] for k, e in enumerate(p.edges) if e.b in stages]
+            expr = cp_model.LinearExpr.weighted_sum([self.x[o] for o in opts],
+                                                    p.opt_cost[opts].tolist()) + sum(edges)
+            _enforce(self.model.add(expr <= b.cap), self.guard(b.name))
+
+    def _concentration(self) -> None:
+        # Anti lock-in: no cloud provider takes more than the allowed share of compute spend.
+        p = self.p
+        if p.max_share is None:
+            return
+        num, den = p.max_share.numerator, p.max_share.denominator
+        total = cp_model.LinearExpr.weighted_sum(self.x, p.opt_compute.tolist())
+        for prov in sorted({q for q, cloud in zip(p.site_provider, p.site_cloud, strict=True)
+                            if cloud}):
+            sites = [j for j, q in enumerate(p.site_provider) if q == prov]
+            opts = np.flatnonzero(np.isin(p.opt_site, sites)).tolist()
+            mine = cp_model.LinearExpr.weighted_sum([self.x[o] for o in opts],
+                                                    p.opt_compute[opts].tolist())
+            ct = self.model.add(den * mine <= num * total)
+            _enforce(ct, self.guard(f"concentration:{prov}"))
+
+    def _moves(self) -> None:
+        # Re-planning: at most K stages move away from the previous plan.
+        p = self.p
+        if p.max_moves is None:
+            return
+        moved = []
+        for s in range(p.n_stages):
+            opts = [o for o in p.options_of(s) if p.opt_moved[o]]
+            if not opts:
+                continue
+            m_s = self.model.new_bool_var(f"m{s}")
+            for o in opts:
+                self.model.add(int(p.units[s]) * m_s >= self.x[o])
+            moved.append(m_s)
+        _enforce(self.model.add(sum(moved) <= p.max_moves), self.guard("moves"))
+
+    def read(self, solver: cp_model.CpSolver) -> IntArray:
+        return np.array([solver.value(v) for v in self.x], dtype=np.int64)
+
+
+def configure(solver: cp_model.CpSolver, options: SolveOptions) -> None:
+    """Time limit, workers, seed; deterministic search when asked."""
+    params = solver.parameters
+    params.num_workers = options.workers
+    params.random_seed = options.seed
+    if options.deterministic:
+        # Deterministic parallel search; the limit counts deterministic time so the same
+        # input stops at the same point whatever the machine's load.
+        params.interleave_search = True
+        params.max_deterministic_time = options.time_limit_s
+        params.max_time_in_seconds = options.time_limit_s * 10
+    else:
+        params.max_time_in_seconds = options.time_limit_s
 
 
 class CpSatBackend:
@@ -81,51 +268,27 @@ class CpSatBackend:
 
     def solve(self, problem: Problem, options: SolveOptions) -> Solution:
         start = time.perf_counter()
-        model, x = build_model(problem)
-        hint = options.hint if options.hint is not None else greedy_choice(problem)
-        chosen = {int(o) for o in hint.tolist() if o >= 0}
-        for o, var in enumerate(x):
-            model.add_hint(var, o in chosen)
+        builder = ModelBuilder(problem)
+        model = builder.build()
+        hint, complete = (options.hint, True) if options.hint is not None else greedy_assign(
+            problem)
+        if complete:  # warm start from a complete plan only
+            for o, var in enumerate(builder.x):
+                model.add_hint(var, int(hint[o]))
         build_time = time.perf_counter() - start
-
         solver = cp_model.CpSolver()
-        params = solver.parameters
-        params.num_workers = options.workers
-        params.random_seed = options.seed
-        if options.deterministic:
-            # Deterministic parallel search; the limit counts deterministic time so
-            # the same input stops at the same point on any machine load.
-            params.interleave_search = True
-            params.max_deterministic_time = options.time_limit_s
-            params.max_time_in_seconds = options.time_limit_s * 10
-        else:
-            params.max_time_in_seconds = options.time_limit_s
+        configure(solver, options)
         code = solver.solve(model)
         status = _STATUS.get(code, SolveStatus.UNKNOWN)
-        elapsed = time.perf_counter() - start
-        choice = np.full(problem.n_stages, -1, dtype=np.int64)
+        x = np.zeros(problem.n_options, dtype=np.int64)
         objective = bound = None
         if status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
-            for s in range(problem.n_stages):
-                for o in problem.options_of(s):
-                    if solver.boolean_value(x[o]):
-                        choice[s] = o
-                        break
+            x = builder.read(solver)
             objective = round(solver.objective_value)
             bound = round(solver.best_objective_bound)
-        elif status is SolveStatus.UNKNOWN:
-            bound = round(solver.best_objective_bound) if problem.n_options else None
-        return Solution(
-            self.name,
-            status,
-            choice,
-            objective,
-            bound,
-            elapsed,
-            detail=solver.status_name(code),
-            stats={
-                "build_time_s": build_time,
-                "solve_time_s": solver.wall_time,
-                "branches": float(solver.num_branches),
-            },
-        )
+        elif status is SolveStatus.UNKNOWN and problem.n_options:
+            bound = round(solver.best_objective_bound)
+        return Solution(self.name, status, x, objective, bound,
+                        time.perf_counter() - start, detail=solver.status_name(code),
+                        stats={"build_time_s": build_time, "solve_time_s": solver.wall_time,
+                               "branches": float(solver.num_branches)})

@@ -1,0 +1,199 @@
+"""Why nothing fits: a small set of rules that together admit no plan.
+
+Every relaxable rule instance ("group") gets an assumption literal: residency,
+certification, exclusion and latency rules of each workload or stage (options
+they pruned are re-admitted behind them), each capacity resource, each budget,
+each provider-concentration cap, each co-location and spread rule, and the move
+cap. CP-SAT, solving under all assumptions, returns sufficient assumptions for
+infeasibility (an unsatisfiable core); a deletion filter then shrinks the core:
+a rule is dropped from it when the rest is still infeasible. What remains is
+minimal: relaxing any one of its rules (together with everything outside the
+set) admits a plan. Each rule is then re-checked alone — with every other rule
+of the portfolio in force — and the diagnosis says whether dropping it alone
+suffices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from ortools.sat.python import cp_model
+
+from planner.candidates import Candidates
+from planner.models.plan import Conflict
+from planner.models.portfolio import Portfolio
+from planner.models.world import World
+from planner.solvers.base import Problem, SolveOptions, build_problem
+from planner.solvers.cpsat import ModelBuilder, configure
+
+
+@dataclass
+class _Guarded:
+    problem: Problem
+    literals: dict[str, cp_model.IntVar]
+    model: cp_model.CpModel
+
+
+def _guarded_model(problem: Problem) -> _Guarded:
+    literals: dict[str, cp_model.IntVar] = {}
+    builder = ModelBuilder(problem)
+
+    def guard(name: str) -> cp_model.IntVar:
+        if name not in literals:
+            literals[name] = builder.model.new_bool_var(f"rule[{name}]")
+        return literals[name]
+
+    builder.guard = guard
+    model = builder.build(with_objective=False)
+    return _Guarded(problem, literals, model)
+
+
+def _feasible(g: _Guarded, enforced: list[str], options: SolveOptions) -> bool | None:
+    """Solve with ``enforced`` rules on and every other rule free; None if undecided."""
+    g.model.clear_assumptions()
+    g.model.add_assumptions([g.literals[n] for n in enforced])
+    solver = cp_model.CpSolver()
+    configure(solver, options)
+    code = solver.solve(g.model)
+    if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return True
+    if code == cp_model.INFEASIBLE:
+        return False
+    return None
+
+
+def _core(g: _Guarded, options: SolveOptions) -> list[str] | None:
+    names = sorted(g.literals)
+    g.model.clear_assumptions()
+    g.model.add_assumptions([g.literals[n] for n in names])
+    solver = cp_model.CpSolver()
+    configure(solver, SolveOptions(time_limit_s=options.time_limit_s, workers=1,
+                                   seed=options.seed, deterministic=True))
+    if solver.solve(g.model) != cp_model.INFEASIBLE:
+        return None
+    index = {g.literals[n].index: n for n in names}
+    return sorted(index[i] for i in solver.sufficient_assumptions_for_infeasibility())
+
+
+def _deletion_filter(g: _Guarded, core: list[str], options: SolveOptions) -> list[str]:
+    kept = list(core)
+    for name in list(core):
+        trial = [n for n in kept if n != name]
+        if _feasible(g, trial, options) is False:
+            kept = trial
+    return kept
+
+
+def describe(name: str, portfolio: Portfolio, world: World, cands: Candidates) -> str:
+    """One rule instance in plain words, with its numbers."""
+    kind, _, scope = name.partition(":")
+    period = world.period_hours
+    workloads = {w.id: w for w in portfolio.workloads}
+    stages = {r.key: r for r in cands.stages}
+    ref = stages.get(scope)
+    residency = ref.residency if ref else (workloads[scope].residency
+                                           if scope in workloads else None)
+    if kind == "residency.jurisdictions" and residency:
+        return f"{scope}: data may only be processed in {', '.join(residency.jurisdictions)}"
+    if kind == "residency.countries" and residency:
+        return f"{scope}: data may only be processed in countries {', '.join(residency.countries)}"
+    if kind == "residency.sites" and residency:
+        return f"{scope}: data may only be processed at {', '.join(residency.sites)}"
+    if kind == "residency.certifications" and residency:
+        return f"{scope}: sites must hold {', '.join(residency.certifications)}"
+    if kind == "placement.excluded" and scope in workloads:
+        pl = workloads[scope].placement
+        return (f"{scope}: excludes sites {pl.exclude_sites or '-'} and providers "
+                f"{pl.exclude_providers or '-'}")
+    if kind == "inference.latency" and ref and ref.stage.latency:
+        lat = ref.stage.latency
+        return f"{scope}: within {lat.max_ms} ms of users in {', '.join(lat.users)}"
+    if kind == "capacity":
+        res = scope
+        site_part = res.split(":", 1)[1]
+        if res.startswith("gpu:"):
+            site, model = site_part.rsplit("/", 1)
+            quota = world.gpu_quotas[(site, model)]
+            return (f"{site} has {quota} {model} GPUs at once "
+                    f"({quota * period:,.0f} GPU-hours per period)")
+        site, offer = site_part.rsplit("/", 1)
+        o = world.offer(site, offer)
+        nodes = o.capacity if o else 0
+        return f"{site} has {nodes} × {offer} ({(nodes or 0) * period:,.0f} instance-hours)"
+    if kind == "budget":
+        cap = next(b.cap_micro for b in cands.budgets if f"budget:{b.name}" == name)
+        who = "total spend" if scope == "total" else f"spend of team {scope.split(':', 1)[1]}"
+        return f"budget: {who} at most ${cap / 1e6:,.2f} per period"
+    if kind == "concentration":
+        share = portfolio.settings.max_provider_share or 0
+        return f"at most {float(share):.0%} of compute spend on {scope}"
+    if kind == "colocation" and ref and ref.stage.colocate:
+        c = ref.stage.colocate
+        return f"{scope} must run at the same {c.level.value} as {c.stage}"
+    if kind == "spread" and ref:
+        return f"{scope} must spread its replicas over ≥ {ref.stage.min_sites} sites"
+    if kind == "moves":
+        return f"at most {portfolio.settings.max_moves} stages may move from the previous plan"
+    return name
+
+
+def _demand(core: list[str], problem: Problem, cands: Candidates) -> list[str]:
+    """What the stages caught in the conflict need, next to what the allowed sites hold."""
+    involved: set[int] = set()
+    groups = problem.opt_groups or ()
+    res_in_core = {n.split(":", 1)[1] for n in core if n.startswith("capacity:")}
+    for s in range(problem.n_stages):
+        for o in problem.options_of(s):
+            if set(groups[o]) & set(core):
+                involved.add(s)
+    stage_of = np.repeat(np.arange(problem.n_stages), np.diff(problem.stage_ptr))
+    for o, r in zip(problem.use_opt.tolist(), problem.use_res.tolist(), strict=True):
+        if problem.res_names[r] in res_in_core:
+            involved.add(int(stage_of[o]))
+    lines = []
+    for s in sorted(involved):
+        ref = cands.stages[s]
+        st = ref.stage
+        need = (f"{st.gpu.count * st.replicas} × {'/'.join(st.gpu.models)} GPUs"
+                if st.gpu else f"{st.vcpus * st.replicas} vCPUs")
+        allowed = cands.by_stage[s]
+        sites = sorted({cands.options[i].site_id for i in allowed})
+        where = (f"its rules leave {len(sites)} site(s): {', '.join(sites[:6])}"
+                 + (" …" if len(sites) > 6 else "")) if sites else "its rules leave no site"
+        lines.append(f"{st.label} of {ref.workload.id} needs {need} for {st.hours} h; {where}")
+    return lines
+
+
+def diagnose(portfolio: Portfolio, world: World, cands: Candidates,
+             options: SolveOptions) -> tuple[list[Conflict], str]:
+    """A minimal set of conflicting rules, and a summary in plain words."""
+    problem = build_problem(cands, world, include_pruned=True)
+    guarded = _guarded_model(problem)
+    core = _core(guarded, options)
+    if core is None:
+        return [], ("no plan was found, but no set of relaxable rules could be shown to "
+                    "conflict within the time limit; raise --time-limit")
+    if not core:
+        return [], ("the conflict lies in hardware facts no rule can relax (no offer has the "
+                    "GPU model, or it is restricted for the subscription)")
+    core = _deletion_filter(guarded, core, options)
+    alone = {}
+    everything = sorted(guarded.literals)
+    for name in core:
+        alone[name] = _feasible(guarded, [n for n in everything if n != name], options)
+    conflicts = [Conflict(rule=name, message=describe(name, portfolio, world, cands))
+                 for name in core]
+    demand = _demand(core, problem, cands)
+    if all(alone.values()):
+        tail = "dropping any one of these rules makes the portfolio feasible"
+    else:
+        not_enough = [n for n, ok in alone.items() if not ok]
+        tail = ("a minimal conflicting set; dropping one of "
+                f"{', '.join(sorted(set(core) - set(not_enough))) or 'them'} alone admits a plan, "
+                f"while {', '.join(not_enough)} also takes part in another conflict")
+    summary = f"{len(core)} rule(s) conflict: " + "; ".join(
+        c.message for c in conflicts) + f". {tail}."
+    if demand:
+        summary += " Demand: " + "; ".join(demand) + "."
+    return conflicts, summary
