@@ -23,6 +23,7 @@ from planner.io import read_document, validate_as
 from planner.models.plan import Conflict, Plan
 from planner.models.portfolio import Portfolio
 from planner.models.status import SolveStatus
+from planner.models.world import World
 from planner.plan_builder import build_plan
 from planner.solvers import BACKENDS, get_backend
 from planner.solvers.base import SolveOptions, build_problem
@@ -79,11 +80,23 @@ def plan(portfolio: Portfolio, catalogs: list[LoadedCatalog] | None = None, *,
     An infeasible portfolio gives a plan with ``status == "infeasible"``, the stages without
     any option, and a minimal set of conflicting rules.
     """
+    catalogs = load_catalogs() if catalogs is None else catalogs
+    world = build_world(portfolio, catalogs, now=now)
+    return plan_world(portfolio, world, solver=solver, time_limit_s=time_limit_s,
+                      workers=workers, seed=seed, deterministic=deterministic,
+                      reproducible=reproducible, previous=previous, explain=explain,
+                      progress=progress)
+
+
+def plan_world(portfolio: Portfolio, world: World, *, solver: str = "cpsat",
+               time_limit_s: float = 30.0, workers: int = 8, seed: int = 0,
+               deterministic: bool = True, reproducible: bool = False,
+               previous: Plan | None = None, explain: bool = True,
+               progress: Callable[[str], None] | None = None) -> Plan:
+    """:func:`plan` on an already resolved world (what-if scenarios change the world)."""
     if solver not in BACKENDS:
         raise InputError(f"unknown solver {solver!r}", hint=f"choose from {sorted(BACKENDS)}")
     say = progress or (lambda _msg: None)
-    catalogs = load_catalogs() if catalogs is None else catalogs
-    world = build_world(portfolio, catalogs, now=now)
     prev = previous_placements(previous) if previous is not None else None
     cands = generate(portfolio, world, previous=prev, keep_pruned_options=explain)
     problem = build_problem(cands, world)
@@ -94,7 +107,7 @@ def plan(portfolio: Portfolio, catalogs: list[LoadedCatalog] | None = None, *,
     solution = get_backend(solver).solve(problem, options)
     conflicts: list[Conflict] = []
     note = None
-    if solution.status is SolveStatus.INFEASIBLE and all(cands.by_stage):
+    if solution.status is SolveStatus.INFEASIBLE:
         say("infeasible: looking for the rules that conflict")
         full = cands if explain else generate(portfolio, world, previous=prev)
         conflicts, note = diagnose(portfolio, world, full, options)

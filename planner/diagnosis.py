@@ -138,8 +138,25 @@ def describe(name: str, portfolio: Portfolio, world: World, cands: Candidates) -
     return name
 
 
-def _demand(core: list[str], problem: Problem, cands: Candidates) -> list[str]:
-    """What the stages caught in the conflict need, next to what the allowed sites hold."""
+def _gpus_at_once(world: World, site_id: str, models: set[str]) -> dict[str, int | None]:
+    """GPUs of each accepted model a site can give at once (None: no limit known)."""
+    out: dict[str, int | None] = {}
+    for model in sorted(models):
+        offers = [o for o in world.offers if o.site_id == site_id and o.gpu_model == model]
+        if not offers:
+            continue
+        quota = world.gpu_quotas.get((site_id, model))
+        if quota is not None:
+            out[model] = quota
+        elif all(o.capacity is not None for o in offers):
+            out[model] = int(sum(o.capacity * o.gpu_count for o in offers if o.capacity))
+        else:
+            out[model] = None
+    return out
+
+
+def _demand(core: list[str], problem: Problem, cands: Candidates, world: World) -> list[str]:
+    """What the stages caught in the conflict need, next to what their sites can give."""
     involved: set[int] = set()
     groups = problem.opt_groups or ()
     res_in_core = {n.split(":", 1)[1] for n in core if n.startswith("capacity:")}
@@ -155,13 +172,34 @@ def _demand(core: list[str], problem: Problem, cands: Candidates) -> list[str]:
     for s in sorted(involved):
         ref = cands.stages[s]
         st = ref.stage
-        need = (f"{st.gpu.count * st.replicas} × {'/'.join(st.gpu.models)} GPUs"
-                if st.gpu else f"{st.vcpus * st.replicas} vCPUs")
-        allowed = cands.by_stage[s]
-        sites = sorted({cands.options[i].site_id for i in allowed})
-        where = (f"its rules leave {len(sites)} site(s): {', '.join(sites[:6])}"
-                 + (" …" if len(sites) > 6 else "")) if sites else "its rules leave no site"
-        lines.append(f"{st.label} of {ref.workload.id} needs {need} for {st.hours} h; {where}")
+        # Sites its non-capacity rules allow: where options exist or were pruned only
+        # for capacity.
+        sites = {cands.options[i].site_id for i in cands.by_stage[s]}
+        sites |= {p.site_id for p in cands.pruned if p.stage == s and p.groups
+                  and all(g.startswith("capacity:") for g in p.groups)}
+        if st.gpu is None:
+            lines.append(f"{st.label} of {ref.workload.id} needs {st.vcpus * st.replicas} vCPUs; "
+                         f"its rules allow {len(sites)} site(s)")
+            continue
+        need = st.gpu.count * (1 if st.splittable else st.replicas)
+        models = set(st.gpu.models)
+        parts, total, unlimited = [], 0, False
+        for site in sorted(sites):
+            for model, n in _gpus_at_once(world, site, models).items():
+                if n is None:
+                    unlimited = True
+                    parts.append(f"{site} {model} unlimited")
+                else:
+                    total += n
+                    parts.append(f"{site} {n} {model}")
+        rules = [c for c in core if not c.startswith("capacity:")]
+        scope = f" under {', '.join(rules)}" if rules else ""
+        offer = ("no site" if not parts else
+                 f"{'unlimited' if unlimited else total} ({', '.join(parts[:6])}"
+                 f"{' …' if len(parts) > 6 else ''})")
+        lines.append(f"{st.label} of {ref.workload.id} needs {need} × "
+                     f"{'/'.join(st.gpu.models)} at once for {st.hours} h{scope}; "
+                     f"its sites offer {offer}")
     return lines
 
 
@@ -184,7 +222,7 @@ def diagnose(portfolio: Portfolio, world: World, cands: Candidates,
         alone[name] = _feasible(guarded, [n for n in everything if n != name], options)
     conflicts = [Conflict(rule=name, message=describe(name, portfolio, world, cands))
                  for name in core]
-    demand = _demand(core, problem, cands)
+    demand = _demand(core, problem, cands, world)
     if all(alone.values()):
         tail = "dropping any one of these rules makes the portfolio feasible"
     else:

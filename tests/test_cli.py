@@ -12,7 +12,7 @@ from planner.cli.main import cli
 from planner.models.plan import Plan
 
 REPO = Path(__file__).resolve().parent.parent
-EXAMPLES = sorted((REPO / "examples").glob("*.yaml"))
+EXAMPLES = [REPO / "examples" / f"{name}.yaml" for name in ("carmaker", "hospital-group")]
 CATALOGS = str(REPO / "catalogs")
 
 
@@ -134,3 +134,16 @@ def test_verify_rejects_bad_plan_file(tmp_path: Path) -> None:
     bad.write_text('{"portfolio": "x"}')
     code, _, err = run("verify", str(EXAMPLES[0]), str(bad), "--catalogs", CATALOGS)
     assert code == 2 and "status" in err
+
+
+def test_infeasible_example_names_the_conflicting_rules(tmp_path: Path) -> None:
+    out = tmp_path / "plan.json"
+    code, _, err = run("plan", str(REPO / "examples" / "infeasible-sepsis.yaml"), "--catalogs",
+                       CATALOGS, "-o", str(out))
+    assert code == 3
+    plan = Plan.model_validate_json(out.read_text())
+    rules = {c.rule for c in plan.conflicts}
+    assert rules == {"residency.jurisdictions:sepsis-eu", "capacity:gpu:aws:eu-north-1/H100",
+                     "capacity:offer:onprem:munich-dc/hgx-h100"}
+    assert plan.diagnosis and "needs 64 × H100" in plan.diagnosis and "offer 48" in plan.diagnosis
+    assert "conflict" in err

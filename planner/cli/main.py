@@ -14,11 +14,8 @@ Exit codes:
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 from rich.console import Console
@@ -27,7 +24,9 @@ from rich.table import Table
 from planner import api
 from planner.candidates import generate
 from planner.cli.catalog_cmd import catalog
-from planner.errors import InputError, PlannerError, VerificationError, with_source
+from planner.cli.common import catalogs_option, err_console, friendly_errors, portfolio_context
+from planner.cli.replan_cmd import diff_cmd, whatif_cmd
+from planner.errors import VerificationError
 from planner.models.plan import Plan
 from planner.models.status import SolveStatus
 from planner.solvers import BACKENDS
@@ -35,50 +34,6 @@ from planner.world import build_world
 
 EXIT_INFEASIBLE = 3
 EXIT_NO_PLAN = 7
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def err_console() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-def friendly_errors(fn: F) -> F:
-    """Turn a PlannerError into one line on stderr and its exit code — never a traceback."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except PlannerError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(exc.exit_code)
-
-    return wrapper  # type: ignore[return-value]
-
-
-class portfolio_context:
-    """Errors about the portfolio's contents name the portfolio file."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, typ: object, exc: BaseException | None, tb: object) -> None:
-        if isinstance(exc, InputError) and not exc.source:
-            raise with_source(exc, str(self.path)) from None
-
-
-catalogs_option = click.option(
-    "--catalogs",
-    "catalogs_dir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Catalog directory (default: $PLANNER_CATALOGS or ./catalogs).",
-)
-
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="planner")
@@ -111,8 +66,13 @@ def _summary(plan: Plan, console: Console) -> None:
         console.print(table)
     for u in plan.unplaced:
         console.print(f"[red]unplaced[/] {u.workload}/{u.stage}: " + "; ".join(u.reasons))
+    for m in plan.moves:
+        console.print(f"[cyan]move[/] {m.workload}/{m.stage}: {', '.join(m.previous)} → "
+                      f"{', '.join(m.now)} (migration ${m.migration_usd:,.2f}): {m.why}")
     for c in plan.conflicts:
-        console.print(f"[red]conflict[/] {c}")
+        console.print(f"[red]conflict[/] {c.rule}: {c.message}")
+    if plan.diagnosis:
+        console.print(f"[red]diagnosis[/] {plan.diagnosis}")
     for w in plan.warnings:
         console.print(f"[yellow]warning[/] {w}")
 
@@ -132,6 +92,11 @@ def _summary(plan: Plan, console: Console) -> None:
 @click.option("--workers", type=click.IntRange(min=1), default=8, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
+    "--previous",
+    type=click.Path(path_type=Path),
+    help="Re-plan against this earlier plan: moves cost migration; settings.max_moves caps them.",
+)
+@click.option(
     "--reproducible",
     is_flag=True,
     help="Leave out wall-clock fields so the same input gives byte-identical JSON.",
@@ -146,6 +111,7 @@ def plan_cmd(
     time_limit: float,
     workers: int,
     seed: int,
+    previous: Path | None,
     reproducible: bool,
     quiet: bool,
 ) -> None:
@@ -154,6 +120,7 @@ def plan_cmd(
     say = (lambda msg: None) if quiet else (lambda msg: console.print(f"[dim]{msg}[/]"))
     model = api.load_portfolio(portfolio)
     catalogs = api.load_catalogs(catalogs_dir)
+    earlier = api.load_plan(previous) if previous else None
     with portfolio_context(portfolio), console.status("solving…") if not quiet else _null():
         result = api.plan(
             model,
@@ -163,6 +130,7 @@ def plan_cmd(
             workers=workers,
             seed=seed,
             reproducible=reproducible,
+            previous=earlier,
             progress=say,
         )
     text = result.model_dump_json(indent=2) + "\n"
@@ -216,13 +184,17 @@ def validate_cmd(portfolio: Path, catalogs_dir: Path | None) -> None:
 @click.argument("portfolio", type=click.Path(path_type=Path))
 @click.argument("plan_file", metavar="PLAN", type=click.Path(path_type=Path))
 @catalogs_option
+@click.option("--previous", type=click.Path(path_type=Path),
+              help="The earlier plan PLAN was re-planned from (checks moves and migration).")
 @friendly_errors
-def verify_cmd(portfolio: Path, plan_file: Path, catalogs_dir: Path | None) -> None:
+def verify_cmd(portfolio: Path, plan_file: Path, catalogs_dir: Path | None,
+               previous: Path | None) -> None:
     """Independently re-check PLAN against PORTFOLIO and the catalogs."""
     model = api.load_portfolio(portfolio)
     the_plan = api.load_plan(plan_file)
     with portfolio_context(portfolio):
-        violations = api.verify_plan(model, the_plan, api.load_catalogs(catalogs_dir))
+        violations = api.verify_plan(model, the_plan, api.load_catalogs(catalogs_dir),
+                                     previous=api.load_plan(previous) if previous else None)
     if violations:
         for v in violations:
             click.echo(f"violation: {v}", err=True)
@@ -234,6 +206,9 @@ def verify_cmd(portfolio: Path, plan_file: Path, catalogs_dir: Path | None) -> N
 
 
 cli.add_command(catalog)
+cli.add_command(diff_cmd)
+cli.add_command(whatif_cmd)
+
 
 
 def main() -> None:

@@ -1,0 +1,89 @@
+"""Compare two plans: which stages moved, how cost shifted, how capacity use changed."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict
+
+from planner.models.plan import Plan
+
+
+class StageChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    workload: str
+    stage: str
+    old: list[str]
+    new: list[str]
+    old_usd: Decimal
+    new_usd: Decimal
+
+
+class CapacityChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    resource: str
+    old_utilization: float
+    new_utilization: float
+
+
+class PlanDiff(BaseModel):
+    """What changed from ``old`` to ``new``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    old_status: str
+    new_status: str
+    old_total_usd: Decimal
+    new_total_usd: Decimal
+    delta_usd: Decimal
+    moved: list[StageChange]
+    added: list[str]
+    removed: list[str]
+    delta_by_provider: dict[str, Decimal]
+    delta_by_site: dict[str, Decimal]
+    delta_by_team: dict[str, Decimal]
+    delta_by_kind: dict[str, Decimal]
+    capacity: list[CapacityChange]
+
+
+def _where(plan: Plan) -> dict[tuple[str, str], tuple[list[str], Decimal]]:
+    out: dict[tuple[str, str], tuple[list[str], Decimal]] = {}
+    for p in plan.placements:
+        key = (p.workload, p.stage)
+        sites, cost = out.get(key, ([], Decimal(0)))
+        out[key] = (sorted([*sites, f"{p.site}/{p.offer}/{p.purchase.value}"]),
+                    cost + p.cost.total_usd)
+    return out
+
+
+def _delta(old: dict[str, Decimal], new: dict[str, Decimal]) -> dict[str, Decimal]:
+    keys = sorted(set(old) | set(new))
+    out = {k: new.get(k, Decimal(0)) - old.get(k, Decimal(0)) for k in keys}
+    return {k: v for k, v in out.items() if v}
+
+
+def diff_plans(old: Plan, new: Plan) -> PlanDiff:
+    """Moved stages, cost delta by provider/site/team/kind, capacity changes."""
+    a, b = _where(old), _where(new)
+    moved = [StageChange(workload=k[0], stage=k[1], old=a[k][0], new=b[k][0], old_usd=a[k][1],
+                         new_usd=b[k][1])
+             for k in sorted(set(a) & set(b)) if a[k][0] != b[k][0]]
+    old_use = {r.resource: r.utilization for r in old.resources}
+    new_use = {r.resource: r.utilization for r in new.resources}
+    capacity = [CapacityChange(resource=r, old_utilization=old_use.get(r, 0.0),
+                               new_utilization=new_use.get(r, 0.0))
+                for r in sorted(set(old_use) | set(new_use))
+                if old_use.get(r, 0.0) != new_use.get(r, 0.0)]
+    return PlanDiff(
+        old_status=old.status.value, new_status=new.status.value,
+        old_total_usd=old.totals.total_usd, new_total_usd=new.totals.total_usd,
+        delta_usd=new.totals.total_usd - old.totals.total_usd, moved=moved,
+        added=[f"{w}/{s}" for w, s in sorted(set(b) - set(a))],
+        removed=[f"{w}/{s}" for w, s in sorted(set(a) - set(b))],
+        delta_by_provider=_delta(old.totals.by_provider, new.totals.by_provider),
+        delta_by_site=_delta(old.totals.by_site, new.totals.by_site),
+        delta_by_team=_delta(old.totals.by_team, new.totals.by_team),
+        delta_by_kind=_delta(old.totals.by_kind, new.totals.by_kind),
+        capacity=capacity)

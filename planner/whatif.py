@@ -1,0 +1,219 @@
+"""What-if scenarios: apply changes to a base portfolio and re-plan each.
+
+A scenario file lists scenarios; each may scale prices (by provider, site, GPU
+model or offer), change capacity (on-prem nodes, instance caps, GPU quotas),
+lose sites (no compute there any more), and add regulations (a jurisdiction is
+no longer allowed for workloads holding a data class). Scenarios are
+independent and run through an executor (local processes by default).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from planner.diff import diff_plans
+from planner.errors import InputError
+from planner.gpus import closest
+from planner.io import read_document, validate_as
+from planner.models.plan import Conflict, Plan
+from planner.models.portfolio import Portfolio, Residency
+from planner.models.world import Offer, World
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PriceChange(_Strict):
+    """Multiply the hourly prices (on-demand and spot) of matching offers by ``factor``."""
+
+    factor: Decimal = Field(gt=0)
+    provider: str | None = None
+    site: str | None = None
+    gpu_model: str | None = None
+    offer: str | None = None
+
+
+class CapacityChange(_Strict):
+    """Set an offer's instance cap / on-prem nodes, or a site's GPU quota."""
+
+    site: str
+    offer: str | None = None
+    instances: int | None = Field(default=None, ge=0)
+    gpu_model: str | None = None
+    gpus: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _one(self) -> CapacityChange:
+        if (self.offer is not None and self.instances is not None) == (
+                self.gpu_model is not None and self.gpus is not None):
+            raise ValueError("a capacity change is either {offer, instances} or {gpu_model, gpus}")
+        return self
+
+
+class Regulation(_Strict):
+    """Workloads whose dataset holds ``data_class`` may no longer use these jurisdictions
+    (optionally narrowed to ``replace_with``, e.g. EU → DE)."""
+
+    data_class: str
+    remove_jurisdictions: list[str] = Field(min_length=1)
+    replace_with: list[str] = Field(default_factory=list)
+
+
+class Scenario(_Strict):
+    name: str = Field(min_length=1)
+    description: str | None = None
+    price_multipliers: list[PriceChange] = Field(default_factory=list)
+    capacity: list[CapacityChange] = Field(default_factory=list)
+    sites_lost: list[str] = Field(default_factory=list)
+    regulations: list[Regulation] = Field(default_factory=list)
+
+
+class ScenarioFile(_Strict):
+    scenarios: list[Scenario] = Field(min_length=1)
+
+
+class ScenarioResult(BaseModel):
+    """One scenario's outcome next to the base plan."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    status: str
+    total_usd: Decimal | None
+    delta_usd: Decimal | None
+    moved: list[str]
+    conflicts: list[Conflict] = Field(default_factory=list)
+    diagnosis: str | None = None
+    plan: Plan | None = None
+
+
+class WhatIfReport(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    portfolio: str
+    base: ScenarioResult
+    scenarios: list[ScenarioResult]
+
+
+def load_scenarios(path: str | Path) -> ScenarioFile:
+    data = read_document(Path(path))
+    return validate_as(ScenarioFile, data, str(path))
+
+
+def _match(o: Offer, world: World, c: PriceChange) -> bool:
+    site = world.sites[o.site_id]
+    return ((c.provider is None or site.provider == c.provider)
+            and (c.site is None or o.site_id == c.site)
+            and (c.gpu_model is None or o.gpu_model == c.gpu_model)
+            and (c.offer is None or o.id == c.offer))
+
+
+def _check_site(site: str, world: World, path: str) -> None:
+    if site not in world.sites:
+        guess = closest(site, set(world.sites))
+        raise InputError(f"unknown site {site!r}", path=path,
+                         hint=f"did you mean {guess!r}?" if guess else None)
+
+
+def apply_scenario(portfolio: Portfolio, world: World, sc: Scenario, index: int = 0
+                   ) -> tuple[Portfolio, World]:
+    """The portfolio and world as the scenario changes them (inputs are not modified)."""
+    path = f"scenarios[{index}]"
+    offers = list(world.offers)
+    for j, c in enumerate(sc.price_multipliers):
+        if c.site:
+            _check_site(c.site, world, f"{path}.price_multipliers[{j}].site")
+        hit = False
+        for k, o in enumerate(offers):
+            if _match(o, world, c):
+                hit = True
+                spot = o.spot_price_per_hour * c.factor if o.spot_price_per_hour else None
+                offers[k] = replace(o, price_per_hour=o.price_per_hour * c.factor,
+                                    spot_price_per_hour=spot)
+        if not hit:
+            raise InputError("matches no offer", path=f"{path}.price_multipliers[{j}]",
+                             hint="check provider, site, gpu_model and offer")
+    quotas = dict(world.gpu_quotas)
+    for j, cap in enumerate(sc.capacity):
+        cpath = f"{path}.capacity[{j}]"
+        _check_site(cap.site, world, f"{cpath}.site")
+        if cap.offer is not None:
+            at = next((k for k, o in enumerate(offers)
+                       if o.site_id == cap.site and o.id == cap.offer), None)
+            if at is None:
+                raise InputError(f"no offer {cap.offer!r} at {cap.site}", path=f"{cpath}.offer")
+            offers[at] = replace(offers[at], capacity=cap.instances)
+        else:
+            assert cap.gpu_model is not None and cap.gpus is not None
+            quotas[(cap.site, cap.gpu_model)] = cap.gpus
+    for j, site in enumerate(sc.sites_lost):
+        _check_site(site, world, f"{path}.sites_lost[{j}]")
+    lost = set(sc.sites_lost)
+    offers = [o for o in offers if o.site_id not in lost]
+    new_world = replace(world, offers=tuple(offers), gpu_quotas=quotas)
+    workloads = list(portfolio.workloads)
+    for j, reg in enumerate(sc.regulations):
+        hit = False
+        for k, w in enumerate(workloads):
+            if reg.data_class not in w.dataset.classes:
+                continue
+            hit = True
+            left = [t for t in w.residency.jurisdictions if t not in reg.remove_jurisdictions]
+            if len(left) < len(w.residency.jurisdictions):
+                left += [t for t in reg.replace_with if t not in left]
+            if w.residency.jurisdictions and not left:
+                raise InputError(f"leaves workload {w.id!r} no allowed jurisdiction",
+                                 path=f"{path}.regulations[{j}]",
+                                 hint="remove fewer jurisdictions or add replace_with: [COUNTRY]")
+            residency = Residency(**{**w.residency.model_dump(), "jurisdictions": left})
+            workloads[k] = w.model_copy(update={"residency": residency})
+        if not hit:
+            raise InputError(f"no workload holds data class {reg.data_class!r}",
+                             path=f"{path}.regulations[{j}].data_class",
+                             hint="set dataset.classes on the workloads it concerns")
+    return portfolio.model_copy(update={"workloads": workloads}), new_world
+
+
+def summarize(name: str, plan: Plan, base: Plan | None, keep_plan: bool) -> ScenarioResult:
+    feasible = plan.feasible
+    moved: list[str] = []
+    delta = None
+    if base is not None and feasible and base.feasible:
+        moved = [f"{m.workload}/{m.stage}" for m in diff_plans(base, plan).moved]
+        delta = plan.totals.total_usd - base.totals.total_usd
+    return ScenarioResult(name=name, status=plan.status.value,
+                          total_usd=plan.totals.total_usd if feasible else None,
+                          delta_usd=delta, moved=moved, conflicts=plan.conflicts,
+                          diagnosis=plan.diagnosis, plan=plan if keep_plan else None)
+
+
+def _plan_one(item: tuple[Portfolio, World, dict[str, object]]) -> Plan:
+    from planner.api import plan_world
+
+    portfolio, world, kwargs = item
+    return plan_world(portfolio, world, **kwargs)  # type: ignore[arg-type]
+
+
+def run_whatif(portfolio: Portfolio, world: World, scenarios: ScenarioFile, *,
+               executor: str = "local", address: str | None = None, keep_plans: bool = False,
+               **plan_kwargs: object) -> WhatIfReport:
+    """Plan the base and every scenario (scenarios in parallel through the executor)."""
+    from planner.parallel import make_executor
+
+    applied = [apply_scenario(portfolio, world, sc, i)
+               for i, sc in enumerate(scenarios.scenarios)]
+    base = _plan_one((portfolio, world, plan_kwargs))
+    runner = make_executor(executor, address=address)
+    try:
+        plans = runner.map(_plan_one, [(p, w, plan_kwargs) for p, w in applied])
+    finally:
+        runner.close()
+    return WhatIfReport(
+        portfolio=portfolio.name, base=summarize("base", base, None, keep_plans),
+        scenarios=[summarize(sc.name, pl, base, keep_plans)
+                   for sc, pl in zip(scenarios.scenarios, plans, strict=True)])
