@@ -87,7 +87,9 @@ def solve(p: Portfolio, cats: list[LoadedCatalog] | None = None, solver: str = "
     cats = cats or [small_catalog()]
     plan = api.plan(p, cats, solver=solver, time_limit_s=kw.pop("time_limit_s", 10),
                     now=NOW, **kw)
-    assert verify(p, build_world(p, cats, now=NOW), plan) == []
+    prev = kw.get("previous")
+    previous = api.previous_placements(prev) if prev is not None else None
+    assert verify(p, build_world(p, cats, now=NOW), plan, previous=previous) == []
     return plan
 
 

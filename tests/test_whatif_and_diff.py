@@ -1,0 +1,78 @@
+"""What-if scenarios and plan diffs."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+from builders import NOW, portfolio, small_catalog, solve, training, workload
+from click.testing import CliRunner
+
+from planner.cli.main import cli
+from planner.diff import diff_plans
+from planner.whatif import Scenario, ScenarioFile, apply_scenario, run_whatif
+from planner.world import build_world
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _base():  # type: ignore[no-untyped-def]
+    w = workload("w", [training()], jurisdictions=["EU"])
+    w["dataset"]["classes"] = ["health"]
+    p = portfolio([w])
+    return p, build_world(p, [small_catalog()], now=NOW)
+
+
+def test_price_multiplier_and_lost_site_move_the_stage() -> None:
+    p, world = _base()
+    base = solve(p)
+    assert base.placements[0].site == "aws:eu-west-1"
+    sc = Scenario(name="x", price_multipliers=[{"site": "aws:eu-west-1", "factor": "1.5"}])
+    _, w2 = apply_scenario(p, world, sc)
+    assert w2.offer("aws:eu-west-1", "g.a100").price_per_hour == Decimal("54.0")
+    assert world.offer("aws:eu-west-1", "g.a100").price_per_hour == Decimal("36")  # unchanged
+    report = run_whatif(p, world, ScenarioFile(scenarios=[
+        sc, Scenario(name="lost", sites_lost=["aws:eu-west-1"]),
+        Scenario(name="law", regulations=[{"data_class": "health",
+                                           "remove_jurisdictions": ["EU"],
+                                           "replace_with": ["FR"]}])]),
+        executor="serial", time_limit_s=5)
+    by = {r.name: r for r in report.scenarios}
+    assert by["x"].moved == ["w/training"] and by["x"].delta_usd == Decimal("40")
+    assert by["lost"].moved == ["w/training"]
+    assert by["law"].status == "infeasible" and by["law"].conflicts
+
+
+def test_diff_reports_moves_and_deltas() -> None:
+    a = solve(portfolio([workload("w", [training()], jurisdictions=["EU"])]))
+    b = solve(portfolio([workload("w", [training()])]))
+    d = diff_plans(a, b)
+    assert [m.workload for m in d.moved] == ["w"]
+    assert d.delta_usd == Decimal("-60")
+    assert d.delta_by_site == {"aws:eu-west-1": Decimal("-360"), "aws:us-east-1": Decimal("300")}
+
+
+def test_whatif_cli_on_the_example(tmp_path: Path) -> None:
+    res = CliRunner().invoke(cli, [
+        "whatif", str(REPO / "examples" / "hospital-group.yaml"),
+        str(REPO / "examples" / "scenarios.yaml"), "--catalogs", str(REPO / "catalogs"),
+        "--executor", "serial", "--time-limit", "10", "--json"])
+    assert res.exit_code == 0, res.stderr
+    data = json.loads(res.stdout)
+    names = [s["name"] for s in data["scenarios"]]
+    assert names == ["aws-gpu-prices-up-30pct", "second-dgx-in-berlin", "lose-stockholm",
+                     "health-data-stays-in-germany"]
+    assert all(s["status"] == "optimal" for s in data["scenarios"])
+    lost = next(s for s in data["scenarios"] if s["name"] == "lose-stockholm")
+    assert lost["moved"]
+
+
+def test_bad_scenario_names_the_path(tmp_path: Path) -> None:
+    bad = tmp_path / "s.yaml"
+    bad.write_text("scenarios:\n  - name: x\n    sites_lost: ['aws:eu-west-9']\n")
+    res = CliRunner().invoke(cli, [
+        "whatif", str(REPO / "examples" / "hospital-group.yaml"), str(bad),
+        "--catalogs", str(REPO / "catalogs"), "--executor", "serial"])
+    assert res.exit_code == 2
+    assert "scenarios[0].sites_lost[0]" in res.stderr and "did you mean" in res.stderr
