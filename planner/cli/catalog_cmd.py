@@ -9,7 +9,6 @@ refused); the last good catalog file is never touched by a failed refresh.
 
 from __future__ import annotations
 
-import functools
 import importlib
 import sys
 from collections.abc import Callable, Iterable
@@ -35,7 +34,8 @@ from planner.catalog.store import (
     refresh_catalog,
     stale_catalogs,
 )
-from planner.errors import CatalogError, CatalogFetchError, PlannerError
+from planner.cli.common import err_console, friendly_errors
+from planner.errors import CatalogError, CatalogFetchError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -52,28 +52,9 @@ def _out() -> Console:
     return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 
 
-def _err() -> Console:
-    """Console for progress, logs and warnings (stderr); long lines are never cut."""
-    return Console(stderr=True, highlight=False, soft_wrap=True)
-
-
 def _log(console: Console, message: str) -> None:
     """One timestamped progress line (plain text, no markup)."""
     console.print(f"[{datetime.now().strftime('%H:%M:%S')}] {message}", markup=False)
-
-
-def _reports_errors(func: F) -> F:
-    """Turn a ``PlannerError`` into ``error: …`` on stderr and its exit code."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except PlannerError as exc:
-            click.echo(f"error: {exc}", err=True)
-            click.get_current_context().exit(exc.exit_code)
-
-    return cast(F, wrapper)
 
 
 def _split(values: Iterable[str]) -> list[str]:
@@ -113,7 +94,7 @@ def _progress_printer(console: Console, provider: str) -> Callable[..., None]:
 
 def _report_refresh(result: RefreshResult) -> None:
     """Summary line on stdout; failed regions and forced problems as warnings on stderr."""
-    err = _err()
+    err = err_console()
     for region, error in result.failed_regions:
         err.print(f"warning: {result.provider} {region}: fetch failed: {error}", markup=False)
     if result.forced:
@@ -139,7 +120,7 @@ def catalog() -> None:
 @click.option("--max-row-loss", type=click.FloatRange(0.0, 1.0), default=DEFAULT_MAX_ROW_LOSS,
               show_default=True, help="Refuse when more than this share of rows disappears.")
 @click.option("--force", is_flag=True, help="Replace the catalog even if regions or rows got lost.")
-@_reports_errors
+@friendly_errors
 def refresh_cmd(provider: str, regions: tuple[str, ...], out: Path, max_row_loss: float,
                 force: bool) -> None:
     """Fetch current prices and atomically replace the provider's catalog file.
@@ -148,7 +129,7 @@ def refresh_cmd(provider: str, regions: tuple[str, ...], out: Path, max_row_loss
     catalog (lost regions or rows); the last good file is kept in both cases.
     """
     wanted = _split(regions) or default_refresh_regions(out, provider)
-    err = _err()
+    err = err_console()
     _log(err, f"refreshing {provider} catalog in {out} for {len(wanted)} region(s): "
          + ", ".join(wanted))
     fetch = load_fetcher(provider)
@@ -179,7 +160,7 @@ def _status_table(rows: list[CatalogStatus]) -> Table:
 @click.option("--max-age-days", type=click.FloatRange(min=0), default=DEFAULT_MAX_AGE_DAYS,
               show_default=True, help="Catalogs older than this are flagged stale.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@_reports_errors
+@friendly_errors
 def status_cmd(catalogs_dir: Path, max_age_days: float, as_json: bool) -> None:
     """Show age, size and failed regions of every catalog snapshot.
 
@@ -189,7 +170,7 @@ def status_cmd(catalogs_dir: Path, max_age_days: float, as_json: bool) -> None:
     if as_json:
         click.echo(dump_json([s.to_dict() for s in rows]))
     elif not rows:
-        _err().print(f"no catalog files in {catalogs_dir}", markup=False)
+        err_console().print(f"no catalog files in {catalogs_dir}", markup=False)
     else:
         _out().print(_status_table(rows))
         for s in rows:
@@ -230,7 +211,7 @@ def _offers_table(gpu: str, offers: list[GpuOffer]) -> Table:
 @click.option("--provider", type=PROVIDERS, default=None, help="Only this provider.")
 @CATALOGS_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@_reports_errors
+@friendly_errors
 def show_cmd(gpu: str, regions: tuple[str, ...], provider: str | None, catalogs_dir: Path,
              as_json: bool) -> None:
     """List instance types carrying a GPU model, with prices, cheapest first."""
@@ -239,12 +220,13 @@ def show_cmd(gpu: str, regions: tuple[str, ...], provider: str | None, catalogs_
         raise CatalogError("no catalog files found", source=str(catalogs_dir),
                            hint="run `planner catalog refresh` or pass --catalogs DIR")
     for warning in stale_catalogs(loaded):
-        _err().print(f"warning: {warning}", markup=False)
+        err_console().print(f"warning: {warning}", markup=False)
     offers = find_gpu_offers(loaded, gpu, regions=_split(regions),
                              providers=(provider,) if provider else ())
     if as_json:
         click.echo(dump_json([o.to_dict() for o in offers]))
     elif not offers:
-        _err().print(f"no offers for GPU {gpu} in the selected catalogs/regions", markup=False)
+        err_console().print(f"no offers for GPU {gpu} in the selected catalogs/regions",
+                            markup=False)
     else:
         _out().print(_offers_table(gpu, offers))
