@@ -23,6 +23,7 @@ from rich.table import Table
 
 from planner import api
 from planner.candidates import generate
+from planner.cli import views_cmd
 from planner.cli.catalog_cmd import catalog
 from planner.cli.common import catalogs_option, err_console, friendly_errors, portfolio_context
 from planner.cli.replan_cmd import diff_cmd, whatif_cmd
@@ -208,7 +209,10 @@ def verify_cmd(portfolio: Path, plan_file: Path, catalogs_dir: Path | None,
 cli.add_command(catalog)
 cli.add_command(diff_cmd)
 cli.add_command(whatif_cmd)
-
+cli.add_command(views_cmd.report_cmd)
+cli.add_command(views_cmd.explain_cmd)
+cli.add_command(views_cmd.schema_cmd)
+cli.add_command(views_cmd.init_cmd)
 
 
 def main() -> None:

@@ -1,0 +1,193 @@
+"""Explanations of a plan as plain data: per stage, where it runs, why, and the runner-up.
+
+Shared by ``planner explain`` (table and ``--json``) and the HTML report. Fields a
+newer Plan model adds to placements are passed through unchanged, so richer
+explanations show up without changes here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel
+
+from planner.models.plan import Alternative, Placement, Plan
+from planner.report.fmt import plain, usd
+
+_JUST_DEARER = re.compile(r"^costs \$[\d,.]+ more$")  # already said by the delta
+# Placement fields rendered explicitly; any other field is shown as "more".
+KNOWN_PLACEMENT_FIELDS = frozenset(
+    {
+        "workload",
+        "stage",
+        "kind",
+        "team",
+        "site",
+        "provider",
+        "region",
+        "country",
+        "offer",
+        "purchase",
+        "gpu_model",
+        "gpus_per_instance",
+        "instances",
+        "replicas",
+        "hours",
+        "cost",
+        "why",
+        "runner_up",
+        "cheaper_rejected",
+        "moved",
+    }
+)
+KNOWN_ALTERNATIVE_FIELDS = frozenset(
+    {"site", "offer", "purchase", "total_usd", "delta_usd", "why_not", "rule"}
+)
+
+
+def extra_fields(placement: Placement) -> dict[str, Any]:
+    """Fields of a placement this module does not render explicitly (JSON values)."""
+    names = [n for n in type(placement).model_fields if n not in KNOWN_PLACEMENT_FIELDS]
+    if not names:
+        return {}
+    dumped = placement.model_dump(mode="json", include=set(names))
+    return {k: v for k, v in dumped.items() if v not in (None, [], {}, "")}
+
+
+def conflict_text(conflict: object) -> str:
+    """A conflict as one line, whether the plan stores it as text or as {rule, message}."""
+    if isinstance(conflict, str):
+        return conflict
+    message, rule = getattr(conflict, "message", None), getattr(conflict, "rule", None)
+    if message:
+        return f"{message} [{rule}]" if rule else str(message)
+    if isinstance(conflict, BaseModel):
+        return plain(conflict.model_dump(mode="json"))
+    return str(conflict)
+
+
+def rejected_text(alt: object) -> str | None:
+    """The cheaper option a rule ruled out (``Placement.cheaper_rejected``), if any."""
+    if not isinstance(alt, Alternative):
+        return None
+    rule = getattr(alt, "rule", None)
+    text = f"cheaper {alt.site} {alt.offer} ({alt.purchase.value}) {usd(alt.delta_usd)}"
+    if rule and rule not in (alt.why_not or ""):
+        text += f" ruled out by {rule}"
+    else:
+        text += " ruled out"
+    return text + (f": {alt.why_not}" if alt.why_not else "")
+
+
+def runner_up_text(alt: Alternative | None) -> str:
+    """``'aws:eu-north-1 p5.48xlarge (on_demand) +$3,195.38: costs … more'``."""
+    if alt is None:
+        return "no other feasible option"
+    text = f"{alt.site} {alt.offer} ({alt.purchase.value}) +{usd(alt.delta_usd)}"
+    if alt.why_not and not _JUST_DEARER.match(alt.why_not):
+        text += f": {alt.why_not}"
+    extra = {
+        k: v
+        for k, v in alt.model_dump(mode="json").items()
+        if k not in KNOWN_ALTERNATIVE_FIELDS and v not in (None, [], {}, "")
+    }
+    if extra:
+        text += f" ({plain(extra)})"
+    return text
+
+
+def explanation(p: Placement, more: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One stage's explanation as JSON-ready data (``more``: fields a newer plan added)."""
+    out: dict[str, Any] = {
+        "workload": p.workload,
+        "stage": p.stage,
+        "kind": p.kind.value,
+        "team": p.team,
+        "site": p.site,
+        "country": p.country,
+        "offer": p.offer,
+        "gpu_model": p.gpu_model,
+        "purchase": p.purchase.value,
+        "instances": p.instances,
+        "hours": str(p.hours),
+        "total_usd": str(p.cost.total_usd),
+        "why": list(p.why),
+        "runner_up": p.runner_up.model_dump(mode="json") if p.runner_up else None,
+    }
+    replicas = getattr(p, "replicas", None)
+    if isinstance(replicas, int):
+        out["replicas"] = replicas
+    rejected = getattr(p, "cheaper_rejected", None)
+    if isinstance(rejected, Alternative):
+        out["cheaper_rejected"] = rejected.model_dump(mode="json")
+    if getattr(p, "moved", False):
+        out["moved"] = True
+    out.update(extra_fields(p))
+    out.update(more or {})
+    return out
+
+
+def explanations(plan: Plan, more: dict[int, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The plan's explanations: every placement, plus unplaced stages and conflicts.
+
+    ``more`` maps a placement's index to fields a newer plan file added to it.
+    """
+    more = more or {}
+    return {
+        "portfolio": plan.portfolio,
+        "status": plan.status.value,
+        "total_usd": str(plan.totals.total_usd),
+        "placements": [explanation(p, more.get(i)) for i, p in enumerate(plan.placements)],
+        "unplaced": [u.model_dump(mode="json") for u in plan.unplaced],
+        "conflicts": [conflict_text(c) for c in plan.conflicts],
+        "diagnosis": getattr(plan, "diagnosis", None),
+        "warnings": list(plan.warnings),
+    }
+
+
+@dataclass
+class WorkloadSummary:
+    """One workload's placements summed up (for large plans)."""
+
+    workload: str
+    team: str
+    stages: int = 0
+    total_usd: Decimal = Decimal(0)
+    sites: set[str] = field(default_factory=set)
+    countries: set[str] = field(default_factory=set)
+
+
+def by_workload(plan: Plan) -> list[WorkloadSummary]:
+    """Per-workload totals in first-seen order."""
+    out: dict[str, WorkloadSummary] = {}
+    for p in plan.placements:
+        w = out.get(p.workload)
+        if w is None:
+            w = out[p.workload] = WorkloadSummary(p.workload, p.team)
+        w.stages += 1
+        w.total_usd += p.cost.total_usd
+        w.sites.add(p.site)
+        w.countries.add(p.country)
+    return list(out.values())
+
+
+def cost_by_purchase(plan: Plan) -> dict[str, Decimal]:
+    """Total cost per purchase option (on-demand, spot, owned)."""
+    out: dict[str, Decimal] = defaultdict(Decimal)
+    for p in plan.placements:
+        out[p.purchase.value] += p.cost.total_usd
+    return dict(sorted(out.items()))
+
+
+def workload_ids(plan: Plan) -> list[str]:
+    """Every workload the plan mentions (placed or not), in first-seen order."""
+    seen: dict[str, None] = {}
+    for p in plan.placements:
+        seen.setdefault(p.workload, None)
+    for u in plan.unplaced:
+        seen.setdefault(u.workload, None)
+    return list(seen)

@@ -1,0 +1,172 @@
+"""Terminal views of a plan with rich: the placement table with reasons, and a summary.
+
+Pure functions from a Plan to rich renderables; cells are ``Text`` objects so that
+text from the plan (which may contain ``[brackets]``) is never read as markup.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from planner.models.plan import Placement, Plan
+from planner.report.explain import conflict_text, extra_fields, rejected_text, runner_up_text
+from planner.report.fmt import pct, plain, short, usd
+
+
+def headline(plan: Plan) -> Text:
+    """``hospital-group: optimal (cpsat), total $8,563.94, gap 0.0000%``."""
+    s = plan.solver
+    gap = pct(s.gap, 4) if s.gap is not None else "n/a"
+    took = f", {s.solve_time_s:.2f}s" if s.solve_time_s is not None else ""
+    text = Text()
+    text.append(plan.portfolio, style="bold")
+    text.append(f": {plan.status.value} ({s.backend}{took})")
+    if plan.placements:
+        text.append(f", total {usd(plan.totals.total_usd)}, gap {gap}")
+    return text
+
+
+def _why(p: Placement, more: dict[str, Any]) -> Text:
+    lines = [f"• {w}" for w in p.why]
+    lines += [f"• {k}: {short(plain(v), 200)}" for k, v in {**extra_fields(p), **more}.items()]
+    return Text("\n".join(lines))
+
+
+def _alternatives(p: Placement) -> Text:
+    text = Text(runner_up_text(p.runner_up))
+    rejected = rejected_text(getattr(p, "cheaper_rejected", None))
+    if rejected:
+        text.append("\n" + rejected, style="red")
+    return text
+
+
+def selected(
+    plan: Plan, only: set[str] | None = None, limit: int | None = None
+) -> list[tuple[int, Placement]]:
+    """(index, placement) of the workloads in ``only``; beyond ``limit``, the most expensive
+    ``limit`` of them, in plan order."""
+    rows = [(i, p) for i, p in enumerate(plan.placements) if only is None or p.workload in only]
+    if limit and len(rows) > limit:
+        keep = sorted(rows, key=lambda ip: (-ip[1].cost.total_usd, ip[0]))[:limit]
+        rows = sorted(keep, key=lambda ip: ip[0])
+    return rows
+
+
+def placement_table(
+    plan: Plan,
+    *,
+    reasons: bool = True,
+    more: dict[int, dict[str, Any]] | None = None,
+    only: set[str] | None = None,
+    limit: int | None = None,
+) -> Table:
+    """One row per placement; with ``reasons``, the why-here and runner-up columns.
+
+    ``only`` restricts the rows to these workload ids, ``limit`` to the most expensive
+    placements; ``more`` adds fields a newer plan file gave placements (by index).
+    """
+    more = more or {}
+    if not reasons:
+        return _compact_table(plan, only)
+    table = Table(show_lines=True, pad_edge=False, expand=True)
+    table.add_column("workload / stage", overflow="fold")
+    table.add_column("runs on", overflow="fold")
+    table.add_column("cost $", justify="right", no_wrap=True)
+    table.add_column("why here", ratio=1, overflow="fold")
+    table.add_column("runner-up / ruled out", ratio=1, overflow="fold")
+    for i, p in selected(plan, only, limit):
+        moved = "\n(moved)" if getattr(p, "moved", False) else ""
+        table.add_row(
+            Text(f"{p.workload}\n{p.stage}{moved}"),
+            Text(f"{p.site}\n{p.offer} ×{p.instances}\n{p.purchase.value}"),
+            Text(f"{p.cost.total_usd:,.2f}"),
+            _why(p, more.get(i, {})),
+            _alternatives(p),
+        )
+    return table
+
+
+def _compact_table(plan: Plan, only: set[str] | None) -> Table:
+    table = Table(show_edge=False, pad_edge=False)
+    for col in ("workload", "stage", "site", "offer", "n", "purchase", "cost $"):
+        table.add_column(col, justify="right" if col in ("n", "cost $") else "left")
+    for p in plan.placements:
+        if only is None or p.workload in only:
+            table.add_row(
+                Text(p.workload),
+                Text(p.stage),
+                Text(p.site),
+                Text(p.offer),
+                Text(str(p.instances)),
+                Text(p.purchase.value),
+                Text(f"{p.cost.total_usd:,.2f}"),
+            )
+    return table
+
+
+def moves(plan: Plan) -> list[Text]:
+    """Stages that moved against the previous plan, one line each."""
+    out = []
+    for m in getattr(plan, "moves", None) or []:
+        before, after = plain(getattr(m, "previous", "")), plain(getattr(m, "now", ""))
+        cost = getattr(m, "migration_usd", None)
+        line = f"{getattr(m, 'workload', '?')}/{getattr(m, 'stage', '?')}: {before} → {after}"
+        if cost:
+            line += f" (move {usd(cost)})"
+        why = getattr(m, "why", "")
+        out.append(Text.assemble(("moved ", "cyan"), line + (f": {why}" if why else "")))
+    return out
+
+
+def problems(plan: Plan) -> list[Text]:
+    """Unplaced stages, conflicts, the diagnosis and warnings, one line each."""
+    out = []
+    diagnosis = getattr(plan, "diagnosis", None)
+    if diagnosis:
+        out.append(Text.assemble(("diagnosis ", "red"), str(diagnosis)))
+    for u in plan.unplaced:
+        out.append(
+            Text.assemble(("unplaced ", "red"), f"{u.workload}/{u.stage}: " + "; ".join(u.reasons))
+        )
+    for c in plan.conflicts:
+        out.append(Text.assemble(("conflict ", "red"), conflict_text(c)))
+    for w in plan.warnings:
+        out.append(Text.assemble(("warning ", "yellow"), w))
+    return out
+
+
+def explain_view(
+    plan: Plan,
+    *,
+    more: dict[int, dict[str, Any]] | None = None,
+    only: set[str] | None = None,
+    limit: int | None = None,
+) -> Group:
+    """Everything ``planner explain`` prints: headline, table with reasons, problems.
+
+    Beyond ``limit`` placements, only the most expensive are listed, with a note.
+    """
+    parts: list[RenderableType] = [headline(plan)]
+    if plan.placements:
+        parts.append(placement_table(plan, more=more, only=only, limit=limit))
+        total = len(selected(plan, only))
+        if limit and total > limit:
+            parts.append(Text(
+                f"showing the {limit:,} most expensive of {total:,} placements; "
+                "use --limit 0 for all, --workload to pick, or --json", style="dim"))
+    parts.extend(moves(plan))
+    parts.extend(problems(plan))
+    return Group(*parts)
+
+
+def summary_view(plan: Plan) -> Group:
+    """A short summary for the end of ``planner plan``: headline, table, problems."""
+    parts: list[RenderableType] = [headline(plan)]
+    if plan.placements:
+        parts.append(placement_table(plan, reasons=False))
+    parts.extend(problems(plan))
+    return Group(*parts)
