@@ -31,7 +31,9 @@ def problems(draw: st.DrawFn) -> Problem:
                 ur.append(r)
                 ua.append(draw(st.integers(1, 50)))
     caps = np.array([draw(st.integers(0, 120)) for _ in range(n_res)], dtype=np.int64)
-    units = np.array([draw(st.integers(1, 3)) for _ in range(n_stages)], dtype=np.int64)
+    # Split stages (units > 1) on the first two stages only, so enumeration stays small.
+    units = np.array([draw(st.integers(1, 3)) if s < 2 else 1 for s in range(n_stages)],
+                     dtype=np.int64)
     ub = np.array([units[s] for s in range(n_stages) for _ in range(counts[s])], dtype=np.int64)
     return Problem(n_stages=n_stages, stage_ptr=ptr, units=units, opt_cost=costs, opt_obj=costs,
                    opt_compute=costs, opt_ub=ub, opt_site=np.arange(n_opt, dtype=np.int64),

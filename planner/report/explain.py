@@ -87,7 +87,8 @@ def runner_up_text(alt: Alternative | None) -> str:
     """``'aws:eu-north-1 p5.48xlarge (on_demand) +$3,195.38: costs … more'``."""
     if alt is None:
         return "no other feasible option"
-    text = f"{alt.site} {alt.offer} ({alt.purchase.value}) +{usd(alt.delta_usd)}"
+    sign = "+" if alt.delta_usd >= 0 else ""
+    text = f"{alt.site} {alt.offer} ({alt.purchase.value}) {sign}{usd(alt.delta_usd)}"
     if alt.why_not and not _JUST_DEARER.match(alt.why_not):
         text += f": {alt.why_not}"
     extra = {
