@@ -22,6 +22,19 @@ from planner.models.portfolio import Portfolio
 
 DIALECT = "http://json-schema.org/draft-07/schema#"
 SCHEMAS = ("portfolio", "plan")
+# Newer pydantic releases add this pattern to decimal strings; it is dropped so that the
+# committed schemas do not depend on the pydantic version (numbers are what people write).
+_DECIMAL_PATTERN = r"^(?!^[-+.]*$)[+-]?0*\d*\.?\d*$"
+
+
+def _stable(node: Any) -> Any:
+    """The schema without pydantic-version-specific decoration."""
+    if isinstance(node, dict):
+        return {k: _stable(v) for k, v in node.items()
+                if not (k == "pattern" and v == _DECIMAL_PATTERN)}
+    if isinstance(node, list):
+        return [_stable(v) for v in node]
+    return node
 
 
 def portfolio_schema() -> dict[str, Any]:
@@ -59,4 +72,4 @@ def schema_text(name: str) -> str:
     builders = {"portfolio": portfolio_schema, "plan": plan_schema}
     if name not in builders:
         raise KeyError(f"unknown schema {name!r}; choose from {', '.join(SCHEMAS)}")
-    return json.dumps(builders[name](), indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(_stable(builders[name]()), indent=2, ensure_ascii=False) + "\n"
