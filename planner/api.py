@@ -66,8 +66,12 @@ def plan(portfolio: Portfolio, catalogs: list[LoadedCatalog] | None = None, *,
          solver: str = "cpsat", time_limit_s: float = 30.0, workers: int = 8, seed: int = 0,
          deterministic: bool = True, reproducible: bool = False, now: datetime | None = None,
          previous: Plan | None = None, explain: bool = True,
-         progress: Callable[[str], None] | None = None) -> Plan:
+         progress: Callable[[str], None] | None = None, executor: str = "local",
+         address: str | None = None) -> Plan:
     """Plan the portfolio at least cost and verify the result independently.
+
+    ``executor`` / ``address``: where the ``lns`` strategy runs its sub-problems (local
+    processes, or a Ray cluster at ``address``).
 
     ``previous`` turns on re-planning: moving a stage away from its placement in that plan
     costs the data it takes along (at the old site's egress price) plus
@@ -85,14 +89,15 @@ def plan(portfolio: Portfolio, catalogs: list[LoadedCatalog] | None = None, *,
     return plan_world(portfolio, world, solver=solver, time_limit_s=time_limit_s,
                       workers=workers, seed=seed, deterministic=deterministic,
                       reproducible=reproducible, previous=previous, explain=explain,
-                      progress=progress)
+                      progress=progress, executor=executor, address=address)
 
 
 def plan_world(portfolio: Portfolio, world: World, *, solver: str = "cpsat",
                time_limit_s: float = 30.0, workers: int = 8, seed: int = 0,
                deterministic: bool = True, reproducible: bool = False,
                previous: Plan | None = None, explain: bool = True,
-               progress: Callable[[str], None] | None = None) -> Plan:
+               progress: Callable[[str], None] | None = None, executor: str = "local",
+               address: str | None = None) -> Plan:
     """:func:`plan` on an already resolved world (what-if scenarios change the world)."""
     if solver not in BACKENDS:
         raise InputError(f"unknown solver {solver!r}", hint=f"choose from {sorted(BACKENDS)}")
@@ -104,7 +109,7 @@ def plan_world(portfolio: Portfolio, world: World, *, solver: str = "cpsat",
         f"{len(problem.res_names)} limited resources; solving with {solver}")
     options = SolveOptions(time_limit_s=time_limit_s, workers=workers, seed=seed,
                            deterministic=deterministic)
-    solution = get_backend(solver).solve(problem, options)
+    solution = get_backend(solver, executor=executor, address=address).solve(problem, options)
     conflicts: list[Conflict] = []
     note = None
     if solution.status is SolveStatus.INFEASIBLE:

@@ -19,9 +19,12 @@ milli-unit-hours (rounded up). Money per unit is integer micro-dollars.
 from __future__ import annotations
 
 import math
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from typing import overload
 
 from planner.models.portfolio import (
     ColocationLevel,
@@ -150,7 +153,7 @@ class Candidates:
     stages: list[StageRef]
     options: list[Option]
     by_stage: list[list[int]]
-    pruned: list[Pruned]
+    pruned: Sequence[Pruned]
     capacities: dict[str, int] = field(default_factory=dict)
     edges: list[Edge] = field(default_factory=list)
     colocations: list[Colocation] = field(default_factory=list)
@@ -369,10 +372,11 @@ def capacities(world: World) -> dict[str, int]:
 
 def _price(world: World, portfolio: Portfolio, ref: StageRef, site: Site, offer: Offer,
            caps: dict[str, int], previous: list[tuple[str, str]] | None,
-           units_cap: int) -> list[Option]:
-    """Every purchase option of a stage on one offer, priced per unit."""
+           units_cap: int, n: int | None = None, flows: int | None = None) -> list[Option]:
+    """Every purchase option of a stage on one offer, priced per unit (``n`` and ``flows``
+    may be passed in when the caller already knows them)."""
     stage, settings = ref.stage, portfolio.settings
-    n = instances_per_unit(ref, offer)
+    n = instances_per_unit(ref, offer) if n is None else n
     hours = run_hours(stage, offer)
     usage = []
     if offer_resource(site.id, offer.id) in caps:
@@ -380,7 +384,7 @@ def _price(world: World, portfolio: Portfolio, ref: StageRef, site: Site, offer:
     if offer.gpu_model and gpu_resource(site.id, offer.gpu_model) in caps:
         usage.append((gpu_resource(site.id, offer.gpu_model),
                       usage_units(Decimal(n), offer.gpu_count, hours)))
-    flows = fixed_flows_micro(world, ref, site)
+    flows = fixed_flows_micro(world, ref, site) if flows is None else flows
     migration, moved = migration_micro(world, portfolio, ref, site, offer, previous)
     pl = ref.workload.placement
     preferred = not (pl.prefer_sites or pl.prefer_providers) or (
@@ -428,56 +432,195 @@ def _side_constraints(portfolio: Portfolio, refs: list[StageRef], cands: Candida
     cands.max_moves = settings.max_moves
 
 
+SiteInfo = tuple[tuple[Rule, str], ...]
+"""The site rules a stage breaks at one site (empty: allowed)."""
+OfferInfo = tuple[Rule, str] | tuple[int, int | None, str]
+"""Per offer: the hardware rule it breaks, or (instances per unit, units that fit, resource)."""
+
+
+@dataclass
+class _Context:
+    """What every stage's pass reads: the world, capacities and the memoized rule results."""
+
+    portfolio: Portfolio
+    world: World
+    caps: dict[str, int]
+    sites: list[Site]
+    offers_at: dict[str, list[Offer]]
+    keep_pruned_options: bool
+    previous: dict[int, list[tuple[str, str]]]
+
+
+def _site_key(ref: StageRef) -> tuple[object, ...]:
+    """Everything the site rules read from a stage (the workload id only where a reason
+    names it)."""
+    r, pl, st = ref.residency, ref.workload.placement, ref.stage
+    named = bool(r.sites or pl.exclude_sites or pl.exclude_providers)
+    return (r.model_dump_json(), pl.model_dump_json(),
+            st.latency.model_dump_json() if st.latency else None,
+            ref.workload.id if named else None)
+
+
+def _offer_key(ref: StageRef) -> tuple[object, ...]:
+    """Everything the hardware rules, instance count and fit read from a stage."""
+    st = ref.stage
+    return (st.gpu.model_dump_json() if st.gpu else None, st.vcpus, st.memory_gib,
+            st.splittable, st.replicas)
+
+
+def _site_infos(ctx: _Context, ref: StageRef) -> list[SiteInfo]:
+    return [tuple((rule, r) for rule, check in SITE_RULES if (r := check(ref, site, ctx.world)))
+            for site in ctx.sites]
+
+
+def _offer_infos(ctx: _Context, ref: StageRef) -> list[list[OfferInfo]]:
+    out: list[list[OfferInfo]] = []
+    for site in ctx.sites:
+        row: list[OfferInfo] = []
+        for offer in ctx.offers_at[site.id]:
+            hard = next(((rule, r) for rule, check in OFFER_RULES
+                         if (r := check(ref.stage, offer))), None)
+            if hard:
+                row.append(hard)
+                continue
+            n = instances_per_unit(ref, offer)
+            fit, resource = max_units(ctx.world, offer, n)
+            row.append((n, fit, resource))
+        out.append(row)
+    return out
+
+
+def _stage_pass(ctx: _Context, ref: StageRef, site_infos: list[SiteInfo],
+                offer_infos: list[list[OfferInfo]], *, options: list[Option] | None = None,
+                pruned: list[Pruned] | None = None, counts: Counter[str] | None = None,
+                priced_only: bool = False) -> None:
+    """One stage over every site and offer, in world order: its options go to ``options``,
+    its pruned options to ``pruned`` (only those carrying priced options with
+    ``priced_only``) and their rules to ``counts`` — each only when given."""
+    prev = ctx.previous.get(ref.index)
+    want_all = pruned is not None and not priced_only
+    out: list[Pruned] = pruned if pruned is not None else []
+    opts: list[Option] = options if options is not None else []
+    units = ref.units
+    for site, reasons, infos in zip(ctx.sites, site_infos, offer_infos, strict=True):
+        flows: int | None = None
+        if reasons and not ctx.keep_pruned_options:
+            if counts is not None:
+                counts[reasons[0][0].value] += 1
+            if want_all:
+                groups = tuple(rule_group(rule, ref) for rule, _ in reasons)
+                out.append(Pruned(ref.index, site.id, None, *reasons[0], groups))
+            continue
+        for offer, info in zip(ctx.offers_at[site.id], infos, strict=True):
+            if isinstance(info[0], Rule):
+                if counts is not None:
+                    counts[info[0].value] += 1
+                if want_all:
+                    out.append(Pruned(ref.index, site.id, offer.id, info[0], str(info[1])))
+                continue
+            n, fit, resource = info
+            units_cap = units if fit is None else min(fit, units)
+            blocked = bool(reasons) or units_cap < 1
+            if blocked and counts is not None:
+                counts[(reasons[0][0] if reasons else Rule.CONCURRENCY).value] += 1
+            if (blocked and pruned is None) or (not blocked and options is None):
+                continue
+            if flows is None:
+                flows = fixed_flows_micro(ctx.world, ref, site)
+            priced = _price(ctx.world, ctx.portfolio, ref, site, offer, ctx.caps, prev,
+                            max(units_cap, 1), n, flows)
+            if not blocked:
+                opts.extend(priced)
+                continue
+            why = list(reasons)
+            more = tuple(rule_group(rule, ref) for rule, _ in reasons)
+            if units_cap < 1:
+                more += (f"capacity:{resource}",)
+                why.append((Rule.CONCURRENCY, f"needs {n} × {offer.id} at once; "
+                            f"{resource.split(':', 1)[1]} does not hold that many"))
+            out.append(Pruned(ref.index, site.id, offer.id, *why[0], more, tuple(priced)))
+
+
+class PrunedList(Sequence[Pruned]):
+    """The pruned options of every stage, in generation order.
+
+    Large portfolios prune millions of (stage, site, offer) triples, so they are not kept
+    as objects: each stage keeps references to the memoized rule results it shares with
+    similar stages, and its :class:`Pruned` records are rebuilt on demand (iteration,
+    :meth:`of_stage`). Counts per rule are kept at generation.
+    """
+
+    def __init__(self, ctx: _Context) -> None:
+        self._ctx = ctx
+        self._stages: list[tuple[StageRef, list[SiteInfo], list[list[OfferInfo]]]] = []
+        self._counts: Counter[str] = Counter()
+
+    def _add(self, ref: StageRef, site_infos: list[SiteInfo],
+             offer_infos: list[list[OfferInfo]]) -> None:
+        self._stages.append((ref, site_infos, offer_infos))
+
+    def of_stage(self, stage: int, *, priced_only: bool = False) -> list[Pruned]:
+        """The pruned options of one stage (with ``priced_only``, those carrying options)."""
+        ref, site_infos, offer_infos = self._stages[stage]
+        out: list[Pruned] = []
+        _stage_pass(self._ctx, ref, site_infos, offer_infos, pruned=out,
+                    priced_only=priced_only)
+        return out
+
+    def counts(self) -> Counter[str]:
+        """Pruned options per rule."""
+        return Counter(self._counts)
+
+    def __len__(self) -> int:
+        return sum(self._counts.values())
+
+    def __iter__(self) -> Iterator[Pruned]:
+        for s in range(len(self._stages)):
+            yield from self.of_stage(s)
+
+    @overload
+    def __getitem__(self, i: int) -> Pruned: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[Pruned]: ...
+
+    def __getitem__(self, i: int | slice) -> Pruned | list[Pruned]:
+        return list(self)[i]
+
+
 def generate(portfolio: Portfolio, world: World, *,
              previous: dict[str, list[tuple[str, str]]] | None = None,
              keep_pruned_options: bool = True) -> Candidates:
     """Every feasible option per stage (sorted by objective, then names), every pruned one,
     and the side constraints. ``previous`` maps a stage key (``workload/stage``) to the
     (site, offer) pairs it used in the previous plan. With ``keep_pruned_options`` the
-    options pruned by a relaxable rule are priced too (for explanations and diagnosis)."""
-    caps = capacities(world)
+    options pruned by a relaxable rule are priced too (for explanations and diagnosis).
+
+    Rule results are memoized per stage signature (what the site rules and the hardware
+    rules read from a stage), so each rule runs once per (signature, site or offer)."""
     refs = stage_refs(portfolio)
     offers_at: dict[str, list[Offer]] = {sid: [] for sid in world.sites}
     for o in world.offers:
         offers_at[o.site_id].append(o)
-    cands = Candidates(refs, [], [], [], caps)
     prev_by_index = {r.index: previous[r.key] for r in refs if previous and r.key in previous}
+    ctx = _Context(portfolio, world, capacities(world),
+                   [s for s in world.sites.values() if offers_at[s.id]], offers_at,
+                   keep_pruned_options, prev_by_index)
+    pruned = PrunedList(ctx)
+    cands = Candidates(refs, [], [], pruned, ctx.caps)
     cands.previous = prev_by_index
+    site_memo: dict[tuple[object, ...], list[SiteInfo]] = {}
+    offer_memo: dict[tuple[object, ...], list[list[OfferInfo]]] = {}
     for ref in refs:
+        sk, ok = _site_key(ref), _offer_key(ref)
+        if sk not in site_memo:
+            site_memo[sk] = _site_infos(ctx, ref)
+        if ok not in offer_memo:
+            offer_memo[ok] = _offer_infos(ctx, ref)
         mine: list[Option] = []
-        prev = prev_by_index.get(ref.index)
-        for site in world.sites.values():
-            if not offers_at[site.id]:
-                continue
-            site_reasons = [(rule, r) for rule, check in SITE_RULES
-                            if (r := check(ref, site, world))]
-            site_groups = tuple(rule_group(rule, ref) for rule, _ in site_reasons)
-            if site_reasons and not keep_pruned_options:
-                cands.pruned.append(Pruned(ref.index, site.id, None, *site_reasons[0],
-                                           site_groups))
-                continue
-            for offer in offers_at[site.id]:
-                hard = next(((rule, r) for rule, check in OFFER_RULES
-                             if (r := check(ref.stage, offer))), None)
-                if hard:
-                    cands.pruned.append(Pruned(ref.index, site.id, offer.id, *hard))
-                    continue
-                n = instances_per_unit(ref, offer)
-                fit, resource = max_units(world, offer, n)
-                units_cap = ref.units if fit is None else min(fit, ref.units)
-                priced = _price(world, portfolio, ref, site, offer, caps, prev, max(units_cap, 1))
-                groups = site_groups
-                reasons = list(site_reasons)
-                if units_cap < 1:
-                    groups += (f"capacity:{resource}",)
-                    reasons.append((Rule.CONCURRENCY,
-                                    f"needs {n} × {offer.id} at once; "
-                                    f"{resource.split(':', 1)[1]} does not hold that many"))
-                if reasons:
-                    cands.pruned.append(Pruned(ref.index, site.id, offer.id, *reasons[0],
-                                               groups, tuple(priced)))
-                else:
-                    mine.extend(priced)
+        _stage_pass(ctx, ref, site_memo[sk], offer_memo[ok], options=mine,
+                    counts=pruned._counts)
+        pruned._add(ref, site_memo[sk], offer_memo[ok])
         mine.sort(key=lambda o: (o.objective_micro, o.site_id, o.offer_id, o.purchase.value))
         cands.by_stage.append(list(range(len(cands.options), len(cands.options) + len(mine))))
         cands.options.extend(mine)

@@ -4,8 +4,9 @@ Sub-problems of a decomposed portfolio (and what-if scenario sweeps) are indepen
 function calls ``fn(item)``; an :class:`Executor` maps them and returns the results in
 order. ``local`` (the default) uses a :class:`concurrent.futures.ProcessPoolExecutor`;
 ``ray`` submits the calls as Ray tasks to the cluster at ``address`` (``auto``, a
-``ray://host:port`` client address, or None for a local Ray started on the spot).
-Ray is optional: ``pip install 'planner[ray]'``.
+``ray://host:port`` client address, or None for a local Ray started on the spot); the
+cluster's workers need ``planner`` importable (installed, or on ``PYTHONPATH`` through the
+job's runtime environment). Ray is optional: ``pip install 'planner[ray]'``.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ class SerialExecutor:
 
 
 class LocalExecutor:
-    """Local worker processes (``forkserver``: safe next to the solver's threads)."""
+    """Local worker processes (``spawn``: safe next to the solver's threads, and talks to
+    its workers over pipes, not sockets)."""
 
     name = "local"
 
@@ -59,7 +61,7 @@ class LocalExecutor:
         if len(items) <= 1 or self.workers == 1:
             return [fn(item) for item in items]
         if self._pool is None:
-            ctx = multiprocessing.get_context("forkserver")
+            ctx = multiprocessing.get_context("spawn")
             self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
         return list(self._pool.map(fn, items))
 
@@ -87,12 +89,17 @@ class RayExecutor:
             ray.init(address=address, **init_kwargs)
 
     def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
-        remote = self._ray.remote(fn)
-        return list(self._ray.get([remote.remote(item) for item in items]))
+        remote: Any = self._ray.remote(_call)
+        return list(self._ray.get([remote.remote(fn, item) for item in items]))
 
     def close(self) -> None:
         if self._owns and self._ray.is_initialized():
             self._ray.shutdown()
+
+
+def _call(fn: Callable[[T], R], item: T) -> R:
+    """A Ray task: ``fn(item)`` (any picklable callable, builtins included)."""
+    return fn(item)
 
 
 def make_executor(kind: str = "local", *, address: str | None = None,

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from decimal import Decimal
 
 import numpy as np
 
-from planner.candidates import Candidates, Option, Pruned, Rule, StageRef
+from planner.candidates import Candidates, Option, Pruned, PrunedList, Rule, StageRef
 from planner.models.plan import (
     Alternative,
     CatalogRef,
@@ -229,6 +230,18 @@ def _move(ref: StageRef, cands: Candidates, pairs: list[tuple[Option, int]],
                 migration_usd=_usd(sum(o.migration_micro * u for o, u in pairs)), why=why)
 
 
+def _pruned_lookup(cands: Candidates) -> Callable[[int, bool], list[Pruned]]:
+    """Pruned options of one stage (only those carrying priced options if asked), without
+    materializing every stage's records (a :class:`PrunedList` rebuilds them per stage)."""
+    pl = cands.pruned
+    if isinstance(pl, PrunedList):
+        return lambda s, priced: pl.of_stage(s, priced_only=priced)
+    by_stage: dict[int, list[Pruned]] = defaultdict(list)
+    for p in pl:
+        by_stage[p.stage].append(p)
+    return lambda s, priced: [p for p in by_stage[s] if p.options or not priced]
+
+
 def build_plan(portfolio: Portfolio, world: World, cands: Candidates, problem: Problem,
                solution: Solution, options: SolveOptions, *, reproducible: bool = False,
                conflicts: list[Conflict] | None = None, diagnosis: str | None = None) -> Plan:
@@ -240,9 +253,7 @@ def build_plan(portfolio: Portfolio, world: World, cands: Candidates, problem: P
         for o in np.flatnonzero(x).tolist():
             opt = cands.options[o]
             chosen[opt.stage].append((opt, int(x[o])))
-    pruned_by_stage: dict[int, list[Pruned]] = defaultdict(list)
-    for p in cands.pruned:
-        pruned_by_stage[p.stage].append(p)
+    pruned_of = _pruned_lookup(cands)
     resources, remaining = _resources(cands, chosen)
     artifact = _artifact_egress(problem, x) if feasible else {}
     placements: list[Placement] = []
@@ -253,7 +264,7 @@ def build_plan(portfolio: Portfolio, world: World, cands: Candidates, problem: P
         edge_left = dict(artifact.get(s, {}))
         why = _why(ref, world, cands, pairs, artifact.get(s, {}))
         runner = _runner_up(cands, s, [o for o, _ in pairs], remaining)
-        rejected = _cheaper_rejected(pruned_by_stage[s], [o for o, _ in pairs])
+        rejected = _cheaper_rejected(pruned_of(s, True), [o for o, _ in pairs])
         for opt, units in pairs:
             site, offer = world.sites[opt.site_id], world.offer(opt.site_id, opt.offer_id)
             assert offer is not None
@@ -273,7 +284,7 @@ def build_plan(portfolio: Portfolio, world: World, cands: Candidates, problem: P
                                migration_usd=_usd(migration),
                                total_usd=_usd(compute + flows + migration)),
                 why=why, runner_up=runner, cheaper_rejected=rejected, moved=opt.moved))
-        move = _move(ref, cands, pairs, pruned_by_stage[s])
+        move = _move(ref, cands, pairs, pruned_of(s, False)) if s in cands.previous else None
         if move:
             moves.append(move)
     objective, bound = solution.objective, solution.bound
@@ -291,7 +302,8 @@ def build_plan(portfolio: Portfolio, world: World, cands: Candidates, problem: P
     catalogs = [CatalogRef(provider=c.provider, file=c.path, sha256=c.sha256,
                            fetched_at=c.fetched_at, age_days=None if reproducible else c.age_days)
                 for c in world.catalogs]
-    counts = Counter(p.rule.value for p in cands.pruned)
+    counts = (cands.pruned.counts() if isinstance(cands.pruned, PrunedList)
+              else Counter(p.rule.value for p in cands.pruned))
     return Plan(portfolio=portfolio.name, status=solution.status, placements=placements,
                 resources=resources, totals=_totals(placements, risk, pref), solver=solver,
                 catalogs=catalogs, warnings=list(world.warnings),

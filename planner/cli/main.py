@@ -24,6 +24,7 @@ from rich.table import Table
 from planner import api
 from planner.candidates import generate
 from planner.cli import views_cmd
+from planner.cli.bench_cmd import bench
 from planner.cli.catalog_cmd import catalog
 from planner.cli.common import catalogs_option, err_console, friendly_errors, portfolio_context
 from planner.cli.replan_cmd import diff_cmd, whatif_cmd
@@ -102,6 +103,9 @@ def _summary(plan: Plan, console: Console) -> None:
     is_flag=True,
     help="Leave out wall-clock fields so the same input gives byte-identical JSON.",
 )
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local",
+              show_default=True, help="Where the lns strategy runs its sub-problems.")
+@click.option("--address", default=None, help="Ray cluster address (auto, ray://host:port).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or summary on stderr.")
 @friendly_errors
 def plan_cmd(
@@ -114,6 +118,8 @@ def plan_cmd(
     seed: int,
     previous: Path | None,
     reproducible: bool,
+    executor: str,
+    address: str | None,
     quiet: bool,
 ) -> None:
     """Plan PORTFOLIO (YAML/JSON) at least cost; write the verified JSON plan."""
@@ -133,6 +139,8 @@ def plan_cmd(
             reproducible=reproducible,
             previous=earlier,
             progress=say,
+            executor=executor,
+            address=address,
         )
     text = result.model_dump_json(indent=2) + "\n"
     if output:
@@ -207,6 +215,7 @@ def verify_cmd(portfolio: Path, plan_file: Path, catalogs_dir: Path | None,
 
 
 cli.add_command(catalog)
+cli.add_command(bench)
 cli.add_command(diff_cmd)
 cli.add_command(whatif_cmd)
 cli.add_command(views_cmd.report_cmd)

@@ -10,10 +10,19 @@ from __future__ import annotations
 from planner.solvers.base import Backend
 from planner.solvers.cpsat import CpSatBackend
 from planner.solvers.greedy import GreedyBackend
+from planner.solvers.lns import LnsBackend, LnsConfig
 
-BACKENDS: dict[str, type[Backend]] = {"cpsat": CpSatBackend, "greedy": GreedyBackend}
+BACKENDS: dict[str, type[Backend]] = {
+    "cpsat": CpSatBackend,
+    "greedy": GreedyBackend,
+    "lns": LnsBackend,
+}
 
 
-def get_backend(name: str) -> Backend:
-    """A backend by name (``cpsat`` or ``greedy``)."""
+def get_backend(name: str, *, executor: str = "local", address: str | None = None) -> Backend:
+    """A backend by name (``cpsat``, ``greedy`` or ``lns`` for large portfolios); the
+    ``lns`` strategy runs its sub-problems on ``executor`` (``local`` processes or ``ray``
+    at ``address``)."""
+    if name == "lns":
+        return LnsBackend(LnsConfig(executor=executor, address=address))
     return BACKENDS[name]()

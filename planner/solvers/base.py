@@ -163,26 +163,40 @@ def _site_groups(level: ColocationLevel, sites: list[str], country: dict[str, st
 def build_problem(cands: Candidates, world: World, *, include_pruned: bool = False) -> Problem:
     """Arrays from candidates. With ``include_pruned`` the options pruned by relaxable rules
     are added too, each tagged with the rule groups that forbid it (for the diagnosis)."""
-    per_stage: list[list[tuple[Option, tuple[str, ...]]]] = [
-        [(cands.options[i], ()) for i in opts] for opts in cands.by_stage]
     if include_pruned:
+        per_stage: list[list[tuple[Option, tuple[str, ...]]]] = [
+            [(cands.options[i], ()) for i in opts] for opts in cands.by_stage]
         for p in cands.pruned:
             if p.groups:
                 per_stage[p.stage].extend((o, p.groups) for o in p.options)
-    flat = [pair for lst in per_stage for pair in lst]
-    options = [o for o, _ in flat]
-    ptr = np.zeros(len(per_stage) + 1, dtype=np.int64)
-    ptr[1:] = np.cumsum([len(lst) for lst in per_stage])
+        flat = [pair for lst in per_stage for pair in lst]
+        options = [o for o, _ in flat]
+        counts = [len(lst) for lst in per_stage]
+    else:  # options are already grouped by stage, in stage order
+        options = [cands.options[i] for opts in cands.by_stage for i in opts]
+        counts = [len(opts) for opts in cands.by_stage]
+    n_stages = len(counts)
+    ptr = np.zeros(n_stages + 1, dtype=np.int64)
+    ptr[1:] = np.cumsum(counts)
     site_names = sorted({o.site_id for o in options})
     site_index = {s: i for i, s in enumerate(site_names)}
     res_names = tuple(sorted(cands.capacities))
     res_index = {name: i for i, name in enumerate(res_names)}
+    # One pass over the options (the only per-option Python loop), then numpy.
+    rows = []
     use_opt, use_res, use_amt = [], [], []
-    for i, opt in enumerate(options):
-        for name, amount in opt.usage:
+    for i, o in enumerate(options):
+        rows.append((o.compute_micro, o.egress_micro, o.migration_micro, o.risk_micro,
+                     o.preference_micro, o.max_units, site_index[o.site_id], o.moved))
+        for name, amount in o.usage:
             use_opt.append(i)
             use_res.append(res_index[name])
             use_amt.append(amount)
+    cols = np.array(rows, dtype=np.int64).reshape(len(rows), 8).T
+    compute, egress, migration, risk, pref, max_units, opt_site, moved_int = cols
+    moved = moved_int.astype(np.bool_)
+    opt_cost = compute + egress + migration
+    stage_of = np.repeat(np.arange(n_stages, dtype=np.int64), counts)
     country = {s: world.sites[s].country for s in site_names}
     provider = {s: world.sites[s].provider for s in site_names}
     units = np.array([r.units for r in cands.stages], dtype=np.int64)
@@ -192,8 +206,8 @@ def build_problem(cands: Candidates, world: World, *, include_pruned: bool = Fal
 
     edges = []
     for e in cands.edges:
-        sa = sorted({site_index[o.site_id] for o, _ in per_stage[e.a]})
-        sb = sorted({site_index[o.site_id] for o, _ in per_stage[e.b]})
+        sa = np.unique(opt_site[ptr[e.a]:ptr[e.a + 1]]).tolist()
+        sb = np.unique(opt_site[ptr[e.b]:ptr[e.b + 1]]).tolist()
         cost = {}
         for i in sa:
             for j in sb:
@@ -212,13 +226,9 @@ def build_problem(cands: Candidates, world: World, *, include_pruned: bool = Fal
     share = (Fraction(cands.max_provider_share) if cands.max_provider_share is not None
              else None)
     return Problem(
-        n_stages=len(per_stage), stage_ptr=ptr, units=units,
-        opt_cost=arr([o.cost_micro for o in options]),
-        opt_obj=arr([o.objective_micro for o in options]),
-        opt_compute=arr([o.compute_micro for o in options]),
-        opt_ub=arr([min(o.max_units, int(units[o.stage])) for o in options]),
-        opt_site=arr([site_index[o.site_id] for o in options]),
-        opt_moved=np.array([o.moved for o in options], dtype=np.bool_),
+        n_stages=n_stages, stage_ptr=ptr, units=units,
+        opt_cost=opt_cost, opt_obj=opt_cost + risk + pref, opt_compute=compute,
+        opt_ub=np.minimum(max_units, units[stage_of]), opt_site=opt_site, opt_moved=moved,
         use_opt=arr(use_opt), use_res=arr(use_res), use_amt=arr(use_amt),
         res_cap=arr([cands.capacities[n] for n in res_names]), res_names=res_names,
         site_names=tuple(site_names), site_provider=tuple(provider[s] for s in site_names),

@@ -1,0 +1,399 @@
+r"""Strategy backend for large portfolios (``lns``): reduce, split, bound, repair, improve.
+
+1. **Exact reduction** — drop dominated options
+   (:func:`~planner.solvers.decompose.reduce_dominated`).
+2. **Split** into independent components (shared binding resources or side constraints).
+   Components up to ``small_options`` options are batched and solved exactly by CP-SAT
+   (warm-started from greedy), in parallel on the executor (local processes or Ray).
+3. **Bound** every large component by Lagrangian relaxation of capacity
+   (:mod:`planner.solvers.bound`); the plan's bound is the sum of component bounds
+   (CP-SAT's proven bound for batches, the Lagrangian bound for large components).
+4. **Lagrangian fix-and-repair** — every stage takes its options in order of reduced cost
+   c_o + Σ_r λ_r u_{o,r}; stages with the largest regret (second-best minus best reduced
+   cost) go first and each takes the best option that still fits. Side constraints it does
+   not model (co-location, spread, budgets, caps) fall back to the greedy start.
+5. **Large-neighbourhood search** with CP-SAT: pick a few sites (weighted by the
+   multipliers of their resources), free the stages placed there and the stages whose
+   reduced cost would improve there, fix every other stage at the incumbent (only its
+   chosen options, ub = chosen units) and solve the *full* model of the lead builder on
+   that restriction — so every side constraint holds — with the incumbent as hint.
+   Improvements are kept; the neighbourhood grows when CP-SAT proves it optimal fast and
+   shrinks when it times out. Stops at the time limit or when the gap to the bound is
+   below ``target_gap``.
+
+The answer is always a complete assignment checked by the full model's constraints; the
+reported bound is a proven lower bound, so the gap is honest.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from ortools.sat.python import cp_model
+
+from planner.parallel import Executor, make_executor
+from planner.solvers.base import IntArray, Problem, Solution, SolveOptions, SolveStatus
+from planner.solvers.bound import BoundResult, lagrangian_bound, lp_relaxation
+from planner.solvers.cpsat import CpSatBackend, ModelBuilder, configure
+from planner.solvers.decompose import (
+    binding_resources,
+    components,
+    opt_stage,
+    option_binds,
+    reduce_dominated,
+    restrict,
+    subset_stages,
+)
+from planner.solvers.greedy import greedy_assign, side_constraints_hold
+
+Progress = Callable[[float, int | None, int | None], None]
+
+
+@dataclass(frozen=True)
+class LnsConfig:
+    """Knobs of the strategy (defaults tuned on the benchmark's l size, 2 cores)."""
+
+    target_gap: float = 0.001
+    small_options: int = 60_000
+    """Components (batched) up to this many options are solved by CP-SAT directly."""
+    max_free: int = 1200
+    """Stages freed per neighbourhood at first (adapts)."""
+    sub_time_s: float = 4.0
+    lag_iterations: int = 250
+    lp_max_options: int = 400_000
+    """Bound by the LP (HiGHS) up to this many options after reduction, else Lagrangian."""
+    executor: str = "local"
+    address: str | None = None
+
+
+@dataclass
+class _Result:
+    x: IntArray
+    bound: int
+    first_s: float | None = None
+
+
+def _solve_exact(
+    args: tuple[Problem, float, int, int, float],
+) -> tuple[IntArray, int | None, int | None]:
+    """CP-SAT on one batch of components (runs in a worker process): the lead model
+    builder, the greedy hint, stop at the time limit or a proven relative gap."""
+    problem, limit, seed, workers, gap = args
+    builder = ModelBuilder(problem)
+    model = builder.build()
+    hint, complete = greedy_assign(problem)
+    if complete:
+        for o, var in enumerate(builder.x):
+            model.add_hint(var, int(hint[o]))
+    solver = cp_model.CpSolver()
+    configure(solver, SolveOptions(time_limit_s=limit, workers=workers, seed=seed,
+                                   deterministic=False))
+    solver.parameters.relative_gap_limit = gap
+    code = solver.solve(model)
+    if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return np.zeros(problem.n_options, dtype=np.int64), None, None
+    return (builder.read(solver), round(solver.objective_value),
+            round(solver.best_objective_bound))
+
+
+def _repair(p: Problem, rc: np.ndarray, stage_order: list[int] | None = None) -> IntArray | None:
+    """Fill every stage with its options in order of reduced cost ``rc`` within capacity,
+    stages in ``stage_order`` (default: largest regret first); None when a stage is stuck."""
+    st = opt_stage(p)
+    order = np.lexsort((rc, st))
+    ptr = p.stage_ptr.tolist()
+    counts = np.diff(p.stage_ptr)
+    best = np.full(p.n_stages, np.inf)
+    second = np.full(p.n_stages, np.inf)
+    nz = counts > 0
+    if nz.any():
+        best[nz] = rc[order[p.stage_ptr[:-1][nz]]]
+        two = counts >= 2
+        second[two] = rc[order[p.stage_ptr[:-1][two] + 1]]
+    if stage_order is None:
+        regret = np.where(np.isfinite(second), second - best, 1e30)
+        stage_order = np.lexsort((np.arange(p.n_stages), -regret)).tolist()
+    uorder = np.argsort(p.use_opt, kind="stable")
+    uptr = np.searchsorted(p.use_opt[uorder], np.arange(p.n_options + 1)).tolist()
+    ures = p.use_res[uorder].tolist()
+    uamt = p.use_amt[uorder].tolist()
+    remaining = p.res_cap.tolist()
+    ub = p.opt_ub.tolist()
+    units = p.units.tolist()
+    opts = order.tolist()
+    x = [0] * p.n_options
+    for s in stage_order:
+        need = units[s]
+        for o in opts[ptr[s]:ptr[s + 1]]:
+            k = min(need, ub[o])
+            for j in range(uptr[o], uptr[o + 1]):
+                k = min(k, remaining[ures[j]] // uamt[j])
+            if k <= 0:
+                continue
+            x[o] += k
+            need -= k
+            for j in range(uptr[o], uptr[o + 1]):
+                remaining[ures[j]] -= k * uamt[j]
+            if need == 0:
+                break
+        if need:
+            return None
+    return np.array(x, dtype=np.int64)
+
+
+def _start(p: Problem, rc: np.ndarray, scarcity: IntArray) -> IntArray | None:
+    """The cheapest complete assignment meeting every constraint among: fill by reduced
+    cost in regret order; fill by reduced cost and by plain cost with the scarcest stages
+    first (``scarcity``: options before the reduction, fewest first); the greedy pass.
+    None when none is complete."""
+    found: list[IntArray] = []
+    simple = not p.colocations and (p.min_sites is None or (p.min_sites <= 1).all())
+    if simple:
+        scarce = np.lexsort((np.arange(p.n_stages), scarcity)).tolist()
+        for x in (_repair(p, rc), _repair(p, rc, scarce),
+                  _repair(p, p.opt_obj.astype(np.float64), scarce)):
+            if x is not None and side_constraints_hold(p, x):
+                found.append(x)
+    x, ok = greedy_assign(p)
+    if ok and side_constraints_hold(p, x):
+        found.append(x)
+    return min(found, key=p.objective) if found else None
+
+
+@dataclass
+class _Neighbourhoods:
+    """Adaptive site-based neighbourhoods."""
+
+    p: Problem
+    weight: np.ndarray
+    max_free: int
+    rng: np.random.Generator
+    sites: int = 4
+    stats: dict[str, float] = field(default_factory=dict)
+
+    def pick(self, x: IntArray, rc: np.ndarray, binds: np.ndarray) -> tuple[IntArray, IntArray]:
+        """(options to keep, their upper bounds) for one neighbourhood."""
+        p = self.p
+        n_sites = self.weight.size
+        k = min(self.sites, n_sites)
+        prob = self.weight / self.weight.sum()
+        chosen = self.rng.choice(n_sites, size=k, replace=False, p=prob)
+        at = np.isin(p.opt_site, chosen)
+        st = opt_stage(p)
+        used = x > 0
+        cur_rc = np.bincount(st, weights=rc * x, minlength=p.n_stages) / np.maximum(p.units, 1)
+        placed_here = np.zeros(p.n_stages, dtype=np.bool_)
+        placed_here[st[used & at & binds]] = True
+        gain = np.zeros(p.n_stages)
+        better = at & (rc < cur_rc[st] - 1e-6)
+        np.maximum.at(gain, st[better], (cur_rc[st] - rc)[better])
+        score = np.where(placed_here, np.inf, gain)
+        cand = np.flatnonzero(placed_here | (gain > 0))
+        if cand.size > self.max_free:
+            cand = cand[np.argsort(-score[cand], kind="stable")[: self.max_free]]
+        free = np.zeros(p.n_stages, dtype=np.bool_)
+        free[cand] = True
+        keep = used | (free[st] & (at | ~binds))
+        ub = np.where(free[st], p.opt_ub, x)
+        idx = np.flatnonzero(keep).astype(np.int64)
+        return idx, ub[idx]
+
+    def adapt(self, optimal: bool, seconds: float, limit: float) -> None:
+        if optimal and seconds < 0.5 * limit:
+            self.max_free = int(self.max_free * 1.3)
+            self.sites = min(self.sites + 1, self.weight.size)
+        elif not optimal:
+            self.max_free = max(100, int(self.max_free * 0.7))
+            self.sites = max(2, self.sites - 1)
+
+
+class LnsBackend:
+    """Reduce, split, bound, repair and improve (see the module docstring)."""
+
+    name = "lns"
+    proves_optimality = False
+
+    def __init__(self, config: LnsConfig | None = None, progress: Progress | None = None,
+                 executor: Executor | None = None) -> None:
+        self.config = config or LnsConfig()
+        self.progress = progress
+        self._executor = executor
+        self.trace: list[tuple[float, int | None, int | None]] = []
+
+    def _report(self, start: float, objective: int | None, bound: int | None) -> None:
+        t = time.perf_counter() - start
+        self.trace.append((t, objective, bound))
+        if self.progress is not None:
+            self.progress(t, objective, bound)
+
+    def solve(self, problem: Problem, options: SolveOptions) -> Solution:
+        start = time.perf_counter()
+        deadline = start + options.time_limit_s
+        if (np.diff(problem.stage_ptr) == 0).any():
+            return Solution(self.name, SolveStatus.INFEASIBLE,
+                            np.zeros(problem.n_options, dtype=np.int64), None, None,
+                            time.perf_counter() - start, "a stage has no feasible option")
+        keep = reduce_dominated(problem)
+        red = restrict(problem, keep)
+        scarcity = np.diff(problem.stage_ptr)
+        n_comp, comp = components(red)
+        ost = opt_stage(red)
+        comp_opts = np.bincount(comp[ost], minlength=n_comp)
+        stats: dict[str, float] = {
+            "reduced_options": float(red.n_options), "components": float(n_comp),
+            "reduce_time_s": time.perf_counter() - start,
+        }
+        small = comp_opts <= self.config.small_options
+        x_red = np.zeros(red.n_options, dtype=np.int64)
+        bound_total = 0
+        obj_total = 0
+        ok = True
+        # Small components: batches solved exactly, in parallel.
+        batches = self._batches(comp, comp_opts, small)
+        stats["batches"] = float(len(batches))
+        big = [int(c) for c in np.flatnonzero(~small)]
+        share = 0.5 if big else 0.95
+        if not big:  # a first plan right away; the exact batches then improve on it
+            x0, complete = greedy_assign(red)
+            if complete and side_constraints_hold(red, x0):
+                self._report(start, red.objective(x0), None)
+        if batches:
+            limit = max(1.0, share * (deadline - time.perf_counter()))
+            subs = [subset_stages(red, np.flatnonzero(np.isin(comp, b))) for b in batches]
+            executor = self._executor or make_executor(
+                self.config.executor, address=self.config.address, workers=options.workers)
+            try:
+                per = 1 if len(subs) > 1 else options.workers
+                jobs = [(sp, limit, options.seed, per, self.config.target_gap / 2)
+                        for sp, _ in subs]
+                results = executor.map(_solve_exact, jobs)
+            finally:
+                if self._executor is None:
+                    executor.close()
+            for (sp, idx), (xs, obj, bnd) in zip(subs, results, strict=True):
+                if obj is None:
+                    ok = False
+                    continue
+                lag = lagrangian_bound(sp, upper=obj, iterations=100, time_limit_s=2.0)
+                x_red[idx] = xs
+                obj_total += obj
+                bound_total += max(bnd if bnd is not None else 0, lag.bound or 0)
+        stats["exact_time_s"] = time.perf_counter() - start
+        for i, c in enumerate(big):
+            left = len(big) - i
+            until = time.perf_counter() + (deadline - time.perf_counter()) / left
+            sp, idx = subset_stages(red, np.flatnonzero(comp == c))  # same stage order
+            stages = np.flatnonzero(comp == c)
+            res = self._lns(sp, until, options, start, (obj_total, bound_total), stats,
+                            scarcity[stages])
+            if res is None:
+                ok = False
+                continue
+            x_red[idx] = res.x
+            bound_total += res.bound
+            obj_total += sp.objective(res.x)
+        x = np.zeros(problem.n_options, dtype=np.int64)
+        x[keep] = x_red
+        elapsed = time.perf_counter() - start
+        if not ok:
+            return Solution(self.name, SolveStatus.UNKNOWN, np.zeros_like(x), None,
+                            bound_total, elapsed, "no complete plan found in time", stats)
+        objective = problem.objective(x)
+        bound = min(bound_total, objective)
+        self._report(start, objective, bound)
+        status = SolveStatus.OPTIMAL if objective == bound else SolveStatus.FEASIBLE
+        gap = (objective - bound) / objective if objective else 0.0
+        return Solution(self.name, status, x, objective, bound, elapsed,
+                        f"lns: {n_comp} components, gap {gap:.4%}", stats)
+
+    def _batches(self, comp: IntArray, comp_opts: IntArray, small: np.ndarray) -> list[IntArray]:
+        ids = np.flatnonzero(small)
+        out: list[IntArray] = []
+        cur: list[int] = []
+        size = 0
+        for c in ids.tolist():
+            if cur and size + int(comp_opts[c]) > self.config.small_options:
+                out.append(np.array(cur, dtype=np.int64))
+                cur, size = [], 0
+            cur.append(c)
+            size += int(comp_opts[c])
+        if cur:
+            out.append(np.array(cur, dtype=np.int64))
+        return out
+
+    def _lns(self, p: Problem, until: float, options: SolveOptions, start: float,
+             other: tuple[int, int], stats: dict[str, float],
+             scarcity: IntArray) -> _Result | None:
+        """LP/Lagrangian bound, fix-and-repair start, then LNS on one large component.
+        ``other`` is (objective, bound) of the components already solved (for progress)."""
+        other_obj, other_bound = other
+        cfg = self.config
+        t0 = time.perf_counter()
+        lag: BoundResult | None = None
+        if p.n_options <= cfg.lp_max_options:
+            lag = lp_relaxation(p, time_limit_s=max(1.0, 0.4 * (until - t0)))
+        if lag is None:
+            lag = lagrangian_bound(p, iterations=cfg.lag_iterations // 2,
+                                   time_limit_s=max(1.0, 0.15 * (until - t0)))
+        if lag.bound is None:
+            return None
+        stats["bound_method_lp"] = float(lag.method == "lp")
+        x = _start(p, lag.reduced, scarcity)
+        if x is None:
+            sol = CpSatBackend().solve(p, SolveOptions(
+                time_limit_s=max(1.0, until - time.perf_counter()), workers=options.workers,
+                seed=options.seed, deterministic=False))
+            if sol.objective is None:
+                return None
+            return _Result(sol.x, max(lag.bound, sol.bound or 0))
+        obj = p.objective(x)
+        stats["first_feasible_s"] = time.perf_counter() - start
+        self._report(start, obj + other_obj, None)
+        iters = cfg.lag_iterations if lag.method == "lagrangian" else 30
+        lag2 = lagrangian_bound(p, upper=obj, lam0=lag.lam, iterations=iters,
+                                time_limit_s=max(1.0, 0.2 * (until - time.perf_counter())))
+        bound = max(lag.bound, lag2.bound or 0)
+        rc = lag2.reduced if (lag2.bound or 0) >= lag.bound else lag.reduced
+        lam = lag2.lam if (lag2.bound or 0) >= lag.bound else lag.lam
+        stats["bound_time_s"] = time.perf_counter() - start
+        self._report(start, obj + other_obj, bound + other_bound)
+        binds = option_binds(p, binding_resources(p))
+        weight = self._site_weights(p, lam)
+        hood = _Neighbourhoods(p, weight, cfg.max_free, np.random.default_rng(options.seed))
+        it = 0
+        while time.perf_counter() < until - 0.5 and (obj - bound) > cfg.target_gap * obj:
+            it += 1
+            idx, ub = hood.pick(x, rc, binds)
+            sub = restrict(p, idx, ub)
+            limit = min(cfg.sub_time_s, until - time.perf_counter())
+            if limit < 0.3:
+                break
+            t = time.perf_counter()
+            sol = CpSatBackend().solve(sub, SolveOptions(
+                time_limit_s=limit, workers=options.workers, seed=options.seed + it,
+                deterministic=False, hint=x[idx]))
+            hood.adapt(sol.status is SolveStatus.OPTIMAL, time.perf_counter() - t, limit)
+            if sol.objective is not None and sol.objective < obj:
+                x_new = np.where(np.isin(np.arange(p.n_options), idx), 0, x)
+                x_new[idx] = sol.x
+                new_obj = p.objective(x_new)
+                if new_obj < obj:
+                    x, obj = x_new, new_obj
+                    self._report(start, obj + other_obj, bound + other_bound)
+        stats["lns_iterations"] = float(it)
+        return _Result(x, bound)
+
+    @staticmethod
+    def _site_weights(p: Problem, lam: np.ndarray) -> np.ndarray:
+        """Per site: Σ λ_r C_r of its resources (+ a floor so every site can be picked)."""
+        n_sites = max(len(p.site_names), int(p.opt_site.max()) + 1 if p.n_options else 1)
+        res_site = np.zeros(p.res_cap.size, dtype=np.int64)
+        if p.use_opt.size:
+            res_site[p.use_res] = p.opt_site[p.use_opt]
+        w = np.bincount(res_site, weights=lam * p.res_cap, minlength=n_sites)
+        has_opts = np.bincount(p.opt_site, minlength=n_sites) > 0
+        floor = 0.02 * w.max() if w.max() > 0 else 1.0
+        return np.where(has_opts, w + floor, 0.0)
