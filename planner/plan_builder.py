@@ -32,6 +32,11 @@ _SIX = Decimal("0.000001")
 _usd = micro_to_usd
 
 
+def _money(micro: int) -> str:
+    """Micro-dollars for a sentence: ``$1,639.94``."""
+    return f"${micro / 1_000_000:,.2f}"
+
+
 def _same(a: Option, b: Option) -> bool:
     return (a.site_id, a.offer_id, a.purchase) == (b.site_id, b.offer_id, b.purchase)
 
@@ -48,11 +53,14 @@ def _runner_up(cands: Candidates, stage: int, chosen: list[Option],
             full = [name for name, amount in alt.usage if remaining.get(name, 0) < amount]
             why = ("cheaper, but blocked at the optimum by "
                    + (f"capacity ({', '.join(full)} full)" if full
-                      else "the pipeline, budget or spread rules"))
+                      else "the co-location, pipeline-egress, budget, spread or move rules"))
         elif alt.objective_micro == best.objective_micro:
             why = "same cost; tie broken by site and offer name"
+        elif delta > 0:
+            why = f"costs {_money(delta)} more"
         else:
-            why = f"costs ${_usd(alt.objective_micro - best.objective_micro)} more"
+            why = (f"no cheaper, but {_money(alt.objective_micro - best.objective_micro)} "
+                   "worse after the spot-risk uplift or the preference surcharge")
         return Alternative(site=alt.site_id, offer=alt.offer_id, purchase=alt.purchase,
                            total_usd=_usd(alt.cost_micro), delta_usd=_usd(delta), why_not=why)
     return None
@@ -84,7 +92,7 @@ def _why(ref: StageRef, world: World, cands: Candidates, chosen: list[tuple[Opti
         why.append("cheapest feasible option for this stage")
     else:
         why.append(f"cheapest choice that fits capacity and the pipeline rules "
-                   f"(${_usd(best.objective_micro - cheapest.objective_micro)} per unit above "
+                   f"({_money(best.objective_micro - cheapest.objective_micro)} per unit above "
                    f"the unconstrained cheapest, {cheapest.site_id}/{cheapest.offer_id})")
     r = ref.residency
     for o in {o.site_id: o for o in opts}.values():
@@ -102,10 +110,10 @@ def _why(ref: StageRef, world: World, cands: Candidates, chosen: list[tuple[Opti
         what = {StageKind.TRAINING: f"dataset from {ref.workload.dataset.home}",
                 StageKind.TESTING: f"test data from {ref.workload.dataset.home}",
                 StageKind.INFERENCE: "responses to users"}[ref.stage.kind]
-        why.append(f"data flow: {what} costs ${_usd(flows)} egress")
+        why.append(f"data flow: {what} costs {_money(flows)} egress")
     for site_id, micro in sorted(artifact.items()):
         why.append(f"model artifact ({ref.workload.model.size_gb} GB) moves to {site_id}: "
-                   f"${_usd(micro)} egress")
+                   f"{_money(micro)} egress")
     if ref.stage.colocate:
         why.append(f"co-located with {ref.stage.colocate.stage} "
                    f"(same {ref.stage.colocate.level.value})")
@@ -223,7 +231,7 @@ def _move(ref: StageRef, cands: Candidates, pairs: list[tuple[Option, int]],
     else:
         stay = min(o.objective_micro for o in same) * (ref.units if ref.stage.splittable else 1)
         new = sum(o.objective_micro * u for o, u in pairs)
-        why = (f"saves ${_usd(stay - new)} per period after migration costs" if new < stay
+        why = (f"saves {_money(stay - new)} per period after migration costs" if new < stay
                else "the previous option no longer fits capacity or the other rules")
     return Move(workload=ref.workload.id, stage=ref.stage.label,
                 previous=[f"{s}/{o}" for s, o in prev], now=now,
