@@ -1,0 +1,184 @@
+"""Pricing an option: instances, run hours, integer costs and capacity usage per unit.
+
+Units: a stage is placed in ``units`` — 1 for most stages, one per replica for
+inference stages whose replicas may be split over sites. An option runs
+``instances`` instances per unit for ``hours`` hours each (training and testing
+hours are the stage's reference hours divided by the GPU's relative speed;
+inference hours are per planning period). Per unit it consumes
+``instances × hours`` instance-hours of its (site, offer) and
+``instances × gpus × hours`` GPU-hours of its (site, GPU model), counted in
+milli-unit-hours (rounded up). Money per unit is integer micro-dollars.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import Decimal
+
+from planner.models.portfolio import Portfolio, Stage, StageKind
+from planner.models.world import Offer, Purchase, Site, SiteKind, World
+from planner.money import cost_micro, to_micro, usage_units
+from planner.rules import StageRef
+
+
+@dataclass(frozen=True)
+class Option:
+    """One way to run a stage (per unit): integer costs and capacity usage."""
+
+    stage: int
+    site_id: str
+    offer_id: str
+    purchase: Purchase
+    instances: int
+    hours: Decimal
+    compute_micro: int
+    egress_micro: int
+    usage: tuple[tuple[str, int], ...]
+    max_units: int = 1
+    migration_micro: int = 0
+    risk_micro: int = 0
+    preference_micro: int = 0
+    moved: bool = False
+
+    @property
+    def cost_micro(self) -> int:
+        """Real cost per unit: compute + fixed data flows + migration."""
+        return self.compute_micro + self.egress_micro + self.migration_micro
+
+    @property
+    def objective_micro(self) -> int:
+        """What the optimizer minimizes per unit: cost + spot risk + preference surcharge."""
+        return self.cost_micro + self.risk_micro + self.preference_micro
+
+
+def offer_resource(site_id: str, offer_id: str) -> str:
+    return f"offer:{site_id}/{offer_id}"
+
+
+def gpu_resource(site_id: str, gpu_model: str) -> str:
+    return f"gpu:{site_id}/{gpu_model}"
+
+
+def instances_per_unit(ref: StageRef, offer: Offer) -> int:
+    """Instances for one unit: enough GPUs, vCPUs and memory for each replica it holds."""
+    stage = ref.stage
+    per_replica = max(
+        math.ceil(stage.vcpus / offer.vcpus),
+        math.ceil(stage.memory_gib / offer.memory_gib),
+        math.ceil(stage.gpu.count / offer.gpu_count) if stage.gpu else 1,
+    )
+    return per_replica if stage.splittable else per_replica * stage.replicas
+
+
+def run_hours(stage: Stage, offer: Offer) -> Decimal:
+    """Hours each instance runs: reference hours / GPU speed for training and testing."""
+    if stage.kind is StageKind.INFERENCE or stage.gpu is None or offer.gpu_model is None:
+        return stage.hours
+    return stage.hours / stage.gpu.models[offer.gpu_model]
+
+
+def max_units(world: World, offer: Offer, instances: int) -> tuple[int | None, str]:
+    """Units of a stage that fit at once on the offer (inventory / quota), and the binding
+    resource; None when unlimited."""
+    best: int | None = None
+    resource = ""
+    if offer.capacity is not None:
+        best, resource = offer.capacity // instances, offer_resource(offer.site_id, offer.id)
+    if offer.gpu_model:
+        quota = world.gpu_quotas.get((offer.site_id, offer.gpu_model))
+        if quota is not None:
+            fit = int(Decimal(quota) // (offer.gpu_count * instances))
+            if best is None or fit < best:
+                best, resource = fit, gpu_resource(offer.site_id, offer.gpu_model)
+    return best, resource
+
+
+def purchases(site: Site, stage: Stage, offer: Offer) -> list[tuple[Purchase, Decimal]]:
+    """Purchase options and their hourly price."""
+    if site.kind is SiteKind.ONPREM:
+        return [(Purchase.OWNED, offer.price_per_hour)]
+    out = [(Purchase.ON_DEMAND, offer.price_per_hour)]
+    if stage.spot and offer.spot_price_per_hour is not None:
+        out.append((Purchase.SPOT, offer.spot_price_per_hour))
+    return out
+
+
+def fixed_flows_micro(world: World, ref: StageRef, site: Site) -> int:
+    """Data flows with one fixed end, per unit: the dataset into training, test data into
+    testing (both from the dataset's home), and inference responses out to users."""
+    w, stage = ref.workload, ref.stage
+    home = world.sites[w.dataset.home]
+    if stage.kind is StageKind.TRAINING:
+        return cost_micro(home.egress_per_gb_to(site), w.dataset.size_gb)
+    if stage.kind is StageKind.TESTING:
+        return cost_micro(home.egress_per_gb_to(site), w.dataset.test_gb)
+    share = stage.response_gb / ref.units
+    return cost_micro(site.egress.internet_per_gb, share)
+
+
+def moved_data_gb(ref: StageRef) -> Decimal:
+    """Data a stage takes along when it moves: the dataset for training, test data and the
+    model for testing, the model for inference."""
+    w = ref.workload
+    if ref.stage.kind is StageKind.TRAINING:
+        return w.dataset.size_gb
+    if ref.stage.kind is StageKind.TESTING:
+        return w.dataset.test_gb + w.model.size_gb
+    return w.model.size_gb
+
+
+def migration_micro(world: World, portfolio: Portfolio, ref: StageRef, site: Site,
+                    offer: Offer, previous: list[tuple[str, str]] | None) -> tuple[int, bool]:
+    """Re-planning: cost of moving a unit away from the previous plan, and whether it moves."""
+    if not previous or (site.id, offer.id) in previous:
+        return 0, False
+    fixed = to_micro(portfolio.settings.move_fixed_usd)
+    old = world.sites.get(previous[0][0])
+    if old is None or old.id == site.id:
+        return fixed, True
+    return fixed + cost_micro(old.egress_per_gb_to(site), moved_data_gb(ref)), True
+
+
+def capacities(world: World) -> dict[str, int]:
+    """Capacity of every limited resource, in milli-unit-hours per planning period."""
+    caps: dict[str, int] = {}
+    for o in world.offers:
+        if o.capacity is not None:
+            caps[offer_resource(o.site_id, o.id)] = usage_units(Decimal(o.capacity),
+                                                                world.period_hours)
+    for (site_id, model), gpus in world.gpu_quotas.items():
+        caps[gpu_resource(site_id, model)] = usage_units(Decimal(gpus), world.period_hours)
+    return caps
+
+
+def price_options(world: World, portfolio: Portfolio, ref: StageRef, site: Site, offer: Offer,
+           caps: dict[str, int], previous: list[tuple[str, str]] | None,
+           units_cap: int, n: int | None = None, flows: int | None = None) -> list[Option]:
+    """Every purchase option of a stage on one offer, priced per unit (``n`` and ``flows``
+    may be passed in when the caller already knows them)."""
+    stage, settings = ref.stage, portfolio.settings
+    n = instances_per_unit(ref, offer) if n is None else n
+    hours = run_hours(stage, offer)
+    usage = []
+    if offer_resource(site.id, offer.id) in caps:
+        usage.append((offer_resource(site.id, offer.id), usage_units(Decimal(n), hours)))
+    if offer.gpu_model and gpu_resource(site.id, offer.gpu_model) in caps:
+        usage.append((gpu_resource(site.id, offer.gpu_model),
+                      usage_units(Decimal(n), offer.gpu_count, hours)))
+    flows = fixed_flows_micro(world, ref, site) if flows is None else flows
+    migration, moved = migration_micro(world, portfolio, ref, site, offer, previous)
+    pl = ref.workload.placement
+    preferred = not (pl.prefer_sites or pl.prefer_providers) or (
+        site.id in pl.prefer_sites or site.provider in pl.prefer_providers)
+    out = []
+    for purchase, price in purchases(site, stage, offer):
+        compute = cost_micro(price, Decimal(n), hours)
+        risk = (cost_micro(price * settings.spot_risk_uplift, Decimal(n), hours)
+                if purchase is Purchase.SPOT else 0)
+        pref = 0 if preferred else cost_micro(price * settings.preference_weight, Decimal(n), hours)
+        out.append(Option(ref.index, site.id, offer.id, purchase, n, hours, compute, flows,
+                          tuple(usage), units_cap, migration, risk, pref, moved))
+    return out
+
+
