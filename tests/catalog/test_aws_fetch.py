@@ -420,3 +420,28 @@ def test_build_row_skips_unknown_accelerator_and_zero_price() -> None:
            "ProcessorInfo": {"SupportedArchitectures": ["arm64_mac"]}}
     assert aws.build_row("us-east-1", "US", mac, Decimal("0.65"), None) == (
         "unsupported_architecture")
+
+
+def test_access_denied_refresh_keeps_last_good_catalog(clients: Clients, tmp_path: Path) -> None:
+    """End to end through the store: the real fetcher meets AccessDenied, the refresh fails
+    with one clear line (exit 4), and the bundled catalog in the directory is untouched."""
+    from planner.catalog.store import refresh_catalog
+
+    bundled = Path(__file__).resolve().parents[2] / "catalogs" / "aws.json"
+    target = tmp_path / "aws.json"
+    target.write_bytes(bundled.read_bytes())
+    before = target.read_bytes()
+    clients.stub("pricing", "us-east-1").add_client_error(
+        "get_products", service_error_code="AccessDeniedException", http_status_code=400,
+        service_message="not authorized to perform: pricing:GetProducts",
+        expected_params=pricing_params("us-east-1"))
+
+    def fetcher(regions: list[str], progress: Any = None) -> CatalogFile:
+        return aws.fetch_aws(regions, families=FAMILIES, clients=clients, now=NOW)
+
+    with pytest.raises(CatalogFetchError) as info:
+        refresh_catalog("aws", ["us-east-1"], tmp_path, fetch=fetcher)
+    assert info.value.exit_code == 4 and "AccessDenied" in str(info.value)
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["aws.json"]  # no temp file left
+    clients.assert_no_pending()
