@@ -7,6 +7,7 @@ import itertools
 from collections.abc import Iterator
 
 import numpy as np
+from hypothesis import strategies as st
 
 from planner.solvers.base import Problem
 
@@ -91,3 +92,35 @@ def brute_force(problem: Problem) -> int | None:
             value = int((problem.opt_obj * x).sum()) + _edges(problem, x)
             best = value if best is None else min(best, value)
     return best
+
+
+@st.composite
+def problems(draw: st.DrawFn, max_stages: int = 8, max_options: int = 4, max_units: int = 3,
+             split_stages: int = 2, random_caps: bool = False) -> Problem:
+    """Small random problems for brute force: ≤ ``max_stages`` stages × ≤ ``max_options``
+    options, up to ``max_units`` units on the first ``split_stages`` stages (so enumeration
+    stays small), 0–3 resources; with ``random_caps`` an option may hold fewer units."""
+    n_stages = draw(st.integers(1, max_stages))
+    n_res = draw(st.integers(0, 3))
+    counts = [draw(st.integers(1, max_options)) for _ in range(n_stages)]
+    ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    n_opt = int(ptr[-1])
+    costs = np.array([draw(st.integers(0, 1000)) for _ in range(n_opt)], dtype=np.int64)
+    uo, ur, ua = [], [], []
+    for o in range(n_opt):
+        for r in range(n_res):
+            if draw(st.booleans()):
+                uo.append(o)
+                ur.append(r)
+                ua.append(draw(st.integers(1, 50)))
+    caps = np.array([draw(st.integers(0, 120)) for _ in range(n_res)], dtype=np.int64)
+    units = np.array([draw(st.integers(1, max_units)) if s < split_stages else 1
+                      for s in range(n_stages)], dtype=np.int64)
+    ub = np.array([draw(st.integers(1, int(units[s]))) if random_caps else units[s]
+                   for s in range(n_stages) for _ in range(counts[s])], dtype=np.int64)
+    return Problem(n_stages=n_stages, stage_ptr=ptr, units=units, opt_cost=costs, opt_obj=costs,
+                   opt_compute=costs, opt_ub=ub, opt_site=np.arange(n_opt, dtype=np.int64),
+                   opt_moved=np.zeros(n_opt, dtype=np.bool_), use_opt=np.array(uo, dtype=np.int64),
+                   use_res=np.array(ur, dtype=np.int64), use_amt=np.array(ua, dtype=np.int64),
+                   res_cap=caps, res_names=tuple(f"r{i}" for i in range(n_res)),
+                   site_names=tuple(f"aws:s{i}" for i in range(n_opt)))

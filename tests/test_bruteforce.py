@@ -3,8 +3,7 @@ options each), and random portfolios end to end through the verifier."""
 
 from __future__ import annotations
 
-import numpy as np
-from bruteforce import brute_force
+from bruteforce import brute_force, problems
 from builders import catalog, portfolio, row, solve, training, workload
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,34 +12,6 @@ from planner.models.status import SolveStatus
 from planner.solvers.base import Problem, SolveOptions
 from planner.solvers.cpsat import CpSatBackend
 from planner.solvers.greedy import GreedyBackend
-
-
-@st.composite
-def problems(draw: st.DrawFn) -> Problem:
-    n_stages = draw(st.integers(1, 8))
-    n_res = draw(st.integers(0, 3))
-    counts = [draw(st.integers(1, 4)) for _ in range(n_stages)]
-    ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    n_opt = int(ptr[-1])
-    costs = np.array([draw(st.integers(0, 1000)) for _ in range(n_opt)], dtype=np.int64)
-    uo, ur, ua = [], [], []
-    for o in range(n_opt):
-        for r in range(n_res):
-            if draw(st.booleans()):
-                uo.append(o)
-                ur.append(r)
-                ua.append(draw(st.integers(1, 50)))
-    caps = np.array([draw(st.integers(0, 120)) for _ in range(n_res)], dtype=np.int64)
-    # Split stages (units > 1) on the first two stages only, so enumeration stays small.
-    units = np.array([draw(st.integers(1, 3)) if s < 2 else 1 for s in range(n_stages)],
-                     dtype=np.int64)
-    ub = np.array([units[s] for s in range(n_stages) for _ in range(counts[s])], dtype=np.int64)
-    return Problem(n_stages=n_stages, stage_ptr=ptr, units=units, opt_cost=costs, opt_obj=costs,
-                   opt_compute=costs, opt_ub=ub, opt_site=np.arange(n_opt, dtype=np.int64),
-                   opt_moved=np.zeros(n_opt, dtype=np.bool_), use_opt=np.array(uo, dtype=np.int64),
-                   use_res=np.array(ur, dtype=np.int64), use_amt=np.array(ua, dtype=np.int64),
-                   res_cap=caps, res_names=tuple(f"r{i}" for i in range(n_res)),
-                   site_names=tuple(f"aws:s{i}" for i in range(n_opt)))
 
 
 @settings(max_examples=150, deadline=None, derandomize=True)

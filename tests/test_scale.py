@@ -8,9 +8,8 @@ import dataclasses
 
 import numpy as np
 import pytest
-from bruteforce import brute_force
+from bruteforce import brute_force, problems
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from benchmarks.generate import SIZES, Size, generate_portfolio
 from planner import api
@@ -36,34 +35,6 @@ from planner.world import build_world
 TIGHT = Size("tight", 120, 26)  # 22 cloud regions + 4 small on-prem sites: contended
 
 
-@st.composite
-def problems(draw: st.DrawFn) -> Problem:
-    """Small random problems (≤ 6 stages × ≤ 3 options, units ≤ 2) for brute force."""
-    n_stages = draw(st.integers(1, 6))
-    n_res = draw(st.integers(0, 3))
-    counts = [draw(st.integers(1, 3)) for _ in range(n_stages)]
-    ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    n_opt = int(ptr[-1])
-    costs = np.array([draw(st.integers(0, 1000)) for _ in range(n_opt)], dtype=np.int64)
-    uo, ur, ua = [], [], []
-    for o in range(n_opt):
-        for r in range(n_res):
-            if draw(st.booleans()):
-                uo.append(o)
-                ur.append(r)
-                ua.append(draw(st.integers(1, 50)))
-    caps = np.array([draw(st.integers(0, 120)) for _ in range(n_res)], dtype=np.int64)
-    units = np.array([draw(st.integers(1, 2)) for _ in range(n_stages)], dtype=np.int64)
-    ub = np.array([draw(st.integers(1, int(units[s]))) for s in range(n_stages)
-                   for _ in range(counts[s])], dtype=np.int64)
-    return Problem(n_stages=n_stages, stage_ptr=ptr, units=units, opt_cost=costs, opt_obj=costs,
-                   opt_compute=costs, opt_ub=ub, opt_site=np.arange(n_opt, dtype=np.int64),
-                   opt_moved=np.zeros(n_opt, dtype=np.bool_), use_opt=np.array(uo, dtype=np.int64),
-                   use_res=np.array(ur, dtype=np.int64), use_amt=np.array(ua, dtype=np.int64),
-                   res_cap=caps, res_names=tuple(f"r{i}" for i in range(n_res)),
-                   site_names=tuple(f"aws:s{i}" for i in range(n_opt)))
-
-
 @pytest.fixture(scope="module")
 def catalogs():  # type: ignore[no-untyped-def]
     return api.load_catalogs("catalogs")
@@ -82,7 +53,8 @@ def test_generator_is_deterministic(catalogs) -> None:  # type: ignore[no-untype
 
 
 @settings(max_examples=60, deadline=None, derandomize=True)
-@given(problems())
+@given(problems(max_stages=6, max_options=3, max_units=2, split_stages=6,
+                random_caps=True))
 def test_bounds_never_exceed_the_optimum(problem: Problem) -> None:
     expected = brute_force(problem)
     lag = lagrangian_bound(problem, iterations=60)
@@ -95,7 +67,8 @@ def test_bounds_never_exceed_the_optimum(problem: Problem) -> None:
 
 
 @settings(max_examples=60, deadline=None, derandomize=True)
-@given(problems())
+@given(problems(max_stages=6, max_options=3, max_units=2, split_stages=6,
+                random_caps=True))
 def test_dominance_reduction_keeps_the_optimum(problem: Problem) -> None:
     keep = reduce_dominated(problem)
     reduced = restrict(problem, keep)
