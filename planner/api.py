@@ -25,7 +25,7 @@ from planner.models.portfolio import Portfolio
 from planner.models.status import SolveStatus
 from planner.models.world import World
 from planner.plan_builder import build_plan
-from planner.solvers import BACKENDS, get_backend
+from planner.solvers import AUTO, BACKENDS, choose_backend, get_backend
 from planner.solvers.base import SolveOptions, build_problem
 from planner.verifier import Violation, verify
 from planner.world import build_world
@@ -63,7 +63,7 @@ def previous_placements(previous: Plan) -> dict[str, list[tuple[str, str]]]:
 
 
 def plan(portfolio: Portfolio, catalogs: list[LoadedCatalog] | None = None, *,
-         solver: str = "cpsat", time_limit_s: float = 30.0, workers: int = 8, seed: int = 0,
+         solver: str = "auto", time_limit_s: float = 30.0, workers: int = 8, seed: int = 0,
          deterministic: bool = True, reproducible: bool = False, now: datetime | None = None,
          previous: Plan | None = None, explain: bool = True,
          progress: Callable[[str], None] | None = None, executor: str = "local",
@@ -92,19 +92,21 @@ def plan(portfolio: Portfolio, catalogs: list[LoadedCatalog] | None = None, *,
                       progress=progress, executor=executor, address=address)
 
 
-def plan_world(portfolio: Portfolio, world: World, *, solver: str = "cpsat",
+def plan_world(portfolio: Portfolio, world: World, *, solver: str = "auto",
                time_limit_s: float = 30.0, workers: int = 8, seed: int = 0,
                deterministic: bool = True, reproducible: bool = False,
                previous: Plan | None = None, explain: bool = True,
                progress: Callable[[str], None] | None = None, executor: str = "local",
                address: str | None = None) -> Plan:
     """:func:`plan` on an already resolved world (what-if scenarios change the world)."""
-    if solver not in BACKENDS:
-        raise InputError(f"unknown solver {solver!r}", hint=f"choose from {sorted(BACKENDS)}")
+    if solver not in BACKENDS and solver != AUTO:
+        raise InputError(f"unknown solver {solver!r}",
+                         hint=f"choose from {sorted([*BACKENDS, AUTO])}")
     say = progress or (lambda _msg: None)
     prev = previous_placements(previous) if previous is not None else None
     cands = generate(portfolio, world, previous=prev, keep_pruned_options=explain)
     problem = build_problem(cands, world)
+    solver = choose_backend(solver, problem.n_options)
     say(f"{problem.n_stages} stages, {problem.n_options} options, "
         f"{len(problem.res_names)} limited resources; solving with {solver}")
     options = SolveOptions(time_limit_s=time_limit_s, workers=workers, seed=seed,

@@ -31,7 +31,7 @@ from planner.cli.replan_cmd import diff_cmd, whatif_cmd
 from planner.errors import VerificationError
 from planner.models.plan import Plan
 from planner.models.status import SolveStatus
-from planner.solvers import BACKENDS
+from planner.solvers import AUTO, BACKENDS
 from planner.world import build_world
 
 EXIT_INFEASIBLE = 3
@@ -83,7 +83,9 @@ def _summary(plan: Plan, console: Console) -> None:
 @click.argument("portfolio", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write the JSON plan here.")
 @catalogs_option
-@click.option("--solver", type=click.Choice(sorted(BACKENDS)), default="cpsat", show_default=True)
+@click.option("--solver", type=click.Choice(sorted([*BACKENDS, AUTO])), default=AUTO,
+              show_default=True,
+              help="auto: cpsat (exact) up to 200k options, lns (large-portfolio strategy) above.")
 @click.option(
     "--time-limit",
     type=click.FloatRange(min=0.01),

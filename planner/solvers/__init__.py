@@ -19,6 +19,18 @@ BACKENDS: dict[str, type[Backend]] = {
 }
 
 
+AUTO = "auto"
+AUTO_LNS_OPTIONS = 200_000
+"""``auto`` picks ``cpsat`` up to this many options and ``lns`` above (see benchmarks/)."""
+
+
+def choose_backend(name: str, n_options: int) -> str:
+    """Resolve ``auto`` by problem size; other names pass through."""
+    if name != AUTO:
+        return name
+    return "cpsat" if n_options <= AUTO_LNS_OPTIONS else "lns"
+
+
 def get_backend(name: str, *, executor: str = "local", address: str | None = None) -> Backend:
     """A backend by name (``cpsat``, ``greedy`` or ``lns`` for large portfolios); the
     ``lns`` strategy runs its sub-problems on ``executor`` (``local`` processes or ``ray``
