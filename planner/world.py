@@ -39,6 +39,11 @@ def _cloud_sites_and_offers(
     cloud = portfolio.cloud
     by_provider: dict[str, CatalogFile] = {c.catalog.provider: c.catalog for c in catalogs}
     for i, provider in enumerate(cloud.providers):
+        if not by_provider:
+            raise InputError(f"no catalog loaded for cloud provider {provider!r}",
+                             path=f"cloud.providers[{i}]",
+                             hint="point --catalogs (or $PLANNER_CATALOGS) at the folder with "
+                                  "aws.json / azure.json, or list no cloud providers")
         if provider not in by_provider:
             raise _unknown(
                 "cloud provider (no catalog loaded for it)",
