@@ -47,10 +47,9 @@ def _summary(plan: Plan, console: Console) -> None:
     s = plan.solver
     gap = f"{s.gap:.4%}" if s.gap is not None else "n/a"
     took = f", {s.solve_time_s:.2f}s" if s.solve_time_s is not None else ""
-    console.print(
-        f"[bold]{plan.portfolio}[/]: {plan.status.value} ({s.backend}{took}), "
-        f"total ${plan.totals.total_usd:,.2f}, gap {gap}"
-    )
+    outcome = (f"total ${plan.totals.total_usd:,.2f}, gap {gap}" if plan.feasible
+               else "no plan")
+    console.print(f"[bold]{plan.portfolio}[/]: {plan.status.value} ({s.backend}{took}), {outcome}")
     if plan.placements:
         table = Table(show_edge=False, pad_edge=False)
         for col in ("workload", "stage", "site", "offer", "n", "purchase", "cost $"):
