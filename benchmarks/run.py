@@ -76,19 +76,28 @@ def run_one(size: str, solver: str, time_limit: float, seed: int, executor: str,
 
     wall = time.perf_counter()
     rec: dict[str, Any] = {"size": size, "solver": solver, "seed": seed,
-                           "time_limit_s": time_limit}
+                           "time_limit_s": time_limit, "rss_mib": {}}
+
+    def phase(name: str, key: str, since: float) -> None:
+        """Record a phase's time and the peak RSS so far; say it on stderr with progress."""
+        rec[key] = round(time.perf_counter() - since, 3)
+        rec["rss_mib"][name] = _peak_rss_mib()
+        if progress:
+            print(f"{name}: {rec[key]:.1f} s, peak RSS {rec['rss_mib'][name]:.0f} MiB",
+                  file=sys.stderr, flush=True)
+
     t = time.perf_counter()
     portfolio = generate_portfolio(size, seed)
-    rec["gen_s"] = round(time.perf_counter() - t, 3)
+    phase("portfolio", "gen_s", t)
     catalogs = api.load_catalogs(Path(__file__).resolve().parent.parent / "catalogs")
     t = time.perf_counter()
     world = build_world(portfolio, catalogs)
     # Large-portfolio mode (as ``api.plan(explain=False)``): pruned options are not priced.
     cands = generate(portfolio, world, keep_pruned_options=False)
-    rec["candidates_s"] = round(time.perf_counter() - t, 3)
+    phase(f"candidates ({len(cands.options)} options)", "candidates_s", t)
     t = time.perf_counter()
     problem = build_problem(cands, world)
-    rec["problem_s"] = round(time.perf_counter() - t, 3)
+    phase("problem arrays", "problem_s", t)
     rec.update(stages=problem.n_stages, sites=len(world.sites), options=problem.n_options)
     options = SolveOptions(time_limit_s=time_limit, workers=workers, seed=seed,
                            deterministic=False)
@@ -104,11 +113,12 @@ def run_one(size: str, solver: str, time_limit: float, seed: int, executor: str,
     rec["objective_micro"] = solution.objective
     rec["own_bound_micro"] = solution.bound
     t = time.perf_counter()
+    rec["rss_mib"]["solve"] = _peak_rss_mib()
     plan = build_plan(portfolio, world, cands, problem, solution, options)
-    rec["plan_s"] = round(time.perf_counter() - t, 3)
+    phase("plan", "plan_s", t)
     t = time.perf_counter()
     violations = verify(portfolio, world, plan) if plan.feasible else []
-    rec["verify_s"] = round(time.perf_counter() - t, 3)
+    phase("verify", "verify_s", t)
     rec["verified"] = bool(plan.feasible and not violations)
     rec["violations"] = len(violations)
     rec["cost_usd"] = float(plan.totals.total_usd) if plan.feasible else None

@@ -80,8 +80,9 @@ class Candidates:
     """The options per stage, the capacity of every resource, and the side constraints."""
 
     stages: list[StageRef]
-    options: list[Option]
-    by_stage: list[list[int]]
+    options: Sequence[Option]
+    """A list, or :class:`~planner.candidates_fast.LazyOptions` in large-portfolio mode."""
+    by_stage: Sequence[Sequence[int]]
     pruned: Sequence[Pruned]
     capacities: dict[str, int] = field(default_factory=dict)
     edges: list[Edge] = field(default_factory=list)
@@ -289,7 +290,10 @@ def generate(portfolio: Portfolio, world: World, *,
     options pruned by a relaxable rule are priced too (for explanations and diagnosis).
 
     Rule results are memoized per stage signature (what the site rules and the hardware
-    rules read from a stage), so each rule runs once per (signature, site or offer)."""
+    rules read from a stage), so each rule runs once per (signature, site or offer).
+    Without ``keep_pruned_options`` and ``previous`` (large-portfolio mode) the options are
+    priced as arrays (:mod:`planner.candidates_fast`): the same options in the same order,
+    ``Option`` objects built only when indexed."""
     refs = stage_refs(portfolio)
     offers_at: dict[str, list[Offer]] = {sid: [] for sid in world.sites}
     for o in world.offers:
@@ -299,22 +303,40 @@ def generate(portfolio: Portfolio, world: World, *,
                    [s for s in world.sites.values() if offers_at[s.id]], offers_at,
                    keep_pruned_options, prev_by_index)
     pruned = PrunedList(ctx)
-    cands = Candidates(refs, [], [], pruned, ctx.caps)
-    cands.previous = prev_by_index
     site_memo: dict[tuple[object, ...], list[SiteInfo]] = {}
     offer_memo: dict[tuple[object, ...], list[list[OfferInfo]]] = {}
+    keys: list[tuple[tuple[object, ...], tuple[object, ...]]] = []
     for ref in refs:
         sk, ok = _site_key(ref), _offer_key(ref)
         if sk not in site_memo:
             site_memo[sk] = _site_infos(ctx, ref)
         if ok not in offer_memo:
             offer_memo[ok] = _offer_infos(ctx, ref)
-        mine: list[Option] = []
-        _stage_pass(ctx, ref, site_memo[sk], offer_memo[ok], options=mine,
-                    counts=pruned._counts)
         pruned._add(ref, site_memo[sk], offer_memo[ok])
-        mine.sort(key=lambda o: (o.objective_micro, o.site_id, o.offer_id, o.purchase.value))
-        cands.by_stage.append(list(range(len(cands.options), len(cands.options) + len(mine))))
-        cands.options.extend(mine)
+        keys.append((sk, ok))
+    if not keep_pruned_options and not prev_by_index:
+        # Large-portfolio mode: options priced as arrays, Option objects built on demand.
+        from planner.candidates_fast import generate_arrays
+
+        def count_pass(ref: StageRef, counts: Counter[str]) -> None:
+            sk, ok = keys[ref.index]
+            _stage_pass(ctx, ref, site_memo[sk], offer_memo[ok], counts=counts)
+
+        lazy, ranges = generate_arrays(ctx, refs, keys, site_memo, offer_memo,
+                                       pruned._counts, count_pass)
+        cands = Candidates(refs, lazy, ranges, pruned, ctx.caps)
+    else:
+        options: list[Option] = []
+        by_stage: list[list[int]] = []
+        for ref, (sk, ok) in zip(refs, keys, strict=True):
+            mine: list[Option] = []
+            _stage_pass(ctx, ref, site_memo[sk], offer_memo[ok], options=mine,
+                        counts=pruned._counts)
+            mine.sort(key=lambda o: (o.objective_micro, o.site_id, o.offer_id,
+                                     o.purchase.value))
+            by_stage.append(list(range(len(options), len(options) + len(mine))))
+            options.extend(mine)
+        cands = Candidates(refs, options, by_stage, pruned, ctx.caps)
+    cands.previous = prev_by_index
     _side_constraints(portfolio, refs, cands)
     return cands

@@ -14,6 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from planner.candidates import Candidates, Option
+from planner.candidates_fast import LazyOptions
 from planner.models.portfolio import ColocationLevel
 from planner.models.status import SolveStatus
 from planner.models.world import World
@@ -172,16 +173,14 @@ def build_problem(cands: Candidates, world: World, *, include_pruned: bool = Fal
         flat = [pair for lst in per_stage for pair in lst]
         options = [o for o, _ in flat]
         counts = [len(lst) for lst in per_stage]
+    elif isinstance(cands.options, LazyOptions):  # large-portfolio mode: already arrays
+        return _build(cands, world, *_lazy_columns(cands.options))
     else:  # options are already grouped by stage, in stage order
         options = [cands.options[i] for opts in cands.by_stage for i in opts]
         counts = [len(opts) for opts in cands.by_stage]
-    n_stages = len(counts)
-    ptr = np.zeros(n_stages + 1, dtype=np.int64)
-    ptr[1:] = np.cumsum(counts)
     site_names = sorted({o.site_id for o in options})
     site_index = {s: i for i, s in enumerate(site_names)}
-    res_names = tuple(sorted(cands.capacities))
-    res_index = {name: i for i, name in enumerate(res_names)}
+    res_index = {name: i for i, name in enumerate(sorted(cands.capacities))}
     # One pass over the options (the only per-option Python loop), then numpy.
     rows = []
     use_opt, use_res, use_amt = [], [], []
@@ -193,6 +192,46 @@ def build_problem(cands: Candidates, world: World, *, include_pruned: bool = Fal
             use_res.append(res_index[name])
             use_amt.append(amount)
     cols = np.array(rows, dtype=np.int64).reshape(len(rows), 8).T
+    uses = (np.array(use_opt, dtype=np.int64), np.array(use_res, dtype=np.int64),
+            np.array(use_amt, dtype=np.int64))
+    return _build(cands, world, counts, site_names, cols, uses,
+                  tuple(g for _, g in flat) if include_pruned else None)
+
+
+def _lazy_columns(lazy: LazyOptions) -> tuple[list[int], list[str], IntArray,
+                                              tuple[IntArray, IntArray, IntArray], None]:
+    """The per-option columns of :func:`build_problem` straight from the arrays."""
+    c = lazy.cols
+    n = len(lazy)
+    counts = np.diff(lazy.ptr).tolist()
+    ids = lazy.site_ids()
+    used = np.unique(c["triple"]) if n else np.zeros(0, dtype=np.int64)
+    site_names = sorted({ids[t] for t in used.tolist()})
+    index = {s: i for i, s in enumerate(site_names)}
+    tsite = np.array([index.get(s, -1) for s in ids], dtype=np.int64)
+    zero = np.zeros(n, dtype=np.int64)
+    cols = np.stack([c["compute"], c["egress"], zero, c["risk"], c["pref"], c["ub"],
+                     tsite[c["triple"]] if n else zero, zero])
+    opt = np.arange(n, dtype=np.int64)
+    has1, has2 = c["res1"] >= 0, c["res2"] >= 0
+    o = np.concatenate([opt[has1], opt[has2]])
+    which = np.concatenate([np.zeros(int(has1.sum()), dtype=np.int64),
+                            np.ones(int(has2.sum()), dtype=np.int64)])
+    order = np.lexsort((which, o))
+    res = np.concatenate([c["res1"][has1], c["res2"][has2]])[order]
+    amt = np.concatenate([c["amt1"][has1], c["amt2"][has2]])[order]
+    return counts, site_names, cols, (o[order], res, amt), None
+
+
+def _build(cands: Candidates, world: World, counts: list[int], site_names: list[str],
+           cols: IntArray, uses: tuple[IntArray, IntArray, IntArray],
+           groups: tuple[tuple[str, ...], ...] | None) -> Problem:
+    """The Problem from per-option columns (compute, egress, migration, risk, preference,
+    max units, site index, moved) and the sparse usage (option, resource, amount)."""
+    n_stages = len(counts)
+    ptr = np.zeros(n_stages + 1, dtype=np.int64)
+    ptr[1:] = np.cumsum(counts)
+    res_names = tuple(sorted(cands.capacities))
     compute, egress, migration, risk, pref, max_units, opt_site, moved_int = cols
     moved = moved_int.astype(np.bool_)
     opt_cost = compute + egress + migration
@@ -229,14 +268,14 @@ def build_problem(cands: Candidates, world: World, *, include_pruned: bool = Fal
         n_stages=n_stages, stage_ptr=ptr, units=units,
         opt_cost=opt_cost, opt_obj=opt_cost + risk + pref, opt_compute=compute,
         opt_ub=np.minimum(max_units, units[stage_of]), opt_site=opt_site, opt_moved=moved,
-        use_opt=arr(use_opt), use_res=arr(use_res), use_amt=arr(use_amt),
+        use_opt=uses[0], use_res=uses[1], use_amt=uses[2],
         res_cap=arr([cands.capacities[n] for n in res_names]), res_names=res_names,
         site_names=tuple(site_names), site_provider=tuple(provider[s] for s in site_names),
         site_cloud=tuple(not s.startswith("onprem:") for s in site_names),
         min_sites=arr([r.stage.min_sites for r in cands.stages]),
         edges=tuple(edges), colocations=colocs, budgets=budgets, max_share=share,
         max_moves=cands.max_moves,
-        opt_groups=tuple(g for _, g in flat) if include_pruned else None,
+        opt_groups=groups,
         stage_keys=tuple(r.key for r in cands.stages),
     )
 
