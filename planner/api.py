@@ -31,6 +31,8 @@ from planner.verifier import Violation, verify
 from planner.world import build_world
 
 DEFAULT_CATALOGS = "catalogs"
+EXPLAIN_MAX_STAGES = 2000
+"""Above this many stages, pruned options are not priced (see :func:`plan`)."""
 
 
 def load_portfolio(path: str | Path) -> Portfolio:
@@ -65,7 +67,7 @@ def previous_placements(previous: Plan) -> dict[str, list[tuple[str, str]]]:
 def plan(portfolio: Portfolio, catalogs: list[LoadedCatalog] | None = None, *,
          solver: str = "auto", time_limit_s: float = 30.0, workers: int = 8, seed: int = 0,
          deterministic: bool = True, reproducible: bool = False, now: datetime | None = None,
-         previous: Plan | None = None, explain: bool = True,
+         previous: Plan | None = None, explain: bool | None = None,
          progress: Callable[[str], None] | None = None, executor: str = "local",
          address: str | None = None) -> Plan:
     """Plan the portfolio at least cost and verify the result independently.
@@ -77,7 +79,9 @@ def plan(portfolio: Portfolio, catalogs: list[LoadedCatalog] | None = None, *,
     costs the data it takes along (at the old site's egress price) plus
     ``settings.move_fixed_usd``, and ``settings.max_moves`` caps how many stages move.
     ``explain`` prices the options pruned by rules, for "why not the cheaper one" and the
-    infeasibility diagnosis (turn off for very large portfolios).
+    infeasibility diagnosis; ``None`` (the default) turns it on up to
+    ``EXPLAIN_MAX_STAGES`` stages and off above, where the array-based large-portfolio
+    path is used (plans still carry why-here and runner-ups, not ``cheaper_rejected``).
 
     Raises :class:`~planner.errors.InputError` for names the catalogs do not know and
     :class:`~planner.errors.VerificationError` if the plan breaks a rule (a bug).
@@ -95,7 +99,7 @@ def plan(portfolio: Portfolio, catalogs: list[LoadedCatalog] | None = None, *,
 def plan_world(portfolio: Portfolio, world: World, *, solver: str = "auto",
                time_limit_s: float = 30.0, workers: int = 8, seed: int = 0,
                deterministic: bool = True, reproducible: bool = False,
-               previous: Plan | None = None, explain: bool = True,
+               previous: Plan | None = None, explain: bool | None = None,
                progress: Callable[[str], None] | None = None, executor: str = "local",
                address: str | None = None) -> Plan:
     """:func:`plan` on an already resolved world (what-if scenarios change the world)."""
@@ -104,6 +108,8 @@ def plan_world(portfolio: Portfolio, world: World, *, solver: str = "auto",
                          hint=f"choose from {sorted([*BACKENDS, AUTO])}")
     say = progress or (lambda _msg: None)
     prev = previous_placements(previous) if previous is not None else None
+    if explain is None:
+        explain = sum(len(w.stages) for w in portfolio.workloads) <= EXPLAIN_MAX_STAGES
     cands = generate(portfolio, world, previous=prev, keep_pruned_options=explain)
     problem = build_problem(cands, world)
     solver = choose_backend(solver, problem.n_options)
