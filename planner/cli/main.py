@@ -35,6 +35,7 @@ from planner.solvers import AUTO, BACKENDS
 from planner.world import build_world
 
 EXIT_INFEASIBLE = 3
+SUMMARY_ROWS = 25
 EXIT_NO_PLAN = 7
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -54,7 +55,10 @@ def _summary(plan: Plan, console: Console) -> None:
         table = Table(show_edge=False, pad_edge=False)
         for col in ("workload", "stage", "site", "offer", "n", "purchase", "cost $"):
             table.add_column(col, justify="right" if col in ("n", "cost $") else "left")
-        for p in plan.placements:
+        shown = plan.placements
+        if len(shown) > SUMMARY_ROWS:
+            shown = sorted(shown, key=lambda p: -p.cost.total_usd)[:SUMMARY_ROWS]
+        for p in shown:
             table.add_row(
                 p.workload,
                 p.stage,
@@ -65,6 +69,9 @@ def _summary(plan: Plan, console: Console) -> None:
                 f"{p.cost.total_usd:,.2f}",
             )
         console.print(table)
+        if len(shown) < len(plan.placements):
+            console.print(f"… the {len(shown)} most expensive of {len(plan.placements)} "
+                          "placements; `planner explain` or `planner report` show the rest")
     for u in plan.unplaced:
         console.print(f"[red]unplaced[/] {u.workload}/{u.stage}: " + "; ".join(u.reasons))
     for m in plan.moves:
