@@ -37,34 +37,25 @@ def _stable(node: Any) -> Any:
     return node
 
 
+def _document(body: dict[str, Any], title: str, summary: str) -> dict[str, Any]:
+    """A pydantic schema as a standalone draft-07 document with a title and description."""
+    description = (summary + " " + (body.pop("description", "") or "")).strip()
+    return {"$schema": DIALECT, "title": title, "description": description,
+            **{k: v for k, v in body.items() if k != "title"}}
+
+
 def portfolio_schema() -> dict[str, Any]:
     """What a portfolio file (YAML or JSON) may contain: the input side of the models."""
-    body = Portfolio.model_json_schema(mode="validation")
-    return {
-        "$schema": DIALECT,
-        "title": "planner portfolio",
-        "description": (
-            "Input of `planner plan`: sites, cloud settings and ML workloads with their "
-            "stages and residency rules. "
-            + (body.pop("description", "") or "")
-        ).strip(),
-        **{k: v for k, v in body.items() if k != "title"},
-    }
+    return _document(Portfolio.model_json_schema(mode="validation"), "planner portfolio",
+                     "Input of `planner plan`: sites, cloud settings and ML workloads with "
+                     "their stages and residency rules.")
 
 
 def plan_schema() -> dict[str, Any]:
     """What `planner plan` writes: the serialized Plan (money as decimal strings)."""
-    body = Plan.model_json_schema(mode="serialization")
-    return {
-        "$schema": DIALECT,
-        "title": "planner plan",
-        "description": (
-            "Output of `planner plan`: placements with costs and reasons, resource use, "
-            "totals, solver report and catalog provenance. "
-            + (body.pop("description", "") or "")
-        ).strip(),
-        **{k: v for k, v in body.items() if k != "title"},
-    }
+    return _document(Plan.model_json_schema(mode="serialization"), "planner plan",
+                     "Output of `planner plan`: placements with costs and reasons, resource "
+                     "use, totals, solver report and catalog provenance.")
 
 
 def schema_text(name: str) -> str:
