@@ -97,7 +97,7 @@ def session_client_factory(session: boto3.session.Session) -> ClientFactory:
     """A client factory over a boto3 session (standard credential chain), with retries."""
 
     def make(service: str, region: str) -> BaseClient:
-        return session.client(service, region_name=region, config=client_config())  # type: ignore[call-overload]
+        return session.client(service, region_name=region, config=client_config())  # type: ignore[call-overload,unused-ignore]
 
     return make
 
