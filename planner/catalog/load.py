@@ -3,21 +3,41 @@
 The planner only ever reads snapshots; fetchers write them. Each loaded file
 keeps its provenance (path, sha256, ``fetched_at``) so that plans can say which
 prices they were computed with.
+
+Catalog files may come from anywhere (``--catalogs DIR``), so reading them is
+bounded: at most :data:`MAX_CATALOG_BYTES` are read (real catalogs are 10-15 MB),
+only regular files are opened, nesting deeper than Python's recursion limit,
+``NaN``/``Infinity`` literals, a top level that is not an object, and every
+schema or file-wide rule (:mod:`planner.catalog.checks`) become one
+``CatalogError`` line (exit code 2) naming the file and the path in it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
+from planner.catalog.checks import catalog_problem
 from planner.catalog.schema import CatalogFile
 from planner.errors import CatalogError
 
 PROVIDER_FILES = {"aws": "aws.json", "azure": "azure.json"}
+
+MAX_CATALOG_BYTES = 128 * 1024 * 1024
+"""The largest catalog file the planner reads (128 MiB, about 10x a full real catalog)."""
+
+_JSON_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+"""A JSON string (skipped whole) or a bracket; used to find where nesting goes too deep."""
+
+REFETCH_HINT = "restore the file from git or re-fetch it with `planner catalog refresh`"
 
 
 @dataclass(frozen=True)
@@ -36,40 +56,158 @@ def _loc(loc: tuple[int | str, ...]) -> str:
     return out
 
 
-def parse_catalog(raw: bytes, path: Path) -> CatalogFile:
-    """Validate catalog bytes; errors name the file, the row and its instance type."""
+class _Constant:
+    """Stands in for a ``NaN``/``Infinity`` literal while its path is looked up."""
+
+
+class _ConstantFound(ValueError):
+    """Raised by the decoder at the first ``NaN``/``Infinity`` literal."""
+
+
+def _reject_constant(name: str) -> Any:
+    raise _ConstantFound(name)
+
+
+def _constant_path(raw: bytes) -> str | None:
+    """Where the first ``NaN``/``Infinity`` literal is (decoding once more, keeping them)."""
     try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CatalogError(
-            f"not valid JSON: {exc}",
-            source=str(path),
-            hint="restore the file from git or run `planner catalog refresh`",
-        ) from exc
+        where = _find_constant(json.loads(raw, parse_constant=lambda _n: _Constant()))
+    except (ValueError, RecursionError):
+        return None
+    return _loc(where) if where else None
+
+
+def _find_constant(value: Any, loc: tuple[int | str, ...] = ()) -> tuple[int | str, ...] | None:
+    """Path of the first :class:`_Constant` in a parsed document (iterative, any depth)."""
+    stack: list[tuple[Any, tuple[int | str, ...]]] = [(value, loc)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, _Constant):
+            return where
+        if isinstance(item, dict):
+            stack.extend((v, (*where, k)) for k, v in reversed(item.items()))
+        elif isinstance(item, list):
+            stack.extend((v, (*where, i)) for i, v in reversed(list(enumerate(item))))
+    return None
+
+
+def _decode(raw: bytes, path: Path) -> Any:
+    """``json.loads`` with every failure as one ``CatalogError`` line."""
     try:
-        return CatalogFile.model_validate(data)
+        return json.loads(raw, parse_constant=_reject_constant)
+    except _ConstantFound as exc:
+        raise CatalogError(f"{exc} is not a number (JSON has no NaN or Infinity)",
+                           path=_constant_path(raw), source=str(path),
+                           hint=REFETCH_HINT) from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, over-long integers
+        raise CatalogError(f"not valid JSON: {exc}", source=str(path), hint=REFETCH_HINT) from None
+    except RecursionError:
+        raise CatalogError("not a catalog: JSON nested too deeply to read"
+                           + _too_deep_at(raw, 100), source=str(path),
+                           hint=REFETCH_HINT) from None
+
+
+def _too_deep_at(raw: bytes, limit: int) -> str:
+    """`` (more than N levels at line L column C)`` for the first bracket nested too deep."""
+    depth = 0
+    for match in _JSON_TOKENS.finditer(raw):
+        token = match.group()
+        if token in (b"[", b"{"):
+            depth += 1
+            if depth > limit:
+                pos = match.start()
+                line = raw.count(b"\n", 0, pos) + 1
+                column = pos - raw.rfind(b"\n", 0, pos)
+                return f" (more than {limit} levels at line {line} column {column})"
+        elif token in (b"]", b"}"):
+            depth -= 1
+    return ""
+
+
+def _json_type(value: Any) -> str:
+    """The JSON name of a decoded value's type (array, string, null …)."""
+    names = {list: "an array", str: "a string", bool: "a boolean", int: "a number",
+             float: "a number", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _row_label(data: dict[str, Any], loc: tuple[int | str, ...]) -> str:
+    """`` (region/instance_type)`` of the row an error is in, when it is in one."""
+    if len(loc) < 2 or loc[0] != "rows" or not isinstance(loc[1], int):
+        return ""
+    rows = data.get("rows")
+    row = rows[loc[1]] if isinstance(rows, list) and loc[1] < len(rows) else None
+    if not isinstance(row, dict):
+        return ""
+    return f" ({str(row.get('region', '?'))[:40]}/{str(row.get('instance_type', '?'))[:60]})"
+
+
+def _validation_error(exc: ValidationError, data: dict[str, Any], path: Path) -> CatalogError:
+    """The first pydantic error as one line: path, row, what is wrong and the value."""
+    errors = exc.errors()
+    err = errors[0]
+    loc = tuple(err["loc"])
+    message = str(err["msg"]).removeprefix("Value error, ")
+    if err["type"] not in ("value_error", "missing"):
+        message += f", got {repr(err.get('input'))[:60]}"
+    if len(errors) > 1:
+        message += f" (and {len(errors) - 1} more problem(s))"
+    return CatalogError(message, path=(_loc(loc) + _row_label(data, loc)) or None,
+                        source=str(path), hint=REFETCH_HINT)
+
+
+def parse_catalog(raw: bytes, path: Path, *, check_rows: bool = True) -> CatalogFile:
+    """Validate catalog bytes; errors name the file, the path, the row and its instance type.
+
+    ``check_rows=False`` skips the file-wide rules of :mod:`planner.catalog.checks`
+    (the store uses it to read an old file it only compares against).
+    """
+    data = _decode(raw, path)
+    if not isinstance(data, dict):
+        raise CatalogError(f"the top level must be a JSON object, got {_json_type(data)}",
+                           path="(top level)", source=str(path), hint=REFETCH_HINT)
+    try:
+        catalog = CatalogFile.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = tuple(err["loc"])
-        where = _loc(loc)
-        if len(loc) >= 2 and loc[0] == "rows" and isinstance(loc[1], int):
-            rows = data.get("rows", []) if isinstance(data, dict) else []
-            row = rows[loc[1]] if loc[1] < len(rows) and isinstance(rows[loc[1]], dict) else {}
-            where += f" ({row.get('region', '?')}/{row.get('instance_type', '?')})"
-        raise CatalogError(
-            err["msg"],
-            path=where or None,
-            source=str(path),
-            hint="fix the row or re-fetch with `planner catalog refresh`",
-        ) from exc
+        raise _validation_error(exc, data, path) from None
+    except RecursionError:
+        raise CatalogError("not a catalog: nested too deeply to validate", source=str(path),
+                           hint=REFETCH_HINT) from None
+    problem = catalog_problem(catalog) if check_rows else None
+    if problem is not None:
+        raise CatalogError(problem[1], path=problem[0], source=str(path), hint=REFETCH_HINT)
+    return catalog
+
+
+def read_catalog_bytes(path: Path, limit: int | None = None) -> bytes:
+    """The bytes of a regular file of at most ``limit`` (default :data:`MAX_CATALOG_BYTES`)."""
+    most = MAX_CATALOG_BYTES if limit is None else limit
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise CatalogError("not a regular file", source=str(path),
+                               hint="a catalog must be a plain JSON file")
+        if info.st_size > most:
+            raise _too_big(path, info.st_size, most)
+        with path.open("rb") as fh:
+            raw = fh.read(most + 1)
+    except OSError as exc:
+        raise CatalogError(f"cannot read catalog: {exc.strerror or exc}",
+                           source=str(path)) from None
+    if len(raw) > most:
+        raise _too_big(path, len(raw), most)
+    return raw
+
+
+def _too_big(path: Path, size: int, limit: int) -> CatalogError:
+    return CatalogError(f"file is larger than {limit / 2**20:g} MiB (at least "
+                        f"{size / 2**20:.1f} MiB); not a catalog", source=str(path),
+                        hint=REFETCH_HINT)
 
 
 def load_catalog_file(path: Path) -> LoadedCatalog:
     """Load and validate one catalog snapshot file."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise CatalogError(f"cannot read catalog: {exc.strerror}", source=str(path)) from exc
+    raw = read_catalog_bytes(path)
     return LoadedCatalog(
         path=path, sha256=hashlib.sha256(raw).hexdigest(), catalog=parse_catalog(raw, path)
     )
@@ -89,6 +227,6 @@ def load_catalog_dir(
     loaded = []
     for provider in sorted(wanted):
         path = directory / PROVIDER_FILES[provider]
-        if path.exists():
+        if os.path.lexists(path):
             loaded.append(load_catalog_file(path))
     return loaded

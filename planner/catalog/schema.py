@@ -3,8 +3,12 @@
 A file is an envelope (provider, when and how it was fetched, which regions
 succeeded or failed, currency, default egress prices) around rows, one per
 (region, instance type). Prices are USD per hour as decimals; they are
-validated when a catalog loads: NaN, infinite, negative or missing on-demand
-prices are rejected with the row named.
+validated when a catalog loads: NaN, infinite, negative, missing or absurd
+(above :data:`MAX_PRICE_PER_HOUR`) prices are rejected with the row named, and
+so are booleans or strings where a number belongs, sizes beyond any real
+instance and GPU models outside the planner's vocabulary (``planner.gpus``).
+Rules that span rows (duplicates, regions without rows) live in
+:mod:`planner.catalog.checks`.
 """
 
 from __future__ import annotations
@@ -15,7 +19,23 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from planner.gpus import GPU_MODELS, closest
+
 SCHEMA_VERSION = 1
+
+MAX_PRICE_PER_HOUR = Decimal(1000)
+"""The highest price per instance-hour (USD) a catalog may hold; the most expensive
+instance types today cost about 400 USD/h (AWS u7in-32tb), so a larger value is a
+unit mix-up or a corrupt row."""
+
+MAX_EGRESS_PER_GB = Decimal(10)
+"""The highest egress price (USD per GB) a catalog may hold (real ones are below 0.25)."""
+
+MAX_VCPUS = 4096
+MAX_MEMORY_GIB = 131072.0
+MAX_GPUS = 64
+MAX_GPU_MEMORY_GIB = 16384.0
+"""Upper bounds on an instance's size: far above any real instance type."""
 
 Provider = Literal["aws", "azure"]
 
@@ -29,7 +49,18 @@ def _check_price(value: Decimal | None, *, required: bool) -> Decimal | None:
         raise ValueError(f"price must be a finite number, got {value}")
     if value < 0:
         raise ValueError(f"price must not be negative, got {value}")
+    if value > MAX_PRICE_PER_HOUR:
+        raise ValueError(f"price {value} USD/h is above the sane maximum of "
+                         f"{MAX_PRICE_PER_HOUR} USD/h (a unit mix-up?)")
     return value
+
+
+def _check_gpu_model(value: str | None) -> str | None:
+    if value is None or value in GPU_MODELS:
+        return value
+    guess = closest(value, set(GPU_MODELS))
+    hint = f"did you mean {guess!r}?" if guess else "see planner/gpus.py for the known models"
+    raise ValueError(f"unknown GPU model {value!r} ({hint})")
 
 
 class CatalogSource(BaseModel):
@@ -56,28 +87,29 @@ class EgressPrices(BaseModel):
     """Data transfer out, USD per GB: to another region of the same provider, and
     to the internet (which covers other providers and on-prem sites)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    same_provider_per_gb: Decimal = Field(ge=0)
-    internet_per_gb: Decimal = Field(ge=0)
+    same_provider_per_gb: Decimal = Field(ge=0, le=MAX_EGRESS_PER_GB)
+    internet_per_gb: Decimal = Field(ge=0, le=MAX_EGRESS_PER_GB)
 
 
 class CatalogRow(BaseModel):
     """One instance type in one region, with its facts and prices."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     provider: Provider
     region: str = Field(min_length=1)
     instance_type: str = Field(min_length=1)
     family: str
     architecture: Literal["x86_64", "arm64"] = "x86_64"
-    vcpus: int = Field(gt=0)
-    memory_gib: float = Field(gt=0)
+    vcpus: int = Field(gt=0, le=MAX_VCPUS, strict=True)
+    memory_gib: float = Field(gt=0, le=MAX_MEMORY_GIB, strict=True)
     gpu_model: str | None = None
     gpu_vendor: str | None = None
-    gpu_count: float = Field(default=0.0, ge=0)
-    gpu_memory_gib: float = Field(default=0.0, ge=0, description="total GPU memory of the instance")
+    gpu_count: float = Field(default=0.0, ge=0, le=MAX_GPUS, strict=True)
+    gpu_memory_gib: float = Field(default=0.0, ge=0, le=MAX_GPU_MEMORY_GIB, strict=True,
+                                  description="total GPU memory of the instance")
     price_per_hour: Decimal | None = Field(description="on-demand, Linux, USD per hour")
     spot_price_per_hour: Decimal | None = None
     country: str = Field(pattern=r"^[A-Z]{2}$")
@@ -93,6 +125,11 @@ class CatalogRow(BaseModel):
     @classmethod
     def _spot(cls, v: Decimal | None) -> Decimal | None:
         return _check_price(v, required=False)
+
+    @field_validator("gpu_model")
+    @classmethod
+    def _known_gpu(cls, v: str | None) -> str | None:
+        return _check_gpu_model(v)
 
     @model_validator(mode="after")
     def _gpu_consistent(self) -> CatalogRow:
@@ -129,16 +166,6 @@ class CatalogFile(BaseModel):
         if v.tzinfo is None:
             raise ValueError("fetched_at must carry a timezone (UTC), e.g. 2026-11-01T00:00:00Z")
         return v.astimezone(UTC)
-
-    @model_validator(mode="after")
-    def _rows_match_envelope(self) -> CatalogFile:
-        for i, row in enumerate(self.rows):
-            if row.provider != self.provider:
-                raise ValueError(
-                    f"rows[{i}] ({row.instance_type}): provider {row.provider!r} "
-                    f"in a {self.provider!r} catalog"
-                )
-        return self
 
     def age_days(self, now: datetime | None = None) -> float:
         """How old the snapshot is, in days."""

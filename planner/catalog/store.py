@@ -337,7 +337,7 @@ def catalog_status(directory: Path, *, now: datetime | None = None,
     out = []
     for provider in sorted(PROVIDER_FILES):
         path = catalog_path(directory, provider)
-        if not path.exists():
+        if not path.exists() and not path.is_symlink():
             continue
         try:
             loaded = load_catalog_file(path)
