@@ -1,39 +1,55 @@
 """The catalog store: the only code that writes catalog snapshots.
 
-A refresh must never leave the planner without prices. :func:`write_catalog`
-therefore
+A refresh must never leave the planner without prices, and two refreshes must
+never race. :func:`refresh_catalog` and :func:`write_catalog` therefore
 
-1. serializes the new catalog deterministically (rows sorted by region and
-   instance type, ``indent=1``, decimal prices written as exact JSON numbers);
-2. re-parses those bytes with :func:`planner.catalog.load.parse_catalog`, so a
-   file the loader would reject is never written;
-3. compares it with the last good file and refuses (``CatalogStoreError``,
-   exit code 5) when a region went missing or more than ``max_row_loss`` of the
-   rows disappeared, unless ``force``;
-4. writes a temp file in the same directory, fsyncs it, ``os.replace``-s it over
-   the old file and fsyncs the directory.
+1. hold the catalog's exclusive lock (:mod:`planner.catalog.lock`): a second
+   refresh of the same file waits for the first (bounded) or, with
+   ``wait=False``, fails at once naming the PID that holds it (exit code 5);
+2. remove the temp files an interrupted (killed) refresh left behind;
+3. turn every fetched region without a single row, and every requested region
+   the fetcher left out, into a failed region: it is not "fetched";
+4. serialize the new catalog deterministically (:mod:`planner.catalog.serialize`)
+   and re-parse those bytes with :func:`planner.catalog.load.parse_catalog`, so a
+   file the loader would reject is never written (an empty catalog included);
+5. compare it with the last good file and refuse (``CatalogStoreError``, exit
+   code 5) when a region went missing (failed or empty) or more than
+   ``max_row_loss`` of the rows disappeared, unless ``force``;
+6. write a temp file in the same directory, fsync it, ``os.replace`` it over
+   the old file and fsync the directory.
 
-On any failure the old file stays byte-identical and the temp file is removed.
+A fetcher that fails, returns nothing or returns no rows is a
+``CatalogFetchError`` (exit code 4). On any failure the old file stays
+byte-identical and the temp file is removed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic_core import to_jsonable_python
-
-from planner.catalog.load import PROVIDER_FILES, LoadedCatalog, load_catalog_file, parse_catalog
-from planner.catalog.schema import CatalogFile
+from planner.catalog.load import (
+    PROVIDER_FILES,
+    LoadedCatalog,
+    parse_catalog,
+    read_catalog_bytes,
+)
+from planner.catalog.lock import (
+    DEFAULT_LOCK_TIMEOUT_S,
+    TEMP_SUFFIX,
+    catalog_lock,
+    remove_temp_files,
+    temp_prefix,
+)
+from planner.catalog.schema import CatalogFile, RegionFailure
+from planner.catalog.serialize import serialize_catalog
 from planner.errors import CatalogError, CatalogFetchError, CatalogStoreError, PlannerError
 
 DEFAULT_MAX_AGE_DAYS = 30
@@ -48,70 +64,40 @@ DEFAULT_REGIONS: dict[str, tuple[str, ...]] = {
 }
 """Regions a refresh fetches when no catalog file exists yet for the provider."""
 
+EMPTY_REGION_ERROR = "returned 0 rows (no priced instance types)"
+MISSING_REGION_ERROR = "the fetcher returned nothing for this region"
+"""The errors recorded for a region that came back empty or not at all."""
+
 Fetcher = Callable[..., CatalogFile]
-
-
-# ---------------------------------------------------------------- serialization
-
-
-def _encode(value: Any, level: int, out: list[str]) -> None:
-    """Append the JSON text of ``value`` to ``out`` (``json.dumps(indent=1)`` layout)."""
-    if isinstance(value, dict):
-        if not value:
-            out.append("{}")
-            return
-        pad = " " * (level + 1)
-        out.append("{")
-        for i, (key, item) in enumerate(value.items()):
-            out.append(("," if i else "") + "\n" + pad + json.dumps(str(key)) + ": ")
-            _encode(item, level + 1, out)
-        out.append("\n" + " " * level + "}")
-    elif isinstance(value, list | tuple):
-        if not value:
-            out.append("[]")
-            return
-        pad = " " * (level + 1)
-        out.append("[")
-        for i, item in enumerate(value):
-            out.append(("," if i else "") + "\n" + pad)
-            _encode(item, level + 1, out)
-        out.append("\n" + " " * level + "]")
-    elif isinstance(value, Decimal):
-        if not value.is_finite():
-            raise ValueError(f"cannot write non-finite decimal {value}")
-        out.append(format(value, "f"))
-    elif isinstance(value, datetime):
-        out.append(json.dumps(value.isoformat().replace("+00:00", "Z")))
-    elif isinstance(value, date):
-        out.append(json.dumps(value.isoformat()))
-    elif value is None or isinstance(value, bool | int | float | str):
-        out.append(json.dumps(value, allow_nan=False))
-    else:
-        _encode(to_jsonable_python(value), level, out)
-
-
-def dump_json(value: Any) -> str:
-    """JSON text with ``indent=1``; decimals become exact numbers (no float noise)."""
-    out: list[str] = []
-    _encode(value, 0, out)
-    return "".join(out)
-
-
-def serialize_catalog(catalog: CatalogFile) -> bytes:
-    """The exact bytes the store writes for ``catalog`` (deterministic, trailing newline)."""
-    data = catalog.model_dump(mode="python")
-    data["fetched_at"] = catalog.fetched_at.astimezone(UTC)
-    data["rows"] = sorted(data["rows"], key=lambda r: (r["region"], r["instance_type"]))
-    return (dump_json(data) + "\n").encode("utf-8")
+Notify = Callable[[str], None]
 
 
 # ---------------------------------------------------------------- comparison
 
 
 def covered_regions(catalog: CatalogFile) -> set[str]:
-    """Regions the catalog actually holds prices for (listed and not failed)."""
+    """Regions the catalog actually holds prices for (listed, not failed, with rows)."""
     failed = {f.region for f in catalog.failed_regions}
-    return set(catalog.regions) - failed
+    with_rows = {row.region for row in catalog.rows}
+    return (set(catalog.regions) & with_rows) - failed
+
+
+def demote_empty_regions(catalog: CatalogFile, requested: Sequence[str] = ()) -> CatalogFile:
+    """A region the fetch listed without a single row, or a requested region the fetch
+    left out, is a failed region, not a fetched one."""
+    with_rows = {row.region for row in catalog.rows}
+    failed = {f.region: f.error for f in catalog.failed_regions}
+    empty = [r for r in catalog.regions if r not in with_rows and r not in failed]
+    listed = set(catalog.regions) | set(failed)
+    missing = [r for r in dict.fromkeys(requested) if r not in listed]
+    if not empty and not missing:
+        return catalog
+    failed.update(dict.fromkeys(empty, EMPTY_REGION_ERROR))
+    failed.update(dict.fromkeys(missing, MISSING_REGION_ERROR))
+    return catalog.model_copy(update={
+        "regions": [r for r in catalog.regions if r not in empty],
+        "failed_regions": [RegionFailure(region=r, error=e) for r, e in sorted(failed.items())],
+    })
 
 
 @dataclass(frozen=True)
@@ -164,10 +150,14 @@ def catalog_path(directory: Path, provider: str) -> Path:
 
 
 def _read_last_good(path: Path) -> CatalogFile | None:
-    """The current file's catalog, or None when it is missing or corrupt."""
+    """The current file's catalog, or None when it is missing or unreadable.
+
+    Read leniently (without the file-wide rules), so that a file an older
+    planner wrote with an empty region still guards its other regions.
+    """
     try:
-        return parse_catalog(path.read_bytes(), path)
-    except (OSError, CatalogError):
+        return parse_catalog(read_catalog_bytes(path), path, check_rows=False)
+    except CatalogError:
         return None
 
 
@@ -188,7 +178,8 @@ def _fsync_dir(directory: Path) -> None:
 def _atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a fsynced temp file and ``os.replace``."""
     mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=temp_prefix(path),
+                                    suffix=TEMP_SUFFIX)
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -204,18 +195,14 @@ def _atomic_write(path: Path, data: bytes) -> None:
     _fsync_dir(path.parent)
 
 
-def write_catalog(catalog: CatalogFile, directory: Path, *,
-                  max_row_loss: float = DEFAULT_MAX_ROW_LOSS, force: bool = False) -> Path:
-    """Validate ``catalog`` and atomically replace ``directory/<provider>.json``.
-
-    Raises ``CatalogStoreError`` (exit code 5) when the new catalog lost a
-    region of the last good file or more than ``max_row_loss`` of its rows
-    (unless ``force``), or when the file cannot be written. The old file is
-    left byte-identical whenever this raises.
-    """
+def _check_row_loss(max_row_loss: float) -> None:
     if not 0.0 <= max_row_loss <= 1.0:
         raise CatalogStoreError(f"max_row_loss must be between 0 and 1, got {max_row_loss}")
-    path = catalog_path(directory, catalog.provider)
+
+
+def _store(catalog: CatalogFile, path: Path, *, max_row_loss: float,
+           force: bool) -> tuple[bytes, CatalogDiff]:
+    """Validate, compare and atomically write ``catalog``; call only holding the lock."""
     data = serialize_catalog(catalog)
     try:
         parse_catalog(data, path)  # never write bytes the loader would reject
@@ -232,11 +219,29 @@ def write_catalog(catalog: CatalogFile, directory: Path, *,
             hint="the old file is kept; re-run the refresh, or pass --force to accept it",
         )
     try:
-        directory.mkdir(parents=True, exist_ok=True)
         _atomic_write(path, data)
     except OSError as exc:
         raise CatalogStoreError(f"cannot write catalog: {exc}", source=str(path),
                                 hint="the old file is kept") from exc
+    return data, diff
+
+
+def write_catalog(catalog: CatalogFile, directory: Path, *,
+                  max_row_loss: float = DEFAULT_MAX_ROW_LOSS, force: bool = False,
+                  wait: bool = True, lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S) -> Path:
+    """Validate ``catalog`` and atomically replace ``directory/<provider>.json``.
+
+    Raises ``CatalogStoreError`` (exit code 5) when the new catalog lost a
+    region of the last good file or more than ``max_row_loss`` of its rows
+    (unless ``force``), when it does not validate (never forced), when another
+    writer holds the catalog's lock too long, or when the file cannot be
+    written. The old file is left byte-identical whenever this raises.
+    """
+    _check_row_loss(max_row_loss)
+    path = catalog_path(directory, catalog.provider)
+    with catalog_lock(path, wait=wait, timeout_s=lock_timeout_s):
+        remove_temp_files(path)
+        _store(demote_empty_regions(catalog), path, max_row_loss=max_row_loss, force=force)
     return path
 
 
@@ -252,22 +257,12 @@ class RefreshResult:
     failed_regions: tuple[tuple[str, str], ...]
     diff: CatalogDiff
     forced: bool
+    removed_temp_files: tuple[str, ...] = ()
 
 
-def refresh_catalog(provider: str, regions: Sequence[str], directory: Path, *,
-                    fetch: Fetcher, progress: Callable[..., Any] | None = None,
-                    max_row_loss: float = DEFAULT_MAX_ROW_LOSS,
-                    force: bool = False) -> RefreshResult:
-    """Fetch ``provider``'s prices for ``regions`` and store them with :func:`write_catalog`.
-
-    A fetcher exception becomes ``CatalogFetchError`` (exit code 4) and leaves
-    the old file untouched. A region that fails to fetch but is in the last
-    good catalog counts as lost: the store refuses the refresh unless ``force``.
-    """
-    if provider not in PROVIDER_FILES:
-        raise CatalogStoreError(f"unknown provider {provider!r}",
-                                hint="choose one of " + ", ".join(sorted(PROVIDER_FILES)))
-    old = _read_last_good(catalog_path(directory, provider))
+def _fetch(provider: str, regions: Sequence[str], fetch: Fetcher,
+           progress: Callable[..., Any] | None) -> CatalogFile:
+    """Run the fetcher; anything but a catalog with rows is a ``CatalogFetchError``."""
     try:
         catalog = fetch(list(regions), progress=progress)
     except PlannerError:
@@ -275,17 +270,55 @@ def refresh_catalog(provider: str, regions: Sequence[str], directory: Path, *,
     except Exception as exc:
         raise CatalogFetchError(f"{provider} fetch failed: {type(exc).__name__}: {exc}",
                                 hint="the last good catalog is kept") from exc
+    if not isinstance(catalog, CatalogFile):
+        got = "nothing (None)" if catalog is None else f"a {type(catalog).__name__}"
+        raise CatalogFetchError(f"the {provider} fetcher returned {got} instead of a catalog",
+                                hint="the last good catalog is kept; this is a fetcher bug")
     if catalog.provider != provider:
         raise CatalogStoreError(f"the fetcher returned a {catalog.provider!r} catalog "
                                 f"for provider {provider!r}")
-    path = write_catalog(catalog, directory, max_row_loss=max_row_loss, force=force)
-    diff = compare_catalogs(old, catalog, max_row_loss)
+    if not catalog.rows:
+        failed = "; ".join(f"{f.region}: {f.error}" for f in catalog.failed_regions)
+        raise CatalogFetchError(
+            f"{provider} fetch returned no rows for {', '.join(regions) or 'any region'}"
+            + (f" (failed: {failed[:300]})" if failed else ""),
+            hint="the last good catalog is kept; check region names, credentials and "
+                 "filters, then retry")
+    return catalog
+
+
+def refresh_catalog(provider: str, regions: Sequence[str], directory: Path, *,
+                    fetch: Fetcher, progress: Callable[..., Any] | None = None,
+                    max_row_loss: float = DEFAULT_MAX_ROW_LOSS, force: bool = False,
+                    wait: bool = True, lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
+                    notify: Notify | None = None) -> RefreshResult:
+    """Fetch ``provider``'s prices for ``regions`` and store them (see the module doc).
+
+    The catalog's lock is held from before the fetch to after the write, so a
+    concurrent refresh of the same file waits (``notify`` hears about it) and
+    then compares against this one's result. A fetcher exception, a ``None``
+    or empty result become ``CatalogFetchError`` (exit code 4); a region that
+    fails or comes back empty but is in the last good catalog counts as lost:
+    the store refuses the refresh unless ``force``.
+    """
+    if provider not in PROVIDER_FILES:
+        raise CatalogStoreError(f"unknown provider {provider!r}",
+                                hint="choose one of " + ", ".join(sorted(PROVIDER_FILES)))
+    _check_row_loss(max_row_loss)
+    path = catalog_path(directory, provider)
+    say = notify or (lambda _message: None)
+    with catalog_lock(path, wait=wait, timeout_s=lock_timeout_s, notify=say):
+        removed = tuple(t.path.name for t in remove_temp_files(path))
+        if removed:
+            say(f"removed {len(removed)} leftover temp file(s) of an interrupted refresh: "
+                + ", ".join(removed))
+        catalog = demote_empty_regions(_fetch(provider, regions, fetch, progress), regions)
+        data, diff = _store(catalog, path, max_row_loss=max_row_loss, force=force)
     return RefreshResult(
-        provider=provider, path=path,
-        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        provider=provider, path=path, sha256=hashlib.sha256(data).hexdigest(),
         rows=len(catalog.rows), regions=tuple(sorted(covered_regions(catalog))),
         failed_regions=tuple((f.region, f.error) for f in catalog.failed_regions),
-        diff=diff, forced=force and bool(diff.problems),
+        diff=diff, forced=force and bool(diff.problems), removed_temp_files=removed,
     )
 
 
@@ -298,62 +331,7 @@ def default_refresh_regions(directory: Path, provider: str) -> list[str]:
     return sorted(regions) or list(DEFAULT_REGIONS[provider])
 
 
-# ---------------------------------------------------------------- status
-
-
-@dataclass(frozen=True)
-class CatalogStatus:
-    """One provider snapshot as the status command reports it."""
-
-    provider: str
-    file: str
-    sha256: str | None = None
-    fetched_at: datetime | None = None
-    age_days: float | None = None
-    stale: bool = False
-    rows: int = 0
-    regions: int = 0
-    gpu_rows: int = 0
-    failed_regions: dict[str, str] = field(default_factory=dict)
-    error: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (timestamps as ISO 8601 UTC)."""
-        out = asdict(self)
-        if self.fetched_at is not None:
-            out["fetched_at"] = self.fetched_at.isoformat().replace("+00:00", "Z")
-        if self.age_days is not None:
-            out["age_days"] = round(self.age_days, 2)
-        return out
-
-
-def catalog_status(directory: Path, *, now: datetime | None = None,
-                   max_age_days: float = DEFAULT_MAX_AGE_DAYS) -> list[CatalogStatus]:
-    """Status of every provider snapshot in ``directory``; corrupt files carry ``error``."""
-    if not directory.is_dir():
-        raise CatalogError("catalog directory not found", source=str(directory),
-                           hint="pass --catalogs DIR or set PLANNER_CATALOGS")
-    ref = now or datetime.now(UTC)
-    out = []
-    for provider in sorted(PROVIDER_FILES):
-        path = catalog_path(directory, provider)
-        if not path.exists() and not path.is_symlink():
-            continue
-        try:
-            loaded = load_catalog_file(path)
-        except CatalogError as exc:
-            out.append(CatalogStatus(provider=provider, file=str(path), error=str(exc)))
-            continue
-        cat = loaded.catalog
-        age = cat.age_days(ref)
-        out.append(CatalogStatus(
-            provider=provider, file=str(path), sha256=loaded.sha256[:12],
-            fetched_at=cat.fetched_at, age_days=age, stale=age > max_age_days,
-            rows=len(cat.rows), regions=len(covered_regions(cat)),
-            gpu_rows=sum(1 for r in cat.rows if r.gpu_count > 0),
-            failed_regions={f.region: f.error for f in cat.failed_regions},
-        ))
-    return out
+# ---------------------------------------------------------------- staleness
 
 
 def stale_catalogs(loaded: Sequence[LoadedCatalog], max_age_days: float = DEFAULT_MAX_AGE_DAYS,

@@ -3,8 +3,9 @@
 Thin click commands over :mod:`planner.catalog.store` and
 :mod:`planner.catalog.query`. Tables go to stdout, progress and logs to
 stderr. A ``PlannerError`` prints one ``error: …`` line and exits with the
-error's exit code (2 bad input or corrupt catalog, 4 fetch failed, 5 store
-refused); the last good catalog file is never touched by a failed refresh.
+error's exit code (2 bad input or corrupt catalog, 4 fetch failed or returned
+nothing, 5 store refused or the catalog is locked by another refresh); the last
+good catalog file is never touched by a failed refresh.
 """
 
 from __future__ import annotations
@@ -21,16 +22,16 @@ from rich.console import Console
 from rich.table import Table
 
 from planner.catalog.load import PROVIDER_FILES, load_catalog_dir
+from planner.catalog.lock import DEFAULT_LOCK_TIMEOUT_S
 from planner.catalog.query import GpuOffer, find_gpu_offers
+from planner.catalog.serialize import dump_json
+from planner.catalog.status import CatalogStatus, catalog_status, leftover_temp_files
 from planner.catalog.store import (
     DEFAULT_MAX_AGE_DAYS,
     DEFAULT_MAX_ROW_LOSS,
-    CatalogStatus,
     Fetcher,
     RefreshResult,
-    catalog_status,
     default_refresh_regions,
-    dump_json,
     refresh_catalog,
     stale_catalogs,
 )
@@ -120,13 +121,21 @@ def catalog() -> None:
 @click.option("--max-row-loss", type=click.FloatRange(0.0, 1.0), default=DEFAULT_MAX_ROW_LOSS,
               show_default=True, help="Refuse when more than this share of rows disappears.")
 @click.option("--force", is_flag=True, help="Replace the catalog even if regions or rows got lost.")
+@click.option("--no-wait", is_flag=True,
+              help="Exit at once (code 5) when another refresh of the catalog is running.")
+@click.option("--wait-timeout", type=click.FloatRange(min=0), default=DEFAULT_LOCK_TIMEOUT_S,
+              show_default=True, metavar="SECONDS",
+              help="How long to wait for another refresh of the same catalog.")
 @friendly_errors
 def refresh_cmd(provider: str, regions: tuple[str, ...], out: Path, max_row_loss: float,
-                force: bool) -> None:
+                force: bool, no_wait: bool, wait_timeout: float) -> None:
     """Fetch current prices and atomically replace the provider's catalog file.
 
-    Exit codes: 4 when the fetch fails, 5 when the store refuses the new
-    catalog (lost regions or rows); the last good file is kept in both cases.
+    One refresh per catalog file at a time: a second one waits for the first
+    (at most --wait-timeout seconds) or, with --no-wait, exits. Exit codes: 4
+    when the fetch fails or returns nothing, 5 when the store refuses the new
+    catalog (lost or empty regions, lost rows) or another refresh holds it;
+    the last good file is kept in every case.
     """
     wanted = _split(regions) or default_refresh_regions(out, provider)
     err = err_console()
@@ -135,7 +144,9 @@ def refresh_cmd(provider: str, regions: tuple[str, ...], out: Path, max_row_loss
     fetch = load_fetcher(provider)
     result = refresh_catalog(provider, wanted, out, fetch=fetch,
                              progress=_progress_printer(err, provider),
-                             max_row_loss=max_row_loss, force=force)
+                             max_row_loss=max_row_loss, force=force, wait=not no_wait,
+                             lock_timeout_s=wait_timeout,
+                             notify=lambda message: _log(err, message))
     _report_refresh(result)
 
 
@@ -164,9 +175,13 @@ def _status_table(rows: list[CatalogStatus]) -> Table:
 def status_cmd(catalogs_dir: Path, max_age_days: float, as_json: bool) -> None:
     """Show age, size and failed regions of every catalog snapshot.
 
-    Exits 2 when a catalog file is corrupt (after printing the others).
+    Warns about temp files an interrupted refresh left behind. Exits 2 when a
+    catalog file is corrupt (after printing the others).
     """
     rows = catalog_status(catalogs_dir, max_age_days=max_age_days)
+    for leftover in leftover_temp_files(catalogs_dir):
+        prefix = "note" if leftover.refreshing else "warning"
+        err_console().print(f"{prefix}: {leftover.message()}", markup=False)
     if as_json:
         click.echo(dump_json([s.to_dict() for s in rows]))
     elif not rows:

@@ -443,5 +443,5 @@ def test_access_denied_refresh_keeps_last_good_catalog(clients: Clients, tmp_pat
         refresh_catalog("aws", ["us-east-1"], tmp_path, fetch=fetcher)
     assert info.value.exit_code == 4 and "AccessDenied" in str(info.value)
     assert target.read_bytes() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["aws.json"]  # no temp file left
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".aws.json.lock", "aws.json"]  # no temp
     clients.assert_no_pending()

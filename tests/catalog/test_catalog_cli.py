@@ -91,7 +91,8 @@ def test_refresh_fetch_failure_exits_4_and_keeps_file(catalogs: Path,
     assert "Traceback" not in result.output
     assert result.stderr.strip().splitlines()[-1].startswith("error: aws fetch failed")
     assert (catalogs / "aws.json").read_bytes() == before
-    assert sorted(p.name for p in catalogs.iterdir()) == ["aws.json", "azure.json"]
+    assert sorted(p.name for p in catalogs.iterdir()) == [".aws.json.lock", ".azure.json.lock",
+                                                          "aws.json", "azure.json"]
 
 
 def test_refresh_missing_fetcher_exits_4(catalogs: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,9 +21,9 @@ from planner.catalog.schema import (
     Provider,
     RegionFailure,
 )
+from planner.catalog.status import catalog_status
 from planner.catalog.store import (
     DEFAULT_MAX_AGE_DAYS,
-    catalog_status,
     compare_catalogs,
     default_refresh_regions,
     refresh_catalog,
@@ -96,7 +96,8 @@ def fake_fetcher(catalog: CatalogFile) -> Callable[..., CatalogFile]:
 
 
 def listing(directory: Path) -> list[str]:
-    return sorted(p.name for p in directory.iterdir())
+    """The directory's files except the lock files (which stay, by design)."""
+    return sorted(p.name for p in directory.iterdir() if not p.name.endswith(".json.lock"))
 
 
 @pytest.fixture
@@ -269,10 +270,11 @@ def test_row_loss_limit_is_configurable(old_aws: tuple[Path, bytes]) -> None:
         write_catalog(_rows(7), path.parent, max_row_loss=1.5)
 
 
-def test_empty_catalog_is_refused_without_force(tmp_path: Path) -> None:
+def test_empty_catalog_is_never_written(tmp_path: Path) -> None:
     empty = make_catalog(rows_per_region=0)
-    with pytest.raises(CatalogStoreError, match="no rows"):
-        write_catalog(empty, tmp_path)
+    for force in (False, True):
+        with pytest.raises(CatalogStoreError, match="rows: the catalog has no rows"):
+            write_catalog(empty, tmp_path, force=force)
     assert listing(tmp_path) == []
 
 
