@@ -93,6 +93,30 @@ class EgressPrices(BaseModel):
     internet_per_gb: Decimal = Field(ge=0, le=MAX_EGRESS_PER_GB)
 
 
+SourceKind = Literal["api", "bulk", "import", "transcribed"]
+"""How a row's prices were obtained: a provider API with credentials (``api``), a public
+price list or keyless API (``bulk``), a file the user imported (``import``), or copied by
+hand from a named public source (``transcribed``). Estimates are never allowed."""
+
+
+class RowSource(BaseModel):
+    """Provenance of one row's prices: how, from where (API name, file, or the public
+    source's name/URL and its date) and when they were read."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: SourceKind
+    ref: str = Field(min_length=1, description="API, file, or named public source and date")
+    fetched_at: datetime
+
+    @field_validator("fetched_at")
+    @classmethod
+    def _utc(cls, v: datetime) -> datetime:
+        if v.tzinfo is None:
+            raise ValueError("fetched_at must carry a timezone (UTC), e.g. 2026-11-01T00:00:00Z")
+        return v.astimezone(UTC)
+
+
 class CatalogRow(BaseModel):
     """One instance type in one region, with its facts and prices."""
 
@@ -111,7 +135,16 @@ class CatalogRow(BaseModel):
     gpu_memory_gib: float = Field(default=0.0, ge=0, le=MAX_GPU_MEMORY_GIB, strict=True,
                                   description="total GPU memory of the instance")
     price_per_hour: Decimal | None = Field(description="on-demand, Linux, USD per hour")
-    spot_price_per_hour: Decimal | None = None
+    spot_price_per_hour: Decimal | None = Field(
+        default=None, description="lowest current spot price across the region's zones")
+    spot_price_at: datetime | None = Field(default=None,
+                                           description="when that spot price was current")
+    commit_1y_per_hour: Decimal | None = Field(
+        default=None, description="1-year commitment (savings plan / reserved), USD per hour")
+    commit_3y_per_hour: Decimal | None = Field(
+        default=None, description="3-year commitment (savings plan / reserved), USD per hour")
+    source: RowSource | None = Field(
+        default=None, description="provenance of this row's prices (None: the file's source)")
     country: str = Field(pattern=r"^[A-Z]{2}$")
     availability: Literal["available", "restricted"] = "available"
     restrictions: list[str] = Field(default_factory=list)
@@ -121,7 +154,7 @@ class CatalogRow(BaseModel):
     def _on_demand(cls, v: Decimal | None) -> Decimal | None:
         return _check_price(v, required=True)
 
-    @field_validator("spot_price_per_hour")
+    @field_validator("spot_price_per_hour", "commit_1y_per_hour", "commit_3y_per_hour")
     @classmethod
     def _spot(cls, v: Decimal | None) -> Decimal | None:
         return _check_price(v, required=False)
