@@ -57,6 +57,11 @@ class Checked:
         return run_hours(self.stage, self.offer)
 
 
+def num(x: Decimal) -> str:
+    """A decimal for a message, without exponent or trailing zeros: ``50``, ``76.923…``."""
+    return format(x.normalize(), "f") if x else "0"
+
+
 def round_usd(x: Decimal) -> Decimal:
     """Round a USD amount to whole micro-dollars, half-even, as USD."""
     return (x * 1_000_000).to_integral_value(rounding=ROUND_HALF_EVEN) / Decimal(1_000_000)

@@ -25,7 +25,7 @@ from decimal import Decimal
 
 from planner.models.plan import Plan
 from planner.models.world import World
-from planner.verify_base import MILLI, Checked, Violation, ceil_milli
+from planner.verify_base import MILLI, Checked, Violation, ceil_milli, num
 
 _HOUR_TOLERANCE = Decimal("0.000001")
 _UTILIZATION_TOLERANCE = 0.00005
@@ -75,7 +75,7 @@ def check_period(world: World, checked: list[Checked]) -> list[Violation]:
         if used > cap:
             unit = "GPU-hours" if resource.startswith("gpu:") else "instance-hours"
             out.append(Violation(f"capacity.{resource.partition(':')[0]}", resource,
-                                 f"{used} {unit} > {cap}"))
+                                 f"{num(used)} {unit} > {num(cap)}"))
     return out
 
 
@@ -91,7 +91,7 @@ def check_stage_at_once(world: World, checked: list[Checked]) -> list[Violation]
             if n > limit:
                 what = "GPUs" if resource.startswith("gpu:") else "instances"
                 out.append(Violation("capacity.concurrency", f"{stage} on {resource}",
-                                     f"needs {n} {what} at once; {limit} exist"))
+                                     f"needs {num(n)} {what} at once; {limit} exist"))
     return out
 
 
@@ -104,8 +104,9 @@ def check_timing(checked: list[Checked]) -> list[Violation]:
             continue
         if abs((p.end - p.start) - c.hours) > _HOUR_TOLERANCE:
             out.append(Violation("schedule.duration", c.where,
-                                 f"runs {p.end - p.start} h from {p.start} to {p.end}; "
-                                 f"the stage needs {c.hours} h on {c.offer.id}"))
+                                 f"runs {num(p.end - p.start)} h from {num(p.start)} to "
+                                 f"{num(p.end)}; the stage needs {num(c.hours)} h on "
+                                 f"{c.offer.id}"))
     return out
 
 
@@ -133,8 +134,8 @@ def check_instants(world: World, checked: list[Checked]) -> list[Violation]:
         limit = _limit(world, resource)
         if peak is not None and peak[1] > limit:
             what = "GPUs" if resource.startswith("gpu:") else "instances"
-            out.append(Violation("capacity.concurrency", f"{resource} at hour {peak[0]}",
-                                 f"{peak[1]} {what} in use at once; {limit} exist"))
+            out.append(Violation("capacity.concurrency", f"{resource} at hour {num(peak[0])}",
+                                 f"{num(peak[1])} {what} in use at once; {limit} exist"))
     return out
 
 
