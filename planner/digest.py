@@ -2,8 +2,10 @@
 
 The portfolio digest is the SHA-256 of the *validated* portfolio as canonical JSON:
 keys sorted, no whitespace, decimals normalized (``80``, ``80.0`` and ``8e1`` are the
-same number), sets sorted. Comments, key order, quoting and number formatting of the
-YAML do not change it; any change of a value does. The catalogs digest covers the
+same number), sets sorted, fields at their default value left out (spelling a default
+out, or a newer planner adding a field with a default, does not change it). Comments,
+key order, quoting and number formatting of the YAML do not change it; any change of
+a value does. The catalogs digest covers the
 catalog snapshot files the plan was priced with (their provider and file SHA-256).
 """
 
@@ -41,7 +43,7 @@ def _sha256(data: object) -> str:
 
 def portfolio_sha256(portfolio: Portfolio) -> str:
     """SHA-256 of the validated portfolio as canonical JSON."""
-    return _sha256(portfolio.model_dump(mode="python"))
+    return _sha256(portfolio.model_dump(mode="python", exclude_defaults=True))
 
 
 def catalogs_sha256(world: World) -> str:

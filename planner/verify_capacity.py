@@ -111,16 +111,25 @@ def check_timing(checked: list[Checked]) -> list[Violation]:
 
 
 def _peak(uses: list[tuple[Checked, Decimal]]) -> tuple[Decimal, Decimal] | None:
-    """The first start instant with the most units in use, and that load; None if untimed."""
-    timed = [(c.placement.start, c.placement.end, n) for c, n in uses
-             if c.placement.start is not None and c.placement.end is not None]
-    if not timed:
+    """The first start instant with the most units in use, and that load; None if untimed.
+
+    A sweep over the start and end events; at equal times ends come first, since a
+    placement runs in ``[start, end)``."""
+    events: list[tuple[Decimal, int, Decimal]] = []
+    always = Decimal(0)
+    for c, n in uses:
+        p = c.placement
+        if p.start is None or p.end is None:
+            always += n
+        else:
+            events += [(p.start, 1, n), (p.end, 0, -n)]
+    if not events:
         return None
-    always = sum((n for c, n in uses if c.placement.start is None), Decimal(0))
     best: tuple[Decimal, Decimal] | None = None
-    for t in sorted({start for start, _, _ in timed}):
-        load = always + sum((n for start, end, n in timed if start <= t < end), Decimal(0))
-        if best is None or load > best[1]:
+    load = always
+    for t, is_start, delta in sorted(events):
+        load += delta
+        if is_start and (best is None or load > best[1]):
             best = (t, load)
     return best
 

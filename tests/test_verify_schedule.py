@@ -12,10 +12,14 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from planner.models.plan import Placement, Plan
 from planner.verifier import Violation, verify
+from planner.verify_base import Checked
+from planner.verify_capacity import _peak
 from planner.world import build_world
 from tests.builders import NOW, portfolio, small_catalog, solve, training, workload
 
@@ -116,3 +120,32 @@ def test_bad_times_do_not_load(onprem: tuple[Any, Plan], start: str, end: str | 
     data["placements"][0].update(start=start, end=end)
     with pytest.raises(ValidationError, match=error):
         Plan.model_validate(data)
+
+
+def _placement(start: int | None, length: int, instances: int) -> Placement:
+    data = {"workload": "w", "stage": "training", "kind": "training", "team": "t",
+            "site": "onprem:dc", "provider": "onprem", "region": "dc", "country": "DE",
+            "offer": "gpu", "purchase": "owned", "gpu_model": None, "gpus_per_instance": "0",
+            "replicas": 1, "instances": instances, "hours": str(length),
+            "cost": {"compute_usd": "0", "egress_usd": "0", "total_usd": "0"}, "why": [],
+            "start": None if start is None else str(start),
+            "end": None if start is None else str(start + length)}
+    return Placement.model_validate(data)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.one_of(st.none(), st.integers(0, 20)), st.integers(1, 10),
+                          st.integers(1, 5)), min_size=1, max_size=8))
+def test_peak_matches_brute_force(jobs: list[tuple[int | None, int, int]]) -> None:
+    uses = [(Checked(i, _placement(s, d, n), None, None, None, None),  # type: ignore[arg-type]
+             Decimal(n)) for i, (s, d, n) in enumerate(jobs)]
+    always = sum(n for s, _, n in jobs if s is None)
+    starts = sorted({s for s, _, _ in jobs if s is not None})
+    loads = [(t, always + sum(n for s, d, n in jobs if s is not None and s <= t < s + d))
+             for t in starts]
+    peak = _peak(uses)
+    if not starts:
+        assert peak is None
+        return
+    top = max(load for _, load in loads)
+    assert peak == (next(t for t, load in loads if load == top), top)
