@@ -53,8 +53,10 @@ def _limit(world: World, resource: str) -> int:
     return offer.capacity
 
 
-def _uses(world: World, checked: Iterable[Checked]
-          ) -> dict[str, list[tuple[Checked, Decimal]]]:
+Uses = dict[str, list[tuple[Checked, Decimal]]]
+
+
+def _uses(world: World, checked: Iterable[Checked]) -> Uses:
     """Resource → the placements on it and how many units of it each holds at once."""
     out: dict[str, list[tuple[Checked, Decimal]]] = defaultdict(list)
     for c in checked:
@@ -66,10 +68,10 @@ def _uses(world: World, checked: Iterable[Checked]
     return out
 
 
-def check_period(world: World, checked: list[Checked]) -> list[Violation]:
+def check_period(world: World, by_resource: Uses) -> list[Violation]:
     """Unit-hours per planning period, exactly (no rounding in the planner's favour)."""
     out = []
-    for resource, uses in sorted(_uses(world, checked).items()):
+    for resource, uses in sorted(by_resource.items()):
         used = sum((amount * c.hours for c, amount in uses), Decimal(0))
         cap = _limit(world, resource) * world.period_hours
         if used > cap:
@@ -79,10 +81,10 @@ def check_period(world: World, checked: list[Checked]) -> list[Violation]:
     return out
 
 
-def check_stage_at_once(world: World, checked: list[Checked]) -> list[Violation]:
+def check_stage_at_once(world: World, by_resource: Uses) -> list[Violation]:
     """What one stage holds of a resource at once fits in it."""
     out = []
-    for resource, uses in sorted(_uses(world, checked).items()):
+    for resource, uses in sorted(by_resource.items()):
         per_stage: dict[str, Decimal] = defaultdict(Decimal)
         for c, amount in uses:
             per_stage[f"{c.placement.workload}/{c.placement.stage}"] += amount
@@ -134,11 +136,11 @@ def _peak(uses: list[tuple[Checked, Decimal]]) -> tuple[Decimal, Decimal] | None
     return best
 
 
-def check_instants(world: World, checked: list[Checked]) -> list[Violation]:
+def check_instants(world: World, by_resource: Uses) -> list[Violation]:
     """At every start instant, the instances of each (site, offer) and the GPUs of each
     (site, GPU model) in use fit in the inventory or quota."""
     out = []
-    for resource, uses in sorted(_uses(world, checked).items()):
+    for resource, uses in sorted(by_resource.items()):
         peak = _peak(uses)
         limit = _limit(world, resource)
         if peak is not None and peak[1] > limit:
@@ -148,10 +150,10 @@ def check_instants(world: World, checked: list[Checked]) -> list[Violation]:
     return out
 
 
-def _recomputed(world: World, checked: list[Checked]) -> dict[str, tuple[int, int]]:
+def _recomputed(world: World, by_resource: Uses) -> dict[str, tuple[int, int]]:
     """Resource → (used, capacity) in milli-unit-hours."""
     used: dict[str, int] = defaultdict(int)
-    for resource, uses in _uses(world, checked).items():
+    for resource, uses in by_resource.items():
         for c, amount in uses:
             used[resource] += ceil_milli(amount / c.units * c.hours) * c.units
     return {r: (u, ceil_milli(_limit(world, r) * world.period_hours)) for r, u in used.items()}
@@ -161,10 +163,10 @@ def _milli(x: Decimal) -> str:
     return str((Decimal(x) / MILLI).quantize(Decimal("0.001")))
 
 
-def check_resources(world: World, checked: list[Checked], plan: Plan) -> list[Violation]:
+def check_resources(world: World, by_resource: Uses, plan: Plan) -> list[Violation]:
     """``resources[]`` lists exactly the limited resources the placements use, with the
     use, capacity and utilization the inputs give."""
-    want = _recomputed(world, checked)
+    want = _recomputed(world, by_resource)
     out = []
     seen: set[str] = set()
     for i, r in enumerate(plan.resources):
@@ -199,6 +201,7 @@ def check_resources(world: World, checked: list[Checked], plan: Plan) -> list[Vi
 
 def check_capacity(world: World, checked: list[Checked], plan: Plan) -> list[Violation]:
     """Every capacity rule and the plan's own account of capacity use."""
-    return (check_stage_at_once(world, checked) + check_period(world, checked)
-            + check_timing(checked) + check_instants(world, checked)
-            + check_resources(world, checked, plan))
+    by_resource = _uses(world, checked)
+    return (check_stage_at_once(world, by_resource) + check_period(world, by_resource)
+            + check_timing(checked) + check_instants(world, by_resource)
+            + check_resources(world, by_resource, plan))
