@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal
+from functools import cached_property
 
 from planner.models.plan import Placement
 from planner.models.portfolio import Stage, StageKind, Workload
@@ -51,7 +52,7 @@ class Checked:
         """Units the placement serves: its replicas for a split stage, else one (the stage)."""
         return self.placement.replicas if splittable(self.stage) else 1
 
-    @property
+    @cached_property
     def hours(self) -> Decimal:
         """Hours each instance runs, from the stage and the offer (never from the plan)."""
         return run_hours(self.stage, self.offer)
