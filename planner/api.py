@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from planner.candidates import generate
 from planner.catalog.load import LoadedCatalog, load_catalog_dir
-from planner.diagnosis import diagnose
+from planner.diagnosis import diagnose, recheck_conflicts
 from planner.errors import InputError, VerificationError
 from planner.io import load_portfolio as _load_portfolio
 from planner.io import read_document, validate_as
@@ -27,7 +28,7 @@ from planner.models.world import World
 from planner.plan_builder import build_plan
 from planner.solvers import AUTO, BACKENDS, choose_backend, get_backend
 from planner.solvers.base import SolveOptions, build_problem
-from planner.verifier import Violation, verify
+from planner.verifier import Violation, foreign_plan, verify
 from planner.world import build_world
 
 DEFAULT_CATALOGS = "catalogs"
@@ -134,11 +135,54 @@ def plan_world(portfolio: Portfolio, world: World, *, solver: str = "auto",
     return result
 
 
+@dataclass(frozen=True)
+class Verification:
+    """What :func:`verify_report` found.
+
+    ``violations``: the rules the plan breaks (empty: it holds). ``foreign``: the plan was
+    made from another portfolio or other catalogs (then ``violations`` holds that one
+    ``inputs`` entry). ``confirmed``: an infeasible plan's claim was re-solved and holds.
+    ``undecided``: nothing to confirm (an ``unknown`` plan) or the re-check ran out of time.
+    """
+
+    violations: list[Violation]
+    foreign: str | None = None
+    confirmed: str | None = None
+    undecided: str | None = None
+
+
+def verify_report(portfolio: Portfolio, plan_: Plan,
+                  catalogs: list[LoadedCatalog] | None = None, previous: Plan | None = None,
+                  *, time_limit_s: float = 30.0, workers: int = 8) -> Verification:
+    """Check a plan against the portfolio and catalogs (and the previous plan it was
+    re-planned from, if any). An infeasible plan's claim — its conflicting rules admit no
+    plan together, and dropping any one admits one — is re-solved (CP-SAT, at most
+    ``time_limit_s`` per solve); a claim that does not hold is a ``conflicts`` violation."""
+    catalogs = load_catalogs() if catalogs is None else catalogs
+    world = build_world(portfolio, catalogs)
+    foreign = foreign_plan(portfolio, world, plan_)
+    if foreign:
+        return Verification([Violation("inputs", "inputs", foreign)], foreign=foreign)
+    prev = previous_placements(previous) if previous is not None else None
+    violations = verify(portfolio, world, plan_, previous=prev)
+    if violations or plan_.status is not SolveStatus.INFEASIBLE:
+        unknown = plan_.status is SolveStatus.UNKNOWN and not violations
+        return Verification(violations, undecided=(
+            "the plan has status unknown: the solver found no plan within its time limit, "
+            "and claims nothing to verify" if unknown else None))
+    options = SolveOptions(time_limit_s=time_limit_s, workers=workers, seed=plan_.solver.seed)
+    check = recheck_conflicts(generate(portfolio, world, previous=prev), world,
+                              [c.rule for c in plan_.conflicts], options)
+    if check.holds is None:
+        return Verification([], undecided=check.message)
+    if not check.holds:
+        return Verification([Violation("conflicts", "conflicts",
+                                       f"infeasibility claim refuted: {check.message}")])
+    return Verification([], confirmed=check.message)
+
+
 def verify_plan(portfolio: Portfolio, plan_: Plan, catalogs: list[LoadedCatalog] | None = None,
                 previous: Plan | None = None) -> list[Violation]:
     """Check a plan against the portfolio and catalogs (and the previous plan it was
-    re-planned from, if any); the list of broken rules."""
-    catalogs = load_catalogs() if catalogs is None else catalogs
-    world = build_world(portfolio, catalogs)
-    prev = previous_placements(previous) if previous is not None else None
-    return verify(portfolio, world, plan_, previous=prev)
+    re-planned from, if any); the list of broken rules (see :func:`verify_report`)."""
+    return verify_report(portfolio, plan_, catalogs, previous).violations

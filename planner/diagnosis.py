@@ -235,3 +235,43 @@ def diagnose(portfolio: Portfolio, world: World, cands: Candidates,
     if demand:
         summary += " Demand: " + "; ".join(demand) + "."
     return conflicts, summary
+
+
+@dataclass(frozen=True)
+class ConflictCheck:
+    """Whether an infeasible plan's claim holds: ``True`` confirmed, ``False`` refuted,
+    ``None`` undecided within the time limit; and why, in plain words."""
+
+    holds: bool | None
+    message: str
+
+
+def recheck_conflicts(cands: Candidates, world: World, rules: list[str],
+                      options: SolveOptions) -> ConflictCheck:
+    """Re-solve an infeasibility claim: the named rules together admit no plan (every
+    other rule free), and dropping any one of them admits one. With no rules named, the
+    claim is that no plan exists at all (every rule in force)."""
+    guarded = _guarded_model(build_problem(cands, world, include_pruned=True))
+    unknown = [r for r in rules if r not in guarded.literals]
+    if unknown:
+        return ConflictCheck(False, f"{', '.join(unknown)}: not a rule of this portfolio")
+    enforced = list(rules) if rules else sorted(guarded.literals)
+    together = _feasible(guarded, enforced, options)
+    if together is None:
+        return ConflictCheck(None, "could not decide within the time limit whether the "
+                                   "conflicting rules admit a plan (raise --time-limit)")
+    if together:
+        what = f"with {', '.join(rules)} all in force" if rules else "with every rule in force"
+        return ConflictCheck(False, f"a plan exists {what}")
+    for name in rules:
+        alone = _feasible(guarded, [n for n in rules if n != name], options)
+        if alone is None:
+            return ConflictCheck(None, f"could not decide within the time limit whether "
+                                       f"dropping {name} admits a plan (raise --time-limit)")
+        if not alone:
+            return ConflictCheck(False, f"not minimal: without {name} the other rules still "
+                                        "admit no plan")
+    if not rules:
+        return ConflictCheck(True, "no plan exists with every rule in force")
+    return ConflictCheck(True, f"{len(rules)} rule(s) admit no plan together ("
+                               f"{', '.join(rules)}), and dropping any one of them admits one")

@@ -1,4 +1,10 @@
-"""Compare two plans: which stages moved, how cost shifted, how capacity use changed."""
+"""Compare two plans: which stages moved, how cost shifted, how capacity use changed.
+
+Two plans of *different* portfolios (different names) are not compared: that is an
+input error. Two plans of the same portfolio made from different versions of it or
+with different catalogs are compared — showing what an edit or a price refresh did is
+what a diff is for — and the diff carries a warning saying which inputs changed.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict
 
+from planner.errors import InputError
 from planner.models.plan import Plan
 
 
@@ -46,6 +53,7 @@ class PlanDiff(BaseModel):
     delta_by_team: dict[str, Decimal]
     delta_by_kind: dict[str, Decimal]
     capacity: list[CapacityChange]
+    warnings: list[str] = []
 
 
 def _where(plan: Plan) -> dict[tuple[str, str], tuple[list[str], Decimal]]:
@@ -64,8 +72,29 @@ def _delta(old: dict[str, Decimal], new: dict[str, Decimal]) -> dict[str, Decima
     return {k: v for k, v in out.items() if v}
 
 
+def input_warnings(old: Plan, new: Plan) -> list[str]:
+    """Which inputs differ between two plans of one portfolio (by their recorded digests)."""
+    if old.inputs is None or new.inputs is None:
+        return ["a plan does not record its inputs (written by an older planner): cannot "
+                "tell whether the portfolio or the catalogs changed"]
+    out = []
+    if old.inputs.portfolio_sha256 != new.inputs.portfolio_sha256:
+        out.append(f"the portfolio {new.portfolio!r} changed between the plans: the diff "
+                   "includes the effect of that edit")
+    if old.inputs.catalogs_sha256 != new.inputs.catalogs_sha256:
+        out.append("the plans were priced with different catalogs: the diff includes the "
+                   "effect of the price changes")
+    return out
+
+
 def diff_plans(old: Plan, new: Plan) -> PlanDiff:
-    """Moved stages, cost delta by provider/site/team/kind, capacity changes."""
+    """Moved stages, cost delta by provider/site/team/kind, capacity changes.
+
+    Raises :class:`~planner.errors.InputError` for plans of different portfolios."""
+    if old.portfolio != new.portfolio:
+        raise InputError(f"the plans are of different portfolios ({old.portfolio!r} and "
+                         f"{new.portfolio!r}); a diff compares two plans of one portfolio",
+                         hint="pass two plans of the same portfolio")
     a, b = _where(old), _where(new)
     moved = [StageChange(workload=k[0], stage=k[1], old=a[k][0], new=b[k][0], old_usd=a[k][1],
                          new_usd=b[k][1])
@@ -86,4 +115,4 @@ def diff_plans(old: Plan, new: Plan) -> PlanDiff:
         delta_by_site=_delta(old.totals.by_site, new.totals.by_site),
         delta_by_team=_delta(old.totals.by_team, new.totals.by_team),
         delta_by_kind=_delta(old.totals.by_kind, new.totals.by_kind),
-        capacity=capacity)
+        capacity=capacity, warnings=input_warnings(old, new))

@@ -9,6 +9,7 @@ from decimal import Decimal
 import numpy as np
 
 from planner.candidates import Candidates, Option, Pruned, PrunedList, Rule, StageRef
+from planner.digest import input_digest
 from planner.models.plan import (
     Alternative,
     CatalogRef,
@@ -317,4 +318,4 @@ def build_plan(portfolio: Portfolio, world: World, cands: Candidates, problem: P
                 catalogs=catalogs, warnings=list(world.warnings),
                 unplaced=_unplaced(cands) if not feasible else [],
                 conflicts=list(conflicts or []), diagnosis=diagnosis, moves=moves,
-                pruned=dict(sorted(counts.items())))
+                pruned=dict(sorted(counts.items())), inputs=input_digest(portfolio, world))

@@ -1,8 +1,11 @@
-"""Independent verifier: never trust the solver.
+"""Independent verifier: never trust the solver, nor what the plan says about itself.
 
 Given the inputs (portfolio, resolved world, and the previous plan when
-re-planning) and a plan, recompute every rule and every cost from scratch,
+re-planning) and a plan, recompute every rule and every number from scratch,
 without the candidate generator or any solver code, and list what is wrong.
+Labels (provider, region, country, team, kind, GPU model) come from the world
+and the portfolio, never from the placement; a placement whose own labels
+disagree is itself a violation.
 
 Cost rules (as the plan schema states): a placement serves ``replicas`` units of
 a stage whose replicas may be split over sites (else one unit: the whole stage);
@@ -10,15 +13,17 @@ each cost term is computed per unit exactly in decimals and rounded half-even
 to micro-dollars, then multiplied by the units. Pipeline egress of the model
 artifact is charged once per receiving site, on the first placement there.
 Capacity is checked exactly in unit-hours, with no rounding in the planner's
-favour.
+favour (:mod:`planner.verify_capacity`).
+
+An infeasible plan places nothing; whether its conflicting rules really admit no
+plan is re-solved outside this module (``planner.api.verify_report``), so that the
+verifier itself stays free of solver code.
 """
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
-from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 
 from planner.models.plan import Placement, Plan
 from planner.models.portfolio import (
@@ -29,27 +34,15 @@ from planner.models.portfolio import (
     StageKind,
     Workload,
 )
-from planner.models.status import SolveStatus
 from planner.models.world import Offer, Purchase, Site, SiteKind, World
+from planner.verify_base import Checked, Violation, per_replica, run_hours, splittable
+from planner.verify_base import round_usd as _round
+from planner.verify_capacity import check_capacity
+from planner.verify_claims import check_objective, check_status, foreign_plan
+
+__all__ = ["Previous", "Violation", "foreign_plan", "verify"]
 
 Previous = dict[str, list[tuple[str, str]]]
-
-
-@dataclass(frozen=True)
-class Violation:
-    """A broken rule: which rule, where in the plan, and what is wrong."""
-
-    rule: str
-    where: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.where}: [{self.rule}] {self.message}"
-
-
-def _round(x: Decimal) -> Decimal:
-    """Round a USD amount to whole micro-dollars, half-even, as USD."""
-    return (x * 1_000_000).to_integral_value(rounding=ROUND_HALF_EVEN) / Decimal(1_000_000)
 
 
 def _rate(src: Site, dst: Site) -> Decimal:
@@ -58,10 +51,6 @@ def _rate(src: Site, dst: Site) -> Decimal:
     if src.kind is SiteKind.CLOUD and src.provider == dst.provider:
         return src.egress.same_provider_per_gb
     return src.egress.internet_per_gb
-
-
-def _splittable(stage: Stage) -> bool:
-    return stage.kind is StageKind.INFERENCE and (stage.split or stage.min_sites > 1)
 
 
 def _check_site(w: Workload, stage: Stage, world: World, site: Site,
@@ -91,16 +80,6 @@ def _check_site(w: Workload, stage: Stage, world: World, site: Site,
     return out
 
 
-def _per_replica(stage: Stage, offer: Offer) -> int:
-    gpus = 1
-    if stage.gpu is not None:
-        if not offer.gpu_count:
-            return 10**9
-        gpus = math.ceil(Decimal(stage.gpu.count) / offer.gpu_count)
-    return max(gpus, math.ceil(Decimal(stage.vcpus) / offer.vcpus),
-               math.ceil(stage.memory_gib / offer.memory_gib))
-
-
 def _check_hardware(stage: Stage, site: Site, offer: Offer, p: Placement,
                     where: str) -> list[Violation]:
     out = []
@@ -111,7 +90,7 @@ def _check_hardware(stage: Stage, site: Site, offer: Offer, p: Placement,
         out.append(Violation("hardware.cpu_only", where, f"CPU-only stage on GPU offer {offer.id}"))
     if offer.restricted:
         out.append(Violation("hardware.restricted", where, f"{offer.id}: {offer.restricted}"))
-    need = _per_replica(stage, offer) * p.replicas
+    need = per_replica(stage, offer) * p.replicas
     if p.instances < need:
         out.append(Violation("hardware.size", where,
                              f"{p.instances} × {offer.id} < {need} needed"))
@@ -124,10 +103,17 @@ def _check_hardware(stage: Stage, site: Site, offer: Offer, p: Placement,
     return out
 
 
-def _hours(stage: Stage, offer: Offer) -> Decimal:
-    if stage.kind is StageKind.INFERENCE or stage.gpu is None or offer.gpu_model is None:
-        return stage.hours
-    return stage.hours / stage.gpu.models[offer.gpu_model]
+def _check_labels(c: Checked) -> list[Violation]:
+    """The placement's own labels say what the world and the portfolio say."""
+    p = c.placement
+    truth: dict[str, tuple[object, object]] = {
+        "provider": (p.provider, c.site.provider), "region": (p.region, c.site.region),
+        "country": (p.country, c.site.country), "team": (p.team, c.workload.team),
+        "kind": (p.kind.value, c.stage.kind.value), "gpu_model": (p.gpu_model, c.offer.gpu_model),
+        "gpus_per_instance": (p.gpus_per_instance, c.offer.gpu_count)}
+    return [Violation("label", f"{c.where}.{field}",
+                      f"plan says {got!r}, the inputs say {want!r}")
+            for field, (got, want) in truth.items() if got != want]
 
 
 def _moved_gb(w: Workload, stage: Stage) -> Decimal:
@@ -138,22 +124,26 @@ def _moved_gb(w: Workload, stage: Stage) -> Decimal:
     return w.model.size_gb
 
 
-@dataclass
 class _Ctx:
-    portfolio: Portfolio
-    world: World
-    previous: Previous | None
-    risk: Decimal = Decimal(0)
-    preference: Decimal = Decimal(0)
+    """The inputs, and the objective-only terms summed while the placements are checked."""
+
+    def __init__(self, portfolio: Portfolio, world: World, previous: Previous | None) -> None:
+        self.portfolio = portfolio
+        self.world = world
+        self.previous = previous
+        self.risk = Decimal(0)
+        self.preference = Decimal(0)
+        self.checked: list[Checked] = []
+        self.stages = {(w.id, s.label): (w, s) for w in portfolio.workloads for s in w.stages}
 
 
-def _check_costs(ctx: _Ctx, w: Workload, stage: Stage, site: Site, offer: Offer,
-                 p: Placement, artifact: Decimal, where: str) -> list[Violation]:
+def _check_costs(ctx: _Ctx, c: Checked, artifact: Decimal) -> list[Violation]:
     out = []
+    w, stage, site, offer, p, where = c.workload, c.stage, c.site, c.offer, c.placement, c.where
     settings = ctx.portfolio.settings
-    units = p.replicas if _splittable(stage) else 1
+    units = c.units
     n = Decimal(p.instances) / units
-    hours = _hours(stage, offer)
+    hours = run_hours(stage, offer)
     if p.hours != hours.quantize(Decimal("0.000001")):
         out.append(Violation("cost.hours", where, f"hours {p.hours} ≠ {hours}"))
     price = offer.spot_price_per_hour if p.purchase is Purchase.SPOT else offer.price_per_hour
@@ -166,7 +156,7 @@ def _check_costs(ctx: _Ctx, w: Workload, stage: Stage, site: Site, offer: Offer,
         flow = _round(_rate(home, site) * w.dataset.test_gb)
     else:
         flow = _round(site.egress.internet_per_gb * stage.response_gb / stage.replicas
-                      if _splittable(stage) else site.egress.internet_per_gb * stage.response_gb)
+                      if splittable(stage) else site.egress.internet_per_gb * stage.response_gb)
     egress = flow * units + artifact
     migration = Decimal(0)
     prev = (ctx.previous or {}).get(f"{w.id}/{stage.label}")
@@ -192,7 +182,7 @@ def _check_costs(ctx: _Ctx, w: Workload, stage: Stage, site: Site, offer: Offer,
     return out
 
 
-def _check_stages(ctx: _Ctx, plan: Plan, by_stage: dict[tuple[str, str], list[Placement]]
+def _check_stages(ctx: _Ctx, by_stage: dict[tuple[str, str], list[Placement]]
                   ) -> list[Violation]:
     """Coverage, spread, co-location and the move cap."""
     out = []
@@ -205,7 +195,7 @@ def _check_stages(ctx: _Ctx, plan: Plan, by_stage: dict[tuple[str, str], list[Pl
             if not mine:
                 out.append(Violation("coverage", where, "stage is not placed"))
                 continue
-            if _splittable(st):
+            if splittable(st):
                 total = sum(p.replicas for p in mine)
                 if total != st.replicas:
                     out.append(Violation("coverage", where, f"{total} replicas ≠ {st.replicas}"))
@@ -218,8 +208,10 @@ def _check_stages(ctx: _Ctx, plan: Plan, by_stage: dict[tuple[str, str], list[Pl
                 other = by_stage.get((w.id, st.colocate.stage), [])
                 level = st.colocate.level
 
-                def group(site_id: str, level: ColocationLevel = level) -> str:
-                    site = ctx.world.sites[site_id]
+                def group(site_id: str, level: ColocationLevel = level) -> str | None:
+                    site = ctx.world.sites.get(site_id)
+                    if site is None:
+                        return None
                     return {ColocationLevel.SITE: site.id, ColocationLevel.COUNTRY: site.country,
                             ColocationLevel.PROVIDER: site.provider}[level]
 
@@ -234,48 +226,42 @@ def _check_stages(ctx: _Ctx, plan: Plan, by_stage: dict[tuple[str, str], list[Pl
     return out
 
 
-def _check_capacity(world: World, placements: list[tuple[Placement, Stage, Offer]]
-                    ) -> list[Violation]:
+def _groups(checked: list[Checked]) -> dict[str, dict[str, Decimal]]:
+    """Cost by provider, site, team and stage kind, labelled from the inputs."""
+    groups: dict[str, dict[str, Decimal]] = {k: defaultdict(Decimal)
+                                             for k in ("provider", "site", "team", "kind")}
+    for c in checked:
+        for k, v in (("provider", c.site.provider), ("site", c.site.id),
+                     ("team", c.workload.team), ("kind", c.stage.kind.value)):
+            groups[k][v] += c.placement.cost.total_usd
+    return groups
+
+
+def _check_caps(ctx: _Ctx, total: Decimal, teams: dict[str, Decimal]) -> list[Violation]:
+    """Budgets and the provider-concentration cap (cloud providers, by the world's labels)."""
     out = []
-    period = world.period_hours
-    hours_used: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
-    gpu_hours: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
-    at_once: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
-    gpus_at_once: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
-    for p, stage, offer in placements:
-        h = _hours(stage, offer)
-        hours_used[(p.site, p.offer)] += p.instances * h
-        at_once[(p.workload + "/" + p.stage, p.site, p.offer)] += p.instances
-        if offer.gpu_model:
-            gpu_hours[(p.site, offer.gpu_model)] += p.instances * offer.gpu_count * h
-            gpus_at_once[(p.workload + "/" + p.stage, p.site, offer.gpu_model)] += (
-                p.instances * offer.gpu_count)
-    for (stage_key, sid, oid), n in sorted(at_once.items()):
-        known = world.offer(sid, oid)
-        if known and known.capacity is not None and n > known.capacity:
-            out.append(Violation("capacity.concurrency", f"{stage_key} on {sid}/{oid}",
-                                 f"needs {n} instances at once; {known.capacity} exist"))
-    for (stage_key, sid, model), n in sorted(gpus_at_once.items()):
-        quota = world.gpu_quotas.get((sid, model))
-        if quota is not None and n > quota:
-            out.append(Violation("capacity.concurrency", f"{stage_key} on {sid}/{model}",
-                                 f"needs {n} GPUs at once; quota {quota}"))
-    for (sid, oid), used in sorted(hours_used.items()):
-        known = world.offer(sid, oid)
-        if known and known.capacity is not None and used > known.capacity * period:
-            out.append(Violation("capacity.offer", f"{sid}/{oid}",
-                                 f"{used} instance-hours > {known.capacity * period}"))
-    for (sid, model), used in sorted(gpu_hours.items()):
-        quota = world.gpu_quotas.get((sid, model))
-        if quota is not None and used > quota * period:
-            out.append(Violation("capacity.gpu", f"{sid}/{model}",
-                                 f"{used} GPU-hours > {quota * period}"))
+    s = ctx.portfolio.settings
+    if s.budget_usd is not None and total > s.budget_usd:
+        out.append(Violation("budget", "totals.total_usd", f"{total} > {s.budget_usd}"))
+    for team, cap in s.team_budgets.items():
+        spent = teams.get(team, Decimal(0))
+        if spent > cap:
+            out.append(Violation("budget", f"team {team}", f"{spent} > {cap}"))
+    if s.max_provider_share is not None:
+        compute: dict[str, Decimal] = defaultdict(Decimal)
+        for c in ctx.checked:
+            if c.site.kind is SiteKind.CLOUD:
+                compute[c.site.provider] += c.placement.cost.compute_usd
+        everything = sum((c.placement.cost.compute_usd for c in ctx.checked), Decimal(0))
+        for prov, spent in sorted(compute.items()):
+            if spent > s.max_provider_share * everything:
+                out.append(Violation("concentration", prov,
+                                     f"{spent} of {everything} compute > {s.max_provider_share}"))
     return out
 
 
 def _check_totals(ctx: _Ctx, plan: Plan) -> list[Violation]:
     out = []
-    s = ctx.portfolio.settings
     t = plan.totals
     sums = {k: sum((getattr(p.cost, f"{k}_usd") for p in plan.placements), Decimal(0))
             for k in ("compute", "egress", "migration", "total")}
@@ -286,81 +272,75 @@ def _check_totals(ctx: _Ctx, plan: Plan) -> list[Violation]:
                              ("preference", t.preference_usd, ctx.preference)):
         if got != want:
             out.append(Violation("totals", f"totals.{label}_usd", f"{got} ≠ {want}"))
-    groups: dict[str, dict[str, Decimal]] = {k: defaultdict(Decimal)
-                                             for k in ("provider", "site", "team", "kind")}
-    for p in plan.placements:
-        for k, v in (("provider", p.provider), ("site", p.site), ("team", p.team),
-                     ("kind", p.kind.value)):
-            groups[k][v] += p.cost.total_usd
+    groups = _groups(ctx.checked)
     for key, want_g in groups.items():
-        if dict(getattr(t, f"by_{key}")) != dict(want_g):
-            out.append(Violation("totals", f"totals.by_{key}", "does not add up"))
-    objective = sums["total"] + ctx.risk + ctx.preference
-    if plan.solver.objective_usd is not None and plan.solver.objective_usd != objective:
-        out.append(Violation("totals", "solver.objective_usd",
-                             f"{plan.solver.objective_usd} ≠ cost + spot risk + preference "
-                             f"{objective}"))
-    if plan.solver.bound_usd is not None and plan.solver.bound_usd > objective:
-        out.append(Violation("solver.bound", "solver.bound_usd",
-                             f"bound {plan.solver.bound_usd} above the objective {objective}"))
-    if s.budget_usd is not None and sums["total"] > s.budget_usd:
-        out.append(Violation("budget", "totals.total_usd", f"{sums['total']} > {s.budget_usd}"))
-    for team, cap in s.team_budgets.items():
-        spent = groups["team"].get(team, Decimal(0))
-        if spent > cap:
-            out.append(Violation("budget", f"team {team}", f"{spent} > {cap}"))
-    if s.max_provider_share is not None:
-        compute: dict[str, Decimal] = defaultdict(Decimal)
-        for p in plan.placements:
-            compute[p.provider] += p.cost.compute_usd
-        total = sum(compute.values(), Decimal(0))
-        for prov, spent in sorted(compute.items()):
-            if prov != "onprem" and spent > s.max_provider_share * total:
-                out.append(Violation("concentration", prov,
-                                     f"{spent} of {total} compute > {s.max_provider_share}"))
-    return out
+        got_g = dict(getattr(t, f"by_{key}"))
+        if got_g != dict(want_g):
+            wrong = sorted(k for k in set(got_g) | set(want_g)
+                           if got_g.get(k) != want_g.get(k))
+            out.append(Violation("totals", f"totals.by_{key}",
+                                 f"does not add up for {', '.join(wrong)}"))
+    out += check_objective(plan, sums["total"] + ctx.risk + ctx.preference)
+    return out + _check_caps(ctx, sums["total"], groups["team"])
 
 
-def verify(portfolio: Portfolio, world: World, plan: Plan,
-           previous: Previous | None = None) -> list[Violation]:
-    """Every rule the plan breaks (empty when the plan is valid)."""
-    if plan.status not in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
-        if plan.placements:
-            return [Violation("status", "status", f"{plan.status} plan must not place stages")]
-        return []
-    ctx = _Ctx(portfolio, world, previous)
+def _resolve(ctx: _Ctx, i: int, p: Placement) -> Checked | Violation:
+    where = f"placements[{i}] ({p.workload}/{p.stage})"
+    if (p.workload, p.stage) not in ctx.stages:
+        return Violation("coverage", where, "no such stage in the portfolio")
+    w, stage = ctx.stages[(p.workload, p.stage)]
+    site, offer = ctx.world.sites.get(p.site), ctx.world.offer(p.site, p.offer)
+    if site is None or offer is None:
+        return Violation("exists", where, f"{p.site}/{p.offer} is not an available offer")
+    return Checked(i, p, w, stage, site, offer)
+
+
+def _check_placements(ctx: _Ctx, plan: Plan,
+                      by_stage: dict[tuple[str, str], list[Placement]]) -> list[Violation]:
     out: list[Violation] = []
-    stages = {(w.id, s.label): (w, s) for w in portfolio.workloads for s in w.stages}
-    by_stage: dict[tuple[str, str], list[Placement]] = defaultdict(list)
-    for p in plan.placements:
-        by_stage[(p.workload, p.stage)].append(p)
-    checked: list[tuple[Placement, Stage, Offer]] = []
     artifact_paid: set[tuple[str, str, str]] = set()
     for i, p in enumerate(plan.placements):
-        where = f"placements[{i}] ({p.workload}/{p.stage})"
-        if (p.workload, p.stage) not in stages:
-            out.append(Violation("coverage", where, "no such stage in the portfolio"))
+        c = _resolve(ctx, i, p)
+        if isinstance(c, Violation):
+            out.append(c)
             continue
-        w, stage = stages[(p.workload, p.stage)]
-        site, offer = world.sites.get(p.site), world.offer(p.site, p.offer)
-        if site is None or offer is None:
-            out.append(Violation("exists", where, f"{p.site}/{p.offer} is not an available offer"))
-            continue
-        if p.team != w.team or p.kind != stage.kind:
-            out.append(Violation("coverage", where, "team or kind does not match the portfolio"))
+        w, stage, site = c.workload, c.stage, c.site
         artifact = Decimal(0)
         train = w.training()
         if stage.kind is not StageKind.TRAINING and train and w.model.size_gb > 0:
             src = by_stage.get((w.id, train.label), [])
             key = (w.id, stage.label, site.id)
-            if len(src) == 1 and key not in artifact_paid:
+            src_site = ctx.world.sites.get(src[0].site) if len(src) == 1 else None
+            if src_site is not None and key not in artifact_paid:
                 artifact_paid.add(key)
-                artifact = _round(_rate(world.sites[src[0].site], site) * w.model.size_gb)
-        out += _check_site(w, stage, world, site, where)
-        out += _check_hardware(stage, site, offer, p, where)
-        out += _check_costs(ctx, w, stage, site, offer, p, artifact, where)
-        checked.append((p, stage, offer))
-    out += _check_stages(ctx, plan, by_stage)
-    out += _check_capacity(world, checked)
+                artifact = _round(_rate(src_site, site) * w.model.size_gb)
+        out += _check_labels(c)
+        out += _check_site(w, stage, ctx.world, site, c.where)
+        out += _check_hardware(stage, site, c.offer, p, c.where)
+        out += _check_costs(ctx, c, artifact)
+        ctx.checked.append(c)
+    return out
+
+
+def verify(portfolio: Portfolio, world: World, plan: Plan,
+           previous: Previous | None = None) -> list[Violation]:
+    """Every rule the plan breaks (empty when the plan is valid).
+
+    A plan made from other inputs (see :func:`foreign_plan`) gives one ``inputs``
+    violation and nothing else. An infeasible or unknown plan must place nothing and
+    account for nothing; its claim that no plan exists is not re-solved here.
+    """
+    foreign = foreign_plan(portfolio, world, plan)
+    if foreign:
+        return [Violation("inputs", "inputs", foreign)]
+    ctx = _Ctx(portfolio, world, previous)
+    by_stage: dict[tuple[str, str], list[Placement]] = defaultdict(list)
+    for p in plan.placements:
+        by_stage[(p.workload, p.stage)].append(p)
+    out = check_status(plan)
+    out += _check_placements(ctx, plan, by_stage)
+    if plan.feasible:
+        out += _check_stages(ctx, by_stage)
+    out += check_capacity(world, ctx.checked, plan)
     out += _check_totals(ctx, plan)
     return out

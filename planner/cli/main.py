@@ -5,11 +5,13 @@ JSON goes to stdout (or ``-o FILE``); progress, summaries and errors go to stder
 Exit codes:
     0  plan written (optimal or feasible) / input valid / plan verified
     2  bad input: portfolio, plan or catalog file (one line names the path in the file)
-    3  infeasible: no plan satisfies every rule (the JSON lists the reasons)
+    3  infeasible: no plan satisfies every rule (the JSON lists the reasons); for
+       ``verify``: the infeasible plan's conflicting rules were re-solved and confirmed
     4  catalog refresh could not read the provider API
     5  catalog store refused to replace the last good catalog
-    6  verification failed: the plan breaks a rule
-    7  no plan found within the time limit (raise --time-limit)
+    6  verification failed: the plan breaks a rule (or its infeasibility claim is false)
+    7  no plan found within the time limit (raise --time-limit); for ``verify``: an
+       ``unknown`` plan, or the infeasibility re-check ran out of time
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from planner.cli.bench_cmd import bench
 from planner.cli.catalog_cmd import catalog
 from planner.cli.common import catalogs_option, err_console, friendly_errors, portfolio_context
 from planner.cli.replan_cmd import diff_cmd, whatif_cmd
-from planner.errors import VerificationError
+from planner.errors import InputError, VerificationError
 from planner.models.plan import Plan
 from planner.models.status import SolveStatus
 from planner.solvers import AUTO, BACKENDS
@@ -203,19 +205,36 @@ def validate_cmd(portfolio: Path, catalogs_dir: Path | None) -> None:
 @catalogs_option
 @click.option("--previous", type=click.Path(path_type=Path),
               help="The earlier plan PLAN was re-planned from (checks moves and migration).")
+@click.option("--time-limit", type=click.FloatRange(min=0.01), default=30.0, show_default=True,
+              help="Infeasible plans: time limit of each re-solve of the conflicting rules.")
 @friendly_errors
 def verify_cmd(portfolio: Path, plan_file: Path, catalogs_dir: Path | None,
-               previous: Path | None) -> None:
-    """Independently re-check PLAN against PORTFOLIO and the catalogs."""
+               previous: Path | None, time_limit: float) -> None:
+    """Independently re-check PLAN against PORTFOLIO and the catalogs.
+
+    Exits 0 when every rule holds, 3 when PLAN is infeasible and its conflicting rules are
+    confirmed (re-solved), 6 when a rule is broken or the infeasibility claim does not
+    hold, 7 when there is nothing to confirm (status unknown) or the re-check ran out of
+    time, and 2 when PLAN was made from another portfolio or other catalogs.
+    """
     model = api.load_portfolio(portfolio)
     the_plan = api.load_plan(plan_file)
     with portfolio_context(portfolio):
-        violations = api.verify_plan(model, the_plan, api.load_catalogs(catalogs_dir),
-                                     previous=api.load_plan(previous) if previous else None)
-    if violations:
-        for v in violations:
+        result = api.verify_report(model, the_plan, api.load_catalogs(catalogs_dir),
+                                   previous=api.load_plan(previous) if previous else None,
+                                   time_limit_s=time_limit)
+    if result.foreign:
+        raise InputError(result.foreign, source=str(plan_file))
+    if result.violations:
+        for v in result.violations:
             click.echo(f"violation: {v}", err=True)
-        raise VerificationError(f"{len(violations)} rule(s) broken", source=str(plan_file))
+        raise VerificationError(f"{len(result.violations)} rule(s) broken", source=str(plan_file))
+    if result.confirmed:
+        click.echo(f"{plan_file}: infeasibility confirmed: {result.confirmed}")
+        sys.exit(EXIT_INFEASIBLE)
+    if result.undecided:
+        click.echo(f"{plan_file}: not verified: {result.undecided}", err=True)
+        sys.exit(EXIT_NO_PLAN)
     click.echo(
         f"{plan_file}: verified — {len(the_plan.placements)} placements, "
         f"total ${the_plan.totals.total_usd:,.2f}, every rule holds"

@@ -54,6 +54,8 @@ def print_diff(d: PlanDiff, console: Console) -> None:
 def diff_cmd(old: Path, new: Path, as_json: bool) -> None:
     """Compare two plans: moved stages, cost deltas, capacity changes."""
     d = diff_plans(api.load_plan(old), api.load_plan(new))
+    for warning in d.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if as_json:
         click.echo(d.model_dump_json(indent=2))
     else:

@@ -3,6 +3,10 @@
 Money is USD as decimals with six places (exact micro-dollars), serialized as
 strings in JSON so no precision is lost. Capacity is in unit-hours per planning
 period (instance-hours for an offer, GPU-hours for a site's GPU model).
+
+Times (``Placement.start`` / ``end``) are hours from the start of the planning
+period, as decimals (``0`` is the period's first instant); a placement's instances
+all run in the half-open interval ``[start, end)``.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from planner.models.portfolio import StageKind
 from planner.models.status import SolveStatus
@@ -66,6 +70,21 @@ class Placement(_Out):
     cheaper_rejected: Alternative | None = Field(
         default=None, description="cheapest option pruned by a rule, if cheaper than the choice")
     moved: bool = Field(default=False, description="differs from the previous plan")
+    start: Decimal | None = Field(
+        default=None, ge=0,
+        description="hours from the start of the planning period when the instances start; "
+                    "null: the plan makes no claim about when (capacity per period only)")
+    end: Decimal | None = Field(
+        default=None, ge=0, description="hours from the start of the planning period when "
+                                        "they stop (exclusive); set together with start")
+
+    @model_validator(mode="after")
+    def _interval(self) -> Placement:
+        if (self.start is None) != (self.end is None):
+            raise ValueError("start and end must be given together (or both left out)")
+        if self.start is not None and self.end is not None and self.end <= self.start:
+            raise ValueError(f"end {self.end} must be after start {self.start}")
+        return self
 
 
 class ResourceUse(_Out):
@@ -141,6 +160,16 @@ class Unplaced(_Out):
     reasons: list[str]
 
 
+class InputDigest(_Out):
+    """Fingerprints of the inputs a plan was computed from, to match it with them."""
+
+    portfolio_sha256: str = Field(
+        description="SHA-256 of the validated portfolio as canonical JSON (sorted keys, "
+                    "normalized numbers): formatting of the YAML does not change it")
+    catalogs_sha256: str = Field(
+        description="SHA-256 of the sorted (provider, file sha256) pairs of the catalogs used")
+
+
 class Plan(_Out):
     """A verified placement plan (or the diagnosis of why none exists)."""
 
@@ -160,6 +189,9 @@ class Plan(_Out):
     diagnosis: str | None = None
     moves: list[Move] = Field(default_factory=list)
     pruned: dict[str, int] = Field(default_factory=dict, description="pruned options per rule")
+    inputs: InputDigest | None = Field(
+        default=None, description="digests of the portfolio and catalogs (null in plans "
+                                  "written before they were recorded)")
 
     @property
     def feasible(self) -> bool:

@@ -1,0 +1,95 @@
+"""The verifier's checks of what a plan says about itself: its inputs, status and solver report.
+
+* inputs: a plan records digests of its portfolio and catalogs (``inputs``); a plan
+  made from other inputs is recognised as such instead of failing every rule;
+* status: optimal/feasible plans place every stage (checked with coverage) and list
+  no conflicts; infeasible/unknown plans place nothing;
+* solver report: the objective is cost + spot risk + preference surcharge, the bound
+  is not above it, the gap is (objective − bound) / objective, and "optimal" means
+  the bound meets the objective.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from planner.digest import catalogs_sha256, portfolio_sha256
+from planner.models.plan import Plan
+from planner.models.portfolio import Portfolio
+from planner.models.status import SolveStatus
+from planner.models.world import World
+from planner.verify_base import Violation
+
+_GAP_TOLERANCE = 1e-6
+
+
+def check_objective(plan: Plan, objective: Decimal) -> list[Violation]:
+    """Objective, bound and gap agree with the costs and with each other."""
+    out = []
+    s = plan.solver
+    if not plan.feasible:
+        if s.objective_usd is not None:
+            out.append(Violation("solver.objective", "solver.objective_usd",
+                                 f"{plan.status.value} plan has no objective"))
+        return out
+    if s.objective_usd is not None and s.objective_usd != objective:
+        out.append(Violation("totals", "solver.objective_usd",
+                             f"{s.objective_usd} ≠ cost + spot risk + preference {objective}"))
+    if s.bound_usd is not None and s.bound_usd > objective:
+        out.append(Violation("solver.bound", "solver.bound_usd",
+                             f"bound {s.bound_usd} above the objective {objective}"))
+    if s.objective_usd is None or s.bound_usd is None:
+        if s.gap is not None:
+            out.append(Violation("solver.gap", "solver.gap",
+                                 f"gap {s.gap} without both an objective and a bound"))
+        return out
+    obj, bound = s.objective_usd, s.bound_usd
+    gap = float((obj - bound) / obj) if obj else 0.0
+    if s.gap is None or abs(s.gap - gap) > _GAP_TOLERANCE:
+        out.append(Violation("solver.gap", "solver.gap",
+                             f"plan says {s.gap}; (objective − bound) / objective = {gap:.6f}"))
+    if plan.status is SolveStatus.OPTIMAL and bound != obj:
+        out.append(Violation("solver.gap", "status",
+                             f"optimal, but the bound {bound} is below the objective {obj}"))
+    return out
+
+
+def check_status(plan: Plan) -> list[Violation]:
+    """A plan places every stage exactly when it claims to be optimal or feasible."""
+    out = []
+    if plan.solver.status is not plan.status:
+        out.append(Violation("status", "solver.status",
+                             f"{plan.solver.status.value} ≠ the plan's {plan.status.value}"))
+    if not plan.feasible and plan.placements:
+        out.append(Violation("status", "status",
+                             f"{plan.status.value} plan must not place stages"))
+    if plan.feasible and (plan.conflicts or plan.unplaced):
+        out.append(Violation("status", "status",
+                             f"{plan.status.value} plan lists conflicts or unplaced stages"))
+    if plan.status is not SolveStatus.INFEASIBLE and plan.conflicts:
+        out.append(Violation("status", "conflicts", f"{plan.status.value} plan lists conflicts"))
+    return out
+
+
+def foreign_plan(portfolio: Portfolio, world: World, plan: Plan) -> str | None:
+    """Why the plan was not made from these inputs, or None if it was (or cannot tell)."""
+    if plan.inputs is None:  # written before plans recorded their inputs
+        stages = {(w.id, s.label) for w in portfolio.workloads for s in w.stages}
+        if plan.portfolio != portfolio.name and plan.placements and not any(
+                (p.workload, p.stage) in stages for p in plan.placements):
+            return (f"the plan is for portfolio {plan.portfolio!r}, not {portfolio.name!r}: "
+                    "none of its stages is in this portfolio")
+        return None
+    mine = portfolio_sha256(portfolio)
+    if plan.inputs.portfolio_sha256 != mine:
+        which = (f"another version of portfolio {portfolio.name!r}"
+                 if plan.portfolio == portfolio.name
+                 else f"portfolio {plan.portfolio!r}, not {portfolio.name!r}")
+        return (f"the plan was made from {which} (portfolio_sha256 "
+                f"{plan.inputs.portfolio_sha256[:12]}… ≠ {mine[:12]}…); verify it against the "
+                "portfolio it was made from, or re-plan this one")
+    if plan.inputs.catalogs_sha256 != catalogs_sha256(world):
+        files = ", ".join(f"{c.file} ({c.sha256[:12]}…)" for c in plan.catalogs) or "none"
+        return ("the plan was priced with other catalogs than these (it used "
+                f"{files}); verify with those (--catalogs DIR), or re-plan with these")
+    return None
