@@ -22,8 +22,8 @@ from planner.models.portfolio import Portfolio
 from planner.models.status import SolveStatus
 from planner.models.world import World
 from planner.money import micro_to_usd
-from planner.solvers.base import IntArray, Problem
-from planner.solvers.blockers import INVENTORY, Blockers, SwapChecker, swap_delta
+from planner.solvers.base import IntArray, PEdge, Problem
+from planner.solvers.blockers import INVENTORY, Blockers, SwapChecker, edges_by_stage, swap_delta
 
 ANALYSE_MAX_STAGES = 2000
 """Above this many stages runner-ups are not checked against the side rules."""
@@ -71,6 +71,15 @@ class Explainer:
     blocking: set[str] = field(default_factory=set)
     """Rule groups some runner-up was found to break (capacity ones mark binding resources)."""
 
+    edges: dict[int, list[PEdge]] | None = None
+
+    def delta(self, option: int, source: int) -> tuple[int, int]:
+        """The plan's real cost and objective change of the swap (micro-dollars)."""
+        if self.edges is None:
+            self.edges = edges_by_stage(self.problem)
+        stage = int(self.cands.options[option].stage)
+        return swap_delta(self.problem, self.x, option, source, self.edges.get(stage, []))
+
     @property
     def qual(self) -> str:
         return qualifier(self.status, self.gap)
@@ -115,7 +124,7 @@ def runner_up(ex: Explainer, stage: int) -> Alternative | None:
         alt = ex.cands.options[i]
         if any(_same(alt, c) for c in chosen):
             continue
-        cost, objective, _ = swap_delta(ex.problem, ex.x, i, source)
+        cost, objective = ex.delta(i, source)
         why, rules = _why_not(ex, i, source, alt, ex.cands.options[source], cost, objective)
         return Alternative(site=alt.site_id, offer=alt.offer_id, purchase=alt.purchase,
                            total_usd=micro_to_usd(alt.cost_micro),
@@ -193,7 +202,7 @@ def stay_reason(ex: Explainer, stage: int, option: int) -> str:
     if not used or ex.problem.units[stage] != 1 or not ex.analysable():
         return fallback
     source = min(used, key=lambda o: (int(ex.problem.opt_obj[o]), o))
-    cost, objective, _ = swap_delta(ex.problem, ex.x, option, source)
+    cost, objective = ex.delta(option, source)
     found = ex.check(option, source)
     if found is None or not found.decided:
         return fallback

@@ -30,8 +30,10 @@ from ortools.sat.python import cp_model
 
 from planner.solvers.base import IntArray, PEdge, Problem
 from planner.solvers.cpsat import ModelBuilder
+from planner.solvers.swap_model import Totals, edge_cost, swap_problem
 
-__all__ = ["INVENTORY", "Blockers", "SwapChecker", "find_blockers", "swap_delta"]
+__all__ = ["INVENTORY", "Blockers", "SwapChecker", "edges_by_stage", "find_blockers",
+           "swap_delta"]
 
 INVENTORY = "inventory"
 """Pseudo-rule: the option holds fewer units at once than the swap needs."""
@@ -56,16 +58,8 @@ class Blockers:
     decided: bool = True
 
 
-def _edge_cost(problem: Problem, x: IntArray, e: PEdge) -> int:
-    """Egress of one pipeline edge, as :meth:`Problem.edge_cost` counts it."""
-    src = problem.sites_used(x, e.a)
-    if len(src) != 1:
-        return 0
-    i = next(iter(src))
-    return sum(e.cost.get((i, j), 0) for j in problem.sites_used(x, e.b))
-
-
-def _edges_by_stage(problem: Problem) -> dict[int, list[PEdge]]:
+def edges_by_stage(problem: Problem) -> dict[int, list[PEdge]]:
+    """The pipeline edges touching each stage."""
     out: dict[int, list[PEdge]] = defaultdict(list)
     for e in problem.edges:
         out[e.a].append(e)
@@ -74,9 +68,13 @@ def _edges_by_stage(problem: Problem) -> dict[int, list[PEdge]]:
     return out
 
 
+def _stage_of(problem: Problem, option: int) -> int:
+    return int(np.searchsorted(problem.stage_ptr, option, side="right")) - 1
+
+
 def _default_source(problem: Problem, x: IntArray, option: int) -> int:
     """The used option of the forced option's stage with the lowest objective per unit."""
-    stage = int(np.searchsorted(problem.stage_ptr, option, side="right")) - 1
+    stage = _stage_of(problem, option)
     used = [o for o in problem.options_of(stage) if x[o] > 0 and o != option]
     if not used:
         raise ValueError(f"stage {stage} places no unit to move to option {option}")
@@ -84,58 +82,34 @@ def _default_source(problem: Problem, x: IntArray, option: int) -> int:
 
 
 def swap_delta(problem: Problem, x: IntArray, option: int, source: int,
-               edges: list[PEdge] | None = None) -> tuple[int, int, IntArray]:
+               edges: list[PEdge] | None = None) -> tuple[int, int]:
     """Change of the plan's real cost and objective (micro-dollars, pipeline egress
-    included) when one unit moves from ``source`` to ``option``; and the swapped x.
+    included) when one unit moves from ``source`` to ``option``.
 
     ``edges``: the pipeline edges touching the stage (default: found in ``problem``)."""
-    stage = int(np.searchsorted(problem.stage_ptr, option, side="right")) - 1
+    stage = _stage_of(problem, option)
     if edges is None:
         edges = [e for e in problem.edges if stage in (e.a, e.b)]
-    swapped = x.copy()
-    swapped[source] -= 1
-    swapped[option] += 1
-    egress = sum(_edge_cost(problem, swapped, e) - _edge_cost(problem, x, e) for e in edges)
+    change = {source: int(x[source]) - 1, option: int(x[option]) + 1}
+    egress = sum(edge_cost(problem, x, e, change) - edge_cost(problem, x, e, {}) for e in edges)
     cost = int(problem.opt_cost[option] - problem.opt_cost[source]) + egress
     objective = int(problem.opt_obj[option] - problem.opt_obj[source]) + egress
-    return cost, objective, swapped
+    return cost, objective
 
 
 class SwapChecker:
-    """The guarded model of one incumbent, built once (lazily) and reused for every swap."""
+    """Checks swaps against one incumbent: totals of the incumbent are computed once; each
+    check solves a small model (:mod:`planner.solvers.swap_model`) of the swapped stage,
+    the stages tied to it, and the rest of the plan folded into constants."""
 
     def __init__(self, problem: Problem, x: IntArray, *, seed: int = 0) -> None:
         self.problem = problem
         self.x = np.asarray(x, dtype=np.int64)
         self.seed = seed
-        self.edges = _edges_by_stage(problem)
-        self._builder: ModelBuilder | None = None
-        self._literals: dict[str, cp_model.IntVar] = {}
+        self.edges = edges_by_stage(problem)
+        self.totals = Totals.of(problem, self.x)
         self.spent_s = 0.0
         """Deterministic seconds all checks of this incumbent have used so far."""
-
-    def _model(self) -> ModelBuilder:
-        if self._builder is None:
-            builder = ModelBuilder(self.problem)
-            literals = self._literals
-
-            def guard(name: str) -> cp_model.IntVar:
-                if name not in literals:
-                    literals[name] = builder.model.new_bool_var(f"rule[{name}]")
-                return literals[name]
-
-            builder.guard = guard
-            builder.build(with_objective=False)
-            for o, var in enumerate(builder.x):
-                self._fix(var, int(self.x[o]))
-            self._builder = builder
-        return self._builder
-
-    @staticmethod
-    def _fix(var: cp_model.IntVar, value: int) -> None:
-        domain = var.proto.domain
-        domain[0] = value
-        domain[1] = value
 
     def check(self, option: int, time_budget_s: float, source: int | None = None) -> Blockers:
         """The rule groups that block moving one unit to ``option`` (from ``source``, by
@@ -143,26 +117,25 @@ class SwapChecker:
         deterministic seconds."""
         p = self.problem
         source = _default_source(p, self.x, option) if source is None else source
-        stage = int(np.searchsorted(p.stage_ptr, option, side="right")) - 1
-        cost, objective, swapped = swap_delta(p, self.x, option, source, self.edges[stage])
-        if swapped[option] > p.opt_ub[option]:
+        stage = _stage_of(p, option)
+        cost, objective = swap_delta(p, self.x, option, source, self.edges.get(stage, []))
+        if self.x[option] + 1 > p.opt_ub[option]:
             return Blockers([INVENTORY], cost, objective)
-        builder = self._model()
-        changed = [source, option]
-        for o in changed:
-            self._fix(builder.x[o], int(swapped[o]))
-        try:
-            rules, decided = self._broken(builder.model, time_budget_s)
-        finally:
-            for o in changed:
-                self._fix(builder.x[o], int(self.x[o]))
+        sub, fixed = swap_problem(p, self.x, self.totals, stage, source, option)
+        builder, literals = _guarded(sub)
+        for var, value in zip(builder.x, fixed.tolist(), strict=True):
+            domain = var.proto.domain
+            domain[0] = value
+            domain[1] = value
+        rules, decided = self._broken(builder.model, literals, time_budget_s)
         return Blockers(rules, cost, objective, decided)
 
-    def _solve(self, model: cp_model.CpModel, names: list[str],
-               budget: list[float]) -> tuple[cp_model.CpSolverStatus, list[str]]:
+    def _solve(self, model: cp_model.CpModel, literals: dict[str, cp_model.IntVar],
+               names: list[str], budget: list[float]
+               ) -> tuple[cp_model.CpSolverStatus, list[str]]:
         """Solve under the assumptions ``names``; the status and the core (if infeasible)."""
         model.clear_assumptions()
-        model.add_assumptions([self._literals[n] for n in names])
+        model.add_assumptions([literals[n] for n in names])
         solver = cp_model.CpSolver()
         params = solver.parameters
         params.num_workers = 1
@@ -175,16 +148,17 @@ class SwapChecker:
         self.spent_s += used
         if code != cp_model.INFEASIBLE:
             return code, []
-        index = {self._literals[n].index: n for n in names}
+        index = {literals[n].index: n for n in names}
         return code, sorted(index[i] for i in solver.sufficient_assumptions_for_infeasibility()
                             if i in index)
 
-    def _broken(self, model: cp_model.CpModel, time_budget_s: float) -> tuple[list[str], bool]:
+    def _broken(self, model: cp_model.CpModel, literals: dict[str, cp_model.IntVar],
+                time_budget_s: float) -> tuple[list[str], bool]:
         budget = [time_budget_s]
-        enforced = sorted(self._literals)
+        enforced = sorted(literals)
         broken: list[str] = []
         while budget[0] > 0:
-            code, core = self._solve(model, enforced, budget)
+            code, core = self._solve(model, literals, enforced, budget)
             if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
                 return sorted(broken), True
             if code != cp_model.INFEASIBLE:
@@ -193,7 +167,7 @@ class SwapChecker:
                 return sorted(broken), True
             found = []
             for name in core:  # every x is fixed: a group is broken iff it fails alone
-                alone, _ = self._solve(model, [name], budget)
+                alone, _ = self._solve(model, literals, [name], budget)
                 if alone == cp_model.INFEASIBLE:
                     found.append(name)
                 elif alone not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -201,6 +175,21 @@ class SwapChecker:
             broken.extend(found or core)
             enforced = [n for n in enforced if n not in broken]
         return sorted(broken), False
+
+
+def _guarded(problem: Problem) -> tuple[ModelBuilder, dict[str, cp_model.IntVar]]:
+    """The feasibility model with one assumption literal per side-rule group."""
+    builder = ModelBuilder(problem)
+    literals: dict[str, cp_model.IntVar] = {}
+
+    def guard(name: str) -> cp_model.IntVar:
+        if name not in literals:
+            literals[name] = builder.model.new_bool_var(f"rule[{name}]")
+        return literals[name]
+
+    builder.guard = guard
+    builder.build(with_objective=False)
+    return builder, literals
 
 
 def find_blockers(problem: Problem, x: IntArray, option: int, time_budget_s: float,
