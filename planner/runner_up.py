@@ -66,7 +66,7 @@ class Explainer:
     x: IntArray
     status: SolveStatus
     gap: float | None
-    budget_s: float = PLAN_BUDGET_S
+    budget_s: float = field(default_factory=lambda: PLAN_BUDGET_S)
     checker: SwapChecker | None = None
     blocking: set[str] = field(default_factory=set)
     """Rule groups some runner-up was found to break (capacity ones mark binding resources)."""

@@ -22,6 +22,7 @@ from example_plans import plan_json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from planner import runner_up
 from planner.candidates import generate
 from planner.models.plan import Placement, Plan
 from planner.models.status import SolveStatus
@@ -409,3 +410,45 @@ def test_several_rules_are_all_named() -> None:
     found = find_blockers(p, np.array([1, 1, 0], dtype=np.int64), 2, 1.0)
     assert found.rules == ["budget:total", "moves"]
     assert (found.cost_delta, found.objective_delta) == (15, -5)
+
+
+def colocation_case() -> Plan:
+    res = {"sites": ["aws:eu-central-1", "aws:us-east-1"]}
+    cat = catalog([row("eu-central-1", "g.a100", "40", gpu="A100-80GB", gpus=8, vcpus=96,
+                       mem=1024),
+                   row("eu-central-1", "m.cpu", "0.50", country="DE", vcpus=8, mem=32),
+                   row("us-east-1", "m.cpu", "0.40", country="US", vcpus=8, mem=32)])
+    stages = [training(), eval_stage(colocate={"stage": "training", "level": "country"})]
+    return solve(portfolio([workload("w", stages, **res)]), [cat])
+
+
+def test_large_portfolios_are_not_analysed(monkeypatch: Any) -> None:
+    monkeypatch.setattr(runner_up, "ANALYSE_MAX_STAGES", 1)
+    ru = stage(colocation_case(), "w", "testing").runner_up
+    assert ru is not None and ru.rule is None
+    assert ru.why_not == ("cheaper per unit, but blocked by capacity or side constraints "
+                          "(not analysed for large portfolios)")
+    assert ru.delta_usd == Decimal("-10")
+
+
+def test_spent_budget_says_so(monkeypatch: Any) -> None:
+    monkeypatch.setattr(runner_up, "PLAN_BUDGET_S", 0.0)
+    ru = stage(colocation_case(), "w", "testing").runner_up
+    assert ru is not None and ru.rule is None
+    assert "not analysed (the explanation time budget is spent)" in ru.why_not
+
+
+def test_move_names_the_rule_that_keeps_the_stage_from_staying() -> None:
+    # b trained in us-east-1 before; now a (500 h) needs the same 8 GPUs and saves more
+    # there, so b moves to eu-west-1 although its previous option is still the cheapest.
+    before = solve(portfolio([workload("b", [training(hours=400)])]))
+    assert stage(before, "b", "training").site == "aws:us-east-1"
+    quota = {"providers": ["aws"], "quotas": [
+        {"site": "aws:us-east-1", "gpu_model": "A100-80GB", "gpus": 8}]}
+    now = portfolio([workload("a", [training(hours=500)]),
+                     workload("b", [training(hours=400)])], cloud=quota)
+    plan = solve(now, previous=before)
+    (move,) = plan.moves
+    assert (move.workload, move.now) == ("b", ["aws:eu-west-1/g.a100"])
+    assert move.why == ("staying, with the rest of the plan unchanged, would break capacity: "
+                        "aws:us-east-1 has 8 A100-80GB GPUs at once (5,840 GPU-hours per period)")
