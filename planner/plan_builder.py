@@ -77,8 +77,7 @@ def _first_reason(best: Option, cheapest: Option, runner: Alternative | None,
 
 
 def _why(ref: StageRef, world: World, cands: Candidates, chosen: list[tuple[Option, int]],
-         artifact: dict[str, int], runner: Alternative | None = None,
-         qual: str = "at the optimum") -> list[str]:
+         artifact: dict[str, int], runner: Alternative | None, qual: str) -> list[str]:
     opts = [o for o, _ in chosen]
     cheapest = cands.options[cands.by_stage[ref.index][0]]
     best = min(opts, key=lambda o: o.objective_micro)

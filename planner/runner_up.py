@@ -70,8 +70,8 @@ class Explainer:
     checker: SwapChecker | None = None
     blocking: set[str] = field(default_factory=set)
     """Rule groups some runner-up was found to break (capacity ones mark binding resources)."""
-
     edges: dict[int, list[PEdge]] | None = None
+    """The pipeline edges touching each stage (built on first use)."""
 
     def delta(self, option: int, source: int) -> tuple[int, int]:
         """The plan's real cost and objective change of the swap (micro-dollars)."""
