@@ -27,6 +27,7 @@ from planner.models.portfolio import Portfolio, StageKind
 from planner.models.status import SolveStatus
 from planner.models.world import Purchase, World
 from planner.money import USAGE_SCALE, micro_to_usd
+from planner.runner_up import Explainer, runner_up, signed, stay_reason
 from planner.solvers.base import Problem, Solution, SolveOptions
 
 _SIX = Decimal("0.000001")
@@ -38,33 +39,10 @@ def _money(micro: int) -> str:
     return f"${micro / 1_000_000:,.2f}"
 
 
-def _same(a: Option, b: Option) -> bool:
-    return (a.site_id, a.offer_id, a.purchase) == (b.site_id, b.offer_id, b.purchase)
-
-
-def _runner_up(cands: Candidates, stage: int, chosen: list[Option],
-               remaining: dict[str, int]) -> Alternative | None:
-    best = min(chosen, key=lambda o: o.objective_micro)
-    for i in cands.by_stage[stage]:
-        alt = cands.options[i]
-        if any(_same(alt, c) for c in chosen):
-            continue
-        delta = alt.cost_micro - best.cost_micro
-        if alt.objective_micro < best.objective_micro:
-            full = [name for name, amount in alt.usage if remaining.get(name, 0) < amount]
-            why = ("cheaper, but blocked at the optimum by "
-                   + (f"capacity ({', '.join(full)} full)" if full
-                      else "the co-location, pipeline-egress, budget, spread or move rules"))
-        elif alt.objective_micro == best.objective_micro:
-            why = "same cost; tie broken by site and offer name"
-        elif delta > 0:
-            why = f"costs {_money(delta)} more"
-        else:
-            why = (f"no cheaper, but {_money(alt.objective_micro - best.objective_micro)} "
-                   "worse after the spot-risk uplift or the preference surcharge")
-        return Alternative(site=alt.site_id, offer=alt.offer_id, purchase=alt.purchase,
-                           total_usd=_usd(alt.cost_micro), delta_usd=_usd(delta), why_not=why)
-    return None
+def _runner_up(ex: Explainer, stage: int) -> Alternative | None:
+    """The cheapest option not taken, the plan's cost change with it, and the rule (or the
+    cost) that keeps it out (see :mod:`planner.runner_up`)."""
+    return runner_up(ex, stage)
 
 
 def _cheaper_rejected(pruned: list[Pruned], chosen: list[Option]) -> Alternative | None:
@@ -83,18 +61,28 @@ def _cheaper_rejected(pruned: list[Pruned], chosen: list[Option]) -> Alternative
                        why_not=f"{p.rule.value}: {p.reason}", rule=p.rule.value)
 
 
+def _first_reason(best: Option, cheapest: Option, runner: Alternative | None,
+                  qual: str) -> str:
+    """Cheapest option, or chosen over the cheaper runner-up: the same cost delta as
+    ``runner_up.delta_usd`` (the plan's cost change if the stage used it)."""
+    if best.objective_micro <= cheapest.objective_micro:
+        return "cheapest feasible option for this stage"
+    if runner is None or (runner.site, runner.offer, runner.purchase) != (
+            cheapest.site_id, cheapest.offer_id, cheapest.purchase):
+        return (f"chosen {qual} over the cheaper-per-unit {cheapest.site_id}/{cheapest.offer_id} "
+                f"({cheapest.purchase.value})")
+    micro = int(runner.delta_usd * 1_000_000)
+    return (f"chosen {qual} over the cheaper-per-unit {runner.site}/{runner.offer} "
+            f"({runner.purchase.value}); using it would change the plan's cost by "
+            f"{signed(micro)} (see the runner-up)")
+
+
 def _why(ref: StageRef, world: World, cands: Candidates, chosen: list[tuple[Option, int]],
-         artifact: dict[str, int]) -> list[str]:
+         artifact: dict[str, int], runner: Alternative | None, qual: str) -> list[str]:
     opts = [o for o, _ in chosen]
     cheapest = cands.options[cands.by_stage[ref.index][0]]
     best = min(opts, key=lambda o: o.objective_micro)
-    why = []
-    if best.objective_micro <= cheapest.objective_micro:
-        why.append("cheapest feasible option for this stage")
-    else:
-        why.append(f"cheapest choice that fits capacity and the pipeline rules "
-                   f"({_money(best.objective_micro - cheapest.objective_micro)} per unit above "
-                   f"the unconstrained cheapest, {cheapest.site_id}/{cheapest.offer_id})")
+    why = [_first_reason(best, cheapest, runner, qual)]
     r = ref.residency
     for o in {o.site_id: o for o in opts}.values():
         site = world.sites[o.site_id]
@@ -152,8 +140,11 @@ def _artifact_egress(problem: Problem, x: np.ndarray) -> dict[int, dict[str, int
     return out
 
 
-def _resources(cands: Candidates, chosen: dict[int, list[tuple[Option, int]]]
-               ) -> tuple[list[ResourceUse], dict[str, int]]:
+def _resources(cands: Candidates, chosen: dict[int, list[tuple[Option, int]]],
+               blocking: set[str] | None = None) -> list[ResourceUse]:
+    """Use of every limited resource; binding when a cheaper option of some stage does not
+    fit in what is left, or a runner-up's check found the swap breaks its capacity."""
+    named = {n.split(":", 1)[1] for n in blocking or () if n.startswith("capacity:")}
     used: dict[str, int] = defaultdict(int)
     for pairs in chosen.values():
         for opt, units in pairs:
@@ -176,8 +167,8 @@ def _resources(cands: Candidates, chosen: dict[int, list[tuple[Option, int]]]
             used_unit_hours=(Decimal(used[name]) / USAGE_SCALE).quantize(Decimal("0.001")),
             capacity_unit_hours=(Decimal(cap) / USAGE_SCALE).quantize(Decimal("0.001")),
             utilization=round(used[name] / cap, 4) if cap else 1.0,
-            binding=name in blocked))
-    return out, remaining
+            binding=name in blocked or name in named))
+    return out
 
 
 def _totals(placements: list[Placement], risk: int, pref: int) -> Totals:
@@ -216,14 +207,16 @@ def _unplaced(cands: Candidates) -> list[Unplaced]:
     return out
 
 
-def _move(ref: StageRef, cands: Candidates, pairs: list[tuple[Option, int]],
+def _move(ref: StageRef, ex: Explainer, pairs: list[tuple[Option, int]],
           pruned: list[Pruned]) -> Move | None:
+    cands = ex.cands
     prev = cands.previous.get(ref.index)
     if not prev or not any(o.moved for o, _ in pairs):
         return None
     now = sorted({f"{o.site_id}/{o.offer_id}" for o, _ in pairs})
-    same = [cands.options[i] for i in cands.by_stage[ref.index]
-            if (cands.options[i].site_id, cands.options[i].offer_id) in prev]
+    same_idx = [i for i in cands.by_stage[ref.index]
+                if (cands.options[i].site_id, cands.options[i].offer_id) in prev]
+    same = [cands.options[i] for i in same_idx]
     if not same:
         gone = next((p for p in pruned if (p.site_id, p.offer_id) in prev
                      or (p.offer_id is None and p.site_id in {s for s, _ in prev})), None)
@@ -233,10 +226,20 @@ def _move(ref: StageRef, cands: Candidates, pairs: list[tuple[Option, int]],
         stay = min(o.objective_micro for o in same) * (ref.units if ref.stage.splittable else 1)
         new = sum(o.objective_micro * u for o, u in pairs)
         why = (f"saves {_money(stay - new)} per period after migration costs" if new < stay
-               else "the previous option no longer fits capacity or the other rules")
+               else stay_reason(ex, ref.index, same_idx[0]))
     return Move(workload=ref.workload.id, stage=ref.stage.label,
                 previous=[f"{s}/{o}" for s, o in prev], now=now,
                 migration_usd=_usd(sum(o.migration_micro * u for o, u in pairs)), why=why)
+
+
+def _explainer(portfolio: Portfolio, world: World, cands: Candidates, problem: Problem,
+               solution: Solution) -> Explainer:
+    """The context of the runner-up and move reasons (status and gap word the claims)."""
+    gap = None
+    if solution.objective is not None and solution.bound is not None:
+        gap = (solution.objective - solution.bound) / solution.objective if solution.objective \
+            else 0.0
+    return Explainer(portfolio, world, cands, problem, solution.x, solution.status, gap)
 
 
 def _pruned_lookup(cands: Candidates) -> Callable[[int, bool], list[Pruned]]:
@@ -263,7 +266,11 @@ def build_plan(portfolio: Portfolio, world: World, cands: Candidates, problem: P
             opt = cands.options[o]
             chosen[opt.stage].append((opt, int(x[o])))
     pruned_of = _pruned_lookup(cands)
-    resources, remaining = _resources(cands, chosen)
+    ex = _explainer(portfolio, world, cands, problem, solution)
+    runners = {s: _runner_up(ex, s) for s in sorted(chosen)}
+    stage_moves = {s: _move(cands.stages[s], ex, chosen[s], pruned_of(s, False))
+                   for s in sorted(chosen) if s in cands.previous}
+    resources = _resources(cands, chosen, ex.blocking)
     artifact = _artifact_egress(problem, x) if feasible else {}
     placements: list[Placement] = []
     moves: list[Move] = []
@@ -271,8 +278,8 @@ def build_plan(portfolio: Portfolio, world: World, cands: Candidates, problem: P
     for s in sorted(chosen):
         ref, pairs = cands.stages[s], chosen[s]
         edge_left = dict(artifact.get(s, {}))
-        why = _why(ref, world, cands, pairs, artifact.get(s, {}))
-        runner = _runner_up(cands, s, [o for o, _ in pairs], remaining)
+        runner = runners[s]
+        why = _why(ref, world, cands, pairs, artifact.get(s, {}), runner, ex.qual)
         rejected = _cheaper_rejected(pruned_of(s, True), [o for o, _ in pairs])
         for opt, units in pairs:
             site, offer = world.sites[opt.site_id], world.offer(opt.site_id, opt.offer_id)
@@ -293,7 +300,7 @@ def build_plan(portfolio: Portfolio, world: World, cands: Candidates, problem: P
                                migration_usd=_usd(migration),
                                total_usd=_usd(compute + flows + migration)),
                 why=why, runner_up=runner, cheaper_rejected=rejected, moved=opt.moved))
-        move = _move(ref, cands, pairs, pruned_of(s, False)) if s in cands.previous else None
+        move = stage_moves.get(s)
         if move:
             moves.append(move)
     objective, bound = solution.objective, solution.bound

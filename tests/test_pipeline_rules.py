@@ -263,4 +263,7 @@ def test_capacity_blocked_runner_up_is_explained() -> None:
     plan = checked(p)
     displaced = next(pl for pl in plan.placements if pl.site != "aws:us-east-1")
     assert displaced.runner_up is not None
-    assert "blocked at the optimum by capacity" in displaced.runner_up.why_not
+    assert displaced.runner_up.rule == "capacity:gpu:aws:us-east-1/A100-80GB"
+    assert displaced.runner_up.why_not.endswith(
+        "breaks capacity: aws:us-east-1 has 8 A100-80GB GPUs at once "
+        "(5,840 GPU-hours per period)")

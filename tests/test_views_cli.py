@@ -4,6 +4,10 @@ Snapshots live in tests/snapshots/. After an intended change of the output (or o
 example plans), regenerate them and review the diff:
 
     UPDATE_SNAPSHOTS=1 python -m pytest tests/test_views_cli.py
+
+Regenerating never blesses a cost change: the hospital example's placements and costs are
+pinned to hand-computed values in test_example_costs.py, and the runner-up numbers and
+reasons in test_runner_up.py.
 """
 
 from __future__ import annotations

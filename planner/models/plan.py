@@ -40,10 +40,25 @@ class Alternative(_Out):
     site: str
     offer: str
     purchase: Purchase
-    total_usd: Decimal
-    delta_usd: Decimal = Field(description="alternative's cost minus chosen cost")
-    why_not: str
-    rule: str | None = Field(default=None, description="the rule that pruned it, if any")
+    total_usd: Decimal = Field(
+        description="cost of one unit of the stage (the stage, or one replica of a split "
+                    "inference stage) on this option: compute, data-flow egress, migration; "
+                    "pipeline (model artifact) egress not included")
+    delta_usd: Decimal = Field(
+        description="runner_up: change of the plan's total cost if one unit of the stage ran "
+                    "on this option instead of the chosen one (the cheapest chosen one per "
+                    "unit), the rest of the plan unchanged, pipeline egress included; "
+                    "negative when cheaper; the stage's why quotes the same number. "
+                    "cheaper_rejected: this option's unit cost minus the chosen one's "
+                    "(the option is not in the model, so pipeline egress is not included)")
+    why_not: str = Field(
+        description="runner_up: the rules the swap would break (with the rest of the plan "
+                    "unchanged), or the cost it loses on; cheaper_rejected: the pruning rule")
+    rule: str | None = Field(
+        default=None,
+        description="cheaper_rejected: the rule that pruned it; runner_up: the rule groups "
+                    "that block it, comma-separated (e.g. colocation:<workload>/<stage>, "
+                    "capacity:<resource>, budget:<name>), if any")
 
 
 class Placement(_Out):
