@@ -155,6 +155,10 @@ BAD_VALUES = [
      "onprem[0].offers[0].amortization.lifetime_years", "at least 0.1"),
     ("workloads/0/stages/2/latency/max_ms", 0, "workloads[0].stages[2].latency.max_ms",
      "greater than 0"),
+    (f"{BERLIN}/offers/1/memory_gib", 0, "onprem[0].offers[1].memory_gib", "at least 0.001"),
+    (f"{BERLIN}/lat", float("nan"), "onprem[0].lat", "not a finite number"),
+    ("settings/user_regions", {"ward": {"lat": 0, "lon": float("inf")}},
+     "settings.user_regions.ward.lon", "not a finite number"),
 ]
 
 

@@ -35,6 +35,8 @@ MAX_PERIOD_HOURS = Decimal(87_600)
 MAX_GPUS = 100_000
 """GPUs per replica of a stage, or per on-prem node."""
 MAX_VCPUS = 10_000_000
+MIN_MEMORY_GIB = Decimal("0.001")
+"""Memory of a stage or an offer: at least 1 MiB (instances = stage memory / offer memory)."""
 MAX_MEMORY_GIB = Decimal(1_000_000_000)
 MAX_REPLICAS = 1_000_000
 MAX_COUNT = 10_000_000

@@ -40,9 +40,11 @@ SizeGb = Annotated[Decimal, Range(0, lim.MAX_SIZE_GB, "GB")]
 Usd = Annotated[Decimal, Range(0, lim.MAX_BUDGET_USD, "USD")]
 LatencyMs = Annotated[Decimal, Range(0, lim.MAX_LATENCY_MS, "ms")]
 Speed = Annotated[Decimal, Range(lim.MIN_SPEED, lim.MAX_SPEED, "× the reference GPU")]
-Memory = Annotated[Decimal, Range(0, lim.MAX_MEMORY_GIB, "GiB", open_lo=True)]
+Memory = Annotated[Decimal, Range(lim.MIN_MEMORY_GIB, lim.MAX_MEMORY_GIB, "GiB")]
 Vcpus = Annotated[int, Range(1, lim.MAX_VCPUS, "vCPUs")]
 Count = Annotated[int, Range(0, lim.MAX_COUNT)]
+Latitude = Annotated[float, Range(-90, 90, "degrees")]
+Longitude = Annotated[float, Range(-180, 180, "degrees")]
 
 
 class _Strict(BaseModel):
@@ -122,8 +124,8 @@ class OnpremSite(_Strict):
     id: str = Field(pattern=r"^onprem:[a-z0-9][a-z0-9._-]*$")
     country: CountryCode
     city: str | None = None
-    lat: float | None = Field(default=None, ge=-90, le=90, description="for latency estimates")
-    lon: float | None = Field(default=None, ge=-180, le=180)
+    lat: Latitude | None = Field(default=None, description="for latency estimates")
+    lon: Longitude | None = None
     tags: list[str] = Field(default_factory=list, description="custom jurisdiction tags")
     certifications: list[str] = Field(default_factory=list)
     egress: Egress = Field(default_factory=Egress)
@@ -350,8 +352,8 @@ class Workload(_Strict):
 
 
 class UserRegion(_Strict):
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
+    lat: Latitude
+    lon: Longitude
 
 
 class Settings(_Strict):
