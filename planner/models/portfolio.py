@@ -102,6 +102,10 @@ class OnpremOffer(_Strict):
             raise ValueError("give exactly one of price_per_hour or amortization")
         if self.gpu_count > 0 and not self.gpu_model:
             raise ValueError("gpu_count > 0 needs gpu_model")
+        if self.gpu_model and self.gpu_count == 0:
+            error_at("OnpremOffer", ("gpu_count",), "out_of_range",
+                     f"a node class with gpu_model {self.gpu_model!r} needs gpu_count ≥ 1 "
+                     "(or remove gpu_model for a CPU-only node)", 0)
         price = self.hourly_price()
         if price > lim.MAX_PRICE_PER_HOUR:
             error_at("OnpremOffer", ("amortization",), "too_large",
@@ -364,8 +368,8 @@ class Settings(_Strict):
     max_catalog_age_days: Annotated[int, Range(1, lim.MAX_CATALOG_AGE_DAYS, "days")] = 30
     budget_usd: Usd | None = Field(default=None, description="hard cap on total cost")
     team_budgets: dict[str, Usd] = Field(default_factory=dict, description="team → cap USD")
-    max_provider_share: Decimal | None = Field(
-        default=None, gt=0, le=1, description="cap on any one cloud provider's share of compute"
+    max_provider_share: Annotated[Decimal, Range(0, 1, open_lo=True)] | None = Field(
+        default=None, description="cap on any one cloud provider's share of compute"
     )
     spot_risk_uplift: Annotated[Decimal, Range(0, lim.MAX_UPLIFT)] = Field(
         default=Decimal("0.10"), description="expected spot re-run overhead (objective)"
