@@ -176,6 +176,8 @@ def apply_scenario(portfolio: Portfolio, world: World, sc: Scenario, index: int 
             at = next((k for k, o in enumerate(offers)
                        if o.site_id == cap.site and o.id == cap.offer), None)
             if at is None:
+                _check_name(f"offer at {cap.site}", cap.offer,
+                            {o.id for o in offers if o.site_id == cap.site}, f"{cpath}.offer")
                 raise InputError(f"no offer {cap.offer!r} at {cap.site}", path=f"{cpath}.offer")
             offers[at] = replace(offers[at], capacity=cap.instances)
         else:

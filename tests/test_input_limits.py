@@ -119,6 +119,8 @@ SCENARIOS = [
      "scenarios[0].price_multipliers[0].gpu_model", "did you mean 'H100'?"),
     ({"capacity": [{"site": "onprem:berlin-dc", "offer": "dgx-a100", "instances": 10**20}]},
      "scenarios[0].capacity[0].instances", "at most 10,000,000"),
+    ({"capacity": [{"site": "onprem:berlin-dc", "offer": "dgx-a10", "instances": 2}]},
+     "scenarios[0].capacity[0].offer", "did you mean 'dgx-a100'?"),
     ({"capacity": [{"site": "aws:eu-central-1", "gpu_model": "H100", "gpus": -1}]},
      "scenarios[0].capacity[0].gpus", "at least 0"),
     ({"capacity": [{"site": "aws:eu-central-1", "gpu_model": "A100-80G", "gpus": 4}]},
