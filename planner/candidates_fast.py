@@ -28,7 +28,15 @@ from numpy.typing import NDArray
 from planner.models.portfolio import StageKind
 from planner.models.world import Offer, Purchase, Site
 from planner.money import MICRO, USAGE_SCALE, cost_micro, usage_units
-from planner.pricing import Option, gpu_resource, offer_resource, price_options, purchases
+from planner.pricing import (
+    MAX_STAGE_MICRO,
+    MAX_STAGE_USAGE,
+    Option,
+    gpu_resource,
+    offer_resource,
+    price_options,
+    purchases,
+)
 from planner.rules import Rule, StageRef
 
 if TYPE_CHECKING:
@@ -194,6 +202,7 @@ class _Pricer:
                 hours.append([r.stage.hours])
         hours_f = np.array([[float(h) for h in row] for row in hours], dtype=np.float64)
         h_opt = hours_f[:, mcol]  # (n_s, n_t)
+        self._check_magnitudes(refs, offers, sites, prices, n_arr, h_opt)
 
         def money(rates: list[Decimal]) -> IntArray:
             """cost_micro(rate_t, n_t, hours) for every (stage, triple)."""
@@ -227,6 +236,23 @@ class _Pricer:
         cols.add(stage=stage, triple=np.tile(t_idx, n_s), n=np.tile(n_arr, n_s),
                  ub=np.tile(cap, n_s), compute=compute, egress=egress, risk=risk, pref=pref,
                  res1=res1, amt1=amt1, res2=res2, amt2=amt2)
+
+    def _check_magnitudes(self, refs: list[StageRef], offers: list[Offer], sites: list[Site],
+                          prices: list[Decimal], n_arr: IntArray, h_opt: FloatArray) -> None:
+        """Before anything is rounded to int64: options whose money or capacity use may
+        pass the limits of :func:`planner.pricing.check_magnitudes` are priced exactly by
+        :func:`~planner.pricing.price_options`, which raises the same clear error."""
+        settings = self.ctx.portfolio.settings
+        factor = max(1.0, float(settings.spot_risk_uplift), float(settings.preference_weight))
+        price_f = np.array([float(p) for p in prices]) * MICRO * factor
+        gpus_f = np.array([max(float(o.gpu_count), 1.0) for o in offers]) * USAGE_SCALE
+        scale = h_opt * n_arr[None, :] * refs[0].units
+        worst = np.maximum(scale * price_f[None, :] / MAX_STAGE_MICRO,
+                           scale * gpus_f[None, :] / MAX_STAGE_USAGE)
+        for i in np.flatnonzero(worst.ravel() > 1 - 1e-9).tolist():
+            s, t = divmod(i, len(offers))
+            price_options(self.ctx.world, self.ctx.portfolio, refs[s], sites[t], offers[t],
+                          self.ctx.caps, None, 1, int(n_arr[t]))
 
     def _flows(self, refs: list[StageRef], spos: IntArray, n_t: int) -> IntArray:
         """fixed_flows_micro per (stage, site of the triple)."""

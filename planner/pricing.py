@@ -8,6 +8,13 @@ inference hours are per planning period). Per unit it consumes
 ``instances × hours`` instance-hours of its (site, offer) and
 ``instances × gpus × hours`` GPU-hours of its (site, GPU model), counted in
 milli-unit-hours (rounded up). Money per unit is integer micro-dollars.
+
+Magnitudes: the portfolio schema bounds every field (:mod:`planner.models.limits`), but
+a product of fields (price × instances × hours) can still be absurd. Every option is
+checked before it reaches the solver: each money term of a whole stage (per unit × units)
+must stay within ``MAX_STAGE_MICRO`` ($10¹²) and each capacity use within
+``MAX_STAGE_USAGE``, so every coefficient fits in 64 bits (< 2⁶²) with room for sums.
+A stage beyond that is reported as an :class:`~planner.errors.InputError` naming it.
 """
 
 from __future__ import annotations
@@ -16,10 +23,16 @@ import math
 from dataclasses import dataclass
 from decimal import Decimal
 
+from planner.errors import InputError
 from planner.models.portfolio import Portfolio, Stage, StageKind
 from planner.models.world import Offer, Purchase, Site, SiteKind, World
-from planner.money import cost_micro, to_micro, usage_units
+from planner.money import MICRO, USAGE_SCALE, cost_micro, to_micro, usage_units
 from planner.rules import StageRef
+
+MAX_STAGE_MICRO = 10**18
+"""Largest money term of one stage on one option (per unit × units): $10¹²."""
+MAX_STAGE_USAGE = 10**18
+"""Largest capacity use of one stage on one option, in milli-unit-hours (10¹⁵ unit-hours)."""
 
 
 @dataclass(frozen=True)
@@ -152,6 +165,38 @@ def capacities(world: World) -> dict[str, int]:
     return caps
 
 
+def stage_path(portfolio: Portfolio, ref: StageRef) -> str:
+    """``workloads[i].stages[j]``: where a stage is in the portfolio file."""
+    i = next((k for k, w in enumerate(portfolio.workloads) if w.id == ref.workload.id), 0)
+    j = next((k for k, s in enumerate(ref.workload.stages) if s.label == ref.stage.label), 0)
+    return f"workloads[{i}].stages[{j}]"
+
+
+def check_magnitudes(portfolio: Portfolio, ref: StageRef, site: Site, offer: Offer,
+                     money: dict[str, int], usage: tuple[tuple[str, int], ...]) -> None:
+    """Each money term (micro-dollars per unit) and capacity use (milli-unit-hours per
+    unit) of a stage on one option, times its units, within the solver's limits."""
+    units = ref.units
+    hint = ("check the stage's hours, replicas, GPU count, vCPUs and memory, and the offer's "
+            "price; limits: planner/docs/guide.md, 'Limits'")
+    for what, micro in money.items():
+        if micro * units > MAX_STAGE_MICRO:
+            raise InputError(f"{what} ${_sci(micro * units / MICRO)} on {site.id}/{offer.id} "
+                             f"is too large to plan (limit ${_sci(MAX_STAGE_MICRO / MICRO)} "
+                             "per stage)", path=stage_path(portfolio, ref), hint=hint)
+    for resource, amount in usage:
+        if amount * units > MAX_STAGE_USAGE:
+            raise InputError(f"capacity use {_sci(amount * units / USAGE_SCALE)} unit-hours of "
+                             f"{resource.split(':', 1)[1]} is too large to plan (limit "
+                             f"{_sci(MAX_STAGE_USAGE / USAGE_SCALE)} per stage)",
+                             path=stage_path(portfolio, ref), hint=hint)
+
+
+def _sci(x: float) -> str:
+    """3.1e14 rather than 3.1e+14."""
+    return f"{x:.3g}".replace("e+", "e")
+
+
 def price_options(world: World, portfolio: Portfolio, ref: StageRef, site: Site, offer: Offer,
            caps: dict[str, int], previous: list[tuple[str, str]] | None,
            units_cap: int, n: int | None = None, flows: int | None = None) -> list[Option]:
@@ -177,6 +222,10 @@ def price_options(world: World, portfolio: Portfolio, ref: StageRef, site: Site,
         risk = (cost_micro(price * settings.spot_risk_uplift, Decimal(n), hours)
                 if purchase is Purchase.SPOT else 0)
         pref = 0 if preferred else cost_micro(price * settings.preference_weight, Decimal(n), hours)
+        check_magnitudes(portfolio, ref, site, offer,
+                         {"compute cost": compute, "spot risk": risk, "preference surcharge": pref,
+                          "data transfer cost": flows, "migration cost": migration},
+                         tuple(usage))
         out.append(Option(ref.index, site.id, offer.id, purchase, n, hours, compute, flows,
                           tuple(usage), units_cap, migration, risk, pref, moved))
     return out

@@ -12,15 +12,18 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from planner.diff import diff_plans
 from planner.errors import InputError
-from planner.gpus import closest
+from planner.gpus import GPU_MODELS, closest
 from planner.io import read_document, validate_as
+from planner.jurisdictions import DERIVED_TAGS, country_name, suggest_country
+from planner.models.limits import MAX_PRICE_FACTOR, Range
 from planner.models.plan import Conflict, Plan
-from planner.models.portfolio import Portfolio, Residency
+from planner.models.portfolio import Count, Portfolio, Residency
 from planner.models.world import Offer, World
 
 
@@ -31,7 +34,7 @@ class _Strict(BaseModel):
 class PriceChange(_Strict):
     """Multiply the hourly prices (on-demand and spot) of matching offers by ``factor``."""
 
-    factor: Decimal = Field(gt=0)
+    factor: Annotated[Decimal, Range(0, MAX_PRICE_FACTOR, "× the price", open_lo=True)]
     provider: str | None = None
     site: str | None = None
     gpu_model: str | None = None
@@ -43,9 +46,9 @@ class CapacityChange(_Strict):
 
     site: str
     offer: str | None = None
-    instances: int | None = Field(default=None, ge=0)
+    instances: Count | None = None
     gpu_model: str | None = None
-    gpus: int | None = Field(default=None, ge=0)
+    gpus: Count | None = None
 
     @model_validator(mode="after")
     def _one(self) -> CapacityChange:
@@ -113,11 +116,39 @@ def _match(o: Offer, world: World, c: PriceChange) -> bool:
             and (c.offer is None or o.id == c.offer))
 
 
+def _check_name(kind: str, name: str | None, valid: set[str], path: str) -> None:
+    if name is not None and name not in valid:
+        guess = closest(name, valid)
+        raise InputError(f"unknown {kind} {name!r}", path=path,
+                         hint=f"did you mean {guess!r}?" if guess
+                         else f"valid: {', '.join(sorted(valid)[:12])}")
+
+
 def _check_site(site: str, world: World, path: str) -> None:
-    if site not in world.sites:
-        guess = closest(site, set(world.sites))
-        raise InputError(f"unknown site {site!r}", path=path,
-                         hint=f"did you mean {guess!r}?" if guess else None)
+    _check_name("site", site, set(world.sites), path)
+
+
+def _check_price_change(c: PriceChange, world: World, path: str) -> None:
+    if c.site:
+        _check_site(c.site, world, f"{path}.site")
+    _check_name("provider", c.provider, {s.provider for s in world.sites.values()},
+                f"{path}.provider")
+    _check_name("GPU model", c.gpu_model, set(GPU_MODELS), f"{path}.gpu_model")
+
+
+def _check_jurisdictions(reg: Regulation, world: World, path: str) -> None:
+    """Every tag a regulation names is an ISO country code or a jurisdiction of some site."""
+    tags = set(DERIVED_TAGS).union(*(s.jurisdictions for s in world.sites.values()))
+    for field in ("remove_jurisdictions", "replace_with"):
+        for k, tag in enumerate(getattr(reg, field)):
+            if tag in tags or country_name(tag):
+                continue
+            code = suggest_country(tag)
+            guess = code or closest(tag, tags)
+            hint = (f"did you mean {guess!r}{f' ({country_name(guess)})' if code == guess else ''}?"
+                    if guess else f"valid: {', '.join(sorted(tags)[:12])}")
+            raise InputError(f"unknown jurisdiction {tag!r}", path=f"{path}.{field}[{k}]",
+                             hint=hint)
 
 
 def apply_scenario(portfolio: Portfolio, world: World, sc: Scenario, index: int = 0
@@ -126,8 +157,7 @@ def apply_scenario(portfolio: Portfolio, world: World, sc: Scenario, index: int 
     path = f"scenarios[{index}]"
     offers = list(world.offers)
     for j, c in enumerate(sc.price_multipliers):
-        if c.site:
-            _check_site(c.site, world, f"{path}.price_multipliers[{j}].site")
+        _check_price_change(c, world, f"{path}.price_multipliers[{j}]")
         hit = False
         for k, o in enumerate(offers):
             if _match(o, world, c):
@@ -146,10 +176,13 @@ def apply_scenario(portfolio: Portfolio, world: World, sc: Scenario, index: int 
             at = next((k for k, o in enumerate(offers)
                        if o.site_id == cap.site and o.id == cap.offer), None)
             if at is None:
+                _check_name(f"offer at {cap.site}", cap.offer,
+                            {o.id for o in offers if o.site_id == cap.site}, f"{cpath}.offer")
                 raise InputError(f"no offer {cap.offer!r} at {cap.site}", path=f"{cpath}.offer")
             offers[at] = replace(offers[at], capacity=cap.instances)
         else:
             assert cap.gpu_model is not None and cap.gpus is not None
+            _check_name("GPU model", cap.gpu_model, set(GPU_MODELS), f"{cpath}.gpu_model")
             quotas[(cap.site, cap.gpu_model)] = cap.gpus
     for j, site in enumerate(sc.sites_lost):
         _check_site(site, world, f"{path}.sites_lost[{j}]")
@@ -158,6 +191,7 @@ def apply_scenario(portfolio: Portfolio, world: World, sc: Scenario, index: int 
     new_world = replace(world, offers=tuple(offers), gpu_quotas=quotas)
     workloads = list(portfolio.workloads)
     for j, reg in enumerate(sc.regulations):
+        _check_jurisdictions(reg, world, f"{path}.regulations[{j}]")
         hit = False
         for k, w in enumerate(workloads):
             if reg.data_class not in w.dataset.classes:

@@ -18,9 +18,11 @@ from planner.errors import InputError
 from planner.gpus import GPU_MODELS, closest
 from planner.jurisdictions import (
     DERIVED_TAGS,
+    country_name,
     jurisdictions_of,
     region_certifications,
     region_coords,
+    suggest_country,
 )
 from planner.latency import user_regions
 from planner.models.portfolio import Portfolio, Residency, Workload
@@ -31,6 +33,24 @@ def _unknown(kind: str, name: str, valid: set[str] | list[str], path: str) -> In
     guess = closest(name, set(valid))
     hint = f"did you mean {guess!r}?" if guess else f"valid: {', '.join(sorted(valid)[:12])}"
     return InputError(f"unknown {kind} {name!r}", path=path, hint=hint)
+
+
+def _unknown_tag(tag: str, tags: set[str], path: str) -> InputError:
+    """An unknown jurisdiction; a mistaken country code gets the ISO one (UK → GB)."""
+    code = suggest_country(tag)
+    if code in tags and code != tag:
+        return InputError(f"unknown jurisdiction {tag!r}", path=path,
+                          hint=f"did you mean {code!r} ({country_name(code or '')})?")
+    return _unknown("jurisdiction", tag, tags, path)
+
+
+def _check_site_keys(portfolio: Portfolio, cloud_sites: dict[str, Site]) -> None:
+    """``cloud.tags`` and ``cloud.certifications`` name cloud regions of the catalogs (on-prem
+    sites carry their own ``tags`` and ``certifications``)."""
+    for field in ("tags", "certifications"):
+        for sid in getattr(portfolio.cloud, field):
+            if sid not in cloud_sites:
+                raise _unknown("cloud region", sid, set(cloud_sites), f"cloud.{field}.{sid}")
 
 
 def _cloud_sites_and_offers(
@@ -198,11 +218,7 @@ def _check_residency(r: Residency, path: str, tags: set[str], sites: dict[str, S
                      certs: set[str]) -> None:
     for k, tag in enumerate(r.jurisdictions):
         if tag not in tags:
-            raise _unknown("jurisdiction", tag, tags, f"{path}.jurisdictions[{k}]")
-    for k, c in enumerate(r.countries):
-        if len(c) != 2 or not c.isupper():
-            raise InputError(f"{c!r} is not an ISO 3166-1 alpha-2 country code",
-                             path=f"{path}.countries[{k}]", hint="e.g. DE, FR, US")
+            raise _unknown_tag(tag, tags, f"{path}.jurisdictions[{k}]")
     for k, sid in enumerate(r.sites):
         if sid not in sites:
             raise _unknown("site", sid, set(sites), f"{path}.sites[{k}]")
@@ -237,7 +253,7 @@ def _check_workloads(portfolio: Portfolio, sites: dict[str, Site],
     teams = {w.team for w in portfolio.workloads}
     for team in portfolio.settings.team_budgets:
         if team not in teams:
-            raise _unknown("team", team, teams, "settings.team_budgets")
+            raise _unknown("team", team, teams, f"settings.team_budgets.{team}")
     for i, w in enumerate(portfolio.workloads):
         path = f"workloads[{i}]"
         if w.id in seen:
@@ -260,7 +276,8 @@ def _check_workloads(portfolio: Portfolio, sites: dict[str, Site],
                 continue
             for model in st.gpu.models:
                 if model not in GPU_MODELS:
-                    raise _unknown("GPU model", model, set(GPU_MODELS), f"{spath}.gpu.models")
+                    raise _unknown("GPU model", model, set(GPU_MODELS),
+                                   f"{spath}.gpu.models.{model}")
 
 
 def _users_and_latency(portfolio: Portfolio, sites: dict[str, Site]
@@ -269,10 +286,11 @@ def _users_and_latency(portfolio: Portfolio, sites: dict[str, Site]
     users.update({k: (v.lat, v.lon) for k, v in portfolio.settings.user_regions.items()})
     for sid, per_user in portfolio.settings.latency_ms.items():
         if sid not in sites:
-            raise _unknown("site", sid, set(sites), "settings.latency_ms")
+            raise _unknown("site", sid, set(sites), f"settings.latency_ms.{sid}")
         for user in per_user:
             if user not in users:
-                raise _unknown("user region", user, set(users), f"settings.latency_ms.{sid}")
+                raise _unknown("user region", user, set(users),
+                               f"settings.latency_ms.{sid}.{user}")
     return users, {k: dict(v) for k, v in portfolio.settings.latency_ms.items()}
 
 
@@ -282,6 +300,7 @@ def build_world(
     """Resolve sites and offers from the portfolio and the catalogs; validate every name."""
     now = now or datetime.now(UTC)
     cloud_sites, cloud_offers = _cloud_sites_and_offers(portfolio, catalogs)
+    _check_site_keys(portfolio, cloud_sites)
     cloud_sites, cloud_offers = _select_regions(portfolio, cloud_sites, cloud_offers)
     onprem_sites, onprem_offers = _onprem(portfolio)
     sites = {**cloud_sites, **onprem_sites}

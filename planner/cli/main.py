@@ -183,7 +183,7 @@ def validate_cmd(portfolio: Path, catalogs_dir: Path | None) -> None:
     model = api.load_portfolio(portfolio)
     with portfolio_context(portfolio):
         world = build_world(model, api.load_catalogs(catalogs_dir))
-    cands = generate(model, world)
+        cands = generate(model, world)
     empty = [f"{r.key}" for r in cands.stages if not cands.by_stage[r.index]]
     click.echo(
         f"{portfolio}: valid — {len(model.workloads)} workloads, {len(cands.stages)} stages, "

@@ -8,13 +8,43 @@ stages (training, testing, inference).
 
 from __future__ import annotations
 
+import difflib
 from decimal import Decimal
 from enum import StrEnum
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from planner.jurisdictions import country_problem
+from planner.models import limits as lim
+from planner.models.limits import Range, error_at
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
 SITE_PATTERN = r"^(aws|azure|onprem):[a-z0-9][a-z0-9._-]*$"
+
+
+def _iso_country(value: Any) -> Any:
+    if isinstance(value, str) and (problem := country_problem(value)):
+        raise PydanticCustomError("country_code", "{message}", {"message": problem})
+    return value
+
+
+CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$"), BeforeValidator(_iso_country)]
+"""An ISO 3166-1 alpha-2 code (``planner/data/iso3166.json``)."""
+# Numbers, each with its limits (planner.models.limits; the guide's "Limits" table).
+Hours = Annotated[Decimal, Range(0, lim.MAX_HOURS, "hours", open_lo=True)]
+PricePerHour = Annotated[Decimal, Range(0, lim.MAX_PRICE_PER_HOUR, "USD per hour")]
+PricePerGb = Annotated[Decimal, Range(0, lim.MAX_PRICE_PER_GB, "USD per GB")]
+SizeGb = Annotated[Decimal, Range(0, lim.MAX_SIZE_GB, "GB")]
+Usd = Annotated[Decimal, Range(0, lim.MAX_BUDGET_USD, "USD")]
+LatencyMs = Annotated[Decimal, Range(0, lim.MAX_LATENCY_MS, "ms")]
+Speed = Annotated[Decimal, Range(lim.MIN_SPEED, lim.MAX_SPEED, "× the reference GPU")]
+Memory = Annotated[Decimal, Range(lim.MIN_MEMORY_GIB, lim.MAX_MEMORY_GIB, "GiB")]
+Vcpus = Annotated[int, Range(1, lim.MAX_VCPUS, "vCPUs")]
+Count = Annotated[int, Range(0, lim.MAX_COUNT)]
+Latitude = Annotated[float, Range(-90, 90, "degrees")]
+Longitude = Annotated[float, Range(-180, 180, "degrees")]
 
 
 class _Strict(BaseModel):
@@ -32,18 +62,21 @@ class StageKind(StrEnum):
 class Egress(_Strict):
     """Data transfer out of a site, USD per GB. For on-prem sites this is the uplink cost."""
 
-    same_provider_per_gb: Decimal = Field(default=Decimal(0), ge=0)
-    internet_per_gb: Decimal = Field(default=Decimal(0), ge=0)
+    same_provider_per_gb: PricePerGb = Decimal(0)
+    internet_per_gb: PricePerGb = Decimal(0)
 
 
 class Amortization(_Strict):
     """How an on-prem node's hourly price is derived: capex over its life plus power."""
 
-    capex_usd: Decimal = Field(ge=0, description="purchase price of one node")
-    lifetime_years: Decimal = Field(gt=0)
-    power_kw: Decimal = Field(ge=0, description="average draw of one node incl. cooling (PUE)")
-    usd_per_kwh: Decimal = Field(ge=0)
-    opex_per_hour: Decimal = Field(default=Decimal(0), ge=0, description="staff, space, support")
+    capex_usd: Annotated[Decimal, Range(0, lim.MAX_CAPEX_USD, "USD")] = Field(
+        description="purchase price of one node")
+    lifetime_years: Annotated[Decimal, Range(lim.MIN_LIFETIME_YEARS, lim.MAX_LIFETIME_YEARS,
+                                             "years")]
+    power_kw: Annotated[Decimal, Range(0, lim.MAX_POWER_KW, "kW")] = Field(
+        description="average draw of one node incl. cooling (PUE)")
+    usd_per_kwh: Annotated[Decimal, Range(0, lim.MAX_USD_PER_KWH, "USD per kWh")]
+    opex_per_hour: PricePerHour = Field(default=Decimal(0), description="staff, space, support")
 
     def price_per_hour(self) -> Decimal:
         hours = self.lifetime_years * Decimal(8760)
@@ -55,12 +88,13 @@ class OnpremOffer(_Strict):
 
     id: str = Field(pattern=ID_PATTERN)
     gpu_model: str | None = None
-    gpu_count: int = Field(default=0, ge=0)
-    vcpus: int = Field(gt=0)
-    memory_gib: Decimal = Field(gt=0)
-    price_per_hour: Decimal | None = Field(default=None, ge=0, description="amortized USD/h")
+    gpu_count: Annotated[int, Range(0, lim.MAX_GPUS, "GPUs")] = 0
+    vcpus: Vcpus
+    memory_gib: Memory
+    price_per_hour: PricePerHour | None = Field(default=None, description="amortized USD/h")
     amortization: Amortization | None = None
-    nodes: int = Field(gt=0, description="inventory: nodes of this class at the site")
+    nodes: Annotated[int, Range(1, lim.MAX_COUNT, "nodes")] = Field(
+        description="inventory: nodes of this class at the site")
 
     @model_validator(mode="after")
     def _priced(self) -> OnpremOffer:
@@ -68,6 +102,17 @@ class OnpremOffer(_Strict):
             raise ValueError("give exactly one of price_per_hour or amortization")
         if self.gpu_count > 0 and not self.gpu_model:
             raise ValueError("gpu_count > 0 needs gpu_model")
+        if self.gpu_model and self.gpu_count == 0:
+            error_at("OnpremOffer", ("gpu_count",), "out_of_range",
+                     f"a node class with gpu_model {self.gpu_model!r} needs gpu_count ≥ 1 "
+                     "(or remove gpu_model for a CPU-only node)", 0)
+        price = self.hourly_price()
+        if price > lim.MAX_PRICE_PER_HOUR:
+            error_at("OnpremOffer", ("amortization",), "too_large",
+                     f"amortized price ${price:,.2f}/h is above the limit of "
+                     f"${lim.MAX_PRICE_PER_HOUR:,}/h; check capex_usd, lifetime_years, power_kw, "
+                     f"usd_per_kwh and opex_per_hour ({lim.GUIDE})",
+                     self.amortization.model_dump(mode="json") if self.amortization else {})
         return self
 
     def hourly_price(self) -> Decimal:
@@ -81,10 +126,10 @@ class OnpremSite(_Strict):
     """An on-prem data centre (``onprem:<name>``) with its inventory."""
 
     id: str = Field(pattern=r"^onprem:[a-z0-9][a-z0-9._-]*$")
-    country: str = Field(pattern=r"^[A-Z]{2}$")
+    country: CountryCode
     city: str | None = None
-    lat: float | None = Field(default=None, ge=-90, le=90, description="for latency estimates")
-    lon: float | None = Field(default=None, ge=-180, le=180)
+    lat: Latitude | None = Field(default=None, description="for latency estimates")
+    lon: Longitude | None = None
     tags: list[str] = Field(default_factory=list, description="custom jurisdiction tags")
     certifications: list[str] = Field(default_factory=list)
     egress: Egress = Field(default_factory=Egress)
@@ -96,9 +141,9 @@ class Quota(_Strict):
 
     site: str = Field(pattern=SITE_PATTERN)
     gpu_model: str | None = None
-    gpus: int | None = Field(default=None, ge=0)
+    gpus: Count | None = None
     offer: str | None = None
-    instances: int | None = Field(default=None, ge=0)
+    instances: Count | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> Quota:
@@ -127,8 +172,8 @@ class CloudSettings(_Strict):
 class Dataset(_Strict):
     """A workload's dataset: its size, the site it lives on, and its data classes."""
 
-    size_gb: Decimal = Field(ge=0, description="read by training from its home")
-    test_gb: Decimal = Field(default=Decimal(0), ge=0, description="read by testing from home")
+    size_gb: SizeGb = Field(description="read by training from its home")
+    test_gb: SizeGb = Field(default=Decimal(0), description="read by testing from home")
     home: str = Field(pattern=SITE_PATTERN)
     classes: list[str] = Field(
         default_factory=list, description="data classes (e.g. health, personal) for what-if rules"
@@ -139,7 +184,7 @@ class ModelArtifact(_Strict):
     """The trained model: its size (moved to testing and inference) and whether it may leave
     the data's jurisdictions (e.g. an anonymized or differentially private model)."""
 
-    size_gb: Decimal = Field(default=Decimal(0), ge=0)
+    size_gb: SizeGb = Decimal(0)
     exportable: bool = False
 
 
@@ -147,7 +192,7 @@ class Residency(_Strict):
     """Where a workload's data may be processed. Empty lists mean no restriction."""
 
     jurisdictions: list[str] = Field(default_factory=list, description="any of these tags")
-    countries: list[str] = Field(default_factory=list)
+    countries: list[CountryCode] = Field(default_factory=list)
     sites: list[str] = Field(default_factory=list)
     certifications: list[str] = Field(default_factory=list, description="all required")
 
@@ -155,15 +200,8 @@ class Residency(_Strict):
 class GpuNeed(_Strict):
     """Accepted GPU models with relative speed (1.0 = the reference) and GPUs per replica."""
 
-    models: dict[str, Decimal] = Field(min_length=1)
-    count: int = Field(default=1, gt=0)
-
-    @model_validator(mode="after")
-    def _speeds(self) -> GpuNeed:
-        for name, speed in self.models.items():
-            if speed <= 0:
-                raise ValueError(f"relative speed of {name} must be > 0")
-        return self
+    models: dict[str, Speed] = Field(min_length=1)
+    count: Annotated[int, Range(1, lim.MAX_GPUS, "GPUs")] = 1
 
 
 class ColocationLevel(StrEnum):
@@ -182,7 +220,7 @@ class Colocation(_Strict):
 class Latency(_Strict):
     """Inference latency SLO: round trip to each named user region within ``max_ms``."""
 
-    max_ms: Decimal = Field(gt=0)
+    max_ms: Annotated[Decimal, Range(0, lim.MAX_LATENCY_MS, "ms", open_lo=True)]
     users: list[str] = Field(min_length=1, description="user region names")
 
 
@@ -202,20 +240,21 @@ class Stage(_Strict):
     kind: StageKind
     name: str | None = Field(default=None, pattern=ID_PATTERN)
     gpu: GpuNeed | None = None
-    vcpus: int = Field(default=1, gt=0)
-    memory_gib: Decimal = Field(default=Decimal(1), gt=0)
-    hours: Decimal = Field(gt=0)
-    replicas: int = Field(default=1, gt=0)
+    vcpus: Vcpus = 1
+    memory_gib: Memory = Decimal(1)
+    hours: Hours
+    replicas: Annotated[int, Range(1, lim.MAX_REPLICAS, "replicas")] = 1
     spot: bool = Field(default=False, description="interruption allowed: spot prices may be used")
     residency: Residency | None = Field(
         default=None, description="overrides the residency this stage gets from its workload"
     )
     colocate: Colocation | None = None
-    min_sites: int = Field(default=1, gt=0, description="inference: spread over ≥ N sites")
+    min_sites: Annotated[int, Range(1, lim.MAX_REPLICAS, "sites")] = Field(
+        default=1, description="inference: spread over ≥ N sites")
     split: bool = Field(default=False, description="inference: replicas may go to several sites")
     latency: Latency | None = None
-    response_gb: Decimal = Field(
-        default=Decimal(0), ge=0, description="inference: GB per period sent to users"
+    response_gb: SizeGb = Field(
+        default=Decimal(0), description="inference: GB per period sent to users"
     )
 
     @property
@@ -252,15 +291,53 @@ class Workload(_Strict):
     @model_validator(mode="after")
     def _unique_stage_labels(self) -> Workload:
         labels = [s.label for s in self.stages]
-        dup = sorted({x for x in labels if labels.count(x) > 1})
-        if dup:
-            raise ValueError(f"stage names must be unique in a workload; give `name` to {dup}")
-        for st in self.stages:
-            if st.colocate and st.colocate.stage not in labels:
-                raise ValueError(f"stage {st.label!r} co-locates with unknown stage "
-                                 f"{st.colocate.stage!r}; stages are {labels}")
-            if st.colocate and st.colocate.stage == st.label:
-                raise ValueError(f"stage {st.label!r} cannot co-locate with itself")
+        for j, label in enumerate(labels):
+            if label in labels[:j]:
+                error_at("Workload", ("stages", j, "name"), "duplicate_stage",
+                         f"stage name {label!r} is used twice in this workload; give each "
+                         f"stage a unique `name`", label)
+        return self
+
+    @model_validator(mode="after")
+    def _colocation_targets(self) -> Workload:
+        labels = [s.label for s in self.stages]
+        for j, st in enumerate(self.stages):
+            if st.colocate is None:
+                continue
+            loc = ("stages", j, "colocate", "stage")
+            target = st.colocate.stage
+            others = [x for x in labels if x != st.label]
+            if target == st.label:
+                error_at("Workload", loc, "colocation",
+                         f"stage {st.label!r} cannot co-locate with itself; name another "
+                         f"stage of the workload: {', '.join(others) or 'there is none'}", target)
+            if target not in labels:
+                close = difflib.get_close_matches(target, others, n=1)
+                guess = f" (did you mean {close[0]!r}?)" if close else ""
+                error_at("Workload", loc, "colocation",
+                         f"unknown stage {target!r}; the workload's stages are "
+                         f"{', '.join(labels)}{guess}", target)
+        return self
+
+    @model_validator(mode="after")
+    def _colocation_acyclic(self) -> Workload:
+        """Co-location is symmetric: stages that name each other in a cycle say the same
+        thing twice, and one of them must drop its ``colocate``."""
+        index = {s.label: j for j, s in enumerate(self.stages)}
+        for j in range(len(self.stages)):
+            path = [j]
+            nxt = self.stages[j].colocate
+            while nxt is not None and index[nxt.stage] not in path:
+                path.append(index[nxt.stage])
+                nxt = self.stages[path[-1]].colocate
+            if nxt is not None and index[nxt.stage] == j:
+                own = self.stages[j].colocate
+                assert own is not None
+                names = " → ".join(self.stages[k].label for k in [*path, j])
+                error_at("Workload", ("stages", j, "colocate"), "colocation_cycle",
+                         f"co-location cycle {names}; co-location works both ways, so "
+                         f"remove `colocate` from one of these stages",
+                         own.model_dump(mode="json"))
         return self
 
     def training(self) -> Stage | None:
@@ -279,34 +356,35 @@ class Workload(_Strict):
 
 
 class UserRegion(_Strict):
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
+    lat: Latitude
+    lon: Longitude
 
 
 class Settings(_Strict):
     """Planning settings: period, budgets, concentration, spot risk, preferences, stability."""
 
-    period_hours: Decimal = Field(default=Decimal(730), gt=0, description="planning period")
-    max_catalog_age_days: int = Field(default=30, gt=0)
-    budget_usd: Decimal | None = Field(default=None, ge=0, description="hard cap on total cost")
-    team_budgets: dict[str, Decimal] = Field(default_factory=dict, description="team → cap USD")
-    max_provider_share: Decimal | None = Field(
-        default=None, gt=0, le=1, description="cap on any one cloud provider's share of compute"
+    period_hours: Annotated[Decimal, Range(0, lim.MAX_PERIOD_HOURS, "hours", open_lo=True)] = (
+        Field(default=Decimal(730), description="planning period"))
+    max_catalog_age_days: Annotated[int, Range(1, lim.MAX_CATALOG_AGE_DAYS, "days")] = 30
+    budget_usd: Usd | None = Field(default=None, description="hard cap on total cost")
+    team_budgets: dict[str, Usd] = Field(default_factory=dict, description="team → cap USD")
+    max_provider_share: Annotated[Decimal, Range(0, 1, open_lo=True)] | None = Field(
+        default=None, description="cap on any one cloud provider's share of compute"
     )
-    spot_risk_uplift: Decimal = Field(
-        default=Decimal("0.10"), ge=0, description="expected spot re-run overhead (objective)"
+    spot_risk_uplift: Annotated[Decimal, Range(0, lim.MAX_UPLIFT)] = Field(
+        default=Decimal("0.10"), description="expected spot re-run overhead (objective)"
     )
-    preference_weight: Decimal = Field(
-        default=Decimal("0.05"), ge=0, description="objective surcharge off preferred sites"
+    preference_weight: Annotated[Decimal, Range(0, lim.MAX_PREFERENCE_WEIGHT)] = Field(
+        default=Decimal("0.05"), description="objective surcharge off preferred sites"
     )
-    move_fixed_usd: Decimal = Field(
-        default=Decimal(0), ge=0, description="re-planning: fixed cost per moved stage"
+    move_fixed_usd: Annotated[Decimal, Range(0, lim.MAX_MOVE_USD, "USD")] = Field(
+        default=Decimal(0), description="re-planning: fixed cost per moved stage"
     )
-    max_moves: int | None = Field(default=None, ge=0, description="re-planning: cap on moves")
+    max_moves: Count | None = Field(default=None, description="re-planning: cap on moves")
     user_regions: dict[str, UserRegion] = Field(
         default_factory=dict, description="extra user regions for latency SLOs"
     )
-    latency_ms: dict[str, dict[str, Decimal]] = Field(
+    latency_ms: dict[str, dict[str, LatencyMs]] = Field(
         default_factory=dict, description="measured round trips: site → user region → ms"
     )
 
