@@ -10,6 +10,7 @@ Exit codes:
     5  catalog store refused to replace the last good catalog
     6  verification failed: the plan breaks a rule
     7  no plan found within the time limit (raise --time-limit)
+    8  internal planner error: the solver layer caught a bug (please report it)
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from planner.errors import VerificationError
 from planner.models.plan import Plan
 from planner.models.status import SolveStatus
 from planner.solvers import AUTO, BACKENDS
+from planner.solvers.base import Deadline
 from planner.world import build_world
 
 EXIT_INFEASIBLE = 3
@@ -51,6 +53,8 @@ def _summary(plan: Plan, console: Console) -> None:
     outcome = (f"total ${plan.totals.total_usd:,.2f}, gap {gap}" if plan.feasible
                else "no plan")
     console.print(f"[bold]{plan.portfolio}[/]: {plan.status.value} ({s.backend}{took}), {outcome}")
+    if s.detail:
+        console.print(f"[dim]solver: {s.detail}[/]")
     if plan.placements:
         table = Table(show_edge=False, pad_edge=False)
         for col in ("workload", "stage", "site", "offer", "n", "purchase", "cost $"):
@@ -97,9 +101,15 @@ def _summary(plan: Plan, console: Console) -> None:
     type=click.FloatRange(min=0.01),
     default=30.0,
     show_default=True,
-    help="Solver time limit, seconds.",
+    help="Wall-clock seconds for the whole command (loading, candidates, solve, diagnosis, "
+         "plan building). When time runs out with a plan that meets every rule, that plan "
+         "is written with its gap; exit 7 only when no plan was found at all.",
 )
-@click.option("--workers", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--deterministic", is_flag=True,
+              help="Same plan every run: the solver counts deterministic time, so the time "
+                   "limit is approximate (implied by --reproducible).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Solver threads/processes [default: the cores this process may use].")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
     "--previous",
@@ -109,7 +119,8 @@ def _summary(plan: Plan, console: Console) -> None:
 @click.option(
     "--reproducible",
     is_flag=True,
-    help="Leave out wall-clock fields so the same input gives byte-identical JSON.",
+    help="Leave out wall-clock fields so the same input gives byte-identical JSON "
+         "(implies --deterministic).",
 )
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local",
               show_default=True, help="Where the lns strategy runs its sub-problems.")
@@ -122,7 +133,8 @@ def plan_cmd(
     catalogs_dir: Path | None,
     solver: str,
     time_limit: float,
-    workers: int,
+    deterministic: bool,
+    workers: int | None,
     seed: int,
     previous: Path | None,
     reproducible: bool,
@@ -131,6 +143,7 @@ def plan_cmd(
     quiet: bool,
 ) -> None:
     """Plan PORTFOLIO (YAML/JSON) at least cost; write the verified JSON plan."""
+    deadline = Deadline.after(time_limit)
     console = err_console()
     say = (lambda msg: None) if quiet else (lambda msg: console.print(f"[dim]{msg}[/]"))
     model = api.load_portfolio(portfolio)
@@ -142,6 +155,8 @@ def plan_cmd(
             catalogs,
             solver=solver,
             time_limit_s=time_limit,
+            deadline=deadline,
+            deterministic=deterministic,
             workers=workers,
             seed=seed,
             reproducible=reproducible,
