@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,12 +29,15 @@ from planner.solvers.base import (
     SolveOptions,
     SolverError,
     default_workers,
+    process_age_s,
 )
 from planner.solvers.cpsat import CpSatBackend, validated
 from planner.solvers.feasibility import finish, violations
 from planner.solvers.greedy import GreedyBackend, greedy_assign
 from planner.solvers.lns import LnsBackend, LnsConfig
 from planner.solvers.magnitude import LIMIT, round_down, share_fraction
+
+REPO = Path(__file__).resolve().parent.parent
 
 # 1. co-location chains -------------------------------------------------------------------
 
@@ -261,3 +265,24 @@ def test_plan_reports_the_time_mode() -> None:
                      deterministic=True)
     assert "deterministic" in exact.solver.detail
     assert exact.placements == wall.placements
+
+
+def test_cli_deterministic_flag_and_default_workers(tmp_path: Any) -> None:
+    from click.testing import CliRunner
+
+    from planner.cli.main import cli
+    from planner.models.plan import Plan
+
+    out = tmp_path / "plan.json"
+    example = str(REPO / "examples" / "carmaker.yaml")
+    result = CliRunner().invoke(cli, ["plan", example, "--catalogs", str(REPO / "catalogs"),
+                                      "-o", str(out), "--time-limit", "10", "--deterministic"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    plan = Plan.model_validate_json(out.read_text())
+    assert "deterministic" in plan.solver.detail and plan.solver.workers == default_workers()
+    assert "solver: " in result.stderr and "deterministic" in result.stderr
+
+
+def test_process_age_counts_start_up() -> None:
+    assert 0 < process_age_s() < 24 * 3600

@@ -16,6 +16,7 @@ Exit codes:
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -33,7 +34,7 @@ from planner.errors import VerificationError
 from planner.models.plan import Plan
 from planner.models.status import SolveStatus
 from planner.solvers import AUTO, BACKENDS
-from planner.solvers.base import Deadline
+from planner.solvers.base import Deadline, process_age_s
 from planner.world import build_world
 
 EXIT_INFEASIBLE = 3
@@ -143,7 +144,7 @@ def plan_cmd(
     quiet: bool,
 ) -> None:
     """Plan PORTFOLIO (YAML/JSON) at least cost; write the verified JSON plan."""
-    deadline = Deadline.after(time_limit)
+    deadline = _deadline(time_limit)
     console = err_console()
     say = (lambda msg: None) if quiet else (lambda msg: console.print(f"[dim]{msg}[/]"))
     model = api.load_portfolio(portfolio)
@@ -247,9 +248,18 @@ cli.add_command(views_cmd.schema_cmd)
 cli.add_command(views_cmd.init_cmd)
 
 
+def _deadline(time_limit: float) -> Deadline:
+    """``--time-limit`` seconds from the start of the ``planner`` process (start-up and
+    imports count) when run as a command; from now when invoked in-process."""
+    obj = click.get_current_context().find_root().obj
+    if isinstance(obj, dict) and "process_start" in obj:
+        return Deadline(obj["process_start"] + time_limit)
+    return Deadline.after(time_limit)
+
+
 def main() -> None:
     """Console-script entry point."""
-    cli(prog_name="planner")
+    cli(prog_name="planner", obj={"process_start": time.monotonic() - process_age_s()})
 
 
 if __name__ == "__main__":

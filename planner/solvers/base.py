@@ -305,6 +305,19 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def process_age_s() -> float:
+    """Seconds since this process started (Linux ``/proc``; 0 elsewhere)."""
+    try:
+        with open("/proc/self/stat", encoding="ascii") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        with open("/proc/uptime", encoding="ascii") as f:
+            uptime = float(f.read().split()[0])
+        started = int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22: starttime
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    return max(0.0, uptime - started)
+
+
 @dataclass(frozen=True)
 class Deadline:
     """A wall-clock instant (``time.monotonic()`` seconds) by which a phase must end.

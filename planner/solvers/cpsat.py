@@ -307,6 +307,9 @@ class CpSatBackend:
     name = "cpsat"
     proves_optimality = True
 
+    def __init__(self, callback: cp_model.CpSolverSolutionCallback | None = None) -> None:
+        self.callback = callback  # benchmarks trace every improving solution
+
     def solve(self, problem: Problem, options: SolveOptions) -> Solution:
         options = options.started()
         start = time.perf_counter()
@@ -320,7 +323,7 @@ class CpSatBackend:
         build_time = time.perf_counter() - start
         solver = cp_model.CpSolver()
         configure(solver, options)
-        code = solver.solve(model)
+        code = solver.solve(model, self.callback)
         if code == cp_model.MODEL_INVALID:
             raise SolverError("CP-SAT rejects the placement model (MODEL_INVALID) although "
                               "it passed validation")
