@@ -102,6 +102,9 @@ class ModelBuilder:
         self.x: list[cp_model.IntVar] = []
         self.y: dict[tuple[int, int], cp_model.IntVar] = {}
         self.e: list[cp_model.IntVar] = []
+        self.z: list[tuple[cp_model.IntVar, int, int, int]] = []  # (z, edge, i, j)
+        self.spend: list[tuple[cp_model.IntVar, list[int]]] = []  # (var, its options)
+        self.moved: list[tuple[cp_model.IntVar, list[int]]] = []
 
     def build(self, with_objective: bool = True) -> cp_model.CpModel:
         p, m = self.p, self.model
@@ -190,6 +193,7 @@ class ModelBuilder:
                 z = self.model.new_bool_var(f"z{k}_{i}_{j}")
                 self.model.add(z >= ya + yb - 1)
                 terms.append((z, c))
+                self.z.append((z, k, i, j))
             e = self.model.new_int_var(0, sum(c for _, c in terms), f"e{k}")
             self.e.append(e)
             self.model.add(e == cp_model.LinearExpr.weighted_sum(
@@ -236,11 +240,13 @@ class ModelBuilder:
         peak = stage_peak(p, p.opt_compute)
         total = self.model.new_int_var(0, peak, "compute_total")
         self.model.add(total == cp_model.LinearExpr.weighted_sum(self.x, p.opt_compute.tolist()))
+        self.spend.append((total, list(range(p.n_options))))
         for prov in sorted({q for q, cloud in zip(p.site_provider, p.site_cloud, strict=True)
                             if cloud}):
             sites = [j for j, q in enumerate(p.site_provider) if q == prov]
             opts = np.flatnonzero(np.isin(p.opt_site, sites)).tolist()
             mine = self.model.new_int_var(0, peak, f"compute_{prov}")
+            self.spend.append((mine, opts))
             self.model.add(mine == cp_model.LinearExpr.weighted_sum(
                 [self.x[o] for o in opts], p.opt_compute[opts].tolist()))
             ct = self.model.add(share.denominator * mine <= share.numerator * total)
@@ -257,10 +263,33 @@ class ModelBuilder:
             if not opts:
                 continue
             m_s = self.model.new_bool_var(f"m{s}")
+            self.moved.append((m_s, opts))
             for o in opts:
                 self.model.add(int(p.units[s]) * m_s >= self.x[o])
             moved.append(m_s)
         _enforce(self.model.add(sum(moved) <= p.max_moves), self.guard("moves"))
+
+    def add_hint(self, x: IntArray) -> None:
+        """Hint every variable from a complete assignment ``x`` (site use, egress, spend,
+        moves too), so CP-SAT can take it as its first solution without a search."""
+        p, model = self.p, self.model
+        for o, var in enumerate(self.x):
+            model.add_hint(var, int(x[o]))
+        used = {(s, j) for s in {s for s, _ in self.y} for j in p.sites_used(x, s)}
+        for key, var in self.y.items():
+            model.add_hint(var, int(key in used))
+        cost = [0] * len(self.e)
+        for z, k, i, j in self.z:
+            on = (p.edges[k].a, i) in used and (p.edges[k].b, j) in used
+            model.add_hint(z, int(on))
+            cost[k] += p.edges[k].cost[(i, j)] if on else 0
+        for var, c in zip(self.e, cost, strict=True):
+            model.add_hint(var, c)
+        spend = (p.opt_compute * x).tolist()
+        for var, opts in self.spend:
+            model.add_hint(var, sum(spend[o] for o in opts))
+        for var, opts in self.moved:
+            model.add_hint(var, int(any(x[o] > 0 for o in opts)))
 
     def read(self, solver: cp_model.CpSolver) -> IntArray:
         return np.array([solver.value(v) for v in self.x], dtype=np.int64)
@@ -318,8 +347,7 @@ class CpSatBackend:
         validated(model)
         hint = _start(problem, options)
         if hint is not None:
-            for o, var in enumerate(builder.x):
-                model.add_hint(var, int(hint[o]))
+            builder.add_hint(hint)
         build_time = time.perf_counter() - start
         solver = cp_model.CpSolver()
         configure(solver, options)

@@ -94,8 +94,7 @@ def _solve_exact(
     hint, complete = greedy_assign(problem)
     start = hint if complete and not violations(problem, hint) else None
     if start is not None:
-        for o, var in enumerate(builder.x):
-            model.add_hint(var, int(start[o]))
+        builder.add_hint(start)
     solver = cp_model.CpSolver()
     configure(solver, SolveOptions(time_limit_s=limit, workers=workers, seed=seed,
                                    deterministic=False, deadline=Deadline.after(limit)))
