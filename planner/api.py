@@ -44,6 +44,13 @@ def plan_building_s(problem: Problem, explain: bool) -> float:
     return 0.5 + per_stage * problem.n_stages + 1e-6 * problem.n_options
 
 
+def _mode(solver: str, options: SolveOptions) -> str:
+    """How the time limit was read, for the plan: ``lns`` always runs on the wall clock."""
+    if solver == "lns" and options.deterministic:
+        return "wall-clock time limit (lns has no deterministic mode)"
+    return options.mode
+
+
 def load_portfolio(path: str | Path) -> Portfolio:
     """Load and validate a portfolio file (YAML or JSON)."""
     return _load_portfolio(path)
@@ -143,9 +150,9 @@ def plan_world(portfolio: Portfolio, world: World, *, solver: str = "auto",
                            deadline=deadline.earlier(building))
     say(f"{problem.n_stages} stages, {problem.n_options} options, "
         f"{len(problem.res_names)} limited resources; solving with {solver} "
-        f"({options.remaining_s():.1f}s left, {options.mode})")
+        f"({options.remaining_s():.1f}s left, {_mode(solver, options)})")
     solution = get_backend(solver, executor=executor, address=address).solve(problem, options)
-    solution.detail = "; ".join(d for d in (solution.detail, options.mode) if d)
+    solution.detail = "; ".join(d for d in (solution.detail, _mode(solver, options)) if d)
     conflicts: list[Conflict] = []
     note = None
     if solution.status is SolveStatus.INFEASIBLE:

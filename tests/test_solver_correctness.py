@@ -265,6 +265,9 @@ def test_plan_reports_the_time_mode() -> None:
                      deterministic=True)
     assert "deterministic" in exact.solver.detail
     assert exact.placements == wall.placements
+    lns = api.plan(chain_portfolio(), [small_catalog()], solver="lns", time_limit_s=5,
+                   now=NOW, deterministic=True)
+    assert "lns has no deterministic mode" in lns.solver.detail
 
 
 def test_cli_deterministic_flag_and_default_workers(tmp_path: Any) -> None:
