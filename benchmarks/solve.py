@@ -9,55 +9,38 @@ from collections.abc import Callable
 from ortools.sat.python import cp_model
 
 from planner.solvers import get_backend
-from planner.solvers.base import Problem, Solution, SolveOptions, SolveStatus
+from planner.solvers.base import Problem, Solution, SolveOptions
 from planner.solvers.lns import LnsBackend, LnsConfig
 
 Trace = list[tuple[float, int | None, int | None]]
 
 
 class _Recorder(cp_model.CpSolverSolutionCallback):
-    """Every improving CP-SAT solution: (seconds since start, objective, best bound)."""
+    """Every improving CP-SAT solution: (seconds since start, objective, best bound — never
+    below ``floor``, the problem's trivial bound)."""
 
-    def __init__(self, start: float, trace: Trace) -> None:
+    def __init__(self, start: float, trace: Trace, floor: int) -> None:
         super().__init__()
         self.start = start
         self.trace = trace
+        self.floor = floor
 
     def on_solution_callback(self) -> None:
         self.trace.append((time.perf_counter() - self.start, round(self.objective_value),
-                           round(self.best_objective_bound)))
+                           max(self.floor, round(self.best_objective_bound))))
 
 
 def cpsat_traced(problem: Problem, options: SolveOptions) -> tuple[Solution, Trace]:
-    """The monolithic CP-SAT baseline exactly as the ``cpsat`` backend runs it (same model
-    builder, same greedy hint, same parameters), with a solution callback for the trace."""
-    from planner.solvers import cpsat
-    from planner.solvers.greedy import greedy_assign
+    """The monolithic CP-SAT baseline exactly as the ``cpsat`` backend runs it (it is that
+    backend), with a solution callback for the trace."""
+    from planner.solvers.cpsat import CpSatBackend
 
     start = time.perf_counter()
     trace: Trace = []
-    builder = cpsat.ModelBuilder(problem)
-    model = builder.build()
-    hint, complete = greedy_assign(problem)
-    if complete:
-        for o, var in enumerate(builder.x):
-            model.add_hint(var, int(hint[o]))
-    build_time = time.perf_counter() - start
-    solver = cp_model.CpSolver()
-    cpsat.configure(solver, options)
-    code = solver.solve(model, _Recorder(start, trace))
-    status = cpsat._STATUS.get(code, SolveStatus.UNKNOWN)
-    x = builder.read(solver) if status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE) else None
-    objective = round(solver.objective_value) if x is not None else None
-    bound = round(solver.best_objective_bound) if problem.n_options else None
-    if x is None:
-        import numpy as np
-
-        x = np.zeros(problem.n_options, dtype=np.int64)
-    elapsed = time.perf_counter() - start
-    trace.append((elapsed, objective, bound))
-    return Solution("cpsat", status, x, objective, bound, elapsed, solver.status_name(code),
-                    {"build_time_s": build_time}), trace
+    sol = CpSatBackend(callback=_Recorder(start, trace, problem.trivial_bound())).solve(
+        problem, options)
+    trace.append((time.perf_counter() - start, sol.objective, sol.bound))
+    return sol, trace
 
 
 def solve_traced(name: str, problem: Problem, options: SolveOptions, *, executor: str = "local",

@@ -11,10 +11,15 @@ minimal: relaxing any one of its rules (together with everything outside the
 set) admits a plan. Each rule is then re-checked alone — with every other rule
 of the portfolio in force — and the diagnosis says whether dropping it alone
 suffices.
+
+Every solve reads the deadline of the :class:`~planner.solvers.base.SolveOptions` it is
+given: when time runs out the set found so far is reported (still conflicting, maybe not
+minimal) and the summary says so.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,7 +30,7 @@ from planner.models.plan import Conflict
 from planner.models.portfolio import Portfolio
 from planner.models.world import World
 from planner.solvers.base import Problem, SolveOptions, build_problem
-from planner.solvers.cpsat import ModelBuilder, configure
+from planner.solvers.cpsat import ModelBuilder, configure, validated
 
 
 @dataclass
@@ -46,11 +51,15 @@ def _guarded_model(problem: Problem) -> _Guarded:
 
     builder.guard = guard
     model = builder.build(with_objective=False)
+    validated(model, "diagnosis")
     return _Guarded(problem, literals, model)
 
 
 def _feasible(g: _Guarded, enforced: list[str], options: SolveOptions) -> bool | None:
-    """Solve with ``enforced`` rules on and every other rule free; None if undecided."""
+    """Solve with ``enforced`` rules on and every other rule free; None if undecided (also
+    when the deadline has passed)."""
+    if options.deadline is not None and options.deadline.expired():
+        return None
     g.model.clear_assumptions()
     g.model.add_assumptions([g.literals[n] for n in enforced])
     solver = cp_model.CpSolver()
@@ -68,21 +77,27 @@ def _core(g: _Guarded, options: SolveOptions) -> list[str] | None:
     g.model.clear_assumptions()
     g.model.add_assumptions([g.literals[n] for n in names])
     solver = cp_model.CpSolver()
-    configure(solver, SolveOptions(time_limit_s=options.time_limit_s, workers=1,
-                                   seed=options.seed, deterministic=True))
+    configure(solver, dataclasses.replace(options, workers=1))
     if solver.solve(g.model) != cp_model.INFEASIBLE:
         return None
     index = {g.literals[n].index: n for n in names}
     return sorted(index[i] for i in solver.sufficient_assumptions_for_infeasibility())
 
 
-def _deletion_filter(g: _Guarded, core: list[str], options: SolveOptions) -> list[str]:
+def _deletion_filter(g: _Guarded, core: list[str],
+                     options: SolveOptions) -> tuple[list[str], bool]:
+    """The core shrunk until dropping any rule admits a plan; False when time ran out
+    before every rule was tried (the set still conflicts, but may not be minimal)."""
     kept = list(core)
+    complete = True
     for name in list(core):
         trial = [n for n in kept if n != name]
-        if _feasible(g, trial, options) is False:
+        verdict = _feasible(g, trial, options)
+        if verdict is False:
             kept = trial
-    return kept
+        elif verdict is None:
+            complete = False
+    return kept, complete
 
 
 def describe(name: str, portfolio: Portfolio, world: World, cands: Candidates) -> str:
@@ -205,7 +220,8 @@ def _demand(core: list[str], problem: Problem, cands: Candidates, world: World) 
 
 def diagnose(portfolio: Portfolio, world: World, cands: Candidates,
              options: SolveOptions) -> tuple[list[Conflict], str]:
-    """A minimal set of conflicting rules, and a summary in plain words."""
+    """A minimal set of conflicting rules, and a summary in plain words, within the
+    deadline of ``options`` (if any)."""
     problem = build_problem(cands, world, include_pruned=True)
     guarded = _guarded_model(problem)
     core = _core(guarded, options)
@@ -215,7 +231,7 @@ def diagnose(portfolio: Portfolio, world: World, cands: Candidates,
     if not core:
         return [], ("the conflict lies in hardware facts no rule can relax (no offer has the "
                     "GPU model, or it is restricted for the subscription)")
-    core = _deletion_filter(guarded, core, options)
+    core, minimal = _deletion_filter(guarded, core, options)
     alone = {}
     everything = sorted(guarded.literals)
     for name in core:
@@ -223,7 +239,10 @@ def diagnose(portfolio: Portfolio, world: World, cands: Candidates,
     conflicts = [Conflict(rule=name, message=describe(name, portfolio, world, cands))
                  for name in core]
     demand = _demand(core, problem, cands, world)
-    if all(alone.values()):
+    if not minimal or any(v is None for v in alone.values()):
+        tail = ("a conflicting set of rules; the time limit ran out before it was shown to be "
+                "minimal (raise --time-limit)")
+    elif all(alone.values()):
         tail = "dropping any one of these rules makes the portfolio feasible"
     else:
         not_enough = [n for n, ok in alone.items() if not ok]

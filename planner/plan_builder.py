@@ -233,13 +233,14 @@ def _move(ref: StageRef, ex: Explainer, pairs: list[tuple[Option, int]],
 
 
 def _explainer(portfolio: Portfolio, world: World, cands: Candidates, problem: Problem,
-               solution: Solution) -> Explainer:
+               solution: Solution, options: SolveOptions) -> Explainer:
     """The context of the runner-up and move reasons (status and gap word the claims)."""
     gap = None
     if solution.objective is not None and solution.bound is not None:
         gap = (solution.objective - solution.bound) / solution.objective if solution.objective \
             else 0.0
-    return Explainer(portfolio, world, cands, problem, solution.x, solution.status, gap)
+    return Explainer(portfolio, world, cands, problem, solution.x, solution.status, gap,
+                     deadline=None if options.deterministic else options.deadline)
 
 
 def _pruned_lookup(cands: Candidates) -> Callable[[int, bool], list[Pruned]]:
@@ -266,7 +267,7 @@ def build_plan(portfolio: Portfolio, world: World, cands: Candidates, problem: P
             opt = cands.options[o]
             chosen[opt.stage].append((opt, int(x[o])))
     pruned_of = _pruned_lookup(cands)
-    ex = _explainer(portfolio, world, cands, problem, solution)
+    ex = _explainer(portfolio, world, cands, problem, solution, options)
     runners = {s: _runner_up(ex, s) for s in sorted(chosen)}
     stage_moves = {s: _move(cands.stages[s], ex, chosen[s], pruned_of(s, False))
                    for s in sorted(chosen) if s in cands.previous}

@@ -22,7 +22,7 @@ from planner.models.portfolio import Portfolio
 from planner.models.status import SolveStatus
 from planner.models.world import World
 from planner.money import micro_to_usd
-from planner.solvers.base import IntArray, PEdge, Problem
+from planner.solvers.base import Deadline, IntArray, PEdge, Problem
 from planner.solvers.blockers import INVENTORY, Blockers, SwapChecker, edges_by_stage, swap_delta
 
 ANALYSE_MAX_STAGES = 2000
@@ -72,6 +72,9 @@ class Explainer:
     """Rule groups some runner-up was found to break (capacity ones mark binding resources)."""
     edges: dict[int, list[PEdge]] | None = None
     """The pipeline edges touching each stage (built on first use)."""
+    deadline: Deadline | None = None
+    """The wall-clock end of plan building (None in deterministic mode: the deterministic
+    budgets alone decide, so the same input gives the same reasons)."""
 
     def delta(self, option: int, source: int) -> tuple[int, int]:
         """The plan's real cost and objective change of the swap (micro-dollars)."""
@@ -89,8 +92,10 @@ class Explainer:
 
     def check(self, option: int, source: int) -> Blockers | None:
         """The swap's blockers, or None when the plan's check budget is spent."""
+        if self.deadline is not None and self.deadline.expired():
+            return None
         if self.checker is None:
-            self.checker = SwapChecker(self.problem, self.x)
+            self.checker = SwapChecker(self.problem, self.x, deadline=self.deadline)
         left = self.budget_s - self.checker.spent_s
         if left <= 0:
             return None

@@ -1,15 +1,20 @@
 """Brute force over a Problem: every assignment of units to options, every constraint
-checked directly (no solver code), the cheapest objective. For tiny instances only."""
+checked directly (no solver code), the cheapest objective. For tiny instances only.
+
+:func:`problems` draws such instances for hypothesis, side constraints included."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Iterator
+from fractions import Fraction
+from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
 
-from planner.solvers.base import Problem
+from planner.solvers.base import PBudget, PColoc, PEdge, Problem
 
 
 def _splits(units: int, opts: list[int], ub: list[int]) -> Iterator[dict[int, int]]:
@@ -94,33 +99,103 @@ def brute_force(problem: Problem) -> int | None:
     return best
 
 
+SHARES = [Fraction(1, 3), Fraction(600001, 1000000), Fraction(1, 2), Fraction(3, 4),
+          Fraction(2, 3)]
+PROVIDERS = ["aws", "azure", "onprem"]
+
+
 @st.composite
 def problems(draw: st.DrawFn, max_stages: int = 8, max_options: int = 4, max_units: int = 3,
-             split_stages: int = 2, random_caps: bool = False) -> Problem:
+             split_stages: int = 2, random_caps: bool = False, side: bool = True) -> Problem:
     """Small random problems for brute force: ≤ ``max_stages`` stages × ≤ ``max_options``
     options, up to ``max_units`` units on the first ``split_stages`` stages (so enumeration
-    stays small), 0–3 resources; with ``random_caps`` an option may hold fewer units."""
+    stays small), 0–3 resources; with ``random_caps`` an option may hold fewer units.
+
+    Options share 1–4 sites of cloud providers and on-prem; with ``side`` every side
+    constraint is drawn too: pipeline edges (from single-unit stages), co-location by
+    site, provider or an arbitrary grouping, spread, budgets, a provider share cap
+    (non-round ones included), a move cap; costs are optionally scaled to ~1e12."""
     n_stages = draw(st.integers(1, max_stages))
     n_res = draw(st.integers(0, 3))
+    n_sites = draw(st.integers(1, 4))
+    providers = [draw(st.sampled_from(PROVIDERS)) for _ in range(n_sites)]
     counts = [draw(st.integers(1, max_options)) for _ in range(n_stages)]
     ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     n_opt = int(ptr[-1])
-    costs = np.array([draw(st.integers(0, 1000)) for _ in range(n_opt)], dtype=np.int64)
+    scale = draw(st.sampled_from([1, 1, 1, 10**9])) if side else 1
+    compute = np.array([draw(st.integers(0, 1000)) for _ in range(n_opt)], dtype=np.int64)
+    egress = np.array([draw(st.integers(0, 100)) if side else 0 for _ in range(n_opt)],
+                      dtype=np.int64)
+    risk = np.array([draw(st.integers(0, 50)) if side else 0 for _ in range(n_opt)],
+                    dtype=np.int64)
+    compute, egress, risk = compute * scale, egress * scale, risk * scale
+    sites = np.array([draw(st.integers(0, n_sites - 1)) for _ in range(n_opt)], dtype=np.int64)
     uo, ur, ua = [], [], []
     for o in range(n_opt):
         for r in range(n_res):
             if draw(st.booleans()):
                 uo.append(o)
                 ur.append(r)
-                ua.append(draw(st.integers(1, 50)))
-    caps = np.array([draw(st.integers(0, 120)) for _ in range(n_res)], dtype=np.int64)
+                ua.append(draw(st.integers(1, 30 if side else 50)))
+    caps = np.array([draw(st.integers(0, 200 if side else 120)) for _ in range(n_res)],
+                    dtype=np.int64)
     units = np.array([draw(st.integers(1, max_units)) if s < split_stages else 1
                       for s in range(n_stages)], dtype=np.int64)
     ub = np.array([draw(st.integers(1, int(units[s]))) if random_caps else units[s]
                    for s in range(n_stages) for _ in range(counts[s])], dtype=np.int64)
-    return Problem(n_stages=n_stages, stage_ptr=ptr, units=units, opt_cost=costs, opt_obj=costs,
-                   opt_compute=costs, opt_ub=ub, opt_site=np.arange(n_opt, dtype=np.int64),
-                   opt_moved=np.zeros(n_opt, dtype=np.bool_), use_opt=np.array(uo, dtype=np.int64),
-                   use_res=np.array(ur, dtype=np.int64), use_amt=np.array(ua, dtype=np.int64),
-                   res_cap=caps, res_names=tuple(f"r{i}" for i in range(n_res)),
-                   site_names=tuple(f"aws:s{i}" for i in range(n_opt)))
+    names = tuple(f"{providers[j]}:s{j}" for j in range(n_sites))
+    base = Problem(n_stages=n_stages, stage_ptr=ptr, units=units, opt_cost=compute + egress,
+                   opt_obj=compute + egress + risk, opt_compute=compute, opt_ub=ub,
+                   opt_site=sites, opt_moved=np.zeros(n_opt, dtype=np.bool_),
+                   use_opt=np.array(uo, dtype=np.int64), use_res=np.array(ur, dtype=np.int64),
+                   use_amt=np.array(ua, dtype=np.int64), res_cap=caps,
+                   res_names=tuple(f"r{i}" for i in range(n_res)), site_names=names,
+                   site_provider=tuple(providers), site_cloud=tuple(p != "onprem"
+                                                                    for p in providers),
+                   min_sites=np.ones(n_stages, dtype=np.int64),
+                   stage_keys=tuple(f"w/s{s}" for s in range(n_stages)))
+    if not side:
+        return base
+    return dataclasses.replace(base, **_side_constraints(draw, base, scale))
+
+
+def _side_constraints(draw: st.DrawFn, p: Problem, scale: int) -> dict[str, Any]:
+    """Edges, co-locations, spread, budgets, share cap and move cap for ``p``."""
+    n_sites = len(p.site_names)
+    pairs = [(a, b) for a in range(p.n_stages) for b in range(a + 1, p.n_stages)]
+    edges = []
+    for a, b in pairs:
+        if p.units[a] == 1 and draw(st.integers(0, 4)) == 0:
+            cost = {(i, j): draw(st.integers(0, 300)) * scale for i in range(n_sites)
+                    for j in range(n_sites) if i != j}
+            edges.append(PEdge(a, b, {k: v for k, v in cost.items() if v}))
+    colocs = []
+    chain = draw(st.booleans())  # a pipeline: stage s+1 runs with stage s
+    for a, b in pairs:
+        if (chain and b == a + 1) or draw(st.integers(0, 3)) == 0:
+            kind = draw(st.sampled_from(["site", "provider", "any"]))
+            keys = (list(range(n_sites)) if kind == "site" else list(p.site_provider)
+                    if kind == "provider" else
+                    [draw(st.integers(0, 1)) for _ in range(n_sites)])
+            index = {k: i for i, k in enumerate(sorted(set(map(str, keys))))}
+            group = np.array([index[str(k)] for k in keys], dtype=np.int64)
+            colocs.append(PColoc(a, b, group, f"colocation:w/s{b}"))
+    reach = [len(set(p.opt_site[p.options_of(s)].tolist())) for s in range(p.n_stages)]
+    min_sites = np.array([draw(st.integers(1, max(1, min(int(u), reach[s]))))
+                          for s, u in enumerate(p.units.tolist())], dtype=np.int64)
+    budgets = []
+    per_stage = [int(p.opt_cost[p.options_of(s)].max()) * int(p.units[s])
+                 for s in range(p.n_stages)]
+    for k in range(draw(st.integers(0, 2))):
+        stages = sorted(draw(st.sets(st.integers(0, p.n_stages - 1), min_size=1)))
+        top = sum(per_stage[s] for s in stages)
+        cap = top * draw(st.integers(50, 150)) // 100
+        budgets.append(PBudget(f"budget:b{k}", np.array(stages, dtype=np.int64), cap))
+    moved = np.array([draw(st.integers(0, 3)) == 0 for _ in range(p.n_options)], dtype=np.bool_)
+    clouds = {q for q, cloud in zip(p.site_provider, p.site_cloud, strict=True) if cloud}
+    shares = st.sampled_from(SHARES) if len(clouds) > 1 else st.just(Fraction(1))
+    return dict(edges=tuple(edges), colocations=tuple(colocs), min_sites=min_sites,
+                budgets=tuple(budgets),
+                max_share=draw(st.one_of(st.none(), shares)),
+                max_moves=draw(st.one_of(st.none(), st.integers(0, p.n_stages))),
+                opt_moved=moved)

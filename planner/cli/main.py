@@ -12,11 +12,13 @@ Exit codes:
     6  verification failed: the plan breaks a rule (or its infeasibility claim is false)
     7  no plan found within the time limit (raise --time-limit); for ``verify``: an
        ``unknown`` plan, or the infeasibility re-check ran out of time
+    8  internal planner error: the solver layer caught a bug (please report it)
 """
 
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -34,6 +36,7 @@ from planner.errors import InputError, VerificationError
 from planner.models.plan import Plan
 from planner.models.status import SolveStatus
 from planner.solvers import AUTO, BACKENDS
+from planner.solvers.base import Deadline, process_age_s
 from planner.world import build_world
 
 EXIT_INFEASIBLE = 3
@@ -53,6 +56,8 @@ def _summary(plan: Plan, console: Console) -> None:
     outcome = (f"total ${plan.totals.total_usd:,.2f}, gap {gap}" if plan.feasible
                else "no plan")
     console.print(f"[bold]{plan.portfolio}[/]: {plan.status.value} ({s.backend}{took}), {outcome}")
+    if s.detail:
+        console.print(f"[dim]solver: {s.detail}[/]")
     if plan.placements:
         table = Table(show_edge=False, pad_edge=False)
         for col in ("workload", "stage", "site", "offer", "n", "purchase", "cost $"):
@@ -99,9 +104,15 @@ def _summary(plan: Plan, console: Console) -> None:
     type=click.FloatRange(min=0.01),
     default=30.0,
     show_default=True,
-    help="Solver time limit, seconds.",
+    help="Wall-clock seconds for the whole command (loading, candidates, solve, diagnosis, "
+         "plan building). When time runs out with a plan that meets every rule, that plan "
+         "is written with its gap; exit 7 only when no plan was found at all.",
 )
-@click.option("--workers", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--deterministic", is_flag=True,
+              help="Same plan every run: the solver counts deterministic time, so the time "
+                   "limit is approximate (implied by --reproducible).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Solver threads/processes [default: the cores this process may use].")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
     "--previous",
@@ -111,7 +122,8 @@ def _summary(plan: Plan, console: Console) -> None:
 @click.option(
     "--reproducible",
     is_flag=True,
-    help="Leave out wall-clock fields so the same input gives byte-identical JSON.",
+    help="Leave out wall-clock fields so the same input gives byte-identical JSON "
+         "(implies --deterministic).",
 )
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local",
               show_default=True, help="Where the lns strategy runs its sub-problems.")
@@ -124,7 +136,8 @@ def plan_cmd(
     catalogs_dir: Path | None,
     solver: str,
     time_limit: float,
-    workers: int,
+    deterministic: bool,
+    workers: int | None,
     seed: int,
     previous: Path | None,
     reproducible: bool,
@@ -133,6 +146,7 @@ def plan_cmd(
     quiet: bool,
 ) -> None:
     """Plan PORTFOLIO (YAML/JSON) at least cost; write the verified JSON plan."""
+    deadline = _deadline(time_limit)
     console = err_console()
     say = (lambda msg: None) if quiet else (lambda msg: console.print(f"[dim]{msg}[/]"))
     model = api.load_portfolio(portfolio)
@@ -144,6 +158,8 @@ def plan_cmd(
             catalogs,
             solver=solver,
             time_limit_s=time_limit,
+            deadline=deadline,
+            deterministic=deterministic,
             workers=workers,
             seed=seed,
             reproducible=reproducible,
@@ -251,9 +267,18 @@ cli.add_command(views_cmd.schema_cmd)
 cli.add_command(views_cmd.init_cmd)
 
 
+def _deadline(time_limit: float) -> Deadline:
+    """``--time-limit`` seconds from the start of the ``planner`` process (start-up and
+    imports count) when run as a command; from now when invoked in-process."""
+    obj = click.get_current_context().find_root().obj
+    if isinstance(obj, dict) and "process_start" in obj:
+        return Deadline(obj["process_start"] + time_limit)
+    return Deadline.after(time_limit)
+
+
 def main() -> None:
     """Console-script entry point."""
-    cli(prog_name="planner")
+    cli(prog_name="planner", obj={"process_start": time.monotonic() - process_age_s()})
 
 
 if __name__ == "__main__":

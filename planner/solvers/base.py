@@ -19,8 +19,16 @@ from planner.models.portfolio import ColocationLevel
 from planner.models.status import SolveStatus
 from planner.models.world import World
 from planner.money import cost_micro
+from planner.solvers.options import (
+    Deadline,
+    SolveOptions,
+    SolverError,
+    default_workers,
+    process_age_s,
+)
 
-__all__ = ["Backend", "Problem", "Solution", "SolveOptions", "SolveStatus", "build_problem"]
+__all__ = ["Backend", "Deadline", "Problem", "Solution", "SolveOptions", "SolveStatus",
+           "SolverError", "build_problem", "default_workers", "process_age_s"]
 
 IntArray = NDArray[np.int64]
 
@@ -278,17 +286,6 @@ def _build(cands: Candidates, world: World, counts: list[int], site_names: list[
         opt_groups=groups,
         stage_keys=tuple(r.key for r in cands.stages),
     )
-
-
-@dataclass(frozen=True)
-class SolveOptions:
-    """Backend-independent knobs. ``deterministic`` trades some speed for identical runs."""
-
-    time_limit_s: float = 30.0
-    workers: int = 8
-    seed: int = 0
-    deterministic: bool = True
-    hint: IntArray | None = None
 
 
 @dataclass

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 from ortools.sat.python import cp_model
 
-from planner.solvers.base import IntArray, PEdge, Problem
+from planner.solvers.base import Deadline, IntArray, PEdge, Problem
 from planner.solvers.cpsat import ModelBuilder
 from planner.solvers.swap_model import Totals, edge_cost, swap_problem
 
@@ -102,8 +102,11 @@ class SwapChecker:
     check solves a small model (:mod:`planner.solvers.swap_model`) of the swapped stage,
     the stages tied to it, and the rest of the plan folded into constants."""
 
-    def __init__(self, problem: Problem, x: IntArray, *, seed: int = 0) -> None:
+    def __init__(self, problem: Problem, x: IntArray, *, seed: int = 0,
+                 deadline: Deadline | None = None) -> None:
         self.problem = problem
+        self.deadline = deadline
+        """Wall-clock cut-off (None in deterministic mode): past it, checks stay undecided."""
         self.x = np.asarray(x, dtype=np.int64)
         self.seed = seed
         self.edges = edges_by_stage(problem)
@@ -134,6 +137,11 @@ class SwapChecker:
                names: list[str], budget: list[float]
                ) -> tuple[cp_model.CpSolverStatus, list[str]]:
         """Solve under the assumptions ``names``; the status and the core (if infeasible)."""
+        wall = max(budget[0], 0.0) * 10 + 1.0
+        if self.deadline is not None:
+            wall = min(wall, self.deadline.remaining())
+            if wall <= 0:
+                return cp_model.UNKNOWN, []
         model.clear_assumptions()
         model.add_assumptions([literals[n] for n in names])
         solver = cp_model.CpSolver()
@@ -141,7 +149,7 @@ class SwapChecker:
         params.num_workers = 1
         params.random_seed = self.seed
         params.max_deterministic_time = max(budget[0], 0.0)
-        params.max_time_in_seconds = max(budget[0], 0.0) * 10 + 1.0
+        params.max_time_in_seconds = wall
         code = solver.solve(model)
         used = solver.response_proto.deterministic_time
         budget[0] -= used

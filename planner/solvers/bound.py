@@ -66,7 +66,7 @@ class BoundResult:
     reduced: FloatArray
 
 
-def _safe_floor(value: float) -> int:
+def safe_floor(value: float) -> int:
     """Round a float bound down with a margin for accumulated float error."""
     return math.floor(value - 1e-9 * abs(value) - 1.0)
 
@@ -176,7 +176,7 @@ def lagrangian_bound(
         step = theta * (target - val) / norm
         lam = np.maximum(0.0, lam + step * g / cap)
     return BoundResult(
-        _safe_floor(best), "lagrangian", it, time.perf_counter() - start, best_lam, best_rc
+        safe_floor(best), "lagrangian", it, time.perf_counter() - start, best_lam, best_rc
     )
 
 
@@ -226,5 +226,5 @@ def lp_relaxation(problem: Problem, time_limit_s: float = 60.0) -> BoundResult |
     # The bound is L(λ) at the LP's capacity duals, evaluated by the Lagrangian oracle: valid
     # for any λ ≥ 0 whatever HiGHS's tolerances, and equal to the LP optimum at exact duals.
     value, _x, reduced = LagrangianOracle(problem).value(lam)
-    return BoundResult(_safe_floor(value), "lp", int(res.nit), time.perf_counter() - start, lam,
+    return BoundResult(safe_floor(value), "lp", int(res.nit), time.perf_counter() - start, lam,
                        reduced)

@@ -19,24 +19,30 @@ Data
 Variables
     x_o ∈ {0..ub_o}       units of its stage placed on option o (boolean when U_s = 1)
     y_{s,j} ∈ {0,1}       stage s uses site j (only for stages in side constraints)
+    z_{ab,ij} ∈ {0,1}     edge (a, b) carries the artifact from site i to site j
     e_{ab} ≥ 0            egress of edge (a, b)
     m_s ∈ {0,1}           stage s moves away from the previous plan
 Constraints
     Σ_{o∈O_s} x_o = U_s                                   ∀ s      (every unit placed)
     Σ_o u_{o,r} x_o ≤ C_r                                 ∀ r      (capacity)
     x_o ≤ ub_o · y_{s,J(o)},  y_{s,j} ≤ Σ_{o∈O_s, J(o)=j} x_o       (site use)
-    y_{a,i} ⇒ e_{ab} ≥ Σ_j P_{ij}^{ab} y_{b,j}            ∀ (a,b) ∈ E, i (pipeline egress)
+    z_{ab,ij} ≥ y_{a,i} + y_{b,j} − 1,  e_{ab} = Σ_{ij} P_{ij}^{ab} z_{ab,ij}
+                                                          ∀ (a,b) ∈ E (pipeline egress;
+                                                          a, the source, runs at one site)
     y_{b,j} ≤ Σ_{i: g(i)=g(j)} y_{a,i}                    ∀ co-located (a,b), j
     Σ_j y_{s,j} ≥ N_s                                     ∀ s      (spread over N sites)
     Σ_{s∈B} Σ_o c_o x_o + Σ_{(a,b)∈E, b∈B} e_{ab} ≤ cap_B  ∀ budgets B
-    d · Σ_{J(o)∈p} w_o x_o ≤ n · Σ_o w_o x_o               ∀ cloud providers p
-                (w = compute cost, n/d the maximum provider share)
+    T = Σ_o w_o x_o,  M_p = Σ_{J(o)∈p} w_o x_o,  d · M_p ≤ n · T   ∀ cloud providers p
+                (w = compute cost; n/d ≤ the maximum provider share, the largest such
+                fraction whose products fit in 64 bits, see planner.solvers.magnitude)
     U_s · m_s ≥ x_o  for moved options,  Σ_s m_s ≤ K      (re-planning move cap)
 Objective
     min Σ_o f_o x_o + Σ_{(a,b)∈E} e_{ab}
 
 Every coefficient is an integer (money in micro-dollars, usage in
-milli-unit-hours), so CP-SAT solves the exact model. Rules that prune single
+milli-unit-hours), so CP-SAT solves the exact model; magnitudes are checked
+before the model is built (:mod:`planner.solvers.magnitude`) and the model is
+validated before it is solved. Rules that prune single
 options (residency, certification, exclusions, latency, hardware, concurrency)
 are applied before the model is built. The greedy solution is the hint (warm
 start). For the infeasibility diagnosis the same builder takes ``guards``: one
@@ -54,14 +60,23 @@ from collections.abc import Callable
 import numpy as np
 from ortools.sat.python import cp_model
 
-from planner.solvers.base import IntArray, Problem, Solution, SolveOptions, SolveStatus
+from planner.solvers.base import (
+    IntArray,
+    Problem,
+    Solution,
+    SolveOptions,
+    SolverError,
+    SolveStatus,
+)
+from planner.solvers.bound import safe_floor
+from planner.solvers.feasibility import finish, violations
 from planner.solvers.greedy import greedy_assign
+from planner.solvers.magnitude import check_magnitudes, share_fraction, stage_peak
 
 _STATUS = {
     cp_model.OPTIMAL: SolveStatus.OPTIMAL,
     cp_model.FEASIBLE: SolveStatus.FEASIBLE,
     cp_model.INFEASIBLE: SolveStatus.INFEASIBLE,
-    cp_model.MODEL_INVALID: SolveStatus.UNKNOWN,
     cp_model.UNKNOWN: SolveStatus.UNKNOWN,
 }
 
@@ -87,9 +102,13 @@ class ModelBuilder:
         self.x: list[cp_model.IntVar] = []
         self.y: dict[tuple[int, int], cp_model.IntVar] = {}
         self.e: list[cp_model.IntVar] = []
+        self.z: list[tuple[cp_model.IntVar, int, int, int]] = []  # (z, edge, i, j)
+        self.spend: list[tuple[cp_model.IntVar, list[int]]] = []  # (var, its options)
+        self.moved: list[tuple[cp_model.IntVar, list[int]]] = []
 
     def build(self, with_objective: bool = True) -> cp_model.CpModel:
         p, m = self.p, self.model
+        check_magnitudes(p)
         stage_of = np.repeat(np.arange(p.n_stages), np.diff(p.stage_ptr))
         self.x = [m.new_int_var(0, int(p.opt_ub[o]), f"x{o}") if p.units[stage_of[o]] > 1
                   else m.new_bool_var(f"x{o}") for o in range(p.n_options)]
@@ -162,20 +181,23 @@ class ModelBuilder:
                 self.model.add(y <= sum(self.x[o] for o in opts))
 
     def _edges(self) -> None:
-        # Pipeline egress: if a runs at site i, e_ab pays for every other site b uses.
+        # Pipeline egress: z = 1 when a runs at site i and b uses site j; e_ab pays for it.
+        # (Linear, no enforcement literals: CP-SAT 9.15's presolve lost solutions of the
+        # enforced form ``y_ai ⇒ e ≥ Σ_j P_ij y_bj`` at coefficients around 1e9.)
         for k, edge in enumerate(self.p.edges):
-            top = sum(edge.cost.values())
-            e = self.model.new_int_var(0, max(top, 0), f"e{k}")
-            self.e.append(e)
-            by_src: dict[int, list[tuple[int, int]]] = defaultdict(list)
-            for (i, j), c in edge.cost.items():
-                by_src[i].append((j, c))
-            for i, pairs in sorted(by_src.items()):
-                ya = self.y.get((edge.a, i))
-                terms = [(self.y[(edge.b, j)], c) for j, c in pairs if (edge.b, j) in self.y]
-                if ya is None or not terms:
+            terms = []
+            for (i, j), c in sorted(edge.cost.items()):
+                ya, yb = self.y.get((edge.a, i)), self.y.get((edge.b, j))
+                if ya is None or yb is None or c == 0:
                     continue
-                self.model.add(e >= sum(c * yb for yb, c in terms)).only_enforce_if(ya)
+                z = self.model.new_bool_var(f"z{k}_{i}_{j}")
+                self.model.add(z >= ya + yb - 1)
+                terms.append((z, c))
+                self.z.append((z, k, i, j))
+            e = self.model.new_int_var(0, sum(c for _, c in terms), f"e{k}")
+            self.e.append(e)
+            self.model.add(e == cp_model.LinearExpr.weighted_sum(
+                [z for z, _ in terms], [c for _, c in terms]))
 
     def _colocation(self) -> None:
         # Co-location: every site of b shares a group (site/country/provider) with a's site.
@@ -214,15 +236,20 @@ class ModelBuilder:
         p = self.p
         if p.max_share is None:
             return
-        num, den = p.max_share.numerator, p.max_share.denominator
-        total = cp_model.LinearExpr.weighted_sum(self.x, p.opt_compute.tolist())
+        share = share_fraction(p)
+        peak = stage_peak(p, p.opt_compute)
+        total = self.model.new_int_var(0, peak, "compute_total")
+        self.model.add(total == cp_model.LinearExpr.weighted_sum(self.x, p.opt_compute.tolist()))
+        self.spend.append((total, list(range(p.n_options))))
         for prov in sorted({q for q, cloud in zip(p.site_provider, p.site_cloud, strict=True)
                             if cloud}):
             sites = [j for j, q in enumerate(p.site_provider) if q == prov]
             opts = np.flatnonzero(np.isin(p.opt_site, sites)).tolist()
-            mine = cp_model.LinearExpr.weighted_sum([self.x[o] for o in opts],
-                                                    p.opt_compute[opts].tolist())
-            ct = self.model.add(den * mine <= num * total)
+            mine = self.model.new_int_var(0, peak, f"compute_{prov}")
+            self.spend.append((mine, opts))
+            self.model.add(mine == cp_model.LinearExpr.weighted_sum(
+                [self.x[o] for o in opts], p.opt_compute[opts].tolist()))
+            ct = self.model.add(share.denominator * mine <= share.numerator * total)
             _enforce(ct, self.guard(f"concentration:{prov}"))
 
     def _moves(self) -> None:
@@ -236,28 +263,71 @@ class ModelBuilder:
             if not opts:
                 continue
             m_s = self.model.new_bool_var(f"m{s}")
+            self.moved.append((m_s, opts))
             for o in opts:
                 self.model.add(int(p.units[s]) * m_s >= self.x[o])
             moved.append(m_s)
         _enforce(self.model.add(sum(moved) <= p.max_moves), self.guard("moves"))
+
+    def add_hint(self, x: IntArray) -> None:
+        """Hint every variable from a complete assignment ``x`` (site use, egress, spend,
+        moves too), so CP-SAT can take it as its first solution without a search."""
+        p, model = self.p, self.model
+        for o, var in enumerate(self.x):
+            model.add_hint(var, int(x[o]))
+        used = {(s, j) for s in {s for s, _ in self.y} for j in p.sites_used(x, s)}
+        for key, var in self.y.items():
+            model.add_hint(var, int(key in used))
+        cost = [0] * len(self.e)
+        for z, k, i, j in self.z:
+            on = (p.edges[k].a, i) in used and (p.edges[k].b, j) in used
+            model.add_hint(z, int(on))
+            cost[k] += p.edges[k].cost[(i, j)] if on else 0
+        for var, c in zip(self.e, cost, strict=True):
+            model.add_hint(var, c)
+        spend = (p.opt_compute * x).tolist()
+        for var, opts in self.spend:
+            model.add_hint(var, sum(spend[o] for o in opts))
+        for var, opts in self.moved:
+            model.add_hint(var, int(any(x[o] > 0 for o in opts)))
 
     def read(self, solver: cp_model.CpSolver) -> IntArray:
         return np.array([solver.value(v) for v in self.x], dtype=np.int64)
 
 
 def configure(solver: cp_model.CpSolver, options: SolveOptions) -> None:
-    """Time limit, workers, seed; deterministic search when asked."""
+    """Time limit, workers, seed. By default CP-SAT stops at the wall-clock deadline;
+    ``deterministic`` counts deterministic time instead (same plan every run, the wall
+    time only approximately the limit)."""
     params = solver.parameters
     params.num_workers = options.workers
     params.random_seed = options.seed
+    limit = options.remaining_s()
     if options.deterministic:
-        # Deterministic parallel search; the limit counts deterministic time so the same
-        # input stops at the same point whatever the machine's load.
         params.interleave_search = True
-        params.max_deterministic_time = options.time_limit_s
-        params.max_time_in_seconds = options.time_limit_s * 10
+        params.max_deterministic_time = max(limit, 0.01)
+        params.max_time_in_seconds = max(limit, 0.01) * 10
     else:
-        params.max_time_in_seconds = options.time_limit_s
+        params.max_time_in_seconds = max(limit, 0.001)
+
+
+def validated(model: cp_model.CpModel, what: str = "placement") -> None:
+    """Raise :class:`SolverError` if CP-SAT would reject the model (MODEL_INVALID)."""
+    problem = model.validate()
+    if problem:
+        raise SolverError(f"CP-SAT rejects the {what} model: {problem.splitlines()[0]}")
+
+
+def _start(problem: Problem, options: SolveOptions) -> IntArray | None:
+    """The warm start: the caller's hint or the greedy pass; only a complete plan that
+    meets every rule is kept (it is also the answer when time runs out)."""
+    if options.hint is not None:
+        hint = options.hint
+    else:
+        hint, complete = greedy_assign(problem)
+        if not complete:
+            return None
+    return hint if not violations(problem, hint) else None
 
 
 class CpSatBackend:
@@ -266,29 +336,53 @@ class CpSatBackend:
     name = "cpsat"
     proves_optimality = True
 
+    def __init__(self, callback: cp_model.CpSolverSolutionCallback | None = None) -> None:
+        self.callback = callback  # benchmarks trace every improving solution
+
     def solve(self, problem: Problem, options: SolveOptions) -> Solution:
+        options = options.started()
         start = time.perf_counter()
         builder = ModelBuilder(problem)
         model = builder.build()
-        hint, complete = (options.hint, True) if options.hint is not None else greedy_assign(
-            problem)
-        if complete:  # warm start from a complete plan only
-            for o, var in enumerate(builder.x):
-                model.add_hint(var, int(hint[o]))
+        validated(model)
+        hint = _start(problem, options)
+        if hint is not None:
+            builder.add_hint(hint)
         build_time = time.perf_counter() - start
         solver = cp_model.CpSolver()
         configure(solver, options)
-        code = solver.solve(model)
+        code = solver.solve(model, self.callback)
+        if code == cp_model.MODEL_INVALID:
+            raise SolverError("CP-SAT rejects the placement model (MODEL_INVALID) although "
+                              "it passed validation")
+        sol = self._read(problem, builder, solver, code, hint)
+        sol.solve_time_s = time.perf_counter() - start
+        sol.stats = {"build_time_s": build_time, "solve_time_s": solver.wall_time,
+                     "branches": float(solver.num_branches)}
+        return finish(problem, sol)
+
+    def _read(self, problem: Problem, builder: ModelBuilder, solver: cp_model.CpSolver,
+              code: cp_model.CpSolverStatus, hint: IntArray | None) -> Solution:
         status = _STATUS.get(code, SolveStatus.UNKNOWN)
-        x = np.zeros(problem.n_options, dtype=np.int64)
-        objective = bound = None
-        if status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
-            x = builder.read(solver)
-            objective = round(solver.objective_value)
-            bound = round(solver.best_objective_bound)
-        elif status is SolveStatus.UNKNOWN and problem.n_options:
-            bound = round(solver.best_objective_bound)
-        return Solution(self.name, status, x, objective, bound,
-                        time.perf_counter() - start, detail=solver.status_name(code),
-                        stats={"build_time_s": build_time, "solve_time_s": solver.wall_time,
-                               "branches": float(solver.num_branches)})
+        detail = solver.status_name(code)
+        zeros = np.zeros(problem.n_options, dtype=np.int64)
+        if status is SolveStatus.INFEASIBLE:
+            return Solution(self.name, status, zeros, None, None, 0.0, detail)
+        bound = (safe_floor(solver.best_objective_bound) if problem.n_options
+                 and np.isfinite(solver.best_objective_bound) else None)
+        if status is SolveStatus.UNKNOWN:
+            if hint is None:
+                return Solution(self.name, status, zeros, None, bound, 0.0, detail)
+            return Solution(self.name, SolveStatus.FEASIBLE, hint, problem.objective(hint),
+                            bound, 0.0, "time limit reached: the verified greedy start")
+        x = builder.read(solver)
+        objective = problem.objective(x)
+        if status is SolveStatus.FEASIBLE and hint is not None and \
+                problem.objective(hint) < objective:
+            x, objective = hint, problem.objective(hint)
+        if status is SolveStatus.OPTIMAL:
+            if abs(solver.objective_value - objective) > 1e-9 * abs(objective) + 1:
+                raise SolverError(f"CP-SAT's optimum {solver.objective_value:.0f} differs "
+                                  f"from its plan's cost {objective}")
+            bound = objective  # proven: no plan is cheaper
+        return Solution(self.name, status, x, objective, bound, 0.0, detail)

@@ -1,20 +1,25 @@
 """Greedy baseline: hardest stages first, each unit on its cheapest option that still fits.
 
-Also the warm start (solution hint) for CP-SAT. Stages that depend on another
-stage (co-location, pipeline egress) go after it and see its site. It cannot
-prove infeasibility except when a stage has no candidate at all; when it gets
-stuck, or its result breaks a budget, concentration or move cap, it answers
-``unknown``. Its bound is the capacity-free lower bound.
+Also the warm start (solution hint) for CP-SAT. Stages go in dependency order
+(topological over co-location and pipeline-edge dependencies: a stage that must
+run with, or receives data from, another stage goes after it and sees its
+sites); among the stages that are ready, the hardest go first. It cannot prove
+infeasibility except when a stage has no candidate at all; when it gets stuck,
+or its result breaks any rule of the shared feasibility check (budgets,
+concentration, move cap, co-location, spread), it declines with ``unknown``.
+Its bound is the capacity-free lower bound.
 """
 
 from __future__ import annotations
 
+import heapq
 import time
 from collections import defaultdict
 
 import numpy as np
 
 from planner.solvers.base import IntArray, Problem, Solution, SolveOptions, SolveStatus
+from planner.solvers.feasibility import finish, violations
 
 
 def _usage_by_option(problem: Problem) -> list[list[tuple[int, int]]]:
@@ -25,16 +30,47 @@ def _usage_by_option(problem: Problem) -> list[list[tuple[int, int]]]:
     return per
 
 
+def dependencies(problem: Problem) -> dict[int, set[int]]:
+    """Stage → the stages it depends on (co-location partner, pipeline-edge source)."""
+    deps: dict[int, set[int]] = defaultdict(set)
+    for c in problem.colocations:
+        deps[c.b].add(c.a)
+    for e in problem.edges:
+        deps[e.b].add(e.a)
+    return deps
+
+
 def _order(problem: Problem, usage: list[list[tuple[int, int]]]) -> list[int]:
+    """Stages in dependency order; among ready stages, fewest options and largest need
+    first. Stages on a dependency cycle (none in valid input) go last, by the same key."""
     counts = np.diff(problem.stage_ptr)
     need = np.zeros(problem.n_stages, dtype=np.int64)
     for s in range(problem.n_stages):
         opts = problem.options_of(s)
         if len(opts):
             need[s] = min(sum(a for _, a in usage[o]) for o in opts)
-    dependent = {c.b for c in problem.colocations} | {e.b for e in problem.edges}
-    return sorted(range(problem.n_stages),
-                  key=lambda s: (s in dependent, int(counts[s]), -int(need[s]), s))
+
+    def key(s: int) -> tuple[int, int, int]:
+        return (int(counts[s]), -int(need[s]), s)
+
+    deps = dependencies(problem)
+    waiting = {s: len(d) for s, d in deps.items()}
+    after: dict[int, list[int]] = defaultdict(list)
+    for s, d in deps.items():
+        for a in d:
+            after[a].append(s)
+    ready = [key(s) for s in range(problem.n_stages) if not waiting.get(s)]
+    heapq.heapify(ready)
+    order: list[int] = []
+    while ready:
+        s = heapq.heappop(ready)[2]
+        order.append(s)
+        for b in after[s]:
+            waiting[b] -= 1
+            if waiting[b] == 0:
+                heapq.heappush(ready, key(b))
+    placed = set(order)
+    return order + sorted((s for s in range(problem.n_stages) if s not in placed), key=key)
 
 
 def _allowed_sites(problem: Problem, x: IntArray, s: int) -> set[int] | None:
@@ -100,28 +136,6 @@ def greedy_assign(problem: Problem) -> tuple[IntArray, bool]:
     return x, True
 
 
-def side_constraints_hold(problem: Problem, x: IntArray) -> bool:
-    """Budgets, provider concentration and the move cap (checked after the greedy pass)."""
-    for b in problem.budgets:
-        if problem.real_cost(x, set(b.stages.tolist())) > b.cap:
-            return False
-    if problem.max_share is not None:
-        total = int((problem.opt_compute * x).sum())
-        for p in sorted(set(problem.site_provider)):
-            idx = [j for j, q in enumerate(problem.site_provider) if q == p]
-            if not problem.site_cloud[idx[0]]:
-                continue
-            mine = int((problem.opt_compute * x)[np.isin(problem.opt_site, idx)].sum())
-            if mine * problem.max_share.denominator > problem.max_share.numerator * total:
-                return False
-    if problem.max_moves is not None:
-        moved = {s for s in range(problem.n_stages)
-                 for o in problem.options_of(s) if x[o] > 0 and problem.opt_moved[o]}
-        if len(moved) > problem.max_moves:
-            return False
-    return True
-
-
 class GreedyBackend:
     """The greedy heuristic behind the solver interface."""
 
@@ -132,17 +146,18 @@ class GreedyBackend:
         start = time.perf_counter()
         x, complete = greedy_assign(problem)
         elapsed = time.perf_counter() - start
-        bound = problem.trivial_bound()
+        zeros = np.zeros_like(x)
         if (np.diff(problem.stage_ptr) == 0).any():
-            return Solution(self.name, SolveStatus.INFEASIBLE, np.zeros_like(x), None, None,
+            return Solution(self.name, SolveStatus.INFEASIBLE, zeros, None, None,
                             elapsed, "a stage has no feasible option")
         if not complete:
-            return Solution(self.name, SolveStatus.UNKNOWN, np.zeros_like(x), None, bound,
-                            elapsed, "greedy could not fit every stage; try --solver cpsat")
-        if not side_constraints_hold(problem, x):
-            return Solution(self.name, SolveStatus.UNKNOWN, np.zeros_like(x), None, bound,
-                            elapsed, "greedy plan breaks a budget, concentration or move cap; "
-                            "try --solver cpsat")
-        objective = problem.objective(x)
-        status = SolveStatus.OPTIMAL if objective == bound else SolveStatus.FEASIBLE
-        return Solution(self.name, status, x, objective, bound, elapsed)
+            return finish(problem, Solution(
+                self.name, SolveStatus.UNKNOWN, zeros, None, None, elapsed,
+                "greedy could not fit every stage; try --solver cpsat"))
+        broken = violations(problem, x)
+        if broken:
+            return finish(problem, Solution(
+                self.name, SolveStatus.UNKNOWN, zeros, None, None, elapsed,
+                f"greedy plan breaks {broken[0]}; try --solver cpsat"))
+        return finish(problem, Solution(self.name, SolveStatus.FEASIBLE, x,
+                                        problem.objective(x), None, elapsed))

@@ -21,8 +21,12 @@ r"""Strategy backend for large portfolios (``lns``): reduce, split, bound, repai
    shrinks when it times out. Stops at the time limit or when the gap to the bound is
    below ``target_gap``.
 
-The answer is always a complete assignment checked by the full model's constraints; the
-reported bound is a proven lower bound, so the gap is honest.
+Every start and every answer goes through the shared feasibility check
+(:mod:`planner.solvers.feasibility`): a start that breaks any rule is not adopted, and
+the final plan is checked again before it is returned (a broken plan or a bound above the
+objective raises — a planner bug, never hidden). The reported bound is the best of the
+proven lower bounds (component bounds and the trivial bound), so the gap is honest.
+Every phase reads the one wall-clock deadline of :class:`~planner.solvers.base.SolveOptions`.
 """
 
 from __future__ import annotations
@@ -35,9 +39,9 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from planner.parallel import Executor, make_executor
-from planner.solvers.base import IntArray, Problem, Solution, SolveOptions, SolveStatus
-from planner.solvers.bound import BoundResult, lagrangian_bound, lp_relaxation
-from planner.solvers.cpsat import CpSatBackend, ModelBuilder, configure
+from planner.solvers.base import Deadline, IntArray, Problem, Solution, SolveOptions, SolveStatus
+from planner.solvers.bound import BoundResult, lagrangian_bound, lp_relaxation, safe_floor
+from planner.solvers.cpsat import CpSatBackend, ModelBuilder, configure, validated
 from planner.solvers.decompose import (
     binding_resources,
     components,
@@ -47,7 +51,8 @@ from planner.solvers.decompose import (
     restrict,
     subset_stages,
 )
-from planner.solvers.greedy import greedy_assign, side_constraints_hold
+from planner.solvers.feasibility import finish, violations
+from planner.solvers.greedy import greedy_assign
 
 Progress = Callable[[float, int | None, int | None], None]
 
@@ -80,23 +85,31 @@ def _solve_exact(
     args: tuple[Problem, float, int, int, float],
 ) -> tuple[IntArray, int | None, int | None]:
     """CP-SAT on one batch of components (runs in a worker process): the lead model
-    builder, the greedy hint, stop at the time limit or a proven relative gap."""
+    builder, the greedy hint, stop at the time limit or a proven relative gap. When time
+    runs out first, the greedy start if it meets every rule (bound unknown)."""
     problem, limit, seed, workers, gap = args
     builder = ModelBuilder(problem)
     model = builder.build()
+    validated(model)
     hint, complete = greedy_assign(problem)
-    if complete:
-        for o, var in enumerate(builder.x):
-            model.add_hint(var, int(hint[o]))
+    start = hint if complete and not violations(problem, hint) else None
+    if start is not None:
+        builder.add_hint(start)
     solver = cp_model.CpSolver()
     configure(solver, SolveOptions(time_limit_s=limit, workers=workers, seed=seed,
-                                   deterministic=False))
+                                   deterministic=False, deadline=Deadline.after(limit)))
     solver.parameters.relative_gap_limit = gap
     code = solver.solve(model)
     if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        if start is not None:
+            return start, problem.objective(start), None
         return np.zeros(problem.n_options, dtype=np.int64), None, None
-    return (builder.read(solver), round(solver.objective_value),
-            round(solver.best_objective_bound))
+    x = builder.read(solver)
+    if start is not None and problem.objective(start) < problem.objective(x):
+        x = start
+    objective = problem.objective(x)
+    proven = code == cp_model.OPTIMAL and solver.best_objective_bound >= objective
+    return x, objective, objective if proven else safe_floor(solver.best_objective_bound)
 
 
 def _repair(p: Problem, rc: np.ndarray, stage_order: list[int] | None = None) -> IntArray | None:
@@ -155,10 +168,10 @@ def _start(p: Problem, rc: np.ndarray, scarcity: IntArray) -> IntArray | None:
         scarce = np.lexsort((np.arange(p.n_stages), scarcity)).tolist()
         for x in (_repair(p, rc), _repair(p, rc, scarce),
                   _repair(p, p.opt_obj.astype(np.float64), scarce)):
-            if x is not None and side_constraints_hold(p, x):
+            if x is not None and not violations(p, x):
                 found.append(x)
     x, ok = greedy_assign(p)
-    if ok and side_constraints_hold(p, x):
+    if ok and not violations(p, x):
         found.append(x)
     return min(found, key=p.objective) if found else None
 
@@ -178,7 +191,7 @@ class _Neighbourhoods:
         """(options to keep, their upper bounds) for one neighbourhood."""
         p = self.p
         n_sites = self.weight.size
-        k = min(self.sites, n_sites)
+        k = min(self.sites, int(np.count_nonzero(self.weight)))  # sites with options
         prob = self.weight / self.weight.sum()
         chosen = self.rng.choice(n_sites, size=k, replace=False, p=prob)
         at = np.isin(p.opt_site, chosen)
@@ -230,8 +243,10 @@ class LnsBackend:
             self.progress(t, objective, bound)
 
     def solve(self, problem: Problem, options: SolveOptions) -> Solution:
+        options = options.started()
+        assert options.deadline is not None
         start = time.perf_counter()
-        deadline = start + options.time_limit_s
+        deadline = time.perf_counter() + options.deadline.remaining()
         if (np.diff(problem.stage_ptr) == 0).any():
             return Solution(self.name, SolveStatus.INFEASIBLE,
                             np.zeros(problem.n_options, dtype=np.int64), None, None,
@@ -258,10 +273,10 @@ class LnsBackend:
         share = 0.5 if big else 0.95
         if not big:  # a first plan right away; the exact batches then improve on it
             x0, complete = greedy_assign(red)
-            if complete and side_constraints_hold(red, x0):
+            if complete and not violations(red, x0):
                 self._report(start, red.objective(x0), None)
         if batches:
-            limit = max(1.0, share * (deadline - time.perf_counter()))
+            limit = max(0.05, share * (deadline - time.perf_counter()))
             subs = [subset_stages(red, np.flatnonzero(np.isin(comp, b))) for b in batches]
             executor = self._executor or make_executor(
                 self.config.executor, address=self.config.address, workers=options.workers)
@@ -277,10 +292,12 @@ class LnsBackend:
                 if obj is None:
                     ok = False
                     continue
-                lag = lagrangian_bound(sp, upper=obj, iterations=100, time_limit_s=2.0)
+                lag = lagrangian_bound(sp, upper=obj, iterations=100, time_limit_s=min(
+                    2.0, max(0.0, deadline - time.perf_counter())))
                 x_red[idx] = xs
                 obj_total += obj
-                bound_total += max(bnd if bnd is not None else 0, lag.bound or 0)
+                bound_total += max(b for b in (bnd, lag.bound, sp.trivial_bound())
+                                   if b is not None)
         stats["exact_time_s"] = time.perf_counter() - start
         for i, c in enumerate(big):
             left = len(big) - i
@@ -299,15 +316,17 @@ class LnsBackend:
         x[keep] = x_red
         elapsed = time.perf_counter() - start
         if not ok:
-            return Solution(self.name, SolveStatus.UNKNOWN, np.zeros_like(x), None,
-                            bound_total, elapsed, "no complete plan found in time", stats)
+            return finish(problem, Solution(self.name, SolveStatus.UNKNOWN, np.zeros_like(x),
+                                            None, bound_total, elapsed,
+                                            "no complete plan found in time", stats))
         objective = problem.objective(x)
-        bound = min(bound_total, objective)
-        self._report(start, objective, bound)
-        status = SolveStatus.OPTIMAL if objective == bound else SolveStatus.FEASIBLE
-        gap = (objective - bound) / objective if objective else 0.0
-        return Solution(self.name, status, x, objective, bound, elapsed,
-                        f"lns: {n_comp} components, gap {gap:.4%}", stats)
+        sol = finish(problem, Solution(self.name, SolveStatus.FEASIBLE, x, objective,
+                                       bound_total, elapsed, "", stats))
+        assert sol.bound is not None
+        self._report(start, objective, sol.bound)
+        gap = (objective - sol.bound) / objective if objective else 0.0
+        sol.detail = f"lns: {n_comp} components, gap {gap:.4%}"
+        return sol
 
     def _batches(self, comp: IntArray, comp_opts: IntArray, small: np.ndarray) -> list[IntArray]:
         ids = np.flatnonzero(small)
@@ -334,18 +353,19 @@ class LnsBackend:
         t0 = time.perf_counter()
         lag: BoundResult | None = None
         if p.n_options <= cfg.lp_max_options:
-            lag = lp_relaxation(p, time_limit_s=max(1.0, 0.4 * (until - t0)))
+            lag = lp_relaxation(p, time_limit_s=max(0.05, 0.4 * (until - t0)))
         if lag is None:
             lag = lagrangian_bound(p, iterations=cfg.lag_iterations // 2,
-                                   time_limit_s=max(1.0, 0.15 * (until - t0)))
+                                   time_limit_s=max(0.0, 0.15 * (until - time.perf_counter())))
         if lag.bound is None:
             return None
         stats["bound_method_lp"] = float(lag.method == "lp")
         x = _start(p, lag.reduced, scarcity)
         if x is None:
+            left = max(0.0, until - time.perf_counter())
             sol = CpSatBackend().solve(p, SolveOptions(
-                time_limit_s=max(1.0, until - time.perf_counter()), workers=options.workers,
-                seed=options.seed, deterministic=False))
+                time_limit_s=left, workers=options.workers, seed=options.seed,
+                deterministic=False, deadline=Deadline.after(left)))
             if sol.objective is None:
                 return None
             return _Result(sol.x, max(lag.bound, sol.bound or 0))
@@ -354,7 +374,7 @@ class LnsBackend:
         self._report(start, obj + other_obj, None)
         iters = cfg.lag_iterations if lag.method == "lagrangian" else 30
         lag2 = lagrangian_bound(p, upper=obj, lam0=lag.lam, iterations=iters,
-                                time_limit_s=max(1.0, 0.2 * (until - time.perf_counter())))
+                                time_limit_s=max(0.0, 0.2 * (until - time.perf_counter())))
         bound = max(lag.bound, lag2.bound or 0)
         rc = lag2.reduced if (lag2.bound or 0) >= lag.bound else lag.reduced
         lam = lag2.lam if (lag2.bound or 0) >= lag.bound else lag.lam
@@ -374,7 +394,7 @@ class LnsBackend:
             t = time.perf_counter()
             sol = CpSatBackend().solve(sub, SolveOptions(
                 time_limit_s=limit, workers=options.workers, seed=options.seed + it,
-                deterministic=False, hint=x[idx]))
+                deterministic=False, hint=x[idx], deadline=Deadline.after(limit)))
             hood.adapt(sol.status is SolveStatus.OPTIMAL, time.perf_counter() - t, limit)
             if sol.objective is not None and sol.objective < obj:
                 x_new = np.where(np.isin(np.arange(p.n_options), idx), 0, x)
