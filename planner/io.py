@@ -97,11 +97,12 @@ def read_bytes(path: Path, kind: str = "document") -> bytes:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except OSError as exc:
         raise _open_error(exc, source) from None
+    mode = os.fstat(fd)
+    if not stat.S_ISREG(mode.st_mode):
+        os.close(fd)
+        raise InputError(f"{_what(mode.st_mode)}, not a file", source=source,
+                         hint=f"give the path of the {kind} file")
     with os.fdopen(fd, "rb") as handle:
-        mode = os.fstat(fd)
-        if not stat.S_ISREG(mode.st_mode):
-            raise InputError(f"{_what(mode.st_mode)}, not a file", source=source,
-                             hint=f"give the path of the {kind} file")
         if mode.st_size > limit:
             raise _too_big(mode.st_size, limit, kind, source)
         try:

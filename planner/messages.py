@@ -35,11 +35,11 @@ KIND_KEYS: dict[str, frozenset[str]] = {
 SCHEMA_HINT = {
     "portfolio": "`planner schema portfolio` lists every key",
     "plan": "`planner schema plan` lists every key",
-    "scenario file": "the scenario file format is in the README (what-if scenarios) and "
-                     "examples/scenarios.yaml",
+    "scenario file": "see examples/scenarios.yaml; the format is in the user guide, "
+                     "section 'Input files'",
 }
 GIVE = {
-    "portfolio": "give the portfolio YAML/JSON (`planner init` writes a starter one)",
+    "portfolio": "give the portfolio YAML/JSON; `planner init` writes a starter one",
     "plan": "give the plan JSON that `planner plan` wrote",
     "scenario file": "give a scenario file like examples/scenarios.yaml",
 }
@@ -68,9 +68,15 @@ def guess_kind(data: Any) -> tuple[str, list[str]] | None:
     if not isinstance(data, Mapping):
         return None
     keys = {k for k in data if isinstance(k, str)}
-    best = max(KIND_KEYS, key=lambda kind: len(KIND_KEYS[kind] & keys))
-    found = sorted(KIND_KEYS[best] & keys)
+    best = max(KIND_KEYS, key=lambda kind: len(_near(KIND_KEYS[kind], keys)))
+    found = sorted(_near(KIND_KEYS[best], keys))
     return (best, found) if found else None
+
+
+def _near(characteristic: frozenset[str], keys: set[str]) -> set[str]:
+    """The keys that are, or are nearly (a typo away), characteristic keys."""
+    return {k for k in keys
+            if k in characteristic or difflib.get_close_matches(k, characteristic, 1, 0.85)}
 
 
 def wrong_kind(model: type[BaseModel], data: Any) -> tuple[str, str] | None:
@@ -84,11 +90,11 @@ def wrong_kind(model: type[BaseModel], data: Any) -> tuple[str, str] | None:
     guess = guess_kind({k: None for k in keys - set(model.model_fields)})
     if guess is None or guess[0] == expected:
         return None
-    if len(KIND_KEYS[expected] & keys) >= len(guess[1]):
+    if len(_near(KIND_KEYS[expected], keys)) >= len(guess[1]):
         return None
     article = "an" if guess[0][0] in "aeiou" else "a"
-    return (f"this looks like {article} {guess[0]}, not a {expected} "
-            f"(it has {', '.join(guess[1])})", GIVE[expected])
+    return (f"this looks like {article} {guess[0]}, not a {expected}: it has "
+            f"{_listing(guess[1], 3)}", GIVE[expected])
 
 
 def _unwrap(tp: Any) -> Any:
@@ -162,9 +168,9 @@ def what_it_is(value: Any) -> str:
     return short(value)
 
 
-def _listing(names: list[str]) -> str:
-    shown = ", ".join(names[:MAX_KEYS])
-    return shown + (", …" if len(names) > MAX_KEYS else "")
+def _listing(names: list[str], most: int = MAX_KEYS) -> str:
+    shown = ", ".join(names[:most])
+    return shown + (", …" if len(names) > most else "")
 
 
 def _message(model: type[BaseModel], err: Mapping[str, Any]) -> tuple[list[Any], str, str | None]:
@@ -189,6 +195,8 @@ def _message(model: type[BaseModel], err: Mapping[str, Any]) -> tuple[list[Any],
                         f"{_listing(keys)}", schema or None
         return loc, (f"expected a mapping with keys {_listing(keys)}, got {what_it_is(value)}"
                      if keys else f"expected a mapping, got {what_it_is(value)}"), schema or None
+    if kind in ("list_type", "tuple_type", "set_type"):
+        return loc, f"expected a list, got {what_it_is(err.get('input'))}", schema or None
     msg = str(err["msg"])
     for prefix in ("Value error, ", "Assertion failed, "):
         msg = msg.removeprefix(prefix)
@@ -211,10 +219,22 @@ def _order(err: Mapping[str, Any]) -> int:
     return 0 if err["type"] == "extra_forbidden" else 1
 
 
+def _explained(err: Mapping[str, Any], by: Mapping[str, Any], model: type[BaseModel]) -> bool:
+    """A "missing" error caused by the misspelt key of ``by`` (an unknown-key error)."""
+    if err["type"] != "missing" or by["type"] != "extra_forbidden":
+        return False
+    parent = tuple(by["loc"][:-1])
+    close = difflib.get_close_matches(str(by["loc"][-1]), keys_at(model, parent), n=1,
+                                      cutoff=0.6)
+    return bool(close) and tuple(err["loc"]) == (*parent, close[0])
+
+
 def describe(model: type[BaseModel], exc: ValidationError) -> tuple[str | None, str, str | None]:
     """(path in the file, message, hint) for the most useful of the errors."""
     errors = sorted(exc.errors(), key=_order)
-    loc, msg, hint = _message(model, errors[0])
-    if len(errors) > 1:
-        msg += f"; and {len(errors) - 1} more error{'s' if len(errors) > 2 else ''}"
+    first = errors[0]
+    loc, msg, hint = _message(model, first)
+    more = sum(1 for err in errors[1:] if not _explained(err, first, model))
+    if more:
+        msg += f"; and {more} more error{'s' if more > 1 else ''}"
     return format_loc(loc) or None, msg, hint
