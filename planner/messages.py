@@ -15,6 +15,8 @@ import difflib
 import types
 import typing
 from collections.abc import Mapping, Sequence
+from datetime import date, time
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -140,10 +142,20 @@ def keys_at(model: type[BaseModel], loc: Sequence[int | str]) -> list[str]:
 
 
 def short(value: Any) -> str:
-    """``repr`` of a value, cut to MAX_GOT characters (a huge value stays one short line)."""
-    if isinstance(value, Mapping | list | tuple) and len(value) > MAX_KEYS:
-        text = f"{type(value).__name__} of {len(value):,} items"
-        return "a mapping" + text[4:] if isinstance(value, Mapping) else text
+    """``repr`` of a value, cut to MAX_GOT characters (a huge value stays one short line);
+    values YAML makes of unquoted text (dates, sets, binary) as the file shows them."""
+    if isinstance(value, Mapping | list | tuple | set | frozenset) and len(value) > MAX_KEYS:
+        what = "a mapping" if isinstance(value, Mapping) else \
+            "a set" if isinstance(value, set | frozenset) else "list"
+        return f"{what} of {len(value):,} items"
+    if isinstance(value, date | time):
+        return f"{value.isoformat()}, a date: quote it if it is text"
+    if isinstance(value, set | frozenset):
+        return "a set {" + ", ".join(sorted(map(short, value)))[:MAX_GOT] + "}"
+    if isinstance(value, bytes | bytearray):
+        return f"binary data ({len(value):,} bytes)"
+    if isinstance(value, Decimal):
+        return str(value)
     try:
         text = repr(value)
     except RecursionError:  # pragma: no cover - depth is bounded when parsing
@@ -200,8 +212,10 @@ def _message(model: type[BaseModel], err: Mapping[str, Any]) -> tuple[list[Any],
     msg = str(err["msg"])
     for prefix in ("Value error, ", "Assertion failed, "):
         msg = msg.removeprefix(prefix)
-    if "input" in err and not isinstance(err["input"], Mapping | list):
-        msg += f" (got {short(err['input'])})"
+    if "input" in err:
+        value = err["input"]
+        got = what_it_is(value) if isinstance(value, Mapping | list | tuple) else short(value)
+        msg += f" (got {got})"
     return loc, msg, _hint(kind, err)
 
 
