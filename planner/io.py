@@ -38,7 +38,7 @@ MiB = 1 << 20
 MAX_DEPTH = 64
 """Nested mappings/lists a file may have (a portfolio needs about 6)."""
 INPUT_LIMITS = {"portfolio": 256 * MiB, "plan": 512 * MiB, "scenarios": 16 * MiB,
-                "document": 16 * MiB}
+                "input": 16 * MiB}
 """Largest JSON file of each kind, in bytes. A 20,000-stage portfolio is ~15 MiB of indented
 JSON, a 200,000-stage one ~150 MiB; a plan takes ~1.2 KiB per placement (200,000 stages:
 ~240 MiB)."""
@@ -56,7 +56,7 @@ def input_limit(kind: str, is_json: bool = True) -> int:
     override = os.environ.get(LIMIT_ENV, "").strip()
     if override.isdigit() and int(override) > 0:
         return int(override) * MiB
-    limit = INPUT_LIMITS.get(kind, INPUT_LIMITS["document"])
+    limit = INPUT_LIMITS.get(kind, INPUT_LIMITS["input"])
     return limit if is_json else min(limit, YAML_LIMIT)
 
 
@@ -89,7 +89,7 @@ def _open_error(exc: OSError, source: str) -> InputError:
     return InputError(f"cannot read file: {exc.strerror or exc}", source=source)
 
 
-def read_bytes(path: Path, kind: str = "document") -> bytes:
+def read_bytes(path: Path, kind: str = "input") -> bytes:
     """The bytes of a regular file, refusing anything larger than the kind's limit."""
     source = str(path)
     limit = input_limit(kind, is_json=path.suffix.lower() == ".json")
@@ -158,6 +158,10 @@ def parse_yaml(text: str, source: str) -> Any:
 
 
 def _looks_like_yaml(text: str) -> bool:
+    """Whether text that is not JSON parses as a YAML mapping or list (only tried on text
+    within the YAML size limit: YAML is the slow parser)."""
+    if len(text) > YAML_LIMIT:
+        return False
     try:
         return isinstance(load_yaml(text, MAX_DEPTH), dict | list)
     except (YamlLimitError, yaml.YAMLError):
@@ -176,7 +180,7 @@ def parse_json(text: str, source: str) -> Any:
                          source=source, hint=hint) from None
 
 
-def read_document(path: Path, kind: str = "document") -> Any:
+def read_document(path: Path, kind: str = "input") -> Any:
     """Parse a YAML or JSON file (by extension; YAML is a superset, so it is the fallback)."""
     source = str(path)
     text = decode_text(read_bytes(path, kind), source)

@@ -46,7 +46,7 @@ GIVE = {
     "scenario file": "give a scenario file like examples/scenarios.yaml",
 }
 _SHAPE_ERRORS = {"model_type", "model_attributes_type", "dict_type", "dataclass_type",
-                 "is_instance_of", "mapping_type"}
+                 "mapping_type"}
 
 
 def format_loc(loc: Sequence[int | str]) -> str:

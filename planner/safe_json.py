@@ -9,14 +9,16 @@ the message names both lines.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from json.decoder import WHITESPACE, scanstring  # type: ignore[attr-defined]
 from json.scanner import py_make_scanner  # type: ignore[attr-defined]
 from typing import Any
 
-_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"', re.S)
+_STRING = re.compile(r'"[^"\\\n]*(?:\\.[^"\\\n]*)*"')
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 
 class JsonLimitError(Exception):
@@ -29,19 +31,15 @@ def _line_col(text: str, pos: int) -> tuple[int, int]:
 
 
 def _depth_exceeded(brackets: str, max_depth: int) -> bool:
-    depth = 0
-    for ch in brackets:
-        depth += 1 if ch in "[{" else -1
-        if depth > max_depth:
-            return True
-    return False
+    depths = itertools.accumulate(map(_STEP.__getitem__, brackets))
+    return max(depths, default=0) > max_depth
 
 
 def _first_too_deep(text: str, max_depth: int) -> int:
     """The offset of the first bracket deeper than ``max_depth`` (outside strings)."""
     depth = 0
     pos = 0
-    for match in re.finditer(r'"(?:[^"\\\n]|\\.)*"|[\[\]{}]', text, re.S):
+    for match in re.finditer(r'"[^"\\\n]*(?:\\.[^"\\\n]*)*"|[\[\]{}]', text):
         token = match.group()
         pos = match.start()
         if token in "[{":
@@ -70,11 +68,13 @@ class _Duplicate(Exception):
 
 
 def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise _Duplicate(key)
-        out[key] = value
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _Duplicate(key)
+            seen.add(key)
     return out
 
 
