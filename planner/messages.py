@@ -45,6 +45,13 @@ GIVE = {
     "plan": "give the plan JSON that `planner plan` wrote",
     "scenario file": "give a scenario file like examples/scenarios.yaml",
 }
+EXPECTED = {  # pydantic's wording names Python types ("Decimal input should be …")
+    "int_type": "expected a whole number", "int_parsing": "expected a whole number",
+    "int_from_float": "expected a whole number", "float_type": "expected a number",
+    "float_parsing": "expected a number", "decimal_type": "expected a number",
+    "decimal_parsing": "expected a number", "string_type": "expected a string",
+    "bool_type": "expected true or false", "bool_parsing": "expected true or false",
+}
 _SHAPE_ERRORS = {"model_type", "model_attributes_type", "dict_type", "dataclass_type",
                  "mapping_type"}
 
@@ -209,13 +216,14 @@ def _message(model: type[BaseModel], err: Mapping[str, Any]) -> tuple[list[Any],
                      if keys else f"expected a mapping, got {what_it_is(value)}"), schema or None
     if kind in ("list_type", "tuple_type", "set_type"):
         return loc, f"expected a list, got {what_it_is(err.get('input'))}", schema or None
-    msg = str(err["msg"])
+    msg = EXPECTED.get(kind) or str(err["msg"])
     for prefix in ("Value error, ", "Assertion failed, "):
         msg = msg.removeprefix(prefix)
-    if "input" in err:
-        value = err["input"]
-        got = what_it_is(value) if isinstance(value, Mapping | list | tuple) else short(value)
-        msg += f" (got {got})"
+    value = err.get("input")
+    if "input" in err and not isinstance(value, Mapping | list | tuple):
+        msg += f" (got {short(value)})"
+    elif kind.endswith(("_type", "_parsing")):
+        msg += f" (got {what_it_is(value)})"
     return loc, msg, _hint(kind, err)
 
 

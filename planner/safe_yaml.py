@@ -126,9 +126,17 @@ class _Composer:
         self.values += 1
         self.expanded += 1
         if ev.anchor is not None:
-            self.anchors[ev.anchor] = node
+            self.anchor(ev.anchor, node)
             self.sizes[ev.anchor] = 1
         self.add(node)
+
+    def anchor(self, name: str, node: Any) -> None:
+        if name in self.anchors:
+            raise YamlLimitError(
+                f"anchor &{name} is defined twice, at line "
+                f"{self.anchors[name].start_mark.line + 1} and line {node.start_mark.line + 1}"
+                " (rename one of them)")
+        self.anchors[name] = node
 
     def start(self, ev: Any) -> None:
         if len(self.stack) >= self.max_depth:
@@ -143,7 +151,7 @@ class _Composer:
         self.values += 1
         self.expanded += 1
         if ev.anchor is not None:
-            self.anchors[ev.anchor] = node
+            self.anchor(ev.anchor, node)
         self.add(node)
         self.stack.append(_Open(node, ev.anchor, self.expanded))
 

@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 
 from planner.cli.common import friendly_errors, write_output
 from planner.errors import InputError, one_line
-from planner.io import read_bytes, read_document
+from planner.io import read_bytes, read_document, validate_as
 from planner.messages import guess_kind, short
+from planner.models.portfolio import Portfolio
 from planner.safe_json import JsonLimitError, load_json
 from planner.safe_yaml import ALIAS_ALLOWANCE, YamlLimitError, load_yaml
 
@@ -87,6 +88,11 @@ def test_alias_growth_bound() -> None:
     assert len(load_yaml(block + "".join(f"y{i}: *x\n" for i in range(uses // 2)), 64)) > 1
     with pytest.raises(YamlLimitError, match="aliases expand"):
         load_yaml(block + "y: [" + ", ".join(["*x"] * (2 * uses)) + "]\n", 64)
+
+
+def test_an_anchor_is_defined_once() -> None:
+    with pytest.raises(YamlLimitError, match="anchor &x is defined twice, at line 1 and line 2"):
+        load_yaml("a: &x 1\nb: &x [*x]\n", 64)
 
 
 def test_duplicate_keys_nested_and_numeric() -> None:
@@ -203,3 +209,36 @@ def test_friendly_errors_last_resort(exc: BaseException) -> None:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     assert "Traceback" not in result.stderr
+
+
+BASE = """name: words
+onprem:
+  - id: onprem:lab
+    country: DE
+    offers:
+      - {id: l4-box, gpu_model: L4, gpu_count: 1, vcpus: 16, memory_gib: 64, nodes: 1,
+         price_per_hour: 1.0}
+workloads:
+  - id: w
+    team: t
+    dataset: {size_gb: 1, home: "onprem:lab"}
+    stages: [{kind: training, gpu: {models: {L4: 1.0}, count: 1}, hours: 5}]
+"""
+
+
+@pytest.mark.parametrize(("old", "new", "expected"), [
+    ("hours: 5", "hours: five", "workloads[0].stages[0].hours: expected a number (got 'five')"),
+    ("hours: 5", "hours: [5]", "expected a number (got a list)"),
+    ("count: 1}", "count: 1.5}", "gpu.count: expected a whole number (got 1.5)"),
+    ("id: w", "id: 2026-01-01", "expected a string (got 2026-01-01, a date: quote it"),
+    ("team: t", "team: {a: 1}", "workloads[0].team: expected a string (got a mapping)"),
+    (",\n         price_per_hour: 1.0}", "}",
+     "onprem[0].offers[0]: give exactly one of price_per_hour or amortization"),
+])
+def test_type_errors_in_plain_words(old: str, new: str, expected: str) -> None:
+    assert old in BASE
+    with pytest.raises(InputError) as info:
+        validate_as(Portfolio, yaml.safe_load(BASE.replace(old, new)), "p.yaml")
+    assert expected in str(info.value)
+    assert "Decimal" not in str(info.value) and "Value error" not in str(info.value)
+    assert not str(info.value).endswith("amortization (got a mapping)")
