@@ -240,7 +240,7 @@ SPECIAL: list[tuple[str, Callable[[Path], Path], str, tuple[str, ...]]] = [
     ("deep-block", _deep_block, f"nested deeper than {MAX_DEPTH} levels at line {MAX_DEPTH + 1}",
      ROLES),
     ("20-MB-yaml", _big_yaml, f"larger than the {YAML_LIMIT // MiB} MiB limit", ROLES),
-    ("sparse-600-MiB-json", _sparse_json, "larger than the", ROLES),
+    ("sparse-json-over-the-plan-limit", _sparse_json, "larger than the", ROLES),
     ("directory", _directory, "a directory, not a file", ROLES),
     ("fifo", _fifo, "a FIFO (named pipe), not a file", ROLES),
     ("plan-deep-unknown-field", lambda t: _plan_with(t, '"x_new": ' + "[" * 5000 + "]" * 5000,
@@ -281,7 +281,7 @@ def _peak_bytes(args: list[str]) -> tuple[Result, int]:
 
 @pytest.mark.parametrize(("name", "make", "role"), [
     ("20-MB-yaml", _big_yaml, "portfolio"),
-    ("sparse-600-MiB-json", _sparse_json, "plan"),
+    ("sparse-json-over-the-plan-limit", _sparse_json, "plan"),
     ("plan-alias-bomb-unknown-field", _plan_bomb, "plan"),
 ])
 def test_refused_before_memory_grows(name: str, make: Callable[[Path], Path], role: str,
