@@ -162,7 +162,10 @@ def short(value: Any) -> str:
     if isinstance(value, bytes | bytearray):
         return f"binary data ({len(value):,} bytes)"
     if isinstance(value, Decimal):
-        return str(value)
+        value = str(value)
+        return value if len(value) <= MAX_GOT else f"a number of {len(value):,} characters"
+    if isinstance(value, int) and value.bit_length() > 200:
+        return f"a number of about {int(value.bit_length() * 0.30103):,} digits"
     try:
         text = repr(value)
     except RecursionError:  # pragma: no cover - depth is bounded when parsing

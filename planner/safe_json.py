@@ -19,6 +19,7 @@ from typing import Any
 _STRING = re.compile(r'"[^"\\\n]*(?:\\.[^"\\\n]*)*"')
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 _STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+MAX_DIGITS = 4000
 
 
 class JsonLimitError(Exception):
@@ -119,11 +120,22 @@ def _locating_decoder(text: str) -> json.JSONDecoder:
     return decoder
 
 
+def _long_number(text: str) -> JsonLimitError:
+    match = re.search(rf"\d{{{MAX_DIGITS + 1},}}", text)
+    where = " at line {} column {}".format(*_line_col(text, match.start())) if match else ""
+    digits = f" with {len(match.group()):,} digits" if match else ""
+    return JsonLimitError(f"a number{digits}{where} is too long (at most {MAX_DIGITS:,} digits)")
+
+
 def load_json(text: str, max_depth: int) -> Any:
     """Parse JSON text within the limits above; ``json.JSONDecodeError`` for syntax errors."""
     check_depth(text, max_depth)
     try:
         return json.loads(text, object_pairs_hook=_refuse_duplicates)
+    except json.JSONDecodeError:
+        raise
+    except ValueError:  # an integer longer than Python converts
+        raise _long_number(text) from None
     except _Duplicate as dup:
         _locating_decoder(text).decode(text)
         raise JsonLimitError(f"duplicate key {dup.key[:60]!r} (keep one of them)") from None

@@ -31,6 +31,8 @@ from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.resolver import Resolver
 
 ALIAS_GROWTH = 10
+MAX_DIGITS = 4000
+"""Longest integer (Python refuses to convert more than 4,300 digits)."""
 ALIAS_ALLOWANCE = 100_000
 
 _Parser: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -48,10 +50,21 @@ class _Builder(SafeConstructor, Resolver):
         SafeConstructor.__init__(self)
         Resolver.__init__(self)
 
+    def construct_yaml_int(self, node: Any) -> Any:
+        length = len(str(node.value))
+        if length > MAX_DIGITS:
+            raise YamlLimitError(f"a number {length:,} characters long at line "
+                                 f"{node.start_mark.line + 1} (at most {MAX_DIGITS:,} digits)")
+        return super().construct_yaml_int(node)
+
     def construct_mapping(self, node: Any, deep: bool = False) -> Any:
         if isinstance(node, nodes.MappingNode):
             _check_duplicates(self, node)
         return super().construct_mapping(node, deep=deep)
+
+
+_Builder.add_constructor(  # type: ignore[type-var]
+    "tag:yaml.org,2002:int", _Builder.construct_yaml_int)
 
 
 def _check_duplicates(builder: _Builder, node: nodes.MappingNode) -> None:

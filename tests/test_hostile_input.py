@@ -101,6 +101,8 @@ PARSE_LEVEL = [
     ("deep-compact.yaml", f"nested deeper than {MAX_DEPTH} levels at line 3"),
     ("deep.json", f"nested deeper than {MAX_DEPTH} levels at line 1"),
     ("tab-indent.yaml", "invalid YAML at line 4"),
+    ("long-number.yaml", "a number 5,000 characters long at line 4"),
+    ("long-number.json", "a number with 5,000 digits at line 2 column 16"),
     ("huge-value.yaml", ""),
     ("misspelt-key.yaml", ""),
     ("misspelt-nested-key.yaml", ""),

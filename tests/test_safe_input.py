@@ -90,6 +90,16 @@ def test_alias_growth_bound() -> None:
         load_yaml(block + "y: [" + ", ".join(["*x"] * (2 * uses)) + "]\n", 64)
 
 
+def test_numbers_longer_than_python_converts() -> None:
+    """Python refuses to convert integers of more than 4,300 digits (a ValueError)."""
+    with pytest.raises(JsonLimitError, match="a number with 5,000 digits at line 2 column 7"):
+        load_json('{"a": 1,\n "b": ' + "9" * 5000 + "}", 64)
+    with pytest.raises(YamlLimitError, match="a number 5,000 characters long at line 2"):
+        load_yaml("a: 1\nb: " + "9" * 5000 + "\n", 64)
+    assert load_yaml("b: " + "9" * 4000, 64)["b"] == int("9" * 4000)
+    assert short(int("9" * 4000)) == "a number of about 4,000 digits"
+
+
 def test_an_anchor_is_defined_once() -> None:
     with pytest.raises(YamlLimitError, match="anchor &x is defined twice, at line 1 and line 2"):
         load_yaml("a: &x 1\nb: &x [*x]\n", 64)
