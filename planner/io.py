@@ -21,7 +21,7 @@ import json
 import os
 import stat
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -29,6 +29,7 @@ from pydantic import BaseModel, ValidationError
 from planner.errors import InputError
 from planner.messages import describe, format_loc, wrong_kind
 from planner.models.portfolio import Portfolio
+from planner.probe import probe_errors
 from planner.safe_json import JsonLimitError, load_json
 from planner.safe_yaml import YamlLimitError, load_yaml
 
@@ -89,6 +90,17 @@ def _open_error(exc: OSError, source: str) -> InputError:
     return InputError(f"cannot read file: {exc.strerror or exc}", source=source)
 
 
+def _read_at_most(handle: BinaryIO, most: int, expected: int) -> bytes:
+    """At most ``most`` bytes; ``expected`` (the size from stat, + 1) is read in one go
+    (``read(n)`` allocates n bytes up front), more only in 1 MiB steps: a file may grow."""
+    chunks = [handle.read(min(most, expected))]
+    total = len(chunks[0])
+    while total < most and len(chunks[-1]) > 0 and total >= expected:
+        chunks.append(handle.read(min(MiB, most - total)))
+        total += len(chunks[-1])
+    return b"".join(chunks)
+
+
 def read_bytes(path: Path, kind: str = "input") -> bytes:
     """The bytes of a regular file, refusing anything larger than the kind's limit."""
     source = str(path)
@@ -106,7 +118,7 @@ def read_bytes(path: Path, kind: str = "input") -> bytes:
         if mode.st_size > limit:
             raise _too_big(mode.st_size, limit, kind, source)
         try:
-            data = handle.read(limit + 1)
+            data = _read_at_most(handle, limit + 1, mode.st_size + 1)
         except OSError as exc:
             raise _open_error(exc, source) from None
     if len(data) > limit:
@@ -189,15 +201,26 @@ def read_document(path: Path, kind: str = "input") -> Any:
     return parse_yaml(text, source)
 
 
+def check_sample(model: type[BaseModel], data: Any, source: str,
+                 ignore: frozenset[str] = frozenset()) -> None:
+    """Raise the first error a sample of a large document shows (see :mod:`planner.probe`)."""
+    sampled = probe_errors(model, data, ignore)
+    if sampled:
+        path, msg, hint = describe(model, sampled, sample=True)
+        raise InputError(msg, path=path, hint=hint, source=source)
+
+
 def validate_as(model: type[M], data: Any, source: str) -> M:
-    """Validate ``data`` as ``model``; the first error becomes one clear InputError."""
+    """Validate ``data`` as ``model``; the first error becomes one clear InputError.
+    Large documents are probed first (:mod:`planner.probe`): junk fails on a sample."""
+    wrong = wrong_kind(model, data)
+    if wrong:
+        raise InputError(wrong[0], source=source, hint=wrong[1])
+    check_sample(model, data, source)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        wrong = wrong_kind(model, data)
-        if wrong:
-            raise InputError(wrong[0], source=source, hint=wrong[1]) from None
-        path, msg, hint = describe(model, exc)
+        path, msg, hint = describe(model, exc.errors(include_url=False))
         raise InputError(msg, path=path, hint=hint, source=source) from None
 
 

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import difflib
+import itertools
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -19,10 +20,11 @@ from datetime import date, time
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 MAX_GOT = 60
 MAX_KEYS = 8
+MAX_FUZZY = 64
 
 # The file kinds, by the name of their top-level model, and their characteristic keys.
 KIND_OF_MODEL = {"Portfolio": "portfolio", "Plan": "plan", "ScenarioFile": "scenario file"}
@@ -83,9 +85,11 @@ def guess_kind(data: Any) -> tuple[str, list[str]] | None:
 
 
 def _near(characteristic: frozenset[str], keys: set[str]) -> set[str]:
-    """The keys that are, or are nearly (a typo away), characteristic keys."""
-    return {k for k in keys
-            if k in characteristic or difflib.get_close_matches(k, characteristic, 1, 0.85)}
+    """The keys that are, or are nearly (a typo away), characteristic keys (typos are
+    looked for among the first MAX_FUZZY keys only: a file may have millions)."""
+    exact = keys & characteristic
+    fuzzy = itertools.islice((k for k in keys if k not in exact), MAX_FUZZY)
+    return exact | {k for k in fuzzy if difflib.get_close_matches(k, characteristic, 1, 0.85)}
 
 
 def wrong_kind(model: type[BaseModel], data: Any) -> tuple[str, str] | None:
@@ -254,12 +258,16 @@ def _explained(err: Mapping[str, Any], by: Mapping[str, Any], model: type[BaseMo
     return bool(close) and tuple(err["loc"]) == (*parent, close[0])
 
 
-def describe(model: type[BaseModel], exc: ValidationError) -> tuple[str | None, str, str | None]:
-    """(path in the file, message, hint) for the most useful of the errors."""
-    errors = sorted(exc.errors(), key=_order)
-    first = errors[0]
+def describe(model: type[BaseModel], errors: Sequence[Mapping[str, Any]], *,
+             sample: bool = False) -> tuple[str | None, str, str | None]:
+    """(path in the file, message, hint) for the most useful of pydantic's ``errors``
+    (``sample``: they are the errors of a sample of the document, so more may exist)."""
+    ordered = sorted(errors, key=_order)
+    first = ordered[0]
     loc, msg, hint = _message(model, first)
-    more = sum(1 for err in errors[1:] if not _explained(err, first, model))
-    if more:
-        msg += f"; and {more} more error{'s' if more > 1 else ''}"
+    more = sum(1 for err in ordered[1:] if not _explained(err, first, model))
+    if sample:
+        msg += "; and maybe more errors"
+    elif more:
+        msg += f"; and {more:,} more error{'s' if more > 1 else ''}"
     return format_loc(loc) or None, msg, hint

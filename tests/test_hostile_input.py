@@ -297,6 +297,33 @@ def test_refused_before_memory_grows(name: str, make: Callable[[Path], Path], ro
     assert peak < 64 * MiB, f"{name}: peak {peak / MiB:.1f} MiB of Python objects"
 
 
+def _many_items(tmp: Path) -> Path:
+    path = tmp / "many-items.json"
+    path.write_text('{"name": "x", "workloads": [' + ",".join(["1"] * 1_000_000) + "]}")
+    return path
+
+
+def _many_keys(tmp: Path) -> Path:
+    path = tmp / "many-keys.yaml"
+    path.write_text("name: x\nworkloads: []\n" + "".join(f"k{i}: {i}\n"
+                                                         for i in range(200_000)))
+    return path
+
+
+@pytest.mark.parametrize(("make", "expected"), [
+    (_many_items, "workloads[0]: expected a mapping with keys id, team"),
+    (_many_keys, "unknown key 'k0'"),
+], ids=["million-wrong-items", "200k-unknown-keys"])
+def test_junk_fails_on_a_sample(make: Callable[[Path], Path], expected: str,
+                                tmp_path: Path) -> None:
+    """Pydantic keeps every error (a 2 MB list of a million wrong items: 1.7 GB); a
+    sample of a large document is validated first."""
+    args = ["validate", str(make(tmp_path))]
+    result, peak = _peak_bytes(args)
+    assert_clean_error(result, args, expected)
+    assert peak < 200 * MiB, f"peak {peak / MiB:.1f} MiB"
+
+
 def test_limit_can_be_raised_and_lowered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                                          ) -> None:
     big = tmp_path / "portfolio.yaml"

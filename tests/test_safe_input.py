@@ -20,6 +20,7 @@ from planner.errors import InputError, one_line
 from planner.io import read_bytes, read_document, validate_as
 from planner.messages import guess_kind, short
 from planner.models.portfolio import Portfolio
+from planner.probe import PROBE_ITEMS, probe_errors
 from planner.safe_json import JsonLimitError, load_json
 from planner.safe_yaml import ALIAS_ALLOWANCE, YamlLimitError, load_yaml
 
@@ -252,3 +253,22 @@ def test_type_errors_in_plain_words(old: str, new: str, expected: str) -> None:
     assert expected in str(info.value)
     assert "Decimal" not in str(info.value) and "Value error" not in str(info.value)
     assert not str(info.value).endswith("amortization (got a mapping)")
+
+
+def test_probe_trusts_only_errors_of_one_value() -> None:
+    """A large document with one error after the sample, or an error the cut causes,
+    is validated whole: the sample never invents an error."""
+    stage = {"kind": "training", "gpu": {"models": {"L4": 1.0}, "count": 1}, "hours": 5}
+    workload = {"id": "w", "team": "t", "dataset": {"size_gb": 1, "home": "onprem:lab"},
+                "stages": [stage]}
+    data = yaml.safe_load(BASE)
+    data["workloads"] = [dict(workload, id=f"w{i}") for i in range(PROBE_ITEMS + 50)]
+    assert probe_errors(Portfolio, data) == []
+    validate_as(Portfolio, data, "p.yaml")
+    data["workloads"][-1] = dict(workload, hours=5)
+    with pytest.raises(InputError, match=rf"workloads\[{PROBE_ITEMS + 49}\].hours: unknown key"
+                       r" 'hours' \(remove"):
+        validate_as(Portfolio, data, "p.yaml")
+    data["workloads"][0] = dict(workload, hours=5)
+    with pytest.raises(InputError, match=r"workloads\[0\].hours: unknown key 'hours'; and maybe"):
+        validate_as(Portfolio, data, "p.yaml")

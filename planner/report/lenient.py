@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from planner.errors import InputError
-from planner.io import format_loc, read_document, validate_as
+from planner.io import check_sample, format_loc, read_document, validate_as
 from planner.messages import wrong_kind
 from planner.models.plan import Plan
 
@@ -41,6 +41,7 @@ def plan_from_data(data: Any, source: str) -> tuple[Plan, dict[str, Any]]:
     wrong = wrong_kind(Plan, data)
     if wrong:  # before dropping its "unknown" keys: a portfolio is not a newer plan
         raise InputError(wrong[0], source=source, hint=wrong[1])
+    check_sample(Plan, data, source, ignore=frozenset({"extra_forbidden"}))
     for _ in range(MAX_PASSES):
         try:
             return Plan.model_validate(data), dropped
