@@ -29,8 +29,10 @@ TRUSTED = frozenset(typing.get_args(core_schema.ErrorType)) - UNTRUSTED
 
 def _cut(data: Any, budget: list[int]) -> tuple[Any, bool]:
     """(the probe of ``data``, whether anything was left out)."""
-    if not isinstance(data, dict | list) or budget[0] <= 0:
-        return data, isinstance(data, dict | list) and bool(data)
+    if not isinstance(data, dict | list):
+        return data, False
+    if budget[0] <= 0:
+        return type(data)(), bool(data)
     budget[0] -= 1
     items = (list(itertools.islice(data.items(), PROBE_ITEMS)) if isinstance(data, dict)
              else data[:PROBE_ITEMS])
