@@ -4,7 +4,7 @@ Every file is read defensively, before any large Python object exists:
 
 * only regular files (not directories, FIFOs or devices such as ``/dev/zero``);
 * at most the size limit of its kind (:data:`INPUT_LIMITS`; at most that many bytes
-  are ever read; ``PLANNER_MAX_INPUT_MIB`` raises every limit);
+  are ever read; ``PLANNER_MAX_INPUT_MIB`` sets every limit);
 * UTF-8 text without NUL bytes (else: line, column and "save the file as UTF-8");
 * at most :data:`MAX_DEPTH` nested collections, YAML aliases that do not blow the
   document up, no duplicate keys (:mod:`planner.safe_yaml`, :mod:`planner.safe_json`).
@@ -78,7 +78,7 @@ def _too_big(size: int, limit: int, kind: str, source: str) -> InputError:
     return InputError(
         f"the file is larger than the {limit / MiB:,.0f} MiB limit for a {fmt} {kind} file"
         + (f" ({size / MiB:,.1f} MiB)" if size > limit else ""),
-        source=source, hint=f"is this the right file? set {LIMIT_ENV} to raise the limit")
+        source=source, hint=f"is this the right file? {LIMIT_ENV}=N sets the limit to N MiB")
 
 
 def _open_error(exc: OSError, source: str) -> InputError:
