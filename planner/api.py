@@ -19,8 +19,8 @@ from planner.candidates import generate
 from planner.catalog.load import LoadedCatalog, load_catalog_dir
 from planner.diagnosis import diagnose, recheck_conflicts
 from planner.errors import InputError, VerificationError
+from planner.io import load_document_as
 from planner.io import load_portfolio as _load_portfolio
-from planner.io import read_document, validate_as
 from planner.models.plan import Conflict, Plan
 from planner.models.portfolio import Portfolio
 from planner.models.status import SolveStatus
@@ -69,8 +69,7 @@ def load_catalogs(directory: str | Path | None = None) -> list[LoadedCatalog]:
 
 def load_plan(path: str | Path) -> Plan:
     """Read a plan JSON file written by ``planner plan``."""
-    data = read_document(Path(path))
-    return validate_as(Plan, data, str(path))
+    return load_document_as(Plan, path, "plan")
 
 
 def previous_placements(previous: Plan) -> dict[str, list[tuple[str, str]]]:

@@ -35,7 +35,13 @@ class PlannerError(Exception):
         text = f"{where}{self.message}"
         if self.hint:
             text += f" ({self.hint})"
-        return text
+        return one_line(text)
+
+
+def one_line(text: str) -> str:
+    """``text`` with control characters escaped: an error stays one line on any terminal
+    (no newlines, no escape sequences from a file's values or names)."""
+    return "".join(ch if ch.isprintable() or ch == " " else ascii(ch)[1:-1] for ch in text)
 
 
 class InputError(PlannerError):

@@ -30,7 +30,14 @@ from planner.candidates import generate
 from planner.cli import views_cmd
 from planner.cli.bench_cmd import bench
 from planner.cli.catalog_cmd import catalog
-from planner.cli.common import catalogs_option, err_console, friendly_errors, portfolio_context
+from planner.cli.common import (
+    catalogs_option,
+    check_output,
+    err_console,
+    friendly_errors,
+    portfolio_context,
+    write_output,
+)
 from planner.cli.replan_cmd import diff_cmd, whatif_cmd
 from planner.errors import InputError, VerificationError
 from planner.models.plan import Plan
@@ -149,6 +156,7 @@ def plan_cmd(
     deadline = _deadline(time_limit)
     console = err_console()
     say = (lambda msg: None) if quiet else (lambda msg: console.print(f"[dim]{msg}[/]"))
+    check_output(output)
     model = api.load_portfolio(portfolio)
     catalogs = api.load_catalogs(catalogs_dir)
     earlier = api.load_plan(previous) if previous else None
@@ -170,7 +178,7 @@ def plan_cmd(
         )
     text = result.model_dump_json(indent=2) + "\n"
     if output:
-        output.write_text(text, "utf-8")
+        write_output(output, text)
         say(f"plan written to {output}")
     else:
         click.echo(text, nl=False)

@@ -10,7 +10,13 @@ from rich.console import Console
 from rich.table import Table
 
 from planner import api
-from planner.cli.common import catalogs_option, friendly_errors, portfolio_context
+from planner.cli.common import (
+    catalogs_option,
+    check_output,
+    friendly_errors,
+    portfolio_context,
+    write_output,
+)
 from planner.diff import PlanDiff, diff_plans
 from planner.whatif import WhatIfReport, load_scenarios, run_whatif
 from planner.world import build_world
@@ -88,6 +94,7 @@ def print_whatif(report: WhatIfReport, console: Console) -> None:
 def whatif_cmd(portfolio: Path, scenarios: Path, catalogs_dir: Path | None, time_limit: float,
                executor: str, address: str | None, as_json: bool, output: Path | None) -> None:
     """Re-plan PORTFOLIO under each scenario of SCENARIOS and compare."""
+    check_output(output)
     model = api.load_portfolio(portfolio)
     sc = load_scenarios(scenarios)
     with portfolio_context(portfolio):
@@ -103,7 +110,7 @@ def whatif_cmd(portfolio: Path, scenarios: Path, catalogs_dir: Path | None, time
             raise with_source(exc, str(scenarios)) from None
         raise
     if output:
-        output.write_text(report.model_dump_json(indent=2) + "\n", "utf-8")
+        write_output(output, report.model_dump_json(indent=2) + "\n")
     if as_json:
         slim = report.model_copy(update={
             "base": report.base.model_copy(update={"plan": None}),

@@ -19,7 +19,7 @@ from pathlib import Path
 import click
 from rich.console import Console, RenderableType
 
-from planner.cli.common import friendly_errors
+from planner.cli.common import friendly_errors, write_output
 from planner.errors import InputError
 from planner.io import load_portfolio
 from planner.report.explain import explanations
@@ -56,13 +56,6 @@ def show(renderable: RenderableType, width: int | None = None) -> None:
         console.print(renderable)
     lines = captured.get().splitlines()
     click.echo("\n".join(line.rstrip() for line in lines))
-
-
-def _write(path: Path, text: str) -> None:
-    try:
-        path.write_text(text, "utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot write file: {exc.strerror or exc}", source=str(path)) from None
 
 
 @click.command("report")
@@ -102,7 +95,7 @@ def report_cmd(
     if output is None:
         click.echo(html, nl=False)
         return
-    _write(output, html)
+    write_output(output, html)
     _note(f"report written to {output} ({len(html.encode()) / 1024:,.0f} KiB)")
 
 
@@ -164,7 +157,7 @@ def schema_cmd(name: str, output: Path | None) -> None:
     if output is None:
         click.echo(text, nl=False)
         return
-    _write(output, text)
+    write_output(output, text)
     _note(f"{name} schema written to {output}")
 
 
@@ -193,11 +186,11 @@ def init_cmd(path: Path, force: bool, with_schema: bool) -> None:
         )
     if path.parent != Path("") and not path.parent.is_dir():
         raise InputError("directory does not exist", source=str(path.parent))
-    _write(path, starter_portfolio(path))
+    write_output(path, starter_portfolio(path))
     _note(f"starter portfolio written to {path}; next: planner validate {path}")
     if with_schema:
         schema = path.parent / SCHEMA_FILE
-        _write(schema, schema_text("portfolio"))
+        write_output(schema, schema_text("portfolio"))
         _note(f"portfolio schema written to {schema}")
 
 

@@ -14,7 +14,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from planner.io import format_loc, read_document, validate_as
+from planner.errors import InputError
+from planner.io import check_sample, format_loc, read_document, validate_as
+from planner.messages import wrong_kind
 from planner.models.plan import Plan
 
 MAX_PASSES = 8
@@ -36,6 +38,10 @@ def _pop(data: Any, loc: tuple[int | str, ...]) -> tuple[bool, Any]:
 def plan_from_data(data: Any, source: str) -> tuple[Plan, dict[str, Any]]:
     """Validate ``data`` as a Plan, dropping unknown fields; (plan, {path: dropped value})."""
     dropped: dict[str, Any] = {}
+    wrong = wrong_kind(Plan, data)
+    if wrong:  # before dropping its "unknown" keys: a portfolio is not a newer plan
+        raise InputError(wrong[0], source=source, hint=wrong[1])
+    check_sample(Plan, data, source, ignore=frozenset({"extra_forbidden"}))
     for _ in range(MAX_PASSES):
         try:
             return Plan.model_validate(data), dropped
@@ -52,9 +58,10 @@ def plan_from_data(data: Any, source: str) -> tuple[Plan, dict[str, Any]]:
 
 
 def load_plan_lenient(path: str | Path) -> tuple[Plan, dict[str, Any]]:
-    """Read a plan JSON file; fields this version does not know come back separately."""
+    """Read a plan JSON file (size and nesting bounded as every plan file is); fields this
+    version does not know come back separately."""
     p = Path(path)
-    return plan_from_data(read_document(p), str(p))
+    return plan_from_data(read_document(p, "plan"), str(p))
 
 
 def split_dropped(dropped: dict[str, Any]) -> tuple[dict[int, dict[str, Any]], dict[str, Any]]:
