@@ -75,5 +75,5 @@ def test_unknown_model_is_still_one_clear_error() -> None:
 
 
 def test_speed_must_stay_positive_for_an_alias() -> None:
-    with pytest.raises(ValidationError, match="models.A100"):
+    with pytest.raises(ValidationError, match=r"models\.A100"):
         GpuNeed.model_validate({"models": {"A100": 0}})
