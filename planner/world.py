@@ -8,6 +8,7 @@ closest valid name, e.g.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -109,6 +110,8 @@ def _cloud_sites_and_offers(
                     row.spot_price_per_hour,
                     None,
                     restricted,
+                    commit_1y_per_hour=row.commit_1y_per_hour,
+                    commit_3y_per_hour=row.commit_3y_per_hour,
                 )
             )
     return sites, offers
@@ -196,21 +199,7 @@ def _apply_quotas(
                 names = {o for s, o in known_offers if s == q.site}
                 raise _unknown(f"offer at {q.site}", q.offer, names, f"{path}.offer")
             caps[(q.site, q.offer)] = q.instances
-    resolved = [
-        Offer(
-            o.site_id,
-            o.id,
-            o.gpu_model,
-            o.gpu_count,
-            o.vcpus,
-            o.memory_gib,
-            o.price_per_hour,
-            o.spot_price_per_hour,
-            caps.get(o.key, o.capacity),
-            o.restricted,
-        )
-        for o in offers
-    ]
+    resolved = [replace(o, capacity=caps.get(o.key, o.capacity)) for o in offers]
     return resolved, gpu_quotas
 
 

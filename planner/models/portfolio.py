@@ -389,6 +389,11 @@ class Settings(_Strict):
     move_fixed_usd: Annotated[Decimal, Range(0, lim.MAX_MOVE_USD, "USD")] = Field(
         default=Decimal(0), description="re-planning: fixed cost per moved stage"
     )
+    allow_commitments: bool = Field(
+        default=False,
+        description="let always-on inference (hours ≥ period_hours) use 1-/3-year commitment "
+                    "prices from the catalogs, priced per hour over the period (the "
+                    "commitment's term outlives the period)")
     max_moves: Count | None = Field(default=None, description="re-planning: cap on moves")
     user_regions: dict[str, UserRegion] = Field(
         default_factory=dict, description="extra user regions for latency SLOs"
