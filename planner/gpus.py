@@ -150,3 +150,15 @@ def expand_gpu_models(models: dict[str, _T]) -> dict[str, _T]:
         if name not in GPU_FAMILY_ALIASES:
             out[name] = speed
     return out
+
+
+def closest_gpu_name(name: str) -> str | None:
+    """What a mistyped ``gpu.models`` name most likely means: a known model or alias that
+    differs only in case or punctuation (``a100`` → ``A100``, ``h100`` → ``H100``), else a
+    provider spelling of a known model (``A100 SXM4 80GB`` → ``A100-80GB``), else the closest
+    name by spelling."""
+    names = [*GPU_MODELS, *GPU_FAMILY_ALIASES]
+    same = [n for n in names if _key(n) == _key(name)]
+    if same:
+        return same[0]
+    return normalize_gpu(name) or closest(name, set(names))

@@ -16,7 +16,7 @@ from planner.catalog.load import LoadedCatalog
 from planner.catalog.schema import CatalogFile
 from planner.catalog.store import stale_catalogs
 from planner.errors import InputError
-from planner.gpus import GPU_MODELS, closest
+from planner.gpus import GPU_MODELS, closest, closest_gpu_name
 from planner.jurisdictions import (
     DERIVED_TAGS,
     country_name,
@@ -265,8 +265,11 @@ def _check_workloads(portfolio: Portfolio, sites: dict[str, Site],
                 continue
             for model in st.gpu.models:
                 if model not in GPU_MODELS:
-                    raise _unknown("GPU model", model, set(GPU_MODELS),
-                                   f"{spath}.gpu.models.{model}")
+                    guess = closest_gpu_name(model)
+                    raise InputError(f"unknown GPU model {model!r}",
+                                     path=f"{spath}.gpu.models.{model}",
+                                     hint=f"did you mean {guess!r}?" if guess else
+                                     "see planner/gpus.py for the known models")
 
 
 def _users_and_latency(portfolio: Portfolio, sites: dict[str, Site]

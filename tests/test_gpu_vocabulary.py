@@ -74,6 +74,17 @@ def test_unknown_model_is_still_one_clear_error() -> None:
     assert "workloads[0].stages[0].gpu.models" in text and "'H100'" in text
 
 
+@pytest.mark.parametrize(("typed", "meant"), [
+    ("a100", "A100"), ("h200", "H200"), ("mi300x", "MI300X"), ("A100 SXM4 80GB", "A100-80GB"),
+    ("H10", "H100")])
+def test_a_mistyped_model_gets_the_name_it_means(typed: str, meant: str) -> None:
+    """'a100' used to get "did you mean 'V100'?" (closest by spelling only)."""
+    p = portfolio([workload("w", [training(models={typed: 1.0})])])
+    with pytest.raises(InputError) as err:
+        build_world(p, [small_catalog()])
+    assert f"did you mean {meant!r}?" in str(err.value)
+
+
 def test_speed_must_stay_positive_for_an_alias() -> None:
     with pytest.raises(ValidationError, match=r"models\.A100"):
         GpuNeed.model_validate({"models": {"A100": 0}})
