@@ -3,17 +3,22 @@ family aliases resolve: ``A100`` in ``gpu.models`` means A100-40GB or A100-80GB.
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from builders import catalog, portfolio, row, small_catalog, solve, training, workload
 from pydantic import ValidationError
 
+from planner.catalog.azure_skus import load_gpu_families
 from planner.errors import InputError
 from planner.gpus import GPU_FAMILY_ALIASES, GPU_MODELS, expand_gpu_models, normalize_gpu
 from planner.models.portfolio import GpuNeed
 from planner.world import build_world
 
+AWS_FAMILIES = (Path(__file__).resolve().parents[1] / "planner" / "data"
+                / "aws_accelerator_families.json")
 TODAY = {"B200": 180, "H200": 141, "H100": 80, "L40S": 48, "MI300X": 192, "Trainium": 32,
          "Trainium2": 96, "Inferentia2": 32}
 
@@ -88,3 +93,20 @@ def test_a_mistyped_model_gets_the_name_it_means(typed: str, meant: str) -> None
 def test_speed_must_stay_positive_for_an_alias() -> None:
     with pytest.raises(ValidationError, match=r"models\.A100"):
         GpuNeed.model_validate({"models": {"A100": 0}})
+
+
+def test_aws_family_table_names_known_models_with_their_memory() -> None:
+    table = json.loads(AWS_FAMILIES.read_text("utf-8"))["families"]
+    assert {"p5e", "p5en", "p6-b200", "g6e", "trn1", "trn1n", "trn2", "inf2"} <= set(table)
+    for family, entry in table.items():
+        model = GPU_MODELS[entry["gpu"]]
+        assert entry["vendor"] == model.vendor, family
+        assert entry["memory_gib_per_gpu"] == model.memory_gib, family
+
+
+def test_azure_family_table_has_todays_families() -> None:
+    series = {f.series: f for f in load_gpu_families().entries}
+    assert series["ND H200 v5"].gpu == "H200"
+    assert series["ND MI300X v5"].gpu == "MI300X"
+    assert series["NC H100 v5"].gpu == "H100"
+    assert series["ND H100 v5"].gpu_counts["Standard_ND96isr_H100_v5"] == 8
