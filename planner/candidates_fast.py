@@ -32,6 +32,7 @@ from planner.pricing import (
     MAX_STAGE_MICRO,
     MAX_STAGE_USAGE,
     Option,
+    commitments_allowed,
     gpu_resource,
     offer_resource,
     price_options,
@@ -152,6 +153,8 @@ class _Pricer:
         """(triple, instances per unit, units cap) of every option of the group, world order."""
         out: list[tuple[int, int, int]] = []
         units = ref.units
+        commit = commitments_allowed(self.ctx.portfolio.settings, ref.stage,
+                                     self.ctx.world.period_hours)
         for pos, (site, reasons, infos) in enumerate(
                 zip(self.ctx.sites, site_infos, offer_infos, strict=True)):
             if reasons:
@@ -163,7 +166,7 @@ class _Pricer:
                 cap = units if fit is None else min(int(fit), units)
                 if cap < 1:
                     continue
-                for purchase, _price in purchases(site, ref.stage, offer):
+                for purchase, _price in purchases(site, ref.stage, offer, commit):
                     out.append((self.triples.get(pos, site, offer, purchase), int(n), cap))
         return out
 
@@ -183,8 +186,7 @@ class _Pricer:
         sites = [ctx.sites[tr.site[t]] for t in t_idx.tolist()]
         spos = np.array([tr.site[t] for t in t_idx.tolist()], dtype=np.int64)
         purch = [tr.purchase[t] for t in t_idx.tolist()]
-        price = [o.spot_price_per_hour if p is Purchase.SPOT else o.price_per_hour
-                 for o, p in zip(offers, purch, strict=True)]
+        price = [o.price(p) for o, p in zip(offers, purch, strict=True)]
         assert all(p is not None for p in price)
         prices: list[Decimal] = [p for p in price if p is not None]
         # Hours per (stage, GPU model column).
@@ -379,9 +381,12 @@ def generate_arrays(ctx: _Context, refs: list[StageRef],
     res_index = {name: i for i, name in enumerate(sorted(ctx.caps))}
     triples = _Triples()
     pricer = _Pricer(ctx, res_index, triples)
-    groups: dict[tuple[object, ...], list[StageRef]] = {}  # same rule results, kind, spot
+    # same rule results, kind, spot, and whether commitments may price the stage
+    groups: dict[tuple[object, ...], list[StageRef]] = {}
+    settings, period = ctx.portfolio.settings, ctx.world.period_hours
     for ref, (sk, ok) in zip(refs, infos, strict=True):
-        groups.setdefault((sk, ok, ref.stage.spot, ref.stage.kind), []).append(ref)
+        commit = commitments_allowed(settings, ref.stage, period)
+        groups.setdefault((sk, ok, ref.stage.spot, ref.stage.kind, commit), []).append(ref)
     cols = _Columns()
     for members in groups.values():
         sk, ok = infos[members[0].index]

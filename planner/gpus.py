@@ -4,12 +4,23 @@ Every GPU model the planner knows has one normalized name (``H100``,
 ``A100-80GB`` …). Catalog fetchers map provider spellings onto these names with
 :func:`normalize_gpu`; portfolio validation rejects anything else with the
 closest valid name.
+
+A few names are **family aliases** (:data:`GPU_FAMILY_ALIASES`): ``A100`` in a workload's
+``gpu.models`` means "either A100-40GB or A100-80GB" and expands to both with the speed
+given for the alias (:func:`expand_gpu_models`); a speed given for a member explicitly wins.
+
+``default_speed`` is a rough relative training throughput (H100 = 1.0), a documented
+starting point for ``gpu.models`` when a team has not measured its own model; the planner
+never applies it on its own: a workload's speeds are always the ones it states.
 """
 
 from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
+from typing import TypeVar
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -19,34 +30,46 @@ class GpuModel:
     name: str
     vendor: str
     memory_gib: int
+    default_speed: float = 0.0
+    """Rough relative training throughput, H100 = 1.0 (0: no sensible default, e.g.
+    graphics or inference-only parts). Documentation for users, never applied silently."""
 
 
 GPU_MODELS: dict[str, GpuModel] = {
     m.name: m
     for m in (
-        GpuModel("H200", "nvidia", 141),
-        GpuModel("H100", "nvidia", 80),
-        GpuModel("A100-80GB", "nvidia", 80),
-        GpuModel("A100-40GB", "nvidia", 40),
-        GpuModel("L40S", "nvidia", 48),
-        GpuModel("L4", "nvidia", 24),
-        GpuModel("A10G", "nvidia", 24),
-        GpuModel("A10", "nvidia", 24),
-        GpuModel("V100-32GB", "nvidia", 32),
-        GpuModel("V100", "nvidia", 16),
-        GpuModel("T4", "nvidia", 16),
+        GpuModel("B200", "nvidia", 180, 2.2),
+        GpuModel("H200", "nvidia", 141, 1.3),
+        GpuModel("H100", "nvidia", 80, 1.0),
+        GpuModel("A100-80GB", "nvidia", 80, 0.35),
+        GpuModel("A100-40GB", "nvidia", 40, 0.3),
+        GpuModel("L40S", "nvidia", 48, 0.35),
+        GpuModel("L4", "nvidia", 24, 0.12),
+        GpuModel("A10G", "nvidia", 24, 0.12),
+        GpuModel("A10", "nvidia", 24, 0.12),
+        GpuModel("V100-32GB", "nvidia", 32, 0.12),
+        GpuModel("V100", "nvidia", 16, 0.1),
+        GpuModel("T4", "nvidia", 16, 0.04),
         GpuModel("K80", "nvidia", 12),
         GpuModel("M60", "nvidia", 8),
-        GpuModel("MI300X", "amd", 192),
+        GpuModel("MI300X", "amd", 192, 1.0),
         GpuModel("MI25", "amd", 16),
         GpuModel("Radeon-V520", "amd", 8),
-        GpuModel("Gaudi-HL-205", "habana", 32),
-        GpuModel("Trainium", "aws", 32),
-        GpuModel("Trainium2", "aws", 96),
+        GpuModel("Gaudi-HL-205", "habana", 32, 0.15),
+        GpuModel("Trainium", "aws", 32, 0.2),
+        GpuModel("Trainium2", "aws", 96, 0.6),
         GpuModel("Inferentia", "aws", 8),
-        GpuModel("Inferentia2", "aws", 32),
+        GpuModel("Inferentia2", "aws", 32, 0.1),
     )
 }
+"""The vocabulary. ``default_speed`` values are rough dense BF16/FP16 training throughput
+ratios from the vendors' published peak numbers (H100 SXM = 1.0); real speed-ups depend
+on the model, precision and interconnect, so measure and state your own in ``gpu.models``."""
+
+GPU_FAMILY_ALIASES: dict[str, tuple[str, ...]] = {
+    "A100": ("A100-40GB", "A100-80GB"),
+}
+"""Names that stand for several models in a workload's ``gpu.models``."""
 
 # Provider spellings (upper-cased, spaces/underscores removed) → normalized name.
 _ALIASES: dict[str, str] = {
@@ -54,6 +77,7 @@ _ALIASES: dict[str, str] = {
     "H10080GB": "H100",
     "H100NVL": "H100",
     "H200": "H200",
+    "B200": "B200",
     "A100": "A100-40GB",
     "A10040GB": "A100-40GB",
     "A100SXM440GB": "A100-40GB",
@@ -112,3 +136,29 @@ def closest(name: str, choices: list[str] | tuple[str, ...] | set[str]) -> str |
         upper = {c.upper(): c for c in ordered}
         matches = [upper[m] for m in difflib.get_close_matches(name.upper(), list(upper), n=1)]
     return matches[0] if matches else None
+
+
+def expand_gpu_models(models: dict[str, _T]) -> dict[str, _T]:
+    """``gpu.models`` with family aliases expanded: ``{A100: 1.0}`` becomes
+    ``{A100-40GB: 1.0, A100-80GB: 1.0}``. A member named explicitly keeps its own speed,
+    whatever the order; names that are not aliases pass through unchanged."""
+    out: dict[str, _T] = {}
+    for name, speed in models.items():
+        for member in GPU_FAMILY_ALIASES.get(name, ()):
+            if member not in models:
+                out.setdefault(member, speed)
+        if name not in GPU_FAMILY_ALIASES:
+            out[name] = speed
+    return out
+
+
+def closest_gpu_name(name: str) -> str | None:
+    """What a mistyped ``gpu.models`` name most likely means: a known model or alias that
+    differs only in case or punctuation (``a100`` → ``A100``, ``h100`` → ``H100``), else a
+    provider spelling of a known model (``A100 SXM4 80GB`` → ``A100-80GB``), else the closest
+    name by spelling."""
+    names = [*GPU_MODELS, *GPU_FAMILY_ALIASES]
+    same = [n for n in names if _key(n) == _key(name)]
+    if same:
+        return same[0]
+    return normalize_gpu(name) or closest(name, set(names))

@@ -108,6 +108,9 @@ def _why(ref: StageRef, world: World, cands: Candidates, chosen: list[tuple[Opti
                    f"(same {ref.stage.colocate.level.value})")
     if any(o.purchase is Purchase.SPOT for o in opts):
         why.append("spot capacity: interruption allowed; the objective adds the re-run risk")
+    for term in sorted({o.purchase.value for o in opts if o.purchase.is_commitment}):
+        why.append(f"{term}: always-on, so a {term[-2]}-year commitment is priced per hour over "
+                   "the planning period (the commitment's term outlives the period)")
     if ref.stage.splittable:
         sites = sorted({o.site_id for o in opts})
         why.append(f"{ref.stage.replicas} replicas over {len(sites)} site(s): {', '.join(sites)}"

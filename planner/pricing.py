@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from planner.errors import InputError
-from planner.models.portfolio import Portfolio, Stage, StageKind
+from planner.models.portfolio import Portfolio, Settings, Stage, StageKind
 from planner.models.world import Offer, Purchase, Site, SiteKind, World
 from planner.money import MICRO, USAGE_SCALE, cost_micro, to_micro, usage_units
 from planner.rules import StageRef
@@ -107,13 +107,33 @@ def max_units(world: World, offer: Offer, instances: int) -> tuple[int | None, s
     return best, resource
 
 
-def purchases(site: Site, stage: Stage, offer: Offer) -> list[tuple[Purchase, Decimal]]:
-    """Purchase options and their hourly price."""
+def commitments_allowed(settings: Settings, stage: Stage, period_hours: Decimal) -> bool:
+    """A 1-/3-year commitment may price a stage only when the portfolio allows commitments
+    and the stage runs the whole planning period: always-on inference (hours ≥ period).
+
+    Simplification: a commitment's term (1 or 3 years) outlives the planning period; it is
+    priced per hour over the period (commit rate × hours), as if the capacity kept being
+    used after the period. The plan shows it as ``commit_1y`` / ``commit_3y``."""
+    return (settings.allow_commitments and stage.kind is StageKind.INFERENCE
+            and stage.hours >= period_hours)
+
+
+COMMITMENTS = (Purchase.COMMIT_1Y, Purchase.COMMIT_3Y)
+
+
+def purchases(site: Site, stage: Stage, offer: Offer, commit: bool = False
+              ) -> list[tuple[Purchase, Decimal]]:
+    """Purchase options and their hourly price (``commit``: commitments are allowed for
+    this stage, see :func:`commitments_allowed`)."""
     if site.kind is SiteKind.ONPREM:
         return [(Purchase.OWNED, offer.price_per_hour)]
     out = [(Purchase.ON_DEMAND, offer.price_per_hour)]
     if stage.spot and offer.spot_price_per_hour is not None:
         out.append((Purchase.SPOT, offer.spot_price_per_hour))
+    for purchase in COMMITMENTS if commit else ():
+        price = offer.price(purchase)
+        if price is not None:
+            out.append((purchase, price))
     return out
 
 
@@ -217,7 +237,8 @@ def price_options(world: World, portfolio: Portfolio, ref: StageRef, site: Site,
     preferred = not (pl.prefer_sites or pl.prefer_providers) or (
         site.id in pl.prefer_sites or site.provider in pl.prefer_providers)
     out = []
-    for purchase, price in purchases(site, stage, offer):
+    commit = commitments_allowed(settings, stage, world.period_hours)
+    for purchase, price in purchases(site, stage, offer, commit):
         compute = cost_micro(price, Decimal(n), hours)
         risk = (cost_micro(price * settings.spot_risk_uplift, Decimal(n), hours)
                 if purchase is Purchase.SPOT else 0)

@@ -30,6 +30,7 @@ from planner.models.portfolio import (
     ColocationLevel,
     Portfolio,
     Residency,
+    Settings,
     Stage,
     StageKind,
     Workload,
@@ -94,12 +95,31 @@ def _check_hardware(stage: Stage, site: Site, offer: Offer, p: Placement,
     if p.instances < need:
         out.append(Violation("hardware.size", where,
                              f"{p.instances} × {offer.id} < {need} needed"))
+    return out
+
+
+def _check_purchase(settings: Settings, period_hours: Decimal, stage: Stage, site: Site,
+                    offer: Offer, p: Placement, where: str) -> list[Violation]:
+    """On-prem is owned; the cloud is bought on demand, on spot when the stage allows it and
+    the offer has a spot price, or under a commitment when the portfolio allows commitments,
+    the stage is always-on inference (hours ≥ the period) and the offer has that price."""
+    out = []
     if site.kind is SiteKind.ONPREM and p.purchase is not Purchase.OWNED:
         out.append(Violation("purchase", where, "on-prem capacity is owned"))
     if site.kind is SiteKind.CLOUD and p.purchase is Purchase.OWNED:
-        out.append(Violation("purchase", where, "cloud capacity is bought on demand or spot"))
+        out.append(Violation("purchase", where,
+                             "cloud capacity is bought on demand, spot or committed"))
     if p.purchase is Purchase.SPOT and not (stage.spot and offer.spot_price_per_hour is not None):
         out.append(Violation("purchase.spot", where, "spot used but not allowed or not offered"))
+    if p.purchase in (Purchase.COMMIT_1Y, Purchase.COMMIT_3Y):
+        price = (offer.commit_1y_per_hour if p.purchase is Purchase.COMMIT_1Y
+                 else offer.commit_3y_per_hour)
+        always_on = stage.kind is StageKind.INFERENCE and stage.hours >= period_hours
+        if not (settings.allow_commitments and always_on and price is not None):
+            out.append(Violation("purchase.commitment", where,
+                                 f"{p.purchase.value} used but commitments are not allowed, the "
+                                 "stage is not always-on inference, or the offer has no "
+                                 "such price"))
     return out
 
 
@@ -146,7 +166,9 @@ def _check_costs(ctx: _Ctx, c: Checked, artifact: Decimal) -> list[Violation]:
     hours = run_hours(stage, offer)
     if p.hours != hours.quantize(Decimal("0.000001")):
         out.append(Violation("cost.hours", where, f"hours {p.hours} ≠ {hours}"))
-    price = offer.spot_price_per_hour if p.purchase is Purchase.SPOT else offer.price_per_hour
+    price = {Purchase.SPOT: offer.spot_price_per_hour,
+             Purchase.COMMIT_1Y: offer.commit_1y_per_hour,
+             Purchase.COMMIT_3Y: offer.commit_3y_per_hour}.get(p.purchase, offer.price_per_hour)
     price = price or Decimal(0)
     compute = _round(price * n * hours) * units
     home = ctx.world.sites[w.dataset.home]
@@ -317,6 +339,8 @@ def _check_placements(ctx: _Ctx, plan: Plan,
         out += _check_labels(c)
         out += _check_site(w, stage, ctx.world, site, c.where)
         out += _check_hardware(stage, site, c.offer, p, c.where)
+        out += _check_purchase(ctx.portfolio.settings, ctx.world.period_hours, stage, site,
+                               c.offer, p, c.where)
         out += _check_costs(ctx, c, artifact)
         ctx.checked.append(c)
     return out

@@ -162,9 +162,11 @@ def apply_scenario(portfolio: Portfolio, world: World, sc: Scenario, index: int 
         for k, o in enumerate(offers):
             if _match(o, world, c):
                 hit = True
-                spot = o.spot_price_per_hour * c.factor if o.spot_price_per_hour else None
+                spot, c1, c3 = (x * c.factor if x else None for x in (
+                    o.spot_price_per_hour, o.commit_1y_per_hour, o.commit_3y_per_hour))
                 offers[k] = replace(o, price_per_hour=o.price_per_hour * c.factor,
-                                    spot_price_per_hour=spot)
+                                    spot_price_per_hour=spot, commit_1y_per_hour=c1,
+                                    commit_3y_per_hour=c3)
         if not hit:
             raise InputError("matches no offer", path=f"{path}.price_multipliers[{j}]",
                              hint="check provider, site, gpu_model and offer")

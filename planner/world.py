@@ -8,6 +8,7 @@ closest valid name, e.g.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -15,7 +16,7 @@ from planner.catalog.load import LoadedCatalog
 from planner.catalog.schema import CatalogFile
 from planner.catalog.store import stale_catalogs
 from planner.errors import InputError
-from planner.gpus import GPU_MODELS, closest
+from planner.gpus import GPU_MODELS, closest, closest_gpu_name
 from planner.jurisdictions import (
     DERIVED_TAGS,
     country_name,
@@ -109,6 +110,8 @@ def _cloud_sites_and_offers(
                     row.spot_price_per_hour,
                     None,
                     restricted,
+                    commit_1y_per_hour=row.commit_1y_per_hour,
+                    commit_3y_per_hour=row.commit_3y_per_hour,
                 )
             )
     return sites, offers
@@ -196,21 +199,7 @@ def _apply_quotas(
                 names = {o for s, o in known_offers if s == q.site}
                 raise _unknown(f"offer at {q.site}", q.offer, names, f"{path}.offer")
             caps[(q.site, q.offer)] = q.instances
-    resolved = [
-        Offer(
-            o.site_id,
-            o.id,
-            o.gpu_model,
-            o.gpu_count,
-            o.vcpus,
-            o.memory_gib,
-            o.price_per_hour,
-            o.spot_price_per_hour,
-            caps.get(o.key, o.capacity),
-            o.restricted,
-        )
-        for o in offers
-    ]
+    resolved = [replace(o, capacity=caps.get(o.key, o.capacity)) for o in offers]
     return resolved, gpu_quotas
 
 
@@ -276,8 +265,11 @@ def _check_workloads(portfolio: Portfolio, sites: dict[str, Site],
                 continue
             for model in st.gpu.models:
                 if model not in GPU_MODELS:
-                    raise _unknown("GPU model", model, set(GPU_MODELS),
-                                   f"{spath}.gpu.models.{model}")
+                    guess = closest_gpu_name(model)
+                    raise InputError(f"unknown GPU model {model!r}",
+                                     path=f"{spath}.gpu.models.{model}",
+                                     hint=f"did you mean {guess!r}?" if guess else
+                                     "see planner/gpus.py for the known models")
 
 
 def _users_and_latency(portfolio: Portfolio, sites: dict[str, Site]

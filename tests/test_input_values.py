@@ -215,8 +215,8 @@ CROSS_REFERENCES = [
      "settings.latency_ms.onprem:berlin-dc.dee", "did you mean 'de'?"),
     ("cloud/tags", {"aws:eu-central-2x": ["X"]}, "cloud.tags.aws:eu-central-2x",
      "did you mean 'aws:eu-central-"),
-    ("cloud/certifications", {"azure:westeurop": ["x"]}, "cloud.certifications.azure:westeurop",
-     "did you mean 'azure:westeurope'?"),
+    ("cloud/certifications", {"azure:westus3": ["x"]}, "cloud.certifications.azure:westus3",
+     "did you mean 'azure:westus2'?"),
     (f"{W0S0}/gpu/models", {"H10": 1.0}, "workloads[0].stages[0].gpu.models.H10",
      "did you mean 'H100'?"),
 ]

@@ -64,17 +64,17 @@ def test_hospital_testing_runner_up_is_blocked_by_colocation() -> None:
     assert plan.status is SolveStatus.OPTIMAL
     p = stage(plan, "sepsis-eu", "testing")
     ru = p.runner_up
-    assert ru is not None and (ru.site, ru.offer) == ("aws:eu-north-1", "g6.2xlarge")
+    assert ru is not None and (ru.site, ru.offer) == ("aws:eu-north-1", "g6.xlarge")
     assert ru.rule == "colocation:sepsis-eu/testing"
     assert "co-location: sepsis-eu/testing must run at the same country as training" in (
         ru.why_not)
-    # By hand (catalogs/aws.json spot prices, 24 h, 4 GB model from Berlin at $0.01/GB,
-    # the 120 GB test data at $0.01/GB the same either way): the runner-up costs
-    # 0.3891 × 24 + 1.20 = 10.5384 per unit; with the artifact egress 10.5784, against the
-    # chosen 0.4485 × 24 + 1.20 + 0.04 = 12.004.
-    assert ru.total_usd == Decimal("10.5384")
-    assert ru.delta_usd == Decimal("10.5784") - Decimal("12.004")
-    assert why_delta(p) == Decimal("-1.43")
+    # By hand (catalogs/aws.json on-demand prices, 24 h, 4 GB model from Berlin at
+    # $0.01/GB, the 120 GB test data at $0.01/GB the same either way): the runner-up costs
+    # 0.8536 × 24 + 1.20 = 21.6864 per unit; with the artifact egress 21.7264, against the
+    # chosen 1.0064 × 24 + 1.20 + 0.04 = 25.3936.
+    assert ru.total_usd == Decimal("21.6864")
+    assert ru.delta_usd == Decimal("21.7264") - Decimal("25.3936")
+    assert why_delta(p) == Decimal("-3.67")
     assert "at the optimum" in p.why[0]
     assert_why_agrees_with_runner_up(plan)
 

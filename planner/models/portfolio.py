@@ -13,9 +13,10 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from planner.gpus import expand_gpu_models
 from planner.jurisdictions import country_problem
 from planner.models import limits as lim
 from planner.models.limits import Range, error_at
@@ -198,10 +199,18 @@ class Residency(_Strict):
 
 
 class GpuNeed(_Strict):
-    """Accepted GPU models with relative speed (1.0 = the reference) and GPUs per replica."""
+    """Accepted GPU models with relative speed (1.0 = the reference) and GPUs per replica.
+
+    A family alias (``A100``, see :data:`planner.gpus.GPU_FAMILY_ALIASES`) stands for all
+    its members at the alias's speed; a member named explicitly keeps its own speed."""
 
     models: dict[str, Speed] = Field(min_length=1)
     count: Annotated[int, Range(1, lim.MAX_GPUS, "GPUs")] = 1
+
+    @field_validator("models")
+    @classmethod
+    def _aliases(cls, v: dict[str, Decimal]) -> dict[str, Decimal]:
+        return expand_gpu_models(v)
 
 
 class ColocationLevel(StrEnum):
@@ -380,6 +389,11 @@ class Settings(_Strict):
     move_fixed_usd: Annotated[Decimal, Range(0, lim.MAX_MOVE_USD, "USD")] = Field(
         default=Decimal(0), description="re-planning: fixed cost per moved stage"
     )
+    allow_commitments: bool = Field(
+        default=False,
+        description="let always-on inference (hours ≥ period_hours) use 1-/3-year commitment "
+                    "prices from the catalogs, priced per hour over the period (the "
+                    "commitment's term outlives the period)")
     max_moves: Count | None = Field(default=None, description="re-planning: cap on moves")
     user_regions: dict[str, UserRegion] = Field(
         default_factory=dict, description="extra user regions for latency SLOs"

@@ -20,11 +20,19 @@ class SiteKind(StrEnum):
 
 
 class Purchase(StrEnum):
-    """How capacity is bought: cloud on-demand or spot, or owned on-prem hardware."""
+    """How capacity is bought: cloud on-demand, spot or a 1-/3-year commitment (savings plan
+    or reserved instance), or owned on-prem hardware. A commitment is priced per hour over
+    the planning period; its term outlives the period (see :mod:`planner.pricing`)."""
 
     ON_DEMAND = "on_demand"
     SPOT = "spot"
+    COMMIT_1Y = "commit_1y"
+    COMMIT_3Y = "commit_3y"
     OWNED = "owned"
+
+    @property
+    def is_commitment(self) -> bool:
+        return self in (Purchase.COMMIT_1Y, Purchase.COMMIT_3Y)
 
 
 @dataclass(frozen=True)
@@ -75,6 +83,17 @@ class Offer:
     """Instances (nodes or quota) that exist at once; None = unlimited."""
     restricted: str | None = None
     """Why the provider will not sell it to this subscription, if it will not."""
+    commit_1y_per_hour: Decimal | None = None
+    """Hourly price under a 1-year commitment (savings plan / reserved), if the catalog has it."""
+    commit_3y_per_hour: Decimal | None = None
+    """Hourly price under a 3-year commitment, if the catalog has it."""
+
+    def price(self, purchase: Purchase) -> Decimal | None:
+        """The hourly price of buying this offer as ``purchase`` (None: not sold that way)."""
+        return {Purchase.ON_DEMAND: self.price_per_hour, Purchase.OWNED: self.price_per_hour,
+                Purchase.SPOT: self.spot_price_per_hour,
+                Purchase.COMMIT_1Y: self.commit_1y_per_hour,
+                Purchase.COMMIT_3Y: self.commit_3y_per_hour}[purchase]
 
     @property
     def key(self) -> tuple[str, str]:

@@ -119,6 +119,7 @@ td small{color:var(--muted)}
 ul.why{margin:0;padding-left:16px}
 .pill{display:inline-block;padding:0 8px;border-radius:10px;font-size:12px;background:#e6e8eb}
 .p-spot{background:#fde3c8}.p-owned{background:#d7ecd4}.p-on_demand{background:#d9e4f0}
+.p-commit_1y{background:#d6ecea}.p-commit_3y{background:#eadcea}
 .chip{display:inline-block;margin:2px 4px 2px 0;padding:2px 8px;border-radius:6px;
 border:1px solid var(--line);background:#fff;font-size:12px}
 .chip.ok{border-color:#9ccc9c;background:#f1f8f1}.chip.bad{border-color:#e99;background:#fdf0f0}

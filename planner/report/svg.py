@@ -33,6 +33,8 @@ FIXED_COLORS = {
     "inference": "#e15759",
     "on_demand": "#4e79a7",
     "spot": "#f28e2b",
+    "commit_1y": "#76b7b2",
+    "commit_3y": "#b07aa1",
     "owned": "#59a14f",
 }
 OTHER_COLOR = "#bab0ac"

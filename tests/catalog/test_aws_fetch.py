@@ -413,8 +413,12 @@ def test_build_row_skips_unknown_accelerator_and_zero_price() -> None:
             "GpuInfo": {"Gpus": [{"Name": "B200", "Manufacturer": "NVIDIA", "Count": 8,
                                   "MemoryInfo": {"SizeInMiB": 183359}}],
                         "TotalGpuMemoryInMiB": 1466872}}
-    assert aws.build_row("us-east-1", "US", b200, Decimal("113.93"), None) == (
-        "unknown_accelerator:B200")
+    row = aws.build_row("us-east-1", "US", b200, Decimal("113.93"), None)
+    assert not isinstance(row, str) and row.gpu_model == "B200" and row.gpu_count == 8
+    future = {**b200, "GpuInfo": {"Gpus": [{"Name": "X900", "Manufacturer": "NVIDIA",
+                                            "Count": 8, "MemoryInfo": {"SizeInMiB": 1}}]}}
+    assert aws.build_row("us-east-1", "US", future, Decimal("113.93"), None) == (
+        "unknown_accelerator:X900")
     assert aws.build_row("us-east-1", "US", b200, Decimal("0"), None) == "no_on_demand_price"
     mac = {**b200, "InstanceType": "mac2.metal", "GpuInfo": {"Gpus": []},
            "ProcessorInfo": {"SupportedArchitectures": ["arm64_mac"]}}

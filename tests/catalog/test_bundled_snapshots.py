@@ -1,9 +1,15 @@
-"""The bundled catalog snapshots in catalogs/ load, span US/EU/Asia, use the GPU vocabulary,
-cover the required GPU families and are sorted without duplicates."""
+"""The bundled catalog snapshots in catalogs/ load, use the GPU vocabulary, cover the
+required GPU families (today's accelerators included), are sorted without duplicates, carry
+per-row provenance with no estimated row, and are exactly what catalogs/build_snapshot.py
+builds from the transcription tables."""
 
 from __future__ import annotations
 
+import csv
+import importlib.util
+from decimal import Decimal
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -13,7 +19,8 @@ from planner.gpus import GPU_MODELS
 from planner.jurisdictions import region_country
 
 REQUIRED_GPUS = {
-    "aws": {"H100", "A100-40GB", "A100-80GB", "L4", "A10G", "T4", "V100", "V100-32GB"},
+    "aws": {"B200", "H200", "H100", "A100-40GB", "A100-80GB", "L40S", "L4", "A10G", "T4",
+            "V100", "V100-32GB", "Trainium", "Inferentia2"},
     "azure": {"H100", "A100-40GB", "A100-80GB", "A10", "T4", "V100", "V100-32GB"},
 }
 ASIA = {"JP", "SG", "IN", "KR", "HK", "AU"}
@@ -33,16 +40,20 @@ def test_both_providers_load(catalogs: dict[str, LoadedCatalog]) -> None:
         assert c.catalog.schema_version == SCHEMA_VERSION
         assert c.catalog.fetched_at.tzinfo is not None
         assert c.catalog.source.apis and c.catalog.source.note
-        assert 150 <= len(c.catalog.rows) <= 400
+        assert 50 <= len(c.catalog.rows) <= 400
+
+
+def test_aws_regions_span_us_eu_asia(catalogs: dict[str, LoadedCatalog]) -> None:
+    cat = catalogs["aws"].catalog
+    assert len(cat.regions) >= 8
+    countries = {r.country for r in cat.rows}
+    assert "US" in countries and countries & EU and countries & ASIA
 
 
 @pytest.mark.parametrize("provider", ["aws", "azure"])
-def test_regions_span_us_eu_asia(catalogs: dict[str, LoadedCatalog], provider: str) -> None:
+def test_regions_and_countries(catalogs: dict[str, LoadedCatalog], provider: str) -> None:
     cat = catalogs[provider].catalog
-    assert len(cat.regions) >= 8
     assert {r.region for r in cat.rows} == set(cat.regions)
-    countries = {r.country for r in cat.rows}
-    assert "US" in countries and countries & EU and countries & ASIA
     for row in cat.rows:
         assert row.country == region_country(provider, row.region), row.instance_type
 
@@ -55,9 +66,11 @@ def test_gpu_names_and_families(catalogs: dict[str, LoadedCatalog], provider: st
     assert REQUIRED_GPUS[provider] <= models, REQUIRED_GPUS[provider] - models
     for r in rows:
         if r.gpu_model:
-            assert r.gpu_count > 0 and r.gpu_vendor == "nvidia"
-            per_gpu = GPU_MODELS[r.gpu_model].memory_gib
-            assert r.gpu_memory_gib == pytest.approx(per_gpu * r.gpu_count, abs=0.1)
+            assert r.gpu_count > 0 and r.gpu_vendor == GPU_MODELS[r.gpu_model].vendor
+            # Memory per GPU is the vocabulary's, except H100 NVL (94 GB) sizes on Azure.
+            per_gpu = r.gpu_memory_gib / r.gpu_count
+            assert per_gpu == pytest.approx(GPU_MODELS[r.gpu_model].memory_gib, abs=0.1) or (
+                r.gpu_model == "H100" and per_gpu == pytest.approx(94)), r.instance_type
         else:
             assert r.gpu_count == 0 and r.gpu_memory_gib == 0
 
@@ -93,3 +106,73 @@ def test_egress_defaults(catalogs: dict[str, LoadedCatalog]) -> None:
     assert str(catalogs["azure"].catalog.egress.internet_per_gb) == "0.087"
     for c in catalogs.values():
         assert str(c.catalog.egress.same_provider_per_gb) == "0.02"
+
+
+@pytest.mark.parametrize("provider", ["aws", "azure"])
+def test_every_row_names_its_source(catalogs: dict[str, LoadedCatalog], provider: str) -> None:
+    """No row without provenance: each names how, from where and when its prices were read."""
+    refs = {r["ref"] for r in _sources()}
+    for r in catalogs[provider].catalog.rows:
+        assert r.source is not None, r.instance_type
+        assert r.source.kind == "transcribed" and r.source.ref in refs, r.instance_type
+
+
+@pytest.mark.parametrize("provider", ["aws", "azure"])
+def test_no_spot_or_commitment_price_without_its_source(
+        catalogs: dict[str, LoadedCatalog], provider: str) -> None:
+    """The transcriptions hold on-demand prices only: a spot price would need the time it was
+    the lowest across the region's zones, which the transcribed source does not give."""
+    for r in catalogs[provider].catalog.rows:
+        assert r.spot_price_per_hour is None and r.spot_price_at is None, r.instance_type
+        assert r.commit_1y_per_hour is None and r.commit_3y_per_hour is None, r.instance_type
+
+
+def test_azure_bundles_no_estimated_region(catalogs: dict[str, LoadedCatalog]) -> None:
+    """The old bundle priced non-US Azure regions as eastus x a guessed factor and reused
+    eastus for southcentralus; only regions with transcribed prices remain, and
+    southcentralus carries its own (higher) prices."""
+    cat = catalogs["azure"].catalog
+    assert set(cat.regions) == {"eastus", "eastus2", "southcentralus", "westus2"}
+    price = {(r.region, r.instance_type): r.price_per_hour for r in cat.rows}
+    assert price[("southcentralus", "Standard_NC24ads_A100_v4")] == Decimal("4.408")
+    assert price[("eastus", "Standard_NC24ads_A100_v4")] == Decimal("3.673")
+
+
+def test_bundle_is_what_build_snapshot_builds() -> None:
+    """catalogs/*.json are reproducible from catalogs/transcribed/ (no hand edits)."""
+    build = _build_module()
+    for provider in ("aws", "azure"):
+        built = build.serialize_catalog(build.build_catalog(provider))
+        assert built == (REPO / "catalogs" / f"{provider}.json").read_bytes(), provider
+
+
+def test_build_snapshot_rejects_a_source_that_disagrees_with_the_family_table(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    build = _build_module()
+    table = tmp_path / "aws.csv"
+    table.write_text("instance_type,accelerator,accelerator_count,vcpus,memory_gib,region,"
+                     "price_per_hour,source\n"
+                     "p5.48xlarge,A100,8,192,2048.0,us-east-1,55.04,sky-aws-v8\n")
+    (tmp_path / "sources.csv").write_bytes(
+        (REPO / "catalogs" / "transcribed" / "sources.csv").read_bytes())
+    monkeypatch.setattr(build, "TRANSCRIBED", tmp_path)
+    with pytest.raises(ValueError, match="family table says H100"):
+        build.build_catalog("aws")
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _sources() -> list[dict[str, str]]:
+    path = REPO / "catalogs" / "transcribed" / "sources.csv"
+    with path.open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _build_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "build_snapshot", REPO / "catalogs" / "build_snapshot.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
