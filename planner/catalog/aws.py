@@ -4,10 +4,14 @@ Per region, three read-only APIs are called, all paginated:
 
 * ``pricing:GetProducts`` (Price List Query API, served from :data:`PRICING_REGION`):
   on-demand Linux, shared-tenancy, no pre-installed software, ``capacitystatus=Used``
-  prices for the region (:func:`pricing_filters`);
+  prices for the region (:func:`pricing_filters`), with the 1/3-year Standard No Upfront
+  reserved prices of the same SKU (:mod:`planner.catalog.aws_offers`);
 * ``ec2:DescribeInstanceTypes``: vCPUs, memory, architecture and accelerators;
-* ``ec2:DescribeSpotPriceHistory`` with ``StartTime=now``: the current spot price
-  of every availability zone.
+* ``ec2:DescribeSpotPriceHistory`` with ``StartTime=now``: the region's spot price is
+  the lowest *current* zone price, with its time (:mod:`planner.catalog.aws_spot`).
+
+Without credentials (``keyless=True``, or none found) the public bulk offer files
+are read instead (:mod:`planner.catalog.aws_bulk`).
 
 Retries are botocore's own (:func:`client_config`), never hand-written loops.
 Credentials come from the standard AWS chain of the boto3 session and are never
@@ -22,7 +26,7 @@ import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Final, Literal
 
 import boto3
@@ -30,6 +34,13 @@ from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
+from planner.catalog.aws_offers import (
+    OfferPrices,
+    is_linux_on_demand,
+    merge_prices,
+    offer_prices,
+)
+from planner.catalog.aws_spot import SpotQuote, region_spot
 from planner.catalog.schema import (
     SCHEMA_VERSION,
     CatalogFile,
@@ -37,6 +48,7 @@ from planner.catalog.schema import (
     CatalogSource,
     EgressPrices,
     RegionFailure,
+    RowSource,
 )
 from planner.errors import CatalogFetchError
 from planner.gpus import GPU_MODELS, normalize_gpu
@@ -115,35 +127,19 @@ def family_of(instance_type: str) -> str:
     return instance_type.split(".", 1)[0]
 
 
-def _decimal(text: str) -> Decimal:
-    """A price string as a Decimal without trailing zeros (``"1.0060000000"`` → 1.006)."""
-    try:
-        value = Decimal(text)
-    except InvalidOperation as exc:
-        raise ValueError(f"not a price: {text!r}") from exc
-    if not value.is_finite():
-        raise ValueError(f"not a finite price: {text!r}")
-    return value.quantize(Decimal(1)) if value == value.to_integral() else value.normalize()
+def parse_price_item(text: str) -> tuple[str, OfferPrices] | None:
+    """(instance type, prices) from one GetProducts ``PriceList`` JSON string.
 
-
-def parse_price_item(text: str) -> tuple[str, Decimal] | None:
-    """(instance type, USD/hour) from one GetProducts ``PriceList`` JSON string.
-
-    Returns None for products that are not a plain on-demand ``RunInstances`` SKU
-    or carry no hourly USD price.
+    Returns None for products that are not a plain on-demand Linux ``RunInstances``
+    SKU or carry no hourly USD price.
     """
     item = json.loads(text)
     attrs = item.get("product", {}).get("attributes", {})
-    instance_type = attrs.get("instanceType")
-    if (not instance_type or attrs.get("operation", "RunInstances") != "RunInstances"
-            or attrs.get("marketoption", "OnDemand") != "OnDemand"):
+    if not is_linux_on_demand(attrs):
         return None
-    for term in item.get("terms", {}).get("OnDemand", {}).values():
-        for dim in term.get("priceDimensions", {}).values():
-            usd = dim.get("pricePerUnit", {}).get("USD")
-            if dim.get("unit") == "Hrs" and usd is not None:
-                return str(instance_type), _decimal(usd)
-    return None
+    terms = item.get("terms", {})
+    prices = offer_prices(terms.get("OnDemand", {}), terms.get("Reserved"))
+    return (str(attrs["instanceType"]), prices) if prices is not None else None
 
 
 def _pages(client: BaseClient, operation: str, key: str, **kwargs: Any) -> Iterator[Any]:
@@ -154,10 +150,10 @@ def _pages(client: BaseClient, operation: str, key: str, **kwargs: Any) -> Itera
 
 
 def fetch_on_demand(pricing: BaseClient, region: str,
-                    families: Sequence[str]) -> dict[str, Decimal]:
-    """On-demand Linux USD/hour per instance type of ``families`` in ``region``."""
+                    families: Sequence[str]) -> dict[str, OfferPrices]:
+    """On-demand (and commitment) Linux USD/hour per instance type of ``families``."""
     wanted = set(families)
-    prices: dict[str, Decimal] = {}
+    prices: dict[str, OfferPrices] = {}
     items = _pages(pricing, "get_products", "PriceList", ServiceCode=SERVICE_CODE,
                    FormatVersion=FORMAT_VERSION, Filters=pricing_filters(region),
                    PaginationConfig={"PageSize": PRICING_PAGE_SIZE})
@@ -167,7 +163,7 @@ def fetch_on_demand(pricing: BaseClient, region: str,
             continue
         name, price = parsed
         # The filters leave one SKU per type; should AWS ever list two, keep the lower.
-        prices[name] = min(price, prices.get(name, price))
+        prices[name] = merge_prices(prices.get(name), price)
     return prices
 
 
@@ -184,19 +180,15 @@ def fetch_instance_types(ec2: BaseClient, families: Sequence[str]) -> list[dict[
     return [i for i in infos if family_of(i["InstanceType"]) in wanted]
 
 
-def fetch_spot(ec2: BaseClient, families: Sequence[str], now: datetime) -> dict[str, Decimal]:
-    """Current spot USD/hour per instance type: the minimum over availability zones."""
-    spot: dict[str, Decimal] = {}
+def fetch_spot(ec2: BaseClient, region: str, families: Sequence[str],
+               now: datetime) -> dict[str, SpotQuote]:
+    """Per instance type, the lowest current spot price over ``region``'s zones and its
+    time (see :mod:`planner.catalog.aws_spot`: only each zone's latest entry counts)."""
     history = _pages(ec2, "describe_spot_price_history", "SpotPriceHistory",
                      StartTime=now, ProductDescriptions=list(SPOT_PRODUCT_DESCRIPTIONS),
                      Filters=_type_filters(families),
                      PaginationConfig={"PageSize": SPOT_PAGE_SIZE})
-    for entry in history:
-        # One entry per AZ (StartTime=now gives each AZ's current price). A planner
-        # may place spot work in any AZ, so the region's spot price is the cheapest AZ.
-        name, price = entry["InstanceType"], _decimal(entry["SpotPrice"])
-        spot[name] = min(price, spot.get(name, price))
-    return spot
+    return region_spot(history, region, SPOT_PRODUCT_DESCRIPTIONS[0])
 
 
 @dataclass(frozen=True)
@@ -249,11 +241,14 @@ def _architecture(info: dict[str, Any]) -> Literal["x86_64", "arm64"] | None:
     return "x86_64" if "x86_64" in archs else ("arm64" if "arm64" in archs else None)
 
 
-def build_row(region: str, country: str, info: dict[str, Any],
-              price: Decimal | None, spot: Decimal | None) -> CatalogRow | str:
+API_SOURCE_REF = "AWS Price List Query API (pricing:GetProducts) + ec2:DescribeSpotPriceHistory"
+
+
+def build_row(region: str, country: str, info: dict[str, Any], price: OfferPrices | None,
+              spot: SpotQuote | None, source: RowSource) -> CatalogRow | str:
     """The catalog row of one instance type, or the reason it is skipped."""
     name = str(info["InstanceType"])
-    if price is None or price == 0:
+    if price is None or price.on_demand == 0:
         return "no_on_demand_price"
     arch = _architecture(info)
     if arch is None:
@@ -268,7 +263,9 @@ def build_row(region: str, country: str, info: dict[str, Any],
         memory_gib=info["MemoryInfo"]["SizeInMiB"] / 1024,
         gpu_model=acc.model if acc else None, gpu_vendor=acc.vendor if acc else None,
         gpu_count=acc.count if acc else 0, gpu_memory_gib=acc.memory_gib if acc else 0,
-        price_per_hour=price, spot_price_per_hour=spot, country=country,
+        price_per_hour=price.on_demand, spot_price_per_hour=spot.price if spot else None,
+        spot_price_at=spot.at if spot else None, commit_1y_per_hour=price.commit_1y,
+        commit_3y_per_hour=price.commit_3y, source=source, country=country,
     )
 
 
@@ -310,7 +307,7 @@ def _fetch_region(region: str, pricing: BaseClient, clients: ClientFactory,
         acc.endpoints.add(ec2.meta.endpoint_url)
         infos = fetch_instance_types(ec2, families)
         api = "ec2:DescribeSpotPriceHistory"
-        spot = fetch_spot(ec2, families, now)
+        spot = fetch_spot(ec2, region, families, now)
     except (ClientError, BotoCoreError, ValueError, KeyError) as exc:
         if api.startswith("pricing:") and _is_auth_error(exc):
             raise CatalogFetchError(f"AWS Price List API refused the request: {exc}",
@@ -322,10 +319,11 @@ def _fetch_region(region: str, pricing: BaseClient, clients: ClientFactory,
         return
     skipped: dict[str, int] = {}
     before = len(acc.rows)
+    source = RowSource(kind="api", ref=API_SOURCE_REF, fetched_at=now)
     for info in infos:
         name = info["InstanceType"]
         try:
-            row = build_row(region, country, info, prices.get(name), spot.get(name))
+            row = build_row(region, country, info, prices.get(name), spot.get(name), source)
         except (ValueError, KeyError):  # a malformed entry (pydantic errors are ValueErrors)
             row = "invalid_instance_facts"
         if isinstance(row, str):
@@ -394,7 +392,9 @@ def _catalog(acc: _Fetch, families: Sequence[str], when: datetime) -> CatalogFil
             "instance_type_filter": _type_filters(families),
             "spot_product_descriptions": list(SPOT_PRODUCT_DESCRIPTIONS),
             "spot_start_time": when.isoformat(),
-            "spot_aggregation": "minimum over availability zones",
+            "spot_aggregation": "lowest current price over the region's availability "
+                                "zones (latest entry per zone; Local Zones excluded)",
+            "commitments": "reserved Standard No Upfront 1yr/3yr hourly rates",
             "retries": {"mode": RETRY_MODE, "max_attempts": MAX_ATTEMPTS},
             "skipped_rows": acc.skipped,
         },
