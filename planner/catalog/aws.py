@@ -34,6 +34,7 @@ from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
+from planner.catalog.aws_families import accelerator_of
 from planner.catalog.aws_offers import (
     OfferPrices,
     is_linux_on_demand,
@@ -51,7 +52,6 @@ from planner.catalog.schema import (
     RowSource,
 )
 from planner.errors import CatalogFetchError
-from planner.gpus import GPU_MODELS, normalize_gpu
 from planner.jurisdictions import region_country
 
 # The Price List Query API only has endpoints in a few regions; us-east-1 serves all of them.
@@ -93,6 +93,10 @@ AUTH_HINT = (
     + ", ".join(REQUIRED_IAM_ACTIONS)
     + " for the caller"
 )
+
+NO_CREDENTIALS_FALLBACK = (
+    "no AWS credentials found (environment, profile, SSO or instance role): refreshing keyless "
+    "from the public Price List bulk offer files (on-demand and reserved prices, no spot)")
 
 ClientFactory = Callable[[str, str], BaseClient]
 """``(service_name, region) -> botocore client``; tests inject stubbed clients here."""
@@ -189,51 +193,6 @@ def fetch_spot(ec2: BaseClient, region: str, families: Sequence[str],
                      Filters=_type_filters(families),
                      PaginationConfig={"PageSize": SPOT_PAGE_SIZE})
     return region_spot(history, region, SPOT_PRODUCT_DESCRIPTIONS[0])
-
-
-@dataclass(frozen=True)
-class Accelerator:
-    """The accelerators of an instance type, normalized."""
-
-    model: str | None  # None: a name the GPU vocabulary does not know
-    raw_name: str
-    vendor: str | None
-    count: float
-    memory_gib: float
-
-
-def accelerator_of(info: dict[str, Any]) -> Accelerator | None:
-    """GPUs (``GpuInfo``) or AWS Neuron devices (Trainium/Inferentia) of an instance type.
-
-    ``NeuronInfo`` is preferred over ``InferenceAcceleratorInfo``: inf1/inf2 report
-    the same devices in both.
-    """
-    gpus = info.get("GpuInfo", {}).get("Gpus", [])
-    if gpus:
-        first = gpus[0]
-        per_gpu_gib = first.get("MemoryInfo", {}).get("SizeInMiB", 0) / 1024
-        total_mib = info["GpuInfo"].get("TotalGpuMemoryInMiB")
-        count = float(sum(g.get("Count", 0) for g in gpus))
-        name = str(first["Name"])
-        memory = total_mib / 1024 if total_mib else per_gpu_gib * count
-        return _accelerator(name, per_gpu_gib, count, memory)
-    for key, list_key, total_key in (
-        ("NeuronInfo", "NeuronDevices", "TotalNeuronDeviceMemoryInMiB"),
-        ("InferenceAcceleratorInfo", "Accelerators", "TotalInferenceMemoryInMiB"),
-    ):
-        devices = info.get(key, {}).get(list_key, [])
-        if devices:
-            count = float(sum(d.get("Count", 0) for d in devices))
-            memory = info[key].get(total_key, 0) / 1024
-            per_device = devices[0].get("MemoryInfo", {}).get("SizeInMiB", 0) / 1024
-            return _accelerator(str(devices[0]["Name"]), per_device, count, memory)
-    return None
-
-
-def _accelerator(name: str, per_device_gib: float, count: float, memory_gib: float) -> Accelerator:
-    model = normalize_gpu(name, per_device_gib or None)
-    vendor = GPU_MODELS[model].vendor if model in GPU_MODELS else None
-    return Accelerator(model, name, vendor, count, memory_gib)
 
 
 def _architecture(info: dict[str, Any]) -> Literal["x86_64", "arm64"] | None:
@@ -344,6 +303,8 @@ def fetch_aws(
     progress: Progress | None = None,
     clients: ClientFactory | None = None,
     now: datetime | None = None,
+    keyless: bool = False,
+    http: Any = None,
 ) -> CatalogFile:
     """Fetch the AWS catalog of ``regions`` (instance types of ``families``).
 
@@ -352,6 +313,10 @@ def fetch_aws(
     chain) with :func:`client_config`. ``progress(region, message)`` reports each
     region's "fetching prices", "done: N rows" or "failed: …". ``now`` (UTC) is the
     spot price instant and ``fetched_at``.
+
+    ``keyless`` reads the public bulk offer files instead (no credentials, no spot
+    prices; ``http`` replaces their urllib3 client); it is also chosen, with a
+    progress message, when the session finds no credentials.
 
     Raises :class:`CatalogFetchError` when no region was requested, when the
     pricing API rejects the credentials, or when every region failed.
@@ -362,6 +327,17 @@ def fetch_aws(
                                 hint="pass at least one region, e.g. us-east-1")
     fams = tuple(dict.fromkeys(families)) if families else DEFAULT_FAMILIES
     when = (now or datetime.now(UTC)).astimezone(UTC)
+    say_first: Progress = progress or (lambda _region, _message: None)
+    if clients is None:
+        session = session or boto3.session.Session()
+        if not keyless and session.get_credentials() is None:
+            say_first("all", NO_CREDENTIALS_FALLBACK)
+            keyless = True
+    if keyless:
+        from planner.catalog.aws_keyless import fetch_aws_bulk  # imports this module
+
+        return fetch_aws_bulk(wanted_regions, http=http, families=fams, progress=progress,
+                              now=when)
     make = clients or session_client_factory(session or boto3.session.Session())
     say: Progress = progress or (lambda _region, _message: None)
     acc = _Fetch()

@@ -1,0 +1,77 @@
+"""AWS accelerators: from ``DescribeInstanceTypes`` (credentialed fetch) and, for the
+keyless bulk offer files that name no accelerator model, from the instance family.
+
+:data:`FAMILY_ACCELERATORS` maps an accelerated instance family to the accelerator
+name AWS uses for it (normalized with :func:`planner.gpus.normalize_gpu`); sources:
+aws.amazon.com/ec2/instance-types/ (accelerated computing), read 2026-11. A family
+whose accelerator the GPU vocabulary does not know yet (B200 until it is added)
+is skipped with the reason ``unknown_accelerator:<name>``, never guessed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from planner.gpus import GPU_MODELS, normalize_gpu
+
+FAMILY_ACCELERATORS = MappingProxyType({
+    "p6-b200": "B200", "p5": "H100", "p5e": "H200", "p5en": "H200",
+    "p4d": "A100-40GB", "p4de": "A100-80GB", "p3": "V100", "p3dn": "V100-32GB",
+    "g6": "L4", "gr6": "L4", "g6e": "L40S", "g5": "A10G", "g5g": "T4G", "g4dn": "T4",
+    "g4ad": "Radeon Pro V520", "dl1": "Gaudi HL-205",
+    "trn1": "Trainium", "trn1n": "Trainium", "trn2": "Trainium2",
+    "inf1": "Inferentia", "inf2": "Inferentia2",
+})  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Accelerator:
+    """The accelerators of an instance type, normalized."""
+
+    model: str | None  # None: a name the GPU vocabulary does not know
+    raw_name: str
+    vendor: str | None
+    count: float
+    memory_gib: float
+
+
+def accelerator_of(info: dict[str, Any]) -> Accelerator | None:
+    """GPUs (``GpuInfo``) or AWS Neuron devices (Trainium/Inferentia) of an instance type.
+
+    ``NeuronInfo`` is preferred over ``InferenceAcceleratorInfo``: inf1/inf2 report
+    the same devices in both.
+    """
+    gpus = info.get("GpuInfo", {}).get("Gpus", [])
+    if gpus:
+        first = gpus[0]
+        per_gpu_gib = first.get("MemoryInfo", {}).get("SizeInMiB", 0) / 1024
+        total_mib = info["GpuInfo"].get("TotalGpuMemoryInMiB")
+        count = float(sum(g.get("Count", 0) for g in gpus))
+        name = str(first["Name"])
+        memory = total_mib / 1024 if total_mib else per_gpu_gib * count
+        return _accelerator(name, per_gpu_gib, count, memory)
+    for key, list_key, total_key in (
+        ("NeuronInfo", "NeuronDevices", "TotalNeuronDeviceMemoryInMiB"),
+        ("InferenceAcceleratorInfo", "Accelerators", "TotalInferenceMemoryInMiB"),
+    ):
+        devices = info.get(key, {}).get(list_key, [])
+        if devices:
+            count = float(sum(d.get("Count", 0) for d in devices))
+            memory = info[key].get(total_key, 0) / 1024
+            per_device = devices[0].get("MemoryInfo", {}).get("SizeInMiB", 0) / 1024
+            return _accelerator(str(devices[0]["Name"]), per_device, count, memory)
+    return None
+
+
+def _accelerator(name: str, per_device_gib: float, count: float, memory_gib: float) -> Accelerator:
+    model = normalize_gpu(name, per_device_gib or None)
+    vendor = GPU_MODELS[model].vendor if model in GPU_MODELS else None
+    return Accelerator(model, name, vendor, count, memory_gib)
+
+
+def family_accelerator(family: str) -> tuple[str, str | None] | None:
+    """(AWS's accelerator name, normalized model or None) of an accelerated family."""
+    name = FAMILY_ACCELERATORS.get(family)
+    return None if name is None else (name, normalize_gpu(name))
