@@ -75,3 +75,11 @@ def family_accelerator(family: str) -> tuple[str, str | None] | None:
     """(AWS's accelerator name, normalized model or None) of an accelerated family."""
     name = FAMILY_ACCELERATORS.get(family)
     return None if name is None else (name, normalize_gpu(name))
+
+
+def family_architecture(family: str) -> str:
+    """``arm64`` for Graviton families (a ``g`` among the letters after the generation:
+    ``m7g``, ``c7gn``, ``g5g``, ``im4gn``), else ``x86_64`` (``g6e``, ``gr6``, ``p5en``)."""
+    head, _, _ = family.partition("-")
+    letters = head.lstrip("abcdefghijklmnopqrstuvwxyz").lstrip("0123456789")
+    return "arm64" if "g" in letters else "x86_64"

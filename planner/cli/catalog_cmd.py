@@ -10,6 +10,7 @@ good catalog file is never touched by a failed refresh.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import sys
 from collections.abc import Callable, Iterable
@@ -36,7 +37,7 @@ from planner.catalog.store import (
     stale_catalogs,
 )
 from planner.cli.common import err_console, friendly_errors
-from planner.errors import CatalogError, CatalogFetchError
+from planner.errors import CatalogError, CatalogFetchError, InputError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -111,24 +112,40 @@ def catalog() -> None:
     """Refresh, inspect and query the cloud price catalogs."""
 
 
+def store_options(func: F) -> F:
+    """The store options shared by ``refresh`` and ``import``."""
+    for option in reversed((
+        click.option("--out", "out", type=DIR_TYPE, default=Path("catalogs"),
+                     envvar=CATALOGS_ENV, show_default=True,
+                     help=f"Catalog directory (env {CATALOGS_ENV})."),
+        click.option("--max-row-loss", type=click.FloatRange(0.0, 1.0),
+                     default=DEFAULT_MAX_ROW_LOSS, show_default=True,
+                     help="Refuse when more than this share of rows disappears."),
+        click.option("--force", is_flag=True,
+                     help="Replace the catalog even if regions or rows got lost."),
+        click.option("--no-wait", is_flag=True,
+                     help="Exit at once (code 5) when another refresh of the catalog is running."),
+        click.option("--wait-timeout", type=click.FloatRange(min=0),
+                     default=DEFAULT_LOCK_TIMEOUT_S, show_default=True, metavar="SECONDS",
+                     help="How long to wait for another refresh of the same catalog."),
+    )):
+        func = option(func)
+    return func
+
+
 @catalog.command("refresh")
 @click.option("--provider", type=PROVIDERS, required=True, help="Cloud provider to fetch.")
 @click.option("--regions", "regions", multiple=True, metavar="R1,R2",
               help="Regions to fetch (comma-separated or repeated). Default: the regions "
                    "of the existing catalog file, else a built-in default list.")
-@click.option("--out", "out", type=DIR_TYPE, default=Path("catalogs"), envvar=CATALOGS_ENV,
-              show_default=True, help=f"Catalog directory (env {CATALOGS_ENV}).")
-@click.option("--max-row-loss", type=click.FloatRange(0.0, 1.0), default=DEFAULT_MAX_ROW_LOSS,
-              show_default=True, help="Refuse when more than this share of rows disappears.")
-@click.option("--force", is_flag=True, help="Replace the catalog even if regions or rows got lost.")
-@click.option("--no-wait", is_flag=True,
-              help="Exit at once (code 5) when another refresh of the catalog is running.")
-@click.option("--wait-timeout", type=click.FloatRange(min=0), default=DEFAULT_LOCK_TIMEOUT_S,
-              show_default=True, metavar="SECONDS",
-              help="How long to wait for another refresh of the same catalog.")
+@store_options
+@click.option("--keyless", is_flag=True,
+              help="Use only public price lists, no credentials: AWS bulk offer files (no "
+                   "spot prices), Azure Retail Prices API (no SKU restrictions). Chosen "
+                   "automatically, with a message, when no credentials are found.")
 @friendly_errors
 def refresh_cmd(provider: str, regions: tuple[str, ...], out: Path, max_row_loss: float,
-                force: bool, no_wait: bool, wait_timeout: float) -> None:
+                force: bool, no_wait: bool, wait_timeout: float, keyless: bool) -> None:
     """Fetch current prices and atomically replace the provider's catalog file.
 
     One refresh per catalog file at a time: a second one waits for the first
@@ -139,11 +156,58 @@ def refresh_cmd(provider: str, regions: tuple[str, ...], out: Path, max_row_loss
     """
     wanted = _split(regions) or default_refresh_regions(out, provider)
     err = err_console()
-    _log(err, f"refreshing {provider} catalog in {out} for {len(wanted)} region(s): "
-         + ", ".join(wanted))
+    _log(err, f"refreshing {provider} catalog in {out} for {len(wanted)} region(s)"
+         + (" (keyless)" if keyless else "") + ": " + ", ".join(wanted))
     fetch = load_fetcher(provider)
+    if keyless:
+        fetch = functools.partial(fetch, keyless=True)
     result = refresh_catalog(provider, wanted, out, fetch=fetch,
                              progress=_progress_printer(err, provider),
+                             max_row_loss=max_row_loss, force=force, wait=not no_wait,
+                             lock_timeout_s=wait_timeout,
+                             notify=lambda message: _log(err, message))
+    _report_refresh(result)
+
+
+IMPORT_FORMATS = click.Choice(["skypilot", "azure-retail"])
+
+
+@catalog.command("import")
+@click.option("--format", "fmt", type=IMPORT_FORMATS, required=True,
+              help="skypilot: SkyPilot catalog CSV (vms.csv); azure-retail: Azure Retail "
+                   "Prices API pages saved with curl.")
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--provider", type=PROVIDERS, default=None,
+              help="The files' provider (required for skypilot; azure-retail is azure).")
+@store_options
+@friendly_errors
+def import_cmd(fmt: str, files: tuple[Path, ...], provider: str | None, out: Path,
+               max_row_loss: float, force: bool, no_wait: bool, wait_timeout: float) -> None:
+    """Import a catalog you already have and store it like a refresh.
+
+    Rows carry source kind "import" and the file names with their sha256. The
+    file replaces the provider's catalog in --out through the same store as a
+    refresh: validated, locked, refused (exit 5) when regions or more than
+    --max-row-loss of the rows would be lost, unless --force. Bad input exits 2.
+    """
+    from planner.catalog.importers import import_azure_retail, import_skypilot
+
+    err = err_console()
+    if fmt == "skypilot":
+        if provider is None:
+            raise InputError("--provider is required with --format skypilot",
+                             path="--provider", hint="pass --provider aws or --provider azure")
+        catalog = import_skypilot(files, provider, progress=_progress_printer(err, provider))
+    else:
+        if provider not in (None, "azure"):
+            raise InputError(f"--format azure-retail imports Azure prices, not {provider}",
+                             path="--provider", hint="drop --provider or pass azure")
+        catalog = import_azure_retail(files, progress=_progress_printer(err, "azure"))
+    regions = [*catalog.regions, *(f.region for f in catalog.failed_regions)]
+    _log(err, f"importing {len(catalog.rows)} {catalog.provider} rows ({fmt}) into {out}")
+    result = refresh_catalog(catalog.provider, regions, out,
+                             fetch=lambda _regions, progress=None: catalog,
                              max_row_loss=max_row_loss, force=force, wait=not no_wait,
                              lock_timeout_s=wait_timeout,
                              notify=lambda message: _log(err, message))
