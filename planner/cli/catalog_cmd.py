@@ -214,6 +214,14 @@ def import_cmd(fmt: str, files: tuple[Path, ...], provider: str | None, out: Pat
     _report_refresh(result)
 
 
+def _mix(provenance: dict[str, int]) -> str:
+    return ", ".join(f"{kind} {count}" for kind, count in provenance.items()) or "-"
+
+
+def _when(stamp: datetime | None) -> str:
+    return stamp.strftime("%Y-%m-%d %H:%M") if stamp else ""
+
+
 def _status_table(rows: list[CatalogStatus]) -> Table:
     table = Table(title="Catalog snapshots")
     for name in ("Provider", "File", "SHA256", "Fetched at", "Age (days)", "Rows", "GPU rows",
@@ -223,10 +231,21 @@ def _status_table(rows: list[CatalogStatus]) -> Table:
         if s.error:
             table.add_row(s.provider, s.file, "", "", "", "", "", "", "", "CORRUPT")
             continue
-        fetched = s.fetched_at.strftime("%Y-%m-%d %H:%M") if s.fetched_at else ""
-        table.add_row(s.provider, s.file, s.sha256 or "", fetched, f"{s.age_days or 0:.1f}",
-                      str(s.rows), str(s.gpu_rows), str(s.regions),
+        table.add_row(s.provider, s.file, s.sha256 or "", _when(s.fetched_at),
+                      f"{s.age_days or 0:.1f}", str(s.rows), str(s.gpu_rows), str(s.regions),
                       ", ".join(sorted(s.failed_regions)) or "-", "STALE" if s.stale else "no")
+    return table
+
+
+def _provenance_table(rows: list[CatalogStatus]) -> Table:
+    table = Table(title="Where the prices come from (rows per source kind)")
+    for name in ("Provider", "Rows", "GPU rows", "Regions", "Provenance", "Oldest price read",
+                 "Newest price read"):
+        table.add_column(name, no_wrap=True)
+    for s in rows:
+        if not s.error:
+            table.add_row(s.provider, str(s.rows), str(s.gpu_rows), str(s.regions),
+                          _mix(s.provenance), _when(s.oldest_fetch), _when(s.newest_fetch))
     return table
 
 
@@ -252,6 +271,7 @@ def status_cmd(catalogs_dir: Path, max_age_days: float, as_json: bool) -> None:
         err_console().print(f"no catalog files in {catalogs_dir}", markup=False)
     else:
         _out().print(_status_table(rows))
+        _out().print(_provenance_table(rows))
         for s in rows:
             for region, error in sorted(s.failed_regions.items()):
                 _out().print(f"{s.provider} {region}: {error}", markup=False)
@@ -270,42 +290,52 @@ def _count(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
-def _offers_table(gpu: str, offers: list[GpuOffer]) -> Table:
-    table = Table(title=f"Offers for GPU {gpu} (cheapest first)")
+def _offers_table(title: str, offers: list[GpuOffer]) -> Table:
+    table = Table(title=f"Offers for {title} (cheapest first; source * = the file's)")
     for name, justify in (("GPU", "left"), ("Count", "right"), ("Instance type", "left"),
                           ("Provider", "left"), ("Region", "left"), ("vCPUs", "right"),
                           ("Memory (GiB)", "right"), ("On-demand $/h", "right"),
-                          ("Spot $/h", "right")):
+                          ("Spot $/h", "right"), ("1y $/h", "right"), ("3y $/h", "right"),
+                          ("Source", "left")):
         table.add_column(name, justify=cast(Any, justify), no_wrap=True)
     for o in offers:
         table.add_row(o.gpu_model, _count(o.gpu_count), o.instance_type, o.provider, o.region,
                       str(o.vcpus), f"{o.memory_gib:g}", _price(o.price_per_hour),
-                      _price(o.spot_price_per_hour))
+                      _price(o.spot_price_per_hour), _price(o.commit_1y_per_hour),
+                      _price(o.commit_3y_per_hour), o.source.label() if o.source else "-")
     return table
 
 
 @catalog.command("show")
-@click.option("--gpu", required=True, help="GPU model, e.g. A100 (matches A100-40GB and -80GB).")
+@click.option("--gpu", default=None,
+              help="GPU model or family, e.g. H100, or A100 (matches A100-40GB and -80GB).")
+@click.option("--vendor", default=None,
+              help="Accelerator vendor: nvidia, amd, aws (Trainium/Inferentia), habana.")
 @click.option("--region", "regions", multiple=True, help="Only these regions (repeat or comma).")
 @click.option("--provider", type=PROVIDERS, default=None, help="Only this provider.")
 @CATALOGS_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @friendly_errors
-def show_cmd(gpu: str, regions: tuple[str, ...], provider: str | None, catalogs_dir: Path,
-             as_json: bool) -> None:
-    """List instance types carrying a GPU model, with prices, cheapest first."""
+def show_cmd(gpu: str | None, vendor: str | None, regions: tuple[str, ...],
+             provider: str | None, catalogs_dir: Path, as_json: bool) -> None:
+    """List instance types carrying a GPU model, family or vendor, with prices and the
+    source of each price, cheapest first."""
     loaded = load_catalog_dir(catalogs_dir, (provider,) if provider else None)
     if not loaded:
         raise CatalogError("no catalog files found", source=str(catalogs_dir),
                            hint="run `planner catalog refresh` or pass --catalogs DIR")
     for warning in stale_catalogs(loaded):
         err_console().print(f"warning: {warning}", markup=False)
-    offers = find_gpu_offers(loaded, gpu, regions=_split(regions),
+    offers = find_gpu_offers(loaded, gpu, vendor=vendor, regions=_split(regions),
                              providers=(provider,) if provider else ())
+    title = " ".join(x for x in (f"GPU {gpu}" if gpu else "", f"vendor {vendor}" if vendor
+                                 else "") if x)
     if as_json:
         click.echo(dump_json([o.to_dict() for o in offers]))
     elif not offers:
-        err_console().print(f"no offers for GPU {gpu} in the selected catalogs/regions",
+        err_console().print(f"no offers for {title} in the selected catalogs/regions",
                             markup=False)
     else:
-        _out().print(_offers_table(gpu, offers))
+        _out().print(_offers_table(title, offers))
+        for ref in sorted({o.source.ref for o in offers if o.source}):
+            _out().print(f"source: {ref}", markup=False)
