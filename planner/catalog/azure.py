@@ -303,7 +303,7 @@ def fetch_azure(
     got = _Gathered([], [], [], {})
     if countries:
         owned_credential: TokenCredential | None = None
-        compute: ComputeManagementClient | None = compute_client
+        compute = None if tables.keyless else compute_client
         if compute is None and not tables.keyless:
             subscription = _subscription(subscription_id)
             if credential is None:

@@ -265,6 +265,9 @@ def import_azure_retail(paths: Sequence[Path], *, now: datetime | None = None,
             raise InputError(str(exc), source=", ".join(map(str, paths)),
                              hint="save the pages with currencyCode='USD'") from exc
         result = keyless_region_rows(region, country, prices, gpus, sizes, row_source)
+        if not result.rows:
+            built.failed[region] = (f"{len(items)} price items but no priced VM size that "
+                                    f"{sizes.source} knows")
         built.rows.extend(result.rows)
         if result.skipped:
             built.skipped[region] = dict(sorted(result.skipped.items()))

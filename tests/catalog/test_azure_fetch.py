@@ -610,3 +610,11 @@ def test_rows_carry_provenance(catalog: CatalogFile) -> None:
     assert all(r.source is not None and r.source.fetched_at == catalog.fetched_at
                for r in catalog.rows)
     assert catalog.source.note is None or "keyless" not in catalog.source.note
+
+
+def test_keyless_flag_never_calls_the_resource_skus_api(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AZURE_SUBSCRIPTION_ID", SUBSCRIPTION)
+    world = World()
+    cat = world.fetch(["westeurope"], keyless=True)
+    assert world.arm.adapter.urls == [] and world.credential.calls == 0
+    assert {r.source.kind for r in cat.rows if r.source} == {"bulk"}

@@ -192,3 +192,15 @@ def test_import_of_a_copy_changes_only_the_ref(tmp_path: Path) -> None:
     strip = [json.loads(r.model_dump_json(exclude={"source"})) for r in a.rows]
     assert strip == [json.loads(r.model_dump_json(exclude={"source"})) for r in b.rows]
     assert a.rows[0].source != b.rows[0].source
+
+
+def test_azure_retail_region_without_known_sizes_is_a_failed_region(tmp_path: Path) -> None:
+    page = json.loads(PAGES[0].read_text())
+    page["Items"] = [dict(i, armRegionName="northeurope") for i in page["Items"]
+                     if i["armSkuName"] == "Standard_HB120rs_v3"]
+    odd = tmp_path / "hb.json"
+    odd.write_text(json.dumps(page))
+    cat = import_azure_retail([PAGES[1], odd], now=NOW)
+    assert cat.regions == ["swedencentral"]
+    [failed] = cat.failed_regions
+    assert failed.region == "northeurope" and "no priced VM size" in failed.error
