@@ -86,6 +86,10 @@ class JsonStream:
             self._pos = end
             return value
 
+    def at_object(self) -> bool:
+        """Is the next value an object (to descend into with :meth:`members`)?"""
+        return self._peek() == "{"
+
     def _delimited(self, end: int) -> bool:
         return end < len(self._buf) and self._buf[end] in _WHITESPACE + ",]}"
 
@@ -111,7 +115,7 @@ class JsonStream:
 
     def skip(self) -> None:
         """Skip the next value, descending into objects so none is held whole."""
-        if self._peek() == "{":
+        if self.at_object():
             for _key in self.members():
                 self.skip()
         else:

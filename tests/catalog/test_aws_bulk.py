@@ -201,3 +201,32 @@ def test_fetch_aws_keyless_flag_skips_boto3(wire: Wire) -> None:
                             keyless=True)
     assert catalog.source.apis == ["AWS Price List Bulk API (public offer files, no credentials)"]
     assert json.loads(catalog.model_dump_json())["rows"]
+
+
+def _walk(stream: JsonStream) -> Any:
+    """Rebuild the next value through the streaming API (objects member by member)."""
+    if stream.at_object():
+        return {key: _walk(stream) for key in stream.members()}
+    return stream.value()
+
+
+def test_stream_equals_json_loads_for_any_document_and_chunking() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    scalars = (st.none() | st.booleans() | st.integers(-10**12, 10**12)
+               | st.decimals(allow_nan=False, allow_infinity=False, places=6)
+               | st.text(max_size=8))
+    docs = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
+                        | st.dictionaries(st.text(max_size=6), inner, max_size=4), max_leaves=20)
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.dictionaries(st.text(max_size=6), docs, max_size=5), st.integers(1, 17),
+           st.sampled_from([None, 1, 2]))
+    def check(doc: dict[str, Any], size: int, indent: int | None) -> None:
+        text = json.dumps(doc, indent=indent, default=str)
+        expected = json.loads(text, parse_float=Decimal)
+        stream = JsonStream(text[i:i + size] for i in range(0, len(text), size))
+        assert _walk(stream) == expected
+
+    check()
