@@ -19,6 +19,7 @@ the file, the line/column or item and a hint.
 
 from __future__ import annotations
 
+import ast
 import csv
 import hashlib
 import io
@@ -145,6 +146,24 @@ def _collect(lines: list[dict[str, str]], source: str) -> tuple[dict[tuple[str, 
     return grouped, unpriced
 
 
+MAX_GPU_INFO_CHARS = 4096
+
+
+def gpu_memory_per_device(gpu_info: str) -> float | None:
+    """GiB per accelerator from SkyPilot's ``GpuInfo`` column (a Python-literal dict such as
+    ``{'Gpus': [{'Name': 'A100', 'MemoryInfo': {'SizeInMiB': 40960}, …}], …}``), or None."""
+    text = gpu_info.strip()
+    if not text or len(text) > MAX_GPU_INFO_CHARS:
+        return None
+    try:
+        info = ast.literal_eval(text)
+        mib = info["Gpus"][0]["MemoryInfo"]["SizeInMiB"]
+    except (ValueError, SyntaxError, TypeError, KeyError, IndexError, MemoryError,
+            RecursionError):
+        return None
+    return float(mib) / 1024 if isinstance(mib, int | float) and mib > 0 else None
+
+
 def _skypilot_row(provider: Literal["aws", "azure"], region: str, country: str,
                   entry: _TypeInRegion, row_source: RowSource, source: str) -> CatalogRow | str:
     """One catalog row, or the reason the type is skipped."""
@@ -156,7 +175,9 @@ def _skypilot_row(provider: Literal["aws", "azure"], region: str, country: str,
     accel = (line.get("AcceleratorName") or "").strip()
     count = _number(line.get("AcceleratorCount") or "", f"{where}, column AcceleratorCount",
                     source) if accel else 0.0
-    model = normalize_gpu(accel) if accel else None
+    # the memory tells A100 40 GB from 80 GB (and V100 16 from 32 GB)
+    model = normalize_gpu(accel, gpu_memory_per_device(line.get("GpuInfo") or "")) if accel \
+        else None
     if accel and model is None:
         return f"unknown_accelerator:{accel}"
     family = name.split(".", 1)[0] if provider == "aws" else series_key(name)

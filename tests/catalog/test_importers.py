@@ -204,3 +204,20 @@ def test_azure_retail_region_without_known_sizes_is_a_failed_region(tmp_path: Pa
     assert cat.regions == ["swedencentral"]
     [failed] = cat.failed_regions
     assert failed.region == "northeurope" and "no priced VM size" in failed.error
+
+
+def test_gpu_info_memory_tells_a100_sizes_apart(tmp_path: Path) -> None:
+    from planner.catalog.importers import gpu_memory_per_device
+
+    info = ("{'Gpus': [{'Name': 'A100', 'Manufacturer': 'NVIDIA', 'Count': 8, "
+            "'MemoryInfo': {'SizeInMiB': 81920}}], 'TotalGpuMemoryInMiB': 655360}")
+    assert gpu_memory_per_device(info) == 80.0
+    for junk in ("", "nan", "{'Gpus': []}", "__import__('os')", "{" * 5000):
+        assert gpu_memory_per_device(junk) is None
+    # SkyPilot names both p4d and p4de "A100"; GpuInfo's memory tells them apart
+    renamed = tmp_path / "vms.csv"
+    renamed.write_text(SKY_AWS.read_text().replace("p4de.24xlarge,A100-80GB",
+                                                   "p4de.24xlarge,A100"))
+    cat = import_skypilot([renamed], "aws", now=NOW)
+    assert row(cat, "us-east-1", "p4de.24xlarge").gpu_model == "A100-80GB"
+    assert row(cat, "us-east-1", "p4d.24xlarge").gpu_model == "A100-40GB"
