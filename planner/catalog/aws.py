@@ -68,7 +68,7 @@ SPOT_PRODUCT_DESCRIPTIONS = ("Linux/UNIX",)
 
 # GPU/accelerator families capacity planners ask for, then common CPU families.
 DEFAULT_FAMILIES: tuple[str, ...] = (
-    "p5", "p5e", "p5en", "p4d", "p4de", "p3", "p3dn",
+    "p6-b200", "p5", "p5e", "p5en", "p4d", "p4de", "p3", "p3dn",
     "g6", "g6e", "gr6", "g5", "g5g", "g4dn", "g4ad",
     "trn1", "trn1n", "trn2", "inf1", "inf2", "dl1",
     "m7i", "m7a", "m7g", "m6i", "m6a", "m6g",
