@@ -4,10 +4,14 @@ Per region, three read-only APIs are called, all paginated:
 
 * ``pricing:GetProducts`` (Price List Query API, served from :data:`PRICING_REGION`):
   on-demand Linux, shared-tenancy, no pre-installed software, ``capacitystatus=Used``
-  prices for the region (:func:`pricing_filters`);
+  prices for the region (:func:`pricing_filters`), with the 1/3-year Standard No Upfront
+  reserved prices of the same SKU (:mod:`planner.catalog.aws_offers`);
 * ``ec2:DescribeInstanceTypes``: vCPUs, memory, architecture and accelerators;
-* ``ec2:DescribeSpotPriceHistory`` with ``StartTime=now``: the current spot price
-  of every availability zone.
+* ``ec2:DescribeSpotPriceHistory`` with ``StartTime=now``: the region's spot price is
+  the lowest *current* zone price, with its time (:mod:`planner.catalog.aws_spot`).
+
+Without credentials (``keyless=True``, or none found) the public bulk offer files
+are read instead (:mod:`planner.catalog.aws_bulk`).
 
 Retries are botocore's own (:func:`client_config`), never hand-written loops.
 Credentials come from the standard AWS chain of the boto3 session and are never
@@ -22,7 +26,7 @@ import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Final, Literal
 
 import boto3
@@ -30,6 +34,14 @@ from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
+from planner.catalog.aws_families import accelerator_of
+from planner.catalog.aws_offers import (
+    OfferPrices,
+    is_linux_on_demand,
+    merge_prices,
+    offer_prices,
+)
+from planner.catalog.aws_spot import SpotQuote, region_spot
 from planner.catalog.schema import (
     SCHEMA_VERSION,
     CatalogFile,
@@ -37,9 +49,9 @@ from planner.catalog.schema import (
     CatalogSource,
     EgressPrices,
     RegionFailure,
+    RowSource,
 )
 from planner.errors import CatalogFetchError
-from planner.gpus import GPU_MODELS, normalize_gpu
 from planner.jurisdictions import region_country
 
 # The Price List Query API only has endpoints in a few regions; us-east-1 serves all of them.
@@ -56,7 +68,7 @@ SPOT_PRODUCT_DESCRIPTIONS = ("Linux/UNIX",)
 
 # GPU/accelerator families capacity planners ask for, then common CPU families.
 DEFAULT_FAMILIES: tuple[str, ...] = (
-    "p5", "p5e", "p5en", "p4d", "p4de", "p3", "p3dn",
+    "p6-b200", "p5", "p5e", "p5en", "p4d", "p4de", "p3", "p3dn",
     "g6", "g6e", "gr6", "g5", "g5g", "g4dn", "g4ad",
     "trn1", "trn1n", "trn2", "inf1", "inf2", "dl1",
     "m7i", "m7a", "m7g", "m6i", "m6a", "m6g",
@@ -81,6 +93,10 @@ AUTH_HINT = (
     + ", ".join(REQUIRED_IAM_ACTIONS)
     + " for the caller"
 )
+
+NO_CREDENTIALS_FALLBACK = (
+    "no AWS credentials found (environment, profile, SSO or instance role): refreshing keyless "
+    "from the public Price List bulk offer files (on-demand and reserved prices, no spot)")
 
 ClientFactory = Callable[[str, str], BaseClient]
 """``(service_name, region) -> botocore client``; tests inject stubbed clients here."""
@@ -115,35 +131,19 @@ def family_of(instance_type: str) -> str:
     return instance_type.split(".", 1)[0]
 
 
-def _decimal(text: str) -> Decimal:
-    """A price string as a Decimal without trailing zeros (``"1.0060000000"`` → 1.006)."""
-    try:
-        value = Decimal(text)
-    except InvalidOperation as exc:
-        raise ValueError(f"not a price: {text!r}") from exc
-    if not value.is_finite():
-        raise ValueError(f"not a finite price: {text!r}")
-    return value.quantize(Decimal(1)) if value == value.to_integral() else value.normalize()
+def parse_price_item(text: str) -> tuple[str, OfferPrices] | None:
+    """(instance type, prices) from one GetProducts ``PriceList`` JSON string.
 
-
-def parse_price_item(text: str) -> tuple[str, Decimal] | None:
-    """(instance type, USD/hour) from one GetProducts ``PriceList`` JSON string.
-
-    Returns None for products that are not a plain on-demand ``RunInstances`` SKU
-    or carry no hourly USD price.
+    Returns None for products that are not a plain on-demand Linux ``RunInstances``
+    SKU or carry no hourly USD price.
     """
     item = json.loads(text)
     attrs = item.get("product", {}).get("attributes", {})
-    instance_type = attrs.get("instanceType")
-    if (not instance_type or attrs.get("operation", "RunInstances") != "RunInstances"
-            or attrs.get("marketoption", "OnDemand") != "OnDemand"):
+    if not is_linux_on_demand(attrs):
         return None
-    for term in item.get("terms", {}).get("OnDemand", {}).values():
-        for dim in term.get("priceDimensions", {}).values():
-            usd = dim.get("pricePerUnit", {}).get("USD")
-            if dim.get("unit") == "Hrs" and usd is not None:
-                return str(instance_type), _decimal(usd)
-    return None
+    terms = item.get("terms", {})
+    prices = offer_prices(terms.get("OnDemand", {}), terms.get("Reserved"))
+    return (str(attrs["instanceType"]), prices) if prices is not None else None
 
 
 def _pages(client: BaseClient, operation: str, key: str, **kwargs: Any) -> Iterator[Any]:
@@ -154,10 +154,10 @@ def _pages(client: BaseClient, operation: str, key: str, **kwargs: Any) -> Itera
 
 
 def fetch_on_demand(pricing: BaseClient, region: str,
-                    families: Sequence[str]) -> dict[str, Decimal]:
-    """On-demand Linux USD/hour per instance type of ``families`` in ``region``."""
+                    families: Sequence[str]) -> dict[str, OfferPrices]:
+    """On-demand (and commitment) Linux USD/hour per instance type of ``families``."""
     wanted = set(families)
-    prices: dict[str, Decimal] = {}
+    prices: dict[str, OfferPrices] = {}
     items = _pages(pricing, "get_products", "PriceList", ServiceCode=SERVICE_CODE,
                    FormatVersion=FORMAT_VERSION, Filters=pricing_filters(region),
                    PaginationConfig={"PageSize": PRICING_PAGE_SIZE})
@@ -167,7 +167,7 @@ def fetch_on_demand(pricing: BaseClient, region: str,
             continue
         name, price = parsed
         # The filters leave one SKU per type; should AWS ever list two, keep the lower.
-        prices[name] = min(price, prices.get(name, price))
+        prices[name] = merge_prices(prices.get(name), price)
     return prices
 
 
@@ -184,64 +184,15 @@ def fetch_instance_types(ec2: BaseClient, families: Sequence[str]) -> list[dict[
     return [i for i in infos if family_of(i["InstanceType"]) in wanted]
 
 
-def fetch_spot(ec2: BaseClient, families: Sequence[str], now: datetime) -> dict[str, Decimal]:
-    """Current spot USD/hour per instance type: the minimum over availability zones."""
-    spot: dict[str, Decimal] = {}
+def fetch_spot(ec2: BaseClient, region: str, families: Sequence[str],
+               now: datetime) -> dict[str, SpotQuote]:
+    """Per instance type, the lowest current spot price over ``region``'s zones and its
+    time (see :mod:`planner.catalog.aws_spot`: only each zone's latest entry counts)."""
     history = _pages(ec2, "describe_spot_price_history", "SpotPriceHistory",
                      StartTime=now, ProductDescriptions=list(SPOT_PRODUCT_DESCRIPTIONS),
                      Filters=_type_filters(families),
                      PaginationConfig={"PageSize": SPOT_PAGE_SIZE})
-    for entry in history:
-        # One entry per AZ (StartTime=now gives each AZ's current price). A planner
-        # may place spot work in any AZ, so the region's spot price is the cheapest AZ.
-        name, price = entry["InstanceType"], _decimal(entry["SpotPrice"])
-        spot[name] = min(price, spot.get(name, price))
-    return spot
-
-
-@dataclass(frozen=True)
-class Accelerator:
-    """The accelerators of an instance type, normalized."""
-
-    model: str | None  # None: a name the GPU vocabulary does not know
-    raw_name: str
-    vendor: str | None
-    count: float
-    memory_gib: float
-
-
-def accelerator_of(info: dict[str, Any]) -> Accelerator | None:
-    """GPUs (``GpuInfo``) or AWS Neuron devices (Trainium/Inferentia) of an instance type.
-
-    ``NeuronInfo`` is preferred over ``InferenceAcceleratorInfo``: inf1/inf2 report
-    the same devices in both.
-    """
-    gpus = info.get("GpuInfo", {}).get("Gpus", [])
-    if gpus:
-        first = gpus[0]
-        per_gpu_gib = first.get("MemoryInfo", {}).get("SizeInMiB", 0) / 1024
-        total_mib = info["GpuInfo"].get("TotalGpuMemoryInMiB")
-        count = float(sum(g.get("Count", 0) for g in gpus))
-        name = str(first["Name"])
-        memory = total_mib / 1024 if total_mib else per_gpu_gib * count
-        return _accelerator(name, per_gpu_gib, count, memory)
-    for key, list_key, total_key in (
-        ("NeuronInfo", "NeuronDevices", "TotalNeuronDeviceMemoryInMiB"),
-        ("InferenceAcceleratorInfo", "Accelerators", "TotalInferenceMemoryInMiB"),
-    ):
-        devices = info.get(key, {}).get(list_key, [])
-        if devices:
-            count = float(sum(d.get("Count", 0) for d in devices))
-            memory = info[key].get(total_key, 0) / 1024
-            per_device = devices[0].get("MemoryInfo", {}).get("SizeInMiB", 0) / 1024
-            return _accelerator(str(devices[0]["Name"]), per_device, count, memory)
-    return None
-
-
-def _accelerator(name: str, per_device_gib: float, count: float, memory_gib: float) -> Accelerator:
-    model = normalize_gpu(name, per_device_gib or None)
-    vendor = GPU_MODELS[model].vendor if model in GPU_MODELS else None
-    return Accelerator(model, name, vendor, count, memory_gib)
+    return region_spot(history, region, SPOT_PRODUCT_DESCRIPTIONS[0])
 
 
 def _architecture(info: dict[str, Any]) -> Literal["x86_64", "arm64"] | None:
@@ -249,11 +200,14 @@ def _architecture(info: dict[str, Any]) -> Literal["x86_64", "arm64"] | None:
     return "x86_64" if "x86_64" in archs else ("arm64" if "arm64" in archs else None)
 
 
-def build_row(region: str, country: str, info: dict[str, Any],
-              price: Decimal | None, spot: Decimal | None) -> CatalogRow | str:
+API_SOURCE_REF = "AWS Price List Query API (pricing:GetProducts) + ec2:DescribeSpotPriceHistory"
+
+
+def build_row(region: str, country: str, info: dict[str, Any], price: OfferPrices | None,
+              spot: SpotQuote | None, source: RowSource) -> CatalogRow | str:
     """The catalog row of one instance type, or the reason it is skipped."""
     name = str(info["InstanceType"])
-    if price is None or price == 0:
+    if price is None or price.on_demand == 0:
         return "no_on_demand_price"
     arch = _architecture(info)
     if arch is None:
@@ -268,7 +222,9 @@ def build_row(region: str, country: str, info: dict[str, Any],
         memory_gib=info["MemoryInfo"]["SizeInMiB"] / 1024,
         gpu_model=acc.model if acc else None, gpu_vendor=acc.vendor if acc else None,
         gpu_count=acc.count if acc else 0, gpu_memory_gib=acc.memory_gib if acc else 0,
-        price_per_hour=price, spot_price_per_hour=spot, country=country,
+        price_per_hour=price.on_demand, spot_price_per_hour=spot.price if spot else None,
+        spot_price_at=spot.at if spot else None, commit_1y_per_hour=price.commit_1y,
+        commit_3y_per_hour=price.commit_3y, source=source, country=country,
     )
 
 
@@ -310,7 +266,7 @@ def _fetch_region(region: str, pricing: BaseClient, clients: ClientFactory,
         acc.endpoints.add(ec2.meta.endpoint_url)
         infos = fetch_instance_types(ec2, families)
         api = "ec2:DescribeSpotPriceHistory"
-        spot = fetch_spot(ec2, families, now)
+        spot = fetch_spot(ec2, region, families, now)
     except (ClientError, BotoCoreError, ValueError, KeyError) as exc:
         if api.startswith("pricing:") and _is_auth_error(exc):
             raise CatalogFetchError(f"AWS Price List API refused the request: {exc}",
@@ -322,10 +278,11 @@ def _fetch_region(region: str, pricing: BaseClient, clients: ClientFactory,
         return
     skipped: dict[str, int] = {}
     before = len(acc.rows)
+    source = RowSource(kind="api", ref=API_SOURCE_REF, fetched_at=now)
     for info in infos:
         name = info["InstanceType"]
         try:
-            row = build_row(region, country, info, prices.get(name), spot.get(name))
+            row = build_row(region, country, info, prices.get(name), spot.get(name), source)
         except (ValueError, KeyError):  # a malformed entry (pydantic errors are ValueErrors)
             row = "invalid_instance_facts"
         if isinstance(row, str):
@@ -346,6 +303,8 @@ def fetch_aws(
     progress: Progress | None = None,
     clients: ClientFactory | None = None,
     now: datetime | None = None,
+    keyless: bool = False,
+    http: Any = None,
 ) -> CatalogFile:
     """Fetch the AWS catalog of ``regions`` (instance types of ``families``).
 
@@ -354,6 +313,10 @@ def fetch_aws(
     chain) with :func:`client_config`. ``progress(region, message)`` reports each
     region's "fetching prices", "done: N rows" or "failed: …". ``now`` (UTC) is the
     spot price instant and ``fetched_at``.
+
+    ``keyless`` reads the public bulk offer files instead (no credentials, no spot
+    prices; ``http`` replaces their urllib3 client); it is also chosen, with a
+    progress message, when the session finds no credentials.
 
     Raises :class:`CatalogFetchError` when no region was requested, when the
     pricing API rejects the credentials, or when every region failed.
@@ -364,6 +327,17 @@ def fetch_aws(
                                 hint="pass at least one region, e.g. us-east-1")
     fams = tuple(dict.fromkeys(families)) if families else DEFAULT_FAMILIES
     when = (now or datetime.now(UTC)).astimezone(UTC)
+    say_first: Progress = progress or (lambda _region, _message: None)
+    if clients is None:
+        session = session or boto3.session.Session()
+        if not keyless and session.get_credentials() is None:
+            say_first("all", NO_CREDENTIALS_FALLBACK)
+            keyless = True
+    if keyless:
+        from planner.catalog.aws_keyless import fetch_aws_bulk  # imports this module
+
+        return fetch_aws_bulk(wanted_regions, http=http, families=fams, progress=progress,
+                              now=when)
     make = clients or session_client_factory(session or boto3.session.Session())
     say: Progress = progress or (lambda _region, _message: None)
     acc = _Fetch()
@@ -394,7 +368,9 @@ def _catalog(acc: _Fetch, families: Sequence[str], when: datetime) -> CatalogFil
             "instance_type_filter": _type_filters(families),
             "spot_product_descriptions": list(SPOT_PRODUCT_DESCRIPTIONS),
             "spot_start_time": when.isoformat(),
-            "spot_aggregation": "minimum over availability zones",
+            "spot_aggregation": "lowest current price over the region's availability "
+                                "zones (latest entry per zone; Local Zones excluded)",
+            "commitments": "reserved Standard No Upfront 1yr/3yr hourly rates",
             "retries": {"mode": RETRY_MODE, "max_attempts": MAX_ATTEMPTS},
             "skipped_rows": acc.skipped,
         },

@@ -1,6 +1,6 @@
 """Fetch the Azure price catalog: VM sizes (azure-mgmt-compute) ∩ retail prices.
 
-For every requested region:
+With credentials, for every requested region:
 
 1. the region must be in ``planner/data/regions.json`` (its country is needed);
 2. VM sizes and capabilities come from the Resource SKUs API
@@ -8,7 +8,11 @@ For every requested region:
 3. Linux on-demand and spot prices come from the public Retail Prices API
    (:mod:`planner.catalog.azure_prices`);
 4. a row is a size that has an on-demand price (joined on ``armSkuName``),
-   with its GPU from the maintained family table.
+   with its GPU from the maintained family table (:mod:`planner.catalog.azure_rows`).
+
+Keyless (``keyless=True``, or no subscription id found): step 2 is skipped; every
+priced size whose vCPUs and memory ``planner/data/azure_vm_sizes.json`` knows
+becomes a row, without SKU restrictions (the catalog's source says so).
 
 A region that fails is recorded in ``failed_regions`` and the fetch goes on.
 An authentication or authorization failure stops the fetch with a
@@ -36,20 +40,18 @@ from planner.catalog.azure_prices import (
     CURRENCY,
     RETAIL_API_VERSION,
     RETAIL_PRICES_URL,
-    RegionPrices,
     fetch_region_prices,
     make_prices_client,
     price_filter,
 )
-from planner.catalog.azure_skus import (
-    GpuFamilyTable,
-    UnmappedGpuFamily,
-    VmSku,
-    list_vm_skus,
-    load_gpu_families,
-    resolve_gpu,
-    sku_filter,
+from planner.catalog.azure_rows import (
+    KEYLESS_CAVEAT,
+    RegionRows,
+    keyless_region_rows,
+    region_rows,
 )
+from planner.catalog.azure_sizes import SizeTable, load_size_table
+from planner.catalog.azure_skus import GpuFamilyTable, list_vm_skus, load_gpu_families, sku_filter
 from planner.catalog.schema import (
     SCHEMA_VERSION,
     CatalogFile,
@@ -57,6 +59,7 @@ from planner.catalog.schema import (
     CatalogSource,
     EgressPrices,
     RegionFailure,
+    RowSource,
 )
 from planner.errors import CatalogFetchError
 from planner.jurisdictions import region_country
@@ -68,13 +71,21 @@ SKUS_ENDPOINT = "https://management.azure.com/subscriptions/{subscriptionId}/pro
 # and to the internet (first 10 TB/month tier; the first 100 GB/month are free).
 EGRESS = EgressPrices(same_provider_per_gb=Decimal("0.02"), internet_per_gb=Decimal("0.087"))
 AUTH_HINT = ("run `az login`, or set AZURE_CLIENT_ID, AZURE_CLIENT_SECRET and AZURE_TENANT_ID "
-             "for a service principal; the identity needs the Reader role on the subscription")
+             "for a service principal; the identity needs the Reader role on the subscription "
+             "(or refresh without credentials: --keyless)")
+API_REF = "Azure Retail Prices API + Resource SKUs API (azure-mgmt-compute)"
+KEYLESS_REF = "Azure Retail Prices API (public, keyless; " + KEYLESS_CAVEAT.split(":")[0] + ")"
+KEYLESS_FALLBACK = ("no Azure subscription id found (AZURE_SUBSCRIPTION_ID): refreshing keyless "
+                    "from the public Retail Prices API only, " + KEYLESS_CAVEAT)
 
 
-@dataclass
-class _RegionResult:
-    rows: list[CatalogRow]
-    skipped_gpu: list[str]
+@dataclass(frozen=True)
+class _Tables:
+    """The maintained tables a fetch reads, and whether it runs keyless."""
+
+    gpus: GpuFamilyTable
+    sizes: SizeTable
+    keyless: bool
 
 
 def _quiet(_region: str, _message: str) -> None:
@@ -115,47 +126,22 @@ def _default_credential() -> TokenCredential:
     return DefaultAzureCredential()
 
 
-def _row(region: str, country: str, sku: VmSku, prices: RegionPrices,
-         table: GpuFamilyTable) -> CatalogRow | None:
-    """The catalog row of one size, or None when it has no on-demand Linux price.
-
-    Raises :class:`UnmappedGpuFamily` for GPU sizes the family table does not know.
-    """
-    price = prices.on_demand.get(sku.name)
-    if price is None or not sku.vcpus or not sku.memory_gib:
-        return None
-    gpu = resolve_gpu(sku, table)
-    return CatalogRow(
-        provider="azure", region=region, instance_type=sku.name, family=sku.family,
-        architecture="arm64" if sku.architecture == "arm64" else "x86_64",
-        vcpus=sku.vcpus, memory_gib=sku.memory_gib,
-        gpu_model=gpu.model if gpu else None, gpu_vendor=gpu.vendor if gpu else None,
-        gpu_count=gpu.count if gpu else 0, gpu_memory_gib=gpu.memory_gib if gpu else 0,
-        price_per_hour=price, spot_price_per_hour=prices.spot.get(sku.name),
-        country=country, availability="restricted" if sku.restricted else "available",
-        restrictions=list(sku.restrictions),
-    )
-
-
-def _fetch_region(region: str, country: str, compute: ComputeManagementClient,
-                  prices_client: PipelineClient,
-                  table: GpuFamilyTable, report: Progress) -> _RegionResult:
-    report(region, "listing VM sizes (Resource SKUs API)")
-    skus = list_vm_skus(compute, region)
-    report(region, f"{len(skus)} VM sizes; reading retail prices")
-    prices = fetch_region_prices(prices_client, region)
+def _fetch_region(region: str, country: str, compute: ComputeManagementClient | None,
+                  prices_client: PipelineClient, tables: _Tables, source: RowSource,
+                  report: Progress) -> RegionRows:
+    skus = None
+    if compute is not None:
+        report(region, "listing VM sizes (Resource SKUs API)")
+        skus = list_vm_skus(compute, region)
+        report(region, f"{len(skus)} VM sizes; reading retail prices")
+    prices = fetch_region_prices(prices_client, region, tables.sizes.name)
     report(region, f"{prices.items} price items in {prices.pages} pages: "
                    f"{len(prices.on_demand)} on-demand, {len(prices.spot)} spot, "
                    f"{len(prices.low_priority)} low-priority (not used)")
-    result = _RegionResult(rows=[], skipped_gpu=[])
-    for sku in skus:
-        try:
-            row = _row(region, country, sku, prices, table)
-        except UnmappedGpuFamily as exc:
-            result.skipped_gpu.append(str(exc))
-            continue
-        if row is not None:
-            result.rows.append(row)
+    if skus is None:
+        result = keyless_region_rows(region, country, prices, tables.gpus, tables.sizes, source)
+    else:
+        result = region_rows(region, country, skus, prices, tables.gpus, source)
     if result.skipped_gpu:
         report(region, f"skipped {len(result.skipped_gpu)} GPU sizes missing from the GPU "
                        f"family table: {', '.join(result.skipped_gpu)}")
@@ -172,34 +158,104 @@ def _unique(regions: Sequence[str]) -> list[str]:
     return seen
 
 
-def _source(regions: list[str], table: GpuFamilyTable, skipped_gpu: list[str]) -> CatalogSource:
+def _source(regions: list[str], tables: _Tables, skipped_gpu: list[str],
+            skipped: dict[str, dict[str, int]]) -> CatalogSource:
     try:
         sdk = f"azure-mgmt-compute {version('azure-mgmt-compute')}"
     except PackageNotFoundError:  # pragma: no cover - the SDK is a dependency
         sdk = "azure-mgmt-compute"
-    note = None
+    notes = [f"keyless refresh: {KEYLESS_CAVEAT}"] if tables.keyless else []
     if skipped_gpu:
-        note = ("GPU sizes skipped (family not in the GPU family table): "
-                + ", ".join(sorted(set(skipped_gpu))))
+        notes.append("GPU sizes skipped (family not in the GPU family table): "
+                     + ", ".join(sorted(set(skipped_gpu))))
+    if tables.keyless:
+        skus: dict[str, object] = {"mode": "keyless (Resource SKUs API not called)",
+                                   "vm_sizes": tables.sizes.source}
+    else:
+        skus = {"sdk": sdk, "filter": sku_filter("{region}"), "resourceType": "virtualMachines"}
     return CatalogSource(
-        apis=["azure-mgmt-compute ResourceSkus.list", "Azure Retail Prices API"],
-        endpoints=[SKUS_ENDPOINT, RETAIL_PRICES_URL],
+        apis=(["Azure Retail Prices API"] if tables.keyless
+              else ["azure-mgmt-compute ResourceSkus.list", "Azure Retail Prices API"]),
+        endpoints=[RETAIL_PRICES_URL] if tables.keyless else [SKUS_ENDPOINT, RETAIL_PRICES_URL],
         parameters={
             "regions_requested": sorted(regions),
-            "resource_skus": {"sdk": sdk, "filter": sku_filter("{region}"),
-                              "resourceType": "virtualMachines"},
+            "resource_skus": skus,
             "retail_prices": {"api-version": RETAIL_API_VERSION, "currencyCode": CURRENCY,
                               "$filter": price_filter("{region}"),
                               "linux_on_demand": "productName without Windows/Win, "
                                                  "skuName/meterName without Spot/Low Priority",
                               "spot": "Spot in skuName or meterName",
-                              "excluded": "Windows, Low Priority, non-hourly, zero prices"},
-            "gpu_families": table.source,
+                              "commitments": "savingsPlan 1 Year / 3 Years retailPrice",
+                              "excluded": "Windows, Low Priority, Cloud Services, Dedicated "
+                                          "Host, non-hourly, zero prices"},
+            "gpu_families": tables.gpus.source,
+            "skipped_rows": skipped,
             "egress": "Azure list prices: inter-region within a continent, "
                       "internet first 10 TB tier",
         },
-        note=note,
+        note="; ".join(notes) or None,
     )
+
+
+def _countries(wanted: list[str], failures: list[RegionFailure],
+               report: Progress) -> dict[str, str]:
+    """Country of every known region; unknown ones become failures."""
+    countries: dict[str, str] = {}
+    for region in wanted:
+        country = region_country("azure", region)
+        if country is None:
+            error = f"unknown Azure region {region!r} (not in planner/data/regions.json)"
+            failures.append(RegionFailure(region=region, error=error))
+            report(region, f"failed: {error}")
+        else:
+            countries[region] = country
+    return countries
+
+
+def _is_keyless(keyless: bool, compute_client: ComputeManagementClient | None,
+                subscription_id: str | None, report: Progress) -> bool:
+    """Keyless when asked, or (with a message) when no subscription id can be found."""
+    if keyless or compute_client is not None:
+        return keyless
+    if subscription_id or os.environ.get("AZURE_SUBSCRIPTION_ID", "").strip():
+        return False
+    report("all", KEYLESS_FALLBACK)
+    return True
+
+
+@dataclass
+class _Gathered:
+    rows: list[CatalogRow]
+    done: list[str]
+    skipped_gpu: list[str]
+    skipped: dict[str, dict[str, int]]
+
+
+def _fetch_regions(countries: dict[str, str], compute: ComputeManagementClient | None,
+                   prices_client: PipelineClient, tables: _Tables, source: RowSource,
+                   failures: list[RegionFailure], report: Progress) -> _Gathered:
+    got = _Gathered([], [], [], {})
+    for region, country in countries.items():
+        try:
+            result = _fetch_region(region, country, compute, prices_client, tables, source,
+                                   report)
+        except ClientAuthenticationError as exc:
+            raise _auth_failure(exc) from exc
+        except HttpResponseError as exc:
+            if exc.status_code == 403:
+                raise _auth_failure(exc, forbidden=True) from exc
+            failures.append(RegionFailure(region=region, error=_error_text(exc)))
+            report(region, f"failed: {_error_text(exc)}")
+        except (AzureError, ValueError, TypeError, KeyError) as exc:
+            failures.append(RegionFailure(region=region, error=_error_text(exc)))
+            report(region, f"failed: {_error_text(exc)}")
+        else:
+            got.rows.extend(result.rows)
+            got.skipped_gpu.extend(result.skipped_gpu)
+            if result.skipped:
+                got.skipped[region] = dict(sorted(result.skipped.items()))
+            got.done.append(region)
+    return got
 
 
 def fetch_azure(
@@ -210,6 +266,8 @@ def fetch_azure(
     compute_client: ComputeManagementClient | None = None,
     prices_transport: HttpTransport | None = None,
     families: GpuFamilyTable | None = None,
+    sizes: SizeTable | None = None,
+    keyless: bool = False,
     progress: Progress | None = None,
     now: datetime | None = None,
 ) -> CatalogFile:
@@ -217,69 +275,46 @@ def fetch_azure(
 
     ``subscription_id`` defaults to ``$AZURE_SUBSCRIPTION_ID`` and ``credential``
     to ``DefaultAzureCredential()``; both are unused when ``compute_client`` is
-    given. ``prices_transport`` replaces the HTTP transport of the Retail
-    Prices client (tests pass a canned one). ``families`` replaces the bundled
-    GPU family table. ``progress(region, message)`` is told what happens per
-    region. ``now`` fixes ``fetched_at`` (UTC; a naive value is taken as UTC).
+    given. ``keyless`` skips the Resource SKUs API (no credentials; no SKU
+    restrictions); it is also chosen, with a progress message, when no
+    subscription id is found. ``prices_transport`` replaces the HTTP transport of
+    the Retail Prices client (tests pass a canned one). ``families`` and ``sizes``
+    replace the bundled GPU family and VM size tables. ``progress(region,
+    message)`` is told what happens per region. ``now`` fixes ``fetched_at``
+    (UTC; a naive value is taken as UTC).
 
     Raises :class:`~planner.errors.CatalogFetchError` on authentication or
-    authorization failure, a missing subscription id, or when no region could
-    be read.
+    authorization failure, or when no region could be read.
     """
     wanted = _unique(regions)
     if not wanted:
         raise CatalogFetchError("no Azure regions to fetch", hint="name at least one region, "
                                 "e.g. westeurope (see `az account list-locations -o table`)")
-    table = families or load_gpu_families()
     report = progress or _quiet
     fetched_at = now or datetime.now(UTC)
     if fetched_at.tzinfo is None:
         fetched_at = fetched_at.replace(tzinfo=UTC)
-
+    tables = _Tables(families or load_gpu_families(), sizes or load_size_table(),
+                     _is_keyless(keyless, compute_client, subscription_id, report))
+    source = RowSource(kind="bulk" if tables.keyless else "api",
+                       ref=KEYLESS_REF if tables.keyless else API_REF, fetched_at=fetched_at)
     failures: list[RegionFailure] = []
-    countries: dict[str, str] = {}
-    for region in wanted:
-        country = region_country("azure", region)
-        if country is None:
-            error = f"unknown Azure region {region!r} (not in planner/data/regions.json)"
-            failures.append(RegionFailure(region=region, error=error))
-            report(region, f"failed: {error}")
-        else:
-            countries[region] = country
-
-    rows: list[CatalogRow] = []
-    done: list[str] = []
-    skipped_gpu: list[str] = []
+    countries = _countries(wanted, failures, report)
+    got = _Gathered([], [], [], {})
     if countries:
         owned_credential: TokenCredential | None = None
-        if compute_client is None:
+        compute = None if tables.keyless else compute_client
+        if compute is None and not tables.keyless:
             subscription = _subscription(subscription_id)
             if credential is None:
                 credential = owned_credential = _default_credential()
             compute = ComputeManagementClient(credential, subscription)
-        else:
-            compute = compute_client
         prices_client = make_prices_client(prices_transport)
         try:
-            for region, country in countries.items():
-                try:
-                    result = _fetch_region(region, country, compute, prices_client, table, report)
-                except ClientAuthenticationError as exc:
-                    raise _auth_failure(exc) from exc
-                except HttpResponseError as exc:
-                    if exc.status_code == 403:
-                        raise _auth_failure(exc, forbidden=True) from exc
-                    failures.append(RegionFailure(region=region, error=_error_text(exc)))
-                    report(region, f"failed: {_error_text(exc)}")
-                except (AzureError, ValueError, TypeError, KeyError) as exc:
-                    failures.append(RegionFailure(region=region, error=_error_text(exc)))
-                    report(region, f"failed: {_error_text(exc)}")
-                else:
-                    rows.extend(result.rows)
-                    skipped_gpu.extend(result.skipped_gpu)
-                    done.append(region)
+            got = _fetch_regions(countries, compute, prices_client, tables, source, failures,
+                                 report)
         finally:
-            if compute_client is None:
+            if compute_client is None and compute is not None:
                 compute.close()
             close = getattr(owned_credential, "close", None)
             if callable(close):
@@ -287,18 +322,13 @@ def fetch_azure(
             if prices_transport is None:
                 prices_client.close()
 
-    if not done:
+    if not got.done:
         summary = "; ".join(f"{f.region}: {f.error}" for f in failures)
         raise CatalogFetchError(f"every Azure region failed ({_one_line(summary, 400)})",
                                 hint="check the region names and your network, then retry")
     return CatalogFile(
-        schema_version=SCHEMA_VERSION,
-        provider="azure",
-        fetched_at=fetched_at,
-        source=_source(wanted, table, skipped_gpu),
-        currency="USD",
-        regions=sorted(done),
-        failed_regions=sorted(failures, key=lambda f: f.region),
-        egress=EGRESS,
-        rows=sorted(rows, key=lambda r: (r.region, r.instance_type)),
+        schema_version=SCHEMA_VERSION, provider="azure", fetched_at=fetched_at,
+        source=_source(wanted, tables, got.skipped_gpu, got.skipped), currency="USD",
+        regions=sorted(got.done), failed_regions=sorted(failures, key=lambda f: f.region),
+        egress=EGRESS, rows=sorted(got.rows, key=lambda r: (r.region, r.instance_type)),
     )

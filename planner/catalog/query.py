@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from planner.catalog.load import LoadedCatalog
+from planner.catalog.provenance import Provenance, row_provenance
+from planner.catalog.schema import CatalogFile, CatalogRow
 from planner.errors import InputError
 from planner.gpus import GPU_MODELS, closest, normalize_gpu
 
@@ -30,6 +33,11 @@ class GpuOffer:
     gpu_memory_gib: float
     price_per_hour: Decimal
     spot_price_per_hour: Decimal | None
+    gpu_vendor: str | None = None
+    spot_price_at: datetime | None = None
+    commit_1y_per_hour: Decimal | None = None
+    commit_3y_per_hour: Decimal | None = None
+    source: Provenance | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict; prices stay :class:`Decimal` (write them with ``dump_json``)."""
@@ -38,8 +46,24 @@ class GpuOffer:
             "instance_type": self.instance_type, "provider": self.provider,
             "region": self.region, "vcpus": self.vcpus, "memory_gib": self.memory_gib,
             "gpu_memory_gib": self.gpu_memory_gib, "price_per_hour": self.price_per_hour,
-            "spot_price_per_hour": self.spot_price_per_hour,
+            "spot_price_per_hour": self.spot_price_per_hour, "gpu_vendor": self.gpu_vendor,
+            "spot_price_at": self.spot_price_at, "commit_1y_per_hour": self.commit_1y_per_hour,
+            "commit_3y_per_hour": self.commit_3y_per_hour,
+            "source": None if self.source is None else {
+                "kind": self.source.kind, "ref": self.source.ref,
+                "fetched_at": self.source.fetched_at, "from_file": self.source.inherited},
         }
+
+
+def _offer(row: CatalogRow, catalog: CatalogFile) -> GpuOffer:
+    assert row.price_per_hour is not None and row.gpu_model is not None  # validated on load
+    return GpuOffer(
+        gpu_model=row.gpu_model, gpu_count=row.gpu_count, instance_type=row.instance_type,
+        provider=row.provider, region=row.region, vcpus=row.vcpus, memory_gib=row.memory_gib,
+        gpu_memory_gib=row.gpu_memory_gib, price_per_hour=row.price_per_hour,
+        spot_price_per_hour=row.spot_price_per_hour, gpu_vendor=row.gpu_vendor,
+        spot_price_at=row.spot_price_at, commit_1y_per_hour=row.commit_1y_per_hour,
+        commit_3y_per_hour=row.commit_3y_per_hour, source=row_provenance(row, catalog))
 
 
 def known_gpu_models(loaded: Iterable[LoadedCatalog]) -> set[str]:
@@ -75,21 +99,43 @@ def _check_regions(loaded: Sequence[LoadedCatalog], regions: Sequence[str]) -> N
             raise InputError(f"unknown region {region!r}", path="--region", hint=hint)
 
 
-def find_gpu_offers(loaded: Sequence[LoadedCatalog], gpu: str, *,
-                    regions: Sequence[str] = (), providers: Sequence[str] = ()) -> list[GpuOffer]:
-    """Every row carrying a GPU model matching ``gpu``, cheapest first.
+def _models_for(loaded: Sequence[LoadedCatalog], gpu: str | None,
+                vendor: str | None) -> set[str]:
+    """The models a query names: by model or family (``--gpu``) and/or vendor."""
+    known = known_gpu_models(loaded)
+    models = set(known)
+    if gpu:
+        models = match_gpu_models(gpu, known)
+        if not models:
+            families = {name.split("-")[0] for name in known}  # A100-80GB -> A100
+            guess = closest(gpu, known | families)
+            hint = f"did you mean {guess!r}?" if guess else "see `planner catalog show --help`"
+            raise InputError(f"unknown GPU model {gpu!r}", path="--gpu", hint=hint)
+    if vendor:
+        vendors = {m.vendor for m in GPU_MODELS.values()}
+        wanted = vendor.strip().lower()
+        if wanted not in vendors:
+            guess = closest(wanted, vendors)
+            hint = f"did you mean {guess!r}?" if guess else "one of " + ", ".join(sorted(vendors))
+            raise InputError(f"unknown accelerator vendor {vendor!r}", path="--vendor", hint=hint)
+        models = {m for m in models if m in GPU_MODELS and GPU_MODELS[m].vendor == wanted}
+    return models
+
+
+def find_gpu_offers(loaded: Sequence[LoadedCatalog], gpu: str | None = None, *,
+                    vendor: str | None = None, regions: Sequence[str] = (),
+                    providers: Sequence[str] = ()) -> list[GpuOffer]:
+    """Every row carrying an accelerator matching ``gpu`` (a model or family such as
+    ``A100``) and/or ``vendor`` (``nvidia``, ``amd``, ``aws`` …), cheapest first.
 
     Sorted by on-demand price, then provider, region and instance type.
-    Raises ``InputError`` (exit code 2) for an unknown GPU or region, naming the
-    closest valid name.
+    Raises ``InputError`` (exit code 2) for an unknown GPU, vendor or region, naming
+    the closest valid name, and when neither ``gpu`` nor ``vendor`` is given.
     """
-    known = known_gpu_models(loaded)
-    models = match_gpu_models(gpu, known)
-    if not models:
-        families = {name.split("-")[0] for name in known}  # A100-80GB -> A100
-        guess = closest(gpu, known | families)
-        hint = f"did you mean {guess!r}?" if guess else "see `planner catalog show --help`"
-        raise InputError(f"unknown GPU model {gpu!r}", path="--gpu", hint=hint)
+    if not gpu and not vendor:
+        raise InputError("name a GPU model/family or a vendor", path="--gpu",
+                         hint="e.g. --gpu H100, --gpu A100 or --vendor amd")
+    models = _models_for(loaded, gpu, vendor)
     if regions:
         _check_regions(loaded, regions)
     offers = []
@@ -101,12 +147,6 @@ def find_gpu_offers(loaded: Sequence[LoadedCatalog], gpu: str, *,
                 continue
             if regions and row.region not in regions:
                 continue
-            assert row.price_per_hour is not None  # validated when the catalog loaded
-            offers.append(GpuOffer(
-                gpu_model=row.gpu_model, gpu_count=row.gpu_count,
-                instance_type=row.instance_type, provider=row.provider, region=row.region,
-                vcpus=row.vcpus, memory_gib=row.memory_gib, gpu_memory_gib=row.gpu_memory_gib,
-                price_per_hour=row.price_per_hour, spot_price_per_hour=row.spot_price_per_hour,
-            ))
+            offers.append(_offer(row, item.catalog))
     offers.sort(key=lambda o: (o.price_per_hour, o.provider, o.region, o.instance_type))
     return offers

@@ -10,6 +10,7 @@ from typing import Any
 
 from planner.catalog.load import PROVIDER_FILES, load_catalog_file
 from planner.catalog.lock import holder_pid, is_locked, temp_files
+from planner.catalog.provenance import fetch_span, provenance_mix
 from planner.catalog.store import DEFAULT_MAX_AGE_DAYS, catalog_path, covered_regions
 from planner.errors import CatalogError
 
@@ -28,6 +29,11 @@ class CatalogStatus:
     regions: int = 0
     gpu_rows: int = 0
     failed_regions: dict[str, str] = field(default_factory=dict)
+    provenance: dict[str, int] = field(default_factory=dict)
+    """Rows per source kind (api, bulk, import, transcribed)."""
+    oldest_fetch: datetime | None = None
+    newest_fetch: datetime | None = None
+    """The oldest and newest time a row's prices were read."""
     error: str | None = None
     leftover_temp_files: dict[str, int] = field(default_factory=dict)
     """Temp files of interrupted refreshes (name → bytes); the next refresh removes them."""
@@ -35,8 +41,10 @@ class CatalogStatus:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (timestamps as ISO 8601 UTC)."""
         out = asdict(self)
-        if self.fetched_at is not None:
-            out["fetched_at"] = self.fetched_at.isoformat().replace("+00:00", "Z")
+        for key in ("fetched_at", "oldest_fetch", "newest_fetch"):
+            stamp = getattr(self, key)
+            if stamp is not None:
+                out[key] = stamp.isoformat().replace("+00:00", "Z")
         if self.age_days is not None:
             out["age_days"] = round(self.age_days, 2)
         return out
@@ -101,12 +109,15 @@ def catalog_status(directory: Path, *, now: datetime | None = None,
             continue
         cat = loaded.catalog
         age = cat.age_days(ref)
+        span = fetch_span(cat)
         out.append(CatalogStatus(
             provider=provider, file=str(path), sha256=loaded.sha256[:12],
             fetched_at=cat.fetched_at, age_days=age, stale=age > max_age_days,
             rows=len(cat.rows), regions=len(covered_regions(cat)),
             gpu_rows=sum(1 for r in cat.rows if r.gpu_count > 0),
             failed_regions={f.region: f.error for f in cat.failed_regions},
+            provenance=provenance_mix(cat),
+            oldest_fetch=span[0] if span else None, newest_fetch=span[1] if span else None,
             leftover_temp_files=extra,
         ))
     return out

@@ -10,6 +10,7 @@ good catalog file is never touched by a failed refresh.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import sys
 from collections.abc import Callable, Iterable
@@ -36,7 +37,7 @@ from planner.catalog.store import (
     stale_catalogs,
 )
 from planner.cli.common import err_console, friendly_errors
-from planner.errors import CatalogError, CatalogFetchError
+from planner.errors import CatalogError, CatalogFetchError, InputError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -111,24 +112,40 @@ def catalog() -> None:
     """Refresh, inspect and query the cloud price catalogs."""
 
 
+def store_options(func: F) -> F:
+    """The store options shared by ``refresh`` and ``import``."""
+    for option in reversed((
+        click.option("--out", "out", type=DIR_TYPE, default=Path("catalogs"),
+                     envvar=CATALOGS_ENV, show_default=True,
+                     help=f"Catalog directory (env {CATALOGS_ENV})."),
+        click.option("--max-row-loss", type=click.FloatRange(0.0, 1.0),
+                     default=DEFAULT_MAX_ROW_LOSS, show_default=True,
+                     help="Refuse when more than this share of rows disappears."),
+        click.option("--force", is_flag=True,
+                     help="Replace the catalog even if regions or rows got lost."),
+        click.option("--no-wait", is_flag=True,
+                     help="Exit at once (code 5) when another refresh of the catalog is running."),
+        click.option("--wait-timeout", type=click.FloatRange(min=0),
+                     default=DEFAULT_LOCK_TIMEOUT_S, show_default=True, metavar="SECONDS",
+                     help="How long to wait for another refresh of the same catalog."),
+    )):
+        func = option(func)
+    return func
+
+
 @catalog.command("refresh")
 @click.option("--provider", type=PROVIDERS, required=True, help="Cloud provider to fetch.")
 @click.option("--regions", "regions", multiple=True, metavar="R1,R2",
               help="Regions to fetch (comma-separated or repeated). Default: the regions "
                    "of the existing catalog file, else a built-in default list.")
-@click.option("--out", "out", type=DIR_TYPE, default=Path("catalogs"), envvar=CATALOGS_ENV,
-              show_default=True, help=f"Catalog directory (env {CATALOGS_ENV}).")
-@click.option("--max-row-loss", type=click.FloatRange(0.0, 1.0), default=DEFAULT_MAX_ROW_LOSS,
-              show_default=True, help="Refuse when more than this share of rows disappears.")
-@click.option("--force", is_flag=True, help="Replace the catalog even if regions or rows got lost.")
-@click.option("--no-wait", is_flag=True,
-              help="Exit at once (code 5) when another refresh of the catalog is running.")
-@click.option("--wait-timeout", type=click.FloatRange(min=0), default=DEFAULT_LOCK_TIMEOUT_S,
-              show_default=True, metavar="SECONDS",
-              help="How long to wait for another refresh of the same catalog.")
+@store_options
+@click.option("--keyless", is_flag=True,
+              help="Use only public price lists, no credentials: AWS bulk offer files (no "
+                   "spot prices), Azure Retail Prices API (no SKU restrictions). Chosen "
+                   "automatically, with a message, when no credentials are found.")
 @friendly_errors
 def refresh_cmd(provider: str, regions: tuple[str, ...], out: Path, max_row_loss: float,
-                force: bool, no_wait: bool, wait_timeout: float) -> None:
+                force: bool, no_wait: bool, wait_timeout: float, keyless: bool) -> None:
     """Fetch current prices and atomically replace the provider's catalog file.
 
     One refresh per catalog file at a time: a second one waits for the first
@@ -139,15 +156,70 @@ def refresh_cmd(provider: str, regions: tuple[str, ...], out: Path, max_row_loss
     """
     wanted = _split(regions) or default_refresh_regions(out, provider)
     err = err_console()
-    _log(err, f"refreshing {provider} catalog in {out} for {len(wanted)} region(s): "
-         + ", ".join(wanted))
+    _log(err, f"refreshing {provider} catalog in {out} for {len(wanted)} region(s)"
+         + (" (keyless)" if keyless else "") + ": " + ", ".join(wanted))
     fetch = load_fetcher(provider)
+    if keyless:
+        fetch = functools.partial(fetch, keyless=True)
     result = refresh_catalog(provider, wanted, out, fetch=fetch,
                              progress=_progress_printer(err, provider),
                              max_row_loss=max_row_loss, force=force, wait=not no_wait,
                              lock_timeout_s=wait_timeout,
                              notify=lambda message: _log(err, message))
     _report_refresh(result)
+
+
+IMPORT_FORMATS = click.Choice(["skypilot", "azure-retail"])
+
+
+@catalog.command("import")
+@click.option("--format", "fmt", type=IMPORT_FORMATS, required=True,
+              help="skypilot: SkyPilot catalog CSV (vms.csv); azure-retail: Azure Retail "
+                   "Prices API pages saved with curl.")
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--provider", type=PROVIDERS, default=None,
+              help="The files' provider (required for skypilot; azure-retail is azure).")
+@store_options
+@friendly_errors
+def import_cmd(fmt: str, files: tuple[Path, ...], provider: str | None, out: Path,
+               max_row_loss: float, force: bool, no_wait: bool, wait_timeout: float) -> None:
+    """Import a catalog you already have and store it like a refresh.
+
+    Rows carry source kind "import" and the file names with their sha256. The
+    file replaces the provider's catalog in --out through the same store as a
+    refresh: validated, locked, refused (exit 5) when regions or more than
+    --max-row-loss of the rows would be lost, unless --force. Bad input exits 2.
+    """
+    from planner.catalog.importers import import_azure_retail, import_skypilot
+
+    err = err_console()
+    if fmt == "skypilot":
+        if provider is None:
+            raise InputError("--provider is required with --format skypilot",
+                             path="--provider", hint="pass --provider aws or --provider azure")
+        catalog = import_skypilot(files, provider, progress=_progress_printer(err, provider))
+    else:
+        if provider not in (None, "azure"):
+            raise InputError(f"--format azure-retail imports Azure prices, not {provider}",
+                             path="--provider", hint="drop --provider or pass azure")
+        catalog = import_azure_retail(files, progress=_progress_printer(err, "azure"))
+    regions = [*catalog.regions, *(f.region for f in catalog.failed_regions)]
+    _log(err, f"importing {len(catalog.rows)} {catalog.provider} rows ({fmt}) into {out}")
+    result = refresh_catalog(catalog.provider, regions, out,
+                             fetch=lambda _regions, progress=None: catalog,
+                             max_row_loss=max_row_loss, force=force, wait=not no_wait,
+                             lock_timeout_s=wait_timeout,
+                             notify=lambda message: _log(err, message))
+    _report_refresh(result)
+
+
+def _mix(provenance: dict[str, int]) -> str:
+    return ", ".join(f"{kind} {count}" for kind, count in provenance.items()) or "-"
+
+
+def _when(stamp: datetime | None) -> str:
+    return stamp.strftime("%Y-%m-%d %H:%M") if stamp else ""
 
 
 def _status_table(rows: list[CatalogStatus]) -> Table:
@@ -159,10 +231,21 @@ def _status_table(rows: list[CatalogStatus]) -> Table:
         if s.error:
             table.add_row(s.provider, s.file, "", "", "", "", "", "", "", "CORRUPT")
             continue
-        fetched = s.fetched_at.strftime("%Y-%m-%d %H:%M") if s.fetched_at else ""
-        table.add_row(s.provider, s.file, s.sha256 or "", fetched, f"{s.age_days or 0:.1f}",
-                      str(s.rows), str(s.gpu_rows), str(s.regions),
+        table.add_row(s.provider, s.file, s.sha256 or "", _when(s.fetched_at),
+                      f"{s.age_days or 0:.1f}", str(s.rows), str(s.gpu_rows), str(s.regions),
                       ", ".join(sorted(s.failed_regions)) or "-", "STALE" if s.stale else "no")
+    return table
+
+
+def _provenance_table(rows: list[CatalogStatus]) -> Table:
+    table = Table(title="Where the prices come from (rows per source kind)")
+    for name in ("Provider", "Rows", "GPU rows", "Regions", "Provenance", "Oldest price read",
+                 "Newest price read"):
+        table.add_column(name, no_wrap=True)
+    for s in rows:
+        if not s.error:
+            table.add_row(s.provider, str(s.rows), str(s.gpu_rows), str(s.regions),
+                          _mix(s.provenance), _when(s.oldest_fetch), _when(s.newest_fetch))
     return table
 
 
@@ -188,6 +271,7 @@ def status_cmd(catalogs_dir: Path, max_age_days: float, as_json: bool) -> None:
         err_console().print(f"no catalog files in {catalogs_dir}", markup=False)
     else:
         _out().print(_status_table(rows))
+        _out().print(_provenance_table(rows))
         for s in rows:
             for region, error in sorted(s.failed_regions.items()):
                 _out().print(f"{s.provider} {region}: {error}", markup=False)
@@ -206,42 +290,52 @@ def _count(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
-def _offers_table(gpu: str, offers: list[GpuOffer]) -> Table:
-    table = Table(title=f"Offers for GPU {gpu} (cheapest first)")
+def _offers_table(title: str, offers: list[GpuOffer]) -> Table:
+    table = Table(title=f"Offers for {title} (cheapest first; source * = the file's)")
     for name, justify in (("GPU", "left"), ("Count", "right"), ("Instance type", "left"),
                           ("Provider", "left"), ("Region", "left"), ("vCPUs", "right"),
                           ("Memory (GiB)", "right"), ("On-demand $/h", "right"),
-                          ("Spot $/h", "right")):
+                          ("Spot $/h", "right"), ("1y $/h", "right"), ("3y $/h", "right"),
+                          ("Source", "left")):
         table.add_column(name, justify=cast(Any, justify), no_wrap=True)
     for o in offers:
         table.add_row(o.gpu_model, _count(o.gpu_count), o.instance_type, o.provider, o.region,
                       str(o.vcpus), f"{o.memory_gib:g}", _price(o.price_per_hour),
-                      _price(o.spot_price_per_hour))
+                      _price(o.spot_price_per_hour), _price(o.commit_1y_per_hour),
+                      _price(o.commit_3y_per_hour), o.source.label() if o.source else "-")
     return table
 
 
 @catalog.command("show")
-@click.option("--gpu", required=True, help="GPU model, e.g. A100 (matches A100-40GB and -80GB).")
+@click.option("--gpu", default=None,
+              help="GPU model or family, e.g. H100, or A100 (matches A100-40GB and -80GB).")
+@click.option("--vendor", default=None,
+              help="Accelerator vendor: nvidia, amd, aws (Trainium/Inferentia), habana.")
 @click.option("--region", "regions", multiple=True, help="Only these regions (repeat or comma).")
 @click.option("--provider", type=PROVIDERS, default=None, help="Only this provider.")
 @CATALOGS_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @friendly_errors
-def show_cmd(gpu: str, regions: tuple[str, ...], provider: str | None, catalogs_dir: Path,
-             as_json: bool) -> None:
-    """List instance types carrying a GPU model, with prices, cheapest first."""
+def show_cmd(gpu: str | None, vendor: str | None, regions: tuple[str, ...],
+             provider: str | None, catalogs_dir: Path, as_json: bool) -> None:
+    """List instance types carrying a GPU model, family or vendor, with prices and the
+    source of each price, cheapest first."""
     loaded = load_catalog_dir(catalogs_dir, (provider,) if provider else None)
     if not loaded:
         raise CatalogError("no catalog files found", source=str(catalogs_dir),
                            hint="run `planner catalog refresh` or pass --catalogs DIR")
     for warning in stale_catalogs(loaded):
         err_console().print(f"warning: {warning}", markup=False)
-    offers = find_gpu_offers(loaded, gpu, regions=_split(regions),
+    offers = find_gpu_offers(loaded, gpu, vendor=vendor, regions=_split(regions),
                              providers=(provider,) if provider else ())
+    title = " ".join(x for x in (f"GPU {gpu}" if gpu else "", f"vendor {vendor}" if vendor
+                                 else "") if x)
     if as_json:
         click.echo(dump_json([o.to_dict() for o in offers]))
     elif not offers:
-        err_console().print(f"no offers for GPU {gpu} in the selected catalogs/regions",
+        err_console().print(f"no offers for {title} in the selected catalogs/regions",
                             markup=False)
     else:
-        _out().print(_offers_table(gpu, offers))
+        _out().print(_offers_table(title, offers))
+        for ref in sorted({o.source.ref for o in offers if o.source}):
+            _out().print(f"source: {ref}", markup=False)

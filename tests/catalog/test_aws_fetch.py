@@ -27,7 +27,8 @@ from botocore.exceptions import ClientError, EndpointConnectionError, NoCredenti
 from botocore.stub import Stubber
 
 from planner.catalog import aws
-from planner.catalog.schema import CatalogFile
+from planner.catalog.aws_offers import OfferPrices
+from planner.catalog.schema import CatalogFile, RowSource
 from planner.errors import CatalogFetchError
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "aws"
@@ -228,7 +229,7 @@ def test_prices_are_decimal_and_spot_is_min_across_azs(
     assert g5.price_per_hour == Decimal("1.006") and str(g5.price_per_hour) == "1.006"
     # g5.xlarge: us-east-1a 0.4321, us-east-1b 0.3907, us-east-1f 0.4122
     assert g5.spot_price_per_hour == Decimal("0.3907")
-    assert row(catalog, "us-east-1", "p4d.24xlarge").spot_price_per_hour == Decimal("8.5148")
+    assert g5.spot_price_at == datetime(2026, 1, 15, 10, 7, 41, tzinfo=UTC)
     assert row(catalog, "us-east-1", "m7i.large").spot_price_per_hour == Decimal("0.0398")
     assert row(catalog, "us-east-1", "p5.48xlarge").spot_price_per_hour is None
     assert row(catalog, "us-east-1", "trn1.2xlarge").price_per_hour == Decimal("1.34375")
@@ -397,11 +398,56 @@ def test_default_families_are_requested(clients: Clients) -> None:
         "g5.xlarge", "m7g.large", "m7i.large", "p4d.24xlarge"]
 
 
+def test_spot_is_the_lowest_current_zone_price(
+        two_regions: tuple[CatalogFile, list[tuple[str, str]]]) -> None:
+    """p4d.24xlarge in the recorded history: 1a 7.8799 (listed first, the issue's wrong
+    value), 1b 2.4655, 1c 8.5148 now but 1.9531 six hours ago (superseded), and a Local
+    Zone at 1.101 (not a zone of the region). The region's price is 1b's, with its time."""
+    catalog, _ = two_regions
+    p4d = row(catalog, "us-east-1", "p4d.24xlarge")
+    assert p4d.spot_price_per_hour == Decimal("2.4655")
+    assert p4d.spot_price_at == datetime(2026, 1, 15, 9, 44, 3, tzinfo=UTC)
+    # m7i.large: 1a's older 0.0351 is superseded by its current 0.0398
+    assert row(catalog, "us-east-1", "m7i.large").spot_price_per_hour == Decimal("0.0398")
+
+
+def test_region_spot_rules() -> None:
+    from planner.catalog.aws_spot import is_region_zone, region_spot
+
+    assert is_region_zone("us-east-1b", "us-east-1")
+    assert not is_region_zone("us-east-1-bos-1a", "us-east-1")
+    assert not is_region_zone("us-east-2a", "us-east-1")
+    entries = [
+        {"AvailabilityZone": "eu-west-1a", "InstanceType": "x.large", "SpotPrice": "0.5",
+         "ProductDescription": "Linux/UNIX", "Timestamp": datetime(2026, 1, 1, 9, tzinfo=UTC)},
+        {"AvailabilityZone": "eu-west-1a", "InstanceType": "x.large", "SpotPrice": "0.2",
+         "ProductDescription": "Windows", "Timestamp": datetime(2026, 1, 1, 10, tzinfo=UTC)},
+        {"AvailabilityZone": "eu-west-1b", "InstanceType": "x.large", "SpotPrice": "0.5",
+         "ProductDescription": "Linux/UNIX", "Timestamp": "2026-01-01T08:00:00Z"},
+    ]
+    quote = region_spot(entries, "eu-west-1")["x.large"]
+    assert (quote.price, quote.zone) == (Decimal("0.5"), "eu-west-1a")  # tie: zone name
+
+
+def test_commitment_prices_from_reserved_terms(
+        two_regions: tuple[CatalogFile, list[tuple[str, str]]]) -> None:
+    catalog, _ = two_regions
+    p4d = row(catalog, "us-east-1", "p4d.24xlarge")
+    # Standard No Upfront only: not Partial Upfront, not convertible, not a zero rate
+    assert (p4d.commit_1y_per_hour, p4d.commit_3y_per_hour) == (Decimal("13.439"),
+                                                                Decimal("8.7426"))
+    assert row(catalog, "us-east-1", "g5.xlarge").commit_1y_per_hour is None
+    assert p4d.source is not None and p4d.source.kind == "api"
+    assert p4d.source.fetched_at == NOW and "GetProducts" in p4d.source.ref
+    assert all(r.source is not None for r in catalog.rows)
+
+
 def test_parse_price_item_skips_non_run_instances() -> None:
     page = load("pricing_get_products_us-east-1_page1.json")
     first = json.loads(page["PriceList"][0])
-    assert "Reserved" in first["terms"]  # reserved terms are ignored
-    assert aws.parse_price_item(json.dumps(first)) == ("p4d.24xlarge", Decimal("21.9576"))
+    parsed = aws.parse_price_item(json.dumps(first))
+    assert parsed is not None and parsed[0] == "p4d.24xlarge"
+    assert parsed[1].on_demand == Decimal("21.9576")
     first["product"]["attributes"]["operation"] = "RunInstances:0002"  # Windows
     assert aws.parse_price_item(json.dumps(first)) is None
 
@@ -413,17 +459,19 @@ def test_build_row_skips_unknown_accelerator_and_zero_price() -> None:
             "GpuInfo": {"Gpus": [{"Name": "B200", "Manufacturer": "NVIDIA", "Count": 8,
                                   "MemoryInfo": {"SizeInMiB": 183359}}],
                         "TotalGpuMemoryInMiB": 1466872}}
-    row = aws.build_row("us-east-1", "US", b200, Decimal("113.93"), None)
+    src = RowSource(kind="api", ref="test", fetched_at=NOW)
+    row = aws.build_row("us-east-1", "US", b200, OfferPrices(Decimal("113.93")), None, src)
     assert not isinstance(row, str) and row.gpu_model == "B200" and row.gpu_count == 8
     future = {**b200, "GpuInfo": {"Gpus": [{"Name": "X900", "Manufacturer": "NVIDIA",
                                             "Count": 8, "MemoryInfo": {"SizeInMiB": 1}}]}}
-    assert aws.build_row("us-east-1", "US", future, Decimal("113.93"), None) == (
-        "unknown_accelerator:X900")
-    assert aws.build_row("us-east-1", "US", b200, Decimal("0"), None) == "no_on_demand_price"
+    assert aws.build_row("us-east-1", "US", future, OfferPrices(Decimal("113.93")), None,
+                         src) == "unknown_accelerator:X900"
+    assert aws.build_row("us-east-1", "US", b200, OfferPrices(Decimal("0")), None,
+                         src) == "no_on_demand_price"
     mac = {**b200, "InstanceType": "mac2.metal", "GpuInfo": {"Gpus": []},
            "ProcessorInfo": {"SupportedArchitectures": ["arm64_mac"]}}
-    assert aws.build_row("us-east-1", "US", mac, Decimal("0.65"), None) == (
-        "unsupported_architecture")
+    assert aws.build_row("us-east-1", "US", mac, OfferPrices(Decimal("0.65")), None,
+                         src) == "unsupported_architecture"
 
 
 def test_access_denied_refresh_keeps_last_good_catalog(clients: Clients, tmp_path: Path) -> None:

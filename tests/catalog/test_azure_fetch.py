@@ -422,11 +422,24 @@ def test_non_usd_prices_fail_the_region(world: World) -> None:
     assert "EUR" in cat.failed_regions[0].error
 
 
-def test_missing_subscription_id(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_subscription_falls_back_to_keyless(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a subscription id the refresh still works: public prices only, said so."""
     monkeypatch.delenv("AZURE_SUBSCRIPTION_ID", raising=False)
-    with pytest.raises(CatalogFetchError, match="no Azure subscription id") as info:
-        fetch_azure(["eastus"], credential=FakeCredential())
-    assert "AZURE_SUBSCRIPTION_ID" in str(info.value)
+    prices = CannedTransport(price_routes())
+    log: list[tuple[str, str]] = []
+    cat = fetch_azure(["westeurope"], prices_transport=prices, now=_now(),
+                      progress=lambda region, message: log.append((region, message)))
+    assert log[0] == ("all", azure_mod.KEYLESS_FALLBACK)
+    assert "no SKU restrictions" in log[0][1] and "AZURE_SUBSCRIPTION_ID" in log[0][1]
+    assert [u for u in prices.adapter.urls if "management.azure.com" in u] == []
+    assert cat.source.apis == ["Azure Retail Prices API"]
+    assert cat.source.note is not None and "no SKU restrictions" in cat.source.note
+    assert cat.rows and all(r.source is not None and r.source.kind == "bulk"
+                            and "no SKU restrictions" in r.source.ref for r in cat.rows)
+    assert all(r.availability == "available" and r.restrictions == [] for r in cat.rows)
+    a100 = row(cat, "westeurope", "Standard_NC24ads_A100_v4")
+    assert (a100.vcpus, a100.memory_gib, a100.gpu_model, a100.gpu_count) == (
+        24, 220.0, "A100-80GB", 1)
 
 
 def test_subscription_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -545,3 +558,63 @@ def test_select_prices_rules() -> None:
     assert prices.low_priority == {"Standard_L": Decimal("0.3")}
     assert prices.spot == {}
 
+
+
+def test_savings_plan_terms() -> None:
+    plans = [{"unitPrice": 0.0432, "retailPrice": 0.0432, "term": "3 Years"},
+             {"unitPrice": 0.0669, "retailPrice": 0.0669, "term": "1 Year"}]
+    prices = select_prices("eastus", [
+        _item(savingsPlan=plans),
+        _item(armSkuName="Standard_F", savingsPlanPrice=0.9),  # flat, term not named: 1 year
+        _item(armSkuName="Standard_S", skuName="S Spot", savingsPlan=plans),  # spot: none
+        _item(armSkuName="Standard_J", savingsPlan="junk", savingsPlanPrice="n/a"),
+    ])
+    assert prices.commit_1y == {"Standard_X": Decimal("0.0669"), "Standard_F": Decimal("0.9")}
+    assert prices.commit_3y == {"Standard_X": Decimal("0.0432")}
+    assert prices.on_demand["Standard_J"] == Decimal("1.5")
+
+
+@pytest.mark.parametrize(("sku_name", "arm"), [
+    ("D2s v5", "Standard_D2s_v5"),
+    ("ND96isrH100v5 Spot", "Standard_ND96isr_H100_v5"),
+    ("NC16asT4 v3 Low Priority", "Standard_NC16as_T4_v3"),
+    ("Standard_NC24ads_A100_v4", "Standard_NC24ads_A100_v4"),
+    ("E32-16ds v5", "Standard_E32-16ds_v5"),
+    ("M416-104s_v2", "Standard_M416-104s_v2"),
+])
+def test_size_spellings(sku_name: str, arm: str) -> None:
+    from planner.catalog.azure_sizes import canonical_size
+
+    assert canonical_size({"skuName": sku_name}) == arm
+    assert canonical_size({"skuName": sku_name, "armSkuName": "Standard_Z"}) == "Standard_Z"
+
+
+def test_keyless_size_facts() -> None:
+    from planner.catalog.azure_sizes import architecture_of, load_size_table
+
+    table = load_size_table()
+    assert table.facts("Standard_D16s_v5") == table.facts("Standard_D16s_v5")
+    d16 = table.facts("Standard_D16s_v5")
+    assert d16 is not None and (d16.vcpus, d16.memory_gib) == (16, 64.0)
+    e = table.facts("Standard_E32-8ds_v5")  # constrained vCPUs: the parent's memory
+    assert e is not None and (e.vcpus, e.memory_gib) == (8, 256.0)
+    assert table.facts("Standard_E96ds_v5") is None  # beyond the series' constant ratio
+    assert table.facts("Standard_HB120rs_v3") is None  # unknown: skipped, never guessed
+    assert table.name("Standard_ND96ams_A100_v4") == "Standard_ND96amsr_A100_v4"
+    assert architecture_of("Standard_D4ps_v5") == "arm64"
+    assert architecture_of("Standard_NC24ads_A100_v4") == "x86_64"
+
+
+def test_rows_carry_provenance(catalog: CatalogFile) -> None:
+    assert all(r.source is not None and r.source.kind == "api" for r in catalog.rows)
+    assert all(r.source is not None and r.source.fetched_at == catalog.fetched_at
+               for r in catalog.rows)
+    assert catalog.source.note is None or "keyless" not in catalog.source.note
+
+
+def test_keyless_flag_never_calls_the_resource_skus_api(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AZURE_SUBSCRIPTION_ID", SUBSCRIPTION)
+    world = World()
+    cat = world.fetch(["westeurope"], keyless=True)
+    assert world.arm.adapter.urls == [] and world.credential.calls == 0
+    assert {r.source.kind for r in cat.rows if r.source} == {"bulk"}
