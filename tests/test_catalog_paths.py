@@ -3,6 +3,7 @@ with catalogs → bundled snapshot), the platforms' cache directories, and the w
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -137,3 +138,25 @@ def test_an_installed_package_reads_its_own_copy(tmp_path: Path,
                          env={"PYTHONPATH": str(site), "HOME": str(tmp_path),
                               "XDG_CACHE_HOME": str(tmp_path / "cache")}).stdout.split()
     assert out == [str(site / "planner" / "_catalogs"), "2"]
+
+
+def test_refresh_without_out_fills_the_user_cache_which_is_then_read(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A first refresh creates the cache, fetches the bundled snapshot's regions, leaves
+    the bundled files alone; afterwards the cache is what the planner reads."""
+    from tests.catalog.test_catalog_cli import install_fetcher
+    from tests.catalog.test_store import make_catalog
+
+    monkeypatch.delenv("PLANNER_CATALOGS", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    bundled = (REPO / "catalogs" / "aws.json").read_bytes()
+    calls = install_fetcher(monkeypatch, "aws", lambda r: make_catalog("aws", tuple(r)))
+    result = CliRunner().invoke(cli, ["catalog", "refresh", "--provider", "aws"])
+    assert result.exit_code == 0, result.output
+    cache = tmp_path / "planner" / "catalogs"
+    assert (cache / "aws.json").is_file()
+    assert (REPO / "catalogs" / "aws.json").read_bytes() == bundled
+    assert calls == [sorted(json.loads(bundled)["regions"])]
+    assert resolve_catalog_dir() == CatalogLocation(cache, "user cache")
+    status = CliRunner().invoke(cli, ["catalog", "status"])
+    assert f"reading catalogs from {cache} (user cache)" in status.stdout
