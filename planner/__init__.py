@@ -4,10 +4,11 @@ The Python API::
 
     import planner
     plan = planner.plan(planner.load_portfolio("examples/hospital-group.yaml"),
-                        planner.load_catalogs("catalogs"))
+                        planner.load_catalogs())
 """
 
 from planner.api import load_catalogs, load_plan, load_portfolio, plan, verify_plan
+from planner.edit import edit
 from planner.errors import PlannerError
 from planner.models.plan import Plan
 from planner.models.portfolio import Portfolio
@@ -16,6 +17,7 @@ __all__ = [
     "Plan",
     "PlannerError",
     "Portfolio",
+    "edit",
     "load_catalogs",
     "load_plan",
     "load_portfolio",

@@ -2,14 +2,13 @@
 
 import planner
 portfolio = planner.load_portfolio("examples/hospital-group.yaml")
-catalogs = planner.load_catalogs("catalogs")
+catalogs = planner.load_catalogs()   # $PLANNER_CATALOGS, user cache or bundled
 plan = planner.plan(portfolio, catalogs)
 print(plan.totals.total_usd, plan.model_dump_json(indent=2))
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +24,7 @@ from planner.models.plan import Conflict, Plan
 from planner.models.portfolio import Portfolio
 from planner.models.status import SolveStatus
 from planner.models.world import World
+from planner.paths import resolve_catalog_dir
 from planner.plan_builder import build_plan
 from planner.solvers import AUTO, BACKENDS, choose_backend, get_backend
 from planner.solvers.base import Deadline, Problem, SolveOptions, build_problem, default_workers
@@ -32,7 +32,6 @@ from planner.solvers.magnitude import check_magnitudes
 from planner.verifier import Violation, foreign_plan, verify
 from planner.world import build_world
 
-DEFAULT_CATALOGS = "catalogs"
 EXPLAIN_MAX_STAGES = 2000
 """Above this many stages, pruned options are not priced (see :func:`plan`)."""
 
@@ -58,13 +57,16 @@ def load_portfolio(path: str | Path) -> Portfolio:
 
 
 def default_catalog_dir() -> Path:
-    """``$PLANNER_CATALOGS`` if set, else ``./catalogs``."""
-    return Path(os.environ.get("PLANNER_CATALOGS", DEFAULT_CATALOGS))
+    """The catalog directory used when none is named: ``$PLANNER_CATALOGS``, else the user
+    cache when it holds catalogs, else the bundled snapshot (see :mod:`planner.paths`)."""
+    return resolve_catalog_dir().path
 
 
 def load_catalogs(directory: str | Path | None = None) -> list[LoadedCatalog]:
-    """Load the provider catalog snapshots (``aws.json``, ``azure.json``) from a directory."""
-    return load_catalog_dir(Path(directory) if directory else default_catalog_dir())
+    """Load the provider catalog snapshots (``aws.json``, ``azure.json``) from
+    ``directory``, or from the default lookup (:func:`default_catalog_dir`) — works from
+    any working directory."""
+    return load_catalog_dir(resolve_catalog_dir(directory).path)
 
 
 def load_plan(path: str | Path) -> Plan:

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
 from importlib import resources
+from typing import Any
 
 EARTH_RADIUS_KM = 6371.0
 FIBRE_KM_PER_MS = 200.0
@@ -25,12 +27,60 @@ ROUTE_FACTOR = 1.4
 OVERHEAD_MS = 5.0
 
 
+@dataclass(frozen=True)
+class UserRegionInfo:
+    """A shipped user region: where it is and the city names accepted for it."""
+
+    name: str
+    lat: float
+    lon: float
+    description: str
+    aliases: tuple[str, ...]
+
+
+@cache
+def _user_region_data() -> dict[str, Any]:
+    path = resources.files("planner").joinpath("data/user_regions.json")
+    data: dict[str, Any] = json.loads(path.read_text("utf-8"))
+    return data
+
+
 @cache
 def user_regions() -> dict[str, tuple[float, float]]:
     """Named user regions shipped with the planner: name → (lat, lon)."""
-    path = resources.files("planner").joinpath("data/user_regions.json")
-    data = json.loads(path.read_text("utf-8"))["user_regions"]
+    data = _user_region_data()["user_regions"]
     return {name: (float(v["lat"]), float(v["lon"])) for name, v in data.items()}
+
+
+@cache
+def user_region_aliases() -> dict[str, str]:
+    """Common city names accepted for shipped user regions: alias → region name
+    (``london`` → ``uk``, ``frankfurt`` → ``eu-central``)."""
+    return dict(_user_region_data().get("aliases", {}))
+
+
+def user_region_catalog() -> list[UserRegionInfo]:
+    """Every shipped user region with its coordinates, description and aliases."""
+    aliases = user_region_aliases()
+    return [UserRegionInfo(name, float(v["lat"]), float(v["lon"]), str(v["description"]),
+                           tuple(sorted(a for a, target in aliases.items() if target == name)))
+            for name, v in _user_region_data()["user_regions"].items()]
+
+
+def user_region_names() -> list[str]:
+    """Every name a portfolio may use for a shipped user region: regions, then aliases."""
+    return [*user_regions(), *sorted(user_region_aliases())]
+
+
+def canonical_user_region(name: str) -> str | None:
+    """The shipped region a name means: itself, or the region of a city alias (case,
+    spaces and underscores aside: ``New York`` → ``us-east``); None when unknown."""
+    if name in user_regions():
+        return name
+    key = name.strip().lower().replace(" ", "-").replace("_", "-")
+    if key in user_regions():
+        return key
+    return user_region_aliases().get(key)
 
 
 def distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:

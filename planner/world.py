@@ -25,15 +25,34 @@ from planner.jurisdictions import (
     region_coords,
     suggest_country,
 )
-from planner.latency import user_regions
+from planner.latency import canonical_user_region, user_region_aliases, user_regions
 from planner.models.portfolio import Portfolio, Residency, Workload
 from planner.models.world import CatalogUse, EgressPrice, Offer, Site, SiteKind, World
+from planner.suggest import listing, site_hint
+
+SITE_KINDS = frozenset({"site", "cloud region"})
 
 
 def _unknown(kind: str, name: str, valid: set[str] | list[str], path: str) -> InputError:
+    if kind in SITE_KINDS:
+        return InputError(f"unknown {kind} {name!r}", path=path, hint=site_hint(name, valid))
     guess = closest(name, set(valid))
-    hint = f"did you mean {guess!r}?" if guess else f"valid: {', '.join(sorted(valid)[:12])}"
+    hint = f"did you mean {guess!r}?" if guess else f"valid: {listing(valid)}"
     return InputError(f"unknown {kind} {name!r}", path=path, hint=hint)
+
+
+def _unknown_user(name: str, users: dict[str, tuple[float, float]], path: str) -> InputError:
+    """An unknown user region: the region a city alias or spelling means, and every
+    region name (city aliases are listed by `planner regions`)."""
+    aliases = user_region_aliases()
+    regions = sorted(u for u in users if u not in aliases)
+    key = name.strip().lower().replace(" ", "-").replace("_", "-")
+    guess = key if key in users else canonical_user_region(name) or closest(name, set(users))
+    hint = f"did you mean {guess!r}? " if guess else ""
+    hint += (f"user regions: {', '.join(regions)}; city names such as london or frankfurt "
+             "work too (`planner regions` lists them all with coordinates), or add your own "
+             "under settings.user_regions")
+    return InputError(f"unknown user region {name!r}", path=path, hint=hint)
 
 
 def _unknown_tag(tag: str, tags: set[str], path: str) -> InputError:
@@ -259,8 +278,7 @@ def _check_workloads(portfolio: Portfolio, sites: dict[str, Site],
             if st.latency is not None:
                 for k, user in enumerate(st.latency.users):
                     if user not in users:
-                        raise _unknown("user region", user, set(users),
-                                       f"{spath}.latency.users[{k}]")
+                        raise _unknown_user(user, users, f"{spath}.latency.users[{k}]")
             if st.gpu is None:
                 continue
             for model in st.gpu.models:
@@ -274,16 +292,32 @@ def _check_workloads(portfolio: Portfolio, sites: dict[str, Site],
 
 def _users_and_latency(portfolio: Portfolio, sites: dict[str, Site]
                        ) -> tuple[dict[str, tuple[float, float]], dict[str, dict[str, Decimal]]]:
+    own = portfolio.settings.user_regions
     users = dict(user_regions())
-    users.update({k: (v.lat, v.lon) for k, v in portfolio.settings.user_regions.items()})
+    users.update({alias: users[target] for alias, target in user_region_aliases().items()})
+    users.update({k: (v.lat, v.lon) for k, v in own.items()})
+    latency = {k: dict(v) for k, v in portfolio.settings.latency_ms.items()}
     for sid, per_user in portfolio.settings.latency_ms.items():
         if sid not in sites:
             raise _unknown("site", sid, set(sites), f"settings.latency_ms.{sid}")
-        for user in per_user:
+        for user, ms in per_user.items():
             if user not in users:
-                raise _unknown("user region", user, set(users),
-                               f"settings.latency_ms.{sid}.{user}")
-    return users, {k: dict(v) for k, v in portfolio.settings.latency_ms.items()}
+                raise _unknown_user(user, users, f"settings.latency_ms.{sid}.{user}")
+            for name in _same_region(user, set(own)):
+                latency[sid].setdefault(name, ms)  # a value measured under a name wins
+    return users, latency
+
+
+def _same_region(name: str, own: set[str]) -> list[str]:
+    """Every other name of the shipped user region ``name`` means (the region and its city
+    aliases), so a measured round trip applies whichever of them a stage uses."""
+    if name in own:
+        return []
+    target = user_region_aliases().get(name, name)
+    if target not in user_regions():
+        return []
+    names = [target, *(a for a, t in user_region_aliases().items() if t == target)]
+    return [n for n in names if n != name and n not in own]
 
 
 def build_world(

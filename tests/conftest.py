@@ -70,3 +70,11 @@ def _no_network(request: pytest.FixtureRequest,
 def repo() -> Path:
     """The repository root (for bundled catalogs and examples)."""
     return REPO
+
+
+@pytest.fixture(autouse=True)
+def _no_user_catalog_cache(tmp_path_factory: pytest.TempPathFactory,
+                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The per-user catalog cache (``planner.paths``) of whoever runs the suite is never
+    read or written: every test gets an empty cache directory of its own."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))

@@ -1,9 +1,10 @@
 """Doc examples must not rot: every ``planner …`` command shown in a ```sh block of
 README.md or planner/docs/guide.md runs, in order, in one scratch directory.
 
-The scratch directory holds a copy of ``examples/`` and ``catalogs/`` (PLANNER_CATALOGS
-points at it), so a later command can use files an earlier one wrote (``plan.json``
-→ ``planner verify … plan.json``). Lines may chain commands with ``&&``; only the
+The scratch directory, outside the repository, holds a copy of ``examples/`` only (no
+``catalogs/``, no $PLANNER_CATALOGS: the bundled snapshot is found as from anywhere), so
+a later command can use files an earlier one wrote (``plan.json`` → ``planner verify …
+plan.json``). Lines may chain commands with ``&&``; only the
 ``planner`` parts run (installing and activating a venv is the CI's job). A command
 is expected to exit 0 unless its line documents another code in a trailing comment,
 e.g. ``planner plan infeasible.yaml -o x.json   # exit code 3``. ``> FILE`` redirects
@@ -119,9 +120,10 @@ def split_command(cmd: DocCommand) -> tuple[list[str], str | None]:
 @pytest.fixture
 def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     shutil.copytree(REPO / "examples", tmp_path / "examples")
-    shutil.copytree(REPO / "catalogs", tmp_path / "catalogs")
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("PLANNER_CATALOGS", str(tmp_path / "catalogs"))
+    # Outside the repository, with no catalogs/ here and no $PLANNER_CATALOGS: the
+    # commands find the bundled snapshot themselves (the user cache is an empty temp dir).
+    monkeypatch.delenv("PLANNER_CATALOGS", raising=False)
     monkeypatch.setenv("COLUMNS", "120")
     return tmp_path
 

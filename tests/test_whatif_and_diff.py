@@ -83,3 +83,28 @@ def test_bad_scenario_names_the_path(tmp_path: Path) -> None:
         "--catalogs", str(REPO / "catalogs"), "--executor", "serial"])
     assert res.exit_code == 2
     assert "scenarios[0].sites_lost[0]" in res.stderr and "did you mean" in res.stderr
+
+
+def test_auto_executor_runs_small_whatifs_serially() -> None:
+    """Starting worker processes costs seconds: ``auto`` keeps small what-ifs in-process
+    and goes parallel from PARALLEL_MIN_STAGE_PLANS stage-plans (measured, see whatif.py)."""
+    from planner.whatif import PARALLEL_MIN_STAGE_PLANS, choose_executor
+
+    assert choose_executor("auto", 10, 4, cores=2) == "serial"  # examples/scenarios.yaml
+    assert choose_executor("auto", PARALLEL_MIN_STAGE_PLANS // 4 - 1, 4, cores=8) == "serial"
+    assert choose_executor("auto", PARALLEL_MIN_STAGE_PLANS // 4, 4, cores=8) == "local"
+    assert choose_executor("auto", 100_000, 1, cores=8) == "serial"  # nothing to overlap
+    assert choose_executor("auto", 100_000, 8, cores=1) == "serial"
+    for name in ("serial", "local", "ray"):
+        assert choose_executor(name, 10, 4, cores=2) == name
+
+
+def test_whatif_defaults_to_auto() -> None:
+    import inspect
+
+    from planner.cli.replan_cmd import whatif_cmd
+    from planner.whatif import run_whatif
+
+    assert inspect.signature(run_whatif).parameters["executor"].default == "auto"
+    option = next(p for p in whatif_cmd.params if p.name == "executor")
+    assert option.default == "auto"

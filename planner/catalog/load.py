@@ -221,7 +221,8 @@ def load_catalog_dir(
         raise CatalogError(
             "catalog directory not found",
             source=str(directory),
-            hint="pass --catalogs DIR pointing at a folder with aws.json / azure.json",
+            hint="pass --catalogs DIR (or set $PLANNER_CATALOGS) pointing at a folder with "
+                 "aws.json / azure.json; `planner catalog status` shows the lookup order",
         )
     wanted = providers or tuple(sorted(PROVIDER_FILES))
     loaded = []

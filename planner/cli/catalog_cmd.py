@@ -38,15 +38,21 @@ from planner.catalog.store import (
 )
 from planner.cli.common import err_console, friendly_errors
 from planner.errors import CatalogError, CatalogFetchError, InputError
+from planner.paths import (
+    CATALOGS_ENV,
+    bundled_catalog_dir,
+    refresh_target_dir,
+    resolve_catalog_dir,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-CATALOGS_ENV = "PLANNER_CATALOGS"
 PROVIDERS = click.Choice(sorted(PROVIDER_FILES))
 DIR_TYPE = click.Path(file_okay=False, path_type=Path)
 CATALOGS_OPTION = click.option(
-    "--catalogs", "catalogs_dir", type=DIR_TYPE, default=Path("catalogs"), envvar=CATALOGS_ENV,
-    show_default=True, help=f"Catalog directory (env {CATALOGS_ENV}).")
+    "--catalogs", "catalogs_dir", type=DIR_TYPE, default=None,
+    help=f"Catalog directory (default: ${CATALOGS_ENV}, else the user cache when it holds "
+         "catalogs, else the bundled snapshot).")
 
 
 def _out() -> Console:
@@ -107,6 +113,27 @@ def _report_refresh(result: RefreshResult) -> None:
                  f"sha256 {result.sha256[:12]}", markup=False)
 
 
+def refresh_target(out: Path | None) -> Path:
+    """``--out``, ``$PLANNER_CATALOGS`` or the user cache (created on first use)."""
+    target = refresh_target_dir(out)
+    if out is None and not target.exists():
+        try:
+            target.mkdir(parents=True)
+        except OSError as exc:
+            raise CatalogError(f"cannot create the catalog cache: {exc.strerror or exc}",
+                               source=str(target),
+                               hint="pass --out DIR or set $PLANNER_CATALOGS") from None
+    return target
+
+
+def regions_source(out: Path, provider: str) -> Path:
+    """Where the default regions of a refresh come from: the target's catalog, else the
+    bundled snapshot's (a first refresh into the user cache fetches the same regions)."""
+    bundled = bundled_catalog_dir()
+    name = PROVIDER_FILES[provider]
+    return bundled if not (out / name).exists() and (bundled / name).is_file() else out
+
+
 @click.group("catalog")
 def catalog() -> None:
     """Refresh, inspect and query the cloud price catalogs."""
@@ -115,9 +142,9 @@ def catalog() -> None:
 def store_options(func: F) -> F:
     """The store options shared by ``refresh`` and ``import``."""
     for option in reversed((
-        click.option("--out", "out", type=DIR_TYPE, default=Path("catalogs"),
-                     envvar=CATALOGS_ENV, show_default=True,
-                     help=f"Catalog directory (env {CATALOGS_ENV})."),
+        click.option("--out", "out", type=DIR_TYPE, default=None,
+                     help=f"Catalog directory to write (default: ${CATALOGS_ENV}, else the "
+                          "user cache, e.g. ~/.cache/planner/catalogs)."),
         click.option("--max-row-loss", type=click.FloatRange(0.0, 1.0),
                      default=DEFAULT_MAX_ROW_LOSS, show_default=True,
                      help="Refuse when more than this share of rows disappears."),
@@ -144,8 +171,9 @@ def store_options(func: F) -> F:
                    "spot prices), Azure Retail Prices API (no SKU restrictions). Chosen "
                    "automatically, with a message, when no credentials are found.")
 @friendly_errors
-def refresh_cmd(provider: str, regions: tuple[str, ...], out: Path, max_row_loss: float,
-                force: bool, no_wait: bool, wait_timeout: float, keyless: bool) -> None:
+def refresh_cmd(provider: str, regions: tuple[str, ...], out: Path | None,
+                max_row_loss: float, force: bool, no_wait: bool, wait_timeout: float,
+                keyless: bool) -> None:
     """Fetch current prices and atomically replace the provider's catalog file.
 
     One refresh per catalog file at a time: a second one waits for the first
@@ -154,7 +182,8 @@ def refresh_cmd(provider: str, regions: tuple[str, ...], out: Path, max_row_loss
     catalog (lost or empty regions, lost rows) or another refresh holds it;
     the last good file is kept in every case.
     """
-    wanted = _split(regions) or default_refresh_regions(out, provider)
+    out = refresh_target(out)
+    wanted = _split(regions) or default_refresh_regions(regions_source(out, provider), provider)
     err = err_console()
     _log(err, f"refreshing {provider} catalog in {out} for {len(wanted)} region(s)"
          + (" (keyless)" if keyless else "") + ": " + ", ".join(wanted))
@@ -182,7 +211,7 @@ IMPORT_FORMATS = click.Choice(["skypilot", "azure-retail"])
               help="The files' provider (required for skypilot; azure-retail is azure).")
 @store_options
 @friendly_errors
-def import_cmd(fmt: str, files: tuple[Path, ...], provider: str | None, out: Path,
+def import_cmd(fmt: str, files: tuple[Path, ...], provider: str | None, out: Path | None,
                max_row_loss: float, force: bool, no_wait: bool, wait_timeout: float) -> None:
     """Import a catalog you already have and store it like a refresh.
 
@@ -193,6 +222,7 @@ def import_cmd(fmt: str, files: tuple[Path, ...], provider: str | None, out: Pat
     """
     from planner.catalog.importers import import_azure_retail, import_skypilot
 
+    target = refresh_target(out)
     err = err_console()
     if fmt == "skypilot":
         if provider is None:
@@ -205,8 +235,8 @@ def import_cmd(fmt: str, files: tuple[Path, ...], provider: str | None, out: Pat
                              path="--provider", hint="drop --provider or pass azure")
         catalog = import_azure_retail(files, progress=_progress_printer(err, "azure"))
     regions = [*catalog.regions, *(f.region for f in catalog.failed_regions)]
-    _log(err, f"importing {len(catalog.rows)} {catalog.provider} rows ({fmt}) into {out}")
-    result = refresh_catalog(catalog.provider, regions, out,
+    _log(err, f"importing {len(catalog.rows)} {catalog.provider} rows ({fmt}) into {target}")
+    result = refresh_catalog(catalog.provider, regions, target,
                              fetch=lambda _regions, progress=None: catalog,
                              max_row_loss=max_row_loss, force=force, wait=not no_wait,
                              lock_timeout_s=wait_timeout,
@@ -255,12 +285,16 @@ def _provenance_table(rows: list[CatalogStatus]) -> Table:
               show_default=True, help="Catalogs older than this are flagged stale.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @friendly_errors
-def status_cmd(catalogs_dir: Path, max_age_days: float, as_json: bool) -> None:
+def status_cmd(catalogs_dir: Path | None, max_age_days: float, as_json: bool) -> None:
     """Show age, size and failed regions of every catalog snapshot.
 
     Warns about temp files an interrupted refresh left behind. Exits 2 when a
     catalog file is corrupt (after printing the others).
     """
+    location = resolve_catalog_dir(catalogs_dir)
+    if not as_json:
+        _out().print(location.describe(), markup=False)
+    catalogs_dir = location.path
     rows = catalog_status(catalogs_dir, max_age_days=max_age_days)
     for leftover in leftover_temp_files(catalogs_dir):
         prefix = "note" if leftover.refreshing else "warning"
@@ -317,9 +351,10 @@ def _offers_table(title: str, offers: list[GpuOffer]) -> Table:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @friendly_errors
 def show_cmd(gpu: str | None, vendor: str | None, regions: tuple[str, ...],
-             provider: str | None, catalogs_dir: Path, as_json: bool) -> None:
+             provider: str | None, catalogs_dir: Path | None, as_json: bool) -> None:
     """List instance types carrying a GPU model, family or vendor, with prices and the
     source of each price, cheapest first."""
+    catalogs_dir = resolve_catalog_dir(catalogs_dir).path
     loaded = load_catalog_dir(catalogs_dir, (provider,) if provider else None)
     if not loaded:
         raise CatalogError("no catalog files found", source=str(catalogs_dir),

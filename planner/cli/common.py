@@ -148,7 +148,8 @@ catalogs_option = click.option(
     "catalogs_dir",
     type=click.Path(path_type=Path),
     default=None,
-    help="Catalog directory (default: $PLANNER_CATALOGS or ./catalogs).",
+    help="Catalog directory (default: $PLANNER_CATALOGS, else the user cache when it holds "
+         "catalogs, else the bundled snapshot; `planner catalog status` shows which).",
 )
 
 

@@ -38,6 +38,7 @@ from planner.cli.common import (
     portfolio_context,
     write_output,
 )
+from planner.cli.regions_cmd import regions_cmd
 from planner.cli.replan_cmd import diff_cmd, whatif_cmd
 from planner.errors import InputError, VerificationError
 from planner.models.plan import Plan
@@ -269,6 +270,7 @@ cli.add_command(catalog)
 cli.add_command(bench)
 cli.add_command(diff_cmd)
 cli.add_command(whatif_cmd)
+cli.add_command(regions_cmd)
 cli.add_command(views_cmd.report_cmd)
 cli.add_command(views_cmd.explain_cmd)
 cli.add_command(views_cmd.schema_cmd)

@@ -84,8 +84,10 @@ def print_whatif(report: WhatIfReport, console: Console) -> None:
 @click.argument("scenarios", type=click.Path(path_type=Path))
 @catalogs_option
 @click.option("--time-limit", type=click.FloatRange(min=0.01), default=30.0, show_default=True)
-@click.option("--executor", type=click.Choice(["serial", "local", "ray"]), default="local",
-              show_default=True, help="Where scenarios run: here, local processes, or Ray.")
+@click.option("--executor", type=click.Choice(["auto", "serial", "local", "ray"]),
+              default="auto", show_default=True,
+              help="Where scenarios run: here, local processes, or Ray; auto: here below "
+                   "1,000 stage-plans (stages × scenarios), else local processes.")
 @click.option("--address", default=None, help="Ray cluster address (auto, ray://host:port).")
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
 @click.option("-o", "--output", type=click.Path(path_type=Path),

@@ -168,9 +168,21 @@ def starter_portfolio(path: Path) -> str:
     return template.replace("__NAME__", name).replace("__FILE__", str(path))
 
 
+def _differs(path: Path, text: str) -> bool:
+    """Whether ``path`` exists with contents other than ``text`` (rewriting the same
+    schema loses nothing, so it is not refused)."""
+    if not path.exists() and not path.is_symlink():
+        return False
+    try:
+        return path.read_text("utf-8") != text
+    except (OSError, UnicodeDecodeError):
+        return True
+
+
 @click.command("init")
 @click.argument("path", default="portfolio.yaml", type=click.Path(path_type=Path))
-@click.option("--force", is_flag=True, help="Overwrite PATH if it exists.")
+@click.option("--force", is_flag=True,
+              help="Overwrite PATH (and with --with-schema the schema file) if it exists.")
 @click.option(
     "--with-schema",
     is_flag=True,
@@ -179,17 +191,23 @@ def starter_portfolio(path: Path) -> str:
 @friendly_errors
 def init_cmd(path: Path, force: bool, with_schema: bool) -> None:
     """Write a commented starter portfolio to PATH (default: portfolio.yaml)."""
+    schema = path.parent / SCHEMA_FILE
     if path.exists() and not force:
         raise InputError(
             "file exists; not overwritten", source=str(path),
             hint="pass --force to replace it, or give another PATH",
+        )
+    if with_schema and not force and _differs(schema, schema_text("portfolio")):
+        raise InputError(
+            "file exists with other contents; not overwritten (nothing was written)",
+            source=str(schema),
+            hint="pass --force to replace it, or leave out --with-schema",
         )
     if path.parent != Path("") and not path.parent.is_dir():
         raise InputError("directory does not exist", source=str(path.parent))
     write_output(path, starter_portfolio(path))
     _note(f"starter portfolio written to {path}; next: planner validate {path}")
     if with_schema:
-        schema = path.parent / SCHEMA_FILE
         write_output(schema, schema_text("portfolio"))
         _note(f"portfolio schema written to {schema}")
 

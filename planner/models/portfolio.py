@@ -226,11 +226,22 @@ class Colocation(_Strict):
     level: ColocationLevel = ColocationLevel.SITE
 
 
+def _user_region_names_schema(schema: dict[str, Any]) -> None:
+    """Editors offer the shipped user region names and city aliases (``planner regions``);
+    any other name must be defined under ``settings.user_regions``."""
+    from planner.latency import user_region_names
+
+    schema["items"] = {"anyOf": [{"enum": user_region_names()}, {"type": "string"}],
+                       "description": "a shipped user region or city alias (see `planner "
+                                      "regions`), or a name from settings.user_regions"}
+
+
 class Latency(_Strict):
     """Inference latency SLO: round trip to each named user region within ``max_ms``."""
 
     max_ms: Annotated[Decimal, Range(0, lim.MAX_LATENCY_MS, "ms", open_lo=True)]
-    users: list[str] = Field(min_length=1, description="user region names")
+    users: list[str] = Field(min_length=1, description="user region names",
+                             json_schema_extra=_user_region_names_schema)
 
 
 class Placement(_Strict):

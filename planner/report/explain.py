@@ -156,10 +156,20 @@ class WorkloadSummary:
 
     workload: str
     team: str
-    stages: int = 0
+    stage_names: set[str] = field(default_factory=set)
     total_usd: Decimal = Decimal(0)
     sites: set[str] = field(default_factory=set)
     countries: set[str] = field(default_factory=set)
+
+    @property
+    def stages(self) -> int:
+        """Stages placed (an inference stage split over sites is one stage, many rows)."""
+        return len(self.stage_names)
+
+
+def stages_placed(plan: Plan) -> int:
+    """Distinct stages with a placement; a stage split over sites has several rows."""
+    return len({(p.workload, p.stage) for p in plan.placements})
 
 
 def by_workload(plan: Plan) -> list[WorkloadSummary]:
@@ -169,7 +179,7 @@ def by_workload(plan: Plan) -> list[WorkloadSummary]:
         w = out.get(p.workload)
         if w is None:
             w = out[p.workload] = WorkloadSummary(p.workload, p.team)
-        w.stages += 1
+        w.stage_names.add(p.stage)
         w.total_usd += p.cost.total_usd
         w.sites.add(p.site)
         w.countries.add(p.country)

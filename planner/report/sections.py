@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from planner.models.plan import Plan, ResourceUse
-from planner.report.explain import by_workload, conflict_text, cost_by_purchase
+from planner.report.explain import by_workload, conflict_text, cost_by_purchase, stages_placed
 from planner.report.fmt import esc, num, pct, plain, pretty_json, resource_label, top_n, usd
 from planner.report.svg import bar_chart, capacity_bar, donut
 
@@ -79,6 +79,12 @@ def _split_note(t: Any) -> str:
     return note
 
 
+def _rows_note(plan: Plan) -> str:
+    """`` · N placement rows`` when stages split over sites make more rows than stages."""
+    rows = len(plan.placements)
+    return f" · {rows:,} placement rows" if rows != stages_placed(plan) else ""
+
+
 def summary(plan: Plan) -> str:
     """Headline numbers: cost, status, solver quality, what was placed where."""
     s, t = plan.solver, plan.totals
@@ -106,8 +112,9 @@ def summary(plan: Plan) -> str:
         ),
         _card(
             "Stages placed",
-            f"{len(plan.placements):,}",
-            f"{plural(len(workloads), 'workload')} · {len(plan.unplaced):,} unplaced",
+            f"{stages_placed(plan):,}",
+            f"{plural(len(workloads), 'workload')} · {len(plan.unplaced):,} unplaced"
+            + _rows_note(plan),
         ),
         _card(
             "Sites used",

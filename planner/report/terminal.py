@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.table import Table
 from rich.text import Text
 
@@ -72,22 +72,79 @@ def placement_table(
     more = more or {}
     if not reasons:
         return _compact_table(plan, only)
-    table = Table(show_lines=True, pad_edge=False, expand=True)
-    table.add_column("workload / stage", overflow="fold")
-    table.add_column("runs on", overflow="fold")
-    table.add_column("cost $", justify="right", no_wrap=True)
-    table.add_column("why here", ratio=1, overflow="fold")
-    table.add_column("runner-up / ruled out", ratio=1, overflow="fold")
-    for i, p in selected(plan, only, limit):
-        moved = "\n(moved)" if getattr(p, "moved", False) else ""
-        table.add_row(
-            Text(f"{p.workload}\n{p.stage}{moved}"),
+    return _reasons_table(plan, selected(plan, only, limit), more, TEXT_COLUMNS)
+
+
+MIN_TEXT_WIDTH = 24
+"""The narrowest a reasons column gets; a narrower screen drops columns instead."""
+TEXT_COLUMNS = 2
+"""Layouts: 2 = why here | runner-up, 1 = both in one column, 0 = one column for all."""
+
+
+def _fixed_cells(p: Placement) -> tuple[Text, Text, Text]:
+    moved = "\n(moved)" if getattr(p, "moved", False) else ""
+    return (Text(f"{p.workload}\n{p.stage}{moved}"),
             Text(f"{p.site}\n{p.offer} ×{p.instances}\n{p.purchase.value}"),
-            Text(f"{p.cost.total_usd:,.2f}"),
-            _why(p, more.get(i, {})),
-            _alternatives(p),
-        )
+            Text(f"{p.cost.total_usd:,.2f}"))
+
+
+def _reasons_table(plan: Plan, rows: list[tuple[int, Placement]],
+                   more: dict[int, dict[str, Any]], text_columns: int) -> Table:
+    """The placement table with ``text_columns`` reason columns (see ``TEXT_COLUMNS``)."""
+    table = Table(show_lines=True, pad_edge=False, expand=True)
+    if text_columns == 0:
+        table.add_column("placement · why here · runner-up / ruled out", overflow="fold")
+    else:
+        table.add_column("workload / stage", overflow="fold")
+        table.add_column("runs on", overflow="fold")
+        table.add_column("cost $", justify="right", no_wrap=True)
+    if text_columns == 2:
+        table.add_column("why here", ratio=1, overflow="fold")
+        table.add_column("runner-up / ruled out", ratio=1, overflow="fold")
+    elif text_columns == 1:
+        table.add_column("why here · runner-up / ruled out", ratio=1, overflow="fold")
+    for i, p in rows:
+        why, alternatives = _why(p, more.get(i, {})), _alternatives(p)
+        if text_columns == 2:
+            table.add_row(*_fixed_cells(p), why, alternatives)
+        elif text_columns == 1:
+            table.add_row(*_fixed_cells(p), Text("\n").join([why, alternatives]))
+        else:
+            moved = " (moved)" if getattr(p, "moved", False) else ""
+            head = Text(f"{p.workload} / {p.stage}{moved} → {p.site} {p.offer} ×{p.instances} "
+                        f"{p.purchase.value} · ${p.cost.total_usd:,.2f}", style="bold")
+            table.add_row(Text("\n").join([head, why, alternatives]))
     return table
+
+
+def _fixed_width(rows: list[tuple[int, Placement]]) -> int:
+    """Characters the three fixed columns need (widest line each, plus borders/padding)."""
+    widths = [0, 0, 0]
+    for _, p in rows:
+        for k, cell in enumerate(_fixed_cells(p)):
+            widths[k] = max([widths[k], *(len(line) for line in cell.plain.split("\n"))])
+    return sum(widths) + 3 * len(widths) + 1
+
+
+def text_columns_for(width: int, rows: list[tuple[int, Placement]]) -> int:
+    """How many reason columns fit ``width`` with each at least ``MIN_TEXT_WIDTH`` wide."""
+    spare = width - _fixed_width(rows)
+    for columns in (2, 1):
+        if spare >= columns * (MIN_TEXT_WIDTH + 3):
+            return columns
+    return 0
+
+
+class _ResponsiveTable:
+    """The placement table laid out for the width it is rendered at."""
+
+    def __init__(self, plan: Plan, rows: list[tuple[int, Placement]],
+                 more: dict[int, dict[str, Any]]) -> None:
+        self.plan, self.rows, self.more = plan, rows, more
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        columns = text_columns_for(options.max_width, self.rows)
+        yield _reasons_table(self.plan, self.rows, self.more, columns)
 
 
 def _compact_table(plan: Plan, only: set[str] | None) -> Table:
@@ -152,7 +209,7 @@ def explain_view(
     """
     parts: list[RenderableType] = [headline(plan)]
     if plan.placements:
-        parts.append(placement_table(plan, more=more, only=only, limit=limit))
+        parts.append(_ResponsiveTable(plan, selected(plan, only, limit), more or {}))
         total = len(selected(plan, only))
         if limit and total > limit:
             parts.append(Text(
