@@ -9,11 +9,14 @@ print(plan.totals.total_usd, plan.model_dump_json(indent=2))
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+
+import numpy as np
 
 from planner.candidates import generate
 from planner.catalog.load import LoadedCatalog, load_catalog_dir
@@ -21,13 +24,27 @@ from planner.diagnosis import diagnose, recheck_conflicts
 from planner.errors import InputError, VerificationError
 from planner.io import load_portfolio as _load_portfolio
 from planner.io import read_document, validate_as
-from planner.models.plan import Conflict, Plan
+from planner.models.plan import Conflict, Dropped, Plan
 from planner.models.portfolio import Portfolio
 from planner.models.status import SolveStatus
 from planner.models.world import World
+from planner.partial import (
+    DropContext,
+    explain_dropped,
+    funding_problem,
+    needs_funding,
+    valued,
+)
 from planner.plan_builder import build_plan
 from planner.solvers import AUTO, BACKENDS, choose_backend, get_backend
-from planner.solvers.base import Deadline, Problem, SolveOptions, build_problem, default_workers
+from planner.solvers.base import (
+    Deadline,
+    Problem,
+    Solution,
+    SolveOptions,
+    build_problem,
+    default_workers,
+)
 from planner.solvers.magnitude import check_magnitudes
 from planner.verifier import Violation, foreign_plan, verify
 from planner.world import build_world
@@ -50,6 +67,30 @@ def _mode(solver: str, options: SolveOptions) -> str:
     if solver == "lns" and options.deterministic:
         return "wall-clock time limit (lns has no deterministic mode)"
     return options.mode
+
+
+def _pick(solver: str, problem: Problem) -> str:
+    """The backend for ``solver`` (``auto`` by size); a backend that cannot leave workloads
+    out (``lns``) is refused for a problem that needs it."""
+    name = choose_backend(solver, problem.n_options, problem.funding)
+    if problem.funding and not BACKENDS[name].supports_funding:
+        raise InputError(f"the {name} solver cannot make partial plans (workloads with "
+                         "value_usd/priority, or workloads that cannot be placed)",
+                         hint="use --solver cpsat or greedy, or --all-or-nothing")
+    return name
+
+
+def _nothing_fits(portfolio: Portfolio, problem: Problem, solution: Solution) -> Solution:
+    """A funding solution that places no workload at all, when every workload is required
+    (no values): the portfolio is infeasible as a whole if that is proven (optimal), else
+    no plan was found (the infeasibility diagnosis and exit codes as without funding)."""
+    if not problem.funding or valued(portfolio) or solution.objective is None or \
+            any(problem.funded(solution.x)) or not portfolio.workloads:
+        return solution
+    status = SolveStatus.INFEASIBLE if solution.status is SolveStatus.OPTIMAL \
+        else SolveStatus.UNKNOWN
+    return dataclasses.replace(solution, status=status, x=np.zeros_like(solution.x),
+                               objective=None, bound=None)
 
 
 def load_portfolio(path: str | Path) -> Portfolio:
@@ -87,7 +128,7 @@ def plan(portfolio: Portfolio, catalogs: list[LoadedCatalog] | None = None, *,
          now: datetime | None = None, previous: Plan | None = None,
          explain: bool | None = None, progress: Callable[[str], None] | None = None,
          executor: str = "local", address: str | None = None,
-         deadline: Deadline | None = None) -> Plan:
+         deadline: Deadline | None = None, all_or_nothing: bool = False) -> Plan:
     """Plan the portfolio at least cost and verify the result independently.
 
     ``time_limit_s`` is wall-clock seconds for the whole call (world, candidates, solve,
@@ -112,8 +153,15 @@ def plan(portfolio: Portfolio, catalogs: list[LoadedCatalog] | None = None, *,
 
     Raises :class:`~planner.errors.InputError` for names the catalogs do not know and
     :class:`~planner.errors.VerificationError` if the plan breaks a rule (a bug).
-    An infeasible portfolio gives a plan with ``status == "infeasible"``, the stages without
-    any option, and a minimal set of conflicting rules.
+    Partial plans (unless ``all_or_nothing``): workloads that cannot be placed are left
+    out and the rest is planned, ``status == "partial"``, each left-out workload in
+    ``plan.dropped`` with why. A workload with a stage without any option is left out
+    first; when the rest admits no plan, or workloads carry ``value_usd``/``priority``,
+    the solver chooses which workloads to place (all-or-nothing each): the most required
+    ones (no value) of the highest priority, then the largest value − cost
+    (:mod:`planner.solvers.funding`). With ``all_or_nothing`` an infeasible portfolio
+    gives a plan with ``status == "infeasible"``, the stages without any option, and a
+    minimal set of conflicting rules.
     """
     deadline = deadline or Deadline.after(time_limit_s)
     catalogs = load_catalogs() if catalogs is None else catalogs
@@ -122,7 +170,7 @@ def plan(portfolio: Portfolio, catalogs: list[LoadedCatalog] | None = None, *,
                       workers=workers, seed=seed, deterministic=deterministic,
                       reproducible=reproducible, previous=previous, explain=explain,
                       progress=progress, executor=executor, address=address,
-                      deadline=deadline)
+                      deadline=deadline, all_or_nothing=all_or_nothing)
 
 
 def plan_world(portfolio: Portfolio, world: World, *, solver: str = "auto",
@@ -130,7 +178,8 @@ def plan_world(portfolio: Portfolio, world: World, *, solver: str = "auto",
                deterministic: bool = False, reproducible: bool = False,
                previous: Plan | None = None, explain: bool | None = None,
                progress: Callable[[str], None] | None = None, executor: str = "local",
-               address: str | None = None, deadline: Deadline | None = None) -> Plan:
+               address: str | None = None, deadline: Deadline | None = None,
+               all_or_nothing: bool = False) -> Plan:
     """:func:`plan` on an already resolved world (what-if scenarios change the world);
     ``deadline`` defaults to ``time_limit_s`` from now."""
     deadline = deadline or Deadline.after(time_limit_s)
@@ -144,7 +193,10 @@ def plan_world(portfolio: Portfolio, world: World, *, solver: str = "auto",
     cands = generate(portfolio, world, previous=prev, keep_pruned_options=explain)
     problem = build_problem(cands, world)
     check_magnitudes(problem)
-    solver = choose_backend(solver, problem.n_options)
+    funding = not all_or_nothing and needs_funding(portfolio, cands)
+    if funding:
+        problem = funding_problem(portfolio, cands, problem)
+    solver = _pick(solver, problem)
     building = plan_building_s(problem, explain)
     options = SolveOptions(time_limit_s=time_limit_s, workers=workers or default_workers(),
                            seed=seed, deterministic=deterministic or reproducible,
@@ -152,17 +204,32 @@ def plan_world(portfolio: Portfolio, world: World, *, solver: str = "auto",
     say(f"{problem.n_stages} stages, {problem.n_options} options, "
         f"{len(problem.res_names)} limited resources; solving with {solver} "
         f"({options.remaining_s():.1f}s left, {_mode(solver, options)})")
-    solution = get_backend(solver, executor=executor, address=address).solve(problem, options)
+    backend = get_backend(solver, executor=executor, address=address)
+    solution = backend.solve(problem, options)
+    if solution.status is SolveStatus.INFEASIBLE and not all_or_nothing and not funding:
+        say("infeasible as a whole: choosing the workloads that fit together")
+        problem = funding_problem(portfolio, cands, problem)
+        solver = _pick(solver if solver != "lns" else AUTO, problem)
+        backend = get_backend(solver)
+        solution = backend.solve(problem, options)
+    solution = _nothing_fits(portfolio, problem, solution)
     solution.detail = "; ".join(d for d in (solution.detail, _mode(solver, options)) if d)
     conflicts: list[Conflict] = []
+    dropped: list[Dropped] = []
     note = None
     if solution.status is SolveStatus.INFEASIBLE:
         say("infeasible: looking for the rules that conflict")
         full = cands if explain else generate(portfolio, world, previous=prev)
         conflicts, note = diagnose(portfolio, world, full, options)
+    elif problem.funding and solution.objective is not None and \
+            not all(problem.funded(solution.x)):
+        say("partial plan: explaining the workloads left out")
+        dropped = explain_dropped(DropContext(portfolio, world, cands, problem, backend,
+                                              options, prev, say), solution)
     result = build_plan(portfolio, world, cands, problem, solution,
                         options.until(deadline.earlier(building / 2)),
-                        reproducible=reproducible, conflicts=conflicts, diagnosis=note)
+                        reproducible=reproducible, conflicts=conflicts, diagnosis=note,
+                        dropped=dropped)
     violations = verify(portfolio, world, result, previous=prev)
     if violations:
         raise VerificationError(f"the {solver} plan breaks {len(violations)} rule(s): "
