@@ -396,6 +396,10 @@ class CpSatBackend:
         bound = (safe_floor(solver.best_objective_bound) if problem.n_options
                  and np.isfinite(solver.best_objective_bound) else None)
         if status is SolveStatus.UNKNOWN:
+            if problem.funding:
+                # CP-SAT reports 0 as its bound when it stops before any search; valid
+                # only for non-negative objectives, and funding rewards make them negative.
+                bound = None
             if hint is None:
                 return Solution(self.name, status, zeros, None, bound, 0.0, detail)
             return Solution(self.name, SolveStatus.FEASIBLE, hint, problem.objective(hint),
