@@ -147,24 +147,25 @@ def _lost(ctx: DropContext, solution: Solution, g: int, placed: set[str],
     if w.value_usd is not None and reward <= cheap:
         return Dropped(workload=wid, reasons=[
             f"its value {_usd(reward)} does not cover its cheapest cost {_usd(cheap)}"])
-    reasons = ["does not fit together with the planned workloads of higher or equal "
-               "priority and value"]
     if options is None:
-        return Dropped(workload=wid, reasons=reasons)
+        return Dropped(workload=wid, reasons=[
+            "does not fit with the planned workloads (not analysed further: time limit)"])
     ctx.say(f"{wid} left out: re-solving with it forced in")
     half = options.until(options.deadline.within(options.remaining_s() / 2)
                          if options.deadline else Deadline.after(2.5))
     add_cost, drops, note = _forced(ctx, solution, g, half)
-    reasons.append(note)
     sub = _sub(ctx.portfolio, placed | {wid})
     sub_cands = generate(sub, ctx.world, previous=ctx.previous)
     conflicts, summary = diagnose(sub, ctx.world, sub_cands, options)
     if conflicts:
-        reasons.append("placed with the planned workloads: " + summary)
-    elif add_cost is not None and not drops and w.value_usd is not None:
-        reasons.append(f"it fits, but adds {_usd(int(add_cost * 10**6))} to the plan's "
-                       f"objective against its value {_usd(reward)}")
-    return Dropped(workload=wid, reasons=reasons, conflicts=conflicts,
+        first = (f"lost to {', '.join(c.rule for c in conflicts)}: placed together with the "
+                 f"planned workloads, {summary[0].lower()}{summary[1:]}")
+    elif add_cost is not None and not drops:
+        first = (f"it fits, but adds {_usd(int(add_cost * 10**6))} to the plan's objective, "
+                 f"more than it brings")
+    else:
+        first = "does not fit with the planned workloads"
+    return Dropped(workload=wid, reasons=[first, note], conflicts=conflicts,
                    add_cost_usd=add_cost, add_drops=drops)
 
 
@@ -185,5 +186,14 @@ def _forced(ctx: DropContext, solution: Solution, g: int,
              if b and not a]
     delta = then - now
     tail = f", leaving out {', '.join(drops)} instead" if drops else ""
+    value = _value_change(ctx.portfolio, before, after)
+    if value:
+        tail += f" (value {'+' if value >= 0 else '−'}${abs(value):,.2f})"
     return micro_to_usd(delta), drops, (f"forcing it in changes the plan's cost by "
                                         f"{'+' if delta >= 0 else '−'}{_usd(abs(delta))}{tail}")
+
+
+def _value_change(portfolio: Portfolio, before: list[bool], after: list[bool]) -> Decimal:
+    """Σ value_usd gained minus lost between two funded sets."""
+    return sum(((w.value_usd or Decimal(0)) * (int(a) - int(b)) for w, b, a in
+                zip(portfolio.workloads, before, after, strict=True)), Decimal(0))
