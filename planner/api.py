@@ -80,6 +80,15 @@ def _pick(solver: str, problem: Problem) -> str:
     return name
 
 
+def _no_whole_plan(solver: str, solution: Solution, options: SolveOptions) -> bool:
+    """No plan places every workload: proven (infeasible), or a heuristic (greedy, lns)
+    found none with time left, so a partial plan is worth a try."""
+    if solution.status is SolveStatus.INFEASIBLE:
+        return True
+    return (solution.status is SolveStatus.UNKNOWN and not BACKENDS[solver].proves_optimality
+            and options.remaining_s() > 0)
+
+
 def _nothing_fits(portfolio: Portfolio, problem: Problem, solution: Solution) -> Solution:
     """A funding solution that places no workload at all, when every workload is required
     (no values): the portfolio is infeasible as a whole if that is proven (optimal), else
@@ -206,12 +215,16 @@ def plan_world(portfolio: Portfolio, world: World, *, solver: str = "auto",
         f"({options.remaining_s():.1f}s left, {_mode(solver, options)})")
     backend = get_backend(solver, executor=executor, address=address)
     solution = backend.solve(problem, options)
-    if solution.status is SolveStatus.INFEASIBLE and not all_or_nothing and not funding:
-        say("infeasible as a whole: choosing the workloads that fit together")
+    if not all_or_nothing and not funding and _no_whole_plan(solver, solution, options):
+        say("no plan for every workload: choosing the workloads that fit together")
         problem = funding_problem(portfolio, cands, problem)
-        solver = _pick(solver if solver != "lns" else AUTO, problem)
+        asked, solver = solver, _pick(solver if solver != "lns" else AUTO, problem)
         backend = get_backend(solver)
         solution = backend.solve(problem, options)
+        if solver != asked:
+            solution.detail = "; ".join(d for d in (
+                solution.detail, f"{asked} found no plan for every workload; {solver} chose "
+                f"the workloads that fit ({asked} cannot make partial plans)") if d)
     solution = _nothing_fits(portfolio, problem, solution)
     solution.detail = "; ".join(d for d in (solution.detail, _mode(solver, options)) if d)
     conflicts: list[Conflict] = []

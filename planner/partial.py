@@ -31,6 +31,9 @@ from planner.solvers.options import Deadline
 MAX_EXPLAINED = 20
 """Dropped workloads explained in full (diagnosis and forced re-solve); the rest get the
 short reason only."""
+MAX_EXPLAINED_OPTIONS = 200_000
+"""Above this many options (the large-portfolio path) dropped workloads get the short
+reason only: each explanation re-generates candidates and re-solves."""
 
 Previous = dict[str, list[tuple[str, str]]] | None
 
@@ -101,7 +104,8 @@ def explain_dropped(ctx: DropContext, solution: Solution) -> list[Dropped]:
     left = [g for g, f in enumerate(funded) if not f]
     for k, g in enumerate(left):
         w = ctx.portfolio.workloads[g]
-        full = k < MAX_EXPLAINED and not _expired(ctx.options)
+        full = k < MAX_EXPLAINED and p.n_options <= MAX_EXPLAINED_OPTIONS and \
+            not _expired(ctx.options)
         share = ctx.options.until(_slice(ctx.options.deadline, len(left) - k))
         if w.id in hopeless:
             entry = _no_option(ctx, w.id, share if full else None)
@@ -149,7 +153,8 @@ def _lost(ctx: DropContext, solution: Solution, g: int, placed: set[str],
             f"its value {_usd(reward)} does not cover its cheapest cost {_usd(cheap)}"])
     if options is None:
         return Dropped(workload=wid, reasons=[
-            "does not fit with the planned workloads (not analysed further: time limit)"])
+            "does not fit with the planned workloads (not analysed further: time limit or "
+            "large portfolio)"])
     ctx.say(f"{wid} left out: re-solving with it forced in")
     half = options.until(options.deadline.within(options.remaining_s() / 2)
                          if options.deadline else Deadline.after(2.5))

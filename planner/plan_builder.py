@@ -251,8 +251,9 @@ def _explainer(portfolio: Portfolio, world: World, cands: Candidates, problem: P
     """The context of the runner-up and move reasons (status and gap word the claims)."""
     gap = None
     if solution.objective is not None and solution.bound is not None:
-        gap = (solution.objective - solution.bound) / solution.objective if solution.objective \
-            else 0.0
+        shift = problem.reward(solution.x)  # funding rewards left out, as in the report
+        objective = solution.objective + shift
+        gap = (objective - solution.bound - shift) / objective if objective else 0.0
     return Explainer(portfolio, world, cands, problem, solution.x, solution.status, gap,
                      deadline=None if options.deterministic else options.deadline)
 

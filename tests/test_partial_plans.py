@@ -12,6 +12,7 @@ import yaml
 from builders import NOW, catalog, portfolio, row, solve, training, workload
 from test_cli import CATALOGS, REPO, run
 
+from planner.errors import InputError
 from planner.models.plan import Plan
 from planner.models.portfolio import Portfolio
 from planner.models.status import SolveStatus
@@ -159,3 +160,16 @@ def test_verifier_checks_partial_plans() -> None:
             9000 if placed == "b" else 5000)})]))
     assert "totals" in rules(_tamper(plan, totals=plan.totals.model_copy(
         update={"value_usd": Decimal(1)})))
+
+
+def test_lns_is_refused_for_values_and_replaced_when_nothing_fits_as_a_whole() -> None:
+    valued = _three(7000, a={"value_usd": 4000})
+    try:
+        solve(valued, [CAT], solver="lns")
+    except InputError as e:
+        assert "cannot make partial plans" in str(e)
+    else:
+        raise AssertionError("lns accepted a funding problem")
+    plan = solve(_three(7000), [CAT], solver="lns")  # infeasible as a whole → cpsat
+    assert plan.status is SolveStatus.PARTIAL and plan.solver.backend == "cpsat"
+    assert "lns cannot make partial plans" in plan.solver.detail

@@ -153,12 +153,6 @@ def greedy_assign(problem: Problem) -> tuple[IntArray, bool]:
     return x, True
 
 
-def _has_side_rules(problem: Problem) -> bool:
-    return bool(problem.budgets or problem.colocations or problem.max_share is not None
-                or problem.max_moves is not None
-                or (problem.min_sites is not None and (problem.min_sites > 1).any()))
-
-
 def _stage_cost(problem: Problem, x: IntArray, stages: list[int]) -> int:
     total = 0
     for s in stages:
@@ -167,11 +161,83 @@ def _stage_cost(problem: Problem, x: IntArray, stages: list[int]) -> int:
     return total + problem.edge_cost(x, set(stages))
 
 
+class _Side:
+    """The side rules of the shared check, kept incrementally while greedy adds whole
+    workloads (so a large portfolio is not re-checked from scratch per workload)."""
+
+    def __init__(self, problem: Problem) -> None:
+        self.p = problem
+        self.spent = [0] * len(problem.budgets)
+        self.budgets_of: dict[int, list[int]] = defaultdict(list)
+        for k, b in enumerate(problem.budgets):
+            for st in b.stages.tolist():
+                self.budgets_of[st].append(k)
+        self.coloc_into: dict[int, list[int]] = defaultdict(list)
+        for k, c in enumerate(problem.colocations):
+            self.coloc_into[c.b].append(k)
+        self.compute: dict[str, int] = defaultdict(int)
+        self.total = 0
+        self.moved = 0
+
+    def _changes(self, x: IntArray, stages: list[int]
+                 ) -> tuple[list[int], dict[str, int], int, int] | None:
+        """Budget, provider and move changes of adding ``stages`` (placed in ``x``), or
+        None when a co-location or spread rule of them breaks."""
+        p = self.p
+        spend = list(self.spent)
+        compute: dict[str, int] = defaultdict(int)
+        total = moved = 0
+        for st in stages:
+            sites = p.sites_used(x, st)
+            for k in self.coloc_into[st]:
+                c = p.colocations[k]
+                groups = {int(c.group[i]) for i in p.sites_used(x, c.a)}
+                if any(int(c.group[j]) not in groups for j in sites):
+                    return None
+            if p.min_sites is not None and len(sites) < int(p.min_sites[st]):
+                return None
+            r = p.options_of(st)
+            cost = int((p.opt_cost[r.start:r.stop] * x[r.start:r.stop]).sum())
+            for k in self.budgets_of[st]:
+                spend[k] += cost + p.edge_cost(x, {st})
+            for o in np.flatnonzero(x[r.start:r.stop]).tolist():
+                o += r.start
+                j = int(p.opt_site[o])
+                c_o = int(p.opt_compute[o]) * int(x[o])
+                total += c_o
+                if p.site_cloud[j]:
+                    compute[p.site_provider[j]] += c_o
+            moved += bool((x[r.start:r.stop] > 0)[p.opt_moved[r.start:r.stop]].any())
+        return spend, compute, total, moved
+
+    def admit(self, x: IntArray, stages: list[int]) -> bool:
+        """Add the workload's ``stages`` if every side rule still holds."""
+        p = self.p
+        ch = self._changes(x, stages)
+        if ch is None:
+            return False
+        spend, compute, total, moved = ch
+        if any(v > b.cap for v, b in zip(spend, p.budgets, strict=True)):
+            return False
+        if p.max_moves is not None and self.moved + moved > p.max_moves:
+            return False
+        share = p.max_share
+        mine = {q: self.compute[q] + compute.get(q, 0) for q in set(self.compute) | set(compute)}
+        if share is not None and any(
+                v * share.denominator > share.numerator * (self.total + total)
+                for v in mine.values()):
+            return False
+        self.spent, self.total, self.moved = spend, self.total + total, self.moved + moved
+        self.compute = defaultdict(int, mine)
+        return True
+
+
 def greedy_fund(problem: Problem) -> IntArray:
     """Funding: workloads by reward per cheapest cost (priority levels and required
     workloads first, as their rewards say), each placed whole by the greedy pass or
-    declined — when a stage does not fit, when it breaks a rule of the shared check, or
-    when it costs more than it earns. Always a valid (maybe empty) partial plan."""
+    declined — when a stage does not fit, when it breaks a side rule (kept incrementally,
+    :class:`_Side`), or when it costs more than it earns. Always a valid (maybe empty)
+    partial plan."""
     assert problem.group_reward is not None
     usage = _usage_by_option(problem)
     order = _order(problem, usage)
@@ -186,17 +252,18 @@ def greedy_fund(problem: Problem) -> IntArray:
                   key=lambda g: (-rewards[g] / max(1, cheap[g]), g))
     x = np.zeros(problem.n_options, dtype=np.int64)
     remaining = problem.res_cap.astype(np.int64).copy()
-    side = _has_side_rules(problem)
+    side = _Side(problem)
     for g in todo:
         stages = sorted(groups[g], key=rank.__getitem__)
-        trial, left = x.copy(), remaining.copy()
-        if not all(_place_stage(problem, usage, trial, left, s) for s in stages):
+        spans = [problem.options_of(s) for s in stages]
+        saved = [x[r.start:r.stop].copy() for r in spans]
+        left = remaining.copy()
+        if all(_place_stage(problem, usage, x, left, s) for s in stages) and \
+                _stage_cost(problem, x, stages) < rewards[g] and side.admit(x, stages):
+            remaining = left
             continue
-        if _stage_cost(problem, trial, stages) >= rewards[g]:
-            continue
-        if side and violations(problem, trial):
-            continue
-        x, remaining = trial, left
+        for r, old in zip(spans, saved, strict=True):  # decline: undo its stages
+            x[r.start:r.stop] = old
     return x
 
 
