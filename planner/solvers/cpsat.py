@@ -44,8 +44,11 @@ Objective
 Funding (partial plans): W workloads, w(s) the workload of stage s, R_w its reward in
 micro-dollars (:mod:`planner.solvers.funding`: its value_usd, or M > any cost and value
 for a workload that is required when it fits, plus a lexicographic lift per priority
-level). Without funding there is no fund_w (all 1) and no reward term. A workload with a
-stage without options gets fund_w = 0 from its units constraint.
+level; w indexes workloads here, unlike the compute weights w_o). Without funding there
+is no fund_w (all 1) and no reward term. A workload with a stage without options gets
+fund_w = 0 from its units constraint. The plan reports objective and bound plus the
+rewards R(F) of the placed set F: its cost, and a valid lower bound on the cost of any
+plan placing F (any such plan P has cost(P) − R(F) ≥ the bound).
 
 Every coefficient is an integer (money in micro-dollars, usage in
 milli-unit-hours), so CP-SAT solves the exact model; magnitudes are checked
