@@ -237,7 +237,8 @@ def funded_problems(draw: st.DrawFn, max_stages: int = 6, max_options: int = 3) 
     from planner.solvers.funding import Claim, rewards, with_funding
 
     p = draw(problems(max_stages=max_stages, max_options=max_options, max_units=2))
-    cuts = sorted(draw(st.sets(st.integers(1, max(1, p.n_stages - 1)), max_size=3)))
+    cuts = sorted(draw(st.sets(st.integers(1, max(1, p.n_stages - 1)),
+                               min_size=min(1, p.n_stages - 1), max_size=3)))
     cuts = [c for c in cuts if c < p.n_stages]
     group = np.searchsorted(np.array(cuts, dtype=np.int64), np.arange(p.n_stages),
                             side="right").astype(np.int64)
