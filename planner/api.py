@@ -9,10 +9,13 @@ print(plan.totals.total_usd, plan.model_dump_json(indent=2))
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+
+import numpy as np
 
 from planner.candidates import generate
 from planner.catalog.load import LoadedCatalog, load_catalog_dir
@@ -20,14 +23,28 @@ from planner.diagnosis import diagnose, recheck_conflicts
 from planner.errors import InputError, VerificationError
 from planner.io import load_document_as
 from planner.io import load_portfolio as _load_portfolio
-from planner.models.plan import Conflict, Plan
+from planner.models.plan import Conflict, Dropped, Plan
 from planner.models.portfolio import Portfolio
 from planner.models.status import SolveStatus
 from planner.models.world import World
+from planner.partial import (
+    DropContext,
+    explain_dropped,
+    funding_problem,
+    needs_funding,
+    valued,
+)
 from planner.paths import resolve_catalog_dir
 from planner.plan_builder import build_plan
 from planner.solvers import AUTO, BACKENDS, choose_backend, get_backend
-from planner.solvers.base import Deadline, Problem, SolveOptions, build_problem, default_workers
+from planner.solvers.base import (
+    Deadline,
+    Problem,
+    Solution,
+    SolveOptions,
+    build_problem,
+    default_workers,
+)
 from planner.solvers.magnitude import check_magnitudes
 from planner.verifier import Violation, foreign_plan, verify
 from planner.world import build_world
@@ -39,9 +56,13 @@ EXPLAIN_MAX_STAGES = 2000
 def plan_building_s(problem: Problem, explain: bool) -> float:
     """Seconds kept after the solve for building and verifying the plan: about twice
     what it took on the 2-core test machine (1.3 s for 500 stages with pruned options
-    priced; 1.1 s for 5,000 stages and 640k options without)."""
+    priced; 1.1 s for 5,000 stages and 640k options without); half as much again for
+    partial plans (funding), which explain their dropped workloads too."""
     per_stage = 4e-3 if explain else 4e-4
-    return 0.5 + per_stage * problem.n_stages + 1e-6 * problem.n_options
+    base = 0.5 + per_stage * problem.n_stages + 1e-6 * problem.n_options
+    # partial plans also explain the dropped workloads: 60.9 s for --time-limit 60 on the
+    # 5,000-stage benchmark with 481 dropped before this allowance
+    return base * 1.5 if problem.funding else base
 
 
 def _mode(solver: str, options: SolveOptions) -> str:
@@ -49,6 +70,39 @@ def _mode(solver: str, options: SolveOptions) -> str:
     if solver == "lns" and options.deterministic:
         return "wall-clock time limit (lns has no deterministic mode)"
     return options.mode
+
+
+def _pick(solver: str, problem: Problem) -> str:
+    """The backend for ``solver`` (``auto`` by size); a backend that cannot leave workloads
+    out (``lns``) is refused for a problem that needs it."""
+    name = choose_backend(solver, problem.n_options, problem.funding)
+    if problem.funding and not BACKENDS[name].supports_funding:
+        raise InputError(f"the {name} solver cannot make partial plans (workloads with "
+                         "value_usd/priority, or workloads that cannot be placed)",
+                         hint="use --solver cpsat or greedy, or --all-or-nothing")
+    return name
+
+
+def _no_whole_plan(solver: str, solution: Solution, options: SolveOptions) -> bool:
+    """No plan places every workload: proven (infeasible), or a heuristic (greedy, lns)
+    found none with time left, so a partial plan is worth a try."""
+    if solution.status is SolveStatus.INFEASIBLE:
+        return True
+    return (solution.status is SolveStatus.UNKNOWN and not BACKENDS[solver].proves_optimality
+            and options.remaining_s() > 0)
+
+
+def _nothing_fits(portfolio: Portfolio, problem: Problem, solution: Solution) -> Solution:
+    """A funding solution that places no workload at all, when every workload is required
+    (no values): the portfolio is infeasible as a whole if that is proven (optimal), else
+    no plan was found (the infeasibility diagnosis and exit codes as without funding)."""
+    if not problem.funding or valued(portfolio) or solution.objective is None or \
+            any(problem.funded(solution.x)) or not portfolio.workloads:
+        return solution
+    status = SolveStatus.INFEASIBLE if solution.status is SolveStatus.OPTIMAL \
+        else SolveStatus.UNKNOWN
+    return dataclasses.replace(solution, status=status, x=np.zeros_like(solution.x),
+                               objective=None, bound=None)
 
 
 def load_portfolio(path: str | Path) -> Portfolio:
@@ -88,7 +142,7 @@ def plan(portfolio: Portfolio, catalogs: list[LoadedCatalog] | None = None, *,
          now: datetime | None = None, previous: Plan | None = None,
          explain: bool | None = None, progress: Callable[[str], None] | None = None,
          executor: str = "local", address: str | None = None,
-         deadline: Deadline | None = None) -> Plan:
+         deadline: Deadline | None = None, all_or_nothing: bool = False) -> Plan:
     """Plan the portfolio at least cost and verify the result independently.
 
     ``time_limit_s`` is wall-clock seconds for the whole call (world, candidates, solve,
@@ -113,8 +167,15 @@ def plan(portfolio: Portfolio, catalogs: list[LoadedCatalog] | None = None, *,
 
     Raises :class:`~planner.errors.InputError` for names the catalogs do not know and
     :class:`~planner.errors.VerificationError` if the plan breaks a rule (a bug).
-    An infeasible portfolio gives a plan with ``status == "infeasible"``, the stages without
-    any option, and a minimal set of conflicting rules.
+    Partial plans (unless ``all_or_nothing``): workloads that cannot be placed are left
+    out and the rest is planned, ``status == "partial"``, each left-out workload in
+    ``plan.dropped`` with why. A workload with a stage without any option is left out
+    first; when the rest admits no plan, or workloads carry ``value_usd``/``priority``,
+    the solver chooses which workloads to place (all-or-nothing each): the most required
+    ones (no value) of the highest priority, then the largest value − cost
+    (:mod:`planner.solvers.funding`). With ``all_or_nothing`` an infeasible portfolio
+    gives a plan with ``status == "infeasible"``, the stages without any option, and a
+    minimal set of conflicting rules.
     """
     deadline = deadline or Deadline.after(time_limit_s)
     catalogs = load_catalogs() if catalogs is None else catalogs
@@ -123,7 +184,7 @@ def plan(portfolio: Portfolio, catalogs: list[LoadedCatalog] | None = None, *,
                       workers=workers, seed=seed, deterministic=deterministic,
                       reproducible=reproducible, previous=previous, explain=explain,
                       progress=progress, executor=executor, address=address,
-                      deadline=deadline)
+                      deadline=deadline, all_or_nothing=all_or_nothing)
 
 
 def plan_world(portfolio: Portfolio, world: World, *, solver: str = "auto",
@@ -131,7 +192,8 @@ def plan_world(portfolio: Portfolio, world: World, *, solver: str = "auto",
                deterministic: bool = False, reproducible: bool = False,
                previous: Plan | None = None, explain: bool | None = None,
                progress: Callable[[str], None] | None = None, executor: str = "local",
-               address: str | None = None, deadline: Deadline | None = None) -> Plan:
+               address: str | None = None, deadline: Deadline | None = None,
+               all_or_nothing: bool = False) -> Plan:
     """:func:`plan` on an already resolved world (what-if scenarios change the world);
     ``deadline`` defaults to ``time_limit_s`` from now."""
     deadline = deadline or Deadline.after(time_limit_s)
@@ -145,7 +207,10 @@ def plan_world(portfolio: Portfolio, world: World, *, solver: str = "auto",
     cands = generate(portfolio, world, previous=prev, keep_pruned_options=explain)
     problem = build_problem(cands, world)
     check_magnitudes(problem)
-    solver = choose_backend(solver, problem.n_options)
+    funding = not all_or_nothing and needs_funding(portfolio, cands)
+    if funding:
+        problem = funding_problem(portfolio, cands, problem)
+    solver = _pick(solver, problem)
     building = plan_building_s(problem, explain)
     options = SolveOptions(time_limit_s=time_limit_s, workers=workers or default_workers(),
                            seed=seed, deterministic=deterministic or reproducible,
@@ -153,17 +218,36 @@ def plan_world(portfolio: Portfolio, world: World, *, solver: str = "auto",
     say(f"{problem.n_stages} stages, {problem.n_options} options, "
         f"{len(problem.res_names)} limited resources; solving with {solver} "
         f"({options.remaining_s():.1f}s left, {_mode(solver, options)})")
-    solution = get_backend(solver, executor=executor, address=address).solve(problem, options)
+    backend = get_backend(solver, executor=executor, address=address)
+    solution = backend.solve(problem, options)
+    if not all_or_nothing and not funding and _no_whole_plan(solver, solution, options):
+        say("no plan for every workload: choosing the workloads that fit together")
+        problem = funding_problem(portfolio, cands, problem)
+        asked, solver = solver, _pick(solver if solver != "lns" else AUTO, problem)
+        backend = get_backend(solver)
+        solution = backend.solve(problem, options)
+        if solver != asked:
+            solution.detail = "; ".join(d for d in (
+                solution.detail, f"{asked} found no plan for every workload; {solver} chose "
+                f"the workloads that fit ({asked} cannot make partial plans)") if d)
+    solution = _nothing_fits(portfolio, problem, solution)
     solution.detail = "; ".join(d for d in (solution.detail, _mode(solver, options)) if d)
     conflicts: list[Conflict] = []
+    dropped: list[Dropped] = []
     note = None
     if solution.status is SolveStatus.INFEASIBLE:
         say("infeasible: looking for the rules that conflict")
         full = cands if explain else generate(portfolio, world, previous=prev)
         conflicts, note = diagnose(portfolio, world, full, options)
+    elif problem.funding and solution.objective is not None and \
+            not all(problem.funded(solution.x)):
+        say("partial plan: explaining the workloads left out")
+        dropped = explain_dropped(DropContext(portfolio, world, cands, problem, backend,
+                                              options, prev, say), solution)
     result = build_plan(portfolio, world, cands, problem, solution,
                         options.until(deadline.earlier(building / 2)),
-                        reproducible=reproducible, conflicts=conflicts, diagnosis=note)
+                        reproducible=reproducible, conflicts=conflicts, diagnosis=note,
+                        dropped=dropped)
     violations = verify(portfolio, world, result, previous=prev)
     if violations:
         raise VerificationError(f"the {solver} plan breaks {len(violations)} rule(s): "

@@ -15,6 +15,7 @@ from planner.models.plan import (
     CatalogRef,
     Conflict,
     CostSplit,
+    Dropped,
     Move,
     Placement,
     Plan,
@@ -174,6 +175,15 @@ def _resources(cands: Candidates, chosen: dict[int, list[tuple[Option, int]]],
     return out
 
 
+def _value(portfolio: Portfolio, placements: list[Placement]) -> Decimal | None:
+    """Σ value_usd of the placed workloads, when any workload has a value."""
+    if all(w.value_usd is None for w in portfolio.workloads):
+        return None
+    placed = {p.workload for p in placements}
+    return sum((w.value_usd for w in portfolio.workloads
+                if w.id in placed and w.value_usd is not None), Decimal(0))
+
+
 def _totals(placements: list[Placement], risk: int, pref: int) -> Totals:
     groups: dict[str, dict[str, Decimal]] = {k: defaultdict(Decimal) for k in
                                              ("provider", "site", "team", "kind")}
@@ -189,10 +199,14 @@ def _totals(placements: list[Placement], risk: int, pref: int) -> Totals:
     return Totals(compute_usd=compute, egress_usd=egress, migration_usd=migration,
                   total_usd=compute + egress + migration, spot_risk_usd=_usd(risk),
                   preference_usd=_usd(pref),
-                  **{f"by_{k}": dict(sorted(v.items())) for k, v in groups.items()})
+                  by_provider=dict(sorted(groups["provider"].items())),
+                  by_site=dict(sorted(groups["site"].items())),
+                  by_team=dict(sorted(groups["team"].items())),
+                  by_kind=dict(sorted(groups["kind"].items())))
 
 
-def _unplaced(cands: Candidates) -> list[Unplaced]:
+def unplaced_stages(cands: Candidates) -> list[Unplaced]:
+    """Stages without any feasible option, with the rules that pruned their options."""
     by_stage: dict[int, Counter[Rule]] = defaultdict(Counter)
     examples: dict[tuple[int, Rule], str] = {}
     for p in cands.pruned:
@@ -240,8 +254,9 @@ def _explainer(portfolio: Portfolio, world: World, cands: Candidates, problem: P
     """The context of the runner-up and move reasons (status and gap word the claims)."""
     gap = None
     if solution.objective is not None and solution.bound is not None:
-        gap = (solution.objective - solution.bound) / solution.objective if solution.objective \
-            else 0.0
+        shift = problem.reward(solution.x)  # funding rewards left out, as in the report
+        objective = solution.objective + shift
+        gap = (objective - solution.bound - shift) / objective if objective else 0.0
     return Explainer(portfolio, world, cands, problem, solution.x, solution.status, gap,
                      deadline=None if options.deterministic else options.deadline)
 
@@ -260,8 +275,13 @@ def _pruned_lookup(cands: Candidates) -> Callable[[int, bool], list[Pruned]]:
 
 def build_plan(portfolio: Portfolio, world: World, cands: Candidates, problem: Problem,
                solution: Solution, options: SolveOptions, *, reproducible: bool = False,
-               conflicts: list[Conflict] | None = None, diagnosis: str | None = None) -> Plan:
-    """Assemble the plan from the solution (placements only when a solution exists)."""
+               conflicts: list[Conflict] | None = None, diagnosis: str | None = None,
+               dropped: list[Dropped] | None = None) -> Plan:
+    """Assemble the plan from the solution (placements only when a solution exists); with
+    ``dropped`` workloads the plan is ``partial``. The solver's objective and bound leave
+    out the funding rewards (:mod:`planner.solvers.funding`): both are shifted by the
+    rewards of the placed workloads, so the objective is the plan's cost again and the
+    bound a valid lower bound on the cost of placing those workloads."""
     feasible = solution.status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE)
     x = solution.x
     chosen: dict[int, list[tuple[Option, int]]] = defaultdict(list)
@@ -308,6 +328,10 @@ def build_plan(portfolio: Portfolio, world: World, cands: Candidates, problem: P
         if move:
             moves.append(move)
     objective, bound = solution.objective, solution.bound
+    if objective is not None:
+        shift = problem.reward(x)
+        objective += shift
+        bound = bound + shift if bound is not None else None
     gap = None
     if objective is not None and bound is not None:
         gap = round((objective - bound) / objective, 6) if objective else 0.0
@@ -324,9 +348,13 @@ def build_plan(portfolio: Portfolio, world: World, cands: Candidates, problem: P
                 for c in world.catalogs]
     counts = (cands.pruned.counts() if isinstance(cands.pruned, PrunedList)
               else Counter(p.rule.value for p in cands.pruned))
-    return Plan(portfolio=portfolio.name, status=solution.status, placements=placements,
-                resources=resources, totals=_totals(placements, risk, pref), solver=solver,
+    totals = _totals(placements, risk, pref).model_copy(
+        update={"value_usd": _value(portfolio, placements)})
+    return Plan(portfolio=portfolio.name,
+                status=SolveStatus.PARTIAL if feasible and dropped else solution.status,
+                placements=placements, resources=resources, totals=totals, solver=solver,
                 catalogs=catalogs, warnings=list(world.warnings),
-                unplaced=_unplaced(cands) if not feasible else [],
+                unplaced=unplaced_stages(cands) if not feasible or dropped else [],
+                dropped=list(dropped or []),
                 conflicts=list(conflicts or []), diagnosis=diagnosis, moves=moves,
                 pruned=dict(sorted(counts.items())), inputs=input_digest(portfolio, world))

@@ -15,7 +15,9 @@ artifact is charged once per receiving site, on the first placement there.
 Capacity is checked exactly in unit-hours, with no rounding in the planner's
 favour (:mod:`planner.verify_capacity`).
 
-An infeasible plan places nothing; whether its conflicting rules really admit no
+A partial plan places every stage of every workload it does not drop, and nothing of
+the dropped ones, each with a reason; its totals (value included) add up over what it
+places. An infeasible plan places nothing; whether its conflicting rules really admit no
 plan is re-solved outside this module (``planner.api.verify_report``), so that the
 verifier itself stays free of solver code.
 """
@@ -154,6 +156,7 @@ class _Ctx:
         self.risk = Decimal(0)
         self.preference = Decimal(0)
         self.checked: list[Checked] = []
+        self.dropped: set[str] = set()
         self.stages = {(w.id, s.label): (w, s) for w in portfolio.workloads for s in w.stages}
 
 
@@ -210,6 +213,8 @@ def _check_stages(ctx: _Ctx, by_stage: dict[tuple[str, str], list[Placement]]
     out = []
     moved_stages = 0
     for w in ctx.portfolio.workloads:
+        if w.id in ctx.dropped:
+            continue  # checked by _check_dropped
         for st in w.stages:
             key = (w.id, st.label)
             where = f"{w.id}/{st.label}"
@@ -245,6 +250,40 @@ def _check_stages(ctx: _Ctx, by_stage: dict[tuple[str, str], list[Placement]]
     cap = ctx.portfolio.settings.max_moves
     if ctx.previous is not None and cap is not None and moved_stages > cap:
         out.append(Violation("moves", "moves", f"{moved_stages} stages move; cap is {cap}"))
+    return out
+
+
+def _check_dropped(ctx: _Ctx, plan: Plan,
+                   by_stage: dict[tuple[str, str], list[Placement]]) -> list[Violation]:
+    """A partial plan's dropped workloads exist, are listed once, place nothing, and
+    carry the value and priority the portfolio gives them; the plan's total value is
+    the value of the workloads it places."""
+    out = []
+    workloads = {w.id: w for w in ctx.portfolio.workloads}
+    seen: set[str] = set()
+    for i, d in enumerate(plan.dropped):
+        where = f"dropped[{i}] ({d.workload})"
+        w = workloads.get(d.workload)
+        if w is None or d.workload in seen:
+            out.append(Violation("dropped", where, "not a workload of the portfolio"
+                                 if w is None else "listed twice"))
+            continue
+        seen.add(d.workload)
+        if not d.reasons:
+            out.append(Violation("dropped", where, "dropped without a reason"))
+        if any(key[0] == d.workload for key in by_stage):
+            out.append(Violation("dropped", where, "dropped, but some stage is placed"))
+        if (d.value_usd, d.priority) != (w.value_usd, w.priority):
+            out.append(Violation("dropped", where, "value or priority differs from the "
+                                                   "portfolio"))
+    has_value = any(w.value_usd is not None for w in workloads.values())
+    placed = {key[0] for key in by_stage}
+    want = sum((w.value_usd for w in workloads.values()
+                if w.id in placed and w.value_usd is not None), Decimal(0)) \
+        if has_value else None
+    if plan.totals.value_usd != want:
+        out.append(Violation("totals", "totals.value_usd",
+                             f"{plan.totals.value_usd} ≠ value of the placed workloads {want}"))
     return out
 
 
@@ -361,10 +400,12 @@ def verify(portfolio: Portfolio, world: World, plan: Plan,
     by_stage: dict[tuple[str, str], list[Placement]] = defaultdict(list)
     for p in plan.placements:
         by_stage[(p.workload, p.stage)].append(p)
+    ctx.dropped = {d.workload for d in plan.dropped}
     out = check_status(plan)
     out += _check_placements(ctx, plan, by_stage)
     if plan.feasible:
         out += _check_stages(ctx, by_stage)
+        out += _check_dropped(ctx, plan, by_stage)
     out += check_capacity(world, ctx.checked, plan)
     out += _check_totals(ctx, plan)
     return out

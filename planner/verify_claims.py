@@ -3,7 +3,8 @@
 * inputs: a plan records digests of its portfolio and catalogs (``inputs``); a plan
   made from other inputs is recognised as such instead of failing every rule;
 * status: optimal/feasible plans place every stage (checked with coverage) and list
-  no conflicts; infeasible/unknown plans place nothing;
+  no conflicts; partial plans place every stage of every workload they do not list as
+  dropped, and nothing of those; infeasible/unknown plans place nothing;
 * solver report: the objective is cost + spot risk + preference surcharge, the bound
   is not above it, the gap is (objective − bound) / objective, and "optimal" means
   the bound meets the objective.
@@ -55,17 +56,35 @@ def check_objective(plan: Plan, objective: Decimal) -> list[Violation]:
 
 
 def check_status(plan: Plan) -> list[Violation]:
-    """A plan places every stage exactly when it claims to be optimal or feasible."""
+    """A plan places every stage exactly when it claims to be optimal or feasible; a
+    partial plan leaves out the workloads it lists as dropped (and only those) and
+    reports how well its solver did (optimal or feasible)."""
     out = []
-    if plan.solver.status is not plan.status:
+    partial = plan.status is SolveStatus.PARTIAL
+    found = (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE)
+    if partial and plan.solver.status not in found:
+        out.append(Violation("status", "solver.status",
+                             f"a partial plan's solver status is {plan.solver.status.value}, "
+                             "not optimal or feasible"))
+    if not partial and plan.solver.status is not plan.status:
         out.append(Violation("status", "solver.status",
                              f"{plan.solver.status.value} ≠ the plan's {plan.status.value}"))
+    if partial != bool(plan.dropped):
+        out.append(Violation("status", "dropped",
+                             f"{plan.status.value} plan lists {len(plan.dropped)} dropped "
+                             "workload(s)" if plan.dropped else
+                             "partial plan lists no dropped workload"))
     if not plan.feasible and plan.placements:
         out.append(Violation("status", "status",
                              f"{plan.status.value} plan must not place stages"))
-    if plan.feasible and (plan.conflicts or plan.unplaced):
+    if plan.feasible and not partial and (plan.conflicts or plan.unplaced):
         out.append(Violation("status", "status",
                              f"{plan.status.value} plan lists conflicts or unplaced stages"))
+    dropped = {d.workload for d in plan.dropped}
+    for u in plan.unplaced:
+        if partial and u.workload not in dropped:
+            out.append(Violation("status", f"unplaced ({u.workload}/{u.stage})",
+                                 "unplaced stage of a workload the plan does not drop"))
     if plan.status is not SolveStatus.INFEASIBLE and plan.conflicts:
         out.append(Violation("status", "conflicts", f"{plan.status.value} plan lists conflicts"))
     return out

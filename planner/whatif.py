@@ -92,7 +92,14 @@ class ScenarioResult(BaseModel):
     total_usd: Decimal | None
     delta_usd: Decimal | None
     moved: list[str]
-    conflicts: list[Conflict] = Field(default_factory=list)
+    dropped: list[str] = Field(
+        default_factory=list,
+        description="workloads a partial scenario plan leaves out (its delta then compares "
+                    "different sets of workloads)")
+    conflicts: list[Conflict] = Field(
+        default_factory=list,
+        description="the conflicting rules: the plan's, or for a partial plan those of its "
+                    "dropped workloads")
     diagnosis: str | None = None
     plan: Plan | None = None
 
@@ -224,9 +231,13 @@ def summarize(name: str, plan: Plan, base: Plan | None, keep_plan: bool) -> Scen
     if base is not None and feasible and base.feasible:
         moved = [f"{m.workload}/{m.stage}" for m in diff_plans(base, plan).moved]
         delta = plan.totals.total_usd - base.totals.total_usd
+    conflicts = list(plan.conflicts)
+    for d in plan.dropped:
+        conflicts += [c for c in d.conflicts if c not in conflicts]
     return ScenarioResult(name=name, status=plan.status.value,
                           total_usd=plan.totals.total_usd if feasible else None,
-                          delta_usd=delta, moved=moved, conflicts=plan.conflicts,
+                          delta_usd=delta, moved=moved,
+                          dropped=[d.workload for d in plan.dropped], conflicts=conflicts,
                           diagnosis=plan.diagnosis, plan=plan if keep_plan else None)
 
 

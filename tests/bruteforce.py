@@ -1,13 +1,17 @@
 """Brute force over a Problem: every assignment of units to options, every constraint
 checked directly (no solver code), the cheapest objective. For tiny instances only.
 
-:func:`problems` draws such instances for hypothesis, side constraints included."""
+:func:`problems` draws such instances for hypothesis, side constraints included;
+:func:`funded_problems` adds workload groups with values and priorities (funding: a
+workload is placed whole or not at all, the objective subtracts the rewards of the
+placed workloads), which brute force enumerates too."""
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
 from collections.abc import Iterator
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
@@ -37,7 +41,10 @@ def _edges(problem: Problem, x: np.ndarray, into: set[int] | None = None) -> int
     for e in problem.edges:
         if into is not None and e.b not in into:
             continue
-        (i,) = _sites(problem, x, e.a)
+        src = _sites(problem, x, e.a)
+        if not src:  # left out with its workload (funding)
+            continue
+        (i,) = src
         total += sum(e.cost.get((i, j), 0) for j in _sites(problem, x, e.b))
     return total
 
@@ -50,7 +57,8 @@ def feasible(problem: Problem, x: np.ndarray) -> bool:
         return False
     if problem.min_sites is not None:
         for s in range(problem.n_stages):
-            if len(_sites(problem, x, s)) < problem.min_sites[s]:
+            n = len(_sites(problem, x, s))
+            if n < problem.min_sites[s] and not (n == 0 and problem.funding):
                 return False
     for c in problem.colocations:
         groups_a = {int(c.group[i]) for i in _sites(problem, x, c.a)}
@@ -80,21 +88,39 @@ def feasible(problem: Problem, x: np.ndarray) -> bool:
     return True
 
 
+def _whole(problem: Problem, x: np.ndarray) -> tuple[bool, int]:
+    """Funding: every workload placed whole or not at all; the reward of those placed."""
+    if problem.stage_group is None or problem.group_reward is None:
+        return True, 0
+    placed: dict[int, set[bool]] = {}
+    for s in range(problem.n_stages):
+        on = any(x[o] > 0 for o in problem.options_of(s))
+        placed.setdefault(int(problem.stage_group[s]), set()).add(on)
+    for g in range(len(problem.group_reward)):
+        placed.setdefault(g, {False})
+    if any(len(v) > 1 for v in placed.values()):
+        return False, 0
+    return True, sum(int(problem.group_reward[g]) for g, v in placed.items() if True in v)
+
+
 def brute_force(problem: Problem) -> int | None:
-    """The exact optimum (None if no assignment is feasible)."""
+    """The exact optimum (None if no assignment is feasible). With funding a stage may
+    also place nothing, when its whole workload is left out."""
     per_stage = []
     for s in range(problem.n_stages):
         opts = list(problem.options_of(s))
-        per_stage.append(list(_splits(int(problem.units[s]), opts,
-                                      [int(problem.opt_ub[o]) for o in opts])))
+        splits = list(_splits(int(problem.units[s]), opts,
+                              [int(problem.opt_ub[o]) for o in opts]))
+        per_stage.append(splits + ([{}] if problem.funding else []))
     best = None
     for combo in itertools.product(*per_stage):
         x = np.zeros(problem.n_options, dtype=np.int64)
         for part in combo:
             for o, k in part.items():
                 x[o] = k
-        if feasible(problem, x):
-            value = int((problem.opt_obj * x).sum()) + _edges(problem, x)
+        whole, reward = _whole(problem, x)
+        if whole and feasible(problem, x):
+            value = int((problem.opt_obj * x).sum()) + _edges(problem, x) - reward
             best = value if best is None else min(best, value)
     return best
 
@@ -199,3 +225,29 @@ def _side_constraints(draw: st.DrawFn, p: Problem, scale: int) -> dict[str, Any]
                 max_share=draw(st.one_of(st.none(), shares)),
                 max_moves=draw(st.one_of(st.none(), st.integers(0, p.n_stages))),
                 opt_moved=moved)
+
+
+@st.composite
+def funded_problems(draw: st.DrawFn, max_stages: int = 6, max_options: int = 3) -> Problem:
+    """:func:`problems` with stages grouped into workloads (contiguous; edges and
+    co-locations kept only inside a workload, as in portfolios), each with a value, no
+    value (required when it fits) and a priority, turned into rewards by
+    :func:`planner.solvers.funding.rewards`; tight capacities and budgets, so that not
+    every workload fits."""
+    from planner.solvers.funding import Claim, rewards, with_funding
+
+    p = draw(problems(max_stages=max_stages, max_options=max_options, max_units=2))
+    cuts = sorted(draw(st.sets(st.integers(1, max(1, p.n_stages - 1)),
+                               min_size=min(1, p.n_stages - 1), max_size=3)))
+    cuts = [c for c in cuts if c < p.n_stages]
+    group = np.searchsorted(np.array(cuts, dtype=np.int64), np.arange(p.n_stages),
+                            side="right").astype(np.int64)
+    p = dataclasses.replace(
+        p, edges=tuple(e for e in p.edges if group[e.a] == group[e.b]),
+        colocations=tuple(c for c in p.colocations if group[c.a] == group[c.b]))
+    n = len(cuts) + 1
+    scale = int(max(1, p.opt_obj.max() // 1000)) if p.n_options else 1
+    claims = [Claim(f"w{g}", draw(st.one_of(st.none(), st.integers(0, 3000).map(
+        lambda v, k=scale: Decimal(v * k) / 10**6))), draw(st.sampled_from([0, 0, 1, 2])))
+        for g in range(n)]
+    return with_funding(p, group.tolist(), [c.name for c in claims], rewards(p, claims))

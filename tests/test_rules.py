@@ -151,9 +151,18 @@ def test_capacity_conflict_reports_infeasible() -> None:
         {"site": "aws:us-east-1", "gpu_model": "A100-80GB", "gpus": 8}]}
     p = portfolio([workload("a", [training(hours=500)]), workload("b", [training(hours=500)])],
                   cloud=quota)
-    plan = solve(p, [cat])
+    plan = solve(p, [cat], all_or_nothing=True)
     assert plan.status is SolveStatus.INFEASIBLE
     assert plan.conflicts
+    # without --all-or-nothing: one of them is planned, the other dropped with the
+    # capacity it lost and what forcing it in would change
+    plan = solve(p, [cat])
+    assert plan.status is SolveStatus.PARTIAL
+    (placed,) = {q.workload for q in plan.placements}
+    (d,) = plan.dropped
+    assert {placed, d.workload} == {"a", "b"}
+    assert d.add_drops == [placed] and d.add_cost_usd == 0
+    assert any(c.rule.startswith("capacity:") for c in d.conflicts)
 
 
 def test_greedy_backend_gives_verified_plan() -> None:

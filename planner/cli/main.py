@@ -43,6 +43,7 @@ from planner.cli.replan_cmd import diff_cmd, whatif_cmd
 from planner.errors import InputError, VerificationError
 from planner.models.plan import Plan
 from planner.models.status import SolveStatus
+from planner.plan_builder import unplaced_stages
 from planner.solvers import AUTO, BACKENDS
 from planner.solvers.base import Deadline, process_age_s
 from planner.world import build_world
@@ -50,6 +51,7 @@ from planner.world import build_world
 EXIT_INFEASIBLE = 3
 SUMMARY_ROWS = 25
 EXIT_NO_PLAN = 7
+EXIT_PARTIAL = 9
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="planner")
@@ -92,6 +94,9 @@ def _summary(plan: Plan, console: Console) -> None:
     for m in plan.moves:
         console.print(f"[cyan]move[/] {m.workload}/{m.stage}: {', '.join(m.previous)} → "
                       f"{', '.join(m.now)} (migration ${m.migration_usd:,.2f}): {m.why}")
+    for d in plan.dropped:
+        add = f" (adding it: {d.add_cost_usd:+,.2f} $)" if d.add_cost_usd is not None else ""
+        console.print(f"[red]dropped[/] {d.workload}{add}: " + "; ".join(d.reasons[:2]))
     for c in plan.conflicts:
         console.print(f"[red]conflict[/] {c.rule}: {c.message}")
     if plan.diagnosis:
@@ -136,6 +141,9 @@ def _summary(plan: Plan, console: Console) -> None:
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local",
               show_default=True, help="Where the lns strategy runs its sub-problems.")
 @click.option("--address", default=None, help="Ray cluster address (auto, ray://host:port).")
+@click.option("--all-or-nothing", is_flag=True,
+              help="Plan every workload or none: no partial plan (exit 3 when one workload "
+                   "cannot be placed).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or summary on stderr.")
 @friendly_errors
 def plan_cmd(
@@ -151,9 +159,15 @@ def plan_cmd(
     reproducible: bool,
     executor: str,
     address: str | None,
+    all_or_nothing: bool,
     quiet: bool,
 ) -> None:
-    """Plan PORTFOLIO (YAML/JSON) at least cost; write the verified JSON plan."""
+    """Plan PORTFOLIO (YAML/JSON) at least cost; write the verified JSON plan.
+
+    Workloads that cannot be placed (or, with value_usd/priority, are not worth their
+    cost or lose the budget/capacity to others) are left out and listed in `dropped`:
+    exit 9 with a partial plan, unless --all-or-nothing.
+    """
     deadline = _deadline(time_limit)
     console = err_console()
     say = (lambda msg: None) if quiet else (lambda msg: console.print(f"[dim]{msg}[/]"))
@@ -176,6 +190,7 @@ def plan_cmd(
             progress=say,
             executor=executor,
             address=address,
+            all_or_nothing=all_or_nothing,
         )
     text = result.model_dump_json(indent=2) + "\n"
     if output:
@@ -189,6 +204,8 @@ def plan_cmd(
         sys.exit(EXIT_INFEASIBLE)
     if result.status is SolveStatus.UNKNOWN:
         sys.exit(EXIT_NO_PLAN)
+    if result.status is SolveStatus.PARTIAL:
+        sys.exit(EXIT_PARTIAL)
 
 
 class _null:
@@ -209,7 +226,16 @@ def validate_cmd(portfolio: Path, catalogs_dir: Path | None) -> None:
     with portfolio_context(portfolio):
         world = build_world(model, api.load_catalogs(catalogs_dir))
         cands = generate(model, world)
-    empty = [f"{r.key}" for r in cands.stages if not cands.by_stage[r.index]]
+    unplaced = unplaced_stages(cands)
+    if unplaced:
+        for u in unplaced:
+            click.echo(f"error: {portfolio}: workload {u.workload}, stage {u.stage}: no "
+                       f"feasible option: " + "; ".join(u.reasons), err=True)
+        names = sorted({u.workload for u in unplaced})
+        raise InputError(
+            f"{portfolio}: {len(names)} workload(s) cannot be placed: {', '.join(names)}",
+            hint="relax the rules named above; `planner plan` plans the other workloads and "
+                 "lists these as dropped (exit 9)")
     click.echo(
         f"{portfolio}: valid — {len(model.workloads)} workloads, {len(cands.stages)} stages, "
         f"{len(world.sites)} sites, {len(world.offers)} offers, "
@@ -217,11 +243,6 @@ def validate_cmd(portfolio: Path, catalogs_dir: Path | None) -> None:
     )
     for w in world.warnings:
         click.echo(f"warning: {w}", err=True)
-    if empty:
-        click.echo(
-            f"warning: no feasible option for {', '.join(empty)}; `planner plan` will report why",
-            err=True,
-        )
 
 
 @cli.command("verify")

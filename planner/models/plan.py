@@ -125,6 +125,8 @@ class Totals(_Out):
     by_site: dict[str, Decimal]
     by_team: dict[str, Decimal]
     by_kind: dict[str, Decimal]
+    value_usd: Decimal | None = Field(
+        default=None, description="Σ value_usd of the placed workloads (when any has one)")
 
 
 class SolverReport(_Out):
@@ -175,6 +177,26 @@ class Unplaced(_Out):
     reasons: list[str]
 
 
+class Dropped(_Out):
+    """A workload a partial plan does not place, and why."""
+
+    workload: str
+    reasons: list[str] = Field(description="why it is not placed, in plain words")
+    conflicts: list[Conflict] = Field(
+        default_factory=list,
+        description="rules that conflict when it is placed together with the planned "
+                    "workloads (its own diagnosis)")
+    value_usd: Decimal | None = None
+    priority: int = 0
+    add_cost_usd: Decimal | None = Field(
+        default=None, description="the plan's cost change when it is forced in (re-solved "
+                                  "within the time limit); null if it cannot be added or "
+                                  "the re-solve ran out of time")
+    add_drops: list[str] = Field(
+        default_factory=list, description="workloads the re-solve with it forced in drops "
+                                          "instead")
+
+
 class InputDigest(_Out):
     """Fingerprints of the inputs a plan was computed from, to match it with them."""
 
@@ -198,6 +220,8 @@ class Plan(_Out):
     catalogs: list[CatalogRef]
     warnings: list[str] = Field(default_factory=list)
     unplaced: list[Unplaced] = Field(default_factory=list)
+    dropped: list[Dropped] = Field(
+        default_factory=list, description="workloads a partial plan does not place, and why")
     conflicts: list[Conflict] = Field(
         default_factory=list,
         description="a minimal set of rules that together admit no plan (infeasible only)")
@@ -210,4 +234,6 @@ class Plan(_Out):
 
     @property
     def feasible(self) -> bool:
-        return self.status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE)
+        """The plan places stages that meet every rule (all of them, or, when ``partial``,
+        every stage of the workloads it does not drop)."""
+        return self.status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE, SolveStatus.PARTIAL)

@@ -307,6 +307,16 @@ class Workload(_Strict):
     residency: Residency = Field(default_factory=Residency)
     placement: Placement = Field(default_factory=Placement)
     stages: list[Stage] = Field(min_length=1)
+    value_usd: Usd | None = Field(
+        default=None,
+        description="expected business value over the planning horizon, USD; when budget or "
+                    "capacity cannot fit every workload, the planner funds the set with the "
+                    "largest value − cost (a workload without a value is required whenever "
+                    "it can be placed)")
+    priority: Annotated[int, Range(-1000, 1000, "priority")] = Field(
+        default=0,
+        description="funding priority (higher first): a workload is dropped for one of "
+                    "lower priority never; within a priority, value − cost decides")
 
     @model_validator(mode="after")
     def _unique_stage_labels(self) -> Workload:

@@ -10,3 +10,6 @@ class SolveStatus(StrEnum):
     FEASIBLE = "feasible"
     INFEASIBLE = "infeasible"
     UNKNOWN = "unknown"
+    PARTIAL = "partial"
+    """A plan for some workloads: every placed workload fully placed and every rule held;
+    the others are listed in ``Plan.dropped`` with why (plans only, never a backend's)."""

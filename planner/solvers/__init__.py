@@ -24,11 +24,14 @@ AUTO_LNS_OPTIONS = 200_000
 """``auto`` picks ``cpsat`` up to this many options and ``lns`` above (see benchmarks/)."""
 
 
-def choose_backend(name: str, n_options: int) -> str:
-    """Resolve ``auto`` by problem size; other names pass through."""
+def choose_backend(name: str, n_options: int, funding: bool = False) -> str:
+    """Resolve ``auto`` by problem size; other names pass through. With funding (partial
+    plans) ``auto`` always picks ``cpsat``: ``lns`` does not support it (its
+    ``supports_funding`` is False), and CP-SAT starts from the funding-aware greedy plan,
+    so it answers within any time limit."""
     if name != AUTO:
         return name
-    return "cpsat" if n_options <= AUTO_LNS_OPTIONS else "lns"
+    return "cpsat" if n_options <= AUTO_LNS_OPTIONS or funding else "lns"
 
 
 def get_backend(name: str, *, executor: str = "local", address: str | None = None) -> Backend:

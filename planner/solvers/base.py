@@ -72,6 +72,11 @@ class Problem:
     (sparse), against capacity ``res_cap``. Side constraints: pipeline egress edges,
     co-location, spread over ``min_sites``, budgets, provider concentration, move cap.
     ``opt_groups`` (diagnosis only) names the relaxable rules that forbid an option.
+
+    Funding (partial plans, :mod:`planner.solvers.funding`): with ``group_reward`` set,
+    stage ``s`` belongs to workload ``stage_group[s]``, and a workload is either placed
+    whole or not at all; placing workload ``w`` earns ``group_reward[w]`` (subtracted from
+    the objective). Without it every stage must be placed.
     """
 
     n_stages: int
@@ -99,6 +104,9 @@ class Problem:
     max_moves: int | None = None
     opt_groups: tuple[tuple[str, ...], ...] | None = None
     stage_keys: tuple[str, ...] = ()
+    stage_group: IntArray | None = None
+    group_reward: IntArray | None = None
+    group_names: tuple[str, ...] = ()
 
     @property
     def n_options(self) -> int:
@@ -115,16 +123,52 @@ class Problem:
             out |= {int(s) for s in np.flatnonzero(self.min_sites > 1)}
         return out
 
+    @property
+    def funding(self) -> bool:
+        """Workloads may be left out (see the class docstring)."""
+        return self.group_reward is not None
+
+    def funded(self, x: IntArray) -> list[bool]:
+        """Per workload (funding only): every stage of it places units."""
+        assert self.stage_group is not None and self.group_reward is not None
+        total = np.concatenate([[0], np.cumsum(x)])
+        placed = total[self.stage_ptr[1:]] - total[self.stage_ptr[:-1]]
+        out = [True] * int(self.group_reward.size)
+        for s in range(self.n_stages):
+            if placed[s] == 0:
+                out[int(self.stage_group[s])] = False
+        return out
+
+    def reward(self, x: IntArray) -> int:
+        """Σ of the rewards of the funded workloads (0 without funding)."""
+        if self.group_reward is None:
+            return 0
+        return sum(int(r) for r, f in zip(self.group_reward.tolist(), self.funded(x),
+                                          strict=True) if f)
+
     def trivial_bound(self) -> int:
         """Σ over stages of units × the cheapest objective per unit: ignores capacity and
-        every side constraint (all of which only add cost), so it is a valid lower bound."""
+        every side constraint (all of which only add cost), so it is a valid lower bound.
+        With funding, each workload adds the smaller of 0 (left out) and its cheapest cost
+        minus its reward (a workload with a stage without options is always left out)."""
         if self.n_stages == 0:
             return 0
         counts = np.diff(self.stage_ptr)
-        if (counts == 0).any():
-            return 0
-        cheapest = np.minimum.reduceat(self.opt_obj, self.stage_ptr[:-1])
-        return int((cheapest * self.units).sum())
+        cheapest = np.zeros(self.n_stages, dtype=np.int64)
+        nz = counts > 0
+        if nz.any():
+            cheapest[nz] = np.minimum.reduceat(self.opt_obj, self.stage_ptr[:-1][nz])
+        if self.group_reward is None:
+            return 0 if (counts == 0).any() else int((cheapest * self.units).sum())
+        assert self.stage_group is not None
+        per = [0] * int(self.group_reward.size)
+        possible = [True] * len(per)
+        for s in range(self.n_stages):
+            g = int(self.stage_group[s])
+            per[g] += int(cheapest[s]) * int(self.units[s])
+            possible[g] = possible[g] and bool(nz[s])
+        return sum(min(0, c - int(r)) for c, r, ok in
+                   zip(per, self.group_reward.tolist(), possible, strict=True) if ok)
 
     def edge_cost(self, x: IntArray, into: set[int] | None = None) -> int:
         """Egress of the pipeline edges (into the stages ``into``, default all) for an
@@ -154,7 +198,8 @@ class Problem:
         return total + self.edge_cost(x, stages)
 
     def objective(self, x: IntArray) -> int:
-        return int((self.opt_obj * x).sum()) + self.edge_cost(x)
+        """Objective cost of ``x``, minus the rewards of the funded workloads."""
+        return int((self.opt_obj * x).sum()) + self.edge_cost(x) - self.reward(x)
 
 
 def _site_groups(level: ColocationLevel, sites: list[str], country: dict[str, str],
@@ -307,5 +352,7 @@ class Backend(Protocol):
 
     name: str
     proves_optimality: bool
+    supports_funding: bool
+    """Handles :attr:`Problem.funding` (workloads that may be left out, partial plans)."""
 
     def solve(self, problem: Problem, options: SolveOptions) -> Solution: ...

@@ -22,22 +22,33 @@ Variables
     z_{ab,ij} ∈ {0,1}     edge (a, b) carries the artifact from site i to site j
     e_{ab} ≥ 0            egress of edge (a, b)
     m_s ∈ {0,1}           stage s moves away from the previous plan
+    fund_w ∈ {0,1}        workload w is placed (funding only; else fund_w ≡ 1)
 Constraints
-    Σ_{o∈O_s} x_o = U_s                                   ∀ s      (every unit placed)
+    Σ_{o∈O_s} x_o = U_s · fund_{w(s)}                     ∀ s      (every unit placed, or
+                                                          none of the workload's)
     Σ_o u_{o,r} x_o ≤ C_r                                 ∀ r      (capacity)
     x_o ≤ ub_o · y_{s,J(o)},  y_{s,j} ≤ Σ_{o∈O_s, J(o)=j} x_o       (site use)
     z_{ab,ij} ≥ y_{a,i} + y_{b,j} − 1,  e_{ab} = Σ_{ij} P_{ij}^{ab} z_{ab,ij}
                                                           ∀ (a,b) ∈ E (pipeline egress;
                                                           a, the source, runs at one site)
     y_{b,j} ≤ Σ_{i: g(i)=g(j)} y_{a,i}                    ∀ co-located (a,b), j
-    Σ_j y_{s,j} ≥ N_s                                     ∀ s      (spread over N sites)
+    Σ_j y_{s,j} ≥ N_s · fund_{w(s)}                       ∀ s      (spread over N sites)
     Σ_{s∈B} Σ_o c_o x_o + Σ_{(a,b)∈E, b∈B} e_{ab} ≤ cap_B  ∀ budgets B
     T = Σ_o w_o x_o,  M_p = Σ_{J(o)∈p} w_o x_o,  d · M_p ≤ n · T   ∀ cloud providers p
                 (w = compute cost; n/d ≤ the maximum provider share, the largest such
                 fraction whose products fit in 64 bits, see planner.solvers.magnitude)
     U_s · m_s ≥ x_o  for moved options,  Σ_s m_s ≤ K      (re-planning move cap)
 Objective
-    min Σ_o f_o x_o + Σ_{(a,b)∈E} e_{ab}
+    min Σ_o f_o x_o + Σ_{(a,b)∈E} e_{ab} − Σ_w R_w fund_w
+
+Funding (partial plans): W workloads, w(s) the workload of stage s, R_w its reward in
+micro-dollars (:mod:`planner.solvers.funding`: its value_usd, or M > any cost and value
+for a workload that is required when it fits, plus a lexicographic lift per priority
+level; w indexes workloads here, unlike the compute weights w_o). Without funding there
+is no fund_w (all 1) and no reward term. A workload with a stage without options gets
+fund_w = 0 from its units constraint. The plan reports objective and bound plus the
+rewards R(F) of the placed set F: its cost, and a valid lower bound on the cost of any
+plan placing F (any such plan P has cost(P) − R(F) ≥ the bound).
 
 Every coefficient is an integer (money in micro-dollars, usage in
 milli-unit-hours), so CP-SAT solves the exact model; magnitudes are checked
@@ -105,6 +116,7 @@ class ModelBuilder:
         self.z: list[tuple[cp_model.IntVar, int, int, int]] = []  # (z, edge, i, j)
         self.spend: list[tuple[cp_model.IntVar, list[int]]] = []  # (var, its options)
         self.moved: list[tuple[cp_model.IntVar, list[int]]] = []
+        self.fund: list[cp_model.IntVar] = []
 
     def build(self, with_objective: bool = True) -> cp_model.CpModel:
         p, m = self.p, self.model
@@ -112,6 +124,8 @@ class ModelBuilder:
         stage_of = np.repeat(np.arange(p.n_stages), np.diff(p.stage_ptr))
         self.x = [m.new_int_var(0, int(p.opt_ub[o]), f"x{o}") if p.units[stage_of[o]] > 1
                   else m.new_bool_var(f"x{o}") for o in range(p.n_options)]
+        if p.group_reward is not None:
+            self.fund = [m.new_bool_var(f"fund{w}") for w in range(p.group_reward.size)]
         self._units()
         self._forbidden_options()
         self._capacity()
@@ -123,15 +137,25 @@ class ModelBuilder:
         self._concentration()
         self._moves()
         if with_objective:
+            reward = (cp_model.LinearExpr.weighted_sum(self.fund, p.group_reward.tolist())
+                      if p.group_reward is not None else 0)
             m.minimize(cp_model.LinearExpr.weighted_sum(self.x, p.opt_obj.tolist())
-                       + sum(self.e))
+                       + sum(self.e) - reward)
         return m
 
+    def placed(self, s: int) -> cp_model.LinearExprT:
+        """1, or fund_w of the stage's workload when workloads may be left out."""
+        if not self.fund:
+            return 1
+        assert self.p.stage_group is not None
+        return self.fund[int(self.p.stage_group[s])]
+
     def _units(self) -> None:
-        # Every unit of every stage is placed exactly once.
+        # Every unit of every stage is placed exactly once (funding: or the whole
+        # workload is left out).
         for s in range(self.p.n_stages):
             xs = [self.x[o] for o in self.p.options_of(s)]
-            self.model.add(sum(xs) == int(self.p.units[s]))
+            self.model.add(sum(xs) == int(self.p.units[s]) * self.placed(s))
 
     def _forbidden_options(self) -> None:
         # Diagnosis only: a pruned option stays at 0 while any rule that forbids it holds.
@@ -217,7 +241,7 @@ class ModelBuilder:
             return
         for s in np.flatnonzero(p.min_sites > 1).tolist():
             ys = [y for (st, _), y in self.y.items() if st == s]
-            ct = self.model.add(sum(ys) >= int(p.min_sites[s]))
+            ct = self.model.add(sum(ys) >= int(p.min_sites[s]) * self.placed(s))
             _enforce(ct, self.guard(f"spread:{p.stage_keys[s]}"))
 
     def _budgets(self) -> None:
@@ -290,6 +314,9 @@ class ModelBuilder:
             model.add_hint(var, sum(spend[o] for o in opts))
         for var, opts in self.moved:
             model.add_hint(var, int(any(x[o] > 0 for o in opts)))
+        if self.fund:
+            for var, on in zip(self.fund, p.funded(x), strict=True):
+                model.add_hint(var, int(on))
 
     def read(self, solver: cp_model.CpSolver) -> IntArray:
         return np.array([solver.value(v) for v in self.x], dtype=np.int64)
@@ -335,6 +362,7 @@ class CpSatBackend:
 
     name = "cpsat"
     proves_optimality = True
+    supports_funding = True
 
     def __init__(self, callback: cp_model.CpSolverSolutionCallback | None = None) -> None:
         self.callback = callback  # benchmarks trace every improving solution
@@ -371,6 +399,10 @@ class CpSatBackend:
         bound = (safe_floor(solver.best_objective_bound) if problem.n_options
                  and np.isfinite(solver.best_objective_bound) else None)
         if status is SolveStatus.UNKNOWN:
+            if problem.funding:
+                # CP-SAT reports 0 as its bound when it stops before any search; valid
+                # only for non-negative objectives, and funding rewards make them negative.
+                bound = None
             if hint is None:
                 return Solution(self.name, status, zeros, None, bound, 0.0, detail)
             return Solution(self.name, SolveStatus.FEASIBLE, hint, problem.objective(hint),

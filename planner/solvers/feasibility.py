@@ -1,8 +1,9 @@
 """The one feasibility check every backend runs on its answer, over the problem's arrays.
 
 :func:`violations` checks every rule of :class:`~planner.solvers.base.Problem` for an
-assignment ``x`` (units per option), one function per rule: units, option bounds,
-capacity, co-location, spread, budgets, provider concentration and the move cap.
+assignment ``x`` (units per option), one function per rule: units (with funding: each
+workload whole or left out), option bounds, capacity, co-location, spread, budgets,
+provider concentration and the move cap.
 Heuristics use it to decline or repair a start that breaks a rule; :func:`finish` is the
 last step of every backend's ``solve``: a plan that still breaks a rule, an objective
 that does not match the assignment or a bound above the objective is a planner bug and
@@ -37,9 +38,21 @@ def units_placed(problem: Problem, x: IntArray) -> list[str]:
     out += [f"option {o} holds {int(x[o])} units (bound {int(problem.opt_ub[o])})"
             for o in bad[:5].tolist()]
     for s, placed in enumerate(_per_stage(problem, x)):
-        if placed != int(problem.units[s]):
+        if placed != int(problem.units[s]) and not (placed == 0 and problem.funding):
             out.append(f"{_stage(problem, s)} places {placed} of {int(problem.units[s])} units")
-    return out
+    return out + _whole_workloads(problem, x)
+
+
+def _whole_workloads(problem: Problem, x: IntArray) -> list[str]:
+    """Funding: a workload places all its stages or none (all-or-nothing)."""
+    if not problem.funding:
+        return []
+    assert problem.stage_group is not None
+    funded = problem.funded(x)
+    placed = _per_stage(problem, x)
+    partial = sorted({int(problem.stage_group[s]) for s in range(problem.n_stages)
+                      if placed[s] and not funded[int(problem.stage_group[s])]})
+    return [f"workload {_group(problem, g)} is placed only in part" for g in partial]
 
 
 def capacity(problem: Problem, x: IntArray) -> list[str]:
@@ -73,6 +86,8 @@ def spread(problem: Problem, x: IntArray) -> list[str]:
     out = []
     for s in np.flatnonzero(problem.min_sites > 1).tolist():
         n = len(problem.sites_used(x, s))
+        if n == 0 and problem.funding:
+            continue  # left out with its workload
         if n < int(problem.min_sites[s]):
             out.append(f"spread:{_stage(problem, s)}: {n} site(s), "
                        f"at least {int(problem.min_sites[s])} required")
@@ -146,7 +161,8 @@ def finish(problem: Problem, sol: Solution) -> Solution:
     if sol.status is SolveStatus.INFEASIBLE:
         return dataclasses.replace(sol, x=np.zeros(problem.n_options, dtype=np.int64),
                                    objective=None, bound=None)
-    bound = best_bound(problem, sol.bound) if problem.n_options else sol.bound
+    bound = best_bound(problem, sol.bound) if problem.n_options or problem.funding \
+        else sol.bound
     if sol.status not in FOUND:
         return dataclasses.replace(sol, x=np.zeros(problem.n_options, dtype=np.int64),
                                    objective=None, bound=bound)
@@ -168,6 +184,10 @@ def finish(problem: Problem, sol: Solution) -> Solution:
 
 def _stage(problem: Problem, s: int) -> str:
     return problem.stage_keys[s] if s < len(problem.stage_keys) else f"stage {s}"
+
+
+def _group(problem: Problem, g: int) -> str:
+    return problem.group_names[g] if g < len(problem.group_names) else f"workload {g}"
 
 
 def _site(problem: Problem, j: int) -> str:

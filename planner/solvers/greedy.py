@@ -8,6 +8,11 @@ infeasibility except when a stage has no candidate at all; when it gets stuck,
 or its result breaks any rule of the shared feasibility check (budgets,
 concentration, move cap, co-location, spread), it declines with ``unknown``.
 Its bound is the capacity-free lower bound.
+
+With funding (partial plans, :mod:`planner.solvers.funding`) it places workload by
+workload, by reward per cheapest cost, and declines a workload that does not fit, breaks
+a rule or costs more than it earns (:func:`greedy_fund`); its bound is then the funding
+trivial bound (each workload: the smaller of 0 and its cheapest cost minus its reward).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import numpy as np
 
 from planner.solvers.base import IntArray, Problem, Solution, SolveOptions, SolveStatus
 from planner.solvers.feasibility import finish, violations
+from planner.solvers.funding import group_stages
 
 
 def _usage_by_option(problem: Problem) -> list[list[tuple[int, int]]]:
@@ -101,39 +107,164 @@ def _edge_penalty(problem: Problem, x: IntArray, s: int) -> dict[int, int]:
     return extra
 
 
+def _place_stage(problem: Problem, usage: list[list[tuple[int, int]]], x: IntArray,
+                 remaining: IntArray, s: int) -> bool:
+    """Put every unit of stage ``s`` on its cheapest option that still fits (updates ``x``
+    and ``remaining``); False when a unit finds no option."""
+    allowed = _allowed_sites(problem, x, s)
+    extra = _edge_penalty(problem, x, s)
+    units = int(problem.units[s])
+    k = int(problem.min_sites[s]) if problem.min_sites is not None else 1
+    used_sites: set[int] = set()
+    for placed in range(units):
+        must_spread = len(used_sites) < k and units - placed <= k - len(used_sites)
+        best, best_cost = -1, 0
+        for o in problem.options_of(s):  # sorted by objective per unit
+            site = int(problem.opt_site[o])
+            if allowed is not None and site not in allowed:
+                continue
+            if x[o] >= problem.opt_ub[o] or (must_spread and site in used_sites):
+                continue
+            if not all(remaining[r] >= a for r, a in usage[o]):
+                continue
+            c = int(problem.opt_obj[o]) + (extra.get(site, 0) if site not in used_sites else 0)
+            if best < 0 or c < best_cost:
+                best, best_cost = o, c
+        if best < 0:
+            return False
+        x[best] += 1
+        used_sites.add(int(problem.opt_site[best]))
+        for r, a in usage[best]:
+            remaining[r] -= a
+    return True
+
+
 def greedy_assign(problem: Problem) -> tuple[IntArray, bool]:
-    """Units per option, and whether every stage got all its units."""
+    """Units per option, and whether every stage got all its units (with funding: whether
+    the result is a valid partial plan, see :func:`greedy_fund`)."""
+    if problem.funding:
+        return greedy_fund(problem), True
     usage = _usage_by_option(problem)
     remaining = problem.res_cap.astype(np.int64).copy()
     x = np.zeros(problem.n_options, dtype=np.int64)
-    min_sites = problem.min_sites if problem.min_sites is not None else np.ones(
-        problem.n_stages, dtype=np.int64)
     for s in _order(problem, usage):
-        allowed = _allowed_sites(problem, x, s)
-        extra = _edge_penalty(problem, x, s)
-        units, k = int(problem.units[s]), int(min_sites[s])
-        used_sites: set[int] = set()
-        for placed in range(units):
-            must_spread = len(used_sites) < k and units - placed <= k - len(used_sites)
-            best, best_cost = -1, 0
-            for o in problem.options_of(s):  # sorted by objective per unit
-                site = int(problem.opt_site[o])
-                if allowed is not None and site not in allowed:
-                    continue
-                if x[o] >= problem.opt_ub[o] or (must_spread and site in used_sites):
-                    continue
-                if not all(remaining[r] >= a for r, a in usage[o]):
-                    continue
-                c = int(problem.opt_obj[o]) + (extra.get(site, 0) if site not in used_sites else 0)
-                if best < 0 or c < best_cost:
-                    best, best_cost = o, c
-            if best < 0:
-                return x, False
-            x[best] += 1
-            used_sites.add(int(problem.opt_site[best]))
-            for r, a in usage[best]:
-                remaining[r] -= a
+        if not _place_stage(problem, usage, x, remaining, s):
+            return x, False
     return x, True
+
+
+def _stage_cost(problem: Problem, x: IntArray, stages: list[int]) -> int:
+    total = 0
+    for s in stages:
+        r = problem.options_of(s)
+        total += int((problem.opt_obj[r.start:r.stop] * x[r.start:r.stop]).sum())
+    return total + problem.edge_cost(x, set(stages))
+
+
+class _Side:
+    """The side rules of the shared check, kept incrementally while greedy adds whole
+    workloads (so a large portfolio is not re-checked from scratch per workload)."""
+
+    def __init__(self, problem: Problem) -> None:
+        self.p = problem
+        self.spent = [0] * len(problem.budgets)
+        self.budgets_of: dict[int, list[int]] = defaultdict(list)
+        for k, b in enumerate(problem.budgets):
+            for st in b.stages.tolist():
+                self.budgets_of[st].append(k)
+        self.coloc_into: dict[int, list[int]] = defaultdict(list)
+        for k, c in enumerate(problem.colocations):
+            self.coloc_into[c.b].append(k)
+        self.compute: dict[str, int] = defaultdict(int)
+        self.total = 0
+        self.moved = 0
+
+    def _changes(self, x: IntArray, stages: list[int]
+                 ) -> tuple[list[int], dict[str, int], int, int] | None:
+        """Budget, provider and move changes of adding ``stages`` (placed in ``x``), or
+        None when a co-location or spread rule of them breaks."""
+        p = self.p
+        spend = list(self.spent)
+        compute: dict[str, int] = defaultdict(int)
+        total = moved = 0
+        for st in stages:
+            sites = p.sites_used(x, st)
+            for k in self.coloc_into[st]:
+                c = p.colocations[k]
+                groups = {int(c.group[i]) for i in p.sites_used(x, c.a)}
+                if any(int(c.group[j]) not in groups for j in sites):
+                    return None
+            if p.min_sites is not None and len(sites) < int(p.min_sites[st]):
+                return None
+            r = p.options_of(st)
+            cost = int((p.opt_cost[r.start:r.stop] * x[r.start:r.stop]).sum())
+            for k in self.budgets_of[st]:
+                spend[k] += cost + p.edge_cost(x, {st})
+            for o in np.flatnonzero(x[r.start:r.stop]).tolist():
+                o += r.start
+                j = int(p.opt_site[o])
+                c_o = int(p.opt_compute[o]) * int(x[o])
+                total += c_o
+                if p.site_cloud[j]:
+                    compute[p.site_provider[j]] += c_o
+            moved += bool((x[r.start:r.stop] > 0)[p.opt_moved[r.start:r.stop]].any())
+        return spend, compute, total, moved
+
+    def admit(self, x: IntArray, stages: list[int]) -> bool:
+        """Add the workload's ``stages`` if every side rule still holds."""
+        p = self.p
+        ch = self._changes(x, stages)
+        if ch is None:
+            return False
+        spend, compute, total, moved = ch
+        if any(v > b.cap for v, b in zip(spend, p.budgets, strict=True)):
+            return False
+        if p.max_moves is not None and self.moved + moved > p.max_moves:
+            return False
+        share = p.max_share
+        mine = {q: self.compute[q] + compute.get(q, 0) for q in set(self.compute) | set(compute)}
+        if share is not None and any(
+                v * share.denominator > share.numerator * (self.total + total)
+                for v in mine.values()):
+            return False
+        self.spent, self.total, self.moved = spend, self.total + total, self.moved + moved
+        self.compute = defaultdict(int, mine)
+        return True
+
+
+def greedy_fund(problem: Problem) -> IntArray:
+    """Funding: workloads by reward per cheapest cost (priority levels and required
+    workloads first, as their rewards say), each placed whole by the greedy pass or
+    declined — when a stage does not fit, when it breaks a side rule (kept incrementally,
+    :class:`_Side`), or when it costs more than it earns. Always a valid (maybe empty)
+    partial plan."""
+    assert problem.group_reward is not None
+    usage = _usage_by_option(problem)
+    order = _order(problem, usage)
+    rank = {s: i for i, s in enumerate(order)}
+    groups = group_stages(problem)
+    counts = np.diff(problem.stage_ptr)
+    cheap = [sum(int(problem.opt_obj[problem.stage_ptr[s]]) * int(problem.units[s])
+                 for s in st if counts[s]) for st in groups]
+    rewards = problem.group_reward.tolist()
+    todo = sorted((g for g, st in enumerate(groups) if st and all(counts[s] for s in st)
+                   and rewards[g] > cheap[g]),
+                  key=lambda g: (-rewards[g] / max(1, cheap[g]), g))
+    x = np.zeros(problem.n_options, dtype=np.int64)
+    remaining = problem.res_cap.astype(np.int64).copy()
+    side = _Side(problem)
+    for g in todo:
+        stages = sorted(groups[g], key=rank.__getitem__)
+        spans = [problem.options_of(s) for s in stages]
+        saved = [x[r.start:r.stop].copy() for r in spans]
+        left = remaining.copy()
+        if all(_place_stage(problem, usage, x, left, s) for s in stages) and \
+                _stage_cost(problem, x, stages) < rewards[g] and side.admit(x, stages):
+            remaining = left
+            continue
+        for r, old in zip(spans, saved, strict=True):  # decline: undo its stages
+            x[r.start:r.stop] = old
+    return x
 
 
 class GreedyBackend:
@@ -141,13 +272,14 @@ class GreedyBackend:
 
     name = "greedy"
     proves_optimality = False
+    supports_funding = True
 
     def solve(self, problem: Problem, options: SolveOptions) -> Solution:
         start = time.perf_counter()
         x, complete = greedy_assign(problem)
         elapsed = time.perf_counter() - start
         zeros = np.zeros_like(x)
-        if (np.diff(problem.stage_ptr) == 0).any():
+        if not problem.funding and (np.diff(problem.stage_ptr) == 0).any():
             return Solution(self.name, SolveStatus.INFEASIBLE, zeros, None, None,
                             elapsed, "a stage has no feasible option")
         if not complete:

@@ -39,7 +39,15 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from planner.parallel import Executor, make_executor
-from planner.solvers.base import Deadline, IntArray, Problem, Solution, SolveOptions, SolveStatus
+from planner.solvers.base import (
+    Deadline,
+    IntArray,
+    Problem,
+    Solution,
+    SolveOptions,
+    SolverError,
+    SolveStatus,
+)
 from planner.solvers.bound import BoundResult, lagrangian_bound, lp_relaxation, safe_floor
 from planner.solvers.cpsat import CpSatBackend, ModelBuilder, configure, validated
 from planner.solvers.decompose import (
@@ -228,6 +236,7 @@ class LnsBackend:
 
     name = "lns"
     proves_optimality = False
+    supports_funding = False
 
     def __init__(self, config: LnsConfig | None = None, progress: Progress | None = None,
                  executor: Executor | None = None) -> None:
@@ -247,6 +256,9 @@ class LnsBackend:
         assert options.deadline is not None
         start = time.perf_counter()
         deadline = time.perf_counter() + options.deadline.remaining()
+        if problem.funding:
+            raise SolverError("the lns strategy does not support partial plans (workloads "
+                              "that may be left out); use cpsat or greedy")
         if (np.diff(problem.stage_ptr) == 0).any():
             return Solution(self.name, SolveStatus.INFEASIBLE,
                             np.zeros(problem.n_options, dtype=np.int64), None, None,

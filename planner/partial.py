@@ -1,0 +1,204 @@
+"""Partial plans: plan what fits, fund what matters (orchestration around the solver).
+
+* :func:`funding_problem` turns a :class:`~planner.solvers.base.Problem` into one where
+  workloads may be left out (rewards from ``value_usd``/``priority``,
+  :mod:`planner.solvers.funding`);
+* :func:`needs_funding` says when to start from it: values or priorities given, or a
+  workload with a stage that has no feasible option at all;
+* :func:`explain_dropped` says, for every workload a plan leaves out, why: the stages
+  without options (and the workload's own diagnosis), its value below its cost, or the
+  rules it conflicts with when placed together with the planned workloads (the
+  diagnosis of that sub-portfolio), and what adding it would cost (a re-solve with it
+  forced in, within the deadline).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from decimal import Decimal
+
+from planner.candidates import Candidates, generate
+from planner.diagnosis import diagnose
+from planner.models.plan import Dropped
+from planner.models.portfolio import Portfolio
+from planner.models.world import World
+from planner.money import micro_to_usd
+from planner.solvers.base import Backend, Problem, Solution, SolveOptions
+from planner.solvers.funding import Claim, forcing, real_objective, rewards, with_funding
+from planner.solvers.options import Deadline
+
+MAX_EXPLAINED = 20
+"""Dropped workloads explained in full (diagnosis and forced re-solve); the rest get the
+short reason only."""
+MAX_EXPLAINED_OPTIONS = 200_000
+"""Above this many options (the large-portfolio path) dropped workloads get the short
+reason only: each explanation re-generates candidates and re-solves."""
+
+Previous = dict[str, list[tuple[str, str]]] | None
+
+
+def valued(portfolio: Portfolio) -> bool:
+    """Some workload carries a value or a non-default priority."""
+    return any(w.value_usd is not None or w.priority != 0 for w in portfolio.workloads)
+
+
+def impossible(cands: Candidates) -> list[str]:
+    """Workloads with a stage that has no feasible option (in portfolio order)."""
+    out: list[str] = []
+    for ref in cands.stages:
+        if not cands.by_stage[ref.index] and ref.workload.id not in out:
+            out.append(ref.workload.id)
+    return out
+
+
+def needs_funding(portfolio: Portfolio, cands: Candidates) -> bool:
+    return valued(portfolio) or bool(impossible(cands))
+
+
+def funding_problem(portfolio: Portfolio, cands: Candidates, problem: Problem) -> Problem:
+    """``problem`` with every workload all-or-nothing and rewarded (see the module doc)."""
+    index = {w.id: i for i, w in enumerate(portfolio.workloads)}
+    claims = [Claim(w.id, w.value_usd, w.priority) for w in portfolio.workloads]
+    groups = [index[ref.workload.id] for ref in cands.stages]
+    return with_funding(problem, groups, [c.name for c in claims], rewards(problem, claims))
+
+
+def _sub(portfolio: Portfolio, keep: set[str]) -> Portfolio:
+    return portfolio.model_copy(update={
+        "workloads": [w for w in portfolio.workloads if w.id in keep]})
+
+
+def _cheapest(problem: Problem, g: int) -> int:
+    assert problem.stage_group is not None
+    return sum(int(problem.opt_obj[problem.stage_ptr[s]]) * int(problem.units[s])
+               for s in range(problem.n_stages) if int(problem.stage_group[s]) == g)
+
+
+def _usd(micro: int) -> str:
+    return f"${micro / 1e6:,.2f}"
+
+
+@dataclasses.dataclass
+class DropContext:
+    """What :func:`explain_dropped` needs besides the solution."""
+
+    portfolio: Portfolio
+    world: World
+    cands: Candidates
+    problem: Problem
+    backend: Backend
+    options: SolveOptions
+    previous: Previous = None
+    say: Callable[[str], None] = lambda _msg: None
+
+
+def explain_dropped(ctx: DropContext, solution: Solution) -> list[Dropped]:
+    """Why each workload the solution leaves out is left out (see the module doc)."""
+    p = ctx.problem
+    funded = p.funded(solution.x)
+    names = list(p.group_names)
+    placed = {n for n, f in zip(names, funded, strict=True) if f}
+    hopeless = set(impossible(ctx.cands))
+    out = []
+    left = [g for g, f in enumerate(funded) if not f]
+    for k, g in enumerate(left):
+        w = ctx.portfolio.workloads[g]
+        full = k < MAX_EXPLAINED and p.n_options <= MAX_EXPLAINED_OPTIONS and \
+            not _expired(ctx.options)
+        share = ctx.options.until(_slice(ctx.options.deadline, len(left) - k))
+        if w.id in hopeless:
+            entry = _no_option(ctx, w.id, share if full else None)
+        else:
+            entry = _lost(ctx, solution, g, placed, share if full else None)
+        out.append(entry.model_copy(update={"value_usd": w.value_usd,
+                                            "priority": w.priority}))
+    return out
+
+
+def _expired(options: SolveOptions) -> bool:
+    return options.deadline is not None and options.deadline.expired()
+
+
+def _slice(deadline: Deadline | None, parts: int) -> Deadline:
+    """An equal share of the time left, for one of ``parts`` remaining workloads."""
+    if deadline is None:
+        return Deadline.after(5.0)
+    return deadline.within(deadline.remaining() / max(1, parts))
+
+
+def _no_option(ctx: DropContext, wid: str, options: SolveOptions | None) -> Dropped:
+    stages = [r.stage.label for r in ctx.cands.stages
+              if r.workload.id == wid and not ctx.cands.by_stage[r.index]]
+    reasons = [f"no feasible option for stage{'s' if len(stages) > 1 else ''} "
+               f"{', '.join(stages)} (see unplaced)"]
+    if options is None:
+        return Dropped(workload=wid, reasons=reasons)
+    sub = _sub(ctx.portfolio, {wid})
+    conflicts, note = diagnose(sub, ctx.world, generate(sub, ctx.world,
+                                                        previous=ctx.previous), options)
+    return Dropped(workload=wid, reasons=[*reasons, note], conflicts=conflicts)
+
+
+def _lost(ctx: DropContext, solution: Solution, g: int, placed: set[str],
+          options: SolveOptions | None) -> Dropped:
+    p = ctx.problem
+    assert p.group_reward is not None
+    wid = p.group_names[g]
+    cheap = _cheapest(p, g)
+    reward = int(p.group_reward[g])
+    w = ctx.portfolio.workloads[g]
+    if w.value_usd is not None and reward <= cheap:
+        return Dropped(workload=wid, reasons=[
+            f"its value {_usd(reward)} does not cover its cheapest cost {_usd(cheap)}"])
+    if options is None:
+        return Dropped(workload=wid, reasons=[
+            "does not fit with the planned workloads (not analysed further: time limit or "
+            "large portfolio)"])
+    ctx.say(f"{wid} left out: re-solving with it forced in")
+    half = options.until(options.deadline.within(options.remaining_s() / 2)
+                         if options.deadline else Deadline.after(2.5))
+    add_cost, drops, note = _forced(ctx, solution, g, half)
+    sub = _sub(ctx.portfolio, placed | {wid})
+    sub_cands = generate(sub, ctx.world, previous=ctx.previous)
+    conflicts, summary = diagnose(sub, ctx.world, sub_cands, options)
+    if conflicts:
+        first = (f"lost to {', '.join(c.rule for c in conflicts)}: placed together with the "
+                 f"planned workloads, {summary[0].lower()}{summary[1:]}")
+    elif add_cost is not None and not drops:
+        first = (f"it fits, but adds {_usd(int(add_cost * 10**6))} to the plan's objective, "
+                 f"more than it brings")
+    else:
+        first = "does not fit with the planned workloads"
+    return Dropped(workload=wid, reasons=[first, note], conflicts=conflicts,
+                   add_cost_usd=add_cost, add_drops=drops)
+
+
+def _forced(ctx: DropContext, solution: Solution, g: int,
+            options: SolveOptions) -> tuple[Decimal | None, list[str], str]:
+    """Re-solve with workload ``g`` forced in: the cost change, who is dropped instead."""
+    p = ctx.problem
+    forced = forcing(p, g)
+    sol = ctx.backend.solve(forced, options)
+    if sol.objective is None or not forced.funded(sol.x)[g]:
+        return None, [], ("re-solving with it forced in found no plan that places it "
+                          "within the time limit")
+    now = real_objective(p, solution.x)
+    then = real_objective(p, sol.x)
+    before = p.funded(solution.x)
+    after = forced.funded(sol.x)
+    drops = [p.group_names[i] for i, (b, a) in enumerate(zip(before, after, strict=True))
+             if b and not a]
+    delta = then - now
+    tail = f", leaving out {', '.join(drops)} instead" if drops else ""
+    value = _value_change(ctx.portfolio, before, after)
+    if value:
+        tail += f" (value {'+' if value >= 0 else '−'}${abs(value):,.2f})"
+    return micro_to_usd(delta), drops, (f"forcing it in changes the plan's cost by "
+                                        f"{'+' if delta >= 0 else '−'}{_usd(abs(delta))}{tail}")
+
+
+def _value_change(portfolio: Portfolio, before: list[bool], after: list[bool]) -> Decimal:
+    """Σ value_usd gained minus lost between two funded sets."""
+    return sum(((w.value_usd or Decimal(0)) * (int(a) - int(b)) for w, b, a in
+                zip(portfolio.workloads, before, after, strict=True)), Decimal(0))

@@ -1,0 +1,175 @@
+"""Partial plans and business value end to end: the CLI's exit codes (9 partial, 3 with
+--all-or-nothing, 2 from validate), the dropped workloads' reasons (own diagnosis, the
+budget or capacity lost to, the cost of forcing them in), value and priority deciding
+what is funded, anytime answers at --time-limit 0.01, and the verifier's partial rules."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import yaml
+from builders import NOW, catalog, portfolio, row, solve, training, workload
+from test_cli import CATALOGS, REPO, run
+
+from planner.errors import InputError
+from planner.models.plan import Plan
+from planner.models.portfolio import Portfolio
+from planner.models.status import SolveStatus
+from planner.verifier import verify
+from planner.world import build_world
+
+HOSPITAL = REPO / "examples" / "hospital-group.yaml"
+
+
+def _swiss(tmp_path: Path) -> Path:
+    """The hospital example with bed-forecast's data bound to Switzerland (no Swiss site)."""
+    data = yaml.safe_load(HOSPITAL.read_text())
+    for w in data["workloads"]:
+        if w["id"] == "bed-forecast":
+            w["residency"] = {"countries": ["CH"]}
+            for st in w["stages"]:
+                st.pop("residency", None)
+    path = tmp_path / "swiss.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def test_one_impossible_workload_gives_a_partial_plan(tmp_path: Path) -> None:
+    src, out = _swiss(tmp_path), tmp_path / "plan.json"
+    code, _, err = run("plan", str(src), "--catalogs", CATALOGS, "-o", str(out),
+                       "--time-limit", "20")
+    assert code == 9, err
+    plan = Plan.model_validate_json(out.read_text())
+    assert plan.status is SolveStatus.PARTIAL and plan.solver.status is SolveStatus.OPTIMAL
+    assert {p.workload for p in plan.placements} == {"sepsis-eu", "sepsis-us",
+                                                     "radiology-triage"}
+    (d,) = plan.dropped
+    assert d.workload == "bed-forecast" and "no feasible option" in d.reasons[0]
+    assert [c.rule for c in d.conflicts] == ["residency.countries:bed-forecast"]
+    assert {u.workload for u in plan.unplaced} == {"bed-forecast"}
+    assert "dropped bed-forecast" in err
+    code, stdout, err = run("verify", str(src), str(out), "--catalogs", CATALOGS)
+    assert code == 0 and "verified" in stdout, err
+
+
+def test_all_or_nothing_keeps_the_infeasible_verdict(tmp_path: Path) -> None:
+    out = tmp_path / "plan.json"
+    code, _, _ = run("plan", str(_swiss(tmp_path)), "--catalogs", CATALOGS, "-o", str(out),
+                     "--all-or-nothing", "-q")
+    assert code == 3
+    plan = Plan.model_validate_json(out.read_text())
+    assert plan.status is SolveStatus.INFEASIBLE and not plan.placements and not plan.dropped
+    assert [c.rule for c in plan.conflicts] == ["residency.countries:bed-forecast"]
+
+
+def test_validate_reports_a_workload_without_options(tmp_path: Path) -> None:
+    code, stdout, err = run("validate", str(_swiss(tmp_path)), "--catalogs", CATALOGS)
+    assert code == 2 and "valid" not in stdout
+    assert "workload bed-forecast, stage training: no feasible option" in err
+    assert "residency.countries" in err and "cannot be placed: bed-forecast" in err
+
+
+def test_tiny_time_limit_returns_the_start_plan_with_its_gap(tmp_path: Path) -> None:
+    out = tmp_path / "plan.json"
+    code, _, err = run("plan", str(HOSPITAL), "--catalogs", CATALOGS, "-o", str(out),
+                       "--time-limit", "0.01", "-q")
+    assert code == 0, err
+    plan = Plan.model_validate_json(out.read_text())
+    assert plan.feasible and plan.placements and plan.solver.gap is not None
+    code, _, err = run("verify", str(HOSPITAL), str(out), "--catalogs", CATALOGS)
+    assert code == 0, err
+
+
+def test_tiny_time_limit_on_a_partial_plan(tmp_path: Path) -> None:
+    src, out = _swiss(tmp_path), tmp_path / "plan.json"
+    code, _, err = run("plan", str(src), "--catalogs", CATALOGS, "-o", str(out),
+                       "--time-limit", "0.01", "-q")
+    assert code == 9, err
+    plan = Plan.model_validate_json(out.read_text())
+    assert [d.workload for d in plan.dropped] == ["bed-forecast"]
+    assert run("verify", str(src), str(out), "--catalogs", CATALOGS)[0] == 0
+
+
+CAT = catalog([row("us-east-1", "g.a100", "30", gpu="A100-80GB", gpus=8, vcpus=96,
+                   mem=1024, country="US")])
+
+
+def _three(budget: int, **fields: dict[str, object]) -> Portfolio:
+    """Three 100-hour trainings at $30/h ($3,000 each) under a total budget."""
+    ws = [{**workload(w, [training(hours=100)]), **fields.get(w, {})} for w in "abc"]
+    return portfolio(ws, settings={"budget_usd": budget})
+
+
+def test_value_decides_what_the_budget_funds() -> None:
+    p = _three(7000, a={"value_usd": 4000}, b={"value_usd": 9000}, c={"value_usd": 5000})
+    for solver in ("cpsat", "greedy"):
+        plan = solve(p, [CAT], solver=solver)  # verified
+        assert plan.status is SolveStatus.PARTIAL
+        assert {q.workload for q in plan.placements} == {"b", "c"}
+        assert plan.totals.value_usd == Decimal(14000)
+        (d,) = plan.dropped
+        assert d.workload == "a" and d.value_usd == Decimal(4000)
+    assert [c.rule for c in d.conflicts] == ["budget:total"]
+    assert d.add_drops == ["c"] and d.add_cost_usd == 0
+
+
+def test_a_workload_worth_less_than_its_cost_is_not_funded() -> None:
+    plan = solve(_three(10**6, a={"value_usd": 1000}), [CAT])
+    assert plan.status is SolveStatus.PARTIAL
+    (d,) = plan.dropped
+    assert d.workload == "a" and "does not cover its cheapest cost" in d.reasons[0]
+
+
+def test_priority_first_then_cost() -> None:
+    p = _three(7000, a={"priority": 2}, b={"value_usd": 10**6}, c={"priority": 1})
+    plan = solve(p, [CAT])
+    assert {q.workload for q in plan.placements} == {"a", "c"}
+    assert [d.workload for d in plan.dropped] == ["b"]
+
+
+def test_portfolio_without_values_places_as_many_as_fit() -> None:
+    plan = solve(_three(7000), [CAT])
+    assert plan.status is SolveStatus.PARTIAL
+    assert len({q.workload for q in plan.placements}) == 2 and len(plan.dropped) == 1
+    assert plan.totals.value_usd is None
+
+
+def _tamper(plan: Plan, **update: object) -> Plan:
+    return plan.model_copy(update=update)
+
+
+def test_verifier_checks_partial_plans() -> None:
+    p = _three(7000, a={"value_usd": 4000}, b={"value_usd": 9000}, c={"value_usd": 5000})
+    plan = solve(p, [CAT])
+    world = build_world(p, [CAT], now=NOW)
+
+    def rules(bad: Plan) -> set[str]:
+        return {v.rule for v in verify(p, world, bad)}
+
+    assert "coverage" in rules(_tamper(plan, dropped=[]))  # a left-out workload unlisted
+    assert "status" in rules(_tamper(plan, status=SolveStatus.OPTIMAL))
+    d = plan.dropped[0]
+    assert "dropped" in rules(_tamper(plan, dropped=[d.model_copy(update={"reasons": []})]))
+    assert "dropped" in rules(_tamper(plan, dropped=[d.model_copy(
+        update={"value_usd": Decimal(1)})]))
+    assert "dropped" in rules(_tamper(plan, dropped=[*plan.dropped, plan.dropped[0]]))
+    placed = plan.placements[0].workload
+    assert "dropped" in rules(_tamper(plan, dropped=[*plan.dropped, d.model_copy(
+        update={"workload": placed, "value_usd": Decimal(
+            9000 if placed == "b" else 5000)})]))
+    assert "totals" in rules(_tamper(plan, totals=plan.totals.model_copy(
+        update={"value_usd": Decimal(1)})))
+
+
+def test_lns_is_refused_for_values_and_replaced_when_nothing_fits_as_a_whole() -> None:
+    valued = _three(7000, a={"value_usd": 4000})
+    try:
+        solve(valued, [CAT], solver="lns")
+    except InputError as e:
+        assert "cannot make partial plans" in str(e)
+    else:
+        raise AssertionError("lns accepted a funding problem")
+    plan = solve(_three(7000), [CAT], solver="lns")  # infeasible as a whole → cpsat
+    assert plan.status is SolveStatus.PARTIAL and plan.solver.backend == "cpsat"
+    assert "lns cannot make partial plans" in plan.solver.detail
