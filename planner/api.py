@@ -274,7 +274,7 @@ class Verification:
 
 def verify_report(portfolio: Portfolio, plan_: Plan,
                   catalogs: list[LoadedCatalog] | None = None, previous: Plan | None = None,
-                  *, time_limit_s: float = 30.0, workers: int = 8) -> Verification:
+                  *, time_limit_s: float = 30.0, workers: int | None = None) -> Verification:
     """Check a plan against the portfolio and catalogs (and the previous plan it was
     re-planned from, if any). An infeasible plan's claim — its conflicting rules admit no
     plan together, and dropping any one admits one — is re-solved (CP-SAT, at most
@@ -291,7 +291,8 @@ def verify_report(portfolio: Portfolio, plan_: Plan,
         return Verification(violations, undecided=(
             "the plan has status unknown: the solver found no plan within its time limit, "
             "and claims nothing to verify" if unknown else None))
-    options = SolveOptions(time_limit_s=time_limit_s, workers=workers, seed=plan_.solver.seed)
+    options = SolveOptions(time_limit_s=time_limit_s, workers=workers or default_workers(),
+                           seed=plan_.solver.seed)
     check = recheck_conflicts(generate(portfolio, world, previous=prev), world,
                               [c.rule for c in plan_.conflicts], options)
     if check.holds is None:
