@@ -12,14 +12,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from builders import catalog, portfolio, row, solve, training, workload
 from click.testing import CliRunner
 from example_plans import EXAMPLES, plan_json, write_plan
 
 from planner.cli.main import cli
 from planner.models.plan import Plan
+from planner.models.status import SolveStatus
 from planner.report import render_html
-from planner.report.fmt import usd
+from planner.report.fmt import esc, usd
 from planner.report.lenient import plan_from_data
+from planner.report.sections import Limits
 
 # Any way a page could make the browser fetch something from the network.
 EXTERNAL = [
@@ -214,3 +217,101 @@ def test_moves_against_a_previous_plan_are_shown(tmp_path: Path) -> None:
     assert "$180.00" in html and ">moved<" in html
     code, text, _ = run("explain", str(plan_file))
     assert code == 0 and "(moved)" in text and "moved sepsis-eu/training" in text
+
+
+def _section(html: str, anchor: str) -> str:
+    """The HTML of one report section (empty when the page has none)."""
+    match = re.search(rf'<section id="{anchor}".*?</section>', html, re.S)
+    return match.group(0) if match else ""
+
+
+def _row(html: str, first_cell: str) -> list[str]:
+    """The cells of the table row whose first cell is ``first_cell``."""
+    match = re.search(rf"<tr><td>{re.escape(first_cell)}</td>(.*?)</tr>", html, re.S)
+    assert match, f"no row for {first_cell!r}"
+    return [first_cell, *re.findall(r"<td[^>]*>(.*?)</td>", match.group(1), re.S)]
+
+
+def test_partial_report_lists_the_workloads_not_funded(tmp_path: Path) -> None:
+    """The funding example: 2 of 5 workloads left out, each with why, value, priority."""
+    plan_file = write_plan(tmp_path, "funding")
+    plan = Plan.model_validate_json(plan_file.read_text())
+    assert plan.status is SolveStatus.PARTIAL and len(plan.dropped) == 2
+    code, html, err = run("report", str(plan_file), "--portfolio", str(EXAMPLES["funding"]),
+                          "--reproducible")
+    assert code == 0, err
+    assert_self_contained(html)
+    header = re.search(r"<header>.*?</header>", html, re.S)
+    assert header and "partial · 3 of 5 workloads planned" in header.group(0)
+    assert f"value {usd(plan.totals.value_usd)}" in header.group(0)
+    section = _section(html, "dropped")
+    assert "<h2>Workloads not funded</h2>" in section and '<a href="#dropped">' in html
+    assert "3 of 5 workloads are planned" in section
+    assert (f"bring {usd(plan.totals.value_usd)} of value for "
+            f"{usd(plan.totals.total_usd)} of cost") in section
+    assert "$12,000.00 of value is not funded" in section  # 9,000 + 3,000
+    for d in plan.dropped:
+        cells = _row(section, d.workload)
+        assert cells[1] == usd(d.value_usd) and cells[2] == str(d.priority)
+        assert all(esc(r) in cells[3] for r in d.reasons)
+        assert d.conflicts and all(f"<code>{esc(c.rule)}</code>: {esc(c.message)}" in cells[4]
+                                   for c in d.conflicts)
+        assert cells[5] == "–" and cells[6] == "–"  # no re-solve placed it
+    summary = _section(html, "summary")
+    assert ">Workloads planned<" in summary and "<b>3 of 5</b>" in summary
+    assert ">Value funded<" in summary
+    assert f"net {usd(plan.totals.value_usd - plan.totals.total_usd)}" in summary
+    assert "st-partial" in summary and ".st-partial{" in html
+    assert "(solver optimal)" in summary and "the best choice of workloads" in summary
+    # the plan's fields are rendered, not dumped as unknown data
+    assert "<code>dropped</code>" not in html and "totals.value_usd" not in html
+    # the wording of a partial plan: neither "no plan" nor infeasible
+    page = html.split("</style>", 1)[1]
+    assert "Why there is no plan" not in page and "infeasible" not in page
+    assert "left out of this partial plan" in _section(html, "problems")
+
+
+def _three(budget: int, values: dict[str, int] | None = None) -> Plan:
+    """Three $3,000 trainings under a total budget (verified by ``solve``)."""
+    cat = catalog([row("us-east-1", "g.a100", "30", gpu="A100-80GB", gpus=8, vcpus=96,
+                       mem=1024, country="US")])
+    ws = [{**workload(w, [training(hours=100)]),
+           **({"value_usd": values[w]} if values else {})} for w in "abc"]
+    return solve(portfolio(ws, settings={"budget_usd": budget}), [cat])
+
+
+def test_partial_report_shows_the_cost_of_adding_a_workload() -> None:
+    plan = _three(7000, {"a": 4000, "b": 9000, "c": 5000})
+    (d,) = plan.dropped
+    assert d.workload == "a" and d.add_cost_usd is not None and d.add_drops == ["c"]
+    html = render_html(plan)
+    cells = _row(_section(html, "dropped"), "a")
+    assert cells[1] == "$4,000.00"
+    assert cells[5] == f"+{usd(d.add_cost_usd)}" and cells[6] == "c"
+    assert "<code>budget:total</code>" in cells[4]
+
+
+def test_partial_report_without_values_says_not_placed() -> None:
+    plan = _three(7000)
+    assert plan.status is SolveStatus.PARTIAL and plan.totals.value_usd is None
+    html = render_html(plan)
+    section = _section(html, "dropped")
+    assert "<h2>Workloads not placed</h2>" in section and "2 of 3 workloads" in section
+    assert ">Value" not in _section(html, "summary") and "of value" not in section
+    assert _row(section, plan.dropped[0].workload)[1] == "–"  # no value
+
+
+def test_dropped_workloads_are_escaped_and_summarized() -> None:
+    data = json.loads(plan_json("funding"))
+    evil = '<script>alert("x")</script>'
+    first = data["dropped"][0]
+    first["workload"] = evil
+    first["reasons"].append(evil)
+    first["conflicts"].append({"rule": evil, "message": evil})
+    first.update(add_cost_usd="12.5", add_drops=[evil])
+    html = render_html(Plan.model_validate(data))
+    assert "<script" not in html
+    assert html.count("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;") >= 5
+    assert "+$12.50" in html
+    short = render_html(Plan.model_validate(data), limits=Limits(rows=1))
+    assert "Showing 1 of 2;" in _section(short, "dropped")

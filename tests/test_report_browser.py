@@ -1,5 +1,6 @@
 """The report opens in a real headless browser (Debian's chromium): it renders, shows the
-plan's total and every workload, logs nothing to the console and requests nothing.
+plan's total and every workload (those a partial plan leaves out too), logs nothing to the
+console and requests nothing.
 
 Chromium runs as a subprocess with a fresh profile, no sandbox (containers), every
 call-home feature off and a host resolver that resolves nothing, so even a stray
@@ -132,8 +133,10 @@ def test_report_renders_in_chromium(name: str, tmp_path: Path) -> None:
         assert usd(plan.totals.total_usd) in page.dom
     workloads = {p.workload for p in plan.placements} | {u.workload for u in plan.unplaced}
     assert workloads or not plan.feasible
-    for workload in workloads:
+    for workload in workloads | {d.workload for d in plan.dropped}:
         assert workload in page.dom
+    if plan.dropped:  # a partial plan: the workloads left out, and how many were planned
+        assert '<section id="dropped">' in page.dom and "workloads planned" in page.dom
     assert page.console == [], "\n".join(page.console)
     assert page.requests == [], f"the report requested {page.requests}"
 

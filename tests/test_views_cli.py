@@ -18,12 +18,14 @@ import re
 from pathlib import Path
 
 import pytest
+from builders import catalog, portfolio, row, solve, training, workload
 from click.testing import CliRunner
 from example_plans import CATALOGS, EXAMPLES, write_plan
 
 from planner import api
 from planner.cli.main import cli
 from planner.models.plan import Plan
+from planner.report.fmt import usd
 from planner.schemas import schema_text
 
 REPO = Path(__file__).resolve().parent.parent
@@ -91,6 +93,84 @@ def test_explain_one_workload_and_width(tmp_path: Path) -> None:
     code, _, err = run("explain", str(plan_file), "-w", "sepsis-uk")
     assert code == 2
     assert "no workload 'sepsis-uk' in the plan" in err and "sepsis-us" in err
+
+
+def _funding(tmp_path: Path) -> tuple[Path, Plan]:
+    plan_file = write_plan(tmp_path, "funding")
+    plan = Plan.model_validate_json(plan_file.read_text())
+    assert plan.status.value == "partial" and [d.workload for d in plan.dropped] == [
+        "sepsis-us", "clinic-ch"]
+    return plan_file, plan
+
+
+def test_explain_json_lists_the_dropped_workloads(tmp_path: Path) -> None:
+    plan_file, plan = _funding(tmp_path)
+    code, stdout, err = run("explain", str(plan_file), "--json")
+    assert code == 0, err
+    data = json.loads(stdout)
+    assert data["dropped"] == [d.model_dump(mode="json") for d in plan.dropped]
+    assert data["value_usd"] == str(plan.totals.value_usd)
+    # a workload the plan only drops can be picked, and --workload filters the dropped list
+    code, stdout, err = run("explain", str(plan_file), "--json", "-w", "sepsis-us")
+    assert code == 0, err
+    data = json.loads(stdout)
+    assert [d["workload"] for d in data["dropped"]] == ["sepsis-us"]
+    assert data["placements"] == [] and data["unplaced"] == []
+    data = json.loads(run("explain", str(plan_file), "--json", "-w", "sepsis-eu")[1])
+    assert data["dropped"] == [] and {p["workload"] for p in data["placements"]} == {"sepsis-eu"}
+
+
+@pytest.mark.parametrize("width", [40, 60, 80, 120, 200])
+def test_explain_table_lists_the_dropped_workloads_at_any_width(
+    width: int, tmp_path: Path
+) -> None:
+    plan_file, plan = _funding(tmp_path)
+    code, stdout, err = run("explain", str(plan_file), "--width", str(width))
+    assert code == 0, err
+    assert max(len(line) for line in stdout.splitlines()) <= width
+    head = " ".join(stdout.split("┏")[0].split())  # the headline, however it wraps
+    assert head.startswith("hospital-funding: partial (cpsat), 3 of 5 workloads planned, ")
+    assert f"value {usd(plan.totals.value_usd)}" in head and "optimal" not in head
+    assert "2 workloads not funded" in stdout
+    tail = stdout[stdout.index("2 workloads not funded"):]
+    words = set(re.findall(r"\S+", tail))
+    for d in plan.dropped:
+        assert d.workload in tail and f"{d.value_usd:,.2f}" in tail
+        for text in [*d.reasons, *(c.rule for c in d.conflicts)]:
+            for word in text.split():
+                if len(word) < 20:  # longer words may be folded over lines
+                    assert word in words or word in tail, (word, width)
+    assert tail.count("not known") == 2
+    layout = {40: "┃left out · value $", 60: "┃left out · value $", 80: "why left out · adding it",
+              120: "┃ adding it", 200: "┃ adding it"}[width]
+    assert layout in tail
+
+
+def test_explain_one_workload_of_a_partial_plan(tmp_path: Path) -> None:
+    plan_file, _ = _funding(tmp_path)
+    code, stdout, _ = run("explain", str(plan_file), "-w", "bed-forecast")
+    assert code == 0
+    assert "not funded" not in stdout and "clinic-ch" not in stdout  # nor its unplaced stage
+    code, stdout, _ = run("explain", str(plan_file), "-w", "clinic-ch")
+    assert code == 0
+    assert "1 workload not funded" in stdout and "unplaced clinic-ch/training" in stdout
+    assert "sepsis-us" not in stdout
+
+
+def test_explain_says_what_adding_a_dropped_workload_would_cost(tmp_path: Path) -> None:
+    cat = catalog([row("us-east-1", "g.a100", "30", gpu="A100-80GB", gpus=8, vcpus=96,
+                       mem=1024, country="US")])
+    ws = [{**workload(w, [training(hours=100)]), "value_usd": v}
+          for w, v in (("a", 4000), ("b", 9000), ("c", 5000))]
+    plan = solve(portfolio(ws, settings={"budget_usd": 7000}), [cat])
+    (d,) = plan.dropped
+    assert d.add_cost_usd is not None and d.add_drops == ["c"]
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(plan.model_dump_json())
+    code, stdout, _ = run("explain", str(plan_file))
+    assert code == 0
+    assert f"+${d.add_cost_usd:,.2f}, leaves out c" in stdout
+    assert "2 of 3 workloads planned" in stdout and "1 workload not funded" in stdout
 
 
 @pytest.mark.parametrize("name", ["portfolio", "plan"])

@@ -22,7 +22,7 @@ from rich.console import Console, RenderableType
 from planner.cli.common import friendly_errors, write_output
 from planner.errors import InputError
 from planner.io import load_portfolio
-from planner.report.explain import explanations
+from planner.report.explain import explanations, workload_ids
 from planner.report.html import render_html
 from planner.report.lenient import load_plan_lenient, split_dropped
 from planner.report.sections import Limits
@@ -127,7 +127,7 @@ def explain_cmd(
     more, _ = split_dropped(dropped)
     only = set(workloads) or None
     if only:
-        known = {p.workload for p in plan.placements} | {u.workload for u in plan.unplaced}
+        known = set(workload_ids(plan))
         unknown = sorted(only - known)
         if unknown:
             raise InputError(
@@ -140,6 +140,7 @@ def explain_cmd(
         if only:
             data["placements"] = [p for p in data["placements"] if p["workload"] in only]
             data["unplaced"] = [u for u in data["unplaced"] if u["workload"] in only]
+            data["dropped"] = [d for d in data["dropped"] if d["workload"] in only]
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
     show(explain_view(plan, more=more, only=only, limit=limit or None), width)

@@ -15,7 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from planner.models.plan import Alternative, Placement, Plan
+from planner.models.plan import Alternative, Dropped, Placement, Plan
+from planner.models.status import SolveStatus
 from planner.report.fmt import plain, usd
 
 _JUST_DEARER = re.compile(r"^costs \$[\d,.]+ more$")  # already said by the delta
@@ -133,7 +134,8 @@ def explanation(p: Placement, more: dict[str, Any] | None = None) -> dict[str, A
 
 
 def explanations(plan: Plan, more: dict[int, dict[str, Any]] | None = None) -> dict[str, Any]:
-    """The plan's explanations: every placement, plus unplaced stages and conflicts.
+    """The plan's explanations: every placement, plus unplaced stages, dropped workloads
+    (a partial plan's, with the plan's fields) and conflicts.
 
     ``more`` maps a placement's index to fields a newer plan file added to it.
     """
@@ -142,8 +144,10 @@ def explanations(plan: Plan, more: dict[int, dict[str, Any]] | None = None) -> d
         "portfolio": plan.portfolio,
         "status": plan.status.value,
         "total_usd": str(plan.totals.total_usd),
+        "value_usd": None if plan.totals.value_usd is None else str(plan.totals.value_usd),
         "placements": [explanation(p, more.get(i)) for i, p in enumerate(plan.placements)],
         "unplaced": [u.model_dump(mode="json") for u in plan.unplaced],
+        "dropped": [d.model_dump(mode="json") for d in plan.dropped],
         "conflicts": [conflict_text(c) for c in plan.conflicts],
         "diagnosis": getattr(plan, "diagnosis", None),
         "warnings": list(plan.warnings),
@@ -195,10 +199,59 @@ def cost_by_purchase(plan: Plan) -> dict[str, Decimal]:
 
 
 def workload_ids(plan: Plan) -> list[str]:
-    """Every workload the plan mentions (placed or not), in first-seen order."""
+    """Every workload the plan mentions (placed, unplaced or dropped), in first-seen order."""
     seen: dict[str, None] = {}
     for p in plan.placements:
         seen.setdefault(p.workload, None)
     for u in plan.unplaced:
         seen.setdefault(u.workload, None)
+    for d in plan.dropped:
+        seen.setdefault(d.workload, None)
     return list(seen)
+
+
+def planned_of(plan: Plan) -> tuple[int, int]:
+    """(workloads placed, workloads the plan mentions): ``(3, 5)`` for "3 of 5 planned"."""
+    return len({p.workload for p in plan.placements}), len(workload_ids(plan))
+
+
+def partial_note(plan: Plan) -> str:
+    """``'3 of 5 workloads planned'`` for a partial plan, else ``''``."""
+    if plan.status is not SolveStatus.PARTIAL:
+        return ""
+    planned, total = planned_of(plan)
+    return f"{planned:,} of {total:,} workloads planned"
+
+
+def dropped_value(plan: Plan) -> Decimal | None:
+    """Σ value_usd of the dropped workloads (None when none of them has a value)."""
+    values = [d.value_usd for d in plan.dropped if d.value_usd is not None]
+    return sum(values, Decimal(0)) if values else None
+
+
+def funded(plan: Plan) -> bool:
+    """Whether the plan chose workloads by business value (wording: "not funded")."""
+    return plan.totals.value_usd is not None or dropped_value(plan) is not None
+
+
+def add_cost_text(d: Dropped) -> str | None:
+    """The plan's cost change with a dropped workload forced in, signed (``'+$1,204.10'``);
+    None when no re-solve placed it."""
+    if d.add_cost_usd is None:
+        return None
+    return ("+" if d.add_cost_usd >= 0 else "") + usd(d.add_cost_usd)
+
+
+def adding_text(d: Dropped) -> str:
+    """What forcing a dropped workload in would do: ``'+$1,204.10, leaves out a, b'``;
+    ``'not known (see why)'`` when no re-solve placed it (it cannot be placed, the re-solve
+    ran out of time, or it was not tried: the reasons say which)."""
+    cost = add_cost_text(d)
+    if cost is None:
+        return "not known (see why)"
+    return cost + (f", leaves out {', '.join(d.add_drops)}" if d.add_drops else "")
+
+
+def dropped_rows(plan: Plan, only: set[str] | None = None) -> list[Dropped]:
+    """The dropped workloads in ``only`` (all when None), in plan order."""
+    return [d for d in plan.dropped if only is None or d.workload in only]

@@ -15,6 +15,7 @@ from typing import Any
 from planner.models.plan import Plan
 from planner.models.portfolio import Portfolio
 from planner.report import sections, tables
+from planner.report.explain import partial_note
 from planner.report.fmt import esc, usd
 from planner.report.lenient import split_dropped
 from planner.report.sections import Limits
@@ -32,6 +33,7 @@ KNOWN_FIELDS = {
         "catalogs",
         "warnings",
         "unplaced",
+        "dropped",
         "conflicts",
         "diagnosis",
         "moves",
@@ -61,6 +63,7 @@ KNOWN_FIELDS = {
         "by_site",
         "by_team",
         "by_kind",
+        "value_usd",
     },
 }
 
@@ -77,6 +80,7 @@ header h1{margin:0;font-size:22px;font-weight:600}
 header p{margin:4px 0 0;color:#c8d1dc}
 nav{background:#fff;border-bottom:1px solid var(--line);padding:8px 32px;position:sticky;top:0;
 z-index:2}
+a{color:var(--accent)}
 nav a{color:var(--accent);margin-right:16px;text-decoration:none;font-weight:500}
 main{max-width:1400px;margin:0 auto;padding:16px 32px 40px}
 section{margin:18px 0 26px}
@@ -96,6 +100,7 @@ display:flex;flex-direction:column;gap:2px}
 color:#fff;background:var(--muted);vertical-align:middle}
 .st-optimal{background:var(--ok)}.st-feasible{background:#558b2f}
 .st-infeasible{background:var(--bad)}.st-unknown{background:var(--warn)}
+.st-partial{background:#e65100}
 .st-binding{background:var(--bad);font-size:11px}
 .st-moved{background:var(--warn);font-size:11px}
 .rejected{color:var(--bad)}
@@ -154,6 +159,7 @@ def unknown_fields(plan: Plan, dropped: dict[str, Any] | None = None) -> dict[st
 
 NAV = (
     ("summary", "Summary"),
+    ("dropped", "Left out"),
     ("problems", "Problems"),
     ("moves", "Moves"),
     ("cost", "Cost"),
@@ -187,9 +193,11 @@ def render_html(
     """
     limits = limits or Limits()
     per_placement, other_dropped = split_dropped(dropped or {})
-    subtitle = plan.status.value
+    subtitle = " · ".join(filter(None, [plan.status.value, partial_note(plan)]))
     if plan.placements:
         subtitle += f" · total {usd(plan.totals.total_usd)}"
+        if plan.totals.value_usd is not None:
+            subtitle += f" · value {usd(plan.totals.value_usd)}"
     notes = []
     if portfolio is not None and portfolio.name != plan.portfolio:
         notes.append(
@@ -202,6 +210,7 @@ def render_html(
         [
             sections.summary(plan),
             warning_html,
+            tables.dropped(plan, limits),
             sections.problems(plan),
             sections.warnings(plan),
             sections.moves(plan, limits),

@@ -12,7 +12,16 @@ from datetime import datetime
 from typing import Any
 
 from planner.models.plan import Plan, ResourceUse
-from planner.report.explain import by_workload, conflict_text, cost_by_purchase, stages_placed
+from planner.models.status import SolveStatus
+from planner.report.explain import (
+    by_workload,
+    conflict_text,
+    cost_by_purchase,
+    dropped_value,
+    funded,
+    planned_of,
+    stages_placed,
+)
 from planner.report.fmt import esc, num, pct, plain, pretty_json, resource_label, top_n, usd
 from planner.report.svg import bar_chart, capacity_bar, donut
 
@@ -85,12 +94,52 @@ def _rows_note(plan: Plan) -> str:
     return f" · {rows:,} placement rows" if rows != stages_placed(plan) else ""
 
 
+def _status_note(plan: Plan) -> str:
+    """Under the status badge: the solver's detail; for a partial plan, how good its choice
+    of workloads is (``solver.status``)."""
+    s = plan.solver
+    if plan.status is not SolveStatus.PARTIAL:
+        return esc(s.detail)
+    quality = {
+        SolveStatus.OPTIMAL: "the best choice of workloads, proven",
+        SolveStatus.FEASIBLE: "a good choice of workloads, not proven the best",
+    }.get(s.status, "choice of workloads")
+    detail = f"<br>{esc(s.detail)}" if s.detail else ""
+    return f"{esc(quality)} (solver {esc(s.status.value)}){detail}"
+
+
+def _value_card(plan: Plan) -> str:
+    """Business value of the planned workloads against their cost (plans with values)."""
+    value, cost = plan.totals.value_usd, plan.totals.total_usd
+    if value is None:
+        return ""
+    note = f"for {esc(usd(cost))} of cost · net {esc(usd(value - cost))}"
+    missed = dropped_value(plan)
+    if missed is not None:
+        note += f"<br>{esc(usd(missed))} of value not funded"
+    return _card("Value funded" if plan.dropped else "Value",
+                 esc(usd(value)), note)
+
+
+def _workloads_card(plan: Plan) -> str:
+    """Workloads planned out of all in the plan (partial plans only)."""
+    if plan.status is not SolveStatus.PARTIAL:
+        return ""
+    planned, total = planned_of(plan)
+    word = "not funded" if funded(plan) else "not placed"
+    return _card("Workloads planned", f"{planned:,} of {total:,}",
+                 f'<a href="#dropped">{esc(plural(len(plan.dropped), "workload"))} {word}</a>')
+
+
 def summary(plan: Plan) -> str:
     """Headline numbers: cost, status, solver quality, what was placed where."""
     s, t = plan.solver, plan.totals
     gap = pct(s.gap, 4) if s.gap is not None else "n/a"
     took = f"{s.solve_time_s:.2f} s" if s.solve_time_s is not None else "time not recorded"
     workloads = {p.workload for p in plan.placements} | {u.workload for u in plan.unplaced}
+    placed = len({p.workload for p in plan.placements})
+    counted = (f"{plural(placed, 'workload')} planned" if plan.status is SolveStatus.PARTIAL
+               else plural(len(workloads), "workload"))
     cards = [
         _card(
             "Total cost",
@@ -99,7 +148,9 @@ def summary(plan: Plan) -> str:
             _split_note(t) if plan.placements else "nothing was placed",
             "wide",
         ),
-        _card("Status", status_badge(plan.status.value), esc(s.detail)),
+        _card("Status", status_badge(plan.status.value), _status_note(plan)),
+        _workloads_card(plan),
+        _value_card(plan),
         _card(
             "Optimality gap",
             esc(gap),
@@ -113,8 +164,7 @@ def summary(plan: Plan) -> str:
         _card(
             "Stages placed",
             f"{stages_placed(plan):,}",
-            f"{plural(len(workloads), 'workload')} · {len(plan.unplaced):,} unplaced"
-            + _rows_note(plan),
+            f"{counted} · {len(plan.unplaced):,} unplaced" + _rows_note(plan),
         ),
         _card(
             "Sites used",
@@ -146,11 +196,16 @@ def problems(plan: Plan) -> str:
         parts.append("<h3>Conflicting rules</h3><ul>")
         parts.extend(f"<li>{esc(conflict_text(c))}</li>" for c in plan.conflicts)
         parts.append("</ul>")
+    lead = "Relax one of these rules (or add capacity) and plan again."
+    if plan.status is SolveStatus.PARTIAL:
+        lead = ("Their workloads are left out of this partial plan (see "
+                '<a href="#dropped">left out</a>); relax one of these rules (or add a site '
+                "that meets them) and plan again.")
     return section(
         "problems",
         "Why there is no plan" if not plan.feasible else "Problems",
         f'<div class="alert bad">{"".join(parts)}</div>',
-        lead="Relax one of these rules (or add capacity) and plan again.",
+        lead=lead,
     )
 
 

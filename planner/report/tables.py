@@ -10,9 +10,18 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from planner.models.plan import Placement, Plan
+from planner.models.plan import Dropped, Placement, Plan
 from planner.models.portfolio import Portfolio
-from planner.report.explain import by_workload, extra_fields, rejected_text, runner_up_text
+from planner.report.explain import (
+    add_cost_text,
+    by_workload,
+    dropped_value,
+    extra_fields,
+    funded,
+    planned_of,
+    rejected_text,
+    runner_up_text,
+)
 from planner.report.fmt import esc, num, pct, plain, short, usd
 from planner.report.residency import Touch, country_counts, residency_view
 from planner.report.sections import Limits, section, table
@@ -204,3 +213,59 @@ def residency(plan: Plan, portfolio: Portfolio | None, limits: Limits) -> str:
         + note
     )
     return section("residency", "Residency", body, lead=lead)
+
+
+def dropped_title(plan: Plan) -> str:
+    """``'Workloads not funded'`` when the plan chose by business value, else ``'… not placed'``."""
+    return "Workloads not funded" if funded(plan) else "Workloads not placed"
+
+
+def _items(texts: list[str]) -> str:
+    return f'<ul class="why">{"".join(texts)}</ul>' if texts else "–"
+
+
+def _dropped_row(d: Dropped) -> list[str]:
+    conflicts = [f"<li><code>{esc(c.rule)}</code>: {esc(c.message)}</li>" for c in d.conflicts]
+    adding = add_cost_text(d)
+    return [
+        esc(d.workload),
+        esc(usd(d.value_usd)),
+        esc(d.priority),
+        _items([f"<li>{esc(r)}</li>" for r in d.reasons]),
+        _items(conflicts),
+        esc(adding or "–"),
+        esc(", ".join(d.add_drops)) if d.add_drops else "–",
+    ]
+
+
+def _dropped_lead(plan: Plan, shown: int) -> str:
+    planned, total = planned_of(plan)
+    left = len(plan.dropped)
+    lead = (f"This plan is partial: {planned:,} of {total:,} workloads are planned, each whole; "
+            f"these {left:,} are left out")
+    value = plan.totals.value_usd
+    if value is not None:
+        lead += (f". The planned ones bring {esc(usd(value))} of value for "
+                 f"{esc(usd(plan.totals.total_usd))} of cost")
+    missed = dropped_value(plan)
+    if missed is not None:
+        lead += f"; {esc(usd(missed))} of value is not funded"
+    lead += (". <i>Cost of adding it</i>: the plan's cost change when a re-solve forces the "
+             "workload in, leaving out the workloads named; – when no re-solve placed it "
+             "(the reasons say why).")
+    if shown < left:
+        lead += (f" Showing {shown:,} of {left:,}; <code>planner explain PLAN --json</code> "
+                 "lists all.")
+    return lead
+
+
+def dropped(plan: Plan, limits: Limits) -> str:
+    """The workloads a partial plan leaves out: why, their value and priority, and what
+    adding one would cost and leave out instead."""
+    if not plan.dropped:
+        return ""
+    rows = [_dropped_row(d) for d in plan.dropped[: limits.rows]]
+    headers = ["workload", "value", "priority", "why left out", "conflicting rules",
+               "cost of adding it", "it would leave out"]
+    body = table(headers, rows, numeric=(1, 2, 5))
+    return section("dropped", dropped_title(plan), body, lead=_dropped_lead(plan, len(rows)))

@@ -12,8 +12,17 @@ from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderR
 from rich.table import Table
 from rich.text import Text
 
-from planner.models.plan import Placement, Plan
-from planner.report.explain import conflict_text, extra_fields, rejected_text, runner_up_text
+from planner.models.plan import Dropped, Placement, Plan
+from planner.report.explain import (
+    adding_text,
+    conflict_text,
+    dropped_rows,
+    extra_fields,
+    funded,
+    partial_note,
+    rejected_text,
+    runner_up_text,
+)
 from planner.report.fmt import pct, plain, short, usd
 
 
@@ -25,8 +34,14 @@ def headline(plan: Plan) -> Text:
     text = Text()
     text.append(plan.portfolio, style="bold")
     text.append(f": {plan.status.value} ({s.backend}{took})")
+    note = partial_note(plan)
+    if note:
+        text.append(f", {note}")
     if plan.placements:
-        text.append(f", total {usd(plan.totals.total_usd)}, gap {gap}")
+        text.append(f", total {usd(plan.totals.total_usd)}")
+        if plan.totals.value_usd is not None:
+            text.append(f", value {usd(plan.totals.value_usd)}")
+        text.append(f", gap {gap}")
     return text
 
 
@@ -165,10 +180,12 @@ def _compact_table(plan: Plan, only: set[str] | None) -> Table:
     return table
 
 
-def moves(plan: Plan) -> list[Text]:
+def moves(plan: Plan, only: set[str] | None = None) -> list[Text]:
     """Stages that moved against the previous plan, one line each."""
     out = []
     for m in getattr(plan, "moves", None) or []:
+        if only is not None and getattr(m, "workload", None) not in only:
+            continue
         before, after = plain(getattr(m, "previous", "")), plain(getattr(m, "now", ""))
         cost = getattr(m, "migration_usd", None)
         line = f"{getattr(m, 'workload', '?')}/{getattr(m, 'stage', '?')}: {before} → {after}"
@@ -179,21 +196,98 @@ def moves(plan: Plan) -> list[Text]:
     return out
 
 
-def problems(plan: Plan) -> list[Text]:
-    """Unplaced stages, conflicts, the diagnosis and warnings, one line each."""
+def problems(plan: Plan, only: set[str] | None = None) -> list[Text]:
+    """Unplaced stages (of the workloads in ``only``), conflicts, the diagnosis and warnings,
+    one line each."""
     out = []
     diagnosis = getattr(plan, "diagnosis", None)
     if diagnosis:
         out.append(Text.assemble(("diagnosis ", "red"), str(diagnosis)))
     for u in plan.unplaced:
-        out.append(
-            Text.assemble(("unplaced ", "red"), f"{u.workload}/{u.stage}: " + "; ".join(u.reasons))
-        )
+        if only is None or u.workload in only:
+            out.append(Text.assemble(("unplaced ", "red"),
+                                     f"{u.workload}/{u.stage}: " + "; ".join(u.reasons)))
     for c in plan.conflicts:
         out.append(Text.assemble(("conflict ", "red"), conflict_text(c)))
     for w in plan.warnings:
         out.append(Text.assemble(("warning ", "yellow"), w))
     return out
+
+
+def _dropped_fixed(d: Dropped) -> tuple[Text, Text, Text]:
+    value = f"{d.value_usd:,.2f}" if d.value_usd is not None else "–"
+    return Text(d.workload), Text(value), Text(str(d.priority))
+
+
+def _dropped_why(d: Dropped) -> Text:
+    lines = [f"• {r}" for r in d.reasons]
+    if d.conflicts:
+        lines.append("• conflicting rules: " + ", ".join(c.rule for c in d.conflicts))
+    return Text("\n".join(lines))
+
+
+def _dropped_table(rows: list[Dropped], text_columns: int) -> Table:
+    """The workloads a partial plan leaves out, with ``text_columns`` text columns (see
+    ``TEXT_COLUMNS``): why left out | what adding it would cost and leave out."""
+    table = Table(show_lines=True, pad_edge=False, expand=True)
+    if text_columns == 0:
+        table.add_column("left out · value $ · priority · why · adding it", overflow="fold")
+    else:
+        table.add_column("left out", overflow="fold")
+        table.add_column("value $", justify="right", no_wrap=True)
+        table.add_column("priority", justify="right", no_wrap=True)
+    if text_columns == 2:
+        table.add_column("why left out", ratio=2, overflow="fold")
+        table.add_column("adding it", ratio=1, overflow="fold")
+    elif text_columns == 1:
+        table.add_column("why left out · adding it", ratio=1, overflow="fold")
+    for d in rows:
+        why, adding = _dropped_why(d), Text(adding_text(d))
+        both = Text("\n").join([why, Text("• adding it: ") + adding])
+        if text_columns == 2:
+            table.add_row(*_dropped_fixed(d), why, adding)
+        elif text_columns == 1:
+            table.add_row(*_dropped_fixed(d), both)
+        else:
+            workload, value, priority = _dropped_fixed(d)
+            head = Text(f"{workload.plain} · value ${value.plain} · priority {priority.plain}",
+                        style="bold")
+            table.add_row(Text("\n").join([head, both]))
+    return table
+
+
+def _dropped_columns(width: int, rows: list[Dropped]) -> int:
+    """How many text columns of the dropped table fit ``width`` (as ``text_columns_for``)."""
+    widths = [len("left out"), len("value $"), len("priority")]
+    for d in rows:
+        widths = [max(w, len(c.plain)) for w, c in zip(widths, _dropped_fixed(d), strict=True)]
+    spare = width - (sum(widths) + 3 * len(widths) + 1)
+    for columns in (2, 1):
+        if spare >= columns * (MIN_TEXT_WIDTH + 3):
+            return columns
+    return 0
+
+
+class _ResponsiveDropped:
+    """The dropped-workloads table laid out for the width it is rendered at."""
+
+    def __init__(self, rows: list[Dropped]) -> None:
+        self.rows = rows
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield _dropped_table(self.rows, _dropped_columns(options.max_width, self.rows))
+
+
+def dropped_view(plan: Plan, only: set[str] | None = None) -> list[RenderableType]:
+    """The workloads a partial plan leaves out (those in ``only``): a heading and a table."""
+    rows = dropped_rows(plan, only)
+    if not rows:
+        return []
+    word = "not funded" if funded(plan) else "not placed"
+    heading = f"{len(rows):,} workload{'' if len(rows) == 1 else 's'} {word}"
+    if only is None:
+        heading += f" ({partial_note(plan) or 'partial plan'})"
+    return [Text(heading, style="bold"), _ResponsiveDropped(rows)]
 
 
 def explain_view(
@@ -215,8 +309,9 @@ def explain_view(
             parts.append(Text(
                 f"showing the {limit:,} most expensive of {total:,} placements; "
                 "use --limit 0 for all, --workload to pick, or --json", style="dim"))
-    parts.extend(moves(plan))
-    parts.extend(problems(plan))
+    parts.extend(dropped_view(plan, only))
+    parts.extend(moves(plan, only))
+    parts.extend(problems(plan, only))
     return Group(*parts)
 
 
