@@ -22,6 +22,7 @@ from planner.candidates import Candidates, generate
 from planner.diagnosis import diagnose
 from planner.models.plan import Dropped
 from planner.models.portfolio import Portfolio
+from planner.models.status import SolveStatus
 from planner.models.world import World
 from planner.money import micro_to_usd
 from planner.solvers.base import Backend, Problem, Solution, SolveOptions
@@ -180,6 +181,11 @@ def _forced(ctx: DropContext, solution: Solution, g: int,
     p = ctx.problem
     forced = forcing(p, g)
     sol = ctx.backend.solve(forced, options)
+    proven = sol.status is SolveStatus.INFEASIBLE or (
+        sol.status is SolveStatus.OPTIMAL and not forced.funded(sol.x)[g])
+    if proven:  # its forcing reward outweighs everything else, yet the optimum leaves it out
+        return None, [], ("no plan places it with every rule in force, whichever other "
+                          "workloads are left out (proven by re-solving with it forced in)")
     if sol.objective is None or not forced.funded(sol.x)[g]:
         return None, [], ("re-solving with it forced in found no plan that places it "
                           "within the time limit")

@@ -173,3 +173,19 @@ def test_lns_is_refused_for_values_and_replaced_when_nothing_fits_as_a_whole() -
     plan = solve(_three(7000), [CAT], solver="lns")  # infeasible as a whole → cpsat
     assert plan.status is SolveStatus.PARTIAL and plan.solver.backend == "cpsat"
     assert "lns cannot make partial plans" in plan.solver.detail
+
+
+def test_a_workload_that_can_never_fit_is_said_to_be_proven_out(tmp_path: Path) -> None:
+    """sepsis-us never fits the total budget of examples/funding.yaml whichever workloads are left
+    out: forcing it in is proven impossible (CP-SAT optimal without it), not 'out of time'."""
+    out = tmp_path / "plan.json"
+    code, _, _ = run("plan", str(REPO / "examples" / "funding.yaml"), "--catalogs", CATALOGS,
+                     "-o", str(out), "--deterministic", "-q")
+    assert code == 9
+    plan = Plan.model_validate_json(out.read_text("utf-8"))
+    reasons = " ".join(next(d for d in plan.dropped if d.workload == "sepsis-us").reasons)
+    assert "proven by re-solving with it forced in" in reasons
+    assert "within the time limit" not in reasons
+    code, _, _ = run("verify", str(REPO / "examples" / "funding.yaml"), str(out),
+                     "--catalogs", CATALOGS)
+    assert code == 0
