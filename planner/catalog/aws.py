@@ -295,6 +295,18 @@ def _fetch_region(region: str, pricing: BaseClient, clients: ClientFactory,
     say(region, f"done: {len(acc.rows) - before} rows")
 
 
+def fetch_request(regions: Sequence[str], families: Sequence[str] | None,
+                  now: datetime | None) -> tuple[list[str], tuple[str, ...], datetime]:
+    """The regions (deduplicated, at least one), instance families and fetch instant (UTC)
+    of an AWS fetch, with or without credentials."""
+    wanted = list(dict.fromkeys(regions))
+    if not wanted:
+        raise CatalogFetchError("no AWS regions requested", source="aws",
+                                hint="pass at least one region, e.g. us-east-1")
+    fams = tuple(dict.fromkeys(families)) if families else DEFAULT_FAMILIES
+    return wanted, fams, (now or datetime.now(UTC)).astimezone(UTC)
+
+
 def fetch_aws(
     regions: Sequence[str],
     *,
@@ -321,12 +333,7 @@ def fetch_aws(
     Raises :class:`CatalogFetchError` when no region was requested, when the
     pricing API rejects the credentials, or when every region failed.
     """
-    wanted_regions = list(dict.fromkeys(regions))
-    if not wanted_regions:
-        raise CatalogFetchError("no AWS regions requested", source="aws",
-                                hint="pass at least one region, e.g. us-east-1")
-    fams = tuple(dict.fromkeys(families)) if families else DEFAULT_FAMILIES
-    when = (now or datetime.now(UTC)).astimezone(UTC)
+    wanted_regions, fams, when = fetch_request(regions, families, now)
     say_first: Progress = progress or (lambda _region, _message: None)
     if clients is None:
         session = session or boto3.session.Session()

@@ -8,15 +8,15 @@ fails only when every region failed.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 import urllib3
 
 from planner.catalog.aws import (
-    DEFAULT_FAMILIES,
     INTER_REGION_EGRESS_PER_GB,
     INTERNET_EGRESS_PER_GB,
     Progress,
+    fetch_request,
 )
 from planner.catalog.aws_bulk import (
     BULK_FILTER,
@@ -57,12 +57,7 @@ def fetch_aws_bulk(regions: Sequence[str], *, http: Http | None = None,
                    families: Sequence[str] | None = None, progress: Progress | None = None,
                    now: datetime | None = None) -> CatalogFile:
     """Fetch the AWS catalog of ``regions`` without credentials (see the module doc)."""
-    wanted = list(dict.fromkeys(regions))
-    if not wanted:
-        raise CatalogFetchError("no AWS regions requested", source="aws",
-                                hint="pass at least one region, e.g. us-east-1")
-    fams = tuple(dict.fromkeys(families)) if families else DEFAULT_FAMILIES
-    when = (now or datetime.now(UTC)).astimezone(UTC)
+    wanted, fams, when = fetch_request(regions, families, now)
     say: Progress = progress or (lambda _region, _message: None)
     client = http or make_http()
     try:
