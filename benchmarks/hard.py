@@ -4,13 +4,14 @@ Where the realistic family (:mod:`benchmarks.generate`) leaves most stages a che
 that nobody else wants, here every stage competes for the cheap on-prem sites:
 
 * **Cheap sites, sized to the demand.** On-prem data centres in 8 countries (DE, FR, NL,
-  SE, GB, US, JP, IN) with DGX-H100, HGX-A100-80, L40S and CPU nodes at amortized prices
-  (3–8× cheaper than on-demand cloud). Inventories are sized from the generated demand:
-  for each residency class and node class, the node-hours of the period (730 h × nodes)
-  are ≈ 1.15 × the node-hours its stages ask for on their intended model, spread over the
-  allowed sites in uneven chunks of 2–12 nodes. The planner holds a node for the whole
-  period whatever the stage's hours, so the on-prem nodes are under half of what the stages
-  hold at once: the cheap capacity is contended, and *which* stages get it decides the cost.
+  SE, GB, US, JP, IN) with DGX-H100, HGX-A100-80, L40S and CPU nodes at amortized
+  prices, several times cheaper than on-demand cloud. Inventories are sized from the
+  generated demand: for each residency class and node class, the node-hours of the period
+  (730 h × nodes) are ≈ 1.15 × the node-hours its stages ask for on their intended model,
+  spread over the allowed sites in uneven chunks of 2–12 nodes. The planner holds a node
+  for the whole period whatever the stage's hours, so the on-prem nodes are under half of
+  what the stages hold at once: the cheap capacity is contended, and *which* stages get it
+  decides the cost.
 * **Tight quotas.** Cloud H100 / A100 quotas of 8–32 GPUs per 1,000 stages on ~70 % of
   the (region, model) pairs; the cloud is the expensive overflow.
 * **Multi-node, multi-resource stages.** Training needs 8–32 GPUs (1–4 nodes at once) and
