@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from benchmarks.generate import SIZES
+from benchmarks.generate import FAMILIES, SIZES
 
 
 def parser() -> argparse.ArgumentParser:
@@ -20,6 +20,9 @@ def parser() -> argparse.ArgumentParser:
             p.add_argument("--solvers", default="greedy,cpsat,lns")
         else:
             p.add_argument("--solver", required=True)
+        p.add_argument("--family", choices=FAMILIES, default="realistic",
+                       help="portfolio family: realistic (results/<size>.*) or hard "
+                            "(results/hard-<size>.*)")
         p.add_argument("--time-limit", type=float, default=60.0)
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--workers", type=int, default=2)
@@ -38,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.run import run_one
 
     rec = run_one(args.size, args.solver, args.time_limit, args.seed, args.executor,
-                  args.address, args.workers, args.progress)
+                  args.address, args.workers, args.progress, args.family)
     print(json.dumps(rec))
     return 0
 

@@ -23,6 +23,9 @@ Workloads (1–3 stages each)
     * spot allowed on ~35 % of training stages; dataset homes consistent with residency.
 
 Same seed and size → the same portfolio (``model_dump_json`` is identical).
+
+This is the ``realistic`` family; ``generate_portfolio(..., family="hard")`` makes the
+``hard`` one (:mod:`benchmarks.hard`: capacity binds and greedy is clearly suboptimal).
 """
 
 from __future__ import annotations
@@ -237,14 +240,27 @@ def _workloads(
     return out
 
 
+FAMILIES = ("realistic", "hard")
+
+
 def generate_portfolio(
-    size: str | Size, seed: int = 0, catalogs: list[LoadedCatalog] | None = None
+    size: str | Size,
+    seed: int = 0,
+    catalogs: list[LoadedCatalog] | None = None,
+    family: str = "realistic",
 ) -> Portfolio:
-    """A realistic seeded portfolio of ``size`` (a name from :data:`SIZES` or a Size)."""
+    """A seeded portfolio of ``size`` (a name from :data:`SIZES` or a Size) of ``family``:
+    ``realistic`` (this module) or ``hard`` (:mod:`benchmarks.hard`)."""
     from planner import api
 
+    if family not in FAMILIES:
+        raise ValueError(f"unknown benchmark family {family!r}: use one of {', '.join(FAMILIES)}")
     spec = SIZES[size] if isinstance(size, str) else size
     catalogs = api.load_catalogs() if catalogs is None else catalogs
+    if family == "hard":
+        from benchmarks.hard import generate_hard
+
+        return generate_hard(spec, seed, catalogs)
     rng = random.Random(f"planner-bench/{spec.name}/{spec.stages}/{spec.sites}/{seed}")
     cloud = _cloud_sites(catalogs)
     n_onprem = max(1, spec.sites - len(cloud))

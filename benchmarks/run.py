@@ -63,7 +63,8 @@ def machine() -> dict[str, Any]:
 
 
 def run_one(size: str, solver: str, time_limit: float, seed: int, executor: str,
-            address: str | None, workers: int, progress: bool) -> dict[str, Any]:
+            address: str | None, workers: int, progress: bool,
+            family: str = "realistic") -> dict[str, Any]:
     """Generate, solve and verify in this process; the record for one solver."""
     from benchmarks.generate import generate_portfolio
     from benchmarks.solve import solve_traced
@@ -75,7 +76,7 @@ def run_one(size: str, solver: str, time_limit: float, seed: int, executor: str,
     from planner.world import build_world
 
     wall = time.perf_counter()
-    rec: dict[str, Any] = {"size": size, "solver": solver, "seed": seed,
+    rec: dict[str, Any] = {"size": size, "solver": solver, "seed": seed, "family": family,
                            "time_limit_s": time_limit, "rss_mib": {}}
 
     def phase(name: str, key: str, since: float) -> None:
@@ -87,7 +88,7 @@ def run_one(size: str, solver: str, time_limit: float, seed: int, executor: str,
                   file=sys.stderr, flush=True)
 
     t = time.perf_counter()
-    portfolio = generate_portfolio(size, seed)
+    portfolio = generate_portfolio(size, seed, family=family)
     phase("portfolio", "gen_s", t)
     catalogs = api.load_catalogs(Path(__file__).resolve().parent.parent / "catalogs")
     t = time.perf_counter()
@@ -130,7 +131,8 @@ def run_one(size: str, solver: str, time_limit: float, seed: int, executor: str,
 def _child(size: str, solver: str, args: Any) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "benchmarks", "one", "--size", size, "--solver", solver,
            "--time-limit", str(args.time_limit), "--seed", str(args.seed),
-           "--executor", args.executor, "--workers", str(args.workers)]
+           "--executor", args.executor, "--workers", str(args.workers),
+           "--family", family_of(args)]
     if args.address:
         cmd += ["--address", args.address]
     if args.progress:
@@ -160,8 +162,19 @@ def finish(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return records
 
 
+def family_of(args: Any) -> str:
+    """The run's portfolio family (``planner bench`` passes no ``family``: realistic)."""
+    return str(getattr(args, "family", "realistic"))
+
+
+def result_name(size: str, family: str = "realistic") -> str:
+    """The stem of a run's result files: ``<size>`` (realistic) or ``<family>-<size>``."""
+    return size if family == "realistic" else f"{family}-{size}"
+
+
 def write(size: str, records: list[dict[str, Any]], command: str) -> Path:
-    """results/<size>.json, .csv and .png (when matplotlib is installed)."""
+    """results/<size>.json, .csv and .png (when matplotlib is installed); ``size`` is the
+    stem from :func:`result_name`."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     doc = {"command": command, "machine": machine(),
            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "records": records}
@@ -186,7 +199,7 @@ def run(args: Any) -> int:
     for size in args.size.split(","):
         records = [_child(size, s, args) for s in args.solvers.split(",")]
         finish(records)
-        path = write(size, records, command)
+        path = write(result_name(size, family_of(args)), records, command)
         print(table(records), file=sys.stderr)
         print(f"wrote {path}", file=sys.stderr)
     return 0
