@@ -137,14 +137,7 @@ def test_runner_up_blocked_by_budget() -> None:
 def test_runner_up_blocked_by_colocation() -> None:
     # Training can only run in Frankfurt; testing is 10 $ cheaper in us-east-1
     # (0.40 vs 0.50 $/h × 100 h) but must stay in training's country.
-    res = {"sites": ["aws:eu-central-1", "aws:us-east-1"]}
-    cat = catalog([row("eu-central-1", "g.a100", "40", gpu="A100-80GB", gpus=8, vcpus=96,
-                       mem=1024),
-                   row("eu-central-1", "m.cpu", "0.50", country="DE", vcpus=8, mem=32),
-                   row("us-east-1", "m.cpu", "0.40", country="US", vcpus=8, mem=32)])
-    stages = [training(), eval_stage(colocate={"stage": "training", "level": "country"})]
-    plan = solve(portfolio([workload("w", stages, **res)]), [cat])
-    p = stage(plan, "w", "testing")
+    p = stage(colocation_case(), "w", "testing")
     assert p.site == "aws:eu-central-1" and p.runner_up is not None
     assert p.runner_up.site == "aws:us-east-1"
     assert p.runner_up.rule == "colocation:w/testing"
@@ -221,6 +214,7 @@ def test_optimal_plan_says_at_the_optimum() -> None:
 
 
 def colocation_case() -> Plan:
+    """Training only in Frankfurt; testing cheaper in us-east-1 but co-located by country."""
     res = {"sites": ["aws:eu-central-1", "aws:us-east-1"]}
     cat = catalog([row("eu-central-1", "g.a100", "40", gpu="A100-80GB", gpus=8, vcpus=96,
                        mem=1024),
