@@ -37,8 +37,8 @@ from decimal import Decimal
 from typing import Any
 
 from planner.catalog.load import LoadedCatalog
-from planner.jurisdictions import jurisdictions_of
 from planner.models.portfolio import Portfolio
+from planner.vocab.jurisdictions import jurisdictions_of
 
 
 @dataclass(frozen=True)

@@ -37,8 +37,8 @@ from typing import Any
 
 from benchmarks.generate import Size, _cloud_sites
 from planner.catalog.load import LoadedCatalog
-from planner.jurisdictions import jurisdictions_of
 from planner.models.portfolio import Portfolio
+from planner.vocab.jurisdictions import jurisdictions_of
 
 # country → (weight of on-prem sites, electricity USD/kWh)
 HARD_COUNTRIES: dict[str, tuple[int, str]] = {

@@ -69,11 +69,12 @@ def run_one(size: str, solver: str, time_limit: float, seed: int, executor: str,
     from benchmarks.generate import generate_portfolio
     from benchmarks.solve import solve_traced
     from planner import api
-    from planner.candidates import generate
-    from planner.plan_builder import build_plan
-    from planner.solvers.base import SolveOptions, build_problem
-    from planner.verifier import verify
-    from planner.world import build_world
+    from planner.compile.arrays import build_problem
+    from planner.compile.candidates import generate
+    from planner.compile.resolve import build_world
+    from planner.plans.build import build_plan
+    from planner.solvers.base import SolveOptions
+    from planner.verify.check import verify
 
     wall = time.perf_counter()
     rec: dict[str, Any] = {"size": size, "solver": solver, "seed": seed, "family": family,

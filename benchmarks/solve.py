@@ -8,8 +8,9 @@ from collections.abc import Callable
 
 from ortools.sat.python import cp_model
 
+from planner.models.problem import Problem
 from planner.solvers import get_backend
-from planner.solvers.base import Problem, Solution, SolveOptions
+from planner.solvers.base import Solution, SolveOptions
 from planner.solvers.lns import LnsBackend, LnsConfig
 
 Trace = list[tuple[float, int | None, int | None]]

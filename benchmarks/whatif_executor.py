@@ -16,8 +16,8 @@ from decimal import Decimal
 
 from benchmarks.generate import Size, generate_portfolio
 from planner import api
+from planner.compile.resolve import build_world
 from planner.whatif import PriceChange, Scenario, ScenarioFile, run_whatif
-from planner.world import build_world
 
 SCENARIOS = ScenarioFile(scenarios=[
     Scenario(name=f"{provider}-x{factor}",

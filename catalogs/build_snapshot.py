@@ -41,8 +41,8 @@ from planner.catalog.schema import (  # noqa: E402
     RowSource,
 )
 from planner.catalog.serialize import serialize_catalog  # noqa: E402
-from planner.gpus import GPU_MODELS, normalize_gpu  # noqa: E402
-from planner.jurisdictions import region_country  # noqa: E402
+from planner.vocab.gpus import GPU_MODELS, normalize_gpu  # noqa: E402
+from planner.vocab.jurisdictions import region_country  # noqa: E402
 
 TRANSCRIBED = HERE / "transcribed"
 AWS_FAMILIES = HERE.parent / "planner" / "data" / "aws_accelerator_families.json"
@@ -90,7 +90,7 @@ def _gpu_fields(model: str, vendor: str, count: Fraction, per_gpu: float,
     if named and normalize_gpu(named, per_gpu) != model:
         raise ValueError(f"{where}: source names accelerator {named!r}, family table says {model}")
     if model not in GPU_MODELS:
-        raise ValueError(f"{where}: {model} is not in planner/gpus.py")
+        raise ValueError(f"{where}: {model} is not in planner/vocab/gpus.py")
     return {"gpu_model": model, "gpu_vendor": vendor, "gpu_count": float(count),
             "gpu_memory_gib": round(float(count) * per_gpu, 3)}
 

@@ -8,8 +8,8 @@ The Python API::
 """
 
 from planner.api import load_catalogs, load_plan, load_portfolio, plan, verify_plan
-from planner.edit import edit
 from planner.errors import PlannerError
+from planner.inputs.edit import edit
 from planner.models.plan import Plan
 from planner.models.portfolio import Portfolio
 

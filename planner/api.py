@@ -17,37 +17,32 @@ from pathlib import Path
 
 import numpy as np
 
-from planner.candidates import generate
 from planner.catalog.load import LoadedCatalog, load_catalog_dir
-from planner.diagnosis import diagnose, recheck_conflicts
+from planner.catalog.paths import resolve_catalog_dir
+from planner.compile.arrays import build_problem
+from planner.compile.candidates import generate
+from planner.compile.resolve import build_world
 from planner.errors import InputError, VerificationError
-from planner.io import load_document_as
-from planner.io import load_portfolio as _load_portfolio
+from planner.inputs.files import load_document_as
+from planner.inputs.files import load_portfolio as _load_portfolio
 from planner.models.plan import Conflict, Dropped, Plan
 from planner.models.portfolio import Portfolio
+from planner.models.problem import Problem
 from planner.models.status import SolveStatus
 from planner.models.world import World
-from planner.partial import (
+from planner.plans.build import build_plan
+from planner.plans.partial import (
     DropContext,
     explain_dropped,
     funding_problem,
     needs_funding,
     valued,
 )
-from planner.paths import resolve_catalog_dir
-from planner.plan_builder import build_plan
 from planner.solvers import AUTO, BACKENDS, choose_backend, get_backend
-from planner.solvers.base import (
-    Deadline,
-    Problem,
-    Solution,
-    SolveOptions,
-    build_problem,
-    default_workers,
-)
+from planner.solvers.base import Deadline, Solution, SolveOptions, default_workers
+from planner.solvers.diagnosis import diagnose, recheck_conflicts
 from planner.solvers.magnitude import check_magnitudes
-from planner.verifier import Violation, foreign_plan, verify
-from planner.world import build_world
+from planner.verify.check import Violation, foreign_plan, verify
 
 EXPLAIN_MAX_STAGES = 2000
 """Above this many stages, pruned options are not priced (see :func:`plan`)."""
@@ -112,7 +107,7 @@ def load_portfolio(path: str | Path) -> Portfolio:
 
 def default_catalog_dir() -> Path:
     """The catalog directory used when none is named: ``$PLANNER_CATALOGS``, else the user
-    cache when it holds catalogs, else the bundled snapshot (see :mod:`planner.paths`)."""
+    cache when it holds catalogs, else the bundled snapshot (see :mod:`planner.catalog.paths`)."""
     return resolve_catalog_dir().path
 
 

@@ -18,15 +18,15 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from planner.diff import diff_plans
 from planner.errors import InputError
-from planner.gpus import GPU_MODELS, closest
-from planner.io import read_document, validate_as
-from planner.jurisdictions import DERIVED_TAGS, country_name, suggest_country
+from planner.inputs.files import read_document, validate_as
 from planner.models.limits import MAX_PRICE_FACTOR, Range
 from planner.models.plan import Conflict, Plan
 from planner.models.portfolio import Count, Portfolio, Residency
 from planner.models.world import Offer, World
+from planner.plans.diff import diff_plans
+from planner.vocab.gpus import GPU_MODELS, closest
+from planner.vocab.jurisdictions import DERIVED_TAGS, country_name, suggest_country
 
 
 class _Strict(BaseModel):

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
-from planner.solvers.base import PBudget, PColoc, PEdge, Problem
+from planner.models.problem import PBudget, PColoc, PEdge, Problem
 
 
 def _splits(units: int, opts: list[int], ub: list[int]) -> Iterator[dict[int, int]]:

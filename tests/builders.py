@@ -11,10 +11,10 @@ from typing import Any
 from planner import api
 from planner.catalog.load import LoadedCatalog
 from planner.catalog.schema import SCHEMA_VERSION, CatalogFile
+from planner.compile.resolve import build_world
 from planner.models.plan import Plan
 from planner.models.portfolio import Portfolio
-from planner.verifier import verify
-from planner.world import build_world
+from planner.verify.check import verify
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 

@@ -75,6 +75,6 @@ def repo() -> Path:
 @pytest.fixture(autouse=True)
 def _no_user_catalog_cache(tmp_path_factory: pytest.TempPathFactory,
                            monkeypatch: pytest.MonkeyPatch) -> None:
-    """The per-user catalog cache (``planner.paths``) of whoever runs the suite is never
+    """The per-user catalog cache (``planner.catalog.paths``) of whoever runs the suite is never
     read or written: every test gets an empty cache directory of its own."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))

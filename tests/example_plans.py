@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from planner import api
-from planner.io import validate_as
+from planner.inputs.files import validate_as
 from planner.models.portfolio import Portfolio
 
 REPO = Path(__file__).resolve().parent.parent

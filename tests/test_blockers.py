@@ -14,8 +14,9 @@ from bruteforce import feasible, problems
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from planner.models.problem import PBudget, PColoc, PEdge, Problem
 from planner.models.status import SolveStatus
-from planner.solvers.base import PBudget, PColoc, PEdge, Problem, SolveOptions
+from planner.solvers.base import SolveOptions
 from planner.solvers.blockers import find_blockers
 from planner.solvers.cpsat import CpSatBackend
 

@@ -16,11 +16,12 @@ from builders import catalog, portfolio, row, solve, training, workload
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from planner.diagnosis import _core, _deletion_filter, _feasible, _guarded_model
+from planner.models.problem import Problem
 from planner.models.status import SolveStatus
 from planner.parallel import SerialExecutor
-from planner.solvers.base import Backend, Problem, Solution, SolveOptions
+from planner.solvers.base import Backend, Solution, SolveOptions
 from planner.solvers.cpsat import CpSatBackend
+from planner.solvers.diagnosis import _core, _deletion_filter, _feasible, _guarded_model
 from planner.solvers.feasibility import violations
 from planner.solvers.greedy import GreedyBackend
 from planner.solvers.lns import LnsBackend, LnsConfig

@@ -10,10 +10,10 @@ import pytest
 
 from benchmarks.generate import Size, generate_portfolio
 from planner import api
-from planner.candidates import generate
-from planner.candidates_fast import LazyOptions
-from planner.solvers.base import build_problem
-from planner.world import build_world
+from planner.compile.arrays import build_problem
+from planner.compile.candidates import generate
+from planner.compile.candidates_fast import LazyOptions
+from planner.compile.resolve import build_world
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from planner import api
-from planner.cli.main import cli
-from planner.paths import (
+from planner.catalog.paths import (
     CatalogLocation,
     bundled_catalog_dir,
     refresh_target_dir,
@@ -22,6 +21,7 @@ from planner.paths import (
     user_cache_dir,
     user_catalog_dir,
 )
+from planner.cli.main import cli
 
 REPO = Path(__file__).resolve().parent.parent
 HOME = Path("/home/ada")
@@ -131,7 +131,7 @@ def test_an_installed_package_reads_its_own_copy(tmp_path: Path,
     shutil.copytree(REPO / "planner", site / "planner",
                     ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(REPO / "catalogs", site / "planner" / "_catalogs")
-    code = ("import planner.paths as p, planner.api as a; "
+    code = ("import planner.catalog.paths as p, planner.api as a; "
             "print(p.bundled_catalog_dir()); print(len(a.load_catalogs()))")
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=True,
                          capture_output=True, text=True,

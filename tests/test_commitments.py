@@ -15,15 +15,15 @@ import numpy as np
 import pytest
 from builders import NOW, catalog, portfolio, row, solve, training, workload
 
-from planner.candidates import generate
-from planner.candidates_fast import LazyOptions
 from planner.catalog.load import LoadedCatalog
+from planner.compile.arrays import build_problem
+from planner.compile.candidates import generate
+from planner.compile.candidates_fast import LazyOptions
+from planner.compile.resolve import build_world
 from planner.models.plan import Plan
 from planner.models.world import Purchase
-from planner.solvers.base import build_problem
-from planner.verifier import verify
+from planner.verify.check import verify
 from planner.whatif import Scenario, apply_scenario
-from planner.world import build_world
 
 
 def _row(itype: str, price: str, c1: str | None = None, c3: str | None = None,

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 import planner
-from planner.edit import parse_path
+from planner.inputs.edit import parse_path
 
 REPO = Path(__file__).resolve().parent.parent
 

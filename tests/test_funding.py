@@ -11,9 +11,10 @@ import pytest
 from bruteforce import brute_force, feasible, funded_problems
 from hypothesis import given, settings
 
+from planner.models.problem import Problem
 from planner.models.status import SolveStatus
 from planner.solvers import choose_backend
-from planner.solvers.base import Problem, SolveOptions, SolverError
+from planner.solvers.base import SolveOptions, SolverError
 from planner.solvers.cpsat import CpSatBackend
 from planner.solvers.feasibility import violations
 from planner.solvers.funding import Claim, rewards, with_funding

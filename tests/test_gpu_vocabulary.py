@@ -12,10 +12,10 @@ from builders import catalog, portfolio, row, small_catalog, solve, training, wo
 from pydantic import ValidationError
 
 from planner.catalog.azure_skus import load_gpu_families
+from planner.compile.resolve import build_world
 from planner.errors import InputError
-from planner.gpus import GPU_FAMILY_ALIASES, GPU_MODELS, expand_gpu_models, normalize_gpu
 from planner.models.portfolio import GpuNeed
-from planner.world import build_world
+from planner.vocab.gpus import GPU_FAMILY_ALIASES, GPU_MODELS, expand_gpu_models, normalize_gpu
 
 AWS_FAMILIES = (Path(__file__).resolve().parents[1] / "planner" / "data"
                 / "aws_accelerator_families.json")

@@ -9,11 +9,12 @@ from benchmarks.generate import SIZES, generate_portfolio
 from benchmarks.hard import HARD_QUOTA_MODELS
 from benchmarks.run import result_name
 from planner import api
-from planner.candidates import generate
+from planner.compile.arrays import build_problem
+from planner.compile.candidates import generate
+from planner.compile.resolve import build_world
 from planner.solvers import BACKENDS
-from planner.solvers.base import SolveOptions, build_problem
-from planner.verifier import verify
-from planner.world import build_world
+from planner.solvers.base import SolveOptions
+from planner.verify.check import verify
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ import yaml
 from click.testing import CliRunner, Result
 
 from planner.cli.main import cli
-from planner.io import INPUT_LIMITS, MAX_DEPTH, YAML_LIMIT, MiB
+from planner.inputs.files import INPUT_LIMITS, MAX_DEPTH, YAML_LIMIT, MiB
 from tests.example_plans import plan_json
 
 REPO = Path(__file__).resolve().parent.parent

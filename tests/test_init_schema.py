@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from planner.cli.main import cli
-from planner.schemas import schema_text
+from planner.models.schemas import schema_text
 
 
 def run(*args: str) -> tuple[int, str]:

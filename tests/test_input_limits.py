@@ -14,13 +14,13 @@ import yaml
 from click.testing import CliRunner
 
 from planner import api
-from planner.candidates import generate
 from planner.cli.main import cli
+from planner.compile.candidates import generate
+from planner.compile.resolve import build_world
 from planner.errors import InputError
-from planner.jurisdictions import ADEQUATE, country_name, region_table, suggest_country
 from planner.models import limits
 from planner.models.portfolio import Portfolio
-from planner.world import build_world
+from planner.vocab.jurisdictions import ADEQUATE, country_name, region_table, suggest_country
 from tests.test_input_values import (
     CATALOGS,
     EXAMPLE,

@@ -12,12 +12,12 @@ import yaml
 from builders import NOW, catalog, portfolio, row, solve, training, workload
 from test_cli import CATALOGS, REPO, run
 
+from planner.compile.resolve import build_world
 from planner.errors import InputError
 from planner.models.plan import Plan
 from planner.models.portfolio import Portfolio
 from planner.models.status import SolveStatus
-from planner.verifier import verify
-from planner.world import build_world
+from planner.verify.check import verify
 
 HOSPITAL = REPO / "examples" / "hospital-group.yaml"
 

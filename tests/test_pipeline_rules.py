@@ -10,14 +10,14 @@ from typing import Any
 from bruteforce import brute_force
 from builders import NOW, catalog, portfolio, row, small_catalog, solve, training, workload
 
-from planner.candidates import generate
 from planner.catalog.load import LoadedCatalog
+from planner.compile.arrays import build_problem
+from planner.compile.candidates import generate
+from planner.compile.resolve import build_world
 from planner.models.plan import Plan
 from planner.models.portfolio import Portfolio
 from planner.models.status import SolveStatus
 from planner.money import MICRO
-from planner.solvers.base import build_problem
-from planner.world import build_world
 
 
 def checked(p: Portfolio, cats: list[LoadedCatalog] | None = None, **kw: Any) -> Plan:

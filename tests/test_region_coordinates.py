@@ -8,7 +8,7 @@ from importlib import resources
 
 import pytest
 
-from planner.jurisdictions import region_table
+from planner.vocab.jurisdictions import region_table
 
 
 def _user_regions() -> dict[str, dict[str, object]]:

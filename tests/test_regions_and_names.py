@@ -13,11 +13,11 @@ from click.testing import CliRunner
 
 from planner import api
 from planner.cli.main import cli
+from planner.compile.resolve import build_world
 from planner.errors import InputError
-from planner.latency import canonical_user_region, user_region_aliases, user_regions
 from planner.models.portfolio import Portfolio
-from planner.suggest import listing, site_hint, suggest_sites
-from planner.world import build_world
+from planner.vocab.latency import canonical_user_region, user_region_aliases, user_regions
+from planner.vocab.suggest import listing, site_hint, suggest_sites
 
 REPO = Path(__file__).resolve().parent.parent
 CATALOGS = REPO / "catalogs"

@@ -17,14 +17,15 @@ import numpy as np
 from builders import NOW, catalog, portfolio, row, small_catalog, solve, training, workload
 from example_plans import plan_json
 
-from planner import runner_up
-from planner.candidates import generate
+from planner.compile.arrays import build_problem
+from planner.compile.candidates import generate
+from planner.compile.resolve import build_world
+from planner.explain import runner_up
 from planner.models.plan import Placement, Plan
 from planner.models.status import SolveStatus
-from planner.plan_builder import build_plan
-from planner.solvers.base import Solution, SolveOptions, build_problem
-from planner.verifier import verify
-from planner.world import build_world
+from planner.plans.build import build_plan
+from planner.solvers.base import Solution, SolveOptions
+from planner.verify.check import verify
 
 
 def stage(plan: Plan, wid: str, label: str) -> Placement:

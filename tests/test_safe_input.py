@@ -17,12 +17,12 @@ from hypothesis import strategies as st
 
 from planner.cli.common import friendly_errors, write_output
 from planner.errors import InputError, one_line
-from planner.io import read_bytes, read_document, validate_as
-from planner.messages import guess_kind, short
+from planner.inputs.files import read_bytes, read_document, validate_as
+from planner.inputs.messages import guess_kind, short
+from planner.inputs.probe import PROBE_ITEMS, probe_errors
+from planner.inputs.safe_json import JsonLimitError, load_json
+from planner.inputs.safe_yaml import ALIAS_ALLOWANCE, YamlLimitError, load_yaml
 from planner.models.portfolio import Portfolio
-from planner.probe import PROBE_ITEMS, probe_errors
-from planner.safe_json import JsonLimitError, load_json
-from planner.safe_yaml import ALIAS_ALLOWANCE, YamlLimitError, load_yaml
 
 # --- YAML -------------------------------------------------------------------------------
 

@@ -13,12 +13,15 @@ from hypothesis import given, settings
 
 from benchmarks.generate import SIZES, Size, generate_portfolio
 from planner import api
-from planner.candidates import generate
+from planner.compile.arrays import build_problem
+from planner.compile.candidates import generate
+from planner.compile.resolve import build_world
+from planner.models.problem import Problem
 from planner.models.status import SolveStatus
 from planner.parallel import LocalExecutor, SerialExecutor, make_executor
-from planner.plan_builder import build_plan
+from planner.plans.build import build_plan
 from planner.solvers import BACKENDS
-from planner.solvers.base import Problem, SolveOptions, build_problem
+from planner.solvers.base import SolveOptions
 from planner.solvers.bound import lagrangian_bound, lp_bound
 from planner.solvers.decompose import (
     binding_resources,
@@ -29,8 +32,7 @@ from planner.solvers.decompose import (
     subset_stages,
 )
 from planner.solvers.lns import LnsBackend, LnsConfig
-from planner.verifier import verify
-from planner.world import build_world
+from planner.verify.check import verify
 
 TIGHT = Size("tight", 120, 26)  # 22 cloud regions + 4 small on-prem sites: contended
 

@@ -18,13 +18,11 @@ from ortools.sat.python import cp_model
 
 from planner import api
 from planner.errors import InputError
+from planner.models.problem import PColoc, PEdge, Problem
 from planner.models.status import SolveStatus
 from planner.parallel import SerialExecutor
 from planner.solvers.base import (
     Deadline,
-    PColoc,
-    PEdge,
-    Problem,
     Solution,
     SolveOptions,
     SolverError,

@@ -15,12 +15,13 @@ import yaml
 from click.testing import CliRunner
 
 from planner import api
-from planner.candidates import generate
-from planner.diagnosis import _guarded_model, recheck_conflicts
-from planner.digest import portfolio_sha256
+from planner.compile.arrays import build_problem
+from planner.compile.candidates import generate
+from planner.compile.resolve import build_world
+from planner.inputs.digest import portfolio_sha256
 from planner.models.plan import Plan
-from planner.solvers.base import SolveOptions, build_problem
-from planner.world import build_world
+from planner.solvers.base import SolveOptions
+from planner.solvers.diagnosis import _guarded_model, recheck_conflicts
 
 REPO = Path(__file__).resolve().parent.parent
 CATALOGS = str(REPO / "catalogs")

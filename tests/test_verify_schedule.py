@@ -16,11 +16,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from planner.compile.resolve import build_world
 from planner.models.plan import Placement, Plan
-from planner.verifier import Violation, verify
-from planner.verify_base import Checked
-from planner.verify_capacity import _peak
-from planner.world import build_world
+from planner.verify.base import Checked
+from planner.verify.capacity import _peak
+from planner.verify.check import Violation, verify
 from tests.builders import NOW, portfolio, small_catalog, solve, training, workload
 
 NODE = {"id": "onprem:dc", "country": "DE", "offers": [{

@@ -25,8 +25,8 @@ from example_plans import CATALOGS, EXAMPLES, write_plan
 from planner import api
 from planner.cli.main import cli
 from planner.models.plan import Plan
+from planner.models.schemas import schema_text
 from planner.report.fmt import usd
-from planner.schemas import schema_text
 
 REPO = Path(__file__).resolve().parent.parent
 SNAPSHOTS = Path(__file__).resolve().parent / "snapshots"

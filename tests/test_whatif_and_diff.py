@@ -10,9 +10,9 @@ from builders import NOW, portfolio, small_catalog, solve, training, workload
 from click.testing import CliRunner
 
 from planner.cli.main import cli
-from planner.diff import diff_plans
+from planner.compile.resolve import build_world
+from planner.plans.diff import diff_plans
 from planner.whatif import Scenario, ScenarioFile, apply_scenario, run_whatif
-from planner.world import build_world
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -52,7 +52,7 @@ from planner.catalog.schema import (
     RowSource,
 )
 from planner.errors import CatalogFetchError
-from planner.jurisdictions import region_country
+from planner.vocab.jurisdictions import region_country
 
 # The Price List Query API only has endpoints in a few regions; us-east-1 serves all of them.
 PRICING_REGION = "us-east-1"

@@ -38,7 +38,7 @@ from planner.catalog.aws_offers import (
 )
 from planner.catalog.json_stream import JsonStream, JsonStreamError, decode_chunks
 from planner.catalog.schema import CatalogRow, RowSource
-from planner.gpus import GPU_MODELS
+from planner.vocab.gpus import GPU_MODELS
 
 PRICING_HOST = "pricing.us-east-1.amazonaws.com"
 REGION_INDEX_URL = f"https://{PRICING_HOST}/offers/v1.0/aws/AmazonEC2/current/region_index.json"

@@ -2,7 +2,7 @@
 keyless bulk offer files that name no accelerator model, from the instance family.
 
 :func:`family_accelerators` maps an accelerated instance family to the accelerator
-name (normalized with :func:`planner.gpus.normalize_gpu`); it is read from
+name (normalized with :func:`planner.vocab.gpus.normalize_gpu`); it is read from
 ``planner/data/aws_accelerator_families.json`` (sources named there). A family
 whose accelerator the GPU vocabulary does not know yet (B200 until it is added)
 is skipped with the reason ``unknown_accelerator:<name>``, never guessed.
@@ -18,7 +18,7 @@ from importlib import resources
 from types import MappingProxyType
 from typing import Any
 
-from planner.gpus import GPU_MODELS, normalize_gpu
+from planner.vocab.gpus import GPU_MODELS, normalize_gpu
 
 FAMILIES_RESOURCE = "data/aws_accelerator_families.json"
 """The one AWS family table (also read by ``catalogs/build_snapshot.py``)."""

@@ -40,7 +40,7 @@ from planner.catalog.schema import (
     RegionFailure,
 )
 from planner.errors import CatalogFetchError
-from planner.jurisdictions import region_country
+from planner.vocab.jurisdictions import region_country
 
 BULK_ERRORS = (urllib3.exceptions.HTTPError, JsonStreamError, ValueError, KeyError, TypeError)
 NO_SPOT_NOTE = ("keyless refresh from the public AWS Price List bulk offer files: on-demand and "

@@ -62,7 +62,7 @@ from planner.catalog.schema import (
     RowSource,
 )
 from planner.errors import CatalogFetchError
-from planner.jurisdictions import region_country
+from planner.vocab.jurisdictions import region_country
 
 Progress = Callable[[str, str], None]
 

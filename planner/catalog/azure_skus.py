@@ -24,7 +24,7 @@ from typing import Any
 from azure.mgmt.compute import ComputeManagementClient
 
 from planner.errors import CatalogFetchError
-from planner.gpus import GPU_MODELS
+from planner.vocab.gpus import GPU_MODELS
 
 GPU_FAMILIES_RESOURCE = "data/azure_gpu_families.json"
 

@@ -41,8 +41,8 @@ from planner.catalog.schema import (
     RowSource,
 )
 from planner.errors import InputError
-from planner.gpus import GPU_MODELS, normalize_gpu
-from planner.jurisdictions import region_country
+from planner.vocab.gpus import GPU_MODELS, normalize_gpu
+from planner.vocab.jurisdictions import region_country
 
 MAX_IMPORT_BYTES = 512 * 1024 * 1024
 """The largest file an import reads (SkyPilot's AWS vms.csv is about 10 MB)."""

@@ -16,7 +16,7 @@ from planner.catalog.load import LoadedCatalog
 from planner.catalog.provenance import Provenance, row_provenance
 from planner.catalog.schema import CatalogFile, CatalogRow
 from planner.errors import InputError
-from planner.gpus import GPU_MODELS, closest, normalize_gpu
+from planner.vocab.gpus import GPU_MODELS, closest, normalize_gpu
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ succeeded or failed, currency, default egress prices) around rows, one per
 validated when a catalog loads: NaN, infinite, negative, missing or absurd
 (above :data:`MAX_PRICE_PER_HOUR`) prices are rejected with the row named, and
 so are booleans or strings where a number belongs, sizes beyond any real
-instance and GPU models outside the planner's vocabulary (``planner.gpus``).
+instance and GPU models outside the planner's vocabulary (``planner.vocab.gpus``).
 Rules that span rows (duplicates, regions without rows) live in
 :mod:`planner.catalog.checks`.
 """
@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from planner.gpus import GPU_MODELS, closest
+from planner.vocab.gpus import GPU_MODELS, closest
 
 SCHEMA_VERSION = 1
 
@@ -59,7 +59,7 @@ def _check_gpu_model(value: str | None) -> str | None:
     if value is None or value in GPU_MODELS:
         return value
     guess = closest(value, set(GPU_MODELS))
-    hint = f"did you mean {guess!r}?" if guess else "see planner/gpus.py for the known models"
+    hint = f"did you mean {guess!r}?" if guess else "see planner/vocab/gpus.py for the known models"
     raise ValueError(f"unknown GPU model {value!r} ({hint})")
 
 

@@ -24,6 +24,12 @@ from rich.table import Table
 
 from planner.catalog.load import PROVIDER_FILES, load_catalog_dir
 from planner.catalog.lock import DEFAULT_LOCK_TIMEOUT_S
+from planner.catalog.paths import (
+    CATALOGS_ENV,
+    bundled_catalog_dir,
+    refresh_target_dir,
+    resolve_catalog_dir,
+)
 from planner.catalog.query import GpuOffer, find_gpu_offers
 from planner.catalog.serialize import dump_json
 from planner.catalog.status import CatalogStatus, catalog_status, leftover_temp_files
@@ -38,12 +44,6 @@ from planner.catalog.store import (
 )
 from planner.cli.common import err_console, friendly_errors
 from planner.errors import CatalogError, CatalogFetchError, InputError
-from planner.paths import (
-    CATALOGS_ENV,
-    bundled_catalog_dir,
-    refresh_target_dir,
-    resolve_catalog_dir,
-)
 
 F = TypeVar("F", bound=Callable[..., Any])
 

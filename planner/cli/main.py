@@ -26,7 +26,6 @@ from rich.console import Console
 from rich.table import Table
 
 from planner import api
-from planner.candidates import generate
 from planner.cli import views_cmd
 from planner.cli.bench_cmd import bench
 from planner.cli.catalog_cmd import catalog
@@ -40,13 +39,14 @@ from planner.cli.common import (
 )
 from planner.cli.regions_cmd import regions_cmd
 from planner.cli.replan_cmd import diff_cmd, whatif_cmd
+from planner.compile.candidates import generate
+from planner.compile.resolve import build_world
 from planner.errors import InputError, VerificationError
 from planner.models.plan import Plan
 from planner.models.status import SolveStatus
-from planner.plan_builder import unplaced_stages
+from planner.plans.build import unplaced_stages
 from planner.solvers import AUTO, BACKENDS
 from planner.solvers.base import Deadline, process_age_s
-from planner.world import build_world
 
 EXIT_INFEASIBLE = 3
 SUMMARY_ROWS = 25

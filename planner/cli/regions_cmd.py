@@ -14,7 +14,8 @@ from rich.table import Table
 
 from planner import api
 from planner.cli.common import catalogs_option, friendly_errors, portfolio_context
-from planner.regions import (
+from planner.compile.resolve import build_world
+from planner.report.regions import (
     SiteRow,
     UserRegionRow,
     catalog_sites,
@@ -22,7 +23,6 @@ from planner.regions import (
     user_region_rows,
     world_sites,
 )
-from planner.world import build_world
 
 
 def _coord(value: float | None) -> str:

@@ -17,9 +17,9 @@ from planner.cli.common import (
     portfolio_context,
     write_output,
 )
-from planner.diff import PlanDiff, diff_plans
+from planner.compile.resolve import build_world
+from planner.plans.diff import PlanDiff, diff_plans
 from planner.whatif import WhatIfReport, load_scenarios, run_whatif
-from planner.world import build_world
 
 
 def _money(v: object) -> str:

@@ -21,13 +21,13 @@ from rich.console import Console, RenderableType
 
 from planner.cli.common import friendly_errors, write_output
 from planner.errors import InputError
-from planner.io import load_portfolio
+from planner.inputs.files import load_portfolio
+from planner.models.schemas import SCHEMAS, schema_text
 from planner.report.explain import explanations, workload_ids
 from planner.report.html import render_html
 from planner.report.lenient import load_plan_lenient, split_dropped
 from planner.report.sections import Limits
 from planner.report.terminal import explain_view
-from planner.schemas import SCHEMAS, schema_text
 
 DEFAULT_WIDTH = 120
 STARTER = "data/starter-portfolio.yaml"

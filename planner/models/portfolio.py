@@ -16,10 +16,10 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from planner.gpus import expand_gpu_models
-from planner.jurisdictions import country_problem
 from planner.models import limits as lim
 from planner.models.limits import Range, error_at
+from planner.vocab.gpus import expand_gpu_models
+from planner.vocab.jurisdictions import country_problem
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
 SITE_PATTERN = r"^(aws|azure|onprem):[a-z0-9][a-z0-9._-]*$"
@@ -201,7 +201,7 @@ class Residency(_Strict):
 class GpuNeed(_Strict):
     """Accepted GPU models with relative speed (1.0 = the reference) and GPUs per replica.
 
-    A family alias (``A100``, see :data:`planner.gpus.GPU_FAMILY_ALIASES`) stands for all
+    A family alias (``A100``, see :data:`planner.vocab.gpus.GPU_FAMILY_ALIASES`) stands for all
     its members at the alias's speed; a member named explicitly keeps its own speed."""
 
     models: dict[str, Speed] = Field(min_length=1)
@@ -229,7 +229,7 @@ class Colocation(_Strict):
 def _user_region_names_schema(schema: dict[str, Any]) -> None:
     """Editors offer the shipped user region names and city aliases (``planner regions``);
     any other name must be defined under ``settings.user_regions``."""
-    from planner.latency import user_region_names
+    from planner.vocab.latency import user_region_names
 
     schema["items"] = {"anyOf": [{"enum": user_region_names()}, {"type": "string"}],
                        "description": "a shipped user region or city alias (see `planner "

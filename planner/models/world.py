@@ -1,6 +1,6 @@
 """The resolved world the planner reasons about: sites and hardware offers.
 
-Built once from the portfolio and the catalogs (see :mod:`planner.world`); the
+Built once from the portfolio and the catalogs (see :mod:`planner.compile.resolve`); the
 candidate generator and the independent verifier both read it.
 """
 
@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from planner.latency import estimate_rtt_ms
+from planner.vocab.latency import estimate_rtt_ms
 
 
 class SiteKind(StrEnum):
@@ -22,7 +22,7 @@ class SiteKind(StrEnum):
 class Purchase(StrEnum):
     """How capacity is bought: cloud on-demand, spot or a 1-/3-year commitment (savings plan
     or reserved instance), or owned on-prem hardware. A commitment is priced per hour over
-    the planning period; its term outlives the period (see :mod:`planner.pricing`)."""
+    the planning period; its term outlives the period (see :mod:`planner.compile.pricing`)."""
 
     ON_DEMAND = "on_demand"
     SPOT = "spot"

@@ -15,8 +15,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from planner.errors import InputError
-from planner.io import check_sample, format_loc, read_document, validate_as
-from planner.messages import wrong_kind
+from planner.inputs.files import check_sample, format_loc, read_document, validate_as
+from planner.inputs.messages import wrong_kind
 from planner.models.plan import Plan
 
 MAX_PASSES = 8

@@ -1,6 +1,6 @@
 """Residency view: which countries and jurisdictions each workload's data touches.
 
-Jurisdictions are derived from a site's country (see :mod:`planner.jurisdictions`);
+Jurisdictions are derived from a site's country (see :mod:`planner.vocab.jurisdictions`);
 with the portfolio, custom site tags, the dataset's home and each workload's
 allowed jurisdictions, countries and sites are known too. The check here is a
 reading aid for reviewers — the verifier stays the authority.
@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from planner.jurisdictions import jurisdictions_of, region_country
 from planner.models.plan import Plan
 from planner.models.portfolio import Portfolio, Residency, Workload
+from planner.vocab.jurisdictions import jurisdictions_of, region_country
 
 
 @dataclass(frozen=True)

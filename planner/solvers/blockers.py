@@ -28,7 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 from ortools.sat.python import cp_model
 
-from planner.solvers.base import Deadline, IntArray, PEdge, Problem
+from planner.models.problem import IntArray, PEdge, Problem
+from planner.solvers.base import Deadline
 from planner.solvers.cpsat import ModelBuilder
 from planner.solvers.swap_model import Totals, edge_cost, swap_problem
 

@@ -71,14 +71,8 @@ from collections.abc import Callable
 import numpy as np
 from ortools.sat.python import cp_model
 
-from planner.solvers.base import (
-    IntArray,
-    Problem,
-    Solution,
-    SolveOptions,
-    SolverError,
-    SolveStatus,
-)
+from planner.models.problem import IntArray, Problem
+from planner.solvers.base import Solution, SolveOptions, SolverError, SolveStatus
 from planner.solvers.bound import safe_floor
 from planner.solvers.feasibility import finish, violations
 from planner.solvers.greedy import greedy_assign

@@ -36,7 +36,7 @@ from numpy.typing import NDArray
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from planner.solvers.base import IntArray, Problem
+from planner.models.problem import IntArray, Problem
 
 BoolArray = NDArray[np.bool_]
 

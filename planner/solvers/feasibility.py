@@ -17,7 +17,8 @@ import dataclasses
 
 import numpy as np
 
-from planner.solvers.base import IntArray, Problem, Solution, SolverError, SolveStatus
+from planner.models.problem import IntArray, Problem
+from planner.solvers.base import Solution, SolverError, SolveStatus
 
 FOUND = (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE)
 

@@ -28,8 +28,8 @@ from decimal import Decimal
 import numpy as np
 
 from planner.errors import InputError
+from planner.models.problem import IntArray, Problem
 from planner.money import to_micro
-from planner.solvers.base import IntArray, Problem
 from planner.solvers.magnitude import LIMIT, stage_peak
 
 

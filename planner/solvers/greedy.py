@@ -23,7 +23,8 @@ from collections import defaultdict
 
 import numpy as np
 
-from planner.solvers.base import IntArray, Problem, Solution, SolveOptions, SolveStatus
+from planner.models.problem import IntArray, Problem
+from planner.solvers.base import Solution, SolveOptions, SolveStatus
 from planner.solvers.feasibility import finish, violations
 from planner.solvers.funding import group_stages
 

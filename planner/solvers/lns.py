@@ -38,16 +38,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from ortools.sat.python import cp_model
 
+from planner.models.problem import IntArray, Problem
 from planner.parallel import Executor, make_executor
-from planner.solvers.base import (
-    Deadline,
-    IntArray,
-    Problem,
-    Solution,
-    SolveOptions,
-    SolverError,
-    SolveStatus,
-)
+from planner.solvers.base import Deadline, Solution, SolveOptions, SolverError, SolveStatus
 from planner.solvers.bound import BoundResult, lagrangian_bound, lp_relaxation, safe_floor
 from planner.solvers.cpsat import CpSatBackend, ModelBuilder, configure, validated
 from planner.solvers.decompose import (

@@ -18,7 +18,7 @@ from fractions import Fraction
 import numpy as np
 
 from planner.errors import InputError
-from planner.solvers.base import Problem
+from planner.models.problem import Problem
 
 LIMIT = 2**61
 """Largest activity any expression of the model may reach (CP-SAT allows < 2**63; the

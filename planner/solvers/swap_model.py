@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from planner.solvers.base import IntArray, PBudget, PColoc, PEdge, Problem
+from planner.models.problem import IntArray, PBudget, PColoc, PEdge, Problem
 
 __all__ = ["Totals", "edge_cost", "swap_problem", "used_sites"]
 

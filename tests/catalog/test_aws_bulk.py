@@ -26,7 +26,7 @@ from planner.catalog.aws_keyless import fetch_aws_bulk
 from planner.catalog.json_stream import JsonStream, JsonStreamError
 from planner.catalog.schema import CatalogFile, CatalogRow
 from planner.errors import CatalogFetchError
-from planner.gpus import GPU_MODELS
+from planner.vocab.gpus import GPU_MODELS
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "aws_bulk"
 NOW = datetime(2026, 11, 21, 6, 0, tzinfo=UTC)

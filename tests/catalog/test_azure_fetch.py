@@ -39,7 +39,7 @@ from planner.catalog.azure_skus import (
 from planner.catalog.load import parse_catalog
 from planner.catalog.schema import SCHEMA_VERSION, CatalogFile, CatalogRow
 from planner.errors import CatalogFetchError
-from planner.gpus import GPU_MODELS
+from planner.vocab.gpus import GPU_MODELS
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "azure"
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"

@@ -15,8 +15,8 @@ import pytest
 
 from planner.catalog.load import LoadedCatalog, load_catalog_dir
 from planner.catalog.schema import SCHEMA_VERSION
-from planner.gpus import GPU_MODELS
-from planner.jurisdictions import region_country
+from planner.vocab.gpus import GPU_MODELS
+from planner.vocab.jurisdictions import region_country
 
 REQUIRED_GPUS = {
     "aws": {"B200", "H200", "H100", "A100-40GB", "A100-80GB", "L40S", "L4", "A10G", "T4",

@@ -23,7 +23,7 @@ from planner.catalog.load import load_catalog_file
 from planner.catalog.schema import CatalogFile, CatalogRow
 from planner.cli.catalog_cmd import catalog
 from planner.errors import InputError
-from planner.gpus import GPU_MODELS
+from planner.vocab.gpus import GPU_MODELS
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "imports"
 SKY_AWS = FIXTURES / "skypilot_aws_vms.csv"

@@ -8,7 +8,7 @@ import re
 import pytest
 from botocore.loaders import Loader
 
-from planner.jurisdictions import (
+from planner.vocab.jurisdictions import (
     jurisdictions_of,
     region_certifications,
     region_country,

@@ -1,7 +1,7 @@
 """Candidates: every feasible (stage, site, offer, purchase option), and why the rest were pruned.
 
-The rules live in :mod:`planner.rules` (one function per rule) and pricing in
-:mod:`planner.pricing`. Pruned options keep their rule, reason and (for rules a
+The rules live in :mod:`planner.compile.rules` (one function per rule) and pricing in
+:mod:`planner.compile.pricing`. Pruned options keep their rule, reason and (for rules a
 user could relax) their priced options, so plans can say why a cheaper site was
 not taken and the diagnosis can re-admit them behind assumption literals.
 """
@@ -14,10 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import overload
 
-from planner.models.portfolio import ColocationLevel, Portfolio, StageKind
-from planner.models.world import Offer, Site, World
-from planner.money import to_micro
-from planner.pricing import (
+from planner.compile.pricing import (
     Option,
     capacities,
     fixed_flows_micro,
@@ -27,7 +24,10 @@ from planner.pricing import (
     offer_resource,
     price_options,
 )
-from planner.rules import OFFER_RULES, SITE_RULES, Rule, StageRef, rule_group
+from planner.compile.rules import OFFER_RULES, SITE_RULES, Rule, StageRef, rule_group
+from planner.models.portfolio import ColocationLevel, Portfolio, StageKind
+from planner.models.world import Offer, Site, World
+from planner.money import to_micro
 
 __all__ = ["Budget", "Candidates", "Colocation", "Edge", "Option", "Pruned", "PrunedList", "Rule",
            "StageRef", "generate", "gpu_resource", "offer_resource", "stage_refs"]
@@ -81,7 +81,7 @@ class Candidates:
 
     stages: list[StageRef]
     options: Sequence[Option]
-    """A list, or :class:`~planner.candidates_fast.LazyOptions` in large-portfolio mode."""
+    """A list, or :class:`~planner.compile.candidates_fast.LazyOptions` in large-portfolio mode."""
     by_stage: Sequence[Sequence[int]]
     pruned: Sequence[Pruned]
     capacities: dict[str, int] = field(default_factory=dict)
@@ -292,7 +292,7 @@ def generate(portfolio: Portfolio, world: World, *,
     Rule results are memoized per stage signature (what the site rules and the hardware
     rules read from a stage), so each rule runs once per (signature, site or offer).
     Without ``keep_pruned_options`` and ``previous`` (large-portfolio mode) the options are
-    priced as arrays (:mod:`planner.candidates_fast`): the same options in the same order,
+    priced as arrays (:mod:`planner.compile.candidates_fast`): the same options in the same order,
     ``Option`` objects built only when indexed."""
     refs = stage_refs(portfolio)
     offers_at: dict[str, list[Offer]] = {sid: [] for sid in world.sites}
@@ -316,7 +316,7 @@ def generate(portfolio: Portfolio, world: World, *,
         keys.append((sk, ok))
     if not keep_pruned_options and not prev_by_index:
         # Large-portfolio mode: options priced as arrays, Option objects built on demand.
-        from planner.candidates_fast import generate_arrays
+        from planner.compile.candidates_fast import generate_arrays
 
         def count_pass(ref: StageRef, counts: Counter[str]) -> None:
             sk, ok = keys[ref.index]

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from planner.errors import InputError
-from planner.io import validate_as
+from planner.inputs.files import validate_as
 
 M = TypeVar("M", bound=BaseModel)
 

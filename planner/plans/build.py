@@ -8,8 +8,9 @@ from decimal import Decimal
 
 import numpy as np
 
-from planner.candidates import Candidates, Option, Pruned, PrunedList, Rule, StageRef
-from planner.digest import input_digest
+from planner.compile.candidates import Candidates, Option, Pruned, PrunedList, Rule, StageRef
+from planner.explain.runner_up import Explainer, runner_up, signed, stay_reason
+from planner.inputs.digest import input_digest
 from planner.models.plan import (
     Alternative,
     CatalogRef,
@@ -25,11 +26,11 @@ from planner.models.plan import (
     Unplaced,
 )
 from planner.models.portfolio import Portfolio, StageKind
+from planner.models.problem import Problem
 from planner.models.status import SolveStatus
 from planner.models.world import Purchase, World
 from planner.money import USAGE_SCALE, micro_to_usd
-from planner.runner_up import Explainer, runner_up, signed, stay_reason
-from planner.solvers.base import Problem, Solution, SolveOptions
+from planner.solvers.base import Solution, SolveOptions
 
 _SIX = Decimal("0.000001")
 _usd = micro_to_usd
@@ -42,7 +43,7 @@ def _money(micro: int) -> str:
 
 def _runner_up(ex: Explainer, stage: int) -> Alternative | None:
     """The cheapest option not taken, the plan's cost change with it, and the rule (or the
-    cost) that keeps it out (see :mod:`planner.runner_up`)."""
+    cost) that keeps it out (see :mod:`planner.explain.runner_up`)."""
     return runner_up(ex, stage)
 
 

@@ -25,7 +25,7 @@ from decimal import Decimal
 
 from planner.models.plan import Plan
 from planner.models.world import World
-from planner.verify_base import MILLI, Checked, Violation, ceil_milli, num
+from planner.verify.base import MILLI, Checked, Violation, ceil_milli, num
 
 _HOUR_TOLERANCE = Decimal("0.000001")
 _UTILIZATION_TOLERANCE = 0.00005

@@ -7,11 +7,11 @@ Every file is read defensively, before any large Python object exists:
   are ever read; ``PLANNER_MAX_INPUT_MIB`` sets every limit);
 * UTF-8 text without NUL bytes (else: line, column and "save the file as UTF-8");
 * at most :data:`MAX_DEPTH` nested collections, YAML aliases that do not blow the
-  document up, no duplicate keys (:mod:`planner.safe_yaml`, :mod:`planner.safe_json`).
+  document up, no duplicate keys (:mod:`planner.inputs.safe_yaml`, :mod:`planner.inputs.safe_json`).
 
 Pydantic's errors are turned into one line with the path in the file
 (``workloads[0].stages[1].hours``), the offending value and a fix hint
-(:mod:`planner.messages`).
+(:mod:`planner.inputs.messages`).
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from planner.errors import InputError
-from planner.messages import describe, format_loc, wrong_kind
+from planner.inputs.messages import describe, format_loc, wrong_kind
+from planner.inputs.probe import probe_errors
+from planner.inputs.safe_json import JsonLimitError, load_json
+from planner.inputs.safe_yaml import YamlLimitError, load_yaml
 from planner.models.portfolio import Portfolio
-from planner.probe import probe_errors
-from planner.safe_json import JsonLimitError, load_json
-from planner.safe_yaml import YamlLimitError, load_yaml
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -203,7 +203,7 @@ def read_document(path: Path, kind: str = "input") -> Any:
 
 def check_sample(model: type[BaseModel], data: Any, source: str,
                  ignore: frozenset[str] = frozenset()) -> None:
-    """Raise the first error a sample of a large document shows (see :mod:`planner.probe`)."""
+    """Raise the first error a sample of a large document shows (:mod:`planner.inputs.probe`)."""
     sampled = probe_errors(model, data, ignore)
     if sampled:
         path, msg, hint = describe(model, sampled, sample=True)
@@ -212,7 +212,7 @@ def check_sample(model: type[BaseModel], data: Any, source: str,
 
 def validate_as(model: type[M], data: Any, source: str) -> M:
     """Validate ``data`` as ``model``; the first error becomes one clear InputError.
-    Large documents are probed first (:mod:`planner.probe`): junk fails on a sample."""
+    Large documents are probed first (:mod:`planner.inputs.probe`): junk fails on a sample."""
     wrong = wrong_kind(model, data)
     if wrong:
         raise InputError(wrong[0], source=source, hint=wrong[1])

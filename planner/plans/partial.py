@@ -18,14 +18,15 @@ import dataclasses
 from collections.abc import Callable
 from decimal import Decimal
 
-from planner.candidates import Candidates, generate
-from planner.diagnosis import diagnose
+from planner.compile.candidates import Candidates, generate
 from planner.models.plan import Dropped
 from planner.models.portfolio import Portfolio
+from planner.models.problem import Problem
 from planner.models.status import SolveStatus
 from planner.models.world import World
 from planner.money import micro_to_usd
-from planner.solvers.base import Backend, Problem, Solution, SolveOptions
+from planner.solvers.base import Backend, Solution, SolveOptions
+from planner.solvers.diagnosis import diagnose
 from planner.solvers.funding import Claim, forcing, real_objective, rewards, with_funding
 from planner.solvers.options import Deadline
 

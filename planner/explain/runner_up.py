@@ -15,15 +15,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from planner.candidates import Candidates, Option
-from planner.diagnosis import describe
+from planner.compile.candidates import Candidates, Option
 from planner.models.plan import Alternative
 from planner.models.portfolio import Portfolio
+from planner.models.problem import IntArray, PEdge, Problem
 from planner.models.status import SolveStatus
 from planner.models.world import World
 from planner.money import micro_to_usd
-from planner.solvers.base import Deadline, IntArray, PEdge, Problem
+from planner.solvers.base import Deadline
 from planner.solvers.blockers import INVENTORY, Blockers, SwapChecker, edges_by_stage, swap_delta
+from planner.solvers.diagnosis import describe
 
 ANALYSE_MAX_STAGES = 2000
 """Above this many stages runner-ups are not checked against the side rules."""

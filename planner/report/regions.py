@@ -11,10 +11,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from planner.catalog.load import LoadedCatalog
-from planner.jurisdictions import jurisdictions_of, region_certifications, region_coords
-from planner.latency import user_region_catalog
 from planner.models.world import Site, SiteKind, World
-from planner.suggest import site_place
+from planner.vocab.jurisdictions import jurisdictions_of, region_certifications, region_coords
+from planner.vocab.latency import user_region_catalog
+from planner.vocab.suggest import site_place
 
 
 @dataclass(frozen=True)

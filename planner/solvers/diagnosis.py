@@ -25,11 +25,13 @@ from dataclasses import dataclass
 import numpy as np
 from ortools.sat.python import cp_model
 
-from planner.candidates import Candidates
+from planner.compile.arrays import build_problem
+from planner.compile.candidates import Candidates
 from planner.models.plan import Conflict
 from planner.models.portfolio import Portfolio
+from planner.models.problem import Problem
 from planner.models.world import World
-from planner.solvers.base import Problem, SolveOptions, build_problem
+from planner.solvers.base import SolveOptions
 from planner.solvers.cpsat import ModelBuilder, configure, validated
 
 

@@ -16,8 +16,10 @@ from planner.catalog.load import LoadedCatalog
 from planner.catalog.schema import CatalogFile
 from planner.catalog.store import stale_catalogs
 from planner.errors import InputError
-from planner.gpus import GPU_MODELS, closest, closest_gpu_name
-from planner.jurisdictions import (
+from planner.models.portfolio import Portfolio, Residency, Workload
+from planner.models.world import CatalogUse, EgressPrice, Offer, Site, SiteKind, World
+from planner.vocab.gpus import GPU_MODELS, closest, closest_gpu_name
+from planner.vocab.jurisdictions import (
     DERIVED_TAGS,
     country_name,
     jurisdictions_of,
@@ -25,10 +27,8 @@ from planner.jurisdictions import (
     region_coords,
     suggest_country,
 )
-from planner.latency import canonical_user_region, user_region_aliases, user_regions
-from planner.models.portfolio import Portfolio, Residency, Workload
-from planner.models.world import CatalogUse, EgressPrice, Offer, Site, SiteKind, World
-from planner.suggest import listing, site_hint
+from planner.vocab.latency import canonical_user_region, user_region_aliases, user_regions
+from planner.vocab.suggest import listing, site_hint
 
 SITE_KINDS = frozenset({"site", "cloud region"})
 
@@ -287,7 +287,7 @@ def _check_workloads(portfolio: Portfolio, sites: dict[str, Site],
                     raise InputError(f"unknown GPU model {model!r}",
                                      path=f"{spath}.gpu.models.{model}",
                                      hint=f"did you mean {guess!r}?" if guess else
-                                     "see planner/gpus.py for the known models")
+                                     "see planner/vocab/gpus.py for the known models")
 
 
 def _users_and_latency(portfolio: Portfolio, sites: dict[str, Site]

@@ -13,7 +13,7 @@ each cost term is computed per unit exactly in decimals and rounded half-even
 to micro-dollars, then multiplied by the units. Pipeline egress of the model
 artifact is charged once per receiving site, on the first placement there.
 Capacity is checked exactly in unit-hours, with no rounding in the planner's
-favour (:mod:`planner.verify_capacity`).
+favour (:mod:`planner.verify.capacity`).
 
 A partial plan places every stage of every workload it does not drop, and nothing of
 the dropped ones, each with a reason; its totals (value included) add up over what it
@@ -38,10 +38,10 @@ from planner.models.portfolio import (
     Workload,
 )
 from planner.models.world import Offer, Purchase, Site, SiteKind, World
-from planner.verify_base import Checked, Violation, per_replica, run_hours, splittable
-from planner.verify_base import round_usd as _round
-from planner.verify_capacity import check_capacity
-from planner.verify_claims import check_objective, check_status, foreign_plan
+from planner.verify.base import Checked, Violation, per_replica, run_hours, splittable
+from planner.verify.base import round_usd as _round
+from planner.verify.capacity import check_capacity
+from planner.verify.claims import check_objective, check_status, foreign_plan
 
 __all__ = ["Previous", "Violation", "foreign_plan", "verify"]
 

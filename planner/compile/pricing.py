@@ -23,11 +23,11 @@ import math
 from dataclasses import dataclass
 from decimal import Decimal
 
+from planner.compile.rules import StageRef
 from planner.errors import InputError
 from planner.models.portfolio import Portfolio, Settings, Stage, StageKind
 from planner.models.world import Offer, Purchase, Site, SiteKind, World
 from planner.money import MICRO, USAGE_SCALE, cost_micro, to_micro, usage_units
-from planner.rules import StageRef
 
 MAX_STAGE_MICRO = 10**18
 """Largest money term of one stage on one option (per unit × units): $10¹²."""

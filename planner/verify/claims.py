@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from planner.digest import catalogs_sha256, portfolio_sha256
+from planner.inputs.digest import catalogs_sha256, portfolio_sha256
 from planner.models.plan import Plan
 from planner.models.portfolio import Portfolio
 from planner.models.status import SolveStatus
 from planner.models.world import World
-from planner.verify_base import Violation
+from planner.verify.base import Violation
 
 _GAP_TOLERANCE = 1e-6
 

@@ -1,17 +1,17 @@
 """Array-native candidates for large portfolios (``keep_pruned_options=False``, no previous plan).
 
-The options are the same as :func:`planner.candidates.generate` builds one ``Option`` at a
+The options are the same as :func:`planner.compile.candidates.generate` builds one ``Option`` at a
 time — same set, same order (objective, then site, offer, purchase), same integer costs and
 usage — but they are priced as numpy arrays per group of stages that share every rule result
 (site rules, hardware rules, kind, spot), and ``Option`` objects are materialized only when
 asked for (:class:`LazyOptions`), by the very function that prices them one at a time
-(:func:`planner.pricing.price_options`).
+(:func:`planner.compile.pricing.price_options`).
 
 Exactness. Every cost is ``round_half_even(price × 10⁶ × q1 × q2 …)`` and every usage
 ``ceil(1000 × q1 × q2 …)`` computed with :mod:`decimal` (28 digits). Here the product is
 first computed in float64 (relative error < 10⁻¹⁵); wherever the float lies within a
 relative 10⁻¹³ of a rounding boundary (a tie x.5 for costs, an integer for usage), the value
-is recomputed with the same Decimal expression as :mod:`planner.pricing`. Elsewhere the
+is recomputed with the same Decimal expression as :mod:`planner.compile.pricing`. Elsewhere the
 float and the exact value round to the same integer, so every result is identical.
 """
 
@@ -25,10 +25,7 @@ from typing import TYPE_CHECKING, overload
 import numpy as np
 from numpy.typing import NDArray
 
-from planner.models.portfolio import StageKind
-from planner.models.world import Offer, Purchase, Site
-from planner.money import MICRO, USAGE_SCALE, cost_micro, usage_units
-from planner.pricing import (
+from planner.compile.pricing import (
     MAX_STAGE_MICRO,
     MAX_STAGE_USAGE,
     Option,
@@ -38,10 +35,13 @@ from planner.pricing import (
     price_options,
     purchases,
 )
-from planner.rules import Rule, StageRef
+from planner.compile.rules import Rule, StageRef
+from planner.models.portfolio import StageKind
+from planner.models.world import Offer, Purchase, Site
+from planner.money import MICRO, USAGE_SCALE, cost_micro, usage_units
 
 if TYPE_CHECKING:
-    from planner.candidates import OfferInfo, SiteInfo, _Context
+    from planner.compile.candidates import OfferInfo, SiteInfo, _Context
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
@@ -242,8 +242,8 @@ class _Pricer:
     def _check_magnitudes(self, refs: list[StageRef], offers: list[Offer], sites: list[Site],
                           prices: list[Decimal], n_arr: IntArray, h_opt: FloatArray) -> None:
         """Before anything is rounded to int64: options whose money or capacity use may
-        pass the limits of :func:`planner.pricing.check_magnitudes` are priced exactly by
-        :func:`~planner.pricing.price_options`, which raises the same clear error."""
+        pass the limits of :func:`planner.compile.pricing.check_magnitudes` are priced exactly by
+        :func:`~planner.compile.pricing.price_options`, which raises the same clear error."""
         settings = self.ctx.portfolio.settings
         factor = max(1.0, float(settings.spot_risk_uplift), float(settings.preference_weight))
         price_f = np.array([float(p) for p in prices]) * MICRO * factor
@@ -326,7 +326,7 @@ class _Pricer:
 
 class LazyOptions(Sequence[Option]):
     """The options of every stage as arrays (sorted per stage like the object path); an
-    :class:`Option` is built only when indexed, by :func:`planner.pricing.price_options`."""
+    :class:`Option` is built only when indexed, by :func:`planner.compile.pricing.price_options`."""
 
     def __init__(self, ctx: _Context, refs: list[StageRef], triples: _Triples,
                  cols: dict[str, IntArray], ptr: IntArray) -> None:

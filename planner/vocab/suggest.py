@@ -16,8 +16,8 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-from planner.gpus import closest
-from planner.jurisdictions import country_name, region_table
+from planner.vocab.gpus import closest
+from planner.vocab.jurisdictions import country_name, region_table
 
 MAX_LISTED = 12
 """Valid names listed in a hint before it says how many more there are."""

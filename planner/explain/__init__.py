@@ -1,0 +1,1 @@
+"""Explanations a reviewer can check: why each stage runs where it runs, and its runner-up."""
