@@ -7,13 +7,14 @@ import itertools
 
 import numpy as np
 import pytest
-from bruteforce import _edges, _splits, _whole, feasible, problems
+from bruteforce import _edges, _splits, _whole, feasible, funded_problems, problems
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from planner.models.problem import Problem
 from planner.models.timing import Outage, Precedence, Timing, placed
 from planner.solvers.base import SolveOptions, SolveStatus
+from planner.solvers.schedule_benders import solve_benders
 from planner.solvers.schedule_check import schedule_violations
 from planner.solvers.schedule_cpsat import solve_schedule
 
@@ -52,8 +53,9 @@ def brute_schedule(problem: Problem, timing: Timing) -> int | None:
 
 
 @st.composite
-def timed(draw: st.DrawFn) -> tuple[Problem, Timing]:
-    problem = draw(problems(max_stages=3, max_options=3, max_units=2, split_stages=1))
+def timed(draw: st.DrawFn, funding: bool = False) -> tuple[Problem, Timing]:
+    problem = draw(funded_problems(max_stages=3, max_options=2) if funding else
+                   problems(max_stages=3, max_options=3, max_units=2, split_stages=1))
     n_s, n_o, n_r = problem.n_stages, problem.n_options, len(problem.res_cap)
     horizon = draw(st.integers(3, 5))
     ints = st.integers
@@ -65,7 +67,8 @@ def timed(draw: st.DrawFn) -> tuple[Problem, Timing]:
     chain = draw(st.permutations(range(n_s)))
     precedence = tuple(Precedence(a, b, draw(ints(0, 1)))
                        for a, b in itertools.pairwise(chain) if draw(st.booleans()))
-    outages = tuple(Outage(r, t, t + draw(ints(1, 2)), draw(ints(1, 2)))
+    res_now = np.array(draw(st.lists(ints(1, 3), min_size=n_r, max_size=n_r)))
+    outages = tuple(Outage(r, t, t + draw(ints(1, 2)), draw(ints(1, int(res_now[r]))))
                     for r in range(n_r) if draw(st.booleans()) for t in [draw(ints(0, 3))])
     timing = Timing(
         horizon=horizon,
@@ -73,8 +76,7 @@ def timed(draw: st.DrawFn) -> tuple[Problem, Timing]:
         release=release, due=due, late_cost=late, to_end=to_end,
         use_now=np.array(draw(st.lists(ints(0, 2), min_size=problem.use_opt.size,
                                        max_size=problem.use_opt.size))),
-        res_now=np.array(draw(st.lists(ints(1, 3), min_size=n_r, max_size=n_r))),
-        precedence=precedence, outages=outages)
+        res_now=res_now, precedence=precedence, outages=outages)
     return problem, timing
 
 
@@ -180,3 +182,39 @@ def test_timing_shapes_are_checked() -> None:
     problem, timing = _pool([1], use_now=[1], cap=1, horizon=10, hours=[5], to_end=[False])
     with pytest.raises(ValueError, match="opt_hours"):
         Timing(**{**timing.__dict__, "opt_hours": np.array([1, 2])}).check_shapes(problem)
+    too_much = (Outage(0, 0, 5, 1), Outage(0, 2, 4, 1))
+    with pytest.raises(ValueError, match="more than its 1"):
+        Timing(**{**timing.__dict__, "outages": too_much}).check_shapes(problem)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(timed(funding=True))
+def test_partial_plans_in_time_match_brute_force(case: tuple[Problem, Timing]) -> None:
+    problem, timing = case
+    expected = brute_schedule(problem, timing)
+    for got in (solve_schedule(problem, timing, OPTS), solve_benders(problem, timing, OPTS)):
+        assert got.solution.objective == expected
+        assert got.solution.status is SolveStatus.OPTIMAL
+        assert not schedule_violations(problem, timing, got.solution.x, got.start)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+@given(timed())
+def test_benders_reaches_the_exact_optimum(case: tuple[Problem, Timing]) -> None:
+    problem, timing = case
+    exact = solve_schedule(problem, timing, OPTS)
+    got = solve_benders(problem, timing, OPTS)
+    assert got.solution.status is exact.solution.status
+    if exact.solution.status is SolveStatus.INFEASIBLE:
+        return
+    assert got.solution.objective == exact.solution.objective
+    assert got.solution.bound == got.solution.objective
+    assert not schedule_violations(problem, timing, got.solution.x, got.start)
+
+
+def test_benders_cuts_a_placement_that_cannot_run_at_once() -> None:
+    problem, timing = _pool([1, 1], use_now=[3, 2], cap=4, horizon=730,
+                            hours=[730, 365], to_end=[False, False])
+    got = solve_benders(problem, timing, OPTS)
+    assert got.solution.status is SolveStatus.INFEASIBLE
+    assert got.solution.stats["cuts"] >= 1

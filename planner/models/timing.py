@@ -88,6 +88,12 @@ class Timing:
         for out in self.outages:
             if not 0 <= out.res < n_r or out.start >= out.end or out.amount < 0:
                 raise ValueError(f"outage {out} is not a resource over a non-empty window")
+        for out in self.outages:  # outages at once never take more than there is
+            down = sum(o.amount for o in self.outages
+                       if o.res == out.res and o.start <= out.start < o.end)
+            if down > int(self.res_now[out.res]):
+                raise ValueError(f"outages take {down} units of resource {out.res} at hour "
+                                 f"{out.start}, more than its {int(self.res_now[out.res])}")
 
     def stage_end(self, problem: Problem, x: IntArray, start: IntArray, s: int) -> int:
         """When stage ``s`` ends, placed as ``x`` and started at ``start[s]``."""

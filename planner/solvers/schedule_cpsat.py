@@ -122,8 +122,9 @@ class ScheduleBuilder:
         m = self.model
         for prec in self.t.precedence:
             ct = m.add(self.start[prec.after] >= self.end[prec.before] + prec.lag)
-            if self.placement.fund:
-                ct.only_enforce_if(self.placement.placed(prec.after))
+            if self.placement.fund:  # both placed (a workload may be left out whole)
+                ct.only_enforce_if([self.placement.placed(prec.before),
+                                    self.placement.placed(prec.after)])
 
     def _deadlines(self) -> None:
         t, m = self.t, self.model
