@@ -3,6 +3,7 @@ model it removes (capacity counted per period; stages that never run at the same
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import numpy as np
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 
 from planner.models.problem import Problem
 from planner.models.timing import Outage, Precedence, Timing, placed
+from planner.parallel import LocalExecutor
 from planner.solvers.base import SolveOptions, SolveStatus
 from planner.solvers.schedule_benders import solve_benders
 from planner.solvers.schedule_check import schedule_violations
@@ -100,23 +102,26 @@ def test_exact_schedule_model_matches_brute_force(case: tuple[Problem, Timing]) 
 
 def _pool(units: list[int], use_now: list[int], cap: int, horizon: int,
           hours: list[int], to_end: list[bool], precedence: tuple[Precedence, ...] = (),
-          outages: tuple[Outage, ...] = ()) -> tuple[Problem, Timing]:
-    """Stages with one option each on one on-prem pool of ``cap`` nodes; the per-period
-    capacity (node-hours) is exactly what the pool holds over the horizon."""
+          outages: tuple[Outage, ...] = (), pools: int = 1) -> tuple[Problem, Timing]:
+    """Stages with one option each on on-prem pools of ``cap`` nodes (stage i on pool
+    i mod ``pools``); the per-period capacity (node-hours) is what a pool holds over the
+    horizon."""
     n = len(units)
+    res = np.arange(n) % pools
     per_unit = [u * h * 1000 for u, h in zip(use_now, hours, strict=True)]
     problem = Problem(
         n_stages=n, stage_ptr=np.arange(n + 1), units=np.ones(n, dtype=np.int64),
         opt_cost=np.full(n, 100), opt_obj=np.full(n, 100), opt_compute=np.full(n, 100),
         opt_ub=np.ones(n, dtype=np.int64), opt_site=np.zeros(n, dtype=np.int64),
-        opt_moved=np.zeros(n, dtype=bool), use_opt=np.arange(n), use_res=np.zeros(n, dtype=int),
-        use_amt=np.array(per_unit), res_cap=np.array([cap * horizon * 1000]),
-        res_names=("offer:onprem:dc/dgx",), site_names=("onprem:dc",),
+        opt_moved=np.zeros(n, dtype=bool), use_opt=np.arange(n), use_res=res,
+        use_amt=np.array(per_unit), res_cap=np.full(pools, cap * horizon * 1000),
+        res_names=tuple(f"offer:onprem:dc/pool{r}" for r in range(pools)),
+        site_names=("onprem:dc",),
         site_provider=("onprem",), site_cloud=(False,),
         stage_keys=tuple(f"w/s{i}" for i in range(n)))
     timing = Timing(horizon=horizon, opt_hours=np.array(hours), release=np.zeros(n, dtype=int),
                     due=np.full(n, horizon), late_cost=np.zeros(n, dtype=int),
-                    to_end=np.array(to_end), use_now=np.array(use_now), res_now=np.array([cap]),
+                    to_end=np.array(to_end), use_now=np.array(use_now), res_now=np.full(pools, cap),
                     precedence=precedence, outages=outages)
     return problem, timing
 
@@ -218,3 +223,19 @@ def test_benders_cuts_a_placement_that_cannot_run_at_once() -> None:
     got = solve_benders(problem, timing, OPTS)
     assert got.solution.status is SolveStatus.INFEASIBLE
     assert got.solution.stats["cuts"] >= 1
+
+
+def test_benders_subproblems_run_in_worker_processes() -> None:
+    # Two pools, each with two 3-node jobs of 40 h that must run one after the other: two
+    # components, scheduled in two worker processes.
+    problem, timing = _pool([1] * 4, use_now=[3] * 4, cap=4, horizon=100, hours=[40] * 4,
+                            to_end=[False] * 4, pools=2)
+    executor = LocalExecutor(workers=2)
+    try:
+        got = solve_benders(problem, timing, dataclasses.replace(OPTS, workers=2), executor)
+    finally:
+        executor.close()
+    assert got.solution.status is SolveStatus.OPTIMAL
+    assert abs(int(got.start[0]) - int(got.start[2])) >= 40
+    assert abs(int(got.start[1]) - int(got.start[3])) >= 40
+    assert not schedule_violations(problem, timing, got.solution.x, got.start)

@@ -10,7 +10,8 @@ Subproblems
     stages that share a limited resource or a precedence arc (union-find). Each
     component is a pure scheduling problem (intervals fixed in size, cumulative
     capacity, windows, precedence, deadlines), solved by CP-SAT for its least late
-    penalty L_c; components run on the executor (in parallel).
+    penalty L_c; batches of components run on the executor (this process, local
+    processes or Ray: :mod:`planner.parallel`).
 Cuts
     let b_o ⇔ (x_o ≥ x*_o) for the options a stage uses; for a stage with U units, all
     its b_o true means the very placement of x* (the units sum to U).
@@ -36,13 +37,14 @@ from ortools.sat.python import cp_model
 
 from planner.models.problem import IntArray, Problem
 from planner.models.timing import Timing, placed
+from planner.parallel import Executor, SerialExecutor
 from planner.solvers.base import Solution, SolveOptions, SolverError, SolveStatus
 from planner.solvers.bound import safe_floor
 from planner.solvers.cpsat import ModelBuilder, configure, validated
 from planner.solvers.feasibility import violations
 from planner.solvers.schedule_check import schedule_violations
 from planner.solvers.schedule_cpsat import Scheduled
-from planner.solvers.schedule_sub import SubResult, components, schedule_component
+from planner.solvers.schedule_sub import SubResult, components, schedule_batch
 
 
 @dataclass
@@ -87,8 +89,11 @@ def _cut(master: _Master, problem: Problem, x: IntArray, sub: SubResult) -> None
               >= sub.penalty * (sum(lits) - len(lits) + 1))
 
 
-def solve_benders(problem: Problem, timing: Timing, options: SolveOptions) -> Scheduled:
-    """Place and schedule by logic-based Benders decomposition (module docstring)."""
+def solve_benders(problem: Problem, timing: Timing, options: SolveOptions,
+                  executor: Executor | None = None) -> Scheduled:
+    """Place and schedule by logic-based Benders decomposition (module docstring); the
+    subproblems of a round run on ``executor`` (default: this process)."""
+    executor = executor or SerialExecutor()
     options = options.started()
     assert options.deadline is not None
     timing.check_shapes(problem)
@@ -118,8 +123,7 @@ def solve_benders(problem: Problem, timing: Timing, options: SolveOptions) -> Sc
         if proven is not None:
             bound = proven if bound is None else max(bound, proven)
         x = master.builder.read(solver)
-        subs = [schedule_component(problem, timing, x, comp, options)
-                for comp in components(problem, timing, x)]
+        subs = _schedule(executor, problem, timing, x, options)
         if any(s.timed_out for s in subs):
             break
         if all(s.feasible for s in subs):
@@ -139,6 +143,17 @@ def solve_benders(problem: Problem, timing: Timing, options: SolveOptions) -> Sc
             break
     return _answer(problem, timing, best, bound, status, rounds, cuts,
                    time.perf_counter() - began)
+
+
+def _schedule(executor: Executor, problem: Problem, timing: Timing, x: IntArray,
+              options: SolveOptions) -> list[SubResult]:
+    """Every component of ``x`` scheduled, in ``options.workers`` batches on the executor
+    (largest components first, dealt round-robin, so the batches weigh about the same)."""
+    comps = sorted(components(problem, timing, x), key=len, reverse=True)
+    k = max(1, min(options.workers, len(comps)))
+    batches = [comps[i::k] for i in range(k)]
+    tasks = [(problem, timing, x, batch, options) for batch in batches if batch]
+    return [sub for done in executor.map(schedule_batch, tasks) for sub in done]
 
 
 def _answer(problem: Problem, timing: Timing, best: tuple[int, IntArray, IntArray] | None,

@@ -115,6 +115,13 @@ def schedule_component(problem: Problem, timing: Timing, x: IntArray, stages: li
     return _read(m, stages, on, start, options)
 
 
+def schedule_batch(task: tuple[Problem, Timing, IntArray, list[list[int]], SolveOptions],
+                   ) -> list[SubResult]:
+    """Several components, one after the other (one task of an executor)."""
+    problem, timing, x, comps, options = task
+    return [schedule_component(problem, timing, x, comp, options) for comp in comps]
+
+
 def _rows(problem: Problem, timing: Timing, x: IntArray,
           stages: list[int]) -> dict[int, list[tuple[int, int]]]:
     """Option → (resource, units held at once) for the placed options of ``stages``."""
