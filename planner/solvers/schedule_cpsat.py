@@ -137,7 +137,9 @@ class ScheduleBuilder:
                     ct.only_enforce_if(self.placement.placed(s))
                 continue
             late = m.new_int_var(0, t.horizon, f"L{s}")
-            m.add(late >= at - due)
+            ct = m.add(late >= at - due)
+            if self.placement.fund:  # a stage left out is never late
+                ct.only_enforce_if(self.placement.placed(s))
             self.late.append((late, cost))
 
     def read(self, solver: cp_model.CpSolver) -> tuple[IntArray, IntArray]:
