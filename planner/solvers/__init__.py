@@ -11,6 +11,7 @@ from planner.solvers.base import Backend
 from planner.solvers.cpsat import CpSatBackend
 from planner.solvers.greedy import GreedyBackend
 from planner.solvers.lns import LnsBackend, LnsConfig
+from planner.solvers.tuning import AUTO_LNS_OPTIONS  # the auto threshold (documented there)
 
 BACKENDS: dict[str, type[Backend]] = {
     "cpsat": CpSatBackend,
@@ -20,8 +21,6 @@ BACKENDS: dict[str, type[Backend]] = {
 
 
 AUTO = "auto"
-AUTO_LNS_OPTIONS = 200_000
-"""``auto`` picks ``cpsat`` up to this many options and ``lns`` above (see benchmarks/)."""
 
 
 def choose_backend(name: str, n_options: int, funding: bool = False) -> str:

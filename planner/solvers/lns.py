@@ -40,8 +40,9 @@ from ortools.sat.python import cp_model
 
 from planner.models.problem import IntArray, Problem
 from planner.parallel import Executor, make_executor
-from planner.solvers.base import Deadline, Solution, SolveOptions, SolverError, SolveStatus
+from planner.solvers.base import Deadline, Solution, SolveOptions, SolveStatus, decline
 from planner.solvers.bound import BoundResult, lagrangian_bound, lp_relaxation, safe_floor
+from planner.solvers.capabilities import SIDE_CONSTRAINTS, Capabilities
 from planner.solvers.cpsat import CpSatBackend, ModelBuilder, configure, validated
 from planner.solvers.decompose import (
     binding_resources,
@@ -54,23 +55,16 @@ from planner.solvers.decompose import (
 )
 from planner.solvers.feasibility import finish, violations
 from planner.solvers.greedy import greedy_assign
+from planner.solvers.tuning import LnsTuning
 
 Progress = Callable[[float, int | None, int | None], None]
 
 
 @dataclass(frozen=True)
-class LnsConfig:
-    """Knobs of the strategy (defaults tuned on the benchmark's l size, 2 cores)."""
+class LnsConfig(LnsTuning):
+    """The strategy's tuning (:class:`~planner.solvers.tuning.LnsTuning`) and where it runs
+    its sub-problems: ``local`` processes, ``serial`` or ``ray`` at ``address``."""
 
-    target_gap: float = 0.001
-    small_options: int = 60_000
-    """Components (batched) up to this many options are solved by CP-SAT directly."""
-    max_free: int = 1200
-    """Stages freed per neighbourhood at first (adapts)."""
-    sub_time_s: float = 4.0
-    lag_iterations: int = 250
-    lp_max_options: int = 400_000
-    """Bound by the LP (HiGHS) up to this many options after reduction, else Lagrangian."""
     executor: str = "local"
     address: str | None = None
 
@@ -183,10 +177,15 @@ class _Neighbourhoods:
 
     p: Problem
     weight: np.ndarray
-    max_free: int
+    tuning: LnsTuning
     rng: np.random.Generator
-    sites: int = 4
+    max_free: int = 0
+    sites: int = 0
     stats: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.max_free = self.max_free or self.tuning.max_free
+        self.sites = self.sites or self.tuning.hood_sites
 
     def pick(self, x: IntArray, rc: np.ndarray, binds: np.ndarray) -> tuple[IntArray, IntArray]:
         """(options to keep, their upper bounds) for one neighbourhood."""
@@ -216,20 +215,20 @@ class _Neighbourhoods:
         return idx, ub[idx]
 
     def adapt(self, optimal: bool, seconds: float, limit: float) -> None:
-        if optimal and seconds < 0.5 * limit:
-            self.max_free = int(self.max_free * 1.3)
+        t = self.tuning
+        if optimal and seconds < t.fast_share * limit:
+            self.max_free = int(self.max_free * t.grow)
             self.sites = min(self.sites + 1, self.weight.size)
         elif not optimal:
-            self.max_free = max(100, int(self.max_free * 0.7))
-            self.sites = max(2, self.sites - 1)
+            self.max_free = max(t.min_free, int(self.max_free * t.shrink))
+            self.sites = max(t.min_hood_sites, self.sites - 1)
 
 
 class LnsBackend:
     """Reduce, split, bound, repair and improve (see the module docstring)."""
 
     name = "lns"
-    proves_optimality = False
-    supports_funding = False
+    capabilities = Capabilities(honours=SIDE_CONSTRAINTS, proves_bound=True)
 
     def __init__(self, config: LnsConfig | None = None, progress: Progress | None = None,
                  executor: Executor | None = None) -> None:
@@ -245,13 +244,13 @@ class LnsBackend:
             self.progress(t, objective, bound)
 
     def solve(self, problem: Problem, options: SolveOptions) -> Solution:
+        declined = decline(self.name, self.capabilities, problem)
+        if declined is not None:
+            return declined
         options = options.started()
         assert options.deadline is not None
         start = time.perf_counter()
         deadline = time.perf_counter() + options.deadline.remaining()
-        if problem.funding:
-            raise SolverError("the lns strategy does not support partial plans (workloads "
-                              "that may be left out); use cpsat or greedy")
         if (np.diff(problem.stage_ptr) == 0).any():
             return Solution(self.name, SolveStatus.INFEASIBLE,
                             np.zeros(problem.n_options, dtype=np.int64), None, None,
@@ -275,13 +274,13 @@ class LnsBackend:
         batches = self._batches(comp, comp_opts, small)
         stats["batches"] = float(len(batches))
         big = [int(c) for c in np.flatnonzero(~small)]
-        share = 0.5 if big else 0.95
+        share = self.config.exact_share if big else self.config.exact_share_alone
         if not big:  # a first plan right away; the exact batches then improve on it
             x0, complete = greedy_assign(red)
             if complete and not violations(red, x0):
                 self._report(start, red.objective(x0), None)
         if batches:
-            limit = max(0.05, share * (deadline - time.perf_counter()))
+            limit = max(self.config.min_batch_s, share * (deadline - time.perf_counter()))
             subs = [subset_stages(red, np.flatnonzero(np.isin(comp, b))) for b in batches]
             executor = self._executor or make_executor(
                 self.config.executor, address=self.config.address, workers=options.workers)
@@ -297,8 +296,10 @@ class LnsBackend:
                 if obj is None:
                     ok = False
                     continue
-                lag = lagrangian_bound(sp, upper=obj, iterations=100, time_limit_s=min(
-                    2.0, max(0.0, deadline - time.perf_counter())))
+                lag = lagrangian_bound(
+                    sp, upper=obj, iterations=self.config.batch_lag_iterations,
+                    time_limit_s=min(self.config.batch_lag_s,
+                                     max(0.0, deadline - time.perf_counter())))
                 x_red[idx] = xs
                 obj_total += obj
                 bound_total += max(b for b in (bnd, lag.bound, sp.trivial_bound())
@@ -358,10 +359,10 @@ class LnsBackend:
         t0 = time.perf_counter()
         lag: BoundResult | None = None
         if p.n_options <= cfg.lp_max_options:
-            lag = lp_relaxation(p, time_limit_s=max(0.05, 0.4 * (until - t0)))
+            lag = lp_relaxation(p, time_limit_s=max(cfg.min_lp_s, cfg.lp_share * (until - t0)))
         if lag is None:
-            lag = lagrangian_bound(p, iterations=cfg.lag_iterations // 2,
-                                   time_limit_s=max(0.0, 0.15 * (until - time.perf_counter())))
+            lag = lagrangian_bound(p, iterations=cfg.lag_iterations // 2, time_limit_s=max(
+                0.0, cfg.lag_share * (until - time.perf_counter())))
         if lag.bound is None:
             return None
         stats["bound_method_lp"] = float(lag.method == "lp")
@@ -377,24 +378,25 @@ class LnsBackend:
         obj = p.objective(x)
         stats["first_feasible_s"] = time.perf_counter() - start
         self._report(start, obj + other_obj, None)
-        iters = cfg.lag_iterations if lag.method == "lagrangian" else 30
-        lag2 = lagrangian_bound(p, upper=obj, lam0=lag.lam, iterations=iters,
-                                time_limit_s=max(0.0, 0.2 * (until - time.perf_counter())))
+        iters = cfg.lag_iterations if lag.method == "lagrangian" else cfg.lag2_iterations_after_lp
+        lag2 = lagrangian_bound(p, upper=obj, lam0=lag.lam, iterations=iters, time_limit_s=max(
+            0.0, cfg.lag2_share * (until - time.perf_counter())))
         bound = max(lag.bound, lag2.bound or 0)
         rc = lag2.reduced if (lag2.bound or 0) >= lag.bound else lag.reduced
         lam = lag2.lam if (lag2.bound or 0) >= lag.bound else lag.lam
         stats["bound_time_s"] = time.perf_counter() - start
         self._report(start, obj + other_obj, bound + other_bound)
         binds = option_binds(p, binding_resources(p))
-        weight = self._site_weights(p, lam)
-        hood = _Neighbourhoods(p, weight, cfg.max_free, np.random.default_rng(options.seed))
+        weight = self._site_weights(p, lam, cfg.site_weight_floor)
+        hood = _Neighbourhoods(p, weight, cfg, np.random.default_rng(options.seed))
         it = 0
-        while time.perf_counter() < until - 0.5 and (obj - bound) > cfg.target_gap * obj:
+        while time.perf_counter() < until - cfg.stop_margin_s and \
+                (obj - bound) > cfg.target_gap * obj:
             it += 1
             idx, ub = hood.pick(x, rc, binds)
             sub = restrict(p, idx, ub)
             limit = min(cfg.sub_time_s, until - time.perf_counter())
-            if limit < 0.3:
+            if limit < cfg.min_sub_s:
                 break
             t = time.perf_counter()
             sol = CpSatBackend().solve(sub, SolveOptions(
@@ -412,7 +414,7 @@ class LnsBackend:
         return _Result(x, bound)
 
     @staticmethod
-    def _site_weights(p: Problem, lam: np.ndarray) -> np.ndarray:
+    def _site_weights(p: Problem, lam: np.ndarray, floor_share: float) -> np.ndarray:
         """Per site: Σ λ_r C_r of its resources (+ a floor so every site can be picked)."""
         n_sites = max(len(p.site_names), int(p.opt_site.max()) + 1 if p.n_options else 1)
         res_site = np.zeros(p.res_cap.size, dtype=np.int64)
@@ -420,5 +422,5 @@ class LnsBackend:
             res_site[p.use_res] = p.opt_site[p.use_opt]
         w = np.bincount(res_site, weights=lam * p.res_cap, minlength=n_sites)
         has_opts = np.bincount(p.opt_site, minlength=n_sites) > 0
-        floor = 0.02 * w.max() if w.max() > 0 else 1.0
+        floor = floor_share * w.max() if w.max() > 0 else 1.0
         return np.where(has_opts, w + floor, 0.0)
