@@ -26,7 +26,7 @@ AUTO = "auto"
 def choose_backend(name: str, n_options: int, funding: bool = False) -> str:
     """Resolve ``auto`` by problem size; other names pass through. With funding (partial
     plans) ``auto`` always picks ``cpsat``: ``lns`` does not support it (its
-    ``supports_funding`` is False), and CP-SAT starts from the funding-aware greedy plan,
+    capabilities lack funding), and CP-SAT starts from the funding-aware greedy plan,
     so it answers within any time limit."""
     if name != AUTO:
         return name

@@ -48,7 +48,8 @@ from planner.parallel import Executor, make_executor
 from planner.solvers.base import Deadline, Solution, SolveOptions, SolveStatus, decline
 from planner.solvers.bound import BoundResult, lagrangian_bound, lp_relaxation, safe_floor
 from planner.solvers.capabilities import SIDE_CONSTRAINTS, Capabilities
-from planner.solvers.cpsat import CpSatBackend, ModelBuilder, configure, validated
+from planner.solvers.cpsat import CpSatBackend
+from planner.solvers.cpsat_model import ModelBuilder, configure, validated
 from planner.solvers.decompose import binding_resources, opt_stage, option_binds
 from planner.solvers.feasibility import finish, violations
 from planner.solvers.greedy import greedy_assign
