@@ -71,9 +71,10 @@ class LnsConfig(LnsTuning):
 
 @dataclass
 class _Result:
+    """A large component's plan and proven lower bound."""
+
     x: IntArray
     bound: int
-    first_s: float | None = None
 
 
 @dataclass
