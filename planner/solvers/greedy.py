@@ -24,7 +24,8 @@ from collections import defaultdict
 import numpy as np
 
 from planner.models.problem import IntArray, Problem
-from planner.solvers.base import Solution, SolveOptions, SolveStatus
+from planner.solvers.base import Solution, SolveOptions, SolveStatus, decline
+from planner.solvers.capabilities import SIDE_CONSTRAINTS, Capabilities, Feature
 from planner.solvers.feasibility import finish, violations
 from planner.solvers.funding import group_stages
 
@@ -272,10 +273,13 @@ class GreedyBackend:
     """The greedy heuristic behind the solver interface."""
 
     name = "greedy"
-    proves_optimality = False
-    supports_funding = True
+    capabilities = Capabilities(honours=SIDE_CONSTRAINTS | {Feature.FUNDING},
+                                deterministic=True)
 
     def solve(self, problem: Problem, options: SolveOptions) -> Solution:
+        declined = decline(self.name, self.capabilities, problem)
+        if declined is not None:
+            return declined
         start = time.perf_counter()
         x, complete = greedy_assign(problem)
         elapsed = time.perf_counter() - start
