@@ -40,7 +40,7 @@ from planner.models.timing import Timing, placed
 from planner.parallel import Executor, SerialExecutor
 from planner.solvers.base import Solution, SolveOptions, SolverError, SolveStatus
 from planner.solvers.bound import safe_floor
-from planner.solvers.cpsat import ModelBuilder, configure, validated
+from planner.solvers.cpsat_model import ModelBuilder, configure, validated
 from planner.solvers.feasibility import violations
 from planner.solvers.schedule_check import schedule_violations
 from planner.solvers.schedule_cpsat import Scheduled

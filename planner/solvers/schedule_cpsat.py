@@ -38,7 +38,7 @@ from planner.models.problem import IntArray, Problem
 from planner.models.timing import Timing, placed
 from planner.solvers.base import Solution, SolveOptions, SolverError, SolveStatus
 from planner.solvers.bound import safe_floor
-from planner.solvers.cpsat import ModelBuilder, configure, validated
+from planner.solvers.cpsat_model import ModelBuilder, configure, validated
 from planner.solvers.feasibility import violations
 from planner.solvers.schedule_check import schedule_violations
 

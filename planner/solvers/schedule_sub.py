@@ -18,7 +18,7 @@ from ortools.sat.python import cp_model
 from planner.models.problem import IntArray, Problem
 from planner.models.timing import Timing, placed
 from planner.solvers.base import SolveOptions
-from planner.solvers.cpsat import configure
+from planner.solvers.cpsat_model import configure
 
 
 @dataclass
