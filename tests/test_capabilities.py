@@ -23,6 +23,7 @@ from planner.solvers import AUTO_LNS_OPTIONS, BACKENDS, choose_backend, tuning
 from planner.solvers.base import CoreBackend, SolveOptions
 from planner.solvers.capabilities import ALL_FEATURES, Capabilities, Feature, features
 from planner.solvers.cpsat import CpSatBackend
+from planner.solvers.feasibility import violations
 from planner.solvers.funding import Claim, rewards, with_funding
 from planner.solvers.greedy import GreedyBackend
 from planner.solvers.lns import LnsBackend, LnsConfig
@@ -143,3 +144,15 @@ def test_every_tuning_setting_is_documented() -> None:
                 nxt = block[i + 1] if i + 1 < len(block) else None
                 assert isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant) \
                     and isinstance(nxt.value.value, str), f"document line {node.lineno}"
+
+
+def test_the_shared_check_refuses_a_unit_on_a_forbidden_option() -> None:
+    problem = _problem(FORBIDDEN)
+    plan = np.array([1, 0, 1, 0], dtype=np.int64)
+    assert not violations(problem, plan)
+    forbidden_option = next(o for o, groups in enumerate(FORBIDDEN) if groups)
+    broken = plan.copy()
+    stage = next(s for s in range(problem.n_stages) if forbidden_option in problem.options_of(s))
+    broken[list(problem.options_of(stage))] = 0
+    broken[forbidden_option] = 1
+    assert any("forbidden by" in v for v in violations(problem, broken))
