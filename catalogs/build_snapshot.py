@@ -31,7 +31,6 @@ HERE = Path(__file__).resolve().parent
 if str(HERE.parent) not in sys.path:  # this checkout's planner, not an installed one
     sys.path.insert(0, str(HERE.parent))
 
-from planner.catalog.azure_skus import GpuFamily, load_gpu_families  # noqa: E402
 from planner.catalog.schema import (  # noqa: E402
     SCHEMA_VERSION,
     CatalogFile,
@@ -40,7 +39,8 @@ from planner.catalog.schema import (  # noqa: E402
     EgressPrices,
     RowSource,
 )
-from planner.catalog.serialize import serialize_catalog  # noqa: E402
+from planner.providers.azure.skus import GpuFamily, load_gpu_families  # noqa: E402
+from planner.refresh.serialize import serialize_catalog  # noqa: E402
 from planner.vocab.gpus import GPU_MODELS, normalize_gpu  # noqa: E402
 from planner.vocab.jurisdictions import region_country  # noqa: E402
 

@@ -1,5 +1,5 @@
 """Cloud price catalogs: schema, loading, fetchers (AWS, Azure) and the store.
 
-Fetch vs query split: only ``planner.catalog.aws`` and ``planner.catalog.azure``
+Fetch vs query split: only ``planner.providers.aws.fetch`` and ``planner.providers.azure.fetch``
 import cloud SDKs; everything else reads snapshot files.
 """
