@@ -51,9 +51,11 @@ EGRESS = {
     "aws": EgressPrices(same_provider_per_gb=Decimal("0.02"), internet_per_gb=Decimal("0.09")),
     "azure": EgressPrices(same_provider_per_gb=Decimal("0.02"), internet_per_gb=Decimal("0.087")),
 }
-"""List prices for data transfer out (first tier): AWS 0.02 between regions and 0.09 to the
-internet (aws.amazon.com/ec2/pricing/on-demand, data transfer); Azure 0.02 between regions
-and 0.087 to the internet (azure.microsoft.com/pricing/details/bandwidth)."""
+"""The legacy flat ``egress`` field of the bundled snapshot (AWS 0.02 between regions and
+0.09 to the internet, Azure 0.02 and 0.087). The planner no longer prices it: egress comes
+from ``planner/data/egress.json`` (per region, with sources). It is still written so the
+bundled files, and the sha256 every plan records of them, stay byte-identical; drop it at
+the next rebuild that changes the files anyway."""
 
 NOTE = (
     "Bundled snapshot built by catalogs/build_snapshot.py from the transcription tables in "
