@@ -35,6 +35,9 @@ class Provider:
     """Entry point ``"module:function"`` of the catalog fetcher (cloud providers)."""
     colour: str = "#9c755f"
     """The provider's colour in report charts."""
+    instance_facts: str | None = None
+    """Entry point ``"module:function"``: instance type name → (family, architecture), for
+    rows of imported catalogs (``planner catalog import --format skypilot``)."""
 
     @property
     def catalog_file(self) -> str | None:
@@ -50,11 +53,22 @@ class Provider:
         if self.fetch is None:
             raise CatalogFetchError(f"{self.name} has no catalog fetcher",
                                     hint="only cloud providers are refreshed")
-        module_name, _, func = self.fetch.partition(":")
+        return self._load(self.fetch, "fetcher")
+
+    def row_facts(self) -> Callable[[str], tuple[str, str]]:
+        """The instance-facts parser (see :attr:`instance_facts`)."""
+        if self.instance_facts is None:
+            raise InputError(f"{self.name} catalogs cannot be imported from instance names",
+                             hint="its provider module declares no instance_facts parser")
+        return self._load(self.instance_facts, "instance name parser")
+
+    def _load(self, entry: str, what: str) -> Callable[..., Any]:
+        """Import ``"module:function"``; a missing module or function is a fetch error."""
+        module_name, _, func = entry.partition(":")
         try:
             module = importlib.import_module(module_name)
         except ImportError as exc:
-            raise CatalogFetchError(f"the {self.name} fetcher cannot be imported: {exc}",
+            raise CatalogFetchError(f"the {self.name} {what} cannot be imported: {exc}",
                                     hint="install the cloud SDKs (boto3, azure-mgmt-compute, "
                                          "azure-identity)") from exc
         fetch = getattr(module, func, None)

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any
 
 from planner.catalog.schema import (
     SCHEMA_VERSION,
@@ -40,6 +40,7 @@ from planner.catalog.schema import (
     RowSource,
 )
 from planner.errors import InputError
+from planner.providers.registry import cloud_providers
 from planner.vocab.gpus import GPU_MODELS, normalize_gpu
 from planner.vocab.jurisdictions import region_country
 
@@ -163,12 +164,9 @@ def gpu_memory_per_device(gpu_info: str) -> float | None:
     return float(mib) / 1024 if isinstance(mib, int | float) and mib > 0 else None
 
 
-def _skypilot_row(provider: Literal["aws", "azure"], region: str, country: str,
+def _skypilot_row(provider: str, region: str, country: str,
                   entry: _TypeInRegion, row_source: RowSource, source: str) -> CatalogRow | str:
     """One catalog row, or the reason the type is skipped."""
-    from planner.providers.aws.families import family_architecture
-    from planner.providers.azure.sizes import architecture_of, series_key
-
     line, where = entry.line, f"line {entry.line['_line']}"
     name = line["InstanceType"].strip()
     accel = (line.get("AcceleratorName") or "").strip()
@@ -179,9 +177,8 @@ def _skypilot_row(provider: Literal["aws", "azure"], region: str, country: str,
         else None
     if accel and model is None:
         return f"unknown_accelerator:{accel}"
-    family = name.split(".", 1)[0] if provider == "aws" else series_key(name)
-    arch = (line.get("Arch") or "").strip() or (
-        family_architecture(family) if provider == "aws" else architecture_of(name))
+    family, default_arch = cloud_providers()[provider].row_facts()(name)
+    arch = (line.get("Arch") or "").strip() or default_arch
     vcpus = _number(line.get("vCPUs") or "", f"{where}, column vCPUs", source)
     return CatalogRow(
         provider=provider, region=region, instance_type=name, family=family,
@@ -210,10 +207,11 @@ class _Built:
 def import_skypilot(paths: Sequence[Path], provider: str, *, now: datetime | None = None,
                     progress: Progress | None = None) -> CatalogFile:
     """A catalog from SkyPilot ``vms.csv`` file(s) of ``provider`` (see the module doc)."""
-    if provider not in ("aws", "azure"):
+    importable = [n for n, p in cloud_providers().items() if p.instance_facts]
+    if provider not in importable:
         raise InputError(f"unknown provider {provider!r}", path="--provider",
-                         hint="choose aws or azure")
-    prov = cast(Literal["aws", "azure"], provider)
+                         hint="choose " + " or ".join(importable))
+    prov = provider
     when = (now or datetime.now(UTC)).astimezone(UTC)
     blobs = [read_bounded(p) for p in paths]
     row_source = RowSource(kind="import", ref="SkyPilot catalog " + file_ref(paths, blobs),
@@ -298,7 +296,7 @@ def import_azure_retail(paths: Sequence[Path], *, now: datetime | None = None,
     return _catalog("azure", when, built, params, ref + "; " + KEYLESS_CAVEAT)
 
 
-def _catalog(provider: Literal["aws", "azure"], when: datetime, built: _Built,
+def _catalog(provider: str, when: datetime, built: _Built,
              params: dict[str, Any], note: str) -> CatalogFile:
     regions = sorted({r.region for r in built.rows})
     skipped = sum(sum(v.values()) for v in built.skipped.values())

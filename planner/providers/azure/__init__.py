@@ -8,4 +8,5 @@ PROVIDER = Provider(
     name="azure", kind=SiteKind.CLOUD, title="Microsoft Azure",
     default_regions=("eastus", "westeurope", "germanywestcentral"),
     fetch="planner.providers.azure.fetch:fetch_azure", colour="#4e79a7",
+    instance_facts="planner.providers.azure.sizes:instance_facts",
 )
