@@ -107,7 +107,7 @@ class EgressTable(_Strict):
 @cache
 def egress_table() -> EgressTable:
     """The shipped table (validated once)."""
-    text = resources.files("planner.data").joinpath("egress.json").read_text("utf-8")
+    text = resources.files("planner").joinpath("data/egress.json").read_text("utf-8")
     return EgressTable.model_validate(json.loads(text))
 
 
