@@ -9,16 +9,18 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from builders import catalog, portfolio, row, solve, training, workload
+from builders import NOW, catalog, portfolio, row, solve, training, workload
 
 import planner.providers as providers_pkg
 from planner.catalog.load import load_catalog_dir
 from planner.compile.resolve import build_world
 from planner.errors import CatalogError, InputError
+from planner.models.plan import Plan
 from planner.models.portfolio import SITE_PATTERN
 from planner.models.world import SiteKind
 from planner.providers import registry
 from planner.providers.egress import ProviderEgress, egress_rules, egress_table
+from planner.verify.check import verify
 from planner.vocab.jurisdictions import region_table
 
 D = Decimal
@@ -144,6 +146,21 @@ def test_a_plan_pays_the_listed_pair_price_and_the_verifier_agrees() -> None:
     (p,) = plan.placements
     assert p.site == "aws:us-east-1"
     assert p.cost.egress_usd == D("10.00")  # 1,000 GB × 0.01 (us-east-2 → us-east-1)
+
+
+def test_the_verifier_prices_the_pair_too() -> None:
+    """A plan claiming the old flat inter-region price for the listed pair is caught."""
+    wl = workload("w", [training(hours=10)], home="aws:us-east-2", size_gb=1000)
+    p, cats = portfolio([wl]), _us_catalog()
+    plan = solve(p, cats)
+    data = plan.model_dump(mode="json")
+    cost = data["placements"][0]["cost"]
+    cost["egress_usd"] = "20.00"  # 1,000 GB × 0.02, the flat rate of old catalogs
+    cost["total_usd"] = str(D(cost["compute_usd"]) + D("20.00"))
+    found = verify(p, build_world(p, cats, now=NOW), Plan.model_validate(data))
+    assert "cost.egress" in {v.rule for v in found}
+    (bad,) = [v for v in found if v.rule == "cost.egress"]
+    assert bad.message == "plan says 20.00, inputs give 10"  # 1,000 GB × 0.01
 
 
 def _two_dcs(egress_a: dict[str, str]) -> list[dict]:
