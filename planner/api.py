@@ -39,6 +39,7 @@ from planner.plans.partial import (
     needs_funding,
     valued,
 )
+from planner.providers.registry import cloud_providers
 from planner.solvers import AUTO, BACKENDS, choose_backend, get_backend, tuning
 from planner.solvers.base import Deadline, Solution, SolveOptions, default_workers
 from planner.solvers.capabilities import Feature, refusal
@@ -120,7 +121,7 @@ def load_catalogs(directory: str | Path | None = None) -> list[LoadedCatalog]:
     """Load the provider catalog snapshots (``aws.json``, ``azure.json``) from
     ``directory``, or from the default lookup (:func:`default_catalog_dir`) — works from
     any working directory."""
-    return load_catalog_dir(resolve_catalog_dir(directory).path)
+    return load_catalog_dir(resolve_catalog_dir(directory).path, tuple(cloud_providers()))
 
 
 def load_plan(path: str | Path) -> Plan:
