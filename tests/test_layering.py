@@ -38,8 +38,8 @@ LAYERS: dict[str, int] = {
 SAME_LAYER_OK = {("plans", "explain"), ("whatif", "api")}
 # The verifier recomputes every claim from the inputs; it must not reuse what it checks.
 VERIFY_FORBIDDEN = ("compile", "solvers", "plans", "explain")
-# Solvers see a Problem and nothing else of the compiler.
-SOLVERS_FORBIDDEN = ("compile",)
+# Solvers see a Problem and nothing of the inputs, catalogs or the compiler.
+SOLVERS_FORBIDDEN = ("inputs", "catalog", "providers", "compile", "refresh")
 # Edges still being straightened out (issue "One path from portfolio to plan"); this set
 # only ever shrinks.
 NOT_YET = {
