@@ -43,7 +43,6 @@ SOLVERS_FORBIDDEN = ("compile",)
 NOT_YET = {
     ("planner.solvers.diagnosis", "planner.compile.arrays"),
     ("planner.solvers.diagnosis", "planner.compile.candidates"),
-    ("planner.compile.candidates", "planner.compile.candidates_fast"),
     ("planner.catalog.aws", "planner.catalog.aws_keyless"),
 }
 

@@ -1,0 +1,61 @@
+"""Candidates with and without pruned options (explain mode / large-portfolio mode) hold
+the same options in the same order and give the same problem arrays; pruned records name
+their own workload even when the rule results are shared between workloads."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from builders import NOW, portfolio, small_catalog, training, workload
+
+from benchmarks.generate import Size, generate_portfolio
+from planner import api
+from planner.compile.arrays import build_problem
+from planner.compile.candidates import Rule, generate
+from planner.compile.resolve import build_world
+
+
+@pytest.fixture(scope="module")
+def catalogs():  # type: ignore[no-untyped-def]
+    return api.load_catalogs("catalogs")
+
+
+def _portfolios(catalogs):  # type: ignore[no-untyped-def]
+    yield api.load_portfolio("examples/hospital-group.yaml")
+    yield api.load_portfolio("examples/carmaker.yaml")
+    yield generate_portfolio("smoke", 3, catalogs)
+    yield generate_portfolio(Size("tight", 150, 26), 1, catalogs)
+    yield generate_portfolio("smoke", 2, catalogs, family="hard")
+
+
+def test_both_modes_give_the_same_options_and_arrays(catalogs) -> None:  # type: ignore[no-untyped-def]
+    for portfolio_ in _portfolios(catalogs):
+        world = build_world(portfolio_, catalogs)
+        full = generate(portfolio_, world)  # pruned options priced too
+        fast = generate(portfolio_, world, keep_pruned_options=False)
+        assert [list(r) for r in fast.by_stage] == [list(r) for r in full.by_stage]
+        assert list(fast.options) == list(full.options)
+        assert len(full.options) > 0
+        a, b = build_problem(full, world), build_problem(fast, world)
+        for f in dataclasses.fields(a):
+            va, vb = getattr(a, f.name), getattr(b, f.name)
+            if isinstance(va, np.ndarray):
+                assert np.array_equal(va, vb), f.name
+                assert va.dtype == vb.dtype, f.name
+            else:
+                assert repr(va) == repr(vb), f.name
+
+
+def test_shared_rule_results_keep_each_workloads_name_in_reasons() -> None:
+    sites = ["aws:eu-central-1"]
+    p = portfolio([workload("alpha", [training()], sites=sites),
+                   workload("beta", [training()], sites=sites)])
+    world = build_world(p, [small_catalog()], now=NOW)
+    for keep in (True, False):
+        cands = generate(p, world, keep_pruned_options=keep)
+        for stage, wid in ((0, "alpha"), (1, "beta")):
+            reasons = {x.reason for x in cands.pruned.of_stage(stage)
+                       if x.rule is Rule.RESIDENCY_SITE}
+            assert reasons and all(f"for {wid}'s data" in r for r in reasons), reasons
