@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import numpy as np
 
-from planner.compile.exact import IntArray
+from planner.compile.exact import IntArray, Table
 from planner.models.world import Offer, Purchase, Site, SiteKind, World
 from planner.money import usage_units
 
@@ -98,6 +98,7 @@ class Market:
                                       for o in self.offers], dtype=np.int64)
         self.prices = [o.price(p) or Decimal(0) for o in self.offers for p in PURCHASES]
         """Hourly price of (offer, purchase) at ``offer × len(PURCHASES) + purchase``."""
+        self.price_table = Table.of(self.prices)
 
     def order(self) -> IntArray:
         """Rank of every (offer, purchase) in (site id, offer id, purchase) order: the

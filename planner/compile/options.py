@@ -120,5 +120,14 @@ def sort_per_stage(table: OptionTable, rank: IntArray) -> OptionTable:
     """Options sorted by stage, then objective, then (site, offer, purchase) names
     (``rank``: of every offer × purchase in that order)."""
     r = table.rows
-    order = np.lexsort((rank[r.offer * len(PURCHASES) + r.purchase], table.objective, r.stage))
-    return table.take(order)
+    names = rank[r.offer * len(PURCHASES) + r.purchase]
+    objective = table.objective
+    span = int(rank.max()) + 1 if rank.size else 1
+    if not len(table) or int(objective.max()) >= 2**62 // span or int(objective.min()) < 0:
+        return table.take(np.lexsort((names, objective, r.stage)))
+    # (objective, names) as one key, unique within a stage: any sort will do for it; then a
+    # stable sort by stage (a radix sort for small stage numbers) keeps that order.
+    order = np.argsort(objective * span + names)
+    stage = r.stage[order]
+    small = np.uint16 if int(stage.max()) < 2**16 else np.uint32
+    return table.take(order[np.argsort(stage.astype(small), kind="stable")])

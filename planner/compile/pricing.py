@@ -28,6 +28,7 @@ Magnitudes: see :mod:`planner.compile.magnitudes`.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -45,7 +46,7 @@ from planner.compile.magnitudes import (
 from planner.compile.market import PURCHASES, Market
 from planner.compile.rules import HardwareAsk, StageRef
 from planner.models.portfolio import Portfolio, Settings, Stage, StageKind
-from planner.models.world import Offer, Purchase, World
+from planner.models.world import Offer, Purchase, Site, World
 from planner.money import to_micro
 
 _SPOT = PURCHASES.index(Purchase.SPOT)
@@ -103,11 +104,19 @@ def moved_data_gb(ref: StageRef) -> Decimal:
     return w.model.size_gb
 
 
-def preferred(ref: StageRef, site_id: str, provider: str) -> bool:
-    """No preference surcharge: the workload prefers nothing, or prefers this site or provider."""
+Preference = tuple[tuple[str, ...], tuple[str, ...]]
+"""A workload's preferred sites and providers."""
+
+
+def preference(ref: StageRef) -> Preference:
     pl = ref.workload.placement
-    return not (pl.prefer_sites or pl.prefer_providers) or (
-        site_id in pl.prefer_sites or provider in pl.prefer_providers)
+    return tuple(pl.prefer_sites), tuple(pl.prefer_providers)
+
+
+def preferred(prefer: Preference, site: Site) -> bool:
+    """No preference surcharge: the workload prefers nothing, or this site or its provider."""
+    sites, providers = prefer
+    return not (sites or providers) or site.id in sites or site.provider in providers
 
 
 @dataclass(frozen=True)
@@ -170,7 +179,7 @@ class _Table:
         self._exact = exact
 
     def id(self, value: Decimal) -> int:
-        key = value.as_tuple() if self._exact else value
+        key = str(value) if self._exact else value
         got = self._index.get(key)
         if got is None:
             got = self._index[key] = len(self.values)
@@ -188,43 +197,41 @@ class PriceBook:
     def __init__(self, portfolio: Portfolio, world: World, market: Market,
                  refs: list[StageRef], previous: dict[int, list[tuple[str, str]]]) -> None:
         self.portfolio, self.world, self.market, self.refs = portfolio, world, market, refs
-        settings = portfolio.settings
-        self.price_t = Table.of(market.prices)
-        self.uplift_t = Table.of([p * settings.spot_risk_uplift for p in market.prices])
-        self.weight_t = Table.of([p * settings.preference_weight for p in market.prices])
-        self.gpus_t = Table.of(market.gpu_counts)
         self.units = np.array([r.units for r in refs], dtype=np.int64)
         self.hours = _Table(exact=True)
-        self.hours_id = np.zeros((len(refs), len(market.models) + 1), dtype=np.int64)
         self.gb = _Table()
-        self.flow_row = np.zeros(len(refs), dtype=np.int64)
-        self.flow_gb = np.zeros(len(refs), dtype=np.int64)
-        self.pref_row = np.zeros(len(refs), dtype=np.int64)
         self._rates: dict[str | None, int] = {}
         self.rates: list[Decimal] = []
-        prefs: dict[tuple[tuple[str, ...], tuple[str, ...]], int] = {}
-        pref_rows: list[list[bool]] = []
+        prefs: dict[Preference, int] = {}
+        hours_id, flow_row, flow_gb, pref_row = [], [], [], []
         for ref in refs:
-            s = ref.index
-            self.hours_id[s, :] = self.hours.id(run_hours(ref.stage, None))
-            if ref.stage.gpu is not None:
-                for model in ref.stage.gpu.models:
-                    col = market.model_col.get(model)
-                    if col is not None:
-                        self.hours_id[s, col] = self.hours.id(run_hours(ref.stage, model))
+            row = [self.hours.id(run_hours(ref.stage, None))] * (len(market.models) + 1)
+            for model in ref.stage.gpu.models if ref.stage.gpu is not None else ():
+                if model in market.model_col:
+                    row[market.model_col[model]] = self.hours.id(run_hours(ref.stage, model))
+            hours_id.append(row)
             source, gb = flow_source(ref)
-            self.flow_row[s], self.flow_gb[s] = self._rate_row(source), self.gb.id(gb)
-            pl = ref.workload.placement
-            key = (tuple(pl.prefer_sites), tuple(pl.prefer_providers))
-            if key not in prefs:
-                prefs[key] = len(pref_rows)
-                pref_rows.append([preferred(ref, s.id, s.provider) for s in market.sites])
-            self.pref_row[s] = prefs[key]
-        self.preferred = np.array(pref_rows, dtype=np.bool_).reshape(len(pref_rows),
-                                                                      len(market.sites))
+            flow_row.append(self._rate_row(source))
+            flow_gb.append(self.gb.id(gb))
+            pref_row.append(prefs.setdefault(preference(ref), len(prefs)))
+        self.hours_id = np.array(hours_id, dtype=np.int64).reshape(len(refs), -1)
+        self.flow_row = np.array(flow_row, dtype=np.int64)
+        self.flow_gb = np.array(flow_gb, dtype=np.int64)
+        self.pref_row = np.array(pref_row, dtype=np.int64)
+        self.preferred = np.array([[preferred(p, site) for site in market.sites] for p in prefs],
+                                  dtype=np.bool_).reshape(len(prefs), len(market.sites))
         self._previous(previous)
         self.hours_t, self.gb_t = Table.of(self.hours.values), Table.of(self.gb.values)
         self.rates_t = Table.of(self.rates)
+        self.gpus_t = Table.of(market.gpu_counts)
+
+    def _prices(self, po: IntArray, scale: Decimal | None = None) -> Factor:
+        """The hourly price of (offer, purchase) ``po`` per row (times ``scale``)."""
+        if scale is None:
+            return self.market.price_table[po]
+        used, index = np.unique(po, return_inverse=True)
+        prices = self.market.prices
+        return Table.of([prices[k] * scale for k in used.tolist()])[index.reshape(-1)]
 
     def _rate_row(self, source: str | None) -> int:
         """The row of egress rates from ``source`` (None: each site to the internet) to
@@ -274,11 +281,14 @@ class PriceBook:
         hours = self.hours_t[self.hours_id[s, m.model_col_of[o]]]
         site = m.site_of[o]
         bad = Violations()
-        compute = bad.money("compute cost", money([self.price_t[po], n, hours], cash))
-        risk = self._money(bad, "spot risk", rows.purchase == _SPOT,
-                           [self.uplift_t[po], n, hours], cash)
+        cfg = self.portfolio.settings
+        compute = bad.money("compute cost", money([self._prices(po), n, hours], cash))
+        risk = self._money(bad, "spot risk", rows.purchase == _SPOT, cash,
+                           lambda i: [self._prices(po[i], cfg.spot_risk_uplift), n.take(i),
+                                      hours.take(i)])
         pref = self._money(bad, "preference surcharge", ~self.preferred[self.pref_row[s], site],
-                           [self.weight_t[po], n, hours], cash)
+                           cash, lambda i: [self._prices(po[i], cfg.preference_weight),
+                                            n.take(i), hours.take(i)])
         rate = self.rates_t[self.flow_row[s] * len(m.sites) + site]
         egress = bad.money("data transfer cost", money([rate, self.gb_t[self.flow_gb[s]]], cash))
         migration, moved = self._migration(bad, rows, cash)
@@ -290,13 +300,13 @@ class PriceBook:
         return Prices(compute, egress, risk, pref, migration, moved, use_offer, use_gpu)
 
     @staticmethod
-    def _money(bad: Violations, what: str, mask: BoolArray, factors: list[Factor],
-               limit: Limit) -> IntArray:
-        """A money term on the rows of ``mask`` (0 elsewhere)."""
+    def _money(bad: Violations, what: str, mask: BoolArray, limit: Limit,
+               factors: Callable[[IntArray], list[Factor]]) -> IntArray:
+        """A money term on the rows of ``mask`` (0 elsewhere; ``factors`` of those rows)."""
         out = np.zeros(len(mask), dtype=np.int64)
         idx = np.flatnonzero(mask)
         if idx.size:
-            got = money([f.take(idx) for f in factors], Limit(limit.total, limit.times[idx]))
+            got = money(factors(idx), Limit(limit.total, limit.times[idx]))
             out[idx] = bad.money(what, got, idx)
         return out
 

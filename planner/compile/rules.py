@@ -14,7 +14,7 @@ memo key is, by construction, everything a rule can read. The site rules use
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
@@ -63,7 +63,7 @@ class SiteAsk:
     """Everything the site rules read from a stage."""
 
     workload: str
-    """Named in reasons only; :meth:`anonymous` drops it for memoizing decisions."""
+    """Named in reasons only; empty in an anonymous ask (for memoizing decisions)."""
     sites: tuple[str, ...]
     countries: tuple[str, ...]
     jurisdictions: tuple[str, ...]
@@ -74,15 +74,13 @@ class SiteAsk:
     """(max ms, user regions) of an inference SLO."""
 
     @classmethod
-    def of(cls, ref: StageRef) -> SiteAsk:
+    def of(cls, ref: StageRef, *, anonymous: bool = False) -> SiteAsk:
+        """A stage's ask; ``anonymous``: without the workload's name (what decides, not
+        what is said)."""
         r, pl, slo = ref.residency, ref.workload.placement, ref.stage.latency
-        return cls(ref.workload.id, tuple(r.sites), tuple(r.countries), tuple(r.jurisdictions),
-                   tuple(r.certifications), tuple(pl.exclude_sites), tuple(pl.exclude_providers),
-                   (slo.max_ms, tuple(slo.users)) if slo else None)
-
-    def anonymous(self) -> SiteAsk:
-        """The same ask without the workload's name: what decides, not what is said."""
-        return replace(self, workload="")
+        return cls("" if anonymous else ref.workload.id, tuple(r.sites), tuple(r.countries),
+                   tuple(r.jurisdictions), tuple(r.certifications), tuple(pl.exclude_sites),
+                   tuple(pl.exclude_providers), (slo.max_ms, tuple(slo.users)) if slo else None)
 
 
 @dataclass(frozen=True)

@@ -140,7 +140,7 @@ class Screener:
                          for spot in (False, True) for commit in (False, True)}
 
     def key(self, ref: StageRef) -> ScreenKey:
-        return ScreenKey(SiteAsk.of(ref).anonymous(), HardwareAsk.of(ref.stage), ref.stage.spot,
+        return ScreenKey(SiteAsk.of(ref, anonymous=True), HardwareAsk.of(ref.stage), ref.stage.spot,
                          commitments_allowed(self.settings, ref.stage, self.world.period_hours),
                          ref.units)
 
@@ -174,20 +174,27 @@ class Screener:
         return got
 
     def _hardware_verdicts(self, ask: HardwareAsk) -> HardwareVerdicts:
-        size = len(self.market.offers)
-        rule, n, fit = np.full(size, -1), np.zeros(size, np.int64), np.full(size, -1)
-        reason, resource = [""] * size, [""] * size
-        for o, offer in enumerate(self.market.offers):
-            broken = next(((r, why) for r, check in OFFER_RULES if (why := check(ask, offer))),
-                          None)
-            if broken is not None:
-                rule[o], reason[o] = RULES.index(broken[0]), broken[1]
-                continue
-            n[o] = instances_per_unit(ask, offer)
-            units, resource[o] = max_units(self.world, offer, int(n[o]))
-            if units is not None:
-                fit[o] = units
-        return HardwareVerdicts(rule.astype(np.int64), tuple(reason), n, fit.astype(np.int64),
+        rule, reason, n, fit, resource = [], [], [], [], []
+        for offer in self.market.offers:
+            for r, check in OFFER_RULES:
+                why = check(ask, offer)
+                if why is not None:
+                    rule.append(RULES.index(r))
+                    reason.append(why)
+                    n.append(0)
+                    fit.append(-1)
+                    resource.append("")
+                    break
+            else:
+                k = instances_per_unit(ask, offer)
+                units, binding = max_units(self.world, offer, k)
+                rule.append(-1)
+                reason.append("")
+                n.append(k)
+                fit.append(-1 if units is None else units)
+                resource.append(binding)
+        return HardwareVerdicts(np.array(rule, dtype=np.int64), tuple(reason),
+                                np.array(n, dtype=np.int64), np.array(fit, dtype=np.int64),
                                 tuple(resource))
 
     def _screen(self, key: ScreenKey) -> Screen:
