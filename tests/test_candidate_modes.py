@@ -5,6 +5,7 @@ their own workload even when the rule results are shared between workloads."""
 from __future__ import annotations
 
 import dataclasses
+from unittest.mock import patch
 
 import numpy as np
 import pytest
@@ -12,9 +13,11 @@ from builders import NOW, portfolio, small_catalog, training, workload
 
 from benchmarks.generate import Size, generate_portfolio
 from planner import api
+from planner.compile import pricing
 from planner.compile.arrays import build_problem
 from planner.compile.candidates import Rule, generate
 from planner.compile.resolve import build_world
+from planner.errors import InputError
 
 
 @pytest.fixture(scope="module")
@@ -59,3 +62,17 @@ def test_shared_rule_results_keep_each_workloads_name_in_reasons() -> None:
             reasons = {x.reason for x in cands.pruned.of_stage(stage)
                        if x.rule is Rule.RESIDENCY_SITE}
             assert reasons and all(f"for {wid}'s data" in r for r in reasons), reasons
+
+
+def test_the_first_too_large_option_is_reported_whatever_the_chunk_size() -> None:
+    big = training(hours=10**6, replicas=10**5)
+    p = portfolio([workload("small", [training()]), workload("huge", [big]),
+                   workload("huger", [training(hours=10**6, replicas=10**6)])])
+    world = build_world(p, [small_catalog()], now=NOW)
+    messages = set()
+    for chunk in (pricing.CHUNK, 1, 2):
+        with patch.object(pricing, "CHUNK", chunk), pytest.raises(InputError) as err:
+            generate(p, world)
+        messages.add(str(err.value))
+    assert len(messages) == 1
+    assert next(iter(messages)).startswith("workloads[1].stages[0]: compute cost")

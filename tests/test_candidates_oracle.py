@@ -19,12 +19,14 @@ import math
 from collections import Counter
 from decimal import Decimal
 from typing import Any
+from unittest.mock import patch
 
 import numpy as np
 from builders import NOW, catalog, row
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from planner.compile import pricing
 from planner.compile.arrays import build_problem
 from planner.compile.candidates import Option, Pruned, generate, stage_refs
 from planner.compile.resolve import build_world
@@ -256,19 +258,21 @@ def oracle(p: Portfolio, world: World, keep: bool, previous: dict[str, Any]
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(portfolios())
-def test_candidates_equal_the_oracle(case: tuple[Portfolio, list[Any], dict[str, Any]]) -> None:
+@given(portfolios(), st.sampled_from([pricing.CHUNK, 3]))
+def test_candidates_equal_the_oracle(case: tuple[Portfolio, list[Any], dict[str, Any]],
+                                     chunk: int) -> None:
     p, cats, previous = case
     world = build_world(p, cats, now=NOW)
     for keep in (True, False):
         for prev in ({}, previous):
-            cands = generate(p, world, previous=prev, keep_pruned_options=keep)
-            options, pruned, counts = oracle(p, world, keep, prev)
-            assert [list(cands.options[r.start:r.stop]) for r in cands.by_stage] == options
-            assert list(cands.options) == [o for opts in options for o in opts]
-            assert list(cands.pruned) == pruned
-            assert cands.pruned.counts() == counts
-            assert len(cands.pruned) == len(pruned)
+            with patch.object(pricing, "CHUNK", chunk):  # rows priced a few at a time too
+                cands = generate(p, world, previous=prev, keep_pruned_options=keep)
+                options, pruned, counts = oracle(p, world, keep, prev)
+                assert [list(cands.options[r.start:r.stop]) for r in cands.by_stage] == options
+                assert list(cands.options) == [o for opts in options for o in opts]
+                assert list(cands.pruned) == pruned
+                assert cands.pruned.counts() == counts
+                assert len(cands.pruned) == len(pruned)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

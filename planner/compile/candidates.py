@@ -135,7 +135,7 @@ def generate(portfolio: Portfolio, world: World, *,
         for rule, n in screener.screens[key].counts.items():
             counts[rule] += n * k
     options = OptionTable.priced(book, _stage_rows(screens, lambda s: s.feasible))
-    options = sort_per_stage(options, market.order())
+    sort_per_stage(options, market.order())
     p = _ptr(options.rows.stage, len(refs)).tolist()
     by_stage = [range(p[s], p[s + 1]) for s in range(len(refs))]
     pruned = PrunedList(book, refs, screens, counts)

@@ -116,18 +116,23 @@ class OptionTable(Sequence[Option]):
             yield self._one(i)
 
 
-def sort_per_stage(table: OptionTable, rank: IntArray) -> OptionTable:
-    """Options sorted by stage, then objective, then (site, offer, purchase) names
-    (``rank``: of every offer × purchase in that order)."""
+def sort_per_stage(table: OptionTable, rank: IntArray) -> None:
+    """Sort a table no one else holds yet, in place: by stage, then objective, then (site,
+    offer, purchase) names (``rank``: of every offer × purchase in that order). In place,
+    column by column, so that a copy of the whole table never exists."""
     r = table.rows
     names = rank[r.offer * len(PURCHASES) + r.purchase]
     objective = table.objective
     span = int(rank.max()) + 1 if rank.size else 1
     if not len(table) or int(objective.max()) >= 2**62 // span or int(objective.min()) < 0:
-        return table.take(np.lexsort((names, objective, r.stage)))
-    # (objective, names) as one key, unique within a stage: any sort will do for it; then a
-    # stable sort by stage (a radix sort for small stage numbers) keeps that order.
-    order = np.argsort(objective * span + names)
-    stage = r.stage[order]
-    small = np.uint16 if int(stage.max()) < 2**16 else np.uint32
-    return table.take(order[np.argsort(stage.astype(small), kind="stable")])
+        order = np.lexsort((names, objective, r.stage))
+    else:
+        # (objective, names) as one key, unique within a stage: any sort will do for it;
+        # then a stable sort by stage (a radix sort for small stage numbers) keeps that order.
+        order = np.argsort(objective * span + names)
+        stage = r.stage[order]
+        small = np.uint16 if int(stage.max()) < 2**16 else np.uint32
+        order = order[np.argsort(stage.astype(small), kind="stable")]
+    del names, objective
+    for column in [*r.columns(), *table.prices.columns()]:
+        column[:] = column[order]

@@ -33,23 +33,28 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import numpy as np
+from numpy.typing import NDArray
 
 from planner.compile.exact import BoolArray, Factor, IntArray, Limit, Table, money, usage
 from planner.compile.magnitudes import (
     MAX_STAGE_MICRO,
     MAX_STAGE_USAGE,
     TERMS,
+    Violation,
     Violations,
     money_error,
     usage_error,
 )
 from planner.compile.market import PURCHASES, Market
 from planner.compile.rules import HardwareAsk, StageRef
+from planner.errors import InputError
 from planner.models.portfolio import Portfolio, Settings, Stage, StageKind
 from planner.models.world import Offer, Purchase, Site, World
 from planner.money import to_micro
 
 _SPOT = PURCHASES.index(Purchase.SPOT)
+CHUNK = 1 << 19
+"""Rows priced at once."""
 
 
 def instances_per_unit(ask: HardwareAsk, offer: Offer) -> int:
@@ -137,6 +142,13 @@ class Rows:
         return Rows(self.stage[idx], self.offer[idx], self.purchase[idx], self.n[idx],
                     self.ub[idx])
 
+    def slice(self, start: int, stop: int) -> Rows:
+        return Rows(self.stage[start:stop], self.offer[start:stop],
+                    self.purchase[start:stop], self.n[start:stop], self.ub[start:stop])
+
+    def columns(self) -> list[IntArray]:
+        return [self.stage, self.offer, self.purchase, self.n, self.ub]
+
     @classmethod
     def concat(cls, parts: list[Rows]) -> Rows:
         if not parts:
@@ -163,6 +175,20 @@ class Prices:
 
     def take(self, idx: IntArray) -> Prices:
         return Prices(*(getattr(self, f)[idx] for f in self.__dataclass_fields__))
+
+    @classmethod
+    def empty(cls, size: int) -> Prices:
+        return cls(*(np.zeros(size, dtype=np.bool_ if f == "moved" else np.int64)
+                     for f in cls.__dataclass_fields__))
+
+    def fill(self, start: int, part: Prices) -> None:
+        """Copy ``part`` into rows ``start`` onwards."""
+        for f in self.__dataclass_fields__:
+            column = getattr(part, f)
+            getattr(self, f)[start:start + len(column)] = column
+
+    def columns(self) -> list[NDArray[np.generic]]:
+        return [getattr(self, f) for f in self.__dataclass_fields__]
 
     @classmethod
     def concat(cls, parts: list[Prices]) -> Prices:
@@ -272,7 +298,25 @@ class PriceBook:
 
     def price(self, rows: Rows) -> Prices:
         """Every term of every row; raises the first too-large term in generation order
-        (stage, offer, purchase), worded by :mod:`planner.compile.magnitudes`."""
+        (stage, offer, purchase), worded by :mod:`planner.compile.magnitudes`. Rows are
+        priced in chunks of :data:`CHUNK` (bounded temporaries)."""
+        out = Prices.empty(len(rows))
+        worst: tuple[tuple[int, int, int, int], Rows, Violation] | None = None
+        for start in range(0, len(rows), CHUNK):
+            part = rows.slice(start, start + CHUNK)
+            bad = Violations()
+            out.fill(start, self._price(part, bad))
+            first = bad.first([part.stage, part.offer, part.purchase])
+            if first is not None:
+                key = (int(part.stage[first.row]), int(part.offer[first.row]),
+                       int(part.purchase[first.row]), first.term)
+                if worst is None or key < worst[0]:
+                    worst = (key, part, first)
+        if worst is not None:
+            raise self._error(worst[1], worst[2])
+        return out
+
+    def _price(self, rows: Rows, bad: Violations) -> Prices:
         m, s, o = self.market, rows.stage, rows.offer
         units = self.units[s]
         cash, cap = Limit(MAX_STAGE_MICRO, units), Limit(MAX_STAGE_USAGE, units)
@@ -280,7 +324,6 @@ class PriceBook:
         n = Factor.ints(rows.n)
         hours = self.hours_t[self.hours_id[s, m.model_col_of[o]]]
         site = m.site_of[o]
-        bad = Violations()
         cfg = self.portfolio.settings
         compute = bad.money("compute cost", money([self._prices(po), n, hours], cash))
         risk = self._money(bad, "spot risk", rows.purchase == _SPOT, cash,
@@ -296,7 +339,6 @@ class PriceBook:
                                 cap)
         use_gpu = self._usage(bad, "capacity use of the GPU model", m.gpu_res[o],
                               [n, self.gpus_t[o], hours], cap)
-        self._raise_first(bad, rows)
         return Prices(compute, egress, risk, pref, migration, moved, use_offer, use_gpu)
 
     @staticmethod
@@ -339,14 +381,11 @@ class PriceBook:
         bad.total("migration cost", out, limit.times, limit.total)
         return out, moved
 
-    def _raise_first(self, bad: Violations, rows: Rows) -> None:
-        first = bad.first([rows.stage, rows.offer, rows.purchase])
-        if first is None:
-            return
+    def _error(self, rows: Rows, first: Violation) -> InputError:
         ref = self.refs[int(rows.stage[first.row])]
         offer = self.market.offers[int(rows.offer[first.row])]
         if first.resource >= 0:
-            raise usage_error(self.portfolio, ref, self.market.res_names[first.resource],
-                              first.value)
-        raise money_error(self.portfolio, ref, f"{offer.site_id}/{offer.id}", TERMS[first.term],
-                          first.value)
+            return usage_error(self.portfolio, ref, self.market.res_names[first.resource],
+                               first.value)
+        return money_error(self.portfolio, ref, f"{offer.site_id}/{offer.id}",
+                           TERMS[first.term], first.value)
