@@ -16,6 +16,8 @@ from planner import api
 from planner.compile import pricing
 from planner.compile.arrays import build_problem
 from planner.compile.candidates import Rule, generate
+from planner.compile.market import Market
+from planner.compile.options import sort_per_stage
 from planner.compile.resolve import build_world
 from planner.errors import InputError
 
@@ -76,3 +78,18 @@ def test_the_first_too_large_option_is_reported_whatever_the_chunk_size() -> Non
         messages.add(str(err.value))
     assert len(messages) == 1
     assert next(iter(messages)).startswith("workloads[1].stages[0]: compute cost")
+
+
+def test_both_sorts_of_the_option_table_agree() -> None:
+    """The one-key sort and the three-key fallback (objectives too large to pack with the
+    name rank) order options alike: by stage, objective, then names."""
+    p = portfolio([workload(f"w{k}", [training(hours=h)]) for k, h in enumerate((10, 3, 7))])
+    world = build_world(p, [small_catalog()], now=NOW)
+    cands = generate(p, world)
+    rank = Market(world).order()
+    table = cands.options
+    shuffled = np.random.default_rng(0).permutation(len(table))
+    packed, fallback = table.take(shuffled), table.take(shuffled)
+    sort_per_stage(packed, rank)
+    sort_per_stage(fallback, rank * 2**50)  # too wide to pack: lexsort
+    assert list(packed) == list(fallback) == list(table)

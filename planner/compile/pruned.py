@@ -81,7 +81,7 @@ class PrunedList(Sequence[Pruned]):
         out: list[Pruned] = []
         at = 0
         for e in entries:
-            if e.rows:
+            if e.offer >= 0 and e.hardware < 0:  # blocked by site rules or concurrency
                 out.append(self._blocked(ref, e, tuple(options[at:at + e.rows])))
                 at += e.rows
             elif not priced_only:

@@ -9,9 +9,10 @@ a stage's whole screen — its :class:`Screen` — per the arguments it is a fun
 (:class:`ScreenKey`). Nothing is grouped by a hand-written key.
 
 Pruned options: with ``keep_pruned`` every option blocked by a rule a user could relax
-(a site rule, concurrency) is kept as a row to price, for explanations and diagnosis;
-without, a site that breaks a site rule is pruned as a whole and only options blocked by
-concurrency alone are kept (priced when asked for).
+(a site rule, concurrency) is kept as a row, for explanations and diagnosis; without, a
+site that breaks a site rule is pruned as a whole and only options blocked by concurrency
+alone are kept. Kept rows are priced when a stage's pruned records are asked for
+(:class:`~planner.compile.pruned.PrunedList`).
 """
 
 from __future__ import annotations
