@@ -93,3 +93,15 @@ def test_both_sorts_of_the_option_table_agree() -> None:
     sort_per_stage(packed, rank)
     sort_per_stage(fallback, rank * 2**50)  # too wide to pack: lexsort
     assert list(packed) == list(fallback) == list(table)
+
+
+@pytest.mark.parametrize(("fixed", "gb"), [(10**9, 0), (0, 10**9)])
+def test_a_too_large_migration_cost_is_reported(fixed: int, gb: int) -> None:
+    """Moving costs the fixed fee plus the moved data's egress, per replica placed apart."""
+    stage = {"kind": "inference", "gpu": {"models": {"A100-80GB": 1.0}}, "hours": 1,
+             "replicas": 10**6, "split": True}
+    p = portfolio([{**workload("w", [stage]), "model": {"size_gb": gb}}],
+                  settings={"move_fixed_usd": fixed})
+    world = build_world(p, [small_catalog()], now=NOW)
+    with pytest.raises(InputError, match=r"^workloads\[0\]\.stages\[0\]: migration cost"):
+        generate(p, world, previous={"w/inference": [("aws:eu-west-1", "g.a100")]})

@@ -35,7 +35,16 @@ from decimal import Decimal
 import numpy as np
 from numpy.typing import NDArray
 
-from planner.compile.exact import BoolArray, Factor, IntArray, Limit, Table, money, usage
+from planner.compile.exact import (
+    BoolArray,
+    Factor,
+    IntArray,
+    Limit,
+    Products,
+    Table,
+    money,
+    usage,
+)
 from planner.compile.magnitudes import (
     MAX_STAGE_MICRO,
     MAX_STAGE_USAGE,
@@ -375,9 +384,9 @@ class PriceBook:
             si = s[idx]
             rate = self.rates_t[self.old_row[si] * len(m.sites) + m.site_of[rows.offer[idx]]]
             got = money([rate, self.gb_t[self.moved_gb[si]]], Limit(limit.total, limit.times[idx]))
-            out[idx] += got.values
-            for row, value in got.over.items():
-                out[idx[row]] = self.fixed + value
+            over = {row: self.fixed + value for row, value in got.over.items()}
+            out[idx] += bad.money("migration cost", Products(got.values, over), idx)
+            out[idx[list(over)]] = 0
         bad.total("migration cost", out, limit.times, limit.total)
         return out, moved
 
