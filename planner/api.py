@@ -61,9 +61,10 @@ def plan_building_s(problem: Problem, explain: bool) -> float:
 
 
 def _mode(solver: str, options: SolveOptions) -> str:
-    """How the time limit was read, for the plan: ``lns`` always runs on the wall clock."""
-    if solver == "lns" and options.deterministic:
-        return "wall-clock time limit (lns has no deterministic mode)"
+    """How the time limit was read, for the plan: ``lns`` and ``lp`` always run on the wall
+    clock."""
+    if solver in ("lns", "lp") and options.deterministic:
+        return f"wall-clock time limit ({solver} has no deterministic mode)"
     return options.mode
 
 
@@ -218,7 +219,8 @@ def plan_world(portfolio: Portfolio, world: World, *, solver: str = "auto",
     if not all_or_nothing and not funding and _no_whole_plan(solver, solution, options):
         say("no plan for every workload: choosing the workloads that fit together")
         problem = funding_problem(portfolio, cands, problem)
-        asked, solver = solver, _pick(solver if solver != "lns" else AUTO, problem)
+        asked, solver = solver, _pick(solver if BACKENDS[solver].supports_funding else AUTO,
+                                      problem)
         backend = get_backend(solver)
         solution = backend.solve(problem, options)
         if solver != asked:

@@ -96,6 +96,6 @@ def test_lns_declares_it_cannot_fund_and_auto_picks_cpsat() -> None:
     assert not LnsBackend.supports_funding
     assert CpSatBackend.supports_funding and GreedyBackend.supports_funding
     assert choose_backend("auto", 10**9, funding=True) == "cpsat"
-    assert choose_backend("auto", 10**9) == "lns"
+    assert choose_backend("auto", 10**9) == "lp"
     with pytest.raises(SolverError, match="partial plans"):
         LnsBackend().solve(p, SolveOptions(time_limit_s=1, workers=1))
