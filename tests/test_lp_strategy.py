@@ -60,7 +60,14 @@ def test_lp_exact_path_never_wrong(problem: Problem) -> None:
 @settings(max_examples=60, deadline=None, derandomize=True)
 @given(problems(max_stages=6, max_options=3))
 def test_lp_lns_path_never_wrong(problem: Problem) -> None:
-    _check(problem, LpConfig(exact_options=0), 1.0)
+    _check(problem, LpConfig(exact_options=0, polish_options=0), 1.0)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(problems(max_stages=6, max_options=3))
+def test_lp_lns_then_exact_path_never_wrong(problem: Problem) -> None:
+    """The search stalls after one neighbourhood, exact CP-SAT takes over."""
+    _check(problem, LpConfig(exact_options=0, stall=1), 2.0)
 
 
 @settings(max_examples=40, deadline=None, derandomize=True)

@@ -21,6 +21,7 @@ it optimal fast and shrinks when it times out. Every phase reads the deadline.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,6 +43,8 @@ class LnsSettings:
     max_free: int = 1200
     sub_time_s: float = 4.0
     target_gap: float = 1e-4
+    stall: int | None = None
+    """Stop after this many neighbourhoods in a row without improvement (None: never)."""
 
 
 def stage_excess(problem: Problem, x: IntArray, rc: FloatArray) -> FloatArray:
@@ -88,19 +91,22 @@ def disagreement(problem: Problem, x: IntArray, rc: FloatArray, x_lp: FloatArray
 
 def improve(problem: Problem, x: IntArray, bound: int, rc: FloatArray, lam: FloatArray,
             x_lp: FloatArray, options: SolveOptions, deadline: Deadline,
-            settings: LnsSettings = LnsSettings()) -> tuple[IntArray, dict[str, float]]:
+            settings: LnsSettings = LnsSettings(),
+            report: Callable[[int], None] | None = None) -> tuple[IntArray, dict[str, float]]:
     """The best plan found from the complete plan ``x`` by the module's neighbourhoods
     until ``deadline`` or a gap to ``bound`` of ``settings.target_gap``; stats say
     ``proven`` when a neighbourhood held the whole problem and CP-SAT proved it optimal
-    (the plan is then optimal)."""
+    (the plan is then optimal). ``report`` hears every improved objective."""
     p = problem
     obj = p.objective(x)
     weight = LnsBackend._site_weights(p, lam)
     rng = np.random.default_rng(options.seed)
     hood = _Neighbourhoods(p, weight, settings.max_free, rng)
     binds = option_binds(p, binding_resources(p))
-    it = improved = 0
+    it = improved = stalled = 0
     while obj - bound > settings.target_gap * abs(obj):
+        if settings.stall is not None and stalled >= settings.stall:
+            break
         limit = min(settings.sub_time_s, deadline.remaining() - 0.2)
         if limit < 0.3:
             break
@@ -119,12 +125,16 @@ def improve(problem: Problem, x: IntArray, bound: int, rc: FloatArray, lam: Floa
         hood.max_free = min(hood.max_free, max(100, p.n_stages))
         whole = idx.size == p.n_options and bool((ub == p.opt_ub).all())
         if sol.objective is None:
+            stalled += 1
             continue
         x_new = x.copy()
         x_new[idx] = sol.x
         new_obj = p.objective(x_new)
+        stalled += 1
         if new_obj < obj:
-            x, obj, improved = x_new, new_obj, improved + 1
+            x, obj, improved, stalled = x_new, new_obj, improved + 1, 0
+            if report is not None:
+                report(obj)
         if whole and sol.status is SolveStatus.OPTIMAL:
             return x, {"lns_iterations": float(it), "lns_improvements": float(improved),
                        "proven": 1.0}

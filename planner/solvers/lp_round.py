@@ -97,14 +97,20 @@ def fill(problem: Problem, x: IntArray, stages: list[int], rc: FloatArray) -> In
     return x
 
 
-def lp_fill(problem: Problem, x_lp: FloatArray, rc: FloatArray) -> IntArray | None:
-    """Round the LP by filling (:func:`fill`) from nothing: the fractional stages first,
-    then the rest, each group by decreasing LP cost (the stages that lose most when they
-    miss the cheap capacity first); each stage takes its options by reduced cost, the LP's
-    own options first among (near-)ties. None when a stage does not fit."""
+def lp_fill(problem: Problem, x_lp: FloatArray, rc: FloatArray,
+            fractional_first: bool = True) -> IntArray | None:
+    """Round the LP by filling (:func:`fill`) from nothing: the fractional stages first
+    (unless not ``fractional_first``), then the rest, each group by decreasing LP cost (the
+    stages that lose most when they miss the cheap capacity first); each stage takes its
+    options by reduced cost, the LP's own options first among (near-)ties. None when a
+    stage does not fit. (With exact LP duals fractional-first is better: 0.75 % vs 2.6 %
+    above the bound at hard m; with the approximate duals of dual ascent, by cost alone:
+    3.9 % vs 5.6 % at hard l.)"""
     p = problem
     st = opt_stage(p)
     _xi, free = integral_part(p, x_lp)
+    if not fractional_first:
+        free[:] = False
     value = np.bincount(st, weights=p.opt_obj * x_lp, minlength=p.n_stages)
     order = np.lexsort((np.arange(p.n_stages), -value, ~free)).tolist()
     prefer = rc - 1e-6 * np.abs(rc) * x_lp
