@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import numpy as np
 from bruteforce import brute_force, feasible, problems
+from builders import solve
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_bruteforce import portfolios
 
+from planner.errors import InputError
 from planner.models.problem import Problem
 from planner.models.status import SolveStatus
 from planner.solvers import AUTO_EXACT_OPTIONS, BACKENDS, choose_backend, get_backend
@@ -179,3 +182,22 @@ def _contended() -> Problem:
         site_provider=("p", "q"),
         site_cloud=(False, False),
     )
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(portfolios())
+def test_random_portfolios_through_the_api_verified(case) -> None:  # type: ignore[no-untyped-def]
+    """``planner.plan(solver="lp")`` end to end: the independent verifier accepts the plan
+    (``solve`` runs it), it costs no less than CP-SAT's optimum, and where no plan places
+    every workload the partial-plan fallback hands over to a backend that can (lp
+    cannot); where partial plans are needed from the start, ``lp`` is refused with a hint
+    (like ``lns``)."""
+    p, cat = case
+    exact = solve(p, [cat], all_or_nothing=True)
+    mine = solve(p, [cat], solver="lp", all_or_nothing=True, time_limit_s=5)
+    if exact.status is SolveStatus.OPTIMAL and mine.placements:
+        assert mine.totals.total_usd >= exact.totals.total_usd
+    try:  # partial plans allowed: verified too, or refused like lns when they are needed
+        solve(p, [cat], solver="lp", time_limit_s=5)
+    except InputError as err:
+        assert "cannot make partial plans" in str(err)
