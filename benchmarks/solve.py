@@ -9,7 +9,7 @@ from collections.abc import Callable
 from ortools.sat.python import cp_model
 
 from planner.models.problem import Problem
-from planner.solvers import get_backend
+from planner.solvers import choose_backend, get_backend
 from planner.solvers.base import Solution, SolveOptions
 from planner.solvers.lns import LnsBackend, LnsConfig
 
@@ -46,7 +46,9 @@ def cpsat_traced(problem: Problem, options: SolveOptions) -> tuple[Solution, Tra
 
 def solve_traced(name: str, problem: Problem, options: SolveOptions, *, executor: str = "local",
                  address: str | None = None, progress: bool = False) -> tuple[Solution, Trace]:
-    """Solve with backend ``name`` and return its (time, objective, bound) trace."""
+    """Solve with backend ``name`` (``auto`` as ``planner plan`` resolves it) and return
+    its (time, objective, bound) trace."""
+    name = choose_backend(name, problem.n_options, problem.funding)
     if name == "cpsat":
         return cpsat_traced(problem, options)
     if name == "lns":
@@ -58,8 +60,10 @@ def solve_traced(name: str, problem: Problem, options: SolveOptions, *, executor
             if show is not None:
                 show(-1.0, None, None)
         return sol, backend.trace
-    sol = get_backend(name).solve(problem, options)
-    return sol, [(sol.solve_time_s, sol.objective, sol.bound)]
+    chosen = get_backend(name)
+    sol = chosen.solve(problem, options)
+    trace: Trace = list(getattr(chosen, "trace", []))  # lp: each new plan
+    return sol, [*trace, (sol.solve_time_s, sol.objective, sol.bound)]
 
 
 def _progress_bar(limit: float) -> Callable[[float, int | None, int | None], None]:

@@ -19,7 +19,7 @@ from planner.errors import InputError
 from planner.explain.conflicts import core_backend
 from planner.models.problem import PBudget, PColoc, PEdge, Problem
 from planner.models.status import SolveStatus
-from planner.solvers import AUTO_LNS_OPTIONS, BACKENDS, choose_backend, tuning
+from planner.solvers import AUTO_EXACT_OPTIONS, BACKENDS, choose_backend, tuning
 from planner.solvers.base import CoreBackend, SolveOptions
 from planner.solvers.capabilities import ALL_FEATURES, Capabilities, Feature, features
 from planner.solvers.cpsat import CpSatBackend
@@ -127,9 +127,9 @@ def test_the_core_backend_finds_a_conflict_exactly_when_none_is_feasible(
 
 
 def test_the_auto_threshold_is_the_tuning_setting() -> None:
-    assert AUTO_LNS_OPTIONS is tuning.AUTO_LNS_OPTIONS
-    assert choose_backend("auto", tuning.AUTO_LNS_OPTIONS) == "cpsat"
-    assert choose_backend("auto", tuning.AUTO_LNS_OPTIONS + 1) == "lns"
+    assert AUTO_EXACT_OPTIONS is tuning.AUTO_EXACT_OPTIONS
+    assert choose_backend("auto", tuning.AUTO_EXACT_OPTIONS) == "cpsat"
+    assert choose_backend("auto", tuning.AUTO_EXACT_OPTIONS + 1) == "lp"
     cfg = LnsConfig()
     assert all(getattr(cfg, f.name) == f.default for f in dataclasses.fields(LnsTuning))
 

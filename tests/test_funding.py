@@ -98,7 +98,7 @@ def test_lns_declares_it_cannot_fund_and_auto_picks_cpsat() -> None:
     assert Feature.FUNDING in CpSatBackend.capabilities.honours
     assert Feature.FUNDING in GreedyBackend.capabilities.honours
     assert choose_backend("auto", 10**9, funding=True) == "cpsat"
-    assert choose_backend("auto", 10**9) == "lns"
+    assert choose_backend("auto", 10**9) == "lp"
     # asked anyway, lns declines (no plan, no bound) instead of returning a broken plan
     sol = LnsBackend().solve(p, SolveOptions(time_limit_s=1, workers=1))
     assert sol.status is SolveStatus.UNKNOWN and sol.objective is None and not sol.x.any()

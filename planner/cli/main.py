@@ -111,7 +111,8 @@ def _summary(plan: Plan, console: Console) -> None:
 @catalogs_option
 @click.option("--solver", type=click.Choice(sorted([*BACKENDS, AUTO])), default=AUTO,
               show_default=True,
-              help="auto: cpsat (exact) up to 200k options, lns (large-portfolio strategy) above.")
+              help="auto: cpsat (exact) for partial plans and up to 5k options, lp (LP-guided "
+                   "strategy) above.")
 @click.option(
     "--time-limit",
     type=click.FloatRange(min=0.01),

@@ -138,7 +138,8 @@ def _solve_exact(
     return x, objective, objective if proven else safe_floor(solver.best_objective_bound)
 
 
-def _repair(p: Problem, rc: np.ndarray, stage_order: list[int] | None = None) -> IntArray | None:
+def reduced_cost_fill(p: Problem, rc: np.ndarray,
+                      stage_order: list[int] | None = None) -> IntArray | None:
     """Fill every stage with its options in order of reduced cost ``rc`` within capacity,
     stages in ``stage_order`` (default: largest regret first); None when a stage is stuck."""
     st = opt_stage(p)
@@ -192,8 +193,8 @@ def _start(p: Problem, rc: np.ndarray, scarcity: IntArray) -> IntArray | None:
     simple = not p.colocations and (p.min_sites is None or (p.min_sites <= 1).all())
     if simple:
         scarce = np.lexsort((np.arange(p.n_stages), scarcity)).tolist()
-        for x in (_repair(p, rc), _repair(p, rc, scarce),
-                  _repair(p, p.opt_obj.astype(np.float64), scarce)):
+        for x in (reduced_cost_fill(p, rc), reduced_cost_fill(p, rc, scarce),
+                  reduced_cost_fill(p, p.opt_obj.astype(np.float64), scarce)):
             if x is not None and not violations(p, x):
                 found.append(x)
     x, ok = greedy_assign(p)

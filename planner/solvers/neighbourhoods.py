@@ -65,7 +65,8 @@ class Neighbourhoods:
     def adapt(self, optimal: bool, seconds: float, limit: float) -> None:
         t = self.tuning
         if optimal and seconds < t.fast_share * limit:
-            self.max_free = int(self.max_free * t.grow)
+            # never more than every stage (growing without end overflows)
+            self.max_free = min(int(self.max_free * t.grow), max(t.min_free, self.p.n_stages))
             self.sites = min(self.sites + 1, self.weight.size)
         elif not optimal:
             self.max_free = max(t.min_free, int(self.max_free * t.shrink))

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 # --- Choosing a backend ----------------------------------------------------------------
 
-AUTO_LNS_OPTIONS = 200_000
-"""``auto`` picks ``cpsat`` up to this many options and ``lns`` above (see benchmarks/)."""
+AUTO_EXACT_OPTIONS = 5_000
+"""``auto`` runs exact CP-SAT up to this many options (and for partial plans), the ``lp``
+strategy above (see benchmarks/README.md)."""
 
 # --- Explanations and plan building (planner.api, planner.plans, planner.explain) ------
 

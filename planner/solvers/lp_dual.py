@@ -1,0 +1,167 @@
+r"""The LP bound at scale: smoothed dual ascent on the capacity multipliers.
+
+When the LP of :mod:`planner.solvers.lp_model` is too large for the simplex in the time
+asked (the hard family at l: 1.6 M options after reduction, GLOP > 250 s on 2 cores), the
+same bound is approached through its dual. With one unit per stage, the Lagrangian dual
+of the capacity rows is
+
+    L(λ) = Σ_s min_{o∈O_s} (f_o + Σ_r λ_r u_{o,r})  −  λᵀC ,      λ ≥ 0
+
+(:mod:`planner.solvers.bound`), whose maximum equals the LP optimum (the stage rows form
+a simplex per stage, so the relaxation has the integrality property). ``L`` is concave but
+not smooth; replacing each ``min`` by the soft minimum ``−τ log Σ exp(−rc/τ)`` (which is
+≤ the min and within ``τ log |O_s|`` of it) gives a smooth concave function, maximized by
+L-BFGS-B over λ ≥ 0 for a decreasing sequence of τ, each warm-started from the last.
+
+Only the final λ matters for validity: the bound reported is ``L(λ)`` itself, evaluated
+exactly by :class:`~planner.solvers.bound.LagrangianOracle` over *all* options and rounded
+down with :func:`~planner.solvers.bound.safe_floor` — valid for any λ ≥ 0, however far the
+ascent got. After the first τ, options whose reduced cost is far above their stage's minimum
+(more than 40 τ) carry no weight in the soft minimum; they are dropped from the
+evaluations (options on no limited resource always stay, so every stage's minimum stays
+bounded) and the set is re-checked when τ changes. The soft-minimum weights ``p_o`` (a fractional
+assignment) guide the rounding like LP values.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.optimize import minimize
+
+from planner.models.problem import IntArray, Problem
+from planner.solvers.base import Deadline
+from planner.solvers.bound import LagrangianOracle, safe_floor
+from planner.solvers.decompose import opt_stage
+
+FloatArray = NDArray[np.float64]
+TAUS = (1e-2, 1e-3, 1e-4)
+CHUNKS = 4
+"""Smoothing temperatures, relative to the median objective per unit."""
+
+
+@dataclass
+class DualResult:
+    bound: int | None
+    lam: FloatArray
+    reduced: FloatArray
+    x: FloatArray
+    evaluations: int
+    seconds: float
+
+
+def applies(problem: Problem) -> bool:
+    """Every stage places one unit and every option uses at most one resource."""
+    per = np.bincount(problem.use_opt, minlength=problem.n_options)
+    return bool((problem.units == 1).all() and (per <= 1).all() and (problem.opt_ub >= 1).all())
+
+
+@dataclass
+class _Active:
+    """The options that matter at the current τ, as arrays for fast evaluation."""
+
+    opts: IntArray
+    stage: IntArray
+    starts: IntArray
+    cost: FloatArray
+    res: IntArray
+    amt: FloatArray
+
+
+def _active(problem: Problem, st: IntArray, res: IntArray, amt: FloatArray,
+            rc: FloatArray, cutoff: float) -> _Active:
+    best = np.full(problem.n_stages, np.inf)
+    np.minimum.at(best, st, rc)
+    free = amt == 0  # options on no limited resource keep every stage's minimum bounded
+    loose = np.zeros(problem.n_stages, dtype=np.bool_)
+    loose[st[free]] = True
+    opts = np.flatnonzero((rc <= best[st] + cutoff) | free | ~loose[st])
+    s = st[opts]
+    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
+    dense = np.cumsum(np.r_[0, (s[1:] != s[:-1]).astype(np.int64)])
+    return _Active(opts, dense, starts, problem.opt_obj[opts].astype(np.float64), res[opts],
+                   amt[opts])
+
+
+def _smoothed(lam: FloatArray, act: _Active, cap: FloatArray, tau: float
+              ) -> tuple[float, FloatArray]:
+    """−(soft dual) and its gradient (for minimization)."""
+    rc = act.cost + lam[act.res] * act.amt
+    m = np.minimum.reduceat(rc, act.starts)
+    z = np.exp(-(rc - m[act.stage]) / tau)
+    zs = np.add.reduceat(z, act.starts)
+    val = float((m - tau * np.log(zs)).sum() - lam @ cap)
+    pr = z / zs[act.stage]
+    grad = np.bincount(act.res, weights=pr * act.amt, minlength=cap.size) - cap
+    return -val, -grad
+
+
+def _ascend(lam: FloatArray, act: _Active, cap: FloatArray, tau: float, iterations: int,
+            deadline: Deadline) -> tuple[FloatArray, int]:
+    """L-BFGS-B on the smoothed dual over the active options from ``lam``; the best point
+    seen when the deadline comes first."""
+    seen: dict[str, Any] = {"y": lam, "f": np.inf, "n": 0}
+
+    def fun(y: FloatArray) -> tuple[float, FloatArray]:
+        if deadline.expired():
+            raise TimeoutError
+        seen["n"] += 1
+        f, g = _smoothed(y, act, cap, tau)
+        if f < seen["f"]:
+            seen["y"], seen["f"] = y.copy(), f
+        return f, g
+
+    with contextlib.suppress(TimeoutError):  # the deadline: keep the best point seen
+        minimize(fun, lam, jac=True, method="L-BFGS-B", bounds=[(0.0, None)] * cap.size,
+                 options={"maxiter": iterations, "gtol": 1e-12, "ftol": 1e-15})
+    return np.maximum(0.0, seen["y"]), int(seen["n"])
+
+
+def dual_ascent(problem: Problem, deadline: Deadline, lam0: FloatArray | None = None,
+                iterations: int = 200) -> DualResult:
+    """The smoothed ascent of the module docstring until ``deadline``; requires
+    :func:`applies`."""
+    start = time.perf_counter()
+    p = problem
+    st = opt_stage(p)
+    res = np.zeros(p.n_options, dtype=np.int64)
+    amt = np.zeros(p.n_options)
+    res[p.use_opt] = p.use_res
+    amt[p.use_opt] = p.use_amt
+    cap = p.res_cap.astype(np.float64)
+    oracle = LagrangianOracle(p)
+    lam = np.zeros(cap.size) if lam0 is None else np.maximum(0.0, lam0)
+    scale = float(np.median(np.abs(p.opt_obj))) or 1.0
+    best_value, best_lam = oracle.value(lam)[0], lam
+    evals = 0
+    for k, rel in enumerate(TAUS if cap.size else ()):
+        tau = rel * scale
+        for _chunk in range(CHUNKS):
+            if deadline.remaining() < 0.5:
+                break
+            cutoff = np.inf if k == 0 else 40 * tau
+            act = _active(p, st, res, amt, oracle.reduced_costs(lam), cutoff)
+            lam, n = _ascend(lam, act, cap, tau, iterations, deadline)
+            evals += n
+            value = oracle.value(lam)[0]
+            if value > best_value:
+                best_value, best_lam = value, lam
+            else:
+                lam = best_lam
+                break
+    lam = best_lam
+    value, _x, reduced = oracle.value(lam)
+    tau = TAUS[-1] * scale
+    act = _active(p, st, res, amt, reduced, 40 * tau)
+    rc = reduced[act.opts]
+    m = np.minimum.reduceat(rc, act.starts)
+    z = np.exp(-(rc - m[act.stage]) / tau)
+    x = np.zeros(p.n_options)
+    x[act.opts] = z / np.add.reduceat(z, act.starts)[act.stage]
+    bound = safe_floor(value) if oracle.feasible else None
+    return DualResult(bound, lam, reduced, x, evals, time.perf_counter() - start)

@@ -1,0 +1,187 @@
+"""Round an LP solution to a plan: keep the stages the LP places integrally, repair the rest.
+
+0. **Fill** (:func:`lp_fill`, the start on capacity-only problems): every stage in
+   decreasing order of its LP cost, fractional stages first, on the option of least
+   reduced cost that still fits.
+1. **Round** (:func:`integral_part`): a stage whose LP units are integral (within 1e-6)
+   keeps them; a stage with fractional units is freed. Stages on a resource that the kept
+   units overfill (LP tolerances) are freed too.
+2. **Repair** (:func:`repair`): the freed stages — and every stage in a side constraint the
+   LP does not model (edges, co-location, spread, budgets, provider shares, move cap) —
+   are placed again by CP-SAT on the restriction that fixes every other stage at its LP
+   units (:func:`~planner.solvers.decompose.restrict`, the full model of
+   :class:`~planner.solvers.cpsat.ModelBuilder`, so every side constraint holds), with a
+   capacity-aware fill by reduced cost as its hint (:func:`fill`); the fill alone when
+   CP-SAT finds nothing in time. Freed stages keep their LP options, their ``keep``
+   cheapest options by reduced cost, and their cheapest option on no binding resource.
+
+Every result goes through :func:`~planner.solvers.feasibility.violations`; a repair that
+breaks a rule returns None and the strategy falls back to its other starts.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from planner.models.problem import IntArray, Problem
+from planner.solvers.base import Deadline, SolveOptions
+from planner.solvers.cpsat import CpSatBackend
+from planner.solvers.decompose import (
+    binding_resources,
+    constrained_stages,
+    opt_stage,
+    option_binds,
+    restrict,
+)
+from planner.solvers.feasibility import violations
+
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+TOL = 1e-6
+
+
+def integral_part(problem: Problem, x_lp: FloatArray) -> tuple[IntArray, BoolArray]:
+    """Units per option of the stages the LP places integrally (0 elsewhere), and the
+    mask of the freed stages (fractional, or on a resource the kept units overfill)."""
+    p = problem
+    st = opt_stage(p)
+    near = np.rint(x_lp)
+    off = np.abs(x_lp - near) > TOL
+    free = np.zeros(p.n_stages, dtype=np.bool_)
+    free[st[off]] = True
+    xi = np.clip(near, 0, p.opt_ub).astype(np.int64)
+    placed = np.bincount(st, weights=xi, minlength=p.n_stages)
+    free |= placed != p.units
+    xi[free[st]] = 0
+    if p.use_opt.size:
+        used = np.bincount(p.use_res, weights=p.use_amt * xi[p.use_opt], minlength=p.res_cap.size)
+        over = used > p.res_cap
+        if over.any():
+            hit = over[p.use_res] & (xi[p.use_opt] > 0)
+            free[st[p.use_opt[hit]]] = True
+            xi[free[st]] = 0
+    return xi, free
+
+
+def fill(problem: Problem, x: IntArray, stages: list[int], rc: FloatArray) -> IntArray | None:
+    """``x`` with every stage of ``stages`` (in that order; their units in ``x`` must be 0)
+    filled with its options in order of reduced cost ``rc`` within the capacity the rest
+    of ``x`` leaves; None when a stage does not fit."""
+    p = problem
+    x = x.copy()
+    uorder = np.argsort(p.use_opt, kind="stable")
+    uptr = np.searchsorted(p.use_opt[uorder], np.arange(p.n_options + 1)).tolist()
+    ures = p.use_res[uorder].tolist()
+    uamt = p.use_amt[uorder].tolist()
+    used = np.bincount(p.use_res, weights=p.use_amt * x[p.use_opt], minlength=p.res_cap.size)
+    remaining = (p.res_cap - used.astype(np.int64)).tolist()
+    ub = p.opt_ub.tolist()
+    for s in stages:
+        r = p.options_of(s)
+        need = int(p.units[s])
+        for o in (r.start + np.argsort(rc[r.start:r.stop], kind="stable")).tolist():
+            k = min(need, ub[o])
+            for j in range(uptr[o], uptr[o + 1]):
+                k = min(k, remaining[ures[j]] // uamt[j])
+            if k <= 0:
+                continue
+            x[o] += k
+            need -= k
+            for j in range(uptr[o], uptr[o + 1]):
+                remaining[ures[j]] -= k * uamt[j]
+            if need == 0:
+                break
+        if need:
+            return None
+    return x
+
+
+def lp_fill(problem: Problem, x_lp: FloatArray, rc: FloatArray,
+            fractional_first: bool = True) -> IntArray | None:
+    """Round the LP by filling (:func:`fill`) from nothing: the fractional stages first
+    (unless not ``fractional_first``), then the rest, each group by decreasing LP cost (the
+    stages that lose most when they miss the cheap capacity first); each stage takes its
+    options by reduced cost, the LP's own options first among (near-)ties. None when a
+    stage does not fit. (With exact LP duals fractional-first is better: 0.75 % vs 2.6 %
+    above the bound at hard m; with the approximate duals of dual ascent, by cost alone:
+    3.9 % vs 5.6 % at hard l.)"""
+    p = problem
+    st = opt_stage(p)
+    _xi, free = integral_part(p, x_lp)
+    if not fractional_first:
+        free[:] = False
+    value = np.bincount(st, weights=p.opt_obj * x_lp, minlength=p.n_stages)
+    order = np.lexsort((np.arange(p.n_stages), -value, ~free)).tolist()
+    prefer = rc - 1e-6 * np.abs(rc) * x_lp
+    return fill(p, np.zeros(p.n_options, dtype=np.int64), order, prefer)
+
+
+def regret_order(problem: Problem, stages: IntArray, rc: FloatArray) -> list[int]:
+    """``stages`` by decreasing regret (second-best minus best reduced cost), then index."""
+    p = problem
+    regret = np.zeros(stages.size)
+    for i, s in enumerate(stages.tolist()):
+        r = p.options_of(s)
+        two = np.partition(rc[r.start:r.stop], 1)[:2] if len(r) >= 2 else None
+        regret[i] = two[1] - two[0] if two is not None else np.inf
+    return stages[np.lexsort((stages, -regret))].tolist()
+
+
+def _kept_options(problem: Problem, x: IntArray, free: BoolArray, x_lp: FloatArray,
+                  rc: FloatArray, keep: int) -> tuple[IntArray, IntArray]:
+    """Options (and upper bounds) of the repair model: fixed stages only their units in
+    ``x``; freed stages their LP options, ``keep`` cheapest by ``rc`` and their cheapest
+    option on no binding resource."""
+    p = problem
+    st = opt_stage(p)
+    free_o = free[st]
+    order = np.lexsort((rc, st))
+    rank = np.empty(p.n_options, dtype=np.int64)
+    rank[order] = np.arange(p.n_options) - p.stage_ptr[st[order]]
+    mask = free_o & ((rank < keep) | (x_lp > TOL) | (x > 0))
+    loose = np.flatnonzero(free_o & ~option_binds(p, binding_resources(p)))
+    if loose.size:
+        by = loose[np.lexsort((p.opt_obj[loose], st[loose]))]
+        first = np.r_[True, st[by][1:] != st[by][:-1]]
+        mask[by[first]] = True
+    mask |= ~free_o & (x > 0)
+    idx = np.flatnonzero(mask).astype(np.int64)
+    ub = np.where(free_o, p.opt_ub, x)[idx]
+    return idx, ub
+
+
+def repair(problem: Problem, x_lp: FloatArray, rc: FloatArray, options: SolveOptions,
+           deadline: Deadline, keep: int = 12) -> IntArray | None:
+    """A complete plan meeting every rule from the LP solution ``x_lp`` (module docstring),
+    or None. CP-SAT runs until ``deadline`` at the latest."""
+    p = problem
+    xi, free = integral_part(p, x_lp)
+    free |= constrained_stages(p)
+    stages = np.flatnonzero(free)
+    hint = fill(p, xi, regret_order(p, stages, rc), rc)
+    if hint is not None and not violations(p, hint):
+        if stages.size == 0:
+            return hint
+        start = hint
+    else:
+        start = None
+    everyone = np.ones(p.n_stages, dtype=np.bool_)
+    idx, ub = _kept_options(p, xi if hint is None else hint, everyone, x_lp, rc, keep)
+    sub = restrict(p, idx, ub)
+    limit = deadline.remaining()
+    if limit < 0.2:
+        return start
+    sol = CpSatBackend().solve(sub, SolveOptions(
+        time_limit_s=limit, workers=options.workers, seed=options.seed,
+        deterministic=options.deterministic, deadline=deadline,
+        hint=start[idx] if start is not None else None))
+    if sol.objective is None:
+        return start
+    x = np.zeros(p.n_options, dtype=np.int64)
+    x[idx] = sol.x
+    if violations(p, x):
+        return start
+    if start is not None and p.objective(start) <= p.objective(x):
+        return start
+    return x

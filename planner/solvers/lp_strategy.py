@@ -1,0 +1,265 @@
+r"""The LP-guided strategy (backend ``lp``): bound by the LP, round it, improve.
+
+1. **Exact reduction** — drop dominated options
+   (:func:`~planner.solvers.decompose.reduce_dominated`; the optimum is unchanged).
+2. **Greedy** on the whole problem (:func:`~planner.solvers.greedy.greedy_assign`): a
+   plan to fall back on, so the strategy never ends worse than greedy.
+3. **Bound** — the LP relaxation with every linear side constraint, by GLOP
+   (:mod:`planner.solvers.lp_model`) up to ``lp_max_options`` options after the
+   reduction. Above, where the simplex is too slow (1.6 M options at hard l), the same
+   bound through its dual by smoothed ascent (:mod:`planner.solvers.lp_dual`), then the
+   exact LP on the options its reduced costs leave near their stage's best
+   (:func:`polish`, a reduction by reduced cost: the LP's optimal support lies there when
+   the multipliers are near optimal). Either way the bound is a Lagrangian value
+   evaluated exactly over every option, so it is valid whatever the LP solver's
+   tolerances, time limit or restriction.
+4. **Round** (:mod:`planner.solvers.lp_round`) — stages in decreasing order of their LP
+   cost (once with the fractional ones first, once without), each on the option of least
+   reduced cost that still fits (the LP's own options first among ties); with side
+   constraints the LP does not model, CP-SAT repairs the rounding on the LP's options.
+   The start is the cheapest that meets every rule of: the roundings, the repair,
+   greedy, and the ``lns`` strategy's capacity-aware fills at the LP's reduced costs
+   (:func:`repair_starts`; at realistic m they took the plan from 0.12 % to 0.087 %).
+5. **Improve** — up to ``exact_options`` options, CP-SAT on the whole (reduced) problem
+   with the start as hint (its proven bound may beat the LP's); above, LP-guided
+   large-neighbourhood search (:mod:`planner.solvers.lp_lns`); up to ``polish_options``,
+   once the search stalls or has had ``lns_share`` of the time, CP-SAT on the whole
+   reduced problem from its plan for the time left (it closes what the neighbourhoods
+   cannot reach on small problems).
+
+Every phase reads the one wall-clock deadline; the answer goes through
+:func:`~planner.solvers.feasibility.finish` (every rule, objective, bound ≤ objective).
+The bound reported is the best of the LP bound, CP-SAT's proven bound and the trivial
+bound. Partial plans (funding) are not supported: use ``cpsat`` or ``greedy``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from planner.models.problem import IntArray, Problem
+from planner.solvers.base import Deadline, Solution, SolveOptions, SolveStatus, decline
+from planner.solvers.bound import lagrangian_bound
+from planner.solvers.capabilities import SIDE_CONSTRAINTS, Capabilities
+from planner.solvers.cpsat import CpSatBackend
+from planner.solvers.decompose import constrained_stages, opt_stage, reduce_dominated, restrict
+from planner.solvers.feasibility import finish, violations
+from planner.solvers.greedy import greedy_assign
+from planner.solvers.lns import reduced_cost_fill
+from planner.solvers.lp_dual import applies, dual_ascent
+from planner.solvers.lp_lns import LnsSettings, improve
+from planner.solvers.lp_model import LpResult, dual_bound, lp_rows, solve_lp
+from planner.solvers.lp_round import lp_fill, repair
+
+
+@dataclass(frozen=True)
+class LpConfig:
+    """Knobs of the strategy (tuned on the hard family, 2 cores)."""
+
+    lp_max_options: int = 400_000
+    """The simplex (GLOP) up to this many options after reduction; dual ascent above."""
+    lp_share: float = 0.5
+    """At most this share of the time left goes to the bound."""
+    ascent_share: float = 0.6
+    """Of the bound's time, at most this share for dual ascent (the rest: the polish)."""
+    polish_window: float = 0.05
+    """Options kept for the polished LP: reduced cost within this × the median objective."""
+    exact_options: int = 3_000
+    """CP-SAT on the whole reduced problem up to this many options; LNS above."""
+    polish_options: int = 40_000
+    """Up to this many options (reduced), exact CP-SAT takes over from the LNS once it
+    stalls (``stall`` neighbourhoods in a row without improvement)."""
+    stall: int = 8
+    repair_starts: bool = True
+    """Also start from the ``lns`` strategy's fills (:func:`repair_starts`)."""
+    lns_share: float = 1.0
+    """Up to ``polish_options``: at most this share of the time left for the LNS (1.0: the
+    LNS until it stalls; 0.5 measured worse at hard s: 0.12 % vs 0.08 % in 28 s, better at
+    realistic s: 341,220 vs 341,315 USD, on the loaded 2-core machine)."""
+    greedy_full_options: int = 5_000_000
+    """Greedy on the unreduced problem up to this many options (on the reduced above)."""
+    lns: LnsSettings = field(default_factory=LnsSettings)
+
+
+def lp_bound_of(problem: Problem, deadline: Deadline, config: LpConfig) -> LpResult:
+    """The LP result (module docstring, step 3) within ``deadline``."""
+    t0 = time.perf_counter()
+    big = problem.n_options > config.lp_max_options and applies(problem)
+    lp = None if big else solve_lp(problem, deadline.remaining())
+    if lp is not None and lp.status == "optimal":
+        return lp
+    if applies(problem) and deadline.remaining() > 0.5:
+        dual = dual_ascent(problem, deadline.within(config.ascent_share * deadline.remaining()),
+                           None if lp is None else lp.lam)
+        if lp is None or (dual.bound or 0) > (lp.bound or 0):
+            lp = LpResult(dual.x, dual.lam, dual.reduced, dual.bound, float(dual.bound or 0),
+                          time.perf_counter() - t0, "dual ascent")
+        polished = polish(problem, lp, deadline, config.polish_window,
+                          config.lp_max_options)
+        if polished is not None and (polished.bound or 0) >= (lp.bound or 0):
+            return polished
+    if lp is not None and lp.bound is not None:
+        return lp
+    lag = lagrangian_bound(problem, iterations=200, time_limit_s=deadline.remaining())
+    return LpResult(np.zeros(problem.n_options), lag.lam, lag.reduced, lag.bound,
+                    float(lag.bound or 0), time.perf_counter() - t0, "lagrangian")
+
+
+def polish(problem: Problem, approx: LpResult, deadline: Deadline, window: float,
+           max_options: int) -> LpResult | None:
+    """The exact LP on the options whose reduced cost at the approximate multipliers is
+    within ``window`` × the median objective of their stage's best (plus each stage's
+    cheapest option on no limited resource, so it stays feasible): near the optimal
+    multipliers these hold the LP's optimal support. Its capacity duals give a bound over
+    *every* option (:func:`~planner.solvers.lp_model.dual_bound`, valid for any
+    multipliers), its solution guides the rounding. None when GLOP gives nothing or the
+    restriction keeps more than ``max_options`` options (too slow for the simplex)."""
+    p = problem
+    st = opt_stage(p)
+    rc = approx.reduced
+    best = np.full(p.n_stages, np.inf)
+    np.minimum.at(best, st, rc)
+    scale = float(np.median(np.abs(p.opt_obj))) or 1.0
+    mask = rc <= best[st] + window * scale
+    loose = np.ones(p.n_options, dtype=np.bool_)
+    loose[p.use_opt] = False
+    lo = np.flatnonzero(loose)
+    if lo.size:  # each stage's cheapest option on no limited resource
+        lo = lo[np.lexsort((p.opt_obj[lo], st[lo]))]
+        mask[lo[np.r_[True, st[lo][1:] != st[lo][:-1]]]] = True
+    idx = np.flatnonzero(mask).astype(np.int64)
+    if idx.size > max_options:
+        return None
+    sub = solve_lp(restrict(p, idx), deadline.remaining())
+    if sub.bound is None:
+        return None
+    rows = lp_rows(p)
+    lam = np.zeros(rows.b.size)
+    lam[: sub.lam.size] = sub.lam
+    bound, reduced = dual_bound(p, rows, lam)
+    x = np.zeros(p.n_options)
+    x[idx] = sub.x
+    return LpResult(x, sub.lam, reduced, bound, sub.value, sub.seconds,
+                    "polished " + sub.status)
+
+
+def repair_starts(problem: Problem, rc: np.ndarray, scarcity: IntArray
+                  ) -> list[IntArray | None]:
+    """The ``lns`` strategy's capacity-aware fills at the LP's reduced costs: by regret,
+    and with the scarcest stages (fewest options before the reduction) first, by reduced
+    cost and by plain cost (:func:`~planner.solvers.lns.reduced_cost_fill`)."""
+    scarce = np.lexsort((np.arange(problem.n_stages), scarcity)).tolist()
+    return [reduced_cost_fill(problem, rc), reduced_cost_fill(problem, rc, scarce),
+            reduced_cost_fill(problem, problem.opt_obj.astype(np.float64), scarce)]
+
+
+def _best(problem: Problem, plans: list[IntArray | None]) -> IntArray | None:
+    ok = [x for x in plans if x is not None and not violations(problem, x)]
+    return min(ok, key=problem.objective) if ok else None
+
+
+class LpBackend:
+    """Bound by the LP, round it, improve (see the module docstring)."""
+
+    name = "lp"
+    capabilities = Capabilities(honours=SIDE_CONSTRAINTS, proves_bound=True)
+
+    def __init__(self, config: LpConfig | None = None) -> None:
+        self.config = config or LpConfig()
+        self.trace: list[tuple[float, int | None, int | None]] = []
+        """(seconds, objective of the reduced problem's plan, bound) at each new plan."""
+
+    def solve(self, problem: Problem, options: SolveOptions) -> Solution:
+        options = options.started()
+        assert options.deadline is not None
+        deadline = options.deadline
+        start = time.perf_counter()
+        declined = decline(self.name, self.capabilities, problem)
+        if declined is not None:
+            return declined
+        zeros = np.zeros(problem.n_options, dtype=np.int64)
+        if (np.diff(problem.stage_ptr) == 0).any():
+            return Solution(self.name, SolveStatus.INFEASIBLE, zeros, None, None,
+                            time.perf_counter() - start, "a stage has no feasible option")
+        x, bound, stats = self._solve(problem, options, deadline)
+        elapsed = time.perf_counter() - start
+        if x is None:
+            return finish(problem, Solution(self.name, SolveStatus.UNKNOWN, zeros, None, bound,
+                                            elapsed, "no complete plan found in time", stats))
+        objective = problem.objective(x)
+        sol = finish(problem, Solution(self.name, SolveStatus.FEASIBLE, x, objective, bound,
+                                       elapsed, "", stats))
+        assert sol.bound is not None
+        gap = (objective - sol.bound) / objective if objective else 0.0
+        sol.detail = f"lp: gap {gap:.4%}"
+        return sol
+
+    def _solve(self, problem: Problem, options: SolveOptions, deadline: Deadline
+               ) -> tuple[IntArray | None, int | None, dict[str, float]]:
+        cfg = self.config
+        t0 = time.perf_counter()
+        keep = reduce_dominated(problem)
+        full = problem.n_options <= cfg.greedy_full_options
+        x0, complete = greedy_assign(problem if full else restrict(problem, keep))
+        if not full:
+            x0 = _lift(problem.n_options, keep, x0)
+        x_g = x0 if complete and not violations(problem, x0) else None
+        if x_g is not None:
+            keep = np.union1d(keep, np.flatnonzero(x_g)).astype(np.int64)
+        red = restrict(problem, keep)
+        stats: dict[str, float] = {"reduced_options": float(red.n_options),
+                                   "greedy_s": time.perf_counter() - t0}
+        lp = lp_bound_of(red, deadline.within(cfg.lp_share * deadline.remaining()), cfg)
+        stats.update(bound_s=time.perf_counter() - t0, bound_lp=float(lp.status == "optimal"))
+        plans = [lp_fill(red, lp.x, lp.reduced), lp_fill(red, lp.x, lp.reduced, False),
+                 None if x_g is None else x_g[keep]]
+        if cfg.repair_starts and not constrained_stages(red).any():
+            plans += repair_starts(red, lp.reduced, np.diff(problem.stage_ptr))
+        if constrained_stages(red).any():
+            plans.append(repair(red, lp.x, lp.reduced, options,
+                                deadline.within(0.3 * deadline.remaining())))
+        x = _best(red, plans)
+        stats["first_feasible_s"] = time.perf_counter() - t0
+        bound = lp.bound
+
+        def report(objective: int | None) -> None:
+            self.trace.append((time.perf_counter() - t0, objective, bound))
+
+        report(None if x is None else red.objective(x))
+        if x is None or red.n_options <= cfg.exact_options:
+            x, bound = self._exact(red, x, bound, options, deadline)
+        elif bound is not None:
+            polish_exact = red.n_options <= cfg.polish_options
+            lns = dataclasses.replace(cfg.lns, stall=cfg.stall if polish_exact else None)
+            until = deadline.within(cfg.lns_share * deadline.remaining()) if polish_exact \
+                else deadline
+            x, more = improve(red, x, bound, lp.reduced, lp.lam, lp.x, options, until,
+                              lns, report)
+            stats.update(more)
+            if more.get("proven"):
+                bound = red.objective(x)  # CP-SAT proved the whole problem optimal
+            elif polish_exact and deadline.remaining() > 1.0:
+                x, bound = self._exact(red, x, bound, options, deadline)
+                report(None if x is None else red.objective(x))
+        return (None if x is None else _lift(problem.n_options, keep, x)), bound, stats
+
+    @staticmethod
+    def _exact(red: Problem, x: IntArray | None, bound: int | None, options: SolveOptions,
+               deadline: Deadline) -> tuple[IntArray | None, int]:
+        """CP-SAT on the whole reduced problem from ``x`` until the deadline: the better
+        plan and the better bound."""
+        sol = CpSatBackend().solve(red, SolveOptions(
+            time_limit_s=deadline.remaining(), workers=options.workers, seed=options.seed,
+            deterministic=options.deterministic, hint=x, deadline=deadline))
+        x = _best(red, [x, sol.x if sol.objective is not None else None])
+        return x, max(b for b in (bound, sol.bound, red.trivial_bound()) if b is not None)
+
+
+def _lift(n: int, keep: IntArray, x: IntArray) -> IntArray:
+    out = np.zeros(n, dtype=np.int64)
+    out[keep] = x
+    return out

@@ -1,0 +1,206 @@
+"""The LP-guided strategy (``lp``) and its bounds against brute force on small random
+instances with every side constraint (edges, co-location, spread, budgets, provider share
+caps, move caps), and the ``auto`` policy.
+
+* every ``lp`` plan passes the shared feasibility check and brute force's own check, costs
+  at least the optimum, never more than greedy's plan, and its bound is ≤ the optimum —
+  on the exact path (CP-SAT on the reduced problem) and on the LNS path;
+* the LP bound (:func:`planner.solvers.lp_model.solve_lp`) and the dual-ascent bound
+  (:mod:`planner.solvers.lp_dual`) are ≤ the optimum, and the LP bound holds for *any*
+  multipliers (:func:`dual_bound` does not trust the LP solver);
+* the rounding returns complete plans that meet every rule or nothing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from bruteforce import brute_force, feasible, problems
+from builders import solve
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_bruteforce import portfolios
+
+from planner.errors import InputError
+from planner.models.problem import Problem
+from planner.models.status import SolveStatus
+from planner.solvers import AUTO_EXACT_OPTIONS, BACKENDS, choose_backend, get_backend
+from planner.solvers.base import Deadline, SolveOptions
+from planner.solvers.capabilities import Feature
+from planner.solvers.feasibility import violations
+from planner.solvers.greedy import GreedyBackend
+from planner.solvers.lp_dual import applies, dual_ascent
+from planner.solvers.lp_model import dual_bound, lp_rows, solve_lp
+from planner.solvers.lp_round import lp_fill, repair
+from planner.solvers.lp_strategy import LpBackend, LpConfig
+
+FOUND = (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE)
+
+
+def _check(problem: Problem, config: LpConfig, limit: float) -> None:
+    expected = brute_force(problem)
+    sol = LpBackend(config).solve(problem, SolveOptions(time_limit_s=limit, workers=1))
+    greedy = GreedyBackend().solve(problem, SolveOptions())
+    if sol.status in FOUND:
+        assert expected is not None and sol.objective is not None
+        assert violations(problem, sol.x) == [] and feasible(problem, sol.x)
+        assert sol.objective == problem.objective(sol.x) >= expected
+        assert sol.bound is not None and sol.bound <= expected
+        if greedy.objective is not None:
+            assert sol.objective <= greedy.objective
+    elif sol.status is SolveStatus.INFEASIBLE:
+        assert expected is None
+    else:
+        assert sol.status is SolveStatus.UNKNOWN and not sol.x.any()
+        assert greedy.objective is None
+        assert expected is None or sol.bound is None or sol.bound <= expected
+
+
+@settings(max_examples=80, deadline=None, derandomize=True)
+@given(problems())
+def test_lp_exact_path_never_wrong(problem: Problem) -> None:
+    _check(problem, LpConfig(), 5.0)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(problems(max_stages=6, max_options=3))
+def test_lp_lns_path_never_wrong(problem: Problem) -> None:
+    _check(problem, LpConfig(exact_options=0, polish_options=0), 1.0)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(problems(max_stages=6, max_options=3))
+def test_lp_lns_then_exact_path_never_wrong(problem: Problem) -> None:
+    """The search stalls after one neighbourhood, exact CP-SAT takes over."""
+    _check(problem, LpConfig(exact_options=0, stall=1), 2.0)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(problems(max_stages=6, max_options=3))
+def test_lp_dual_ascent_path_never_wrong(problem: Problem) -> None:
+    """The path of large problems: no simplex, the bound by dual ascent (when it applies)."""
+    _check(problem, LpConfig(exact_options=0, lp_max_options=0), 1.0)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(problems())
+def test_lp_bound_at_most_optimum(problem: Problem) -> None:
+    expected = brute_force(problem)
+    lp = solve_lp(problem, 5.0)
+    if expected is not None and lp.bound is not None:
+        assert lp.bound <= expected
+    if expected is None:
+        return
+    if applies(problem):
+        dual = dual_ascent(problem, Deadline.after(2.0))
+        assert dual.bound is not None and dual.bound <= expected
+
+
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(problems(), st.lists(st.floats(0, 1e6, allow_nan=False), min_size=1, max_size=40))
+def test_dual_bound_valid_for_any_multipliers(problem: Problem, raw: list[float]) -> None:
+    """L(λ) is a lower bound for every λ ≥ 0 (and negative λ are projected), so the bound
+    never depends on the accuracy of the LP solver's duals."""
+    expected = brute_force(problem)
+    if expected is None:
+        return
+    rows = lp_rows(problem)
+    lam = np.resize(np.array(raw) - 1e5, rows.b.size)
+    bound, _rc = dual_bound(problem, rows, lam)
+    assert bound is not None and bound <= expected
+
+
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(problems())
+def test_rounding_complete_and_rule_abiding_or_nothing(problem: Problem) -> None:
+    lp = solve_lp(problem, 5.0)
+    if lp.bound is None:
+        return
+    x = lp_fill(problem, lp.x, lp.reduced)
+    if x is not None:  # the fill knows only capacity: the strategy checks the rest
+        assert np.array_equal(np.bincount(np.repeat(np.arange(problem.n_stages),
+                                                    np.diff(problem.stage_ptr)),
+                                          weights=x, minlength=problem.n_stages),
+                              problem.units)
+    fixed = repair(problem, lp.x, lp.reduced, SolveOptions(workers=1), Deadline.after(2.0))
+    if fixed is not None:
+        assert violations(problem, fixed) == [] and feasible(problem, fixed)
+
+
+def test_lp_refuses_partial_plans() -> None:
+    caps = LpBackend.capabilities
+    assert Feature.FUNDING not in caps.honours and not caps.proves_optimality
+    assert caps.proves_bound and not caps.deterministic
+    assert BACKENDS["lp"] is LpBackend and isinstance(get_backend("lp"), LpBackend)
+
+
+def test_auto_policy() -> None:
+    assert choose_backend("auto", 10) == "cpsat"
+    assert choose_backend("auto", AUTO_EXACT_OPTIONS) == "cpsat"
+    assert choose_backend("auto", AUTO_EXACT_OPTIONS + 1) == "lp"
+    assert choose_backend("auto", 10**9, funding=True) == "cpsat"
+    for name in BACKENDS:
+        assert choose_backend(name, 10**9) == name
+
+
+def test_lp_stops_at_the_deadline() -> None:
+    """No time at all: the strategy still answers with a plan meeting every rule (greedy's
+    at worst), never a broken one."""
+    p = _contended()
+    sol = LpBackend().solve(p, SolveOptions(time_limit_s=0.0, workers=1))
+    assert sol.objective is not None and violations(p, sol.x) == []
+    assert sol.objective <= 1_600
+
+
+def test_lp_on_a_contended_instance_beats_greedy() -> None:
+    """Two stages, one cheap slot: greedy puts the first stage in it; the LP-guided plan
+    gives it to the stage that saves most (the optimum)."""
+    p = _contended()
+    greedy = GreedyBackend().solve(p, SolveOptions())
+    sol = LpBackend(LpConfig(exact_options=0)).solve(p, SolveOptions(time_limit_s=5,
+                                                                      workers=1))
+    assert sol.objective == brute_force(p) == 200 + 500
+    assert greedy.objective is not None and greedy.objective > sol.objective
+    assert sol.bound is not None and sol.bound <= sol.objective
+
+
+def _contended() -> Problem:
+    """Stage 0 (few options, goes first in greedy) saves 100 on the cheap slot; stage 1
+    saves 1,000."""
+    return Problem(
+        n_stages=2,
+        stage_ptr=np.array([0, 2, 4]),
+        units=np.array([1, 1]),
+        opt_cost=np.array([100, 200, 500, 1_500]),
+        opt_obj=np.array([100, 200, 500, 1_500]),
+        opt_compute=np.array([100, 200, 500, 1_500]),
+        opt_ub=np.array([1, 1, 1, 1]),
+        opt_site=np.array([0, 1, 0, 1]),
+        opt_moved=np.zeros(4, dtype=np.bool_),
+        use_opt=np.array([0, 2]),
+        use_res=np.array([0, 0]),
+        use_amt=np.array([1, 1]),
+        res_cap=np.array([1]),
+        res_names=("cheap",),
+        site_names=("a", "b"),
+        site_provider=("p", "q"),
+        site_cloud=(False, False),
+    )
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(portfolios())
+def test_random_portfolios_through_the_api_verified(case) -> None:  # type: ignore[no-untyped-def]
+    """``planner.plan(solver="lp")`` end to end: the independent verifier accepts the plan
+    (``solve`` runs it), it costs no less than CP-SAT's optimum, and where no plan places
+    every workload the partial-plan fallback hands over to a backend that can (lp
+    cannot); where partial plans are needed from the start, ``lp`` is refused with a hint
+    (like ``lns``)."""
+    p, cat = case
+    exact = solve(p, [cat], all_or_nothing=True)
+    mine = solve(p, [cat], solver="lp", all_or_nothing=True, time_limit_s=5)
+    if exact.status is SolveStatus.OPTIMAL and mine.placements:
+        assert mine.totals.total_usd >= exact.totals.total_usd
+    try:  # partial plans allowed: verified too, or refused like lns when they are needed
+        solve(p, [cat], solver="lp", time_limit_s=5)
+    except InputError as err:
+        assert "cannot make partial plans" in str(err)
