@@ -75,7 +75,7 @@ from planner.models.problem import IntArray, Problem
 from planner.solvers.base import Solution, SolveOptions, SolverError, SolveStatus
 from planner.solvers.bound import safe_floor
 from planner.solvers.feasibility import finish, violations
-from planner.solvers.greedy import greedy_assign
+from planner.solvers.greedy_pass import greedy_assign
 from planner.solvers.magnitude import check_magnitudes, share_fraction, stage_peak
 
 _STATUS = {
