@@ -105,23 +105,24 @@ def neighbourhood(problem: Problem, x: IntArray, stuck: list[int],
                   limit: int = MAX_FREE) -> list[int]:
     """The stuck stages, their partners, and up to ``limit`` stages placed on a resource
     an option of a stuck stage uses (resources used by the most such options first)."""
-    free = set(stuck)
-    free |= _partners(problem, free)
-    options = np.concatenate([np.arange(problem.options_of(s).start, problem.options_of(s).stop)
-                              for s in sorted(free)] or [np.zeros(0, dtype=np.int64)])
-    wanted = np.isin(problem.use_opt, options)
-    res, count = np.unique(problem.use_res[wanted], return_counts=True)
+    free = set(stuck) | _partners(problem, set(stuck))
+    is_free = np.zeros(problem.n_stages, dtype=np.bool_)
+    is_free[sorted(free)] = True
     stage_of = np.repeat(np.arange(problem.n_stages), np.diff(problem.stage_ptr))
-    placed = x[problem.use_opt] > 0
+    wanted = is_free[stage_of[problem.use_opt]]
+    res, count = np.unique(problem.use_res[wanted], return_counts=True)
+    rank = np.full(problem.res_cap.size, res.size, dtype=np.int64)
+    rank[res[np.lexsort((res, -count))]] = np.arange(res.size)
+    on = (x[problem.use_opt] > 0) & (rank[problem.use_res] < res.size)
+    held = stage_of[problem.use_opt[on]]
+    order = np.lexsort((held, rank[problem.use_res[on]]))  # by resource rank, then stage
     added = 0
-    for r in res[np.lexsort((res, -count))].tolist():
-        on = np.unique(stage_of[problem.use_opt[placed & (problem.use_res == r)]])
-        for t in on.tolist():
-            if added >= limit:
-                break
-            if t not in free:
-                free.add(t)
-                added += 1
+    for t in held[order].tolist():
+        if added >= limit:
+            break
+        if t not in free:
+            free.add(t)
+            added += 1
     return sorted(free | _partners(problem, free))
 
 
