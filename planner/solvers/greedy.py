@@ -235,13 +235,13 @@ def greedy_start(problem: Problem, options: SolveOptions) -> Start:
     start = Start(np.zeros(problem.n_options, dtype=np.int64), ok=False)
     done = _passes(problem, options, start)
     start.x, start.repaired, start.moved = done.x, len(done.repaired), done.moved
-    if done.repaired:
-        start.notes.append(f"{_n(len(done.repaired), 'stage')} repaired "
-                           f"({_n(done.moved, 'unit')} of other stages moved to free capacity)")
     if start.rounds:
         start.notes.append(f"{_n(start.stuck, 'stage')} did not fit the first pass, "
                            f"{len(done.stuck)} after {_n(start.rounds, 'more pass', 'es')} "
                            f"with the {start.first} stuck stages first")
+    if done.repaired:
+        start.notes.append(f"{_n(len(done.repaired), 'stage')} repaired "
+                           f"({_n(done.moved, 'unit')} of other stages moved to free capacity)")
     broken = [] if done.stuck else violations(problem, done.x)
     if not done.stuck and not broken:
         start.ok = True
