@@ -31,7 +31,6 @@ HERE = Path(__file__).resolve().parent
 if str(HERE.parent) not in sys.path:  # this checkout's planner, not an installed one
     sys.path.insert(0, str(HERE.parent))
 
-from planner.catalog.azure_skus import GpuFamily, load_gpu_families  # noqa: E402
 from planner.catalog.schema import (  # noqa: E402
     SCHEMA_VERSION,
     CatalogFile,
@@ -40,7 +39,8 @@ from planner.catalog.schema import (  # noqa: E402
     EgressPrices,
     RowSource,
 )
-from planner.catalog.serialize import serialize_catalog  # noqa: E402
+from planner.providers.azure.skus import GpuFamily, load_gpu_families  # noqa: E402
+from planner.refresh.serialize import serialize_catalog  # noqa: E402
 from planner.vocab.gpus import GPU_MODELS, normalize_gpu  # noqa: E402
 from planner.vocab.jurisdictions import region_country  # noqa: E402
 
@@ -51,9 +51,11 @@ EGRESS = {
     "aws": EgressPrices(same_provider_per_gb=Decimal("0.02"), internet_per_gb=Decimal("0.09")),
     "azure": EgressPrices(same_provider_per_gb=Decimal("0.02"), internet_per_gb=Decimal("0.087")),
 }
-"""List prices for data transfer out (first tier): AWS 0.02 between regions and 0.09 to the
-internet (aws.amazon.com/ec2/pricing/on-demand, data transfer); Azure 0.02 between regions
-and 0.087 to the internet (azure.microsoft.com/pricing/details/bandwidth)."""
+"""The legacy flat ``egress`` field of the bundled snapshot (AWS 0.02 between regions and
+0.09 to the internet, Azure 0.02 and 0.087). The planner no longer prices it: egress comes
+from ``planner/data/egress.json`` (per region, with sources). It is still written so the
+bundled files, and the sha256 every plan records of them, stay byte-identical; drop it at
+the next rebuild that changes the files anyway."""
 
 NOTE = (
     "Bundled snapshot built by catalogs/build_snapshot.py from the transcription tables in "

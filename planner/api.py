@@ -23,6 +23,7 @@ from planner.compile.arrays import build_problem
 from planner.compile.candidates import generate
 from planner.compile.resolve import build_world
 from planner.errors import InputError, VerificationError
+from planner.explain.conflicts import diagnose, recheck_conflicts
 from planner.inputs.files import load_document_as
 from planner.inputs.files import load_portfolio as _load_portfolio
 from planner.models.plan import Conflict, Dropped, Plan
@@ -38,43 +39,47 @@ from planner.plans.partial import (
     needs_funding,
     valued,
 )
-from planner.solvers import AUTO, BACKENDS, choose_backend, get_backend
+from planner.providers.registry import cloud_providers
+from planner.solvers import AUTO, BACKENDS, choose_backend, get_backend, tuning
 from planner.solvers.base import Deadline, Solution, SolveOptions, default_workers
-from planner.solvers.diagnosis import diagnose, recheck_conflicts
+from planner.solvers.capabilities import Feature, refusal
 from planner.solvers.magnitude import check_magnitudes
+from planner.solvers.tuning import EXPLAIN_MAX_STAGES
 from planner.verify.check import Violation, foreign_plan, verify
-
-EXPLAIN_MAX_STAGES = 2000
-"""Above this many stages, pruned options are not priced (see :func:`plan`)."""
 
 
 def plan_building_s(problem: Problem, explain: bool) -> float:
     """Seconds kept after the solve for building and verifying the plan: about twice
-    what it took on the 2-core test machine (1.3 s for 500 stages with pruned options
-    priced; 1.1 s for 5,000 stages and 640k options without); half as much again for
-    partial plans (funding), which explain their dropped workloads too."""
-    per_stage = 4e-3 if explain else 4e-4
-    base = 0.5 + per_stage * problem.n_stages + 1e-6 * problem.n_options
-    # partial plans also explain the dropped workloads: 60.9 s for --time-limit 60 on the
-    # 5,000-stage benchmark with 481 dropped before this allowance
-    return base * 1.5 if problem.funding else base
+    what it took on the 2-core test machine; more for partial plans (funding), which
+    explain their dropped workloads too (the settings are in :mod:`planner.solvers.tuning`)."""
+    per_stage = tuning.BUILD_PER_STAGE_EXPLAINED_S if explain else tuning.BUILD_PER_STAGE_S
+    base = (tuning.BUILD_BASE_S + per_stage * problem.n_stages
+            + tuning.BUILD_PER_OPTION_S * problem.n_options)
+    return base * tuning.BUILD_FUNDING_FACTOR if problem.funding else base
 
 
 def _mode(solver: str, options: SolveOptions) -> str:
-    """How the time limit was read, for the plan: ``lns`` always runs on the wall clock."""
-    if solver == "lns" and options.deterministic:
-        return "wall-clock time limit (lns has no deterministic mode)"
+    """How the time limit was read, for the plan: a backend without the deterministic
+    capability (``lns``) always runs on the wall clock."""
+    if options.deterministic and not BACKENDS[solver].capabilities.deterministic:
+        return f"wall-clock time limit ({solver} has no deterministic mode)"
     return options.mode
 
 
+def _capable(problem: Problem) -> list[str]:
+    """The backends that honour every feature ``problem`` uses."""
+    return [n for n, b in BACKENDS.items() if not b.capabilities.missing(problem)]
+
+
 def _pick(solver: str, problem: Problem) -> str:
-    """The backend for ``solver`` (``auto`` by size); a backend that cannot leave workloads
-    out (``lns``) is refused for a problem that needs it."""
+    """The backend for ``solver`` (``auto`` by size); a backend that lacks a capability the
+    problem needs (``lns`` cannot leave workloads out) is refused."""
     name = choose_backend(solver, problem.n_options, problem.funding)
-    if problem.funding and not BACKENDS[name].supports_funding:
-        raise InputError(f"the {name} solver cannot make partial plans (workloads with "
-                         "value_usd/priority, or workloads that cannot be placed)",
-                         hint="use --solver cpsat or greedy, or --all-or-nothing")
+    missing = BACKENDS[name].capabilities.missing(problem)
+    if missing:
+        tail = ", or --all-or-nothing" if Feature.FUNDING in missing else ""
+        raise InputError(refusal(name, missing),
+                         hint=f"use --solver {' or '.join(_capable(problem))}{tail}")
     return name
 
 
@@ -83,7 +88,8 @@ def _no_whole_plan(solver: str, solution: Solution, options: SolveOptions) -> bo
     found none with time left, so a partial plan is worth a try."""
     if solution.status is SolveStatus.INFEASIBLE:
         return True
-    return (solution.status is SolveStatus.UNKNOWN and not BACKENDS[solver].proves_optimality
+    return (solution.status is SolveStatus.UNKNOWN
+            and not BACKENDS[solver].capabilities.proves_optimality
             and options.remaining_s() > 0)
 
 
@@ -115,7 +121,7 @@ def load_catalogs(directory: str | Path | None = None) -> list[LoadedCatalog]:
     """Load the provider catalog snapshots (``aws.json``, ``azure.json``) from
     ``directory``, or from the default lookup (:func:`default_catalog_dir`) — works from
     any working directory."""
-    return load_catalog_dir(resolve_catalog_dir(directory).path)
+    return load_catalog_dir(resolve_catalog_dir(directory).path, tuple(cloud_providers()))
 
 
 def load_plan(path: str | Path) -> Plan:
@@ -218,7 +224,8 @@ def plan_world(portfolio: Portfolio, world: World, *, solver: str = "auto",
     if not all_or_nothing and not funding and _no_whole_plan(solver, solution, options):
         say("no plan for every workload: choosing the workloads that fit together")
         problem = funding_problem(portfolio, cands, problem)
-        asked, solver = solver, _pick(solver if solver != "lns" else AUTO, problem)
+        can = not BACKENDS[solver].capabilities.missing(problem)
+        asked, solver = solver, _pick(solver if can else AUTO, problem)
         backend = get_backend(solver)
         solution = backend.solve(problem, options)
         if solver != asked:

@@ -26,13 +26,6 @@ def micro_to_usd(micro: int) -> Decimal:
     return (Decimal(micro) / MICRO).quantize(Decimal("0.000001"))
 
 
-def as_decimal(value: float | int | Decimal | str) -> Decimal:
-    """A number from an input file as an exact decimal (floats via their shortest repr)."""
-    if isinstance(value, Decimal):
-        return value
-    return Decimal(str(value))
-
-
 def cost_micro(price_per_unit: Decimal, *quantities: Decimal) -> int:
     """price × q1 × q2 … in micro-dollars, rounded once (half-even)."""
     total = price_per_unit * MICRO

@@ -4,7 +4,8 @@ The explain snapshots (tests/snapshots/, test_views_cli.py) are regenerated with
 ``UPDATE_SNAPSHOTS=1`` whenever the wording changes; that must never bless a more
 expensive plan. So the placements and costs they show are pinned here to numbers written
 out from first principles: catalog price × hours × instances, egress GB × the source's
-price per GB, on-prem amortization. None of the planner's pricing code is used.
+price per GB (from planner/data/egress.json), on-prem amortization. None of the planner's
+pricing code is used.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from functools import cache
+from pathlib import Path
+from typing import Any
 
 import pytest
 from example_plans import CATALOGS, plan_json
@@ -20,6 +23,7 @@ from planner.models.plan import Placement, Plan
 
 D = Decimal
 PERIOD = D(730)  # settings.period_hours
+EGRESS_TABLE = Path(__file__).resolve().parent.parent / "planner" / "data" / "egress.json"
 
 
 @cache
@@ -33,12 +37,19 @@ def price(provider: str, region: str, itype: str, *, spot: bool = False) -> Deci
     return D(r["spot_price_per_hour" if spot else "price_per_hour"])
 
 
+def egress(provider: str) -> dict[str, Any]:
+    """The provider's entry of the sourced egress table (planner/data/egress.json)."""
+    data = json.loads((EGRESS_TABLE).read_text("utf-8"))
+    return data["providers"][provider]  # type: ignore[no-any-return]
+
+
 def internet(provider: str) -> Decimal:
-    data = json.loads((CATALOGS / f"{provider}.json").read_text("utf-8"))
-    return D(data["egress"]["internet_per_gb"])
+    return D(egress(provider)["default"]["internet_per_gb"])
 
 
-AWS_SAME = D("0.02")   # aws.json egress.same_provider_per_gb
+# us-east-1 → us-east-2: egress.json lists only us-east-2 → us-east-1 as a pair, so the
+# default inter-region rate applies (same continent)
+AWS_SAME = D(egress("aws")["default"]["same_continent_per_gb"])
 BERLIN_OUT = D("0.01")  # onprem:berlin-dc egress.internet_per_gb
 # dgx-a100: 250,000 $ over 5 × 8,760 h, 8.5 kW × 0.28 $/kWh, 1.5 $/h opex
 DGX_PER_HOUR = D(250_000) / (5 * 8760) + D("8.5") * D("0.28") + D("1.5")

@@ -7,14 +7,14 @@ from __future__ import annotations
 from decimal import Decimal
 
 import numpy as np
-import pytest
 from bruteforce import brute_force, feasible, funded_problems
 from hypothesis import given, settings
 
 from planner.models.problem import Problem
 from planner.models.status import SolveStatus
 from planner.solvers import choose_backend
-from planner.solvers.base import SolveOptions, SolverError
+from planner.solvers.base import SolveOptions
+from planner.solvers.capabilities import Feature
 from planner.solvers.cpsat import CpSatBackend
 from planner.solvers.feasibility import violations
 from planner.solvers.funding import Claim, rewards, with_funding
@@ -93,9 +93,13 @@ def test_required_workloads_and_priority_come_first() -> None:
 def test_lns_declares_it_cannot_fund_and_auto_picks_cpsat() -> None:
     p = with_funding(_two_workloads(10), [0, 1], ["w0", "w1"],
                      rewards(_two_workloads(10), [Claim("w0"), Claim("w1")]))
-    assert not LnsBackend.supports_funding
-    assert CpSatBackend.supports_funding and GreedyBackend.supports_funding
+    assert Feature.FUNDING not in LnsBackend.capabilities.honours
+    assert LnsBackend.capabilities.missing(p) == [Feature.FUNDING]
+    assert Feature.FUNDING in CpSatBackend.capabilities.honours
+    assert Feature.FUNDING in GreedyBackend.capabilities.honours
     assert choose_backend("auto", 10**9, funding=True) == "cpsat"
     assert choose_backend("auto", 10**9) == "lns"
-    with pytest.raises(SolverError, match="partial plans"):
-        LnsBackend().solve(p, SolveOptions(time_limit_s=1, workers=1))
+    # asked anyway, lns declines (no plan, no bound) instead of returning a broken plan
+    sol = LnsBackend().solve(p, SolveOptions(time_limit_s=1, workers=1))
+    assert sol.status is SolveStatus.UNKNOWN and sol.objective is None and not sol.x.any()
+    assert "cannot make partial plans" in sol.detail

@@ -11,10 +11,10 @@ import pytest
 from builders import catalog, portfolio, row, small_catalog, solve, training, workload
 from pydantic import ValidationError
 
-from planner.catalog.azure_skus import load_gpu_families
 from planner.compile.resolve import build_world
 from planner.errors import InputError
 from planner.models.portfolio import GpuNeed
+from planner.providers.azure.skus import load_gpu_families
 from planner.vocab.gpus import GPU_FAMILY_ALIASES, GPU_MODELS, expand_gpu_models, normalize_gpu
 
 AWS_FAMILIES = (Path(__file__).resolve().parents[1] / "planner" / "data"

@@ -18,10 +18,11 @@ from planner import api
 from planner.compile.arrays import build_problem
 from planner.compile.candidates import generate
 from planner.compile.resolve import build_world
+from planner.explain.conflicts import recheck_conflicts
 from planner.inputs.digest import portfolio_sha256
 from planner.models.plan import Plan
 from planner.solvers.base import SolveOptions
-from planner.solvers.diagnosis import _guarded_model, recheck_conflicts
+from planner.solvers.diagnosis import _guarded_model
 
 REPO = Path(__file__).resolve().parent.parent
 CATALOGS = str(REPO / "catalogs")

@@ -29,7 +29,7 @@ from planner.catalog.checks import catalog_problem
 from planner.catalog.schema import CatalogFile
 from planner.errors import CatalogError
 
-PROVIDER_FILES = {"aws": "aws.json", "azure": "azure.json"}
+CATALOG_SUFFIX = ".json"
 
 MAX_CATALOG_BYTES = 128 * 1024 * 1024
 """The largest catalog file the planner reads (128 MiB, about 10x a full real catalog)."""
@@ -213,10 +213,27 @@ def load_catalog_file(path: Path) -> LoadedCatalog:
     )
 
 
+def catalog_file_name(provider: str) -> str:
+    """A provider's snapshot file in a catalog directory: ``<provider>.json``."""
+    return provider + CATALOG_SUFFIX
+
+
+def _check_provider(loaded: LoadedCatalog) -> LoadedCatalog:
+    """``aws.json`` must hold the ``aws`` catalog (a renamed or copied file is an error)."""
+    expected = loaded.path.name.removesuffix(CATALOG_SUFFIX)
+    if loaded.catalog.provider != expected:
+        raise CatalogError(f"the file holds the {loaded.catalog.provider!r} catalog, not "
+                           f"{expected!r}", path="provider", source=str(loaded.path),
+                           hint=f"name it {catalog_file_name(loaded.catalog.provider)}, or "
+                                "restore the right file")
+    return loaded
+
+
 def load_catalog_dir(
     directory: Path, providers: tuple[str, ...] | None = None
 ) -> list[LoadedCatalog]:
-    """Load every provider snapshot present in ``directory`` (sorted by provider)."""
+    """Load the snapshot of every provider in ``providers`` present in ``directory``
+    (sorted by provider); with ``providers=None``, every ``<name>.json`` in it."""
     if not directory.is_dir():
         raise CatalogError(
             "catalog directory not found",
@@ -224,10 +241,13 @@ def load_catalog_dir(
             hint="pass --catalogs DIR (or set $PLANNER_CATALOGS) pointing at a folder with "
                  "aws.json / azure.json; `planner catalog status` shows the lookup order",
         )
-    wanted = providers or tuple(sorted(PROVIDER_FILES))
+    if providers is None:
+        providers = tuple(p.name.removesuffix(CATALOG_SUFFIX)
+                          for p in directory.glob("*" + CATALOG_SUFFIX)
+                          if not p.name.startswith("."))
     loaded = []
-    for provider in sorted(wanted):
-        path = directory / PROVIDER_FILES[provider]
+    for provider in sorted(set(providers)):
+        path = directory / catalog_file_name(provider)
         if os.path.lexists(path):
-            loaded.append(load_catalog_file(path))
+            loaded.append(_check_provider(load_catalog_file(path)))
     return loaded

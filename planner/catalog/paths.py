@@ -26,9 +26,10 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from planner.catalog.load import CATALOG_SUFFIX
+
 CATALOGS_ENV = "PLANNER_CATALOGS"
 APP = "planner"
-CATALOG_NAMES = ("aws.json", "azure.json")
 BUNDLED_PACKAGE_DIR = "_catalogs"
 """The bundled snapshot's folder inside the installed ``planner`` package (wheels)."""
 
@@ -69,8 +70,12 @@ def user_catalog_dir(env: Mapping[str, str] | None = None, platform: str | None 
 
 
 def has_catalogs(directory: Path) -> bool:
-    """Whether ``directory`` holds at least one provider catalog file."""
-    return any((directory / name).is_file() for name in CATALOG_NAMES)
+    """Whether ``directory`` holds at least one provider catalog file (``<provider>.json``)."""
+    try:
+        return any(p.is_file() and not p.name.startswith(".")
+                   for p in directory.glob("*" + CATALOG_SUFFIX))
+    except OSError:
+        return False
 
 
 def bundled_catalog_dir() -> Path:

@@ -1,7 +1,7 @@
 """The versioned catalog file schema: one JSON file per provider in ``catalogs/``.
 
 A file is an envelope (provider, when and how it was fetched, which regions
-succeeded or failed, currency, default egress prices) around rows, one per
+succeeded or failed, currency) around rows, one per
 (region, instance type). Prices are USD per hour as decimals; they are
 validated when a catalog loads: NaN, infinite, negative, missing or absurd
 (above :data:`MAX_PRICE_PER_HOUR`) prices are rejected with the row named, and
@@ -37,7 +37,10 @@ MAX_GPUS = 64
 MAX_GPU_MEMORY_GIB = 16384.0
 """Upper bounds on an instance's size: far above any real instance type."""
 
-Provider = Literal["aws", "azure"]
+PROVIDER_NAME = r"^[a-z][a-z0-9-]*$"
+"""A provider name (``aws``, ``azure`` …): the registry of :mod:`planner.providers` knows
+which exist; the catalog reader only checks the spelling, and that ``<name>.json`` says
+``"provider": "<name>"``."""
 
 
 def _check_price(value: Decimal | None, *, required: bool) -> Decimal | None:
@@ -84,8 +87,9 @@ class RegionFailure(BaseModel):
 
 
 class EgressPrices(BaseModel):
-    """Data transfer out, USD per GB: to another region of the same provider, and
-    to the internet (which covers other providers and on-prem sites)."""
+    """Legacy: one flat data-transfer-out price per provider (USD per GB), as catalogs
+    written before ``planner/data/egress.json`` carried it. Still read and validated so old
+    catalogs load; prices come from the egress table, which knows regions and continents."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
@@ -122,7 +126,7 @@ class CatalogRow(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    provider: Provider
+    provider: str = Field(pattern=PROVIDER_NAME)
     region: str = Field(min_length=1)
     instance_type: str = Field(min_length=1)
     family: str
@@ -177,13 +181,15 @@ class CatalogFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     schema_version: int
-    provider: Provider
+    provider: str = Field(pattern=PROVIDER_NAME)
     fetched_at: datetime
     source: CatalogSource
     currency: Literal["USD"] = "USD"
     regions: list[str]
     failed_regions: list[RegionFailure] = Field(default_factory=list)
-    egress: EgressPrices
+    egress: EgressPrices | None = Field(
+        default=None,
+        description="legacy flat egress prices (ignored; see planner/data/egress.json)")
     rows: list[CatalogRow]
 
     @field_validator("schema_version")

@@ -1,6 +1,6 @@
 """``planner catalog``: refresh, inspect and query the cloud price catalogs.
 
-Thin click commands over :mod:`planner.catalog.store` and
+Thin click commands over :mod:`planner.refresh.store` and
 :mod:`planner.catalog.query`. Tables go to stdout, progress and logs to
 stderr. A ``PlannerError`` prints one ``error: …`` line and exits with the
 error's exit code (2 bad input or corrupt catalog, 4 fetch failed or returned
@@ -11,7 +11,6 @@ good catalog file is never touched by a failed refresh.
 from __future__ import annotations
 
 import functools
-import importlib
 import sys
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -22,8 +21,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from planner.catalog.load import PROVIDER_FILES, load_catalog_dir
-from planner.catalog.lock import DEFAULT_LOCK_TIMEOUT_S
+from planner.catalog.freshness import DEFAULT_MAX_AGE_DAYS, stale_catalogs
+from planner.catalog.load import catalog_file_name, load_catalog_dir
 from planner.catalog.paths import (
     CATALOGS_ENV,
     bundled_catalog_dir,
@@ -31,23 +30,23 @@ from planner.catalog.paths import (
     resolve_catalog_dir,
 )
 from planner.catalog.query import GpuOffer, find_gpu_offers
-from planner.catalog.serialize import dump_json
-from planner.catalog.status import CatalogStatus, catalog_status, leftover_temp_files
-from planner.catalog.store import (
-    DEFAULT_MAX_AGE_DAYS,
+from planner.cli.common import err_console, friendly_errors
+from planner.errors import CatalogError, InputError
+from planner.providers.registry import cloud_providers
+from planner.refresh.lock import DEFAULT_LOCK_TIMEOUT_S
+from planner.refresh.serialize import dump_json
+from planner.refresh.status import CatalogStatus, catalog_status, leftover_temp_files
+from planner.refresh.store import (
     DEFAULT_MAX_ROW_LOSS,
     Fetcher,
     RefreshResult,
     default_refresh_regions,
     refresh_catalog,
-    stale_catalogs,
 )
-from planner.cli.common import err_console, friendly_errors
-from planner.errors import CatalogError, CatalogFetchError, InputError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-PROVIDERS = click.Choice(sorted(PROVIDER_FILES))
+PROVIDERS = click.Choice(list(cloud_providers()))
 DIR_TYPE = click.Path(file_okay=False, path_type=Path)
 CATALOGS_OPTION = click.option(
     "--catalogs", "catalogs_dir", type=DIR_TYPE, default=None,
@@ -77,17 +76,8 @@ def _split(values: Iterable[str]) -> list[str]:
 
 
 def load_fetcher(provider: str) -> Fetcher:
-    """Import ``planner.catalog.<provider>.fetch_<provider>`` only when a refresh runs."""
-    try:
-        module = importlib.import_module(f"planner.catalog.{provider}")
-    except ImportError as exc:
-        raise CatalogFetchError(f"the {provider} fetcher cannot be imported: {exc}",
-                                hint="install the cloud SDKs (boto3, azure-mgmt-compute, "
-                                     "azure-identity)") from exc
-    fetch = getattr(module, f"fetch_{provider}", None)
-    if not callable(fetch):
-        raise CatalogFetchError(f"planner.catalog.{provider} has no fetch_{provider}()")
-    return cast(Fetcher, fetch)
+    """The provider's fetcher (its module is imported only when a refresh runs)."""
+    return cast(Fetcher, cloud_providers()[provider].fetcher())
 
 
 def _progress_printer(console: Console, provider: str) -> Callable[..., None]:
@@ -130,7 +120,7 @@ def regions_source(out: Path, provider: str) -> Path:
     """Where the default regions of a refresh come from: the target's catalog, else the
     bundled snapshot's (a first refresh into the user cache fetches the same regions)."""
     bundled = bundled_catalog_dir()
-    name = PROVIDER_FILES[provider]
+    name = catalog_file_name(provider)
     return bundled if not (out / name).exists() and (bundled / name).is_file() else out
 
 
@@ -220,7 +210,7 @@ def import_cmd(fmt: str, files: tuple[Path, ...], provider: str | None, out: Pat
     refresh: validated, locked, refused (exit 5) when regions or more than
     --max-row-loss of the rows would be lost, unless --force. Bad input exits 2.
     """
-    from planner.catalog.importers import import_azure_retail, import_skypilot
+    from planner.refresh.importers import import_azure_retail, import_skypilot
 
     target = refresh_target(out)
     err = err_console()
@@ -355,7 +345,7 @@ def show_cmd(gpu: str | None, vendor: str | None, regions: tuple[str, ...],
     """List instance types carrying a GPU model, family or vendor, with prices and the
     source of each price, cheapest first."""
     catalogs_dir = resolve_catalog_dir(catalogs_dir).path
-    loaded = load_catalog_dir(catalogs_dir, (provider,) if provider else None)
+    loaded = load_catalog_dir(catalogs_dir, (provider,) if provider else tuple(cloud_providers()))
     if not loaded:
         raise CatalogError("no catalog files found", source=str(catalogs_dir),
                            hint="run `planner catalog refresh` or pass --catalogs DIR")

@@ -10,7 +10,7 @@ from planner.compile.candidates import Candidates, Option
 from planner.compile.candidates_fast import LazyOptions
 from planner.models.portfolio import ColocationLevel
 from planner.models.problem import IntArray, PBudget, PColoc, PEdge, Problem
-from planner.models.world import World
+from planner.models.world import SiteKind, World
 from planner.money import cost_micro
 
 
@@ -136,7 +136,7 @@ def _build(cands: Candidates, world: World, counts: list[int], site_names: list[
         use_opt=uses[0], use_res=uses[1], use_amt=uses[2],
         res_cap=arr([cands.capacities[n] for n in res_names]), res_names=res_names,
         site_names=tuple(site_names), site_provider=tuple(provider[s] for s in site_names),
-        site_cloud=tuple(not s.startswith("onprem:") for s in site_names),
+        site_cloud=tuple(world.sites[s].kind is SiteKind.CLOUD for s in site_names),
         min_sites=arr([r.stage.min_sites for r in cands.stages]),
         edges=tuple(edges), colocations=colocs, budgets=budgets, max_share=share,
         max_moves=cands.max_moves,

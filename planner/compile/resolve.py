@@ -12,12 +12,13 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from planner.catalog.freshness import stale_catalogs
 from planner.catalog.load import LoadedCatalog
 from planner.catalog.schema import CatalogFile
-from planner.catalog.store import stale_catalogs
 from planner.errors import InputError
-from planner.models.portfolio import Portfolio, Residency, Workload
+from planner.models.portfolio import OnpremSite, Portfolio, Residency, Workload
 from planner.models.world import CatalogUse, EgressPrice, Offer, Site, SiteKind, World
+from planner.providers.registry import get_provider, onprem_provider
 from planner.vocab.gpus import GPU_MODELS, closest, closest_gpu_name
 from planner.vocab.jurisdictions import (
     DERIVED_TAGS,
@@ -95,7 +96,7 @@ def _cloud_sites_and_offers(
     offers: list[Offer] = []
     for provider in sorted(set(cloud.providers)):
         cat = by_provider[provider]
-        egress = EgressPrice(cat.egress.same_provider_per_gb, cat.egress.internet_per_gb)
+        egress = EgressPrice(Decimal(0))  # priced by _price_egress once the sites are known
         for row in cat.rows:
             sid = f"{provider}:{row.region}"
             if sid not in sites:
@@ -163,11 +164,16 @@ def _onprem(portfolio: Portfolio) -> tuple[dict[str, Site], list[Offer]]:
     for i, s in enumerate(portfolio.onprem):
         if s.id in sites:
             raise InputError(f"duplicate site id {s.id!r}", path=f"onprem[{i}].id")
-        egress = EgressPrice(s.egress.same_provider_per_gb, s.egress.internet_per_gb)
+        prefix = onprem_provider().name + ":"
+        if not s.id.startswith(prefix):
+            raise InputError(f"on-prem site id {s.id!r} must start with {prefix!r}",
+                             path=f"onprem[{i}].id",
+                             hint=f"e.g. {prefix}{s.id.partition(':')[2] or 'munich-dc1'}")
+        egress = EgressPrice(s.egress.internet_per_gb)  # see _price_egress
         sites[s.id] = Site(
             s.id,
             SiteKind.ONPREM,
-            "onprem",
+            onprem_provider().name,
             s.id.split(":", 1)[1],
             s.country,
             jurisdictions_of(s.country, s.tags),
@@ -197,6 +203,36 @@ def _onprem(portfolio: Portfolio) -> tuple[dict[str, Site], list[Offer]]:
                 )
             )
     return sites, offers
+
+
+def _cloud_egress(site: Site, sites: dict[str, Site]) -> EgressPrice:
+    """A cloud region's egress from its provider's rules: to the other regions of the
+    provider (same or other continent, or a listed pair), else the internet rate."""
+    rules = get_provider(site.provider).egress()
+    here = (site.region, site.country)
+    return EgressPrice(
+        rules.internet_per_gb(*here),
+        {o.id: rules.between_regions(here, (o.region, o.country)) for o in sites.values()
+         if o.provider == site.provider and o.id != site.id})
+
+
+def _onprem_egress(site: Site, spec: OnpremSite, sites: dict[str, Site]) -> EgressPrice:
+    """An on-prem site's uplink price, and ``same_provider_per_gb`` (when given) to the
+    owner's other on-prem sites (a private link between data centres)."""
+    internet = spec.egress.internet_per_gb
+    between = spec.egress.same_provider_per_gb
+    if between is None:
+        return EgressPrice(internet)
+    return EgressPrice(internet, {o.id: between for o in sites.values()
+                                  if o.kind is SiteKind.ONPREM and o.id != site.id})
+
+
+def _price_egress(portfolio: Portfolio, sites: dict[str, Site]) -> dict[str, Site]:
+    """Every site with its egress prices to the other sites of the world."""
+    specs = {s.id: s for s in portfolio.onprem}
+    return {sid: replace(site, egress=_onprem_egress(site, specs[sid], sites)
+                         if site.kind is SiteKind.ONPREM else _cloud_egress(site, sites))
+            for sid, site in sites.items()}
 
 
 def _apply_quotas(
@@ -329,7 +365,7 @@ def build_world(
     _check_site_keys(portfolio, cloud_sites)
     cloud_sites, cloud_offers = _select_regions(portfolio, cloud_sites, cloud_offers)
     onprem_sites, onprem_offers = _onprem(portfolio)
-    sites = {**cloud_sites, **onprem_sites}
+    sites = _price_egress(portfolio, {**cloud_sites, **onprem_sites})
     offers, gpu_quotas = _apply_quotas(portfolio, sites, cloud_offers + onprem_offers)
     users, latency = _users_and_latency(portfolio, sites)
     _check_workloads(portfolio, sites, users)

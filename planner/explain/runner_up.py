@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from planner.compile.candidates import Candidates, Option
+from planner.explain.conflicts import describe
 from planner.models.plan import Alternative
 from planner.models.portfolio import Portfolio
 from planner.models.problem import IntArray, PEdge, Problem
@@ -24,14 +25,7 @@ from planner.models.world import World
 from planner.money import micro_to_usd
 from planner.solvers.base import Deadline
 from planner.solvers.blockers import INVENTORY, Blockers, SwapChecker, edges_by_stage, swap_delta
-from planner.solvers.diagnosis import describe
-
-ANALYSE_MAX_STAGES = 2000
-"""Above this many stages runner-ups are not checked against the side rules."""
-STAGE_BUDGET_S = 1.0
-"""Deterministic CP-SAT seconds for one runner-up's check."""
-PLAN_BUDGET_S = 20.0
-"""Deterministic CP-SAT seconds for all runner-up checks of one plan."""
+from planner.solvers.tuning import ANALYSE_MAX_STAGES, PLAN_BUDGET_S, STAGE_BUDGET_S
 
 _LABELS = {"capacity": "capacity", "colocation": "co-location", "spread": "spread",
            "budget": "budget", "concentration": "provider concentration", "moves": "move cap"}

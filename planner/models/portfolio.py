@@ -22,7 +22,9 @@ from planner.vocab.gpus import expand_gpu_models
 from planner.vocab.jurisdictions import country_problem
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
-SITE_PATTERN = r"^(aws|azure|onprem):[a-z0-9][a-z0-9._-]*$"
+SITE_PATTERN = r"^[a-z][a-z0-9-]*:[a-z0-9][a-z0-9._-]*$"
+"""``<provider>:<region or site>``; which providers and sites exist is checked when the
+portfolio is resolved against the provider registry and the catalogs."""
 
 
 def _iso_country(value: Any) -> Any:
@@ -61,9 +63,11 @@ class StageKind(StrEnum):
 
 
 class Egress(_Strict):
-    """Data transfer out of a site, USD per GB. For on-prem sites this is the uplink cost."""
+    """Data transfer out of an on-prem site, USD per GB: the uplink cost to the internet
+    (which covers cloud regions), and to the owner's other on-prem sites when a private link
+    prices that differently (omitted: the internet price applies)."""
 
-    same_provider_per_gb: PricePerGb = Decimal(0)
+    same_provider_per_gb: PricePerGb | None = None
     internet_per_gb: PricePerGb = Decimal(0)
 
 
@@ -126,7 +130,7 @@ class OnpremOffer(_Strict):
 class OnpremSite(_Strict):
     """An on-prem data centre (``onprem:<name>``) with its inventory."""
 
-    id: str = Field(pattern=r"^onprem:[a-z0-9][a-z0-9._-]*$")
+    id: str = Field(pattern=SITE_PATTERN, description="onprem:<name>")
     country: CountryCode
     city: str | None = None
     lat: Latitude | None = Field(default=None, description="for latency estimates")

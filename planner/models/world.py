@@ -6,6 +6,7 @@ candidate generator and the independent verifier both read it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -37,10 +38,14 @@ class Purchase(StrEnum):
 
 @dataclass(frozen=True)
 class EgressPrice:
-    """USD per GB leaving a site: within its provider, and to anywhere else."""
+    """USD per GB leaving a site: to named sites (other regions of its cloud provider,
+    other on-prem sites of the same owner), and to anywhere else (the internet, other
+    providers, on-prem). Filled in by :mod:`planner.compile.resolve` from the provider's
+    egress rules (``planner/data/egress.json``) or the on-prem site's ``egress``."""
 
-    same_provider_per_gb: Decimal
     internet_per_gb: Decimal
+    to_sites: Mapping[str, Decimal] = field(default_factory=dict, hash=False)
+    """Destination site id → price per GB, where it is not the internet price."""
 
 
 @dataclass(frozen=True)
@@ -62,9 +67,7 @@ class Site:
         """Price per GB of moving data from this site to ``dest`` (free on the same site)."""
         if dest.id == self.id:
             return Decimal(0)
-        if self.kind is SiteKind.CLOUD and dest.provider == self.provider:
-            return self.egress.same_provider_per_gb
-        return self.egress.internet_per_gb
+        return self.egress.to_sites.get(dest.id, self.egress.internet_per_gb)
 
 
 @dataclass(frozen=True)

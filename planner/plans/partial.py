@@ -19,6 +19,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from planner.compile.candidates import Candidates, generate
+from planner.explain.conflicts import diagnose
 from planner.models.plan import Dropped
 from planner.models.portfolio import Portfolio
 from planner.models.problem import Problem
@@ -26,16 +27,9 @@ from planner.models.status import SolveStatus
 from planner.models.world import World
 from planner.money import micro_to_usd
 from planner.solvers.base import Backend, Solution, SolveOptions
-from planner.solvers.diagnosis import diagnose
 from planner.solvers.funding import Claim, forcing, real_objective, rewards, with_funding
 from planner.solvers.options import Deadline
-
-MAX_EXPLAINED = 20
-"""Dropped workloads explained in full (diagnosis and forced re-solve); the rest get the
-short reason only."""
-MAX_EXPLAINED_OPTIONS = 200_000
-"""Above this many options (the large-portfolio path) dropped workloads get the short
-reason only: each explanation re-generates candidates and re-solves."""
+from planner.solvers.tuning import MAX_EXPLAINED, MAX_EXPLAINED_OPTIONS
 
 Previous = dict[str, list[tuple[str, str]]] | None
 

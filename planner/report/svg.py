@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
+from planner.providers.registry import providers
 from planner.report.fmt import esc, pct, short, usd, usd_short
 
 PALETTE = (
@@ -25,9 +26,6 @@ PALETTE = (
     "#bab0ac",
 )
 FIXED_COLORS = {
-    "aws": "#f28e2b",
-    "azure": "#4e79a7",
-    "onprem": "#59a14f",
     "training": "#4e79a7",
     "testing": "#edc948",
     "inference": "#e15759",
@@ -44,9 +42,13 @@ TRACK_COLOR = "#e6e8eb"
 
 
 def color_for(label: str, index: int) -> str:
-    """A stable colour: fixed for providers, stage kinds and purchase options."""
+    """A stable colour: the provider's own (from the registry), fixed for stage kinds and
+    purchase options, else from the palette."""
     if label.startswith("other ("):
         return OTHER_COLOR
+    provider = providers().get(label)
+    if provider is not None:
+        return provider.colour
     return FIXED_COLORS.get(label, PALETTE[index % len(PALETTE)])
 
 

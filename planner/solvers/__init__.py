@@ -11,6 +11,7 @@ from planner.solvers.base import Backend
 from planner.solvers.cpsat import CpSatBackend
 from planner.solvers.greedy import GreedyBackend
 from planner.solvers.lns import LnsBackend, LnsConfig
+from planner.solvers.tuning import AUTO_LNS_OPTIONS  # the auto threshold (documented there)
 
 BACKENDS: dict[str, type[Backend]] = {
     "cpsat": CpSatBackend,
@@ -20,14 +21,12 @@ BACKENDS: dict[str, type[Backend]] = {
 
 
 AUTO = "auto"
-AUTO_LNS_OPTIONS = 200_000
-"""``auto`` picks ``cpsat`` up to this many options and ``lns`` above (see benchmarks/)."""
 
 
 def choose_backend(name: str, n_options: int, funding: bool = False) -> str:
     """Resolve ``auto`` by problem size; other names pass through. With funding (partial
     plans) ``auto`` always picks ``cpsat``: ``lns`` does not support it (its
-    ``supports_funding`` is False), and CP-SAT starts from the funding-aware greedy plan,
+    capabilities lack funding), and CP-SAT starts from the funding-aware greedy plan,
     so it answers within any time limit."""
     if name != AUTO:
         return name

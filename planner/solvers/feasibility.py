@@ -1,9 +1,9 @@
 """The one feasibility check every backend runs on its answer, over the problem's arrays.
 
-:func:`violations` checks every rule of :class:`~planner.solvers.base.Problem` for an
+:func:`violations` checks every rule of :class:`~planner.models.problem.Problem` for an
 assignment ``x`` (units per option), one function per rule: units (with funding: each
-workload whole or left out), option bounds, capacity, co-location, spread, budgets,
-provider concentration and the move cap.
+workload whole or left out), option bounds, options forbidden by a rule, capacity,
+co-location, spread, budgets, provider concentration and the move cap.
 Heuristics use it to decline or repair a start that breaks a rule; :func:`finish` is the
 last step of every backend's ``solve``: a plan that still breaks a rule, an objective
 that does not match the assignment or a bound above the objective is a planner bug and
@@ -139,7 +139,16 @@ def moves(problem: Problem, x: IntArray) -> list[str]:
     return []
 
 
-RULES = (units_placed, capacity, colocation, spread, budgets, concentration, moves)
+def forbidden(problem: Problem, x: IntArray) -> list[str]:
+    """No unit on an option a relaxable rule forbids (``opt_groups``: such options exist
+    only in the diagnosis model, where the rules that forbid them may be dropped)."""
+    if problem.opt_groups is None:
+        return []
+    return [f"option {o} is forbidden by {', '.join(groups)}"
+            for o, groups in enumerate(problem.opt_groups) if groups and x[o] > 0][:5]
+
+
+RULES = (units_placed, forbidden, capacity, colocation, spread, budgets, concentration, moves)
 
 
 def violations(problem: Problem, x: IntArray) -> list[str]:

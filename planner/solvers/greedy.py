@@ -35,8 +35,9 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from planner.models.problem import IntArray, Problem
-from planner.solvers.base import Solution, SolveOptions, SolveStatus
-from planner.solvers.cpsat import ModelBuilder, configure, validated
+from planner.solvers.base import Solution, SolveOptions, SolveStatus, decline
+from planner.solvers.capabilities import SIDE_CONSTRAINTS, Capabilities, Feature
+from planner.solvers.cpsat_model import ModelBuilder, configure, validated
 from planner.solvers.decompose import restrict
 from planner.solvers.feasibility import finish, violations
 from planner.solvers.greedy_pass import Pass, greedy_assign, greedy_fund, greedy_pass
@@ -271,10 +272,13 @@ class GreedyBackend:
     """The greedy heuristic behind the solver interface."""
 
     name = "greedy"
-    proves_optimality = False
-    supports_funding = True
+    capabilities = Capabilities(honours=SIDE_CONSTRAINTS | {Feature.FUNDING},
+                                deterministic=True)
 
     def solve(self, problem: Problem, options: SolveOptions) -> Solution:
+        declined = decline(self.name, self.capabilities, problem)
+        if declined is not None:
+            return declined
         options = options.started()
         t0 = time.perf_counter()
         zeros = np.zeros(problem.n_options, dtype=np.int64)

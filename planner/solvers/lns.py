@@ -1,25 +1,30 @@
 r"""Strategy backend for large portfolios (``lns``): reduce, split, bound, repair, improve.
 
-1. **Exact reduction** — drop dominated options
-   (:func:`~planner.solvers.decompose.reduce_dominated`).
-2. **Split** into independent components (shared binding resources or side constraints).
-   Components up to ``small_options`` options are batched and solved exactly by CP-SAT
-   (warm-started from greedy), in parallel on the executor (local processes or Ray).
-3. **Bound** every large component by Lagrangian relaxation of capacity
+1. **Exact reduction** — drop dominated options (:class:`~planner.solvers.reductions.
+   Dominance`; plans and bounds map back through it).
+2. **Split** into independent components (shared binding resources or side constraints;
+   :class:`~planner.solvers.reductions.Split`, exact: plans put side by side, bounds
+   summed). Components up to ``small_options`` options are batched and solved exactly by
+   CP-SAT (warm-started from greedy), in parallel on the executor (local processes or Ray).
+3. **Bound** every large component by Lagrangian relaxation of capacity, or the LP
    (:mod:`planner.solvers.bound`); the plan's bound is the sum of component bounds
-   (CP-SAT's proven bound for batches, the Lagrangian bound for large components).
+   (CP-SAT's proven bound for batches, the Lagrangian or LP bound for large components).
 4. **Lagrangian fix-and-repair** — every stage takes its options in order of reduced cost
    c_o + Σ_r λ_r u_{o,r}; stages with the largest regret (second-best minus best reduced
    cost) go first and each takes the best option that still fits. Side constraints it does
    not model (co-location, spread, budgets, caps) fall back to the greedy start.
-5. **Large-neighbourhood search** with CP-SAT: pick a few sites (weighted by the
-   multipliers of their resources), free the stages placed there and the stages whose
-   reduced cost would improve there, fix every other stage at the incumbent (only its
-   chosen options, ub = chosen units) and solve the *full* model of the lead builder on
-   that restriction — so every side constraint holds — with the incumbent as hint.
-   Improvements are kept; the neighbourhood grows when CP-SAT proves it optimal fast and
-   shrinks when it times out. Stops at the time limit or when the gap to the bound is
-   below ``target_gap``.
+5. **Large-neighbourhood search** with CP-SAT (:mod:`planner.solvers.neighbourhoods`):
+   pick a few sites (weighted by the multipliers of their resources), free the stages
+   placed there and the stages whose reduced cost would improve there, fix every other
+   stage at the incumbent (a :class:`~planner.solvers.reductions.Restrict`: only its chosen
+   options, ub = chosen units — its plans map back, its bounds do not) and solve the
+   *full* model of the lead builder on that restriction — so every side constraint holds
+   — with the incumbent as hint. Improvements are kept; the neighbourhood grows when
+   CP-SAT proves it optimal fast and shrinks when it times out. Stops at the time limit or
+   when the gap to the bound is below ``target_gap``.
+
+Every number that steers the search is a documented field of
+:class:`~planner.solvers.tuning.LnsTuning`.
 
 Every start and every answer goes through the shared feasibility check
 (:mod:`planner.solvers.feasibility`): a start that breaks any rule is not adopted, and
@@ -40,46 +45,66 @@ from ortools.sat.python import cp_model
 
 from planner.models.problem import IntArray, Problem
 from planner.parallel import Executor, make_executor
-from planner.solvers.base import Deadline, Solution, SolveOptions, SolverError, SolveStatus
+from planner.solvers.base import Deadline, Solution, SolveOptions, SolveStatus, decline
 from planner.solvers.bound import BoundResult, lagrangian_bound, lp_relaxation, safe_floor
-from planner.solvers.cpsat import CpSatBackend, ModelBuilder, configure, validated
-from planner.solvers.decompose import (
-    binding_resources,
-    components,
-    opt_stage,
-    option_binds,
-    reduce_dominated,
-    restrict,
-    subset_stages,
-)
+from planner.solvers.capabilities import SIDE_CONSTRAINTS, Capabilities
+from planner.solvers.cpsat import CpSatBackend
+from planner.solvers.cpsat_model import ModelBuilder, configure, validated
+from planner.solvers.decompose import binding_resources, opt_stage, option_binds
 from planner.solvers.feasibility import finish, violations
 from planner.solvers.greedy import greedy_assign
+from planner.solvers.neighbourhoods import Neighbourhoods, site_weights
+from planner.solvers.reductions import Dominance, Reduced, Restrict, Split
+from planner.solvers.tuning import LnsTuning
 
 Progress = Callable[[float, int | None, int | None], None]
 
 
 @dataclass(frozen=True)
-class LnsConfig:
-    """Knobs of the strategy (defaults tuned on the benchmark's l size, 2 cores)."""
+class LnsConfig(LnsTuning):
+    """The strategy's tuning (:class:`~planner.solvers.tuning.LnsTuning`) and where it runs
+    its sub-problems: ``local`` processes, ``serial`` or ``ray`` at ``address``."""
 
-    target_gap: float = 0.001
-    small_options: int = 60_000
-    """Components (batched) up to this many options are solved by CP-SAT directly."""
-    max_free: int = 1200
-    """Stages freed per neighbourhood at first (adapts)."""
-    sub_time_s: float = 4.0
-    lag_iterations: int = 250
-    lp_max_options: int = 400_000
-    """Bound by the LP (HiGHS) up to this many options after reduction, else Lagrangian."""
     executor: str = "local"
     address: str | None = None
 
 
 @dataclass
 class _Result:
+    """A large component's plan and proven lower bound."""
+
     x: IntArray
     bound: int
-    first_s: float | None = None
+
+
+@dataclass
+class _Run:
+    """The parts of one solve (:class:`~planner.solvers.reductions.Split`) and what is
+    known of each: its plan (zeros until solved), a valid lower bound (its trivial bound
+    until solved), whether it is solved; running totals for progress reports."""
+
+    split: Reduced
+    deadline: float
+    options: SolveOptions
+    xs: list[IntArray] = field(default_factory=list)
+    bounds: list[int] = field(default_factory=list)
+    done: list[bool] = field(default_factory=list)
+    objective: int = 0
+    bound: int = 0
+
+    def __post_init__(self) -> None:
+        parts = self.split.parts
+        self.xs = [np.zeros(p.problem.n_options, dtype=np.int64) for p in parts]
+        self.bounds = [p.problem.trivial_bound() for p in parts]
+        self.done = [False] * len(parts)
+
+    def solved(self, k: int, x: IntArray, objective: int, bound: int) -> None:
+        self.xs[k], self.bounds[k], self.done[k] = x, bound, True
+        self.objective += objective
+        self.bound += bound
+
+    def complete(self) -> bool:
+        return all(self.done)
 
 
 def _solve_exact(
@@ -177,59 +202,11 @@ def _start(p: Problem, rc: np.ndarray, scarcity: IntArray) -> IntArray | None:
     return min(found, key=p.objective) if found else None
 
 
-@dataclass
-class _Neighbourhoods:
-    """Adaptive site-based neighbourhoods."""
-
-    p: Problem
-    weight: np.ndarray
-    max_free: int
-    rng: np.random.Generator
-    sites: int = 4
-    stats: dict[str, float] = field(default_factory=dict)
-
-    def pick(self, x: IntArray, rc: np.ndarray, binds: np.ndarray) -> tuple[IntArray, IntArray]:
-        """(options to keep, their upper bounds) for one neighbourhood."""
-        p = self.p
-        n_sites = self.weight.size
-        k = min(self.sites, int(np.count_nonzero(self.weight)))  # sites with options
-        prob = self.weight / self.weight.sum()
-        chosen = self.rng.choice(n_sites, size=k, replace=False, p=prob)
-        at = np.isin(p.opt_site, chosen)
-        st = opt_stage(p)
-        used = x > 0
-        cur_rc = np.bincount(st, weights=rc * x, minlength=p.n_stages) / np.maximum(p.units, 1)
-        placed_here = np.zeros(p.n_stages, dtype=np.bool_)
-        placed_here[st[used & at & binds]] = True
-        gain = np.zeros(p.n_stages)
-        better = at & (rc < cur_rc[st] - 1e-6)
-        np.maximum.at(gain, st[better], (cur_rc[st] - rc)[better])
-        score = np.where(placed_here, np.inf, gain)
-        cand = np.flatnonzero(placed_here | (gain > 0))
-        if cand.size > self.max_free:
-            cand = cand[np.argsort(-score[cand], kind="stable")[: self.max_free]]
-        free = np.zeros(p.n_stages, dtype=np.bool_)
-        free[cand] = True
-        keep = used | (free[st] & (at | ~binds))
-        ub = np.where(free[st], p.opt_ub, x)
-        idx = np.flatnonzero(keep).astype(np.int64)
-        return idx, ub[idx]
-
-    def adapt(self, optimal: bool, seconds: float, limit: float) -> None:
-        if optimal and seconds < 0.5 * limit:
-            self.max_free = int(self.max_free * 1.3)
-            self.sites = min(self.sites + 1, self.weight.size)
-        elif not optimal:
-            self.max_free = max(100, int(self.max_free * 0.7))
-            self.sites = max(2, self.sites - 1)
-
-
 class LnsBackend:
     """Reduce, split, bound, repair and improve (see the module docstring)."""
 
     name = "lns"
-    proves_optimality = False
-    supports_funding = False
+    capabilities = Capabilities(honours=SIDE_CONSTRAINTS, proves_bound=True)
 
     def __init__(self, config: LnsConfig | None = None, progress: Progress | None = None,
                  executor: Executor | None = None) -> None:
@@ -245,108 +222,84 @@ class LnsBackend:
             self.progress(t, objective, bound)
 
     def solve(self, problem: Problem, options: SolveOptions) -> Solution:
+        declined = decline(self.name, self.capabilities, problem)
+        if declined is not None:
+            return declined
         options = options.started()
         assert options.deadline is not None
         start = time.perf_counter()
         deadline = time.perf_counter() + options.deadline.remaining()
-        if problem.funding:
-            raise SolverError("the lns strategy does not support partial plans (workloads "
-                              "that may be left out); use cpsat or greedy")
         if (np.diff(problem.stage_ptr) == 0).any():
             return Solution(self.name, SolveStatus.INFEASIBLE,
                             np.zeros(problem.n_options, dtype=np.int64), None, None,
                             time.perf_counter() - start, "a stage has no feasible option")
-        keep = reduce_dominated(problem)
-        red = restrict(problem, keep)
-        scarcity = np.diff(problem.stage_ptr)
-        n_comp, comp = components(red)
-        ost = opt_stage(red)
-        comp_opts = np.bincount(comp[ost], minlength=n_comp)
+        dominance = Dominance().apply(problem)
+        red = dominance.problem
+        split = Split(self.config.small_options).apply(red)
         stats: dict[str, float] = {
-            "reduced_options": float(red.n_options), "components": float(n_comp),
+            "reduced_options": float(red.n_options), "components": float(split.components),
             "reduce_time_s": time.perf_counter() - start,
         }
-        small = comp_opts <= self.config.small_options
-        x_red = np.zeros(red.n_options, dtype=np.int64)
-        bound_total = 0
-        obj_total = 0
-        ok = True
-        # Small components: batches solved exactly, in parallel.
-        batches = self._batches(comp, comp_opts, small)
+        run = _Run(split, deadline, options)
+        batches = [k for k, part in enumerate(split.parts) if part.batched]
+        big = [k for k, part in enumerate(split.parts) if not part.batched]
         stats["batches"] = float(len(batches))
-        big = [int(c) for c in np.flatnonzero(~small)]
-        share = 0.5 if big else 0.95
         if not big:  # a first plan right away; the exact batches then improve on it
             x0, complete = greedy_assign(red)
             if complete and not violations(red, x0):
                 self._report(start, red.objective(x0), None)
         if batches:
-            limit = max(0.05, share * (deadline - time.perf_counter()))
-            subs = [subset_stages(red, np.flatnonzero(np.isin(comp, b))) for b in batches]
-            executor = self._executor or make_executor(
-                self.config.executor, address=self.config.address, workers=options.workers)
-            try:
-                per = 1 if len(subs) > 1 else options.workers
-                jobs = [(sp, limit, options.seed, per, self.config.target_gap / 2)
-                        for sp, _ in subs]
-                results = executor.map(_solve_exact, jobs)
-            finally:
-                if self._executor is None:
-                    executor.close()
-            for (sp, idx), (xs, obj, bnd) in zip(subs, results, strict=True):
-                if obj is None:
-                    ok = False
-                    continue
-                lag = lagrangian_bound(sp, upper=obj, iterations=100, time_limit_s=min(
-                    2.0, max(0.0, deadline - time.perf_counter())))
-                x_red[idx] = xs
-                obj_total += obj
-                bound_total += max(b for b in (bnd, lag.bound, sp.trivial_bound())
-                                   if b is not None)
+            share = self.config.exact_share if big else self.config.exact_share_alone
+            self._exact(run, batches, share)
         stats["exact_time_s"] = time.perf_counter() - start
-        for i, c in enumerate(big):
-            left = len(big) - i
-            until = time.perf_counter() + (deadline - time.perf_counter()) / left
-            sp, idx = subset_stages(red, np.flatnonzero(comp == c))  # same stage order
-            stages = np.flatnonzero(comp == c)
-            res = self._lns(sp, until, options, start, (obj_total, bound_total), stats,
-                            scarcity[stages])
-            if res is None:
-                ok = False
-                continue
-            x_red[idx] = res.x
-            bound_total += res.bound
-            obj_total += sp.objective(res.x)
-        x = np.zeros(problem.n_options, dtype=np.int64)
-        x[keep] = x_red
+        scarcity = np.diff(problem.stage_ptr)  # options per stage before the reduction
+        for i, k in enumerate(big):
+            until = time.perf_counter() + (deadline - time.perf_counter()) / (len(big) - i)
+            part = split.parts[k]
+            res = self._lns(part.problem, until, options, start,
+                            (run.objective, run.bound), stats, scarcity[part.stages])
+            if res is not None:
+                run.solved(k, res.x, part.problem.objective(res.x), res.bound)
+        x = dominance.invert([split.invert(run.xs)])
+        bound = split.map_bound(run.bounds)  # both exact: the bound maps back
+        assert bound is not None
+        bound = dominance.map_bound([bound])
         elapsed = time.perf_counter() - start
-        if not ok:
+        if not run.complete():
             return finish(problem, Solution(self.name, SolveStatus.UNKNOWN, np.zeros_like(x),
-                                            None, bound_total, elapsed,
+                                            None, bound, elapsed,
                                             "no complete plan found in time", stats))
         objective = problem.objective(x)
         sol = finish(problem, Solution(self.name, SolveStatus.FEASIBLE, x, objective,
-                                       bound_total, elapsed, "", stats))
+                                       bound, elapsed, "", stats))
         assert sol.bound is not None
         self._report(start, objective, sol.bound)
         gap = (objective - sol.bound) / objective if objective else 0.0
-        sol.detail = f"lns: {n_comp} components, gap {gap:.4%}"
+        sol.detail = f"lns: {split.components} components, gap {gap:.4%}"
         return sol
 
-    def _batches(self, comp: IntArray, comp_opts: IntArray, small: np.ndarray) -> list[IntArray]:
-        ids = np.flatnonzero(small)
-        out: list[IntArray] = []
-        cur: list[int] = []
-        size = 0
-        for c in ids.tolist():
-            if cur and size + int(comp_opts[c]) > self.config.small_options:
-                out.append(np.array(cur, dtype=np.int64))
-                cur, size = [], 0
-            cur.append(c)
-            size += int(comp_opts[c])
-        if cur:
-            out.append(np.array(cur, dtype=np.int64))
-        return out
+    def _exact(self, run: _Run, batches: list[int], share: float) -> None:
+        """The batches of small components, solved exactly in parallel on the executor."""
+        cfg = self.config
+        limit = max(cfg.min_batch_s, share * (run.deadline - time.perf_counter()))
+        subs = [run.split.parts[k].problem for k in batches]
+        executor = self._executor or make_executor(
+            cfg.executor, address=cfg.address, workers=run.options.workers)
+        try:
+            per = 1 if len(subs) > 1 else run.options.workers
+            jobs = [(sp, limit, run.options.seed, per, cfg.target_gap / 2) for sp in subs]
+            results = executor.map(_solve_exact, jobs)
+        finally:
+            if self._executor is None:
+                executor.close()
+        for k, sp, (xs, obj, bnd) in zip(batches, subs, results, strict=True):
+            if obj is None:
+                continue
+            lag = lagrangian_bound(sp, upper=obj, iterations=cfg.batch_lag_iterations,
+                                   time_limit_s=min(cfg.batch_lag_s, max(
+                                       0.0, run.deadline - time.perf_counter())))
+            run.solved(k, xs, obj, max(b for b in (bnd, lag.bound, sp.trivial_bound())
+                                       if b is not None))
 
     def _lns(self, p: Problem, until: float, options: SolveOptions, start: float,
              other: tuple[int, int], stats: dict[str, float],
@@ -358,10 +311,10 @@ class LnsBackend:
         t0 = time.perf_counter()
         lag: BoundResult | None = None
         if p.n_options <= cfg.lp_max_options:
-            lag = lp_relaxation(p, time_limit_s=max(0.05, 0.4 * (until - t0)))
+            lag = lp_relaxation(p, time_limit_s=max(cfg.min_lp_s, cfg.lp_share * (until - t0)))
         if lag is None:
-            lag = lagrangian_bound(p, iterations=cfg.lag_iterations // 2,
-                                   time_limit_s=max(0.0, 0.15 * (until - time.perf_counter())))
+            lag = lagrangian_bound(p, iterations=cfg.lag_iterations // 2, time_limit_s=max(
+                0.0, cfg.lag_share * (until - time.perf_counter())))
         if lag.bound is None:
             return None
         stats["bound_method_lp"] = float(lag.method == "lp")
@@ -377,24 +330,26 @@ class LnsBackend:
         obj = p.objective(x)
         stats["first_feasible_s"] = time.perf_counter() - start
         self._report(start, obj + other_obj, None)
-        iters = cfg.lag_iterations if lag.method == "lagrangian" else 30
-        lag2 = lagrangian_bound(p, upper=obj, lam0=lag.lam, iterations=iters,
-                                time_limit_s=max(0.0, 0.2 * (until - time.perf_counter())))
+        iters = cfg.lag_iterations if lag.method == "lagrangian" else cfg.lag2_iterations_after_lp
+        lag2 = lagrangian_bound(p, upper=obj, lam0=lag.lam, iterations=iters, time_limit_s=max(
+            0.0, cfg.lag2_share * (until - time.perf_counter())))
         bound = max(lag.bound, lag2.bound or 0)
         rc = lag2.reduced if (lag2.bound or 0) >= lag.bound else lag.reduced
         lam = lag2.lam if (lag2.bound or 0) >= lag.bound else lag.lam
         stats["bound_time_s"] = time.perf_counter() - start
         self._report(start, obj + other_obj, bound + other_bound)
         binds = option_binds(p, binding_resources(p))
-        weight = self._site_weights(p, lam)
-        hood = _Neighbourhoods(p, weight, cfg.max_free, np.random.default_rng(options.seed))
+        weight = site_weights(p, lam, cfg.site_weight_floor)
+        hood = Neighbourhoods(p, weight, cfg, np.random.default_rng(options.seed))
         it = 0
-        while time.perf_counter() < until - 0.5 and (obj - bound) > cfg.target_gap * obj:
+        while time.perf_counter() < until - cfg.stop_margin_s and \
+                (obj - bound) > cfg.target_gap * obj:
             it += 1
             idx, ub = hood.pick(x, rc, binds)
-            sub = restrict(p, idx, ub)
+            hood_p = Restrict(idx, ub).apply(p)
+            sub = hood_p.problem
             limit = min(cfg.sub_time_s, until - time.perf_counter())
-            if limit < 0.3:
+            if limit < cfg.min_sub_s:
                 break
             t = time.perf_counter()
             sol = CpSatBackend().solve(sub, SolveOptions(
@@ -402,23 +357,10 @@ class LnsBackend:
                 deterministic=False, hint=x[idx], deadline=Deadline.after(limit)))
             hood.adapt(sol.status is SolveStatus.OPTIMAL, time.perf_counter() - t, limit)
             if sol.objective is not None and sol.objective < obj:
-                x_new = np.where(np.isin(np.arange(p.n_options), idx), 0, x)
-                x_new[idx] = sol.x
+                x_new = hood_p.invert([sol.x])  # fixed stages are in it at the incumbent
                 new_obj = p.objective(x_new)
                 if new_obj < obj:
                     x, obj = x_new, new_obj
                     self._report(start, obj + other_obj, bound + other_bound)
         stats["lns_iterations"] = float(it)
         return _Result(x, bound)
-
-    @staticmethod
-    def _site_weights(p: Problem, lam: np.ndarray) -> np.ndarray:
-        """Per site: Σ λ_r C_r of its resources (+ a floor so every site can be picked)."""
-        n_sites = max(len(p.site_names), int(p.opt_site.max()) + 1 if p.n_options else 1)
-        res_site = np.zeros(p.res_cap.size, dtype=np.int64)
-        if p.use_opt.size:
-            res_site[p.use_res] = p.opt_site[p.use_opt]
-        w = np.bincount(res_site, weights=lam * p.res_cap, minlength=n_sites)
-        has_opts = np.bincount(p.opt_site, minlength=n_sites) > 0
-        floor = 0.02 * w.max() if w.max() > 0 else 1.0
-        return np.where(has_opts, w + floor, 0.0)

@@ -49,11 +49,11 @@ Previous = dict[str, list[tuple[str, str]]]
 
 
 def _rate(src: Site, dst: Site) -> Decimal:
+    """The source site's price per GB to ``dst``: its listed price for that site, else
+    the internet price (free within a site)."""
     if src.id == dst.id:
         return Decimal(0)
-    if src.kind is SiteKind.CLOUD and src.provider == dst.provider:
-        return src.egress.same_provider_per_gb
-    return src.egress.internet_per_gb
+    return src.egress.to_sites.get(dst.id, src.egress.internet_per_gb)
 
 
 def _check_site(w: Workload, stage: Stage, world: World, site: Site,

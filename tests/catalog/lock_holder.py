@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from planner.catalog.lock import TEMP_SUFFIX, catalog_lock, temp_prefix
+from planner.refresh.lock import TEMP_SUFFIX, catalog_lock, temp_prefix
 
 
 def hold_lock_then_hang(catalog: str, ready: Any) -> None:

@@ -21,11 +21,12 @@ import pytest
 import urllib3
 from urllib3.connectionpool import HTTPConnectionPool
 
-from planner.catalog import aws, aws_bulk
-from planner.catalog.aws_keyless import fetch_aws_bulk
-from planner.catalog.json_stream import JsonStream, JsonStreamError
 from planner.catalog.schema import CatalogFile, CatalogRow
 from planner.errors import CatalogFetchError
+from planner.providers.aws import bulk as aws_bulk
+from planner.providers.aws import fetch as aws
+from planner.providers.aws.keyless import fetch_aws_bulk
+from planner.providers.json_stream import JsonStream, JsonStreamError
 from planner.vocab.gpus import GPU_MODELS
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "aws_bulk"

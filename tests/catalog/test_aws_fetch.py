@@ -1,4 +1,4 @@
-"""Offline tests of the AWS catalog fetcher (planner.catalog.aws).
+"""Offline tests of the AWS catalog fetcher (planner.providers.aws.fetch).
 
 Real boto3 clients (fake credentials, the fetcher's own retry config) answered by
 ``botocore.stub.Stubber`` from recorded-shape fixtures in ``tests/fixtures/aws``.
@@ -26,10 +26,11 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 from botocore.stub import Stubber
 
-from planner.catalog import aws
-from planner.catalog.aws_offers import OfferPrices
 from planner.catalog.schema import CatalogFile, RowSource
 from planner.errors import CatalogFetchError
+from planner.providers.aws import fetch as aws
+from planner.providers.aws.offers import OfferPrices
+from planner.providers.aws.request import DEFAULT_FAMILIES
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "aws"
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
@@ -183,8 +184,7 @@ def test_paginates_and_builds_envelope(two_regions: tuple[CatalogFile, list[tupl
     # the pricing API is always called in us-east-1, whatever the fetched region
     assert ("pricing", "us-east-1") in clients.requested
     assert {s for s, _ in clients.requested} == {"pricing", "ec2"}
-    assert catalog.egress.same_provider_per_gb == Decimal("0.02")
-    assert catalog.egress.internet_per_gb == Decimal("0.09")
+    assert catalog.egress is None  # egress prices live in planner/data/egress.json
     params = catalog.source.parameters
     assert params["families"] == list(FAMILIES)
     assert {"Type": "TERM_MATCH", "Field": "capacitystatus", "Value": "Used"} in params[
@@ -385,7 +385,7 @@ def test_ec2_unauthorized_everywhere_raises_with_iam_hint(clients: Clients) -> N
 
 
 def test_default_families_are_requested(clients: Clients) -> None:
-    families = aws.DEFAULT_FAMILIES
+    families = DEFAULT_FAMILIES
     assert {"p5", "p4d", "p4de", "p3", "g6", "g6e", "g5", "g4dn", "m7i", "c7i", "r7i"} <= set(
         families)
     clients.stub("pricing", "us-east-1").add_response(
@@ -412,7 +412,7 @@ def test_spot_is_the_lowest_current_zone_price(
 
 
 def test_region_spot_rules() -> None:
-    from planner.catalog.aws_spot import is_region_zone, region_spot
+    from planner.providers.aws.spot import is_region_zone, region_spot
 
     assert is_region_zone("us-east-1b", "us-east-1")
     assert not is_region_zone("us-east-1-bos-1a", "us-east-1")
@@ -477,7 +477,7 @@ def test_build_row_skips_unknown_accelerator_and_zero_price() -> None:
 def test_access_denied_refresh_keeps_last_good_catalog(clients: Clients, tmp_path: Path) -> None:
     """End to end through the store: the real fetcher meets AccessDenied, the refresh fails
     with one clear line (exit 4), and the bundled catalog in the directory is untouched."""
-    from planner.catalog.store import refresh_catalog
+    from planner.refresh.store import refresh_catalog
 
     bundled = Path(__file__).resolve().parents[2] / "catalogs" / "aws.json"
     target = tmp_path / "aws.json"

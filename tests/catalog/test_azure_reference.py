@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
-from planner.catalog.azure_items import RegionPrices, select_prices
-from planner.catalog.azure_rows import keyless_region_rows
-from planner.catalog.azure_sizes import load_size_table
-from planner.catalog.azure_skus import load_gpu_families
 from planner.catalog.schema import CatalogRow, RowSource
+from planner.providers.azure.items import RegionPrices, select_prices
+from planner.providers.azure.rows import keyless_region_rows
+from planner.providers.azure.sizes import load_size_table
+from planner.providers.azure.skus import load_gpu_families
 
 REPO = Path(__file__).resolve().parents[2]
 REFERENCE = REPO.parent / "shared" / "reference" / "azure-retail-2026-08"

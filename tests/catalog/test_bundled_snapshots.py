@@ -15,6 +15,7 @@ import pytest
 
 from planner.catalog.load import LoadedCatalog, load_catalog_dir
 from planner.catalog.schema import SCHEMA_VERSION
+from planner.providers.egress import egress_rules
 from planner.vocab.gpus import GPU_MODELS
 from planner.vocab.jurisdictions import region_country
 
@@ -101,11 +102,16 @@ def test_regional_price_differences(catalogs: dict[str, LoadedCatalog]) -> None:
     assert prices[("us-east-1", "p5.48xlarge")] == prices[("us-west-2", "p5.48xlarge")]
 
 
-def test_egress_defaults(catalogs: dict[str, LoadedCatalog]) -> None:
-    assert str(catalogs["aws"].catalog.egress.internet_per_gb) == "0.09"
-    assert str(catalogs["azure"].catalog.egress.internet_per_gb) == "0.087"
-    for c in catalogs.values():
-        assert str(c.catalog.egress.same_provider_per_gb) == "0.02"
+def test_legacy_egress_field_agrees_with_the_egress_table(
+        catalogs: dict[str, LoadedCatalog]) -> None:
+    """The bundled snapshots keep the old flat egress field (unpriced, see
+    build_snapshot.EGRESS); it must not tell a reader something the table contradicts."""
+    for provider, c in catalogs.items():
+        legacy = c.catalog.egress
+        assert legacy is not None
+        default = egress_rules(provider).entry.default
+        assert legacy.internet_per_gb == default.internet_per_gb
+        assert legacy.same_provider_per_gb == default.same_continent_per_gb
 
 
 @pytest.mark.parametrize("provider", ["aws", "azure"])

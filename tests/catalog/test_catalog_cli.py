@@ -16,8 +16,8 @@ import yaml
 from click.testing import CliRunner, Result
 
 from planner.catalog.schema import CatalogFile
-from planner.catalog.store import write_catalog
 from planner.cli.catalog_cmd import catalog
+from planner.refresh.store import write_catalog
 from tests.catalog.test_store import make_catalog
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "scheduled-refresh"
@@ -48,9 +48,9 @@ def install_fetcher(monkeypatch: pytest.MonkeyPatch, provider: str,
                 progress(region, "fetched", rows=5)
         return fetch(regions)
 
-    module = types.ModuleType(f"planner.catalog.{provider}")
+    module = types.ModuleType(f"planner.providers.{provider}.fetch")
     setattr(module, f"fetch_{provider}", wrapped)
-    monkeypatch.setitem(sys.modules, f"planner.catalog.{provider}", module)
+    monkeypatch.setitem(sys.modules, f"planner.providers.{provider}.fetch", module)
     return calls
 
 
@@ -96,7 +96,7 @@ def test_refresh_fetch_failure_exits_4_and_keeps_file(catalogs: Path,
 
 
 def test_refresh_missing_fetcher_exits_4(catalogs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "planner.catalog.aws", None)  # import raises ImportError
+    monkeypatch.setitem(sys.modules, "planner.providers.aws.fetch", None)  # ImportError
     result = run("refresh", "--provider", "aws", "--out", str(catalogs))
     assert result.exit_code == 4
     assert "error: the aws fetcher cannot be imported" in result.stderr

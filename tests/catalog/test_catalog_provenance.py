@@ -17,9 +17,9 @@ from click.testing import CliRunner, Result
 from planner.catalog.load import load_catalog_file
 from planner.catalog.provenance import file_kind, provenance_mix, row_provenance
 from planner.catalog.schema import CatalogFile, CatalogRow, CatalogSource, RowSource
-from planner.catalog.status import catalog_status
-from planner.catalog.store import write_catalog
 from planner.cli.catalog_cmd import catalog
+from planner.refresh.status import catalog_status
+from planner.refresh.store import write_catalog
 from tests.catalog.test_store import make_catalog
 
 T1 = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
@@ -117,9 +117,9 @@ def test_refresh_keyless_flag_reaches_the_fetcher(catalogs: Path,
         seen.append(kwargs)
         return base
 
-    module = types.ModuleType("planner.catalog.aws")
+    module = types.ModuleType("planner.providers.aws.fetch")
     module.fetch_aws = fetch_aws  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "planner.catalog.aws", module)
+    monkeypatch.setitem(sys.modules, "planner.providers.aws.fetch", module)
     result = run("refresh", "--provider", "aws", "--out", str(catalogs), "--keyless")
     assert result.exit_code == 0, result.output
     assert seen == [{"keyless": True}]

@@ -48,6 +48,14 @@ def setting(field: str, value: Any, row: int = 0) -> Mutation:
     return mutate
 
 
+def setting_top(field: str, value: Any) -> Mutation:
+    def mutate(data: dict[str, Any]) -> dict[str, Any]:
+        data[field] = value
+        return data
+
+    return mutate
+
+
 def dropping(field: str, row: int | None = 0) -> Mutation:
     def mutate(data: dict[str, Any]) -> dict[str, Any]:
         del (data["rows"][row] if row is not None else data)[field]
@@ -138,7 +146,9 @@ CASES: list[tuple[str, Mutation, str, str]] = [
     ("gpu-count-without-model", setting("gpu_count", 8), "rows[0]", "gpu_model is empty"),
     ("missing-price", dropping("price_per_hour"), "rows[0].price_per_hour", "Field required"),
     ("missing-rows", dropping("rows", None), "rows", "Field required"),
-    ("missing-egress", dropping("egress", None), "egress", "Field required"),
+    ("negative-egress", setting_top("egress", {"same_provider_per_gb": -1,
+                                               "internet_per_gb": 0.09}),
+     "egress.same_provider_per_gb", "greater than or equal to 0"),
     ("unknown-field", setting("discount", 0.5), "rows[0].discount", "Extra inputs"),
     ("wrong-provider-row", setting("provider", "azure"), "rows[0].provider",
      "'azure' in a 'aws' catalog"),

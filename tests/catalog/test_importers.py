@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from planner.catalog.importers import import_azure_retail, import_skypilot
 from planner.catalog.load import load_catalog_file
 from planner.catalog.schema import CatalogFile, CatalogRow
 from planner.cli.catalog_cmd import catalog
 from planner.errors import InputError
+from planner.refresh.importers import import_azure_retail, import_skypilot
 from planner.vocab.gpus import GPU_MODELS
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "imports"
@@ -207,7 +207,7 @@ def test_azure_retail_region_without_known_sizes_is_a_failed_region(tmp_path: Pa
 
 
 def test_gpu_info_memory_tells_a100_sizes_apart(tmp_path: Path) -> None:
-    from planner.catalog.importers import gpu_memory_per_device
+    from planner.refresh.importers import gpu_memory_per_device
 
     info = ("{'Gpus': [{'Name': 'A100', 'Manufacturer': 'NVIDIA', 'Count': 8, "
             "'MemoryInfo': {'SizeInMiB': 81920}}], 'TotalGpuMemoryInMiB': 655360}")

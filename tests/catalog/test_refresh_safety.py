@@ -13,17 +13,17 @@ from typing import Any
 import pytest
 
 from planner.catalog.load import load_catalog_file
-from planner.catalog.lock import catalog_lock, holder_pid, is_locked, lock_path, temp_files
 from planner.catalog.schema import CatalogFile
-from planner.catalog.status import catalog_status, leftover_temp_files
-from planner.catalog.store import (
+from planner.errors import CatalogFetchError, CatalogStoreError
+from planner.refresh.lock import catalog_lock, holder_pid, is_locked, lock_path, temp_files
+from planner.refresh.status import catalog_status, leftover_temp_files
+from planner.refresh.store import (
     EMPTY_REGION_ERROR,
     MISSING_REGION_ERROR,
     default_refresh_regions,
     refresh_catalog,
     write_catalog,
 )
-from planner.errors import CatalogFetchError, CatalogStoreError
 from tests.catalog.lock_holder import hold_lock_then_hang
 from tests.catalog.test_catalog_cli import install_fetcher, run
 from tests.catalog.test_store import fake_fetcher, listing, make_catalog

@@ -12,26 +12,24 @@ from typing import Any
 
 import pytest
 
+from planner.catalog.freshness import DEFAULT_MAX_AGE_DAYS, stale_catalogs
 from planner.catalog.load import load_catalog_file, parse_catalog
 from planner.catalog.schema import (
     CatalogFile,
     CatalogRow,
     CatalogSource,
     EgressPrices,
-    Provider,
     RegionFailure,
 )
-from planner.catalog.status import catalog_status
-from planner.catalog.store import (
-    DEFAULT_MAX_AGE_DAYS,
+from planner.errors import CatalogError, CatalogFetchError, CatalogStoreError
+from planner.refresh.status import catalog_status
+from planner.refresh.store import (
     compare_catalogs,
     default_refresh_regions,
     refresh_catalog,
     serialize_catalog,
-    stale_catalogs,
     write_catalog,
 )
-from planner.errors import CatalogError, CatalogFetchError, CatalogStoreError
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 COUNTRY = {"us-east-1": "US", "eu-central-1": "DE", "eu-west-1": "IE", "us-west-2": "US",
@@ -45,7 +43,7 @@ GPU_TYPES = {
 }
 
 
-def make_rows(provider: Provider, region: str, n: int) -> list[CatalogRow]:
+def make_rows(provider: str, region: str, n: int) -> list[CatalogRow]:
     """``n`` rows: the provider's GPU types first, then plain CPU types."""
     rows = []
     for i in range(n):
@@ -65,7 +63,7 @@ def make_rows(provider: Provider, region: str, n: int) -> list[CatalogRow]:
     return rows
 
 
-def make_catalog(provider: Provider = "aws", regions: Sequence[str] = ("us-east-1", "eu-central-1"),
+def make_catalog(provider: str = "aws", regions: Sequence[str] = ("us-east-1", "eu-central-1"),
                  rows_per_region: int = 5, *, fetched_at: datetime | None = None,
                  failed: dict[str, str] | None = None) -> CatalogFile:
     """A small valid catalog; ``failed`` regions are listed as failures without rows."""

@@ -5,13 +5,13 @@ Per region, three read-only APIs are called, all paginated:
 * ``pricing:GetProducts`` (Price List Query API, served from :data:`PRICING_REGION`):
   on-demand Linux, shared-tenancy, no pre-installed software, ``capacitystatus=Used``
   prices for the region (:func:`pricing_filters`), with the 1/3-year Standard No Upfront
-  reserved prices of the same SKU (:mod:`planner.catalog.aws_offers`);
+  reserved prices of the same SKU (:mod:`planner.providers.aws.offers`);
 * ``ec2:DescribeInstanceTypes``: vCPUs, memory, architecture and accelerators;
 * ``ec2:DescribeSpotPriceHistory`` with ``StartTime=now``: the region's spot price is
-  the lowest *current* zone price, with its time (:mod:`planner.catalog.aws_spot`).
+  the lowest *current* zone price, with its time (:mod:`planner.providers.aws.spot`).
 
 Without credentials (``keyless=True``, or none found) the public bulk offer files
-are read instead (:mod:`planner.catalog.aws_bulk`).
+are read instead (:mod:`planner.providers.aws.bulk`).
 
 Retries are botocore's own (:func:`client_config`), never hand-written loops.
 Credentials come from the standard AWS chain of the boto3 session and are never
@@ -25,8 +25,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from decimal import Decimal
+from datetime import datetime
 from typing import Any, Final, Literal
 
 import boto3
@@ -34,24 +33,25 @@ from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from planner.catalog.aws_families import accelerator_of
-from planner.catalog.aws_offers import (
-    OfferPrices,
-    is_linux_on_demand,
-    merge_prices,
-    offer_prices,
-)
-from planner.catalog.aws_spot import SpotQuote, region_spot
 from planner.catalog.schema import (
     SCHEMA_VERSION,
     CatalogFile,
     CatalogRow,
     CatalogSource,
-    EgressPrices,
     RegionFailure,
     RowSource,
 )
 from planner.errors import CatalogFetchError
+from planner.providers.aws.families import accelerator_of
+from planner.providers.aws.keyless import fetch_aws_bulk
+from planner.providers.aws.offers import (
+    OfferPrices,
+    is_linux_on_demand,
+    merge_prices,
+    offer_prices,
+)
+from planner.providers.aws.request import Progress, fetch_request
+from planner.providers.aws.spot import SpotQuote, region_spot
 from planner.vocab.jurisdictions import region_country
 
 # The Price List Query API only has endpoints in a few regions; us-east-1 serves all of them.
@@ -66,20 +66,7 @@ EC2_PAGE_SIZE = 100  # DescribeInstanceTypes maximum
 SPOT_PAGE_SIZE = 1000
 SPOT_PRODUCT_DESCRIPTIONS = ("Linux/UNIX",)
 
-# GPU/accelerator families capacity planners ask for, then common CPU families.
-DEFAULT_FAMILIES: tuple[str, ...] = (
-    "p6-b200", "p5", "p5e", "p5en", "p4d", "p4de", "p3", "p3dn",
-    "g6", "g6e", "gr6", "g5", "g5g", "g4dn", "g4ad",
-    "trn1", "trn1n", "trn2", "inf1", "inf2", "dl1",
-    "m7i", "m7a", "m7g", "m6i", "m6a", "m6g",
-    "c7i", "c7a", "c7g", "c6i", "c6a",
-    "r7i", "r7a", "r7g", "r6i", "r6a",
-)  # fmt: skip
 
-# AWS list prices for data transfer out (USD/GB): between regions, and to the
-# internet (first 10 TB/month tier).
-INTER_REGION_EGRESS_PER_GB = Decimal("0.02")
-INTERNET_EGRESS_PER_GB = Decimal("0.09")
 
 REQUIRED_IAM_ACTIONS = ("pricing:GetProducts", "ec2:DescribeInstanceTypes",
                         "ec2:DescribeSpotPriceHistory")
@@ -100,7 +87,6 @@ NO_CREDENTIALS_FALLBACK = (
 
 ClientFactory = Callable[[str, str], BaseClient]
 """``(service_name, region) -> botocore client``; tests inject stubbed clients here."""
-Progress = Callable[[str, str], None]
 
 
 def client_config() -> Config:
@@ -187,7 +173,7 @@ def fetch_instance_types(ec2: BaseClient, families: Sequence[str]) -> list[dict[
 def fetch_spot(ec2: BaseClient, region: str, families: Sequence[str],
                now: datetime) -> dict[str, SpotQuote]:
     """Per instance type, the lowest current spot price over ``region``'s zones and its
-    time (see :mod:`planner.catalog.aws_spot`: only each zone's latest entry counts)."""
+    time (see :mod:`planner.providers.aws.spot`: only each zone's latest entry counts)."""
     history = _pages(ec2, "describe_spot_price_history", "SpotPriceHistory",
                      StartTime=now, ProductDescriptions=list(SPOT_PRODUCT_DESCRIPTIONS),
                      Filters=_type_filters(families),
@@ -295,18 +281,6 @@ def _fetch_region(region: str, pricing: BaseClient, clients: ClientFactory,
     say(region, f"done: {len(acc.rows) - before} rows")
 
 
-def fetch_request(regions: Sequence[str], families: Sequence[str] | None,
-                  now: datetime | None) -> tuple[list[str], tuple[str, ...], datetime]:
-    """The regions (deduplicated, at least one), instance families and fetch instant (UTC)
-    of an AWS fetch, with or without credentials."""
-    wanted = list(dict.fromkeys(regions))
-    if not wanted:
-        raise CatalogFetchError("no AWS regions requested", source="aws",
-                                hint="pass at least one region, e.g. us-east-1")
-    fams = tuple(dict.fromkeys(families)) if families else DEFAULT_FAMILIES
-    return wanted, fams, (now or datetime.now(UTC)).astimezone(UTC)
-
-
 def fetch_aws(
     regions: Sequence[str],
     *,
@@ -341,8 +315,6 @@ def fetch_aws(
             say_first("all", NO_CREDENTIALS_FALLBACK)
             keyless = True
     if keyless:
-        from planner.catalog.aws_keyless import fetch_aws_bulk  # imports this module
-
         return fetch_aws_bulk(wanted_regions, http=http, families=fams, progress=progress,
                               now=when)
     make = clients or session_client_factory(session or boto3.session.Session())
@@ -389,7 +361,5 @@ def _catalog(acc: _Fetch, families: Sequence[str], when: datetime) -> CatalogFil
         schema_version=SCHEMA_VERSION, provider="aws", fetched_at=when, source=source,
         currency="USD", regions=sorted(acc.regions),
         failed_regions=sorted(acc.failed, key=lambda f: f.region),
-        egress=EgressPrices(same_provider_per_gb=INTER_REGION_EGRESS_PER_GB,
-                            internet_per_gb=INTERNET_EGRESS_PER_GB),
         rows=sorted(acc.rows, key=lambda r: (r.region, r.instance_type)),
     )

@@ -3,13 +3,13 @@
 A refresh must never leave the planner without prices, and two refreshes must
 never race. :func:`refresh_catalog` and :func:`write_catalog` therefore
 
-1. hold the catalog's exclusive lock (:mod:`planner.catalog.lock`): a second
+1. hold the catalog's exclusive lock (:mod:`planner.refresh.lock`): a second
    refresh of the same file waits for the first (bounded) or, with
    ``wait=False``, fails at once naming the PID that holds it (exit code 5);
 2. remove the temp files an interrupted (killed) refresh left behind;
 3. turn every fetched region without a single row, and every requested region
    the fetcher left out, into a failed region: it is not "fetched";
-4. serialize the new catalog deterministically (:mod:`planner.catalog.serialize`)
+4. serialize the new catalog deterministically (:mod:`planner.refresh.serialize`)
    and re-parse those bytes with :func:`planner.catalog.load.parse_catalog`, so a
    file the loader would reject is never written (an empty catalog included);
 5. compare it with the last good file and refuse (``CatalogStoreError``, exit
@@ -31,38 +31,24 @@ import os
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from planner.catalog.load import (
-    PROVIDER_FILES,
-    LoadedCatalog,
-    parse_catalog,
-    read_catalog_bytes,
-)
-from planner.catalog.lock import (
+from planner.catalog.load import catalog_file_name, parse_catalog, read_catalog_bytes
+from planner.catalog.schema import CatalogFile, RegionFailure
+from planner.errors import CatalogError, CatalogFetchError, CatalogStoreError, PlannerError
+from planner.providers.registry import cloud_providers
+from planner.refresh.lock import (
     DEFAULT_LOCK_TIMEOUT_S,
     TEMP_SUFFIX,
     catalog_lock,
     remove_temp_files,
     temp_prefix,
 )
-from planner.catalog.schema import CatalogFile, RegionFailure
-from planner.catalog.serialize import serialize_catalog
-from planner.errors import CatalogError, CatalogFetchError, CatalogStoreError, PlannerError
-
-DEFAULT_MAX_AGE_DAYS = 30
-"""Catalogs fetched longer ago than this many days are reported as stale."""
+from planner.refresh.serialize import serialize_catalog
 
 DEFAULT_MAX_ROW_LOSS = 0.2
 """The largest share of rows a refresh may drop before the store refuses it."""
-
-DEFAULT_REGIONS: dict[str, tuple[str, ...]] = {
-    "aws": ("us-east-1", "us-west-2", "eu-central-1", "eu-west-1"),
-    "azure": ("eastus", "westeurope", "germanywestcentral"),
-}
-"""Regions a refresh fetches when no catalog file exists yet for the provider."""
 
 EMPTY_REGION_ERROR = "returned 0 rows (no priced instance types)"
 MISSING_REGION_ERROR = "the fetcher returned nothing for this region"
@@ -146,7 +132,7 @@ def compare_catalogs(old: CatalogFile | None, new: CatalogFile,
 
 def catalog_path(directory: Path, provider: str) -> Path:
     """Where the snapshot of ``provider`` lives inside ``directory``."""
-    return directory / PROVIDER_FILES[provider]
+    return directory / catalog_file_name(provider)
 
 
 def _read_last_good(path: Path) -> CatalogFile | None:
@@ -301,9 +287,9 @@ def refresh_catalog(provider: str, regions: Sequence[str], directory: Path, *,
     fails or comes back empty but is in the last good catalog counts as lost:
     the store refuses the refresh unless ``force``.
     """
-    if provider not in PROVIDER_FILES:
+    if provider not in cloud_providers():
         raise CatalogStoreError(f"unknown provider {provider!r}",
-                                hint="choose one of " + ", ".join(sorted(PROVIDER_FILES)))
+                                hint="choose one of " + ", ".join(cloud_providers()))
     _check_row_loss(max_row_loss)
     path = catalog_path(directory, provider)
     say = notify or (lambda _message: None)
@@ -326,30 +312,11 @@ def default_refresh_regions(directory: Path, provider: str) -> list[str]:
     """Regions to refresh: those of the existing file (failed ones included), else defaults."""
     old = _read_last_good(catalog_path(directory, provider))
     if old is None:
-        return list(DEFAULT_REGIONS[provider])
+        return list(_default_regions(provider))
     regions = set(old.regions) | {f.region for f in old.failed_regions}
-    return sorted(regions) or list(DEFAULT_REGIONS[provider])
+    return sorted(regions) or list(_default_regions(provider))
 
 
-# ---------------------------------------------------------------- staleness
-
-
-def stale_catalogs(loaded: Sequence[LoadedCatalog], max_age_days: float = DEFAULT_MAX_AGE_DAYS,
-                   now: datetime | None = None) -> list[str]:
-    """Human-readable warnings for catalogs older than ``max_age_days`` (or from the future)."""
-    ref = now or datetime.now(UTC)
-    warnings = []
-    for item in loaded:
-        cat = item.catalog
-        age = cat.age_days(ref)
-        stamp = cat.fetched_at.strftime("%Y-%m-%d %H:%M UTC")
-        if age > max_age_days:
-            warnings.append(
-                f"{item.path}: {cat.provider} prices were fetched {stamp} ({age:.0f} days ago, "
-                f"more than {max_age_days:g}); run `planner catalog refresh --provider "
-                f"{cat.provider}`"
-            )
-        elif age < -1:
-            warnings.append(f"{item.path}: fetched_at {stamp} lies in the future; "
-                            "check the clock of the machine that fetched it")
-    return warnings
+def _default_regions(provider: str) -> tuple[str, ...]:
+    """Regions a refresh fetches when no catalog file exists yet (the provider's own)."""
+    return cloud_providers()[provider].default_regions

@@ -11,7 +11,7 @@ Each item is classified from its names:
 * otherwise → on-demand Linux price, with its savings-plan prices.
 
 The size is ``armSkuName``, or else the ARM spelling of ``skuName``
-(:func:`planner.catalog.azure_sizes.canonical_size`), after the size table's
+(:func:`planner.providers.azure.sizes.canonical_size`), after the size table's
 aliases: the spellings of one size merge. Items that are not hourly, not priced
 (0), not consumption prices or not in the requested region are skipped. When
 several items price the same size and kind, the primary meter region wins, then
@@ -34,7 +34,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from planner.catalog.azure_sizes import canonical_size
+from planner.providers.azure.sizes import canonical_size
 
 CURRENCY = "USD"
 

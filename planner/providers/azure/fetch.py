@@ -4,11 +4,11 @@ With credentials, for every requested region:
 
 1. the region must be in ``planner/data/regions.json`` (its country is needed);
 2. VM sizes and capabilities come from the Resource SKUs API
-   (:mod:`planner.catalog.azure_skus`), with subscription restrictions;
+   (:mod:`planner.providers.azure.skus`), with subscription restrictions;
 3. Linux on-demand and spot prices come from the public Retail Prices API
-   (:mod:`planner.catalog.azure_prices`);
+   (:mod:`planner.providers.azure.prices`);
 4. a row is a size that has an on-demand price (joined on ``armSkuName``),
-   with its GPU from the maintained family table (:mod:`planner.catalog.azure_rows`).
+   with its GPU from the maintained family table (:mod:`planner.providers.azure.rows`).
 
 Keyless (``keyless=True``, or no subscription id found): step 2 is skipped; every
 priced size whose vCPUs and memory ``planner/data/azure_vm_sizes.json`` knows
@@ -27,7 +27,6 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from importlib.metadata import PackageNotFoundError, version
 
 from azure.core import PipelineClient
@@ -36,7 +35,16 @@ from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpRes
 from azure.core.pipeline.transport import HttpTransport
 from azure.mgmt.compute import ComputeManagementClient
 
-from planner.catalog.azure_prices import (
+from planner.catalog.schema import (
+    SCHEMA_VERSION,
+    CatalogFile,
+    CatalogRow,
+    CatalogSource,
+    RegionFailure,
+    RowSource,
+)
+from planner.errors import CatalogFetchError
+from planner.providers.azure.prices import (
     CURRENCY,
     RETAIL_API_VERSION,
     RETAIL_PRICES_URL,
@@ -44,32 +52,19 @@ from planner.catalog.azure_prices import (
     make_prices_client,
     price_filter,
 )
-from planner.catalog.azure_rows import (
+from planner.providers.azure.rows import (
     KEYLESS_CAVEAT,
     RegionRows,
     keyless_region_rows,
     region_rows,
 )
-from planner.catalog.azure_sizes import SizeTable, load_size_table
-from planner.catalog.azure_skus import GpuFamilyTable, list_vm_skus, load_gpu_families, sku_filter
-from planner.catalog.schema import (
-    SCHEMA_VERSION,
-    CatalogFile,
-    CatalogRow,
-    CatalogSource,
-    EgressPrices,
-    RegionFailure,
-    RowSource,
-)
-from planner.errors import CatalogFetchError
+from planner.providers.azure.sizes import SizeTable, load_size_table
+from planner.providers.azure.skus import GpuFamilyTable, list_vm_skus, load_gpu_families, sku_filter
 from planner.vocab.jurisdictions import region_country
 
 Progress = Callable[[str, str], None]
 
 SKUS_ENDPOINT = "https://management.azure.com/subscriptions/{subscriptionId}/providers/Microsoft.Compute/skus"
-# Azure list prices for data transfer out: between regions within a continent,
-# and to the internet (first 10 TB/month tier; the first 100 GB/month are free).
-EGRESS = EgressPrices(same_provider_per_gb=Decimal("0.02"), internet_per_gb=Decimal("0.087"))
 AUTH_HINT = ("run `az login`, or set AZURE_CLIENT_ID, AZURE_CLIENT_SECRET and AZURE_TENANT_ID "
              "for a service principal; the identity needs the Reader role on the subscription "
              "(or refresh without credentials: --keyless)")
@@ -190,8 +185,6 @@ def _source(regions: list[str], tables: _Tables, skipped_gpu: list[str],
                                           "Host, non-hourly, zero prices"},
             "gpu_families": tables.gpus.source,
             "skipped_rows": skipped,
-            "egress": "Azure list prices: inter-region within a continent, "
-                      "internet first 10 TB tier",
         },
         note="; ".join(notes) or None,
     )
@@ -330,5 +323,5 @@ def fetch_azure(
         schema_version=SCHEMA_VERSION, provider="azure", fetched_at=fetched_at,
         source=_source(wanted, tables, got.skipped_gpu, got.skipped), currency="USD",
         regions=sorted(got.done), failed_regions=sorted(failures, key=lambda f: f.region),
-        egress=EGRESS, rows=sorted(got.rows, key=lambda r: (r.region, r.instance_type)),
+        rows=sorted(got.rows, key=lambda r: (r.region, r.instance_type)),
     )

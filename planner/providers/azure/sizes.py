@@ -131,3 +131,9 @@ def architecture_of(size: str) -> str:
     ``Standard_D4ps_v5``, ``Standard_E8pds_v6``), else ``x86_64``."""
     letters = _LETTERS.match(size)
     return "arm64" if letters and "p" in letters.group(1) else "x86_64"
+
+
+def instance_facts(size: str) -> tuple[str, str]:
+    """(series, architecture) of a VM size name, for imported catalog rows:
+    ``Standard_D4ps_v5`` → (``Standard_D#ps_v5``, ``arm64``)."""
+    return series_key(size), architecture_of(size)

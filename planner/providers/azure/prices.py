@@ -7,7 +7,7 @@ following ``NextPageLink`` until it is empty. Requests go through an azure-core
 errors (5xx), honouring ``Retry-After``.
 
 The items are reduced to one set of prices per VM size by
-:func:`planner.catalog.azure_items.select_prices`, the parser the importer
+:func:`planner.providers.azure.items.select_prices`, the parser the importer
 shares.
 """
 
@@ -26,7 +26,7 @@ from azure.core.pipeline.policies import HeadersPolicy, RetryPolicy, UserAgentPo
 from azure.core.pipeline.transport import HttpTransport, RequestsTransport
 from azure.core.rest import HttpRequest, HttpResponse
 
-from planner.catalog.azure_items import CURRENCY, PriceKind, RegionPrices, classify, select_prices
+from planner.providers.azure.items import CURRENCY, PriceKind, RegionPrices, classify, select_prices
 
 __all__ = ["CURRENCY", "PriceKind", "RegionPrices", "classify", "fetch_region_prices",
            "make_prices_client", "price_filter", "request_parameters", "select_prices"]

@@ -2,8 +2,8 @@
 
 Both the credentialed fetch (sizes and restrictions from the Resource SKUs API)
 and the keyless paths (keyless refresh and the ``azure-retail`` importer: sizes
-from the price list, facts from :mod:`planner.catalog.azure_sizes`) go through
-:func:`size_row`, after :func:`planner.catalog.azure_items.select_prices`.
+from the price list, facts from :mod:`planner.providers.azure.sizes`) go through
+:func:`size_row`, after :func:`planner.providers.azure.items.select_prices`.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from planner.catalog.azure_items import RegionPrices
-from planner.catalog.azure_sizes import SizeTable, architecture_of
-from planner.catalog.azure_skus import GpuFamilyTable, UnmappedGpuFamily, VmSku, resolve_gpu
 from planner.catalog.schema import CatalogRow, RowSource
+from planner.providers.azure.items import RegionPrices
+from planner.providers.azure.sizes import SizeTable, architecture_of
+from planner.providers.azure.skus import GpuFamilyTable, UnmappedGpuFamily, VmSku, resolve_gpu
 
 KEYLESS_CAVEAT = ("no SKU restrictions: sizes come from the public price list, so sizes your "
                   "subscription cannot use (restrictions, quotas) are not marked")

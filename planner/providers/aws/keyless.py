@@ -1,6 +1,6 @@
 """The keyless AWS fetch: every requested region from the public bulk offer files.
 
-See :mod:`planner.catalog.aws_bulk` for how one file is read. A region that is not
+See :mod:`planner.providers.aws.bulk` for how one file is read. A region that is not
 in the region index, or whose file cannot be read, is a failed region; the fetch
 fails only when every region failed.
 """
@@ -12,13 +12,15 @@ from datetime import datetime
 
 import urllib3
 
-from planner.catalog.aws import (
-    INTER_REGION_EGRESS_PER_GB,
-    INTERNET_EGRESS_PER_GB,
-    Progress,
-    fetch_request,
+from planner.catalog.schema import (
+    SCHEMA_VERSION,
+    CatalogFile,
+    CatalogRow,
+    CatalogSource,
+    RegionFailure,
 )
-from planner.catalog.aws_bulk import (
+from planner.errors import CatalogFetchError
+from planner.providers.aws.bulk import (
     BULK_FILTER,
     REGION_INDEX_URL,
     RETRY_BACKOFF_FACTOR,
@@ -30,16 +32,8 @@ from planner.catalog.aws_bulk import (
     offer_rows,
     read_region_index,
 )
-from planner.catalog.json_stream import JsonStreamError
-from planner.catalog.schema import (
-    SCHEMA_VERSION,
-    CatalogFile,
-    CatalogRow,
-    CatalogSource,
-    EgressPrices,
-    RegionFailure,
-)
-from planner.errors import CatalogFetchError
+from planner.providers.aws.request import Progress, fetch_request
+from planner.providers.json_stream import JsonStreamError
 from planner.vocab.jurisdictions import region_country
 
 BULK_ERRORS = (urllib3.exceptions.HTTPError, JsonStreamError, ValueError, KeyError, TypeError)
@@ -88,8 +82,6 @@ def fetch_aws_bulk(regions: Sequence[str], *, http: Http | None = None,
         schema_version=SCHEMA_VERSION, provider="aws", fetched_at=when,
         source=_source(fams, urls, skipped), currency="USD", regions=sorted(done),
         failed_regions=sorted(failed, key=lambda f: f.region),
-        egress=EgressPrices(same_provider_per_gb=INTER_REGION_EGRESS_PER_GB,
-                            internet_per_gb=INTERNET_EGRESS_PER_GB),
         rows=sorted(rows, key=lambda r: (r.region, r.instance_type)),
     )
 

@@ -3,14 +3,14 @@
 1. ``GET`` :data:`REGION_INDEX_URL` (the EC2 region index): ``regions[<code>]
    .currentVersionUrl`` is the path of the region's current offer file;
 2. ``GET`` that file (hundreds of MB in reality) and walk it as a stream
-   (:mod:`planner.catalog.json_stream`): ``products{sku: {attributes}}`` first —
+   (:mod:`planner.providers.json_stream`): ``products{sku: {attributes}}`` first —
    only on-demand Linux shared-tenancy products of the wanted families are kept
-   (:func:`planner.catalog.aws_offers.is_linux_on_demand`) — then
+   (:func:`planner.providers.aws.offers.is_linux_on_demand`) — then
    ``terms.OnDemand`` and ``terms.Reserved`` of those SKUs only; everything else
    is skipped without being held in memory;
 3. a row per instance type: vCPUs, memory and GPU count from the offer attributes
    (``vcpu``, ``memory``, ``gpu``), the accelerator model from the family
-   (:mod:`planner.catalog.aws_families`), ``arm64`` for Graviton processors.
+   (:mod:`planner.providers.aws.families`), ``arm64`` for Graviton processors.
 
 The bulk files carry no spot prices: rows have none (refresh with credentials for
 spot). HTTP is urllib3 (botocore's own HTTP library) with its ``Retry``: 429 and
@@ -28,16 +28,16 @@ from urllib.parse import urljoin, urlparse
 
 import urllib3
 
-from planner.catalog.aws_families import family_accelerator
-from planner.catalog.aws_offers import (
+from planner.catalog.schema import CatalogRow, RowSource
+from planner.providers.aws.families import family_accelerator
+from planner.providers.aws.offers import (
     LINUX_ON_DEMAND,
     OfferPrices,
     is_linux_on_demand,
     merge_prices,
     offer_prices,
 )
-from planner.catalog.json_stream import JsonStream, JsonStreamError, decode_chunks
-from planner.catalog.schema import CatalogRow, RowSource
+from planner.providers.json_stream import JsonStream, JsonStreamError, decode_chunks
 from planner.vocab.gpus import GPU_MODELS
 
 PRICING_HOST = "pricing.us-east-1.amazonaws.com"

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from planner.catalog.aws_offers import decimal_price
+from planner.providers.aws.offers import decimal_price
 
 
 @dataclass(frozen=True, order=True)

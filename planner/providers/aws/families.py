@@ -90,3 +90,10 @@ def family_architecture(family: str) -> str:
     head, _, _ = family.partition("-")
     letters = head.lstrip("abcdefghijklmnopqrstuvwxyz").lstrip("0123456789")
     return "arm64" if "g" in letters else "x86_64"
+
+
+def instance_facts(instance_type: str) -> tuple[str, str]:
+    """(family, architecture) of an instance type name, for imported catalog rows:
+    ``p4d.24xlarge`` → (``p4d``, ``x86_64``), ``m7g.large`` → (``m7g``, ``arm64``)."""
+    family = instance_type.split(".", 1)[0]
+    return family, family_architecture(family)

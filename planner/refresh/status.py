@@ -8,11 +8,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from planner.catalog.load import PROVIDER_FILES, load_catalog_file
-from planner.catalog.lock import holder_pid, is_locked, temp_files
+from planner.catalog.freshness import DEFAULT_MAX_AGE_DAYS
+from planner.catalog.load import load_catalog_file
 from planner.catalog.provenance import fetch_span, provenance_mix
-from planner.catalog.store import DEFAULT_MAX_AGE_DAYS, catalog_path, covered_regions
 from planner.errors import CatalogError
+from planner.providers.registry import cloud_providers
+from planner.refresh.lock import holder_pid, is_locked, temp_files
+from planner.refresh.store import catalog_path, covered_regions
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,7 @@ class Leftovers:
 def leftover_temp_files(directory: Path) -> list[Leftovers]:
     """Temp files of every provider's catalog in ``directory`` (catalog file or not)."""
     out = []
-    for provider in sorted(PROVIDER_FILES):
+    for provider in cloud_providers():
         path = catalog_path(directory, provider)
         found = temp_files(path)
         if not found:
@@ -96,7 +98,7 @@ def catalog_status(directory: Path, *, now: datetime | None = None,
     leftovers = {lo.provider: lo.files for lo in leftover_temp_files(directory)
                  if not lo.refreshing}
     out = []
-    for provider in sorted(PROVIDER_FILES):
+    for provider in cloud_providers():
         path = catalog_path(directory, provider)
         if not path.exists() and not path.is_symlink():
             continue

@@ -65,4 +65,6 @@ def serialize_catalog(catalog: CatalogFile) -> bytes:
     data = catalog.model_dump(mode="python")
     data["fetched_at"] = catalog.fetched_at.astimezone(UTC)
     data["rows"] = sorted(data["rows"], key=lambda r: (r["region"], r["instance_type"]))
+    if data.get("egress") is None:
+        data.pop("egress", None)  # egress prices live in planner/data/egress.json now
     return (dump_json(data) + "\n").encode("utf-8")

@@ -7,8 +7,8 @@
   gives no time for it), the on-demand price the lowest listed (it is regional).
 * ``azure-retail``: pages of the Azure Retail Prices API as ``curl`` saves them
   (``{"Items": [...], "NextPageLink": ...}``), read by the Azure fetcher's own
-  parser (:func:`planner.catalog.azure_items.select_prices`,
-  :func:`planner.catalog.azure_rows.keyless_region_rows`).
+  parser (:func:`planner.providers.azure.items.select_prices`,
+  :func:`planner.providers.azure.rows.keyless_region_rows`).
 
 Every row carries ``source.kind = "import"`` and a ``ref`` naming the file(s) and
 the first 12 hex digits of their sha256. The result is a :class:`CatalogFile`
@@ -29,18 +29,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any
 
 from planner.catalog.schema import (
     SCHEMA_VERSION,
     CatalogFile,
     CatalogRow,
     CatalogSource,
-    EgressPrices,
     RegionFailure,
     RowSource,
 )
 from planner.errors import InputError
+from planner.providers.registry import cloud_providers
 from planner.vocab.gpus import GPU_MODELS, normalize_gpu
 from planner.vocab.jurisdictions import region_country
 
@@ -164,12 +164,9 @@ def gpu_memory_per_device(gpu_info: str) -> float | None:
     return float(mib) / 1024 if isinstance(mib, int | float) and mib > 0 else None
 
 
-def _skypilot_row(provider: Literal["aws", "azure"], region: str, country: str,
+def _skypilot_row(provider: str, region: str, country: str,
                   entry: _TypeInRegion, row_source: RowSource, source: str) -> CatalogRow | str:
     """One catalog row, or the reason the type is skipped."""
-    from planner.catalog.aws_families import family_architecture
-    from planner.catalog.azure_sizes import architecture_of, series_key
-
     line, where = entry.line, f"line {entry.line['_line']}"
     name = line["InstanceType"].strip()
     accel = (line.get("AcceleratorName") or "").strip()
@@ -180,9 +177,8 @@ def _skypilot_row(provider: Literal["aws", "azure"], region: str, country: str,
         else None
     if accel and model is None:
         return f"unknown_accelerator:{accel}"
-    family = name.split(".", 1)[0] if provider == "aws" else series_key(name)
-    arch = (line.get("Arch") or "").strip() or (
-        family_architecture(family) if provider == "aws" else architecture_of(name))
+    family, default_arch = cloud_providers()[provider].row_facts()(name)
+    arch = (line.get("Arch") or "").strip() or default_arch
     vcpus = _number(line.get("vCPUs") or "", f"{where}, column vCPUs", source)
     return CatalogRow(
         provider=provider, region=region, instance_type=name, family=family,
@@ -211,10 +207,11 @@ class _Built:
 def import_skypilot(paths: Sequence[Path], provider: str, *, now: datetime | None = None,
                     progress: Progress | None = None) -> CatalogFile:
     """A catalog from SkyPilot ``vms.csv`` file(s) of ``provider`` (see the module doc)."""
-    if provider not in ("aws", "azure"):
+    importable = [n for n, p in cloud_providers().items() if p.instance_facts]
+    if provider not in importable:
         raise InputError(f"unknown provider {provider!r}", path="--provider",
-                         hint="choose aws or azure")
-    prov = cast(Literal["aws", "azure"], provider)
+                         hint="choose " + " or ".join(importable))
+    prov = provider
     when = (now or datetime.now(UTC)).astimezone(UTC)
     blobs = [read_bounded(p) for p in paths]
     row_source = RowSource(kind="import", ref="SkyPilot catalog " + file_ref(paths, blobs),
@@ -259,10 +256,10 @@ def _items_of(blob: bytes, source: str) -> list[Any]:
 def import_azure_retail(paths: Sequence[Path], *, now: datetime | None = None,
                         progress: Progress | None = None) -> CatalogFile:
     """A catalog from saved Azure Retail Prices API pages (see the module doc)."""
-    from planner.catalog.azure_items import select_prices
-    from planner.catalog.azure_rows import KEYLESS_CAVEAT, keyless_region_rows
-    from planner.catalog.azure_sizes import load_size_table
-    from planner.catalog.azure_skus import load_gpu_families
+    from planner.providers.azure.items import select_prices
+    from planner.providers.azure.rows import KEYLESS_CAVEAT, keyless_region_rows
+    from planner.providers.azure.sizes import load_size_table
+    from planner.providers.azure.skus import load_gpu_families
 
     when = (now or datetime.now(UTC)).astimezone(UTC)
     blobs = [read_bounded(p) for p in paths]
@@ -299,18 +296,7 @@ def import_azure_retail(paths: Sequence[Path], *, now: datetime | None = None,
     return _catalog("azure", when, built, params, ref + "; " + KEYLESS_CAVEAT)
 
 
-def _egress(provider: str) -> EgressPrices:
-    if provider == "aws":
-        from planner.catalog.aws import INTER_REGION_EGRESS_PER_GB, INTERNET_EGRESS_PER_GB
-
-        return EgressPrices(same_provider_per_gb=INTER_REGION_EGRESS_PER_GB,
-                            internet_per_gb=INTERNET_EGRESS_PER_GB)
-    from planner.catalog.azure import EGRESS
-
-    return EGRESS
-
-
-def _catalog(provider: Literal["aws", "azure"], when: datetime, built: _Built,
+def _catalog(provider: str, when: datetime, built: _Built,
              params: dict[str, Any], note: str) -> CatalogFile:
     regions = sorted({r.region for r in built.rows})
     skipped = sum(sum(v.values()) for v in built.skipped.values())
@@ -324,6 +310,5 @@ def _catalog(provider: Literal["aws", "azure"], when: datetime, built: _Built,
         currency="USD", regions=regions,
         failed_regions=[RegionFailure(region=r, error=e) for r, e in sorted(built.failed.items())
                         if r not in regions],
-        egress=_egress(provider),
         rows=sorted(built.rows, key=lambda r: (r.region, r.instance_type)),
     )

@@ -1,0 +1,193 @@
+"""Why nothing fits, in words: the conflicting rule groups a solver with the
+unsatisfiable-core capability finds (:mod:`planner.solvers.diagnosis`), named and
+described with their numbers, and what the stages caught in the conflict need.
+
+The solver sees a Problem and answers with rule-group names; this module builds that
+Problem from the candidates (with the options the rules pruned), picks the backend by
+capability (``unsat_core``), and turns the names into :class:`~planner.models.plan.Conflict`
+records and a summary.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from planner.compile.arrays import build_problem
+from planner.compile.candidates import Candidates
+from planner.models.plan import Conflict
+from planner.models.portfolio import Portfolio
+from planner.models.problem import Problem
+from planner.models.world import World
+from planner.solvers import BACKENDS
+from planner.solvers.base import ConflictCheck, CoreBackend, SolveOptions, SolverError
+
+
+def describe(name: str, portfolio: Portfolio, world: World, cands: Candidates) -> str:
+    """One rule instance in plain words, with its numbers."""
+    kind, _, scope = name.partition(":")
+    period = world.period_hours
+    workloads = {w.id: w for w in portfolio.workloads}
+    stages = {r.key: r for r in cands.stages}
+    ref = stages.get(scope)
+    residency = ref.residency if ref else (workloads[scope].residency
+                                           if scope in workloads else None)
+    if kind == "residency.jurisdictions" and residency:
+        return f"{scope}: data may only be processed in {', '.join(residency.jurisdictions)}"
+    if kind == "residency.countries" and residency:
+        return f"{scope}: data may only be processed in countries {', '.join(residency.countries)}"
+    if kind == "residency.sites" and residency:
+        return f"{scope}: data may only be processed at {', '.join(residency.sites)}"
+    if kind == "residency.certifications" and residency:
+        return f"{scope}: sites must hold {', '.join(residency.certifications)}"
+    if kind == "placement.excluded" and scope in workloads:
+        pl = workloads[scope].placement
+        return (f"{scope}: excludes sites {pl.exclude_sites or '-'} and providers "
+                f"{pl.exclude_providers or '-'}")
+    if kind == "inference.latency" and ref and ref.stage.latency:
+        lat = ref.stage.latency
+        return f"{scope}: within {lat.max_ms} ms of users in {', '.join(lat.users)}"
+    if kind == "capacity":
+        res = scope
+        site_part = res.split(":", 1)[1]
+        if res.startswith("gpu:"):
+            site, model = site_part.rsplit("/", 1)
+            quota = world.gpu_quotas[(site, model)]
+            return (f"{site} has {quota} {model} GPUs at once "
+                    f"({quota * period:,.0f} GPU-hours per period)")
+        site, offer = site_part.rsplit("/", 1)
+        o = world.offer(site, offer)
+        nodes = o.capacity if o else 0
+        return f"{site} has {nodes} × {offer} ({(nodes or 0) * period:,.0f} instance-hours)"
+    if kind == "budget":
+        cap = next(b.cap_micro for b in cands.budgets if f"budget:{b.name}" == name)
+        who = "total spend" if scope == "total" else f"spend of team {scope.split(':', 1)[1]}"
+        return f"budget: {who} at most ${cap / 1e6:,.2f} per period"
+    if kind == "concentration":
+        share = portfolio.settings.max_provider_share or 0
+        return f"at most {float(share):.0%} of compute spend on {scope}"
+    if kind == "colocation" and ref and ref.stage.colocate:
+        c = ref.stage.colocate
+        return f"{scope} must run at the same {c.level.value} as {c.stage}"
+    if kind == "spread" and ref:
+        return f"{scope} must spread its replicas over ≥ {ref.stage.min_sites} sites"
+    if kind == "moves":
+        return f"at most {portfolio.settings.max_moves} stages may move from the previous plan"
+    return name
+
+
+def _gpus_at_once(world: World, site_id: str, models: set[str]) -> dict[str, int | None]:
+    """GPUs of each accepted model a site can give at once (None: no limit known)."""
+    out: dict[str, int | None] = {}
+    for model in sorted(models):
+        offers = [o for o in world.offers if o.site_id == site_id and o.gpu_model == model]
+        if not offers:
+            continue
+        quota = world.gpu_quotas.get((site_id, model))
+        if quota is not None:
+            out[model] = quota
+        elif all(o.capacity is not None for o in offers):
+            out[model] = int(sum(o.capacity * o.gpu_count for o in offers if o.capacity))
+        else:
+            out[model] = None
+    return out
+
+
+def _demand(core: list[str], problem: Problem, cands: Candidates, world: World) -> list[str]:
+    """What the stages caught in the conflict need, next to what their sites can give."""
+    involved: set[int] = set()
+    groups = problem.opt_groups or ()
+    res_in_core = {n.split(":", 1)[1] for n in core if n.startswith("capacity:")}
+    for s in range(problem.n_stages):
+        for o in problem.options_of(s):
+            if set(groups[o]) & set(core):
+                involved.add(s)
+    stage_of = np.repeat(np.arange(problem.n_stages), np.diff(problem.stage_ptr))
+    for o, r in zip(problem.use_opt.tolist(), problem.use_res.tolist(), strict=True):
+        if problem.res_names[r] in res_in_core:
+            involved.add(int(stage_of[o]))
+    lines = []
+    for s in sorted(involved):
+        ref = cands.stages[s]
+        st = ref.stage
+        # Sites its non-capacity rules allow: where options exist or were pruned only
+        # for capacity.
+        sites = {cands.options[i].site_id for i in cands.by_stage[s]}
+        sites |= {p.site_id for p in cands.pruned if p.stage == s and p.groups
+                  and all(g.startswith("capacity:") for g in p.groups)}
+        if st.gpu is None:
+            lines.append(f"{st.label} of {ref.workload.id} needs {st.vcpus * st.replicas} vCPUs; "
+                         f"its rules allow {len(sites)} site(s)")
+            continue
+        need = st.gpu.count * (1 if st.splittable else st.replicas)
+        models = set(st.gpu.models)
+        parts, total, unlimited = [], 0, False
+        for site in sorted(sites):
+            for model, n in _gpus_at_once(world, site, models).items():
+                if n is None:
+                    unlimited = True
+                    parts.append(f"{site} {model} unlimited")
+                else:
+                    total += n
+                    parts.append(f"{site} {n} {model}")
+        rules = [c for c in core if not c.startswith("capacity:")]
+        scope = f" under {', '.join(rules)}" if rules else ""
+        offer = ("no site" if not parts else
+                 f"{'unlimited' if unlimited else total} ({', '.join(parts[:6])}"
+                 f"{' …' if len(parts) > 6 else ''})")
+        lines.append(f"{st.label} of {ref.workload.id} needs {need} × "
+                     f"{'/'.join(st.gpu.models)} at once for {st.hours} h{scope}; "
+                     f"its sites offer {offer}")
+    return lines
+
+
+def core_backend() -> CoreBackend:
+    """The first registered backend that declares the unsatisfiable-core capability."""
+    for cls in BACKENDS.values():
+        if cls.capabilities.unsat_core:
+            backend = cls()
+            if isinstance(backend, CoreBackend):
+                return backend
+    raise SolverError("no solver backend can find conflicting rules (unsat_core)")
+
+
+def diagnose(portfolio: Portfolio, world: World, cands: Candidates,
+             options: SolveOptions) -> tuple[list[Conflict], str]:
+    """A minimal set of conflicting rules, and a summary in plain words, within the
+    deadline of ``options`` (if any)."""
+    problem = build_problem(cands, world, include_pruned=True)
+    found = core_backend().find_core(problem, options)
+    if found.rules is None:
+        return [], ("no plan was found, but no set of relaxable rules could be shown to "
+                    "conflict within the time limit; raise --time-limit")
+    if not found.rules:
+        return [], ("the conflict lies in hardware facts no rule can relax (no offer has the "
+                    "GPU model, or it is restricted for the subscription)")
+    core = list(found.rules)
+    alone = found.alone
+    conflicts = [Conflict(rule=name, message=describe(name, portfolio, world, cands))
+                 for name in core]
+    demand = _demand(core, problem, cands, world)
+    if not found.minimal or any(v is None for v in alone.values()):
+        tail = ("a conflicting set of rules; the time limit ran out before it was shown to be "
+                "minimal (raise --time-limit)")
+    elif all(alone.values()):
+        tail = "dropping any one of these rules makes the portfolio feasible"
+    else:
+        not_enough = [n for n, ok in alone.items() if not ok]
+        tail = ("a minimal conflicting set; dropping one of "
+                f"{', '.join(sorted(set(core) - set(not_enough))) or 'them'} alone admits a plan, "
+                f"while {', '.join(not_enough)} also takes part in another conflict")
+    summary = f"{len(core)} rule(s) conflict: " + "; ".join(
+        c.message for c in conflicts) + f". {tail}."
+    if demand:
+        summary += " Demand: " + "; ".join(demand) + "."
+    return conflicts, summary
+
+
+def recheck_conflicts(cands: Candidates, world: World, rules: list[str],
+                      options: SolveOptions) -> ConflictCheck:
+    """Re-solve an infeasibility claim (the plan's ``conflicts``): the named rules together
+    admit no plan, and dropping any one of them admits one; with none named, no plan
+    exists at all (see :meth:`~planner.solvers.base.CoreBackend.check_conflict`)."""
+    problem = build_problem(cands, world, include_pruned=True)
+    return core_backend().check_conflict(problem, rules, options)

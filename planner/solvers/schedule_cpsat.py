@@ -1,0 +1,190 @@
+r"""The exact time-aware model: where *and* when, with CP-SAT intervals.
+
+On top of the placement model of :mod:`planner.solvers.cpsat` (every unit, side
+constraints, the per-period capacity as a valid relaxation), for a :class:`Timing`:
+
+Variables
+    S_s ∈ [release_s, horizon]     start of stage s (go-live for a to-the-end stage)
+    E_s ∈ [0, horizon]             end of stage s (= horizon for a to-the-end stage)
+    p_o ∈ {0,1}                    option o holds a unit: x_o ≥ p_o, x_o ≤ ub_o · p_o
+    I_o                            optional interval [S_s, S_s + h_o) present iff p_o
+                                   ([S_s, horizon) for a to-the-end stage)
+    L_s ≥ 0                        hours late (soft deadlines only)
+Constraints
+    E_s ≥ S_s + h_o  if p_o                               (a batch stage ends after its
+                                                          slowest unit)
+    cumulative_r({I_o: d_{o,r} · x_o} ∪ outages_r) ≤ K_r  ∀ r (capacity at every instant;
+                                                          d_{o,r} units of r per unit)
+    S_b ≥ E_a + lag_{ab}                                  ∀ precedence (a, b)
+    E_s ≤ due_s (batch) or S_s ≤ due_s (to the end)       hard deadline, or
+    L_s ≥ E_s − due_s (or S_s − due_s)                    soft: costs late_s per hour
+Objective
+    the placement objective + Σ_s late_s · L_s
+
+Integer hours suffice: with integer durations, windows and lags, any schedule can be
+shifted left to one whose starts are integers, at no extra cost. This is the reference
+model for small portfolios and for tests; large ones need the decomposition.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from ortools.sat.python import cp_model
+
+from planner.models.problem import IntArray, Problem
+from planner.models.timing import Timing, placed
+from planner.solvers.base import Solution, SolveOptions, SolverError, SolveStatus
+from planner.solvers.bound import safe_floor
+from planner.solvers.cpsat_model import ModelBuilder, configure, validated
+from planner.solvers.feasibility import violations
+from planner.solvers.schedule_check import schedule_violations
+
+
+@dataclass
+class Scheduled:
+    """A placement and when each stage starts and ends (hours from the horizon start)."""
+
+    solution: Solution
+    start: IntArray
+    end: IntArray
+
+
+class ScheduleBuilder:
+    """The CP-SAT model of the module docstring."""
+
+    def __init__(self, problem: Problem, timing: Timing) -> None:
+        timing.check_shapes(problem)
+        self.p, self.t = problem, timing
+        self.placement = ModelBuilder(problem)
+        self.model = self.placement.model
+        self.start: list[cp_model.IntVar] = []
+        self.end: list[cp_model.IntVar] = []
+        self.late: list[tuple[cp_model.IntVar, int]] = []
+
+    def build(self) -> cp_model.CpModel:
+        p, t, m = self.p, self.t, self.model
+        self.placement.build(with_objective=False)
+        for s in range(p.n_stages):
+            last = t.horizon - 1 if t.to_end[s] else t.horizon
+            self.start.append(m.new_int_var(int(t.release[s]), max(int(t.release[s]), last),
+                                            f"S{s}"))
+            self.end.append(m.new_int_var(0, t.horizon, f"E{s}"))
+        intervals = self._intervals()
+        self._capacity(intervals)
+        self._precedence()
+        self._deadlines()
+        b = self.placement
+        reward = (cp_model.LinearExpr.weighted_sum(b.fund, p.group_reward.tolist())
+                  if p.group_reward is not None else 0)
+        m.minimize(cp_model.LinearExpr.weighted_sum(b.x, p.opt_obj.tolist()) + sum(b.e)
+                   - reward + sum(c * v for v, c in self.late))
+        return m
+
+    def _intervals(self) -> dict[int, cp_model.IntervalVar]:
+        p, t, m, x = self.p, self.t, self.model, self.placement.x
+        out = {}
+        for s in range(p.n_stages):
+            start, end = self.start[s], self.end[s]
+            if t.to_end[s]:
+                m.add(end == t.horizon)
+            for o in p.options_of(s):
+                used = m.new_bool_var(f"p{o}")
+                m.add(x[o] >= used)
+                m.add(x[o] <= int(p.opt_ub[o]) * used)
+                if t.to_end[s]:
+                    out[o] = m.new_optional_interval_var(start, t.horizon - start, t.horizon,
+                                                         used, f"I{o}")
+                else:
+                    hours = int(t.opt_hours[o])
+                    out[o] = m.new_optional_fixed_size_interval_var(start, hours, used,
+                                                                    f"I{o}")
+                    m.add(end >= start + hours).only_enforce_if(used)
+        return out
+
+    def _capacity(self, intervals: dict[int, cp_model.IntervalVar]) -> None:
+        p, t, m, x = self.p, self.t, self.model, self.placement.x
+        by_res: dict[int, list[tuple[cp_model.IntervalVar, cp_model.LinearExprT]]] = {}
+        for k in range(p.use_opt.size):
+            o, r, d = int(p.use_opt[k]), int(p.use_res[k]), int(t.use_now[k])
+            if d:
+                by_res.setdefault(r, []).append((intervals[o], d * x[o]))
+        for out in t.outages:
+            fixed = m.new_fixed_size_interval_var(out.start, out.end - out.start,
+                                                  f"outage{out.res}_{out.start}")
+            by_res.setdefault(out.res, []).append((fixed, out.amount))
+        for r, uses in sorted(by_res.items()):
+            m.add_cumulative([i for i, _ in uses], [d for _, d in uses], int(t.res_now[r]))
+
+    def _precedence(self) -> None:
+        m = self.model
+        for prec in self.t.precedence:
+            ct = m.add(self.start[prec.after] >= self.end[prec.before] + prec.lag)
+            if self.placement.fund:  # both placed (a workload may be left out whole)
+                ct.only_enforce_if([self.placement.placed(prec.before),
+                                    self.placement.placed(prec.after)])
+
+    def _deadlines(self) -> None:
+        t, m = self.t, self.model
+        for s in range(self.p.n_stages):
+            at = self.start[s] if t.to_end[s] else self.end[s]
+            due, cost = int(t.due[s]), int(t.late_cost[s])
+            if cost == 0:
+                ct = m.add(at <= due)
+                if self.placement.fund:
+                    ct.only_enforce_if(self.placement.placed(s))
+                continue
+            late = m.new_int_var(0, t.horizon, f"L{s}")
+            ct = m.add(late >= at - due)
+            if self.placement.fund:  # a stage left out is never late
+                ct.only_enforce_if(self.placement.placed(s))
+            self.late.append((late, cost))
+
+    def read(self, solver: cp_model.CpSolver) -> tuple[IntArray, IntArray]:
+        x = self.placement.read(solver)
+        start = np.array([solver.value(v) for v in self.start], dtype=np.int64)
+        return x, start
+
+
+_STATUS = {cp_model.OPTIMAL: SolveStatus.OPTIMAL, cp_model.FEASIBLE: SolveStatus.FEASIBLE,
+           cp_model.INFEASIBLE: SolveStatus.INFEASIBLE}
+
+
+def solve_schedule(problem: Problem, timing: Timing, options: SolveOptions) -> Scheduled:
+    """Place and schedule every stage at least cost (objective + late penalties); the
+    answer passes :func:`~planner.solvers.feasibility.violations` and
+    :func:`~planner.solvers.schedule_check.schedule_violations` or raises."""
+    options = options.started()
+    began = time.perf_counter()
+    builder = ScheduleBuilder(problem, timing)
+    model = builder.build()
+    validated(model, "schedule")
+    solver = cp_model.CpSolver()
+    configure(solver, options)
+    code = solver.solve(model)
+    status = _STATUS.get(code, SolveStatus.UNKNOWN)
+    n, zeros = problem.n_stages, np.zeros(problem.n_options, dtype=np.int64)
+    if status not in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
+        bound = (safe_floor(solver.best_objective_bound)
+                 if status is SolveStatus.UNKNOWN and not problem.funding
+                 and np.isfinite(solver.best_objective_bound) else None)
+        sol = Solution("cpsat-schedule", status, zeros, None, bound,
+                       time.perf_counter() - began, solver.status_name(code))
+        return Scheduled(sol, np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64))
+    x, start = builder.read(solver)
+    broken = violations(problem, x) + schedule_violations(problem, timing, x, start)
+    if broken:
+        raise SolverError("the schedule model returned a plan that breaks: " + broken[0])
+    objective = problem.objective(x) + timing.late_penalty(problem, x, start)
+    bound = objective if status is SolveStatus.OPTIMAL else safe_floor(
+        solver.best_objective_bound)
+    if status is SolveStatus.OPTIMAL and abs(solver.objective_value - objective) > 0.5:
+        raise SolverError(f"CP-SAT's optimum {solver.objective_value:.0f} differs from "
+                          f"its schedule's cost {objective}")
+    end = np.array([timing.stage_end(problem, x, start, s) if placed(problem, x, s) else 0
+                    for s in range(n)], dtype=np.int64)
+    sol = Solution("cpsat-schedule", status, x, objective, min(bound, objective),
+                   time.perf_counter() - began, solver.status_name(code))
+    return Scheduled(sol, start, end)
