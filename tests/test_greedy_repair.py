@@ -20,6 +20,7 @@ from hypothesis import given, settings
 
 from planner.models.problem import PBudget, Problem
 from planner.models.status import SolveStatus
+from planner.parallel import SerialExecutor
 from planner.solvers.base import SolveOptions
 from planner.solvers.feasibility import capacity, violations
 from planner.solvers.greedy import (
@@ -30,6 +31,7 @@ from planner.solvers.greedy import (
     neighbourhood,
 )
 from planner.solvers.greedy_pass import greedy_pass
+from planner.solvers.lns import LnsBackend, LnsConfig
 
 FOUND = (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE)
 
@@ -215,3 +217,13 @@ def test_a_portfolio_greedy_used_to_give_up_on_plans_in_full_and_says_it_repaire
         "greedy: 1 stage repaired (1 unit of other stages moved to free capacity)")
     by = {pl.workload: pl for pl in plan.placements}
     assert by["flex"].gpu_model == "H100" and by["rigid"].gpu_model == "A100-80GB"
+
+
+def test_lns_starts_from_the_repaired_greedy_start_when_its_own_starts_fail() -> None:
+    p = tight_problem(9)  # one large component: lns's own starts all get stuck here
+    backend = LnsBackend(LnsConfig(executor="serial", small_options=0),
+                         executor=SerialExecutor())
+    sol = backend.solve(p, SolveOptions(time_limit_s=8, workers=1))
+    assert sol.status in FOUND and violations(p, sol.x) == [] and feasible(p, sol.x)
+    assert sol.stats["start_repaired_stages"] == 1.0
+    assert sol.detail.endswith("; start repaired by greedy (1 stage did not fit its first pass)")

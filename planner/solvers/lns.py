@@ -276,9 +276,10 @@ class LnsBackend:
         self._report(start, objective, sol.bound)
         gap = (objective - sol.bound) / objective if objective else 0.0
         sol.detail = f"lns: {split.components} components, gap {gap:.4%}"
-        if stats.get("start_repaired_stages"):
-            sol.detail += (f"; start repaired by greedy ({stats['start_repaired_stages']:.0f} "
-                           "stages did not fit its first pass)")
+        stuck = int(stats.get("start_repaired_stages", 0))
+        if stuck:
+            sol.detail += (f"; start repaired by greedy ({stuck} stage{'s' * (stuck != 1)} "
+                           "did not fit its first pass)")
         return sol
 
     def _exact(self, run: _Run, batches: list[int], share: float) -> None:
