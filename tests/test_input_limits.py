@@ -92,7 +92,7 @@ def test_array_and_object_candidates_raise_the_same_error(changes: dict[str, Any
     portfolio = Portfolio.model_validate(doc)
     world = build_world(portfolio, api.load_catalogs(REPO / "catalogs"))
     messages = []
-    for keep in (True, False):  # object path, array path (large-portfolio mode)
+    for keep in (True, False):  # explain mode, large-portfolio mode
         with pytest.raises(InputError) as err:
             generate(portfolio, world, keep_pruned_options=keep)
         messages.append(str(err.value))

@@ -40,12 +40,6 @@ SAME_LAYER_OK = {("plans", "explain"), ("whatif", "api")}
 VERIFY_FORBIDDEN = ("compile", "solvers", "plans", "explain")
 # Solvers see a Problem and nothing of the inputs, catalogs or the compiler.
 SOLVERS_FORBIDDEN = ("inputs", "catalog", "providers", "compile", "refresh")
-# Edges still being straightened out (issue "One path from portfolio to plan"); this set
-# only ever shrinks.
-NOT_YET = {
-    ("planner.compile.candidates", "planner.compile.candidates_fast"),
-    ("planner.providers.aws.fetch", "planner.providers.aws.keyless"),
-}
 
 
 def _module_name(path: Path) -> str:
@@ -83,7 +77,7 @@ def _graph() -> dict[str, set[str]]:
             # `from planner.x import y` may name a module y; resolve to the deepest module.
             while target not in modules and "." in target:
                 target = target.rsplit(".", 1)[0]
-            if target in modules and target != name and (name, target) not in NOT_YET:
+            if target in modules and target != name:
                 graph[name].add(target)
     return graph
 

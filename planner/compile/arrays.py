@@ -6,8 +6,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from planner.compile.candidates import Candidates, Option
-from planner.compile.candidates_fast import LazyOptions
+from planner.compile.candidates import Candidates
+from planner.compile.options import OptionTable
 from planner.models.portfolio import ColocationLevel
 from planner.models.problem import IntArray, PBudget, PColoc, PEdge, Problem
 from planner.models.world import SiteKind, World
@@ -28,64 +28,40 @@ def _site_groups(level: ColocationLevel, sites: list[str], country: dict[str, st
 
 def build_problem(cands: Candidates, world: World, *, include_pruned: bool = False) -> Problem:
     """Arrays from candidates. With ``include_pruned`` the options pruned by relaxable rules
-    are added too, each tagged with the rule groups that forbid it (for the diagnosis)."""
+    are added too (after each stage's feasible ones), each tagged with the rule groups
+    that forbid it (for the diagnosis)."""
+    table = cands.options
+    counts = [len(r) for r in cands.by_stage]
+    groups: tuple[tuple[str, ...], ...] | None = None
     if include_pruned:
-        per_stage: list[list[tuple[Option, tuple[str, ...]]]] = [
-            [(cands.options[i], ()) for i in opts] for opts in cands.by_stage]
-        for p in cands.pruned:
-            if p.groups:
-                per_stage[p.stage].extend((o, p.groups) for o in p.options)
-        flat = [pair for lst in per_stage for pair in lst]
-        options = [o for o, _ in flat]
-        counts = [len(lst) for lst in per_stage]
-    elif isinstance(cands.options, LazyOptions):  # large-portfolio mode: already arrays
-        return _build(cands, world, *_lazy_columns(cands.options))
-    else:  # options are already grouped by stage, in stage order
-        options = [cands.options[i] for opts in cands.by_stage for i in opts]
-        counts = [len(opts) for opts in cands.by_stage]
-    site_names = sorted({o.site_id for o in options})
-    site_index = {s: i for i, s in enumerate(site_names)}
-    res_index = {name: i for i, name in enumerate(sorted(cands.capacities))}
-    # One pass over the options (the only per-option Python loop), then numpy.
-    rows = []
-    use_opt, use_res, use_amt = [], [], []
-    for i, o in enumerate(options):
-        rows.append((o.compute_micro, o.egress_micro, o.migration_micro, o.risk_micro,
-                     o.preference_micro, o.max_units, site_index[o.site_id], o.moved))
-        for name, amount in o.usage:
-            use_opt.append(i)
-            use_res.append(res_index[name])
-            use_amt.append(amount)
-    cols = np.array(rows, dtype=np.int64).reshape(len(rows), 8).T
-    uses = (np.array(use_opt, dtype=np.int64), np.array(use_res, dtype=np.int64),
-            np.array(use_amt, dtype=np.int64))
-    return _build(cands, world, counts, site_names, cols, uses,
-                  tuple(g for _, g in flat) if include_pruned else None)
+        parts: list[OptionTable] = []
+        tags: list[tuple[str, ...]] = []
+        for s, r in enumerate(cands.by_stage):
+            extra, extra_tags = cands.pruned.relaxable(s)
+            parts += [table.take(np.arange(r.start, r.stop, dtype=np.int64)), extra]
+            tags += [()] * len(r) + extra_tags
+            counts[s] += len(extra)
+        table, groups = OptionTable.concat(table.book, parts), tuple(tags)
+    return _build(cands, world, counts, *_columns(table), groups)
 
 
-def _lazy_columns(lazy: LazyOptions) -> tuple[list[int], list[str], IntArray,
-                                              tuple[IntArray, IntArray, IntArray], None]:
-    """The per-option columns of :func:`build_problem` straight from the arrays."""
-    c = lazy.cols
-    n = len(lazy)
-    counts = np.diff(lazy.ptr).tolist()
-    ids = lazy.site_ids()
-    used = np.unique(c["triple"]) if n else np.zeros(0, dtype=np.int64)
-    site_names = sorted({ids[t] for t in used.tolist()})
-    index = {s: i for i, s in enumerate(site_names)}
-    tsite = np.array([index.get(s, -1) for s in ids], dtype=np.int64)
-    zero = np.zeros(n, dtype=np.int64)
-    cols = np.stack([c["compute"], c["egress"], zero, c["risk"], c["pref"], c["ub"],
-                     tsite[c["triple"]] if n else zero, zero])
-    opt = np.arange(n, dtype=np.int64)
-    has1, has2 = c["res1"] >= 0, c["res2"] >= 0
-    o = np.concatenate([opt[has1], opt[has2]])
-    which = np.concatenate([np.zeros(int(has1.sum()), dtype=np.int64),
-                            np.ones(int(has2.sum()), dtype=np.int64)])
-    order = np.lexsort((which, o))
-    res = np.concatenate([c["res1"][has1], c["res2"][has2]])[order]
-    amt = np.concatenate([c["amt1"][has1], c["amt2"][has2]])[order]
-    return counts, site_names, cols, (o[order], res, amt), None
+def _columns(table: OptionTable) -> tuple[list[str], IntArray,
+                                          tuple[IntArray, IntArray, IntArray]]:
+    """The names of the sites options use, the per-option columns of :func:`_build` and
+    the sparse capacity use (option, resource, amount), in option order."""
+    market, r, p = table.book.market, table.rows, table.prices
+    site = table.site_index()
+    used = np.unique(site)
+    site_names = sorted(market.sites[i].id for i in used.tolist())
+    index = np.full(len(market.sites), -1, dtype=np.int64)
+    index[used] = [site_names.index(market.sites[i].id) for i in used.tolist()]
+    cols = np.stack([p.compute, p.egress, p.migration, p.risk, p.pref, r.ub, index[site],
+                     p.moved.astype(np.int64)])
+    res = np.stack([market.offer_res[r.offer], market.gpu_res[r.offer]], axis=1).ravel()
+    amt = np.stack([p.use_offer, p.use_gpu], axis=1).ravel()
+    opt = np.repeat(np.arange(len(table), dtype=np.int64), 2)
+    has = res >= 0
+    return site_names, cols, (opt[has], res[has], amt[has])
 
 
 def _build(cands: Candidates, world: World, counts: list[int], site_names: list[str],

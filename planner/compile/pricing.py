@@ -1,4 +1,4 @@
-"""Pricing an option: instances, run hours, integer costs and capacity usage per unit.
+"""Pricing options: instances, run hours, integer costs and capacity usage per unit.
 
 Units: a stage is placed in ``units`` — 1 for most stages, one per replica for
 inference stages whose replicas may be split over sites. An option runs
@@ -7,104 +7,81 @@ hours are the stage's reference hours divided by the GPU's relative speed;
 inference hours are per planning period). Per unit it consumes
 ``instances × hours`` instance-hours of its (site, offer) and
 ``instances × gpus × hours`` GPU-hours of its (site, GPU model), counted in
-milli-unit-hours (rounded up). Money per unit is integer micro-dollars.
+milli-unit-hours (rounded up). Money per unit is integer micro-dollars:
 
-Magnitudes: the portfolio schema bounds every field (:mod:`planner.models.limits`), but
-a product of fields (price × instances × hours) can still be absurd. Every option is
-checked before it reaches the solver: each money term of a whole stage (per unit × units)
-must stay within ``MAX_STAGE_MICRO`` ($10¹²) and each capacity use within
-``MAX_STAGE_USAGE``, so every coefficient fits in 64 bits (< 2⁶²) with room for sums.
-A stage beyond that is reported as an :class:`~planner.errors.InputError` naming it.
+* compute      = price(offer, purchase) × instances × hours
+* spot risk    = price × ``spot_risk_uplift`` × instances × hours (spot options only)
+* preference   = price × ``preference_weight`` × instances × hours (outside preferred sites)
+* data flows   = egress rate × GB per unit (:func:`flow_source`)
+* migration    = ``move_fixed_usd`` + egress rate from the previous site × moved GB
+  (:func:`moved_data_gb`), for options away from the previous plan.
+
+Every option of every stage is priced here, by :meth:`PriceBook.price`, over arrays of
+(stage, offer, purchase) rows — the one place these formulas live. Each term is computed
+exactly as :mod:`planner.money` would round it (:mod:`planner.compile.exact`). The
+per-stage and per-offer quantities the rows gather are defined by the small functions
+below, one per quantity.
+
+Magnitudes: see :mod:`planner.compile.magnitudes`.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from planner.compile.rules import StageRef
+import numpy as np
+from numpy.typing import NDArray
+
+from planner.compile.exact import (
+    BoolArray,
+    Factor,
+    IntArray,
+    Limit,
+    Products,
+    Table,
+    money,
+    usage,
+)
+from planner.compile.magnitudes import (
+    MAX_STAGE_MICRO,
+    MAX_STAGE_USAGE,
+    TERMS,
+    Violation,
+    Violations,
+    money_error,
+    usage_error,
+)
+from planner.compile.market import PURCHASES, Market
+from planner.compile.rules import HardwareAsk, StageRef
 from planner.errors import InputError
 from planner.models.portfolio import Portfolio, Settings, Stage, StageKind
-from planner.models.world import Offer, Purchase, Site, SiteKind, World
-from planner.money import MICRO, USAGE_SCALE, cost_micro, to_micro, usage_units
+from planner.models.world import Offer, Purchase, Site, World
+from planner.money import to_micro
 
-MAX_STAGE_MICRO = 10**18
-"""Largest money term of one stage on one option (per unit × units): $10¹²."""
-MAX_STAGE_USAGE = 10**18
-"""Largest capacity use of one stage on one option, in milli-unit-hours (10¹⁵ unit-hours)."""
-
-
-@dataclass(frozen=True)
-class Option:
-    """One way to run a stage (per unit): integer costs and capacity usage."""
-
-    stage: int
-    site_id: str
-    offer_id: str
-    purchase: Purchase
-    instances: int
-    hours: Decimal
-    compute_micro: int
-    egress_micro: int
-    usage: tuple[tuple[str, int], ...]
-    max_units: int = 1
-    migration_micro: int = 0
-    risk_micro: int = 0
-    preference_micro: int = 0
-    moved: bool = False
-
-    @property
-    def cost_micro(self) -> int:
-        """Real cost per unit: compute + fixed data flows + migration."""
-        return self.compute_micro + self.egress_micro + self.migration_micro
-
-    @property
-    def objective_micro(self) -> int:
-        """What the optimizer minimizes per unit: cost + spot risk + preference surcharge."""
-        return self.cost_micro + self.risk_micro + self.preference_micro
+_SPOT = PURCHASES.index(Purchase.SPOT)
+CHUNK = 1 << 19
+"""Rows priced at once."""
 
 
-def offer_resource(site_id: str, offer_id: str) -> str:
-    return f"offer:{site_id}/{offer_id}"
-
-
-def gpu_resource(site_id: str, gpu_model: str) -> str:
-    return f"gpu:{site_id}/{gpu_model}"
-
-
-def instances_per_unit(ref: StageRef, offer: Offer) -> int:
+def instances_per_unit(ask: HardwareAsk, offer: Offer) -> int:
     """Instances for one unit: enough GPUs, vCPUs and memory for each replica it holds."""
-    stage = ref.stage
     per_replica = max(
-        math.ceil(stage.vcpus / offer.vcpus),
-        math.ceil(stage.memory_gib / offer.memory_gib),
-        math.ceil(stage.gpu.count / offer.gpu_count) if stage.gpu else 1,
+        math.ceil(ask.vcpus / offer.vcpus),
+        math.ceil(ask.memory_gib / offer.memory_gib),
+        math.ceil(ask.gpu_count / offer.gpu_count) if ask.gpu_models is not None else 1,
     )
-    return per_replica if stage.splittable else per_replica * stage.replicas
+    return per_replica * ask.per_unit
 
 
-def run_hours(stage: Stage, offer: Offer) -> Decimal:
-    """Hours each instance runs: reference hours / GPU speed for training and testing."""
-    if stage.kind is StageKind.INFERENCE or stage.gpu is None or offer.gpu_model is None:
+def run_hours(stage: Stage, gpu_model: str | None) -> Decimal:
+    """Hours each instance runs on an offer carrying ``gpu_model``: reference hours / GPU
+    speed for training and testing."""
+    if stage.kind is StageKind.INFERENCE or stage.gpu is None or gpu_model is None:
         return stage.hours
-    return stage.hours / stage.gpu.models[offer.gpu_model]
-
-
-def max_units(world: World, offer: Offer, instances: int) -> tuple[int | None, str]:
-    """Units of a stage that fit at once on the offer (inventory / quota), and the binding
-    resource; None when unlimited."""
-    best: int | None = None
-    resource = ""
-    if offer.capacity is not None:
-        best, resource = offer.capacity // instances, offer_resource(offer.site_id, offer.id)
-    if offer.gpu_model:
-        quota = world.gpu_quotas.get((offer.site_id, offer.gpu_model))
-        if quota is not None:
-            fit = int(Decimal(quota) // (offer.gpu_count * instances))
-            if best is None or fit < best:
-                best, resource = fit, gpu_resource(offer.site_id, offer.gpu_model)
-    return best, resource
+    return stage.hours / stage.gpu.models[gpu_model]
 
 
 def commitments_allowed(settings: Settings, stage: Stage, period_hours: Decimal) -> bool:
@@ -118,36 +95,16 @@ def commitments_allowed(settings: Settings, stage: Stage, period_hours: Decimal)
             and stage.hours >= period_hours)
 
 
-COMMITMENTS = (Purchase.COMMIT_1Y, Purchase.COMMIT_3Y)
-
-
-def purchases(site: Site, stage: Stage, offer: Offer, commit: bool = False
-              ) -> list[tuple[Purchase, Decimal]]:
-    """Purchase options and their hourly price (``commit``: commitments are allowed for
-    this stage, see :func:`commitments_allowed`)."""
-    if site.kind is SiteKind.ONPREM:
-        return [(Purchase.OWNED, offer.price_per_hour)]
-    out = [(Purchase.ON_DEMAND, offer.price_per_hour)]
-    if stage.spot and offer.spot_price_per_hour is not None:
-        out.append((Purchase.SPOT, offer.spot_price_per_hour))
-    for purchase in COMMITMENTS if commit else ():
-        price = offer.price(purchase)
-        if price is not None:
-            out.append((purchase, price))
-    return out
-
-
-def fixed_flows_micro(world: World, ref: StageRef, site: Site) -> int:
-    """Data flows with one fixed end, per unit: the dataset into training, test data into
-    testing (both from the dataset's home), and inference responses out to users."""
+def flow_source(ref: StageRef) -> tuple[str | None, Decimal]:
+    """Data flows with one fixed end, per unit: the site whose egress rate applies (None:
+    the stage's own site, out to the internet) and the GB — the dataset into training,
+    test data into testing (both from the dataset's home), inference responses to users."""
     w, stage = ref.workload, ref.stage
-    home = world.sites[w.dataset.home]
     if stage.kind is StageKind.TRAINING:
-        return cost_micro(home.egress_per_gb_to(site), w.dataset.size_gb)
+        return w.dataset.home, w.dataset.size_gb
     if stage.kind is StageKind.TESTING:
-        return cost_micro(home.egress_per_gb_to(site), w.dataset.test_gb)
-    share = stage.response_gb / ref.units
-    return cost_micro(site.egress.internet_per_gb, share)
+        return w.dataset.home, w.dataset.test_gb
+    return None, stage.response_gb / ref.units
 
 
 def moved_data_gb(ref: StageRef) -> Decimal:
@@ -161,94 +118,283 @@ def moved_data_gb(ref: StageRef) -> Decimal:
     return w.model.size_gb
 
 
-def migration_micro(world: World, portfolio: Portfolio, ref: StageRef, site: Site,
-                    offer: Offer, previous: list[tuple[str, str]] | None) -> tuple[int, bool]:
-    """Re-planning: cost of moving a unit away from the previous plan, and whether it moves."""
-    if not previous or (site.id, offer.id) in previous:
-        return 0, False
-    fixed = to_micro(portfolio.settings.move_fixed_usd)
-    old = world.sites.get(previous[0][0])
-    if old is None or old.id == site.id:
-        return fixed, True
-    return fixed + cost_micro(old.egress_per_gb_to(site), moved_data_gb(ref)), True
+Preference = tuple[tuple[str, ...], tuple[str, ...]]
+"""A workload's preferred sites and providers."""
 
 
-def capacities(world: World) -> dict[str, int]:
-    """Capacity of every limited resource, in milli-unit-hours per planning period."""
-    caps: dict[str, int] = {}
-    for o in world.offers:
-        if o.capacity is not None:
-            caps[offer_resource(o.site_id, o.id)] = usage_units(Decimal(o.capacity),
-                                                                world.period_hours)
-    for (site_id, model), gpus in world.gpu_quotas.items():
-        caps[gpu_resource(site_id, model)] = usage_units(Decimal(gpus), world.period_hours)
-    return caps
-
-
-def stage_path(portfolio: Portfolio, ref: StageRef) -> str:
-    """``workloads[i].stages[j]``: where a stage is in the portfolio file."""
-    i = next((k for k, w in enumerate(portfolio.workloads) if w.id == ref.workload.id), 0)
-    j = next((k for k, s in enumerate(ref.workload.stages) if s.label == ref.stage.label), 0)
-    return f"workloads[{i}].stages[{j}]"
-
-
-def check_magnitudes(portfolio: Portfolio, ref: StageRef, site: Site, offer: Offer,
-                     money: dict[str, int], usage: tuple[tuple[str, int], ...]) -> None:
-    """Each money term (micro-dollars per unit) and capacity use (milli-unit-hours per
-    unit) of a stage on one option, times its units, within the solver's limits."""
-    units = ref.units
-    hint = ("check the stage's hours, replicas, GPU count, vCPUs and memory, and the offer's "
-            "price; limits: planner/docs/guide.md, 'Limits'")
-    for what, micro in money.items():
-        if micro * units > MAX_STAGE_MICRO:
-            raise InputError(f"{what} ${_sci(micro * units / MICRO)} on {site.id}/{offer.id} "
-                             f"is too large to plan (limit ${_sci(MAX_STAGE_MICRO / MICRO)} "
-                             "per stage)", path=stage_path(portfolio, ref), hint=hint)
-    for resource, amount in usage:
-        if amount * units > MAX_STAGE_USAGE:
-            raise InputError(f"capacity use {_sci(amount * units / USAGE_SCALE)} unit-hours of "
-                             f"{resource.split(':', 1)[1]} is too large to plan (limit "
-                             f"{_sci(MAX_STAGE_USAGE / USAGE_SCALE)} per stage)",
-                             path=stage_path(portfolio, ref), hint=hint)
-
-
-def _sci(x: float) -> str:
-    """3.1e14 rather than 3.1e+14."""
-    return f"{x:.3g}".replace("e+", "e")
-
-
-def price_options(world: World, portfolio: Portfolio, ref: StageRef, site: Site, offer: Offer,
-           caps: dict[str, int], previous: list[tuple[str, str]] | None,
-           units_cap: int, n: int | None = None, flows: int | None = None) -> list[Option]:
-    """Every purchase option of a stage on one offer, priced per unit (``n`` and ``flows``
-    may be passed in when the caller already knows them)."""
-    stage, settings = ref.stage, portfolio.settings
-    n = instances_per_unit(ref, offer) if n is None else n
-    hours = run_hours(stage, offer)
-    usage = []
-    if offer_resource(site.id, offer.id) in caps:
-        usage.append((offer_resource(site.id, offer.id), usage_units(Decimal(n), hours)))
-    if offer.gpu_model and gpu_resource(site.id, offer.gpu_model) in caps:
-        usage.append((gpu_resource(site.id, offer.gpu_model),
-                      usage_units(Decimal(n), offer.gpu_count, hours)))
-    flows = fixed_flows_micro(world, ref, site) if flows is None else flows
-    migration, moved = migration_micro(world, portfolio, ref, site, offer, previous)
+def preference(ref: StageRef) -> Preference:
     pl = ref.workload.placement
-    preferred = not (pl.prefer_sites or pl.prefer_providers) or (
-        site.id in pl.prefer_sites or site.provider in pl.prefer_providers)
-    out = []
-    commit = commitments_allowed(settings, stage, world.period_hours)
-    for purchase, price in purchases(site, stage, offer, commit):
-        compute = cost_micro(price, Decimal(n), hours)
-        risk = (cost_micro(price * settings.spot_risk_uplift, Decimal(n), hours)
-                if purchase is Purchase.SPOT else 0)
-        pref = 0 if preferred else cost_micro(price * settings.preference_weight, Decimal(n), hours)
-        check_magnitudes(portfolio, ref, site, offer,
-                         {"compute cost": compute, "spot risk": risk, "preference surcharge": pref,
-                          "data transfer cost": flows, "migration cost": migration},
-                         tuple(usage))
-        out.append(Option(ref.index, site.id, offer.id, purchase, n, hours, compute, flows,
-                          tuple(usage), units_cap, migration, risk, pref, moved))
-    return out
+    return tuple(pl.prefer_sites), tuple(pl.prefer_providers)
 
 
+def preferred(prefer: Preference, site: Site) -> bool:
+    """No preference surcharge: the workload prefers nothing, or this site or its provider."""
+    sites, providers = prefer
+    return not (sites or providers) or site.id in sites or site.provider in providers
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Options as rows: stage, offer (a :class:`Market` index), purchase (index into
+    :data:`PURCHASES`), instances per unit and units that fit at once."""
+
+    stage: IntArray
+    offer: IntArray
+    purchase: IntArray
+    n: IntArray
+    ub: IntArray
+
+    def __len__(self) -> int:
+        return len(self.stage)
+
+    def take(self, idx: IntArray) -> Rows:
+        return Rows(self.stage[idx], self.offer[idx], self.purchase[idx], self.n[idx],
+                    self.ub[idx])
+
+    def slice(self, start: int, stop: int) -> Rows:
+        return Rows(self.stage[start:stop], self.offer[start:stop],
+                    self.purchase[start:stop], self.n[start:stop], self.ub[start:stop])
+
+    def columns(self) -> list[IntArray]:
+        return [self.stage, self.offer, self.purchase, self.n, self.ub]
+
+    @classmethod
+    def concat(cls, parts: list[Rows]) -> Rows:
+        if not parts:
+            z = np.zeros(0, dtype=np.int64)
+            return cls(z, z, z, z, z)
+        return cls(*(np.concatenate([getattr(p, f) for p in parts])
+                     for f in ("stage", "offer", "purchase", "n", "ub")))
+
+
+@dataclass(frozen=True)
+class Prices:
+    """Per row: the money terms (micro-dollars per unit), whether it moves from the
+    previous plan, and the capacity use of the offer and of the site's GPU model
+    (milli-unit-hours per unit; 0 where the resource is not limited)."""
+
+    compute: IntArray
+    egress: IntArray
+    risk: IntArray
+    pref: IntArray
+    migration: IntArray
+    moved: BoolArray
+    use_offer: IntArray
+    use_gpu: IntArray
+
+    def take(self, idx: IntArray) -> Prices:
+        return Prices(*(getattr(self, f)[idx] for f in self.__dataclass_fields__))
+
+    @classmethod
+    def empty(cls, size: int) -> Prices:
+        return cls(*(np.zeros(size, dtype=np.bool_ if f == "moved" else np.int64)
+                     for f in cls.__dataclass_fields__))
+
+    def fill(self, start: int, part: Prices) -> None:
+        """Copy ``part`` into rows ``start`` onwards."""
+        for f in self.__dataclass_fields__:
+            column = getattr(part, f)
+            getattr(self, f)[start:start + len(column)] = column
+
+    def columns(self) -> list[NDArray[np.generic]]:
+        return [getattr(self, f) for f in self.__dataclass_fields__]
+
+    @classmethod
+    def concat(cls, parts: list[Prices]) -> Prices:
+        return cls(*(np.concatenate([getattr(p, f) for p in parts])
+                     for f in cls.__dataclass_fields__))
+
+
+class _Table:
+    """Distinct decimals, numbered on first sight (``exact``: 40 and 40.0 stay apart)."""
+
+    def __init__(self, exact: bool = False) -> None:
+        self.values: list[Decimal] = []
+        self._index: dict[object, int] = {}
+        self._exact = exact
+
+    def id(self, value: Decimal) -> int:
+        key = str(value) if self._exact else value
+        got = self._index.get(key)
+        if got is None:
+            got = self._index[key] = len(self.values)
+            self.values.append(value)
+        return got
+
+
+class PriceBook:
+    """Prices any rows of (stage, offer, purchase) for one portfolio, world and previous plan.
+
+    Built once per candidate generation: the per-stage quantities (hours per GPU model,
+    data flows, preferences, previous placement) as tables and indices, then
+    :meth:`price` gathers them for the rows asked."""
+
+    def __init__(self, portfolio: Portfolio, world: World, market: Market,
+                 refs: list[StageRef], previous: dict[int, list[tuple[str, str]]]) -> None:
+        self.portfolio, self.world, self.market, self.refs = portfolio, world, market, refs
+        self.units = np.array([r.units for r in refs], dtype=np.int64)
+        self.hours = _Table(exact=True)
+        self.gb = _Table()
+        self._rates: dict[str | None, int] = {}
+        self.rates: list[Decimal] = []
+        prefs: dict[Preference, int] = {}
+        hours_id, flow_row, flow_gb, pref_row = [], [], [], []
+        for ref in refs:
+            row = [self.hours.id(run_hours(ref.stage, None))] * (len(market.models) + 1)
+            for model in ref.stage.gpu.models if ref.stage.gpu is not None else ():
+                if model in market.model_col:
+                    row[market.model_col[model]] = self.hours.id(run_hours(ref.stage, model))
+            hours_id.append(row)
+            source, gb = flow_source(ref)
+            flow_row.append(self._rate_row(source))
+            flow_gb.append(self.gb.id(gb))
+            pref_row.append(prefs.setdefault(preference(ref), len(prefs)))
+        self.hours_id = np.array(hours_id, dtype=np.int64).reshape(len(refs), -1)
+        self.flow_row = np.array(flow_row, dtype=np.int64)
+        self.flow_gb = np.array(flow_gb, dtype=np.int64)
+        self.pref_row = np.array(pref_row, dtype=np.int64)
+        self.preferred = np.array([[preferred(p, site) for site in market.sites] for p in prefs],
+                                  dtype=np.bool_).reshape(len(prefs), len(market.sites))
+        self._previous(previous)
+        self.hours_t, self.gb_t = Table.of(self.hours.values), Table.of(self.gb.values)
+        self.rates_t = Table.of(self.rates)
+        self.gpus_t = Table.of(market.gpu_counts)
+
+    def _prices(self, po: IntArray, scale: Decimal | None = None) -> Factor:
+        """The hourly price of (offer, purchase) ``po`` per row (times ``scale``)."""
+        if scale is None:
+            return self.market.price_table[po]
+        used, index = np.unique(po, return_inverse=True)
+        prices = self.market.prices
+        return Table.of([prices[k] * scale for k in used.tolist()])[index.reshape(-1)]
+
+    def _rate_row(self, source: str | None) -> int:
+        """The row of egress rates from ``source`` (None: each site to the internet) to
+        every site of the market."""
+        row = self._rates.get(source)
+        if row is None:
+            row = self._rates[source] = len(self._rates)
+            if source is None:
+                self.rates += [s.egress.internet_per_gb for s in self.market.sites]
+            else:
+                home = self.world.sites[source]
+                self.rates += [home.egress_per_gb_to(s) for s in self.market.sites]
+        return row
+
+    def _previous(self, previous: dict[int, list[tuple[str, str]]]) -> None:
+        """Re-planning: per stage, the (stage, offer) keys it used, the row of rates from its
+        previous site (−1: unknown) and the GB it takes along."""
+        m = self.market
+        self.fixed = to_micro(self.portfolio.settings.move_fixed_usd)
+        self.has_prev = np.zeros(len(self.refs), dtype=np.bool_)
+        self.old_row = np.full(len(self.refs), -1, dtype=np.int64)
+        self.moved_gb = np.zeros(len(self.refs), dtype=np.int64)
+        keys = []
+        for s, pairs in previous.items():
+            if not pairs:
+                continue
+            self.has_prev[s] = True
+            keys += [s * len(m.offers) + o for o in (m.offer_index.get(p) for p in pairs)
+                     if o is not None]
+            if pairs[0][0] in self.world.sites:
+                self.old_row[s] = self._rate_row(pairs[0][0])
+            self.moved_gb[s] = self.gb.id(moved_data_gb(self.refs[s]))
+        self.prev_keys = np.array(sorted(keys), dtype=np.int64)
+
+    def hours_of(self, stage: int, offer: int) -> Decimal:
+        """Run hours of one option."""
+        return self.hours.values[int(self.hours_id[stage, self.market.model_col_of[offer]])]
+
+    def price(self, rows: Rows) -> Prices:
+        """Every term of every row; raises the first too-large term in generation order
+        (stage, offer, purchase), worded by :mod:`planner.compile.magnitudes`. Rows are
+        priced in chunks of :data:`CHUNK` (bounded temporaries)."""
+        out = Prices.empty(len(rows))
+        worst: tuple[tuple[int, int, int, int], Rows, Violation] | None = None
+        for start in range(0, len(rows), CHUNK):
+            part = rows.slice(start, start + CHUNK)
+            bad = Violations()
+            out.fill(start, self._price(part, bad))
+            first = bad.first([part.stage, part.offer, part.purchase])
+            if first is not None:
+                key = (int(part.stage[first.row]), int(part.offer[first.row]),
+                       int(part.purchase[first.row]), first.term)
+                if worst is None or key < worst[0]:
+                    worst = (key, part, first)
+        if worst is not None:
+            raise self._error(worst[1], worst[2])
+        return out
+
+    def _price(self, rows: Rows, bad: Violations) -> Prices:
+        m, s, o = self.market, rows.stage, rows.offer
+        units = self.units[s]
+        cash, cap = Limit(MAX_STAGE_MICRO, units), Limit(MAX_STAGE_USAGE, units)
+        po = o * len(PURCHASES) + rows.purchase
+        n = Factor.ints(rows.n)
+        hours = self.hours_t[self.hours_id[s, m.model_col_of[o]]]
+        site = m.site_of[o]
+        cfg = self.portfolio.settings
+        compute = bad.money("compute cost", money([self._prices(po), n, hours], cash))
+        risk = self._money(bad, "spot risk", rows.purchase == _SPOT, cash,
+                           lambda i: [self._prices(po[i], cfg.spot_risk_uplift), n.take(i),
+                                      hours.take(i)])
+        pref = self._money(bad, "preference surcharge", ~self.preferred[self.pref_row[s], site],
+                           cash, lambda i: [self._prices(po[i], cfg.preference_weight),
+                                            n.take(i), hours.take(i)])
+        rate = self.rates_t[self.flow_row[s] * len(m.sites) + site]
+        egress = bad.money("data transfer cost", money([rate, self.gb_t[self.flow_gb[s]]], cash))
+        migration, moved = self._migration(bad, rows, cash)
+        use_offer = self._usage(bad, "capacity use of the offer", m.offer_res[o], [n, hours],
+                                cap)
+        use_gpu = self._usage(bad, "capacity use of the GPU model", m.gpu_res[o],
+                              [n, self.gpus_t[o], hours], cap)
+        return Prices(compute, egress, risk, pref, migration, moved, use_offer, use_gpu)
+
+    @staticmethod
+    def _money(bad: Violations, what: str, mask: BoolArray, limit: Limit,
+               factors: Callable[[IntArray], list[Factor]]) -> IntArray:
+        """A money term on the rows of ``mask`` (0 elsewhere; ``factors`` of those rows)."""
+        out = np.zeros(len(mask), dtype=np.int64)
+        idx = np.flatnonzero(mask)
+        if idx.size:
+            got = money(factors(idx), Limit(limit.total, limit.times[idx]))
+            out[idx] = bad.money(what, got, idx)
+        return out
+
+    @staticmethod
+    def _usage(bad: Violations, what: str, resource: IntArray, factors: list[Factor],
+               limit: Limit) -> IntArray:
+        """Capacity use of ``resource`` (−1: not limited, 0 used) per row."""
+        out = np.zeros(len(resource), dtype=np.int64)
+        idx = np.flatnonzero(resource >= 0)
+        if idx.size:
+            got = usage([f.take(idx) for f in factors], Limit(limit.total, limit.times[idx]))
+            out[idx] = bad.usage(what, got, idx, resource[idx])
+        return out
+
+    def _migration(self, bad: Violations, rows: Rows, limit: Limit
+                   ) -> tuple[IntArray, BoolArray]:
+        """Re-planning: the cost of moving a unit away from the previous plan, and whether
+        it moves (any option but the previous (site, offer) pairs)."""
+        s, m = rows.stage, self.market
+        moved = self.has_prev[s] & ~np.isin(s * len(m.offers) + rows.offer, self.prev_keys)
+        out = np.where(moved, self.fixed, 0).astype(np.int64)
+        idx = np.flatnonzero(moved & (self.old_row[s] >= 0))
+        if idx.size:
+            si = s[idx]
+            rate = self.rates_t[self.old_row[si] * len(m.sites) + m.site_of[rows.offer[idx]]]
+            got = money([rate, self.gb_t[self.moved_gb[si]]], Limit(limit.total, limit.times[idx]))
+            over = {row: self.fixed + value for row, value in got.over.items()}
+            out[idx] += bad.money("migration cost", Products(got.values, over), idx)
+            out[idx[list(over)]] = 0
+        bad.total("migration cost", out, limit.times, limit.total)
+        return out, moved
+
+    def _error(self, rows: Rows, first: Violation) -> InputError:
+        ref = self.refs[int(rows.stage[first.row])]
+        offer = self.market.offers[int(rows.offer[first.row])]
+        if first.resource >= 0:
+            return usage_error(self.portfolio, ref, self.market.res_names[first.resource],
+                               first.value)
+        return money_error(self.portfolio, ref, f"{offer.site_id}/{offer.id}",
+                           TERMS[first.term], first.value)

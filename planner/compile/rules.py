@@ -4,11 +4,18 @@ Each rule decides for one stage at one site (residency, certification,
 exclusion, latency) or on one offer (hardware); it returns ``None`` when the
 option passes, or the reason it does not, in plain words. ``rule_group`` names
 the rule instance a user could relax, for the infeasibility diagnosis.
+
+A rule reads a stage only through its *ask*: :class:`SiteAsk` (what the site rules
+read) or :class:`HardwareAsk` (what the hardware rules and the instance count read).
+An ask is hashable, so the candidate generator memoizes rule results per ask: the
+memo key is, by construction, everything a rule can read. The site rules use
+``SiteAsk.workload`` only to name the workload in their reasons, never to decide.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
 
 from planner.models.portfolio import Residency, Stage, Workload
@@ -51,57 +58,100 @@ class StageRef:
         return self.stage.replicas if self.stage.splittable else 1
 
 
+@dataclass(frozen=True)
+class SiteAsk:
+    """Everything the site rules read from a stage."""
+
+    workload: str
+    """Named in reasons only; empty in an anonymous ask (for memoizing decisions)."""
+    sites: tuple[str, ...]
+    countries: tuple[str, ...]
+    jurisdictions: tuple[str, ...]
+    certifications: tuple[str, ...]
+    exclude_sites: tuple[str, ...]
+    exclude_providers: tuple[str, ...]
+    latency: tuple[Decimal, tuple[str, ...]] | None
+    """(max ms, user regions) of an inference SLO."""
+
+    @classmethod
+    def of(cls, ref: StageRef, *, anonymous: bool = False) -> SiteAsk:
+        """A stage's ask; ``anonymous``: without the workload's name (what decides, not
+        what is said)."""
+        r, pl, slo = ref.residency, ref.workload.placement, ref.stage.latency
+        return cls("" if anonymous else ref.workload.id, tuple(r.sites), tuple(r.countries),
+                   tuple(r.jurisdictions), tuple(r.certifications), tuple(pl.exclude_sites),
+                   tuple(pl.exclude_providers), (slo.max_ms, tuple(slo.users)) if slo else None)
+
+
+@dataclass(frozen=True)
+class HardwareAsk:
+    """Everything the hardware rules, the instance count and the fit read from a stage."""
+
+    gpu_models: tuple[str, ...] | None
+    """Accepted GPU models in the order the portfolio lists them; None: CPU-only."""
+    gpu_count: int
+    vcpus: int
+    memory_gib: Decimal
+    per_unit: int
+    """Replicas in one unit: 1 when replicas are placed one by one, else all of them."""
+
+    @classmethod
+    def of(cls, stage: Stage) -> HardwareAsk:
+        gpu = stage.gpu
+        return cls(tuple(gpu.models) if gpu else None, gpu.count if gpu else 0, stage.vcpus,
+                   stage.memory_gib, 1 if stage.splittable else stage.replicas)
+
+
 # ---- rules decided per (stage, site) ----------------------------------------------------
 
 
-def residency_sites(ref: StageRef, site: Site, world: World) -> str | None:
-    allowed = ref.residency.sites
+def residency_sites(ask: SiteAsk, site: Site, world: World) -> str | None:
+    allowed = ask.sites
     if allowed and site.id not in allowed:
-        return f"{site.id} is not among the sites allowed for {ref.workload.id}'s data"
+        return f"{site.id} is not among the sites allowed for {ask.workload}'s data"
     return None
 
 
-def residency_countries(ref: StageRef, site: Site, world: World) -> str | None:
-    allowed = ref.residency.countries
+def residency_countries(ask: SiteAsk, site: Site, world: World) -> str | None:
+    allowed = ask.countries
     if allowed and site.country not in allowed:
         return f"{site.id} is in {site.country}, not in allowed countries {', '.join(allowed)}"
     return None
 
 
-def residency_jurisdictions(ref: StageRef, site: Site, world: World) -> str | None:
-    allowed = ref.residency.jurisdictions
+def residency_jurisdictions(ask: SiteAsk, site: Site, world: World) -> str | None:
+    allowed = ask.jurisdictions
     if allowed and not site.jurisdictions.intersection(allowed):
         return (f"{site.id} ({site.country}) is outside allowed jurisdictions "
                 f"{', '.join(allowed)}")
     return None
 
 
-def certifications(ref: StageRef, site: Site, world: World) -> str | None:
-    missing = sorted(set(ref.residency.certifications) - site.certifications)
+def certifications(ask: SiteAsk, site: Site, world: World) -> str | None:
+    missing = sorted(set(ask.certifications) - site.certifications)
     if missing:
         return f"{site.id} lacks required certification {', '.join(missing)}"
     return None
 
 
-def excluded(ref: StageRef, site: Site, world: World) -> str | None:
-    pl = ref.workload.placement
-    if site.id in pl.exclude_sites:
-        return f"{site.id} is excluded for {ref.workload.id}"
-    if site.provider in pl.exclude_providers:
-        return f"provider {site.provider} is excluded for {ref.workload.id}"
+def excluded(ask: SiteAsk, site: Site, world: World) -> str | None:
+    if site.id in ask.exclude_sites:
+        return f"{site.id} is excluded for {ask.workload}"
+    if site.provider in ask.exclude_providers:
+        return f"provider {site.provider} is excluded for {ask.workload}"
     return None
 
 
-def latency(ref: StageRef, site: Site, world: World) -> str | None:
-    slo = ref.stage.latency
-    if slo is None:
+def latency(ask: SiteAsk, site: Site, world: World) -> str | None:
+    if ask.latency is None:
         return None
-    for user in slo.users:
+    max_ms, users = ask.latency
+    for user in users:
         rtt = world.rtt_ms(site.id, user)
         if rtt is None:
             return f"no latency known from {site.id} to {user}; add settings.latency_ms"
-        if rtt > slo.max_ms:
-            return f"{site.id} is ~{rtt} ms from {user}; SLO is {slo.max_ms} ms"
+        if rtt > max_ms:
+            return f"{site.id} is ~{rtt} ms from {user}; SLO is {max_ms} ms"
     return None
 
 
@@ -130,22 +180,22 @@ def rule_group(rule: Rule, ref: StageRef) -> str:
 # ---- rules decided per (stage, offer) ---------------------------------------------------
 
 
-def gpu_model_accepted(stage: Stage, offer: Offer) -> str | None:
-    if stage.gpu is None:
+def gpu_model_accepted(ask: HardwareAsk, offer: Offer) -> str | None:
+    if ask.gpu_models is None:
         return None
-    if offer.gpu_model not in stage.gpu.models:
+    if offer.gpu_model not in ask.gpu_models:
         have = offer.gpu_model or "no GPU"
-        return f"{offer.id} has {have}; stage accepts {', '.join(stage.gpu.models)}"
+        return f"{offer.id} has {have}; stage accepts {', '.join(ask.gpu_models)}"
     return None
 
 
-def cpu_only(stage: Stage, offer: Offer) -> str | None:
-    if stage.gpu is None and offer.gpu_model:
+def cpu_only(ask: HardwareAsk, offer: Offer) -> str | None:
+    if ask.gpu_models is None and offer.gpu_model:
         return f"{offer.id} carries {offer.gpu_model} GPUs the CPU-only stage would not use"
     return None
 
 
-def not_restricted(stage: Stage, offer: Offer) -> str | None:
+def not_restricted(ask: HardwareAsk, offer: Offer) -> str | None:
     if offer.restricted:
         return f"{offer.id} is not available to this subscription: {offer.restricted}"
     return None

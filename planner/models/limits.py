@@ -5,7 +5,7 @@ milli-unit-hours (unit-hours × 10³), and CP-SAT needs every coefficient well i
 64 bits. The limits below keep each validated field, scaled that way, below 10¹⁸
 (< 2⁶²), and are set far above any real portfolio. Products of several fields (price ×
 instances × hours) are checked once more where options are priced
-(:func:`planner.compile.pricing.check_magnitudes`).
+(:mod:`planner.compile.magnitudes`).
 
 Each limit is declared once, as a :class:`Range` in the field's type: pydantic enforces
 it, the JSON schema carries it (``minimum``/``maximum``), and a value out of range (or
