@@ -17,12 +17,16 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("--size", default="s",
                        help=f"size name(s), comma-separated: {', '.join(SIZES)}")
         if name == "run":
-            p.add_argument("--solvers", default="greedy,cpsat,lns")
+            p.add_argument("--solvers", default="greedy,cpsat,lns",
+                           help="comma-separated: any registered backend, or auto")
+            p.add_argument("--out", default=None,
+                           help="directory for the result files (default benchmarks/results)")
+            p.add_argument("--family", default="realistic",
+                           help=f"family or families, comma-separated: {', '.join(FAMILIES)} "
+                                "(results/<size>.* for realistic, results/<family>-<size>.*)")
         else:
             p.add_argument("--solver", required=True)
-        p.add_argument("--family", choices=FAMILIES, default="realistic",
-                       help="portfolio family: realistic (results/<size>.*) or hard "
-                            "(results/hard-<size>.*)")
+            p.add_argument("--family", choices=FAMILIES, default="realistic")
         p.add_argument("--time-limit", type=float, default=60.0)
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--workers", type=int, default=2)

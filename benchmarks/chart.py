@@ -28,7 +28,8 @@ def gap_chart(size: str, records: list[dict[str, Any]], path: Path) -> None:
     ax.set_ylabel("gap to best bound, %")
     ax.set_title(f"size {size}: cost gap vs time")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend()
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -240,7 +240,7 @@ def _workloads(
     return out
 
 
-FAMILIES = ("realistic", "hard")
+FAMILIES = ("realistic", "hard", "tight")
 
 
 def generate_portfolio(
@@ -250,17 +250,17 @@ def generate_portfolio(
     family: str = "realistic",
 ) -> Portfolio:
     """A seeded portfolio of ``size`` (a name from :data:`SIZES` or a Size) of ``family``:
-    ``realistic`` (this module) or ``hard`` (:mod:`benchmarks.hard`)."""
+    ``realistic`` (this module), ``hard`` or ``tight`` (:mod:`benchmarks.hard`)."""
     from planner import api
 
     if family not in FAMILIES:
         raise ValueError(f"unknown benchmark family {family!r}: use one of {', '.join(FAMILIES)}")
     spec = SIZES[size] if isinstance(size, str) else size
     catalogs = api.load_catalogs() if catalogs is None else catalogs
-    if family == "hard":
+    if family in ("hard", "tight"):
         from benchmarks.hard import generate_hard
 
-        return generate_hard(spec, seed, catalogs)
+        return generate_hard(spec, seed, catalogs, tight=family == "tight")
     rng = random.Random(f"planner-bench/{spec.name}/{spec.stages}/{spec.sites}/{seed}")
     cloud = _cloud_sites(catalogs)
     n_onprem = max(1, spec.sites - len(cloud))

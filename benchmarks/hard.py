@@ -67,6 +67,9 @@ HARD_TRAINING: tuple[tuple[dict[str, str], tuple[int, ...], int, int, str], ...]
 )
 HARD_QUOTA_MODELS = ("H100", "A100-80GB", "A100-40GB")
 FALLBACK_SPEED = "0.3"
+TIGHT_QUOTA = 0.25  # tight family: quota multiplier on every (region, GPU model) pair
+TIGHT_MIN = 32  # … and at least the largest stage's GPUs (32)
+NO_QUOTA = ("Inferentia2", "Trainium")  # in no stage's mix
 PERIOD_HOURS = 730
 CAPACITY_FACTOR = 1.15  # on-prem node-hours over the node-hours the stages ask for
 
@@ -107,7 +110,7 @@ def _stage(rng: random.Random, kind: str, narrow: bool, have: set[str],
         st["memory_gib"] = rng.choice([64, 128])
         st["hours"] = str(rng.choice([730, 365, 200, 50]))
         st["replicas"] = rng.choice([1, 2, 4])
-    if not any(m in free for m in models):
+    if free and not any(m in free for m in models):
         models[free[0]] = FALLBACK_SPEED
     st["gpu"] = {"models": models, "count": count}
     return st, intended
@@ -170,20 +173,30 @@ def _inventory(rng: random.Random, sites: list[dict[str, Any]],
 
 
 def _quotas(rng: random.Random, cloud: dict[str, tuple[str, set[str | None]]],
-            scale: int) -> list[dict[str, Any]]:
+            scale: int, tight: bool = False) -> list[dict[str, Any]]:
+    """GPU quotas: on ~70 % of the (region, fast model) pairs; ``tight``: on every
+    (region, GPU model) pair, :data:`TIGHT_QUOTA` times larger."""
+    if tight:
+        return [{"site": sid, "gpu_model": m,
+                 "gpus": max(TIGHT_MIN, 8 * round(rng.choice([1, 2, 4]) * scale * TIGHT_QUOTA))}
+                for sid, (_c, models) in cloud.items()
+                for m in sorted(x for x in models if x and x not in NO_QUOTA)]
     return [{"site": sid, "gpu_model": m, "gpus": 8 * rng.choice([1, 2, 4]) * scale}
             for sid, (_c, models) in cloud.items() for m in HARD_QUOTA_MODELS
             if m in models and rng.random() < 0.7]
 
 
-def generate_hard(spec: Size, seed: int, catalogs: list[LoadedCatalog]) -> Portfolio:
-    """A hard seeded portfolio of ``spec`` (see the module docstring)."""
-    rng = random.Random(f"planner-bench-hard/{spec.name}/{spec.stages}/{spec.sites}/{seed}")
+def generate_hard(spec: Size, seed: int, catalogs: list[LoadedCatalog],
+                  tight: bool = False) -> Portfolio:
+    """A hard seeded portfolio of ``spec`` (see the module docstring); ``tight``: the
+    ``tight`` family (every cloud GPU under a quota, no unlimited fallback)."""
+    family = "tight" if tight else "hard"
+    rng = random.Random(f"planner-bench-{family}/{spec.name}/{spec.stages}/{spec.sites}/{seed}")
     cloud = _cloud_sites(catalogs)
     onprem = _site_skeleton(rng, max(len(HARD_COUNTRIES), spec.sites - len(cloud)))
     countries = {sid: c for sid, (c, _) in cloud.items()} | {s["id"]: s["country"]
                                                              for s in onprem}
-    quotas = _quotas(rng, cloud, max(1, round(spec.stages / 1000)))
+    quotas = _quotas(rng, cloud, max(1, round(spec.stages / 1000)), tight)
     quota_pairs = {(q["site"], q["gpu_model"]) for q in quotas}
     homes: dict[str, list[str]] = {"global": sorted(countries)}
     homes["eu"] = sorted(s for s, c in countries.items() if "EU" in jurisdictions_of(c, []))
@@ -205,8 +218,9 @@ def generate_hard(spec: Size, seed: int, catalogs: list[LoadedCatalog]) -> Portf
     workloads, demand = _workloads(rng, spec.stages, homes, have, free, locked)
     _inventory(rng, onprem, demand, homes)
     data = {
-        "name": f"bench-hard-{spec.name}-seed{seed}",
-        "description": f"hard benchmark portfolio: {spec.stages} stages over {spec.sites} sites",
+        "name": f"bench-{family}-{spec.name}-seed{seed}",
+        "description": f"{family} benchmark portfolio: {spec.stages} stages over "
+                       f"{spec.sites} sites",
         "settings": {"period_hours": "730", "max_catalog_age_days": 100000},
         "cloud": {"providers": ["aws", "azure"], "quotas": quotas},
         "onprem": onprem,

@@ -1,23 +1,24 @@
 """Benchmark runner: every solver in its own child process, the same portfolio, one table.
 
-``python -m benchmarks run --size l --solvers greedy,cpsat,lns --time-limit 60 --seed 0``
+``python -m benchmarks run --family realistic,hard --size s,m --solvers greedy,cpsat,lns,auto``
 
-For each solver a child process (``python -m benchmarks one …``) generates the portfolio
-(seeded, so identical in every child), resolves the world, generates candidates, builds
-the problem arrays, solves, builds the plan and runs the independent verifier. It prints
-one JSON record: phase times, time to the first feasible plan, cost, the solver's own
-bound, a cost-vs-time trace, peak RSS of the child (``ru_maxrss`` of itself and of its
-own worker processes) and whether the verifier accepted the plan. The parent gathers the
-records, computes every solver's gap against the best bound any solver proved, and
-writes ``benchmarks/results/<size>.json``, ``.csv`` and a PNG chart (cost gap vs time).
+``--solvers`` takes any backend registered in :data:`planner.solvers.BACKENDS` and
+``auto`` (the planner's own choice by problem size; the record names the backend it
+chose). For each (family, size, solver) a child process (``python -m benchmarks one …``)
+generates the portfolio (seeded, so identical in every child), resolves the world,
+generates candidates, builds the problem arrays, solves, builds the plan and runs the
+independent verifier. It prints one JSON record: phase times, time to the first feasible
+plan, objective, cost, the solver's own bound, a cost-vs-time trace, the solver's detail
+and stats, and whether the verifier accepted the plan. The parent adds the child's
+end-to-end wall time and peak RSS (from ``wait4``), computes every solver's gap against
+the best bound any solver of the run proved (:mod:`benchmarks.table`), and writes
+``benchmarks/results/<stem>.json``, ``.csv``, ``.md`` and ``.png`` per family and size.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -25,41 +26,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-RESULTS = Path(__file__).resolve().parent / "results"
-FIELDS = (
-    "size", "solver", "stages", "sites", "options", "reduced_options", "gen_s", "candidates_s",
-    "problem_s", "model_build_s", "first_feasible_s", "solve_s", "wall_s", "status", "cost_usd",
-    "own_bound_usd", "own_gap", "ref_bound_usd", "ref_gap", "peak_rss_mib", "verified",
-    "violations",
-)  # fmt: skip
+from benchmarks.table import RESULTS, finish, table, write
 
 
 def _peak_rss_mib() -> float:
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return round(max(own, kids) / 1024, 1)  # Linux reports KiB
-
-
-def machine() -> dict[str, Any]:
-    """The machine a run happened on."""
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = "unknown"
-    try:
-        first = Path("/proc/meminfo").read_text().splitlines()[0]
-        mem = f"{int(first.split()[1]) / 1024 / 1024:.1f} GiB"
-    except (OSError, IndexError, ValueError):
-        pass
-    import ortools
-
-    return {"nproc": os.cpu_count(), "cpu": cpu, "memory": mem,
-            "python": platform.python_version(), "ortools": getattr(ortools, "__version__", "?")}
 
 
 def run_one(size: str, solver: str, time_limit: float, seed: int, executor: str,
@@ -105,6 +78,9 @@ def run_one(size: str, solver: str, time_limit: float, seed: int, executor: str,
                            deterministic=False)
     solution, trace = solve_traced(solver, problem, options, executor=executor,
                                    address=address, progress=progress)
+    rec["backend"] = solution.backend
+    rec["detail"] = solution.detail
+    rec["stats"] = {k: float(v) for k, v in solution.stats.items()}
     rec["solve_s"] = round(solution.solve_time_s, 3)
     rec["model_build_s"] = round(solution.stats.get("build_time_s", 0.0), 3)
     rec["reduced_options"] = int(solution.stats.get("reduced_options", problem.n_options))
@@ -129,43 +105,48 @@ def run_one(size: str, solver: str, time_limit: float, seed: int, executor: str,
     return rec
 
 
-def _child(size: str, solver: str, args: Any) -> dict[str, Any]:
+def child_command(size: str, solver: str, family: str, args: Any) -> list[str]:
+    """``python -m benchmarks one …`` for one solver."""
     cmd = [sys.executable, "-m", "benchmarks", "one", "--size", size, "--solver", solver,
            "--time-limit", str(args.time_limit), "--seed", str(args.seed),
-           "--executor", args.executor, "--workers", str(args.workers),
-           "--family", family_of(args)]
+           "--executor", args.executor, "--workers", str(args.workers), "--family", family]
     if args.address:
         cmd += ["--address", args.address]
     if args.progress:
         cmd.append("--progress")
+    return cmd
+
+
+def _child(size: str, solver: str, family: str, args: Any) -> dict[str, Any]:
+    """Run one solver in a child process; its record with the end-to-end wall time and
+    peak RSS the parent measured (``wait4``)."""
     root = Path(__file__).resolve().parent.parent
     path = os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])
     env = dict(os.environ, PYTHONPATH=path)
-    out = subprocess.run(cmd, cwd=root, env=env, stdout=subprocess.PIPE, text=True, check=False)
-    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
-    if out.returncode != 0 or not lines:
-        return {"size": size, "solver": solver, "status": "error", "verified": False,
-                "error": f"child exited {out.returncode}"}
-    rec: dict[str, Any] = json.loads(lines[-1])
+    t = time.perf_counter()
+    proc = subprocess.Popen(child_command(size, solver, family, args), cwd=root, env=env,
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    out = proc.stdout.read()
+    proc.stdout.close()
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    wall = round(time.perf_counter() - t, 3)
+    lines = [ln for ln in out.splitlines() if ln.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        rec: dict[str, Any] = {"size": size, "solver": solver, "family": family,
+                               "status": "error", "verified": False,
+                               "error": f"child exited {proc.returncode}"}
+    else:
+        rec = json.loads(lines[-1])
+    rec["process_wall_s"] = wall
+    rec["peak_rss_mib"] = round(usage.ru_maxrss / 1024, 1)  # Linux: KiB
     return rec
 
 
-def finish(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Gaps against the best bound any solver proved in this run (the reference bound)."""
-    bounds = [r["own_bound_micro"] for r in records if r.get("own_bound_micro") is not None]
-    ref = max(bounds) if bounds else None
-    for r in records:
-        obj, own = r.get("objective_micro"), r.get("own_bound_micro")
-        r["own_bound_usd"] = own / 1e6 if own is not None else None
-        r["ref_bound_usd"] = ref / 1e6 if ref is not None else None
-        r["own_gap"] = round((obj - own) / obj, 6) if obj and own is not None else None
-        r["ref_gap"] = round((obj - ref) / obj, 6) if obj and ref is not None else None
-    return records
-
-
 def family_of(args: Any) -> str:
-    """The run's portfolio family (``planner bench`` passes no ``family``: realistic)."""
-    return str(getattr(args, "family", "realistic"))
+    """The run's portfolio families, comma-separated (default: realistic)."""
+    return str(getattr(args, "family", None) or "realistic")
 
 
 def result_name(size: str, family: str = "realistic") -> str:
@@ -173,59 +154,38 @@ def result_name(size: str, family: str = "realistic") -> str:
     return size if family == "realistic" else f"{family}-{size}"
 
 
-def write(size: str, records: list[dict[str, Any]], command: str) -> Path:
-    """results/<size>.json, .csv and .png (when matplotlib is installed); ``size`` is the
-    stem from :func:`result_name`."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    doc = {"command": command, "machine": machine(),
-           "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "records": records}
-    path = RESULTS / f"{size}.json"
-    path.write_text(json.dumps(doc, indent=1) + "\n", "utf-8")
-    with (RESULTS / f"{size}.csv").open("w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=FIELDS, extrasaction="ignore")
-        w.writeheader()
-        for r in records:
-            w.writerow(r)
-    try:
-        from benchmarks.chart import gap_chart
+def check_names(args: Any) -> str | None:
+    """One line naming the first unknown family, size or solver of ``args``, or None."""
+    from benchmarks.generate import FAMILIES, SIZES
+    from planner.solvers import AUTO, BACKENDS
 
-        gap_chart(size, records, RESULTS / f"{size}.png")
-    except ImportError:
-        print("matplotlib not installed (pip install 'planner[bench]'): no chart", file=sys.stderr)
-    return path
+    known = (("family", family_of(args), FAMILIES), ("size", args.size, tuple(SIZES)),
+             ("solver", args.solvers, (*BACKENDS, AUTO)))
+    for what, given, choices in known:
+        for name in given.split(","):
+            if name not in choices:
+                return (f"unknown {what} {name!r}: choose from {', '.join(choices)} "
+                        "(comma-separated)")
+    return None
 
 
 def run(args: Any) -> int:
-    command = "python -m benchmarks " + " ".join(sys.argv[1:])
-    for size in args.size.split(","):
-        records = [_child(size, s, args) for s in args.solvers.split(",")]
-        finish(records)
-        path = write(result_name(size, family_of(args)), records, command)
-        print(table(records), file=sys.stderr)
-        print(f"wrote {path}", file=sys.stderr)
+    """Every (family, size) of ``args``, every solver in its own child; the result files
+    and one markdown table per family and size on stderr."""
+    bad = check_names(args)
+    if bad:
+        print(f"error: {bad}", file=sys.stderr)
+        return 2
+    command = getattr(args, "command", None) or "python -m benchmarks " + " ".join(sys.argv[1:])
+    out = Path(getattr(args, "out", None) or RESULTS)
+    tables = []
+    for family in family_of(args).split(","):
+        for size in args.size.split(","):
+            records = [_child(size, s, family, args) for s in args.solvers.split(",")]
+            finish(records)
+            path = write(result_name(size, family), records, command, out)
+            tables.append(table(records))
+            print(tables[-1], file=sys.stderr)
+            print(f"wrote {path} (and .csv, .md, .png)", file=sys.stderr)
+    (out / "last-run.md").write_text(f"`{command}`\n\n" + "\n\n".join(tables) + "\n", "utf-8")
     return 0
-
-
-def _fmt(v: Any, spec: str = "") -> str:
-    if v is None:
-        return "–"
-    return format(v, spec) if spec else str(v)
-
-
-def table(records: list[dict[str, Any]]) -> str:
-    """A markdown table of the records."""
-    head = ("| size | solver | stages × sites | options (reduced) | build s | first feasible s "
-            "| solve s | cost USD | gap vs best bound | own gap | peak RSS MiB | verified |")
-    lines = [head, "|" + "---|" * 12]
-    for r in records:
-        build = sum(r.get(k) or 0 for k in ("candidates_s", "problem_s", "model_build_s"))
-        lines.append(
-            f"| {r['size']} | {r['solver']} | {_fmt(r.get('stages'))} × {_fmt(r.get('sites'))} "
-            f"| {_fmt(r.get('options'))} ({_fmt(r.get('reduced_options'))}) "
-            f"| {build:.1f} | {_fmt(r.get('first_feasible_s'), '.1f')} "
-            f"| {_fmt(r.get('solve_s'), '.1f')} | {_fmt(r.get('cost_usd'), ',.0f')} "
-            f"| {_fmt(r.get('ref_gap'), '.3%')} | {_fmt(r.get('own_gap'), '.3%')} "
-            f"| {_fmt(r.get('peak_rss_mib'), '.0f')} | {'yes' if r.get('verified') else 'no'} |"
-        )
-    return "\n".join(lines)
-

@@ -1,4 +1,9 @@
-"""Run one solver with a cost-vs-time trace: greedy, monolithic CP-SAT, or the strategy."""
+"""Run one solver with a cost-vs-time trace: any registered backend, or ``auto``.
+
+``cpsat`` (monolithic CP-SAT) is traced through a solution callback; ``lns`` (and any
+backend with a ``trace`` attribute, filled while it solves) reports its own trace; other
+backends give one point (their answer). ``auto`` is resolved as the planner resolves it
+(:func:`planner.solvers.choose_backend`), then traced like the backend it chose."""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from collections.abc import Callable
 from ortools.sat.python import cp_model
 
 from planner.models.problem import Problem
-from planner.solvers import choose_backend, get_backend
+from planner.solvers import AUTO, choose_backend, get_backend
 from planner.solvers.base import Solution, SolveOptions
 from planner.solvers.lns import LnsBackend, LnsConfig
 
@@ -46,23 +51,24 @@ def cpsat_traced(problem: Problem, options: SolveOptions) -> tuple[Solution, Tra
 
 def solve_traced(name: str, problem: Problem, options: SolveOptions, *, executor: str = "local",
                  address: str | None = None, progress: bool = False) -> tuple[Solution, Trace]:
-    """Solve with backend ``name`` (``auto`` as ``planner plan`` resolves it) and return
-    its (time, objective, bound) trace."""
-    name = choose_backend(name, problem.n_options, problem.funding)
+    """Solve with backend ``name`` (or ``auto``) and return its (time, objective, bound)
+    trace; the solution's ``backend`` names the backend that solved."""
+    if name == AUTO:
+        name = choose_backend(AUTO, problem.n_options, problem.funding)
     if name == "cpsat":
         return cpsat_traced(problem, options)
     if name == "lns":
         show = _progress_bar(options.time_limit_s) if progress else None
-        backend = LnsBackend(LnsConfig(executor=executor, address=address), progress=show)
+        lns = LnsBackend(LnsConfig(executor=executor, address=address), progress=show)
         try:
-            sol = backend.solve(problem, options)
+            sol = lns.solve(problem, options)
         finally:
             if show is not None:
                 show(-1.0, None, None)
-        return sol, backend.trace
-    chosen = get_backend(name)
-    sol = chosen.solve(problem, options)
-    trace: Trace = list(getattr(chosen, "trace", []))  # lp: each new plan
+        return sol, lns.trace
+    backend = get_backend(name, executor=executor, address=address)
+    sol = backend.solve(problem, options)
+    trace: Trace = list(getattr(backend, "trace", None) or [])  # lp: each new plan
     return sol, [*trace, (sol.solve_time_s, sol.objective, sol.bound)]
 
 

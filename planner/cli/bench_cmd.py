@@ -1,7 +1,7 @@
 """``planner bench`` — run the benchmark harness (``benchmarks/`` of a repository clone).
 
 Same options as ``python -m benchmarks run``; each solver runs in its own child process
-and the results land in ``benchmarks/results/`` (JSON, CSV, PNG chart).
+and the results land in ``benchmarks/results/`` (JSON, CSV, markdown table, PNG chart).
 """
 
 from __future__ import annotations
@@ -17,8 +17,10 @@ from planner.errors import InputError
 @click.command("bench")
 @click.option("--size", default="s", show_default=True,
               help="Size name(s), comma-separated: smoke, s, m, l, xl.")
+@click.option("--family", default="realistic", show_default=True,
+              help="Portfolio family or families, comma-separated: realistic, hard.")
 @click.option("--solvers", default="greedy,cpsat,lns", show_default=True,
-              help="Comma-separated backends to compare.")
+              help="Comma-separated backends to compare (any registered backend, or auto).")
 @click.option("--time-limit", type=click.FloatRange(min=0.1), default=60.0, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
@@ -26,8 +28,8 @@ from planner.errors import InputError
               show_default=True, help="Where the strategy's sub-problems run.")
 @click.option("--address", default=None, help="Ray cluster address (auto, ray://host:port).")
 @click.option("--progress", is_flag=True, help="Progress bar on stderr.")
-def bench(size: str, solvers: str, time_limit: float, seed: int, workers: int, executor: str,
-          address: str | None, progress: bool) -> None:
+def bench(size: str, family: str, solvers: str, time_limit: float, seed: int, workers: int,
+          executor: str, address: str | None, progress: bool) -> None:
     """Benchmark the solvers on generated portfolios; write benchmarks/results/."""
     try:
         from benchmarks.run import run
@@ -36,6 +38,10 @@ def bench(size: str, solvers: str, time_limit: float, seed: int, workers: int, e
                          hint="run `planner bench` from a clone of the repository")
         click.echo(f"error: {err}", err=True)
         sys.exit(err.exit_code)
-    sys.exit(run(SimpleNamespace(size=size, solvers=solvers, time_limit=time_limit, seed=seed,
-                                 workers=workers, executor=executor, address=address,
-                                 progress=progress)))
+    command = (f"planner bench --family {family} --size {size} --solvers {solvers} "
+               f"--time-limit {time_limit:g} --seed {seed} --workers {workers} "
+               f"--executor {executor}")
+    sys.exit(run(SimpleNamespace(size=size, family=family, solvers=solvers,
+                                 time_limit=time_limit, seed=seed, workers=workers,
+                                 executor=executor, address=address, progress=progress,
+                                 command=command)))

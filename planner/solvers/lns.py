@@ -52,7 +52,7 @@ from planner.solvers.cpsat import CpSatBackend
 from planner.solvers.cpsat_model import ModelBuilder, configure, validated
 from planner.solvers.decompose import binding_resources, opt_stage, option_binds
 from planner.solvers.feasibility import finish, violations
-from planner.solvers.greedy import greedy_assign
+from planner.solvers.greedy import greedy_assign, greedy_start
 from planner.solvers.neighbourhoods import Neighbourhoods, site_weights
 from planner.solvers.reductions import Dominance, Reduced, Restrict, Split
 from planner.solvers.tuning import LnsTuning
@@ -277,6 +277,10 @@ class LnsBackend:
         self._report(start, objective, sol.bound)
         gap = (objective - sol.bound) / objective if objective else 0.0
         sol.detail = f"lns: {split.components} components, gap {gap:.4%}"
+        stuck = int(stats.get("start_repaired_stages", 0))
+        if stuck:
+            sol.detail += (f"; start repaired by greedy ({stuck} stage{'s' * (stuck != 1)} "
+                           "did not fit its first pass)")
         return sol
 
     def _exact(self, run: _Run, batches: list[int], share: float) -> None:
@@ -320,6 +324,13 @@ class LnsBackend:
             return None
         stats["bound_method_lp"] = float(lag.method == "lp")
         x = _start(p, lag.reduced, scarcity)
+        if x is None:  # the greedy start, repaired (planner.solvers.greedy.greedy_start)
+            left = max(0.0, until - time.perf_counter())
+            fixed = greedy_start(p, SolveOptions(
+                time_limit_s=left, workers=options.workers, seed=options.seed,
+                deterministic=False, deadline=Deadline.after(left)))
+            x = fixed.x if fixed.ok else None
+            stats["start_repaired_stages"] = stats.get("start_repaired_stages", 0.0) + fixed.stuck
         if x is None:
             left = max(0.0, until - time.perf_counter())
             sol = CpSatBackend().solve(p, SolveOptions(

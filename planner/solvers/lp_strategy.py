@@ -48,7 +48,7 @@ from planner.solvers.capabilities import SIDE_CONSTRAINTS, Capabilities
 from planner.solvers.cpsat import CpSatBackend
 from planner.solvers.decompose import constrained_stages, opt_stage, reduce_dominated, restrict
 from planner.solvers.feasibility import finish, violations
-from planner.solvers.greedy import greedy_assign
+from planner.solvers.greedy import greedy_assign, greedy_start
 from planner.solvers.lns import reduced_cost_fill
 from planner.solvers.lp_dual import applies, dual_ascent
 from planner.solvers.lp_lns import LnsSettings, improve
@@ -195,7 +195,9 @@ class LpBackend:
                                        elapsed, "", stats))
         assert sol.bound is not None
         gap = (objective - sol.bound) / objective if objective else 0.0
-        sol.detail = f"lp: gap {gap:.4%}"
+        sol.detail = f"lp: gap {gap:.4%}" + (
+            "; start: greedy's pass repaired (no rounding fitted)"
+            if stats.get("greedy_repaired") else "")
         return sol
 
     def _solve(self, problem: Problem, options: SolveOptions, deadline: Deadline
@@ -223,6 +225,11 @@ class LpBackend:
             plans.append(repair(red, lp.x, lp.reduced, options,
                                 deadline.within(0.3 * deadline.remaining())))
         x = _best(red, plans)
+        if x is None:  # neither greedy nor a rounding fits: repair greedy's pass
+            repaired = greedy_start(red, options.until(deadline.within(
+                0.5 * deadline.remaining())))
+            stats["greedy_repaired"] = float(repaired.ok)
+            x = repaired.x if repaired.ok else None
         stats["first_feasible_s"] = time.perf_counter() - t0
         bound = lp.bound
 
