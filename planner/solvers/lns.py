@@ -52,6 +52,7 @@ from planner.solvers.cpsat import CpSatBackend
 from planner.solvers.cpsat_model import ModelBuilder, configure, validated
 from planner.solvers.decompose import binding_resources, opt_stage, option_binds
 from planner.solvers.feasibility import finish, violations
+from planner.solvers.fill import fill
 from planner.solvers.greedy import greedy_assign, greedy_start
 from planner.solvers.neighbourhoods import Neighbourhoods, site_weights
 from planner.solvers.reductions import Dominance, Reduced, Restrict, Split
@@ -144,7 +145,6 @@ def reduced_cost_fill(p: Problem, rc: np.ndarray,
     stages in ``stage_order`` (default: largest regret first); None when a stage is stuck."""
     st = opt_stage(p)
     order = np.lexsort((rc, st))
-    ptr = p.stage_ptr.tolist()
     counts = np.diff(p.stage_ptr)
     best = np.full(p.n_stages, np.inf)
     second = np.full(p.n_stages, np.inf)
@@ -156,32 +156,7 @@ def reduced_cost_fill(p: Problem, rc: np.ndarray,
     if stage_order is None:
         regret = np.where(np.isfinite(second), second - best, 1e30)
         stage_order = np.lexsort((np.arange(p.n_stages), -regret)).tolist()
-    uorder = np.argsort(p.use_opt, kind="stable")
-    uptr = np.searchsorted(p.use_opt[uorder], np.arange(p.n_options + 1)).tolist()
-    ures = p.use_res[uorder].tolist()
-    uamt = p.use_amt[uorder].tolist()
-    remaining = p.res_cap.tolist()
-    ub = p.opt_ub.tolist()
-    units = p.units.tolist()
-    opts = order.tolist()
-    x = [0] * p.n_options
-    for s in stage_order:
-        need = units[s]
-        for o in opts[ptr[s]:ptr[s + 1]]:
-            k = min(need, ub[o])
-            for j in range(uptr[o], uptr[o + 1]):
-                k = min(k, remaining[ures[j]] // uamt[j])
-            if k <= 0:
-                continue
-            x[o] += k
-            need -= k
-            for j in range(uptr[o], uptr[o + 1]):
-                remaining[ures[j]] -= k * uamt[j]
-            if need == 0:
-                break
-        if need:
-            return None
-    return np.array(x, dtype=np.int64)
+    return fill(p, np.zeros(p.n_options, dtype=np.int64), stage_order, rc)
 
 
 def _start(p: Problem, rc: np.ndarray, scarcity: IntArray) -> IntArray | None:

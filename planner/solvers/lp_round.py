@@ -35,6 +35,7 @@ from planner.solvers.decompose import (
     restrict,
 )
 from planner.solvers.feasibility import violations
+from planner.solvers.fill import fill
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -62,39 +63,6 @@ def integral_part(problem: Problem, x_lp: FloatArray) -> tuple[IntArray, BoolArr
             free[st[p.use_opt[hit]]] = True
             xi[free[st]] = 0
     return xi, free
-
-
-def fill(problem: Problem, x: IntArray, stages: list[int], rc: FloatArray) -> IntArray | None:
-    """``x`` with every stage of ``stages`` (in that order; their units in ``x`` must be 0)
-    filled with its options in order of reduced cost ``rc`` within the capacity the rest
-    of ``x`` leaves; None when a stage does not fit."""
-    p = problem
-    x = x.copy()
-    uorder = np.argsort(p.use_opt, kind="stable")
-    uptr = np.searchsorted(p.use_opt[uorder], np.arange(p.n_options + 1)).tolist()
-    ures = p.use_res[uorder].tolist()
-    uamt = p.use_amt[uorder].tolist()
-    used = np.bincount(p.use_res, weights=p.use_amt * x[p.use_opt], minlength=p.res_cap.size)
-    remaining = (p.res_cap - used.astype(np.int64)).tolist()
-    ub = p.opt_ub.tolist()
-    for s in stages:
-        r = p.options_of(s)
-        need = int(p.units[s])
-        for o in (r.start + np.argsort(rc[r.start:r.stop], kind="stable")).tolist():
-            k = min(need, ub[o])
-            for j in range(uptr[o], uptr[o + 1]):
-                k = min(k, remaining[ures[j]] // uamt[j])
-            if k <= 0:
-                continue
-            x[o] += k
-            need -= k
-            for j in range(uptr[o], uptr[o + 1]):
-                remaining[ures[j]] -= k * uamt[j]
-            if need == 0:
-                break
-        if need:
-            return None
-    return x
 
 
 def lp_fill(problem: Problem, x_lp: FloatArray, rc: FloatArray,
