@@ -58,6 +58,13 @@ def _check_price(value: Decimal | None, *, required: bool) -> Decimal | None:
     return value
 
 
+def _in_utc(value: datetime) -> datetime:
+    """A ``fetched_at`` instant, in UTC; a time without a zone is refused."""
+    if value.tzinfo is None:
+        raise ValueError("fetched_at must carry a timezone (UTC), e.g. 2026-11-01T00:00:00Z")
+    return value.astimezone(UTC)
+
+
 def _check_gpu_model(value: str | None) -> str | None:
     if value is None or value in GPU_MODELS:
         return value
@@ -113,12 +120,7 @@ class RowSource(BaseModel):
     ref: str = Field(min_length=1, description="API, file, or named public source and date")
     fetched_at: datetime
 
-    @field_validator("fetched_at")
-    @classmethod
-    def _utc(cls, v: datetime) -> datetime:
-        if v.tzinfo is None:
-            raise ValueError("fetched_at must carry a timezone (UTC), e.g. 2026-11-01T00:00:00Z")
-        return v.astimezone(UTC)
+    _utc = field_validator("fetched_at")(_in_utc)
 
 
 class CatalogRow(BaseModel):
@@ -199,12 +201,7 @@ class CatalogFile(BaseModel):
             raise ValueError(f"unsupported schema_version {v}; this planner reads {SCHEMA_VERSION}")
         return v
 
-    @field_validator("fetched_at")
-    @classmethod
-    def _utc(cls, v: datetime) -> datetime:
-        if v.tzinfo is None:
-            raise ValueError("fetched_at must carry a timezone (UTC), e.g. 2026-11-01T00:00:00Z")
-        return v.astimezone(UTC)
+    _utc = field_validator("fetched_at")(_in_utc)
 
     def age_days(self, now: datetime | None = None) -> float:
         """How old the snapshot is, in days."""
