@@ -39,6 +39,8 @@ MIN_MEMORY_GIB = Decimal("0.001")
 """Memory of a stage or an offer: at least 1 MiB (instances = stage memory / offer memory)."""
 MAX_MEMORY_GIB = Decimal(1_000_000_000)
 MAX_REPLICAS = 1_000_000
+MAX_NODES = 100_000
+"""Instances per replica of a multi-node (gang) stage."""
 MAX_COUNT = 10_000_000
 """Nodes of an on-prem offer, instances or GPUs in a quota or a capacity change, moves."""
 MAX_PRICE_PER_HOUR = Decimal(100_000)

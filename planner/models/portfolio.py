@@ -17,6 +17,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 from pydantic_core import PydanticCustomError
 
 from planner.models import limits as lim
+from planner.models.calendar import Horizon, Outage, StageTiming
+from planner.models.calendar_checks import check_calendar, check_precedence
 from planner.models.limits import Range, error_at
 from planner.vocab.gpus import expand_gpu_models
 from planner.vocab.jurisdictions import country_problem
@@ -100,6 +102,8 @@ class OnpremOffer(_Strict):
     amortization: Amortization | None = None
     nodes: Annotated[int, Range(1, lim.MAX_COUNT, "nodes")] = Field(
         description="inventory: nodes of this class at the site")
+    outages: list[Outage] = Field(
+        default_factory=list, description="nodes down for maintenance, with when")
 
     @model_validator(mode="after")
     def _priced(self) -> OnpremOffer:
@@ -257,9 +261,10 @@ class Placement(_Strict):
     prefer_providers: list[str] = Field(default_factory=list)
 
 
-class Stage(_Strict):
+class Stage(StageTiming):
     """One pipeline stage. ``hours`` is run time on the reference GPU (speed 1.0) for
-    training and testing, and hours per planning period for inference."""
+    training and testing, and hours per planning period for inference. When it may run:
+    :class:`~planner.models.calendar.StageTiming`."""
 
     kind: StageKind
     name: str | None = Field(default=None, pattern=ID_PATTERN)
@@ -374,6 +379,27 @@ class Workload(_Strict):
                          own.model_dump(mode="json"))
         return self
 
+    @model_validator(mode="after")
+    def _precedence(self) -> Workload:
+        check_precedence(self)
+        return self
+
+    def predecessors(self, stage: Stage) -> list[Stage]:
+        """The stages that must end before ``stage`` starts: its ``after`` list, or by
+        default the pipeline order (testing after training, inference after testing, or
+        after training when there is no testing)."""
+        by_label = {s.label: s for s in self.stages}
+        if stage.after is not None:
+            return [by_label[name] for name in stage.after]
+        kinds = {s.kind for s in self.stages}
+        if stage.kind is StageKind.TESTING:
+            wanted = {StageKind.TRAINING}
+        elif stage.kind is StageKind.INFERENCE:
+            wanted = {StageKind.TESTING} if StageKind.TESTING in kinds else {StageKind.TRAINING}
+        else:
+            wanted = set()
+        return [s for s in self.stages if s.kind in wanted and s is not stage]
+
     def training(self) -> Stage | None:
         """The workload's (first) training stage: where the model artifact comes from."""
         return next((s for s in self.stages if s.kind is StageKind.TRAINING), None)
@@ -397,6 +423,8 @@ class UserRegion(_Strict):
 class Settings(_Strict):
     """Planning settings: period, budgets, concentration, spot risk, preferences, stability."""
 
+    horizon: Horizon | None = Field(
+        default=None, description="the planning horizon on the calendar (start, end)")
     period_hours: Annotated[Decimal, Range(0, lim.MAX_PERIOD_HOURS, "hours", open_lo=True)] = (
         Field(default=Decimal(730), description="planning period"))
     max_catalog_age_days: Annotated[int, Range(1, lim.MAX_CATALOG_AGE_DAYS, "days")] = 30
@@ -427,6 +455,21 @@ class Settings(_Strict):
         default_factory=dict, description="measured round trips: site → user region → ms"
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _period_from_horizon(cls, data: Any) -> Any:
+        """``horizon.end`` sets ``period_hours``; giving both is ambiguous."""
+        if not isinstance(data, dict) or not isinstance(data.get("horizon"), dict):
+            return data
+        if data["horizon"].get("end") is None:
+            return data
+        if "period_hours" in data:
+            error_at("Settings", ("period_hours",), "horizon",
+                     "give settings.horizon.end or settings.period_hours, not both (the "
+                     "period is the horizon's length)", data["period_hours"])
+        hours = Horizon.model_validate(data["horizon"]).hours()
+        return {**data, "period_hours": hours}
+
 
 class Portfolio(_Strict):
     """The whole planning input."""
@@ -437,3 +480,8 @@ class Portfolio(_Strict):
     cloud: CloudSettings = Field(default_factory=CloudSettings)
     onprem: list[OnpremSite] = Field(default_factory=list)
     workloads: list[Workload] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _calendar(self) -> Portfolio:
+        check_calendar(self)
+        return self

@@ -1,0 +1,125 @@
+"""When things happen, in a portfolio: the horizon, stage windows, precedence, outages.
+
+A time is either a date or date-time (``2027-03-01``, ``2027-03-01T08:00:00Z``; a date
+is midnight UTC) or a number of hours from the start of the horizon (``720``). Dates need
+``settings.horizon.start``; hours work without it. Every time is turned into hours from
+the horizon start by :func:`hours_from_start` before anything is planned.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from planner.models import limits as lim
+from planner.models.limits import Range
+
+HoursFromStart = Annotated[Decimal, Range(0, lim.MAX_PERIOD_HOURS, "hours")]
+
+
+def _numbers_are_hours(value: Any) -> Any:
+    """A number (or a string of one) is hours, never seconds since 1970."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float | Decimal):
+        return Decimal(str(value))
+    if isinstance(value, str):
+        try:
+            return Decimal(value)
+        except InvalidOperation:
+            return value
+    return value
+
+
+TimePoint = Annotated[datetime | date | HoursFromStart, BeforeValidator(_numbers_are_hours)]
+"""A date, a date-time, or hours from the horizon start."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def as_datetime(value: datetime | date) -> datetime:
+    """A date is midnight UTC; a naive date-time is UTC."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.combine(value, time(0), tzinfo=UTC)
+
+
+def hours_from_start(value: TimePoint, start: datetime | date | None) -> Decimal:
+    """Hours from the horizon start; raises ``ValueError`` for a date without a start."""
+    if isinstance(value, datetime | date):
+        if start is None:
+            raise ValueError("a date needs settings.horizon.start (or give hours from the "
+                             "start of the horizon)")
+        delta = as_datetime(value) - as_datetime(start)
+        return Decimal(int(delta.total_seconds())) / Decimal(3600)
+    return Decimal(value)
+
+
+class Horizon(_Strict):
+    """The planning horizon on the calendar: from ``start`` for ``settings.period_hours``
+    hours, or to ``end`` (then ``period_hours`` is derived and must not be given too)."""
+
+    start: datetime | date = Field(description="when the horizon starts (a date is 00:00 UTC)")
+    end: datetime | date | None = Field(default=None, description="when it ends (exclusive)")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Horizon:
+        if self.end is not None and as_datetime(self.end) <= as_datetime(self.start):
+            raise ValueError(f"horizon end {self.end} must be after its start {self.start}")
+        return self
+
+    def hours(self) -> Decimal | None:
+        """Length in hours when ``end`` is given."""
+        return None if self.end is None else hours_from_start(self.end, self.start)
+
+
+class Outage(_Strict):
+    """Nodes of an on-prem node class that are down during ``[from, to)`` (maintenance)."""
+
+    from_: TimePoint = Field(alias="from", description="start of the outage")
+    to: TimePoint = Field(description="end of the outage (exclusive)")
+    nodes: Annotated[int, Range(1, lim.MAX_COUNT, "nodes")] = Field(
+        description="nodes of this class that are down")
+
+
+class StageTiming(_Strict):
+    """When a stage may run. Mixed into :class:`~planner.models.portfolio.Stage`.
+
+    A training or testing stage runs its hours (divided by the chosen GPU's speed) between
+    ``earliest_start`` and ``deadline``; an inference stage goes live no earlier than
+    ``earliest_start`` and no later than ``deadline``, then runs to the horizon end. By
+    default testing starts after training ends and inference after testing (``after``
+    overrides: the names of the stages of the same workload that must end first, ``[]``
+    for none). A deadline is hard unless ``late_penalty_usd_per_hour`` makes it soft.
+    ``nodes`` runs each replica as a gang over that many instances of one offer at one
+    site, all at once; ``max_nodes`` lets the planner choose 1..max_nodes.
+    """
+
+    earliest_start: TimePoint | None = Field(
+        default=None, description="no earlier than (a date, or hours from the horizon start)")
+    deadline: TimePoint | None = Field(
+        default=None, description="batch: done by; inference: live by")
+    late_penalty_usd_per_hour: Annotated[Decimal, Range(0, lim.MAX_PRICE_PER_HOUR,
+                                                        "USD per hour")] | None = Field(
+        default=None, description="makes the deadline soft: USD per hour late")
+    after: list[str] | None = Field(
+        default=None, description="stages of this workload that must end first "
+                                  "(default: the pipeline order)")
+    nodes: Annotated[int, Range(1, lim.MAX_NODES, "nodes")] | None = Field(
+        default=None, description="instances per replica, all at once (a gang)")
+    max_nodes: Annotated[int, Range(1, lim.MAX_NODES, "nodes")] | None = Field(
+        default=None, description="let the planner pick 1..max_nodes instances per replica")
+
+    @model_validator(mode="after")
+    def _timing(self) -> StageTiming:
+        if self.nodes is not None and self.max_nodes is not None:
+            raise ValueError("give nodes (a fixed gang) or max_nodes (the planner picks), "
+                             "not both")
+        if self.late_penalty_usd_per_hour is not None and self.deadline is None:
+            raise ValueError("late_penalty_usd_per_hour needs a deadline")
+        return self

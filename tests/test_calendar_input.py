@@ -1,0 +1,117 @@
+"""The calendar of a portfolio: horizon, stage windows, precedence, outages — parsed into
+hours from the horizon start, and every mistake one line with its path in the input."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from planner import api
+from planner.errors import PlannerError
+from planner.models.calendar import hours_from_start
+from planner.models.portfolio import Portfolio
+
+
+def _stage(kind: str, **kw: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {"kind": kind, "hours": 100}
+    if kind != "inference":
+        base["gpu"] = {"models": {"A100-80GB": 1.0}, "count": 1}
+    return {**base, **kw}
+
+
+def _portfolio(stages: list[dict[str, Any]], settings: dict[str, Any] | None = None,
+               onprem: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {"name": "calendar", "settings": settings or {},
+            "onprem": onprem or [],
+            "workloads": [{"id": "fraud", "team": "risk",
+                           "dataset": {"size_gb": 1, "home": "aws:us-east-1"},
+                           "stages": stages}]}
+
+
+def _load(tmp_path: Path, data: dict[str, Any]) -> Portfolio:
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return api.load_portfolio(path)
+
+
+def _error(tmp_path: Path, data: dict[str, Any]) -> str:
+    with pytest.raises(PlannerError) as err:
+        _load(tmp_path, data)
+    text = str(err.value)
+    assert "\n" not in text and "Traceback" not in text
+    return text
+
+
+HORIZON = {"horizon": {"start": "2027-01-01", "end": "2027-04-01"}}
+
+
+def test_dates_become_hours_from_the_horizon_start(tmp_path: Path) -> None:
+    p = _load(tmp_path, _portfolio(
+        [_stage("training", earliest_start="2027-01-08", deadline="2027-02-01T12:00:00Z"),
+         _stage("testing", deadline=1500), _stage("inference", deadline="2027-03-01")],
+        HORIZON))
+    assert p.settings.period_hours == Decimal(90 * 24)  # the horizon's length
+    start = p.settings.horizon.start if p.settings.horizon else None
+    train = p.workloads[0].stages[0]
+    assert train.earliest_start is not None and train.deadline is not None
+    assert hours_from_start(train.earliest_start, start) == 168
+    assert hours_from_start(train.deadline, start) == 31 * 24 + 12
+    assert hours_from_start(Decimal(1500), start) == 1500
+
+
+def test_the_pipeline_order_is_the_default_precedence(tmp_path: Path) -> None:
+    w = _load(tmp_path, _portfolio([_stage("training"), _stage("testing"),
+                                    _stage("inference")])).workloads[0]
+    train, test, serve = w.stages
+    assert w.predecessors(train) == []
+    assert w.predecessors(test) == [train]
+    assert w.predecessors(serve) == [test]
+    w2 = _load(tmp_path, _portfolio([_stage("training"), _stage("testing"),
+                                     _stage("inference", after=[])])).workloads[0]
+    assert w2.predecessors(w2.stages[2]) == []
+
+
+@pytest.mark.parametrize(("stages", "settings", "where", "what"), [
+    ([_stage("training", deadline="2027-02-01")], {}, "workloads[0].stages[0].deadline",
+     "needs settings.horizon.start"),
+    ([_stage("training", earliest_start=500, deadline=400)], {},
+     "workloads[0].stages[0].deadline", "not after earliest_start"),
+    ([_stage("training", deadline="2028-01-01")], HORIZON, "workloads[0].stages[0].deadline",
+     "outside the horizon"),
+    ([_stage("training"), _stage("testing", after=["trainign"])], {},
+     "workloads[0].stages[1].after[0]", "did you mean 'training'"),
+    ([_stage("training", after=["testing"]), _stage("testing")], {},
+     "workloads[0].stages[0].after", "precedence cycle"),
+    ([_stage("training", late_penalty_usd_per_hour=10)], {}, "workloads[0].stages[0]",
+     "needs a deadline"),
+    ([_stage("training", nodes=4, max_nodes=8)], {}, "workloads[0].stages[0]",
+     "not both"),
+    ([_stage("training")], {"horizon": {"start": "2027-01-01", "end": "2027-02-01"},
+                            "period_hours": 730}, "settings.period_hours", "not both"),
+    ([_stage("training")], {"horizon": {"start": "2027-02-01", "end": "2027-01-01"}},
+     "settings", "must be after its start"),
+])
+def test_calendar_mistakes_name_their_path(tmp_path: Path, stages: list[dict[str, Any]],
+                                           settings: dict[str, Any], where: str,
+                                           what: str) -> None:
+    text = _error(tmp_path, _portfolio(stages, settings))
+    assert where in text and what in text, text
+
+
+def test_outages_are_checked_against_the_node_class(tmp_path: Path) -> None:
+    site = {"id": "onprem:dc1", "country": "DE", "offers": [
+        {"id": "dgx", "gpu_model": "A100-80GB", "gpu_count": 8, "vcpus": 128,
+         "memory_gib": 1024, "price_per_hour": 20, "nodes": 4,
+         "outages": [{"from": "2027-02-01", "to": "2027-02-03", "nodes": 6}]}]}
+    text = _error(tmp_path, _portfolio([_stage("training")], HORIZON, [site]))
+    assert "onprem[0].offers[0].outages[0].nodes" in text and "has 4" in text
+    site["offers"][0]["outages"] = [{"from": 300, "to": 200, "nodes": 1}]  # type: ignore[index]
+    text = _error(tmp_path, _portfolio([_stage("training")], HORIZON, [site]))
+    assert "outages[0].to" in text and "not after it starts" in text
+    site["offers"][0]["outages"] = [{"from": 200, "to": 300, "nodes": 2}]  # type: ignore[index]
+    p = _load(tmp_path, _portfolio([_stage("training")], HORIZON, [site]))
+    assert p.onprem[0].offers[0].outages[0].nodes == 2
