@@ -35,6 +35,7 @@ from decimal import Decimal
 import numpy as np
 from numpy.typing import NDArray
 
+from planner.compile.calendar import inference_hours
 from planner.compile.exact import (
     BoolArray,
     Factor,
@@ -76,10 +77,13 @@ def instances_per_unit(ask: HardwareAsk, offer: Offer) -> int:
     return per_replica * ask.per_unit
 
 
-def run_hours(stage: Stage, gpu_model: str | None) -> Decimal:
+def run_hours(settings: Settings, stage: Stage, gpu_model: str | None) -> Decimal:
     """Hours each instance runs on an offer carrying ``gpu_model``: reference hours / GPU
-    speed for training and testing."""
-    if stage.kind is StageKind.INFERENCE or stage.gpu is None or gpu_model is None:
+    speed for training and testing; an inference stage's billed hours
+    (:func:`planner.compile.calendar.inference_hours`)."""
+    if stage.kind is StageKind.INFERENCE:
+        return inference_hours(settings, stage)
+    if stage.gpu is None or gpu_model is None:
         return stage.hours
     return stage.hours / stage.gpu.models[gpu_model]
 
@@ -92,7 +96,7 @@ def commitments_allowed(settings: Settings, stage: Stage, period_hours: Decimal)
     priced per hour over the period (commit rate × hours), as if the capacity kept being
     used after the period. The plan shows it as ``commit_1y`` / ``commit_3y``."""
     return (settings.allow_commitments and stage.kind is StageKind.INFERENCE
-            and stage.hours >= period_hours)
+            and inference_hours(settings, stage) >= period_hours)
 
 
 def flow_source(ref: StageRef) -> tuple[str | None, Decimal]:
@@ -238,12 +242,14 @@ class PriceBook:
         self._rates: dict[str | None, int] = {}
         self.rates: list[Decimal] = []
         prefs: dict[Preference, int] = {}
+        settings = portfolio.settings
         hours_id, flow_row, flow_gb, pref_row = [], [], [], []
         for ref in refs:
-            row = [self.hours.id(run_hours(ref.stage, None))] * (len(market.models) + 1)
+            row = [self.hours.id(run_hours(settings, ref.stage, None))] * (len(market.models) + 1)
             for model in ref.stage.gpu.models if ref.stage.gpu is not None else ():
                 if model in market.model_col:
-                    row[market.model_col[model]] = self.hours.id(run_hours(ref.stage, model))
+                    hours = run_hours(settings, ref.stage, model)
+                    row[market.model_col[model]] = self.hours.id(hours)
             hours_id.append(row)
             source, gb = flow_source(ref)
             flow_row.append(self._rate_row(source))

@@ -5,8 +5,11 @@ strings in JSON so no precision is lost. Capacity is in unit-hours per planning
 period (instance-hours for an offer, GPU-hours for a site's GPU model).
 
 Times (``Placement.start`` / ``end``) are hours from the start of the planning
-period, as decimals (``0`` is the period's first instant); a placement's instances
-all run in the half-open interval ``[start, end)``.
+horizon, as decimals (``0`` is the horizon's first instant); a placement's instances
+(every node of every gang) all run in the half-open interval ``[start, end)``. When the
+portfolio gives ``settings.horizon.start`` they are also dates (``start_at`` /
+``end_at``, ISO 8601 UTC). ``schedule[]`` is the same timeline per capacity-limited
+pool: who holds how much of it when, and its outages.
 """
 
 from __future__ import annotations
@@ -77,7 +80,10 @@ class Placement(_Out):
     gpu_model: str | None
     gpus_per_instance: Decimal
     replicas: int = Field(description="replicas of the stage served by this placement")
-    instances: int
+    nodes_per_replica: int = Field(
+        default=1, ge=1, description="instances each replica runs on at once (a gang when > 1)")
+    instances: int = Field(description="instances of the offer this placement holds: "
+                                       "replicas × nodes_per_replica")
     hours: Decimal = Field(description="hours each instance runs (rounded to 6 places)")
     cost: CostSplit
     why: list[str]
@@ -87,11 +93,19 @@ class Placement(_Out):
     moved: bool = Field(default=False, description="differs from the previous plan")
     start: Decimal | None = Field(
         default=None, ge=0,
-        description="hours from the start of the planning period when the instances start; "
+        description="hours from the start of the horizon when the instances start; "
                     "null: the plan makes no claim about when (capacity per period only)")
     end: Decimal | None = Field(
-        default=None, ge=0, description="hours from the start of the planning period when "
+        default=None, ge=0, description="hours from the start of the horizon when "
                                         "they stop (exclusive); set together with start")
+    start_at: datetime | None = Field(
+        default=None, description="start as a date-time (when the horizon has a start date)")
+    end_at: datetime | None = Field(
+        default=None, description="end as a date-time (when the horizon has a start date)")
+    late_hours: int = Field(
+        default=0, ge=0, description="whole hours past a soft deadline (the end rounded up "
+                                     "against the deadline rounded down; go-live for "
+                                     "inference)")
 
     @model_validator(mode="after")
     def _interval(self) -> Placement:
@@ -113,6 +127,48 @@ class ResourceUse(_Out):
     binding: bool = Field(description="a cheaper option of some stage did not fit in what is left")
 
 
+class Window(_Out):
+    """Units of a pool that are down during ``[start, end)`` (an outage)."""
+
+    start: Decimal
+    end: Decimal
+    amount: int
+    start_at: datetime | None = None
+    end_at: datetime | None = None
+
+
+class Run(_Out):
+    """A placement holding ``amount`` units of a pool during ``[start, end)``."""
+
+    workload: str
+    stage: str
+    offer: str
+    start: Decimal
+    end: Decimal
+    amount: int
+
+
+class PoolSchedule(_Out):
+    """The timeline of one capacity-limited pool: an on-prem node class or a cloud quota."""
+
+    resource: str = Field(description="offer:<site>/<offer> (instances) or "
+                                      "gpu:<site>/<model> (GPUs)")
+    site: str
+    unit: str = Field(description="instances or gpus")
+    capacity: int = Field(description="units that exist at once (inventory or quota)")
+    peak: int = Field(description="most units held at once, outages included")
+    peak_at: Decimal = Field(description="the first hour the peak is reached")
+    runs: list[Run]
+    outages: list[Window] = Field(default_factory=list)
+
+
+class Horizon(_Out):
+    """The planning horizon: ``hours`` long, from ``start`` when the portfolio dates it."""
+
+    start: datetime | None = None
+    hours: Decimal
+
+
 class Totals(_Out):
     compute_usd: Decimal
     egress_usd: Decimal
@@ -121,6 +177,9 @@ class Totals(_Out):
     spot_risk_usd: Decimal = Field(default=Decimal(0), description="objective only: spot uplift")
     preference_usd: Decimal = Field(default=Decimal(0),
                                     description="objective only: off-preference surcharge")
+    late_penalty_usd: Decimal = Field(
+        default=Decimal(0), description="objective only: late_penalty_usd_per_hour × "
+                                        "late_hours over the stages past a soft deadline")
     by_provider: dict[str, Decimal]
     by_site: dict[str, Decimal]
     by_team: dict[str, Decimal]
@@ -215,6 +274,11 @@ class Plan(_Out):
     status: SolveStatus
     placements: list[Placement]
     resources: list[ResourceUse]
+    horizon: Horizon | None = Field(default=None, description="null in plans made before "
+                                                              "plans had a timeline")
+    schedule: list[PoolSchedule] = Field(
+        default_factory=list, description="the timeline of every capacity-limited pool the "
+                                          "placements use")
     totals: Totals
     solver: SolverReport
     catalogs: list[CatalogRef]
