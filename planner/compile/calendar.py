@@ -18,9 +18,10 @@ checks them, the report draws them):
   for the hours from go-live to the horizon end; otherwise for its ``hours``, as before.
 * **Precedence:** a stage starts no earlier than every stage in its ``after`` list ends
   (default: the pipeline order, :meth:`~planner.models.portfolio.Workload.predecessors`).
-  An inference stage live from hour 0 by default follows nothing: it serves the current
-  model while the new one trains. An inference stage's predecessors must end by its
-  go-live.
+  An inference stage without a go-live date by default follows nothing: it serves the
+  current model while the new one trains (a portfolio without dates plans as before,
+  with capacity counted at every instant). An inference stage with a go-live date, or an
+  explicit ``after``, waits for its predecessors: they must end by its go-live.
 * **Capacity at every instant:** an on-prem offer has ``nodes`` instances at once, minus
   the nodes of its outages during ``[from, to)``; a cloud quota counts instances or GPUs at
   once; an offer without inventory or quota is unlimited.
@@ -105,8 +106,7 @@ def window(settings: Settings, stage: Stage) -> Window:
 
 def predecessors(settings: Settings, workload: Workload, stage: Stage) -> list[Stage]:
     """The stages that must end before ``stage`` starts (module docstring)."""
-    if stage.after is None and stage.kind is StageKind.INFERENCE \
-            and golive(settings, stage) <= 0:
+    if stage.after is None and stage.kind is StageKind.INFERENCE and not dated_golive(stage):
         return []
     return workload.predecessors(stage)
 

@@ -17,7 +17,7 @@ import dataclasses
 
 import numpy as np
 
-from planner.models.problem import IntArray, Problem
+from planner.models.problem import IntArray, PColoc, Problem
 from planner.solvers.base import Solution, SolverError, SolveStatus
 
 FOUND = (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE)
@@ -67,12 +67,22 @@ def capacity(problem: Problem, x: IntArray) -> list[str]:
             for r, u in enumerate(used) if u > int(problem.res_cap[r])]
 
 
+def _stray(problem: Problem, c: PColoc, x: IntArray) -> list[int]:
+    """The sites of stage ``c.b`` that share no group with a site of ``c.a``."""
+    groups_a = {int(c.group[i]) for i in problem.sites_used(x, c.a)}
+    return sorted(j for j in problem.sites_used(x, c.b) if int(c.group[j]) not in groups_a)
+
+
+def colocation_broken(problem: Problem, c: PColoc, x: IntArray) -> bool:
+    """Whether ``x`` breaks the one co-location rule ``c``."""
+    return bool(_stray(problem, c, x))
+
+
 def colocation(problem: Problem, x: IntArray) -> list[str]:
     """Every site of stage b shares a group with a site of stage a."""
     out = []
     for c in problem.colocations:
-        groups_a = {int(c.group[i]) for i in problem.sites_used(x, c.a)}
-        stray = sorted(j for j in problem.sites_used(x, c.b) if int(c.group[j]) not in groups_a)
+        stray = _stray(problem, c, x)
         if stray:
             out.append(f"{c.name}: {_stage(problem, c.b)} at "
                        f"{', '.join(_site(problem, j) for j in stray)}, away from "

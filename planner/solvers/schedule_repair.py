@@ -23,41 +23,87 @@ from planner.models.problem import IntArray, Problem
 from planner.models.timing import Timing
 from planner.parallel import Executor
 from planner.solvers.base import Solution, SolveOptions, SolveStatus
-from planner.solvers.feasibility import violations
+from planner.solvers.feasibility import colocation_broken, violations
 from planner.solvers.schedule_cpsat import Scheduled, solve_schedule
-from planner.solvers.schedule_shift import Moves, list_schedule
+from planner.solvers.schedule_shift import Moves, Stuck, schedule_list
 from planner.solvers.tuning import AUTO_EXACT_OPTIONS
 
+ROUNDS = 6
+"""Rounds of the greedy re-placement (each makes more stages yield their pools)."""
 MOVES_PER_STAGE = 40
 """Other options a stuck stage tries (cheapest first) before the greedy gives up."""
 
 
-def _moves(problem: Problem) -> Moves:
-    def moves(s: int, x: IntArray) -> Iterator[IntArray]:
+def _moves(problem: Problem, timing: Timing) -> Moves:
+    global_rules = bool(problem.budgets) or problem.max_share is not None \
+        or problem.max_moves is not None or problem.opt_groups is not None
+    colocs = list(problem.colocations)
+
+    def keeps_rules(s: int, alt: IntArray) -> bool:
+        """The rules a move of stage ``s`` can break. Capacity per period cannot break:
+        capacity at every instant, which the schedule keeps, implies it."""
+        if global_rules:
+            return not violations(problem, alt)
+        for c in colocs:
+            if s in (c.a, c.b) and colocation_broken(problem, c, alt):
+                return False
+        need = int(problem.min_sites[s]) if problem.min_sites is not None else 1
+        return need <= 1 or len(problem.sites_used(alt, s)) >= need
+
+    def moves(s: int, x: IntArray, room: int) -> Iterator[IntArray]:
         r = problem.options_of(s)
         units = int(x[r.start:r.stop].sum())
-        cand = [o for o in r if int(problem.opt_ub[o]) >= units and x[o] != units]
+        cand = [o for o in r if int(problem.opt_ub[o]) >= units and x[o] != units
+                and (timing.to_end[s] or int(timing.opt_hours[o]) <= room)]
         cand.sort(key=lambda o: (int(problem.opt_obj[o]), o))
-        for o in cand[:MOVES_PER_STAGE]:
+        tried = 0
+        for o in cand:
             alt = x.copy()
             alt[r.start:r.stop] = 0
             alt[o] = units
-            if not violations(problem, alt):
+            if keeps_rules(s, alt):
                 yield alt
+                tried += 1
+                if tried >= MOVES_PER_STAGE:
+                    return
     return moves
 
 
-def greedy_replace(problem: Problem, timing: Timing, x: IntArray) -> tuple[IntArray,
-                                                                           IntArray] | None:
-    """Step 1 of the module docstring: (x, starts) or None."""
-    return list_schedule(problem, timing, x, _moves(problem))
+def _holders(problem: Problem, x: IntArray, stage: int) -> set[int]:
+    """The other stages that hold, as placed in ``x``, a pool some option of ``stage``
+    needs."""
+    r = problem.options_of(stage)
+    mine = (problem.use_opt >= r.start) & (problem.use_opt < r.stop)
+    pools = np.unique(problem.use_res[mine])
+    rows = np.isin(problem.use_res, pools) & (x[problem.use_opt] > 0)
+    stage_of = np.searchsorted(problem.stage_ptr, problem.use_opt[rows], side="right") - 1
+    return {int(s) for s in np.unique(stage_of)} - {stage}
+
+
+def greedy_replace(problem: Problem, timing: Timing, x: IntArray,
+                   options: SolveOptions | None = None) -> tuple[IntArray, IntArray] | None:
+    """Step 1 of the module docstring: (x, starts) or None. When a stage is stuck, the
+    stages holding the pools it could use try their other options first in the next
+    round (up to :data:`ROUNDS` rounds, within ``options``' deadline)."""
+    moves = _moves(problem, timing)
+    avoid: set[int] = set()
+    for _ in range(ROUNDS):
+        try:
+            return schedule_list(problem, timing, x, moves, frozenset(avoid))
+        except Stuck as stuck:
+            more = _holders(problem, x, stuck.stage) - avoid
+            if not more or (options is not None and options.deadline is not None
+                            and options.deadline.expired()):
+                return None
+            avoid |= more
+    return None
 
 
 def repair(problem: Problem, timing: Timing, x: IntArray, options: SolveOptions,
            executor: Executor) -> Scheduled | None:
     """A placement and schedule of every stage, or None (module docstring)."""
     best: Scheduled | None = None
-    got = greedy_replace(problem, timing, x)
+    got = greedy_replace(problem, timing, x, options)
     if got is not None:
         gx, start = got
         value = problem.objective(gx) + timing.late_penalty(problem, gx, start)

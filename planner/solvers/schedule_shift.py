@@ -13,6 +13,7 @@ that is full until then.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -86,12 +87,32 @@ def _earliest(free: dict[int, IntArray], need: dict[int, int], lower: int, old: 
     return old
 
 
-Moves = Callable[[int, IntArray], Iterator[IntArray]]
-"""Other placements to try for a stage that cannot run as placed: stage, x → new xs."""
+Moves = Callable[[int, IntArray, int], Iterator[IntArray]]
+"""Other placements to try for a stage that cannot run as placed: (stage, x, the hours
+it has between its earliest start and its latest end) → new xs."""
+
+
+class Stuck(Exception):
+    """List scheduling could not place stage ``stage`` (with any move it was offered)."""
+
+    def __init__(self, stage: int) -> None:
+        super().__init__(f"stage {stage} cannot be scheduled")
+        self.stage = stage
 
 
 def list_schedule(problem: Problem, timing: Timing, x: IntArray,
-                  moves: Moves | None = None) -> tuple[IntArray, IntArray] | None:
+                  moves: Moves | None = None, avoid: frozenset[int] = frozenset(),
+                  ) -> tuple[IntArray, IntArray] | None:
+    """:func:`schedule_list` with ``None`` instead of :class:`Stuck`."""
+    try:
+        return schedule_list(problem, timing, x, moves, avoid)
+    except Stuck:
+        return None
+
+
+def schedule_list(problem: Problem, timing: Timing, x: IntArray,
+                  moves: Moves | None = None, avoid: frozenset[int] = frozenset(),
+                  ) -> tuple[IntArray, IntArray]:
     """A schedule of the placement ``x`` by list scheduling — (x, starts) — or None when
     it misses a hard deadline or a go-live: stages with a fixed go-live first, then the
     others once their predecessors are scheduled, earliest deadline first, each at the
@@ -99,7 +120,9 @@ def list_schedule(problem: Problem, timing: Timing, x: IntArray,
     whenever every deadline is hard (then when a stage runs does not change the cost); a
     stage that misses a soft deadline is scheduled late and pays for it. With ``moves``,
     a stage that cannot run as placed is re-placed by the first move that runs in time
-    (the answer's x then differs from ``x``)."""
+    (the answer's x then differs from ``x``); the stages in ``avoid`` try their moves
+    before their placement. Raises :class:`Stuck` naming the first stage that cannot
+    run."""
     h = timing.horizon
     free = {r: np.full(h, int(timing.res_now[r]), dtype=np.int64)
             for r in range(len(timing.res_now))}
@@ -114,51 +137,85 @@ def list_schedule(problem: Problem, timing: Timing, x: IntArray,
         if timing.to_end[s]:
             g = int(timing.release[s])  # the go-live (the earliest, when there is a window)
             if timing.late_cost[s] == 0 and g > int(timing.due[s]):
-                return None
-            if not _fits(free, needs.get(s, {}), g, h - g) and moves is not None:
-                for alt in moves(s, x):
+                raise Stuck(s)
+            if moves is not None and (s in avoid or not _fits(free, needs.get(s, {}), g,
+                                                              h - g)):
+                for alt in moves(s, x, h - g):
                     need = _needs_of(problem, timing, alt, s)
                     if _fits(free, need, g, h - g):
                         x, needs[s] = alt, need
                         break
             if not _fits(free, needs.get(s, {}), g, h - g):
-                return None
+                raise Stuck(s)
             start[s], end[s] = g, h
             _take(free, needs.get(s, {}), g, h)
     preds: dict[int, list[tuple[int, int]]] = {}
-    latest = {s: h if timing.late_cost[s] else int(timing.due[s]) for s in stages}
+    succs: dict[int, list[int]] = {}
     for p in timing.precedence:
-        preds.setdefault(p.after, []).append((p.before, p.lag))
-        if p.after in end and p.before in latest:  # must end by a fixed go-live
-            latest[p.before] = min(latest[p.before], int(start[p.after]) - p.lag)
-    waiting = sorted((s for s in stages if not timing.to_end[s]),
-                     key=lambda s: (int(timing.due[s]), int(timing.release[s]), s))
-    while waiting:
-        ready = next((s for s in waiting
-                      if all(b in end or not placed(problem, x, b)
-                             for b, _ in preds.get(s, []))), None)
-        if ready is None:
-            return None  # a cycle through a fixed go-live: nothing can go first
-        waiting.remove(ready)
-        s = ready
+        if placed(problem, x, p.before) and placed(problem, x, p.after):
+            preds.setdefault(p.after, []).append((p.before, p.lag))
+            succs.setdefault(p.before, []).append(p.after)
+    latest = _latest_ends(problem, timing, stages, start, end)
+    width = {s: len(problem.options_of(s)) for s in stages}  # fewest choices first
+    heap: list[tuple[int, int, int]] = []
+    blocked = {s: sum(1 for b, _ in preds.get(s, []) if b not in end) for s in stages}
+    for s in stages:
+        if not timing.to_end[s] and blocked[s] == 0:
+            heapq.heappush(heap, (latest[s], width[s], s))
+    while heap:
+        _, _, s = heapq.heappop(heap)
         lower = max([int(timing.release[s])]
                     + [end[b] + lag for b, lag in preds.get(s, []) if b in end])
-        t = _slot(problem, timing, free, needs.get(s, {}), x, s, lower, latest[s])
+        t = None if s in avoid and moves is not None else \
+            _slot(problem, timing, free, needs.get(s, {}), x, s, lower, latest[s])
         if t is None and moves is not None:
-            for alt in moves(s, x):
+            for alt in moves(s, x, latest[s] - lower):
                 need = _needs_of(problem, timing, alt, s)
                 t = _slot(problem, timing, free, need, alt, s, lower, latest[s])
                 if t is not None:
                     x, needs[s] = alt, need
                     break
+            if t is None and s in avoid:
+                t = _slot(problem, timing, free, needs.get(s, {}), x, s, lower, latest[s])
         if t is None:
-            return None
+            raise Stuck(s)
         start[s], end[s] = t, t + _length(problem, timing, x, s)
         _take(free, needs.get(s, {}), t, end[s])
+        for b in succs.get(s, []):
+            blocked[b] -= 1
+            if blocked[b] == 0 and not timing.to_end[b]:
+                heapq.heappush(heap, (latest[b], width[b], b))
+    for s in stages:
+        if s not in end:
+            raise Stuck(s)  # a cycle through a fixed go-live: nothing can go first
     for p in timing.precedence:  # between two fixed go-lives nothing could move
         if p.before in end and p.after in end and start[p.after] < end[p.before] + p.lag:
-            return None
+            raise Stuck(p.after)
     return x, start
+
+
+def _latest_ends(problem: Problem, timing: Timing, stages: list[int], start: IntArray,
+                 end: dict[int, int]) -> dict[int, int]:
+    """When each batch stage must end at the latest: its hard deadline (the horizon when
+    soft), and early enough for every successor to run on its fastest option by its own
+    latest end or fixed go-live (a necessary condition, so it rules out no schedule);
+    the list's priority and its hard limit."""
+    h = timing.horizon
+    latest = {s: h if timing.late_cost[s] else int(timing.due[s]) for s in stages}
+    shortest = {s: min((int(timing.opt_hours[o]) for o in problem.options_of(s)),
+                       default=0) for s in stages}
+    arcs = [p for p in timing.precedence if p.before in latest and p.after in latest
+            and not timing.to_end[p.before]]
+    for _ in range(len(arcs) + 1):  # Bellman-Ford style: chains settle in a few passes
+        changed = False
+        for p in arcs:
+            bound = (int(start[p.after]) if p.after in end
+                     else latest[p.after] - shortest[p.after]) - p.lag
+            if bound < latest[p.before]:
+                latest[p.before], changed = bound, True
+        if not changed:
+            break
+    return latest
 
 
 def _length(problem: Problem, timing: Timing, x: IntArray, s: int) -> int:
