@@ -100,33 +100,38 @@ def _exact(problem: Problem, timing: Timing, options: SolveOptions,
 def _decomposed(problem: Problem, timing: Timing, placement: Solution,
                 options: SolveOptions, executor: Executor,
                 repairing: bool = True) -> Scheduled:
-    """Schedule a placement pool by pool; repair it when a component cannot run."""
+    """Schedule a placement: by list scheduling; with soft deadlines, pool by pool with
+    CP-SAT for the least late penalty; when it cannot run as placed, repaired."""
     if placement.objective is None:
         return _empty(placement, problem.n_stages)
-    quick = list_schedule(problem, timing, placement.x)
-    if quick is not None and (not repairing or
-                              timing.late_penalty(problem, placement.x, quick[1]) == 0):
-        return finish(problem, timing, placement, placement.x, quick[1],
-                      "every pool scheduled as placed")
-    subs = schedule_components(executor, problem, timing, placement.x, options)
-    if all(s.feasible for s in subs):
-        start = np.zeros(problem.n_stages, dtype=np.int64)
-        for sub in subs:
-            start[sub.stages] = sub.start
-        return finish(problem, timing, placement, placement.x, start,
-                      "every pool scheduled as placed")
-    stuck = sum(len(s.stages) for s in subs if not s.feasible)
+    x = placement.x
+    quick = list_schedule(problem, timing, x)
+    best = None if quick is None else quick[1]
+    late = best is None or timing.late_penalty(problem, x, best) > 0
+    if late and repairing and options.remaining_s() > 0:
+        subs = schedule_components(executor, problem, timing, x, options)
+        if all(s.feasible for s in subs):
+            start = np.zeros(problem.n_stages, dtype=np.int64)
+            for sub in subs:
+                start[sub.stages] = sub.start
+            if best is None or timing.late_penalty(problem, x, start) < \
+                    timing.late_penalty(problem, x, best):
+                best = start
+    if best is not None:
+        return finish(problem, timing, placement, x, best, "every pool scheduled as placed")
     if not repairing:
         return _empty(dataclasses.replace(placement, objective=None), problem.n_stages)
-    repaired = repair(problem, timing, placement.x, options, executor)
+    repaired = repair(problem, timing, x, options, executor)
     if repaired is None:
         sol = dataclasses.replace(placement, status=SolveStatus.UNKNOWN,
-                                  x=np.zeros_like(placement.x), objective=None,
-                                  detail=f"{stuck} stages could not be scheduled as placed "
-                                         "and the repair found no schedule in time")
+                                  x=np.zeros_like(x), objective=None,
+                                  detail="the placement could not be scheduled and the "
+                                         "repair found no schedule in time")
         return _empty(sol, problem.n_stages)
+    changed = np.flatnonzero(repaired.solution.x != x)
+    moved = np.unique(np.searchsorted(problem.stage_ptr, changed, side="right") - 1).size
     return finish(problem, timing, placement, repaired.solution.x, repaired.start,
-                  f"{stuck} stages re-placed so every pool schedules "
+                  f"{moved} stages re-placed so every pool schedules "
                   f"({repaired.solution.detail})")
 
 

@@ -30,7 +30,7 @@ from planner.solvers.tuning import AUTO_EXACT_OPTIONS
 
 ROUNDS = 6
 """Rounds of the greedy re-placement (each makes more stages yield their pools)."""
-MOVES_PER_STAGE = 40
+MOVES_PER_STAGE = 200
 """Other options a stuck stage tries (cheapest first) before the greedy gives up."""
 
 
@@ -39,18 +39,28 @@ def _moves(problem: Problem, timing: Timing) -> Moves:
         or problem.max_moves is not None or problem.opt_groups is not None
     colocs = list(problem.colocations)
 
-    def keeps_rules(s: int, alt: IntArray) -> bool:
-        """The rules a move of stage ``s`` can break. Capacity per period cannot break:
-        capacity at every instant, which the schedule keeps, implies it."""
-        if global_rules:
-            return not violations(problem, alt)
-        for c in colocs:
-            if s in (c.a, c.b) and colocation_broken(problem, c, alt):
-                return False
+    def keeps_rules(s: int, o: int, x: IntArray) -> bool:
+        """The rules a move of stage ``s`` onto ``o`` can break. Capacity per period
+        cannot break: capacity at every instant, which the schedule keeps, implies it."""
         need = int(problem.min_sites[s]) if problem.min_sites is not None else 1
-        return need <= 1 or len(problem.sites_used(alt, s)) >= need
+        if need > 1:
+            return False  # all units on one option: one site
+        if not global_rules and not any(s in (c.a, c.b) for c in colocs):
+            return True
+        r = problem.options_of(s)
+        kept = x[r.start:r.stop].copy()
+        units = int(kept.sum())
+        x[r.start:r.stop] = 0
+        x[o] = units
+        try:
+            if global_rules:
+                return not violations(problem, x)
+            return not any(s in (c.a, c.b) and colocation_broken(problem, c, x)
+                           for c in colocs)
+        finally:
+            x[r.start:r.stop] = kept
 
-    def moves(s: int, x: IntArray, room: int) -> Iterator[IntArray]:
+    def moves(s: int, x: IntArray, room: int) -> Iterator[int]:
         r = problem.options_of(s)
         units = int(x[r.start:r.stop].sum())
         cand = [o for o in r if int(problem.opt_ub[o]) >= units and x[o] != units
@@ -58,11 +68,8 @@ def _moves(problem: Problem, timing: Timing) -> Moves:
         cand.sort(key=lambda o: (int(problem.opt_obj[o]), o))
         tried = 0
         for o in cand:
-            alt = x.copy()
-            alt[r.start:r.stop] = 0
-            alt[o] = units
-            if keeps_rules(s, alt):
-                yield alt
+            if keeps_rules(s, o, x):
+                yield o
                 tried += 1
                 if tried >= MOVES_PER_STAGE:
                     return

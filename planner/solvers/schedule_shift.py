@@ -87,9 +87,10 @@ def _earliest(free: dict[int, IntArray], need: dict[int, int], lower: int, old: 
     return old
 
 
-Moves = Callable[[int, IntArray, int], Iterator[IntArray]]
+Moves = Callable[[int, IntArray, int], Iterator[int]]
 """Other placements to try for a stage that cannot run as placed: (stage, x, the hours
-it has between its earliest start and its latest end) → new xs."""
+it has between its earliest start and its latest end) → options that may take all its
+units (``x`` is left as it was)."""
 
 
 class Stuck(Exception):
@@ -140,10 +141,11 @@ def schedule_list(problem: Problem, timing: Timing, x: IntArray,
                 raise Stuck(s)
             if moves is not None and (s in avoid or not _fits(free, needs.get(s, {}), g,
                                                               h - g)):
-                for alt in moves(s, x, h - g):
-                    need = _needs_of(problem, timing, alt, s)
+                for o in moves(s, x, h - g):
+                    need = _option_needs(problem, timing, o, _units(problem, x, s))
                     if _fits(free, need, g, h - g):
-                        x, needs[s] = alt, need
+                        _move(problem, x, s, o)
+                        needs[s] = need
                         break
             if not _fits(free, needs.get(s, {}), g, h - g):
                 raise Stuck(s)
@@ -167,16 +169,19 @@ def schedule_list(problem: Problem, timing: Timing, x: IntArray,
         lower = max([int(timing.release[s])]
                     + [end[b] + lag for b, lag in preds.get(s, []) if b in end])
         t = None if s in avoid and moves is not None else \
-            _slot(problem, timing, free, needs.get(s, {}), x, s, lower, latest[s])
+            _slot(timing, free, needs.get(s, {}), _length(problem, timing, x, s), lower,
+                  latest[s])
         if t is None and moves is not None:
-            for alt in moves(s, x, latest[s] - lower):
-                need = _needs_of(problem, timing, alt, s)
-                t = _slot(problem, timing, free, need, alt, s, lower, latest[s])
+            for o in moves(s, x, latest[s] - lower):
+                need = _option_needs(problem, timing, o, _units(problem, x, s))
+                t = _slot(timing, free, need, int(timing.opt_hours[o]), lower, latest[s])
                 if t is not None:
-                    x, needs[s] = alt, need
+                    _move(problem, x, s, o)
+                    needs[s] = need
                     break
             if t is None and s in avoid:
-                t = _slot(problem, timing, free, needs.get(s, {}), x, s, lower, latest[s])
+                t = _slot(timing, free, needs.get(s, {}), _length(problem, timing, x, s),
+                          lower, latest[s])
         if t is None:
             raise Stuck(s)
         start[s], end[s] = t, t + _length(problem, timing, x, s)
@@ -222,23 +227,37 @@ def _length(problem: Problem, timing: Timing, x: IntArray, s: int) -> int:
     return max(int(timing.opt_hours[o]) for o in problem.options_of(s) if x[o] > 0)
 
 
-def _needs_of(problem: Problem, timing: Timing, x: IntArray, s: int) -> dict[int, int]:
+def _units(problem: Problem, x: IntArray, s: int) -> int:
     r = problem.options_of(s)
-    rows = np.flatnonzero((problem.use_opt >= r.start) & (problem.use_opt < r.stop))
+    return int(x[r.start:r.stop].sum())
+
+
+def _move(problem: Problem, x: IntArray, s: int, o: int) -> None:
+    """All units of stage ``s`` onto option ``o``, in place."""
+    r = problem.options_of(s)
+    units = int(x[r.start:r.stop].sum())
+    x[r.start:r.stop] = 0
+    x[o] = units
+
+
+def _option_needs(problem: Problem, timing: Timing, o: int, units: int) -> dict[int, int]:
+    """Resource → units held at once by ``units`` units on option ``o`` (usage rows are in
+    option order)."""
+    a, b = np.searchsorted(problem.use_opt, [o, o + 1])
     out: dict[int, int] = {}
-    for k in rows.tolist():
-        d = int(timing.use_now[k]) * int(x[int(problem.use_opt[k])])
+    for k in range(int(a), int(b)):
+        d = int(timing.use_now[k]) * units
         if d:
             out[int(problem.use_res[k])] = out.get(int(problem.use_res[k]), 0) + d
     return out
 
 
-def _slot(problem: Problem, timing: Timing, free: dict[int, IntArray], need: dict[int, int],
-          x: IntArray, s: int, lower: int, latest: int) -> int | None:
-    """The earliest start of stage ``s`` placed as ``x``, or None if it cannot end by
-    ``latest`` (its hard deadline, a successor's go-live, the horizon)."""
+def _slot(timing: Timing, free: dict[int, IntArray], need: dict[int, int], length: int,
+          lower: int, latest: int) -> int | None:
+    """The earliest start of a run of ``length`` hours holding ``need`` from ``lower``, or
+    None if it cannot end by ``latest`` (a hard deadline, a successor's go-live, the
+    horizon)."""
     h = timing.horizon
-    length = _length(problem, timing, x, s)
     if lower + length > h:
         return None
     t = _earliest(free, need, lower, h - length, length)
