@@ -278,3 +278,13 @@ def test_the_instance_column_says_what_it_counts(replicas: int, nodes: int, text
     p = p.model_copy(update={"replicas": replicas, "nodes_per_replica": nodes,
                              "instances": replicas * nodes})
     assert instance_count(p) == text
+
+
+def test_the_window_reads_dates_against_the_horizon_start() -> None:
+    horizon = {"horizon": {"start": "2027-01-01"}, "period_hours": 2160}
+    stage = training(hours=100, earliest_start="2027-01-10", deadline="2027-01-14")  # 96 h
+    plan = _plan(stage, [small_catalog()], settings=horizon)
+    assert any("runs 100 h on A100-80GB; its window is 96 h (start 216 → deadline 312)" in r
+               for r in plan.unplaced[0].reasons)
+    ok = dict(stage, deadline="2027-01-15")
+    assert solve(portfolio([workload("w", [ok])], settings=horizon)).feasible

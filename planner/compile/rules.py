@@ -268,14 +268,16 @@ def nodes_per_replica(ask: HardwareAsk, offer: Offer) -> int | None:
     ``max_nodes``, the smallest gang in 1..max_nodes that fits (on one offer the cost grows
     with the gang, so the smallest gang that fits is the cheapest there; the solver then
     chooses between offers); else 1 when the whole replica fits one instance."""
+    if ask.nodes is None and ask.max_nodes is None:  # the common case, without division
+        gpus_fit = ask.gpu_models is None or ask.gpu_count <= offer.gpu_count
+        whole = gpus_fit and ask.vcpus <= offer.vcpus and ask.memory_gib <= offer.memory_gib
+        return 1 if whole else None
     least = min_nodes(ask, offer)
     if least is None:
         return None
     if ask.nodes is not None:
         return ask.nodes if least <= ask.nodes else None
-    if ask.max_nodes is not None:
-        return least if least <= ask.max_nodes else None
-    return 1 if least == 1 else None
+    return least if ask.max_nodes is not None and least <= ask.max_nodes else None
 
 
 def _n(x: Decimal | int) -> str:

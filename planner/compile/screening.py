@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import cached_property
 
 import numpy as np
@@ -156,10 +157,9 @@ class Screener:
                          for spot in (False, True) for commit in (False, True)}
 
     def key(self, ref: StageRef) -> ScreenKey:
-        time = time_ask(self.settings, ref.stage)
         return ScreenKey(SiteAsk.of(ref, anonymous=True), HardwareAsk.of(ref.stage), ref.stage.spot,
                          commitments_allowed(self.settings, ref.stage, self.world.period_hours),
-                         ref.units, time if time is not None and time.any_late() else None)
+                         ref.units, time_ask(self.settings, ref.stage))
 
     def screen(self, key: ScreenKey) -> Screen:
         got = self.screens.get(key)
@@ -249,12 +249,24 @@ class Screener:
 
 
 def time_ask(settings: Settings, stage: Stage) -> TimeAsk | None:
-    """What the window rule reads from a training or testing stage (None for inference,
-    which runs from its go-live to the horizon end): its run hours per GPU model it accepts
+    """What the window rule reads from a training or testing stage whose run overruns its
+    window on some GPU model it accepts: its run hours per model
     (:func:`~planner.compile.pricing.run_hours`) and its window in whole hours, to the
-    deadline when it is hard, else to the horizon end (:mod:`planner.compile.calendar`)."""
+    deadline when it is hard, else to the horizon end (:mod:`planner.compile.calendar`).
+    None when nothing can overrun: inference (it runs from its go-live to the horizon end)
+    and runs that fit on every model (checked first without building the ask for undated
+    stages, the common case)."""
     if stage.kind is StageKind.INFERENCE:
         return None
+    if stage.earliest_start is None and stage.deadline is None:
+        slowest = min(stage.gpu.models.values()) if stage.gpu else Decimal(1)
+        if stage.hours / slowest <= horizon(settings):
+            return None
+    ask = _time_ask(settings, stage)
+    return ask if ask.any_late() else None
+
+
+def _time_ask(settings: Settings, stage: Stage) -> TimeAsk:
     w = window(settings, stage)
     hard = stage.deadline is not None and not w.soft
     due = whole(settings, w).due if hard else horizon(settings)
