@@ -183,6 +183,7 @@ def _stage(rng: random.Random, kind: str, have: set[str]) -> dict[str, Any]:
         st["memory_gib"] = rng.choice([64, 128, 256])
         st["hours"] = str(round(min(700.0, rng.lognormvariate(math.log(40), 0.9)), 1))
         st["spot"] = rng.random() < 0.35
+        st["max_nodes"] = 4  # a gang: the planner picks the smallest that fits each offer
     elif kind == "testing":
         if rng.random() < 0.25:
             st["vcpus"] = rng.choice([4, 8, 16])

@@ -103,6 +103,7 @@ def _stage(rng: random.Random, kind: str, narrow: bool, have: set[str],
         st["memory_gib"] = rng.choice([256, 512, 1024, 1536])
         st["hours"] = str(round(min(730.0, max(5.0, rng.lognormvariate(math.log(120), 1.1))), 1))
         st["spot"] = False
+        st["max_nodes"] = 8  # a gang: the planner picks the smallest that fits each offer
     else:
         models = {m: v for m, v in {"L40S": "1.0", "A100-80GB": "1.3"}.items() if m in have}
         count, intended = 1, "L40S"

@@ -67,9 +67,9 @@ def test_shared_rule_results_keep_each_workloads_name_in_reasons() -> None:
 
 
 def test_the_first_too_large_option_is_reported_whatever_the_chunk_size() -> None:
-    big = training(hours=10**6, replicas=10**5)
+    big = training(hours=700, replicas=10**5, nodes=10**5)  # runs within the 730 h period
     p = portfolio([workload("small", [training()]), workload("huge", [big]),
-                   workload("huger", [training(hours=10**6, replicas=10**6)])])
+                   workload("huger", [training(hours=700, replicas=10**6, nodes=10**5)])])
     world = build_world(p, [small_catalog()], now=NOW)
     messages = set()
     for chunk in (pricing.CHUNK, 1, 2):

@@ -30,7 +30,16 @@ from planner.compile import pricing
 from planner.compile.arrays import build_problem
 from planner.compile.candidates import Option, Pruned, generate, stage_refs
 from planner.compile.resolve import build_world
-from planner.compile.rules import OFFER_RULES, SITE_RULES, HardwareAsk, Rule, SiteAsk, rule_group
+from planner.compile.rules import (
+    OFFER_RULES,
+    SITE_RULES,
+    HardwareAsk,
+    Rule,
+    SiteAsk,
+    rule_group,
+    window_fit,
+)
+from planner.compile.screening import time_ask
 from planner.models.portfolio import Portfolio, StageKind
 from planner.models.world import Offer, Purchase, Site, SiteKind, World
 from planner.money import cost_micro, to_micro, usage_units
@@ -99,6 +108,9 @@ def stages(draw: st.DrawFn, kind: str, label: str) -> dict[str, Any]:
                               "users": draw(st.sampled_from([["eu"], ["eu", "us"]]))}
     elif draw(st.booleans()):
         st_["replicas"] = draw(st.integers(1, 3))
+    gang = draw(st.sampled_from([None, "nodes", "max_nodes"]))
+    if gang is not None:
+        st_[gang] = draw(st.sampled_from([1, 2, 4, 16]))
     return st_
 
 
@@ -141,6 +153,18 @@ def portfolios(draw: st.DrawFn) -> tuple[Portfolio, list[Any], dict[str, list[tu
 
 
 # ---- the oracle: one option at a time ---------------------------------------------------
+
+
+def _nodes(stage: Any, offer: Offer) -> int:
+    """Instances per replica, by brute force: the declared gang, else the first size from 1
+    (to max_nodes) whose even share of the replica fits one instance."""
+    sizes = [stage.nodes] if stage.nodes else range(1, (stage.max_nodes or 1) + 1)
+    for n in sizes:
+        gpus = math.ceil(stage.gpu.count / n) if stage.gpu else 0
+        if (gpus <= offer.gpu_count and Decimal(stage.vcpus) / n <= offer.vcpus
+                and stage.memory_gib / n <= offer.memory_gib):
+            return n
+    raise AssertionError(f"{offer.id} passed the fit rule but no gang fits")
 
 
 def _fit(world: World, offer: Offer, n: int) -> tuple[int | None, str]:
@@ -229,14 +253,14 @@ def oracle(p: Portfolio, world: World, keep: bool, previous: dict[str, Any]
             for offer in (o for o in world.offers if o.site_id == site.id):
                 hard = next(((rule, r) for rule, check in OFFER_RULES if (r := check(hw, offer))),
                             None)
+                late = time_ask(p.settings, stage)
+                if hard is None and late is not None and (r := window_fit(late, offer)):
+                    hard = (Rule.WINDOW, r)
                 if hard:
                     counts[hard[0].value] += 1
                     pruned.append(Pruned(ref.index, site.id, offer.id, *hard))
                     continue
-                n = max(math.ceil(stage.vcpus / offer.vcpus),
-                        math.ceil(stage.memory_gib / offer.memory_gib),
-                        math.ceil(stage.gpu.count / offer.gpu_count) if stage.gpu else 1)
-                n *= 1 if stage.splittable else stage.replicas
+                n = _nodes(stage, offer) * (1 if stage.splittable else stage.replicas)
                 fit, resource = _fit(world, offer, n)
                 cap = ref.units if fit is None else min(fit, ref.units)
                 priced = _priced(p, world, ref, site, offer, n, max(cap, 1), prev)

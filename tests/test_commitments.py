@@ -70,7 +70,7 @@ def test_the_cheaper_term_wins_and_replicas_are_priced_per_replica() -> None:
 
 @pytest.mark.parametrize("stage", [
     _inference(hours=400),  # not always-on
-    training(hours=730, gpus=1, models={"T4": 1.0}),  # not inference
+    training(hours=730, gpus=1, models={"T4": 1.0}, vcpus=4, memory_gib=16),  # not inference
 ], ids=["part-time-inference", "training"])
 def test_no_commitment_for_stages_that_do_not_run_the_whole_period(stage: dict[str, Any]
                                                                    ) -> None:

@@ -44,7 +44,7 @@ LARGEST_SETTINGS = {
     "workloads/0/dataset/size_gb": 10**9,
     "workloads/0/dataset/test_gb": 10**9,
     "workloads/3/dataset/size_gb": 10**9,
-    "workloads/3/stages/0/hours": 80_000,  # ends before its inference goes live
+    "workloads/3/stages/0/hours": 87_600,  # the longest run that fits the longest period
     "onprem/0/offers/1/nodes": 10**7,
     "cloud/quotas/0/gpus": 10**7,
 }
@@ -62,12 +62,13 @@ def test_largest_settings_sizes_and_counts_still_plan_and_verify(tmp_path: Path)
     assert res.exit_code == 0 and "verified" in res.stdout, res.stderr
 
 
-STAGE_AT_MAX = {  # the training stage of sepsis-eu at every limit of a stage
-    "workloads/0/stages/0/hours": 10**6,
+STAGE_AT_MAX = {  # the training stage of sepsis-eu at every limit of a stage that still
+    # fits somewhere: each node of its gang on one instance, its run within the period
+    "workloads/0/stages/0/replicas": limits.MAX_REPLICAS,
+    "workloads/0/stages/0/nodes": limits.MAX_NODES,
     "workloads/0/stages/0/gpu/count": limits.MAX_GPUS,
     "workloads/0/stages/0/vcpus": limits.MAX_VCPUS,
-    "workloads/0/stages/0/memory_gib": int(limits.MAX_MEMORY_GIB),
-    "workloads/0/stages/0/gpu/models": {"H100": 0.001, "A100-80GB": 0.001},
+    "workloads/0/stages/0/memory_gib": int(limits.MAX_MEMORY_GIB) // 10,
 }
 
 
@@ -79,7 +80,8 @@ def test_a_stage_at_every_maximum_stops_with_the_too_large_error(tmp_path: Path)
 @pytest.mark.parametrize("changes", [
     STAGE_AT_MAX,
     {"workloads/0/stages/2/replicas": limits.MAX_REPLICAS, "workloads/0/stages/2/min_sites": 1,
-     "workloads/0/stages/2/gpu/count": limits.MAX_GPUS},
+     "workloads/0/stages/2/gpu/count": limits.MAX_GPUS,
+     "workloads/0/stages/2/max_nodes": limits.MAX_NODES},
 ], ids=["training", "inference-replicas"])
 def test_array_and_object_candidates_raise_the_same_error(changes: dict[str, Any]) -> None:
     doc = yaml.safe_load(EXAMPLE.read_text())

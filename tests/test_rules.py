@@ -56,10 +56,10 @@ def test_gpu_speed_scales_hours_and_cost() -> None:
 
 
 def test_cpu_only_stage_never_on_gpu_offer() -> None:
-    stage = {"kind": "training", "vcpus": 16, "memory_gib": 64, "hours": 5}
+    stage = {"kind": "training", "vcpus": 16, "memory_gib": 64, "hours": 5, "nodes": 2}
     plan = solve(portfolio([workload("w", [stage])]))
     pl = plan.placements[0]
-    assert pl.offer == "m.cpu" and pl.instances == 2  # 16 vCPUs on 8-vCPU instances
+    assert pl.offer == "m.cpu" and pl.instances == 2  # a gang of 2 × 8-vCPU instances
 
 
 def test_restricted_offer_is_pruned() -> None:
@@ -114,7 +114,7 @@ def test_gpu_quota_capacity_forces_second_site() -> None:
 def test_concurrency_prunes_stage_larger_than_site() -> None:
     quota = {"providers": ["aws"], "quotas": [
         {"site": "aws:us-east-1", "gpu_model": "A100-80GB", "gpus": 8}]}
-    plan = solve(portfolio([workload("w", [training(gpus=16)])], cloud=quota))
+    plan = solve(portfolio([workload("w", [training(gpus=16, nodes=2)])], cloud=quota))
     assert site_of(plan) == "aws:eu-west-1"
     assert plan.pruned["capacity.concurrency"] == 1
 

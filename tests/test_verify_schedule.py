@@ -38,8 +38,8 @@ def _pair(onprem: list[dict[str, Any]] | None = None, **cloud: Any) -> Any:
     home = "onprem:dc" if onprem else "aws:us-east-1"
     sites = ["onprem:dc"] if onprem else ["aws:us-east-1"]
     return portfolio(
-        [workload("big", [training(hours=100, gpus=24)], home=home, sites=sites),
-         workload("half", [training(hours=50, gpus=16)], home=home, sites=sites)],
+        [workload("big", [training(hours=100, gpus=24, nodes=3)], home=home, sites=sites),
+         workload("half", [training(hours=50, gpus=16, nodes=2)], home=home, sites=sites)],
         settings={"period_hours": 100}, onprem=onprem or [], **cloud)
 
 

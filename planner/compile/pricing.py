@@ -2,7 +2,8 @@
 
 Units: a stage is placed in ``units`` — 1 for most stages, one per replica for
 inference stages whose replicas may be split over sites. An option runs
-``instances`` instances per unit for ``hours`` hours each (training and testing
+``instances`` instances per unit (its replicas × the nodes each runs on at once,
+:func:`instances_per_unit`) for ``hours`` hours each (training and testing
 hours are the stage's reference hours divided by the GPU's relative speed;
 inference hours are per planning period). Per unit it consumes
 ``instances × hours`` instance-hours of its (site, offer) and
@@ -27,7 +28,6 @@ Magnitudes: see :mod:`planner.compile.magnitudes`.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -56,7 +56,7 @@ from planner.compile.magnitudes import (
     usage_error,
 )
 from planner.compile.market import PURCHASES, Market
-from planner.compile.rules import HardwareAsk, StageRef
+from planner.compile.rules import HardwareAsk, StageRef, nodes_per_replica
 from planner.errors import InputError
 from planner.models.portfolio import Portfolio, Settings, Stage, StageKind
 from planner.models.world import Offer, Purchase, Site, World
@@ -68,13 +68,14 @@ CHUNK = 1 << 19
 
 
 def instances_per_unit(ask: HardwareAsk, offer: Offer) -> int:
-    """Instances for one unit: enough GPUs, vCPUs and memory for each replica it holds."""
-    per_replica = max(
-        math.ceil(ask.vcpus / offer.vcpus),
-        math.ceil(ask.memory_gib / offer.memory_gib),
-        math.ceil(ask.gpu_count / offer.gpu_count) if ask.gpu_models is not None else 1,
-    )
-    return per_replica * ask.per_unit
+    """Instances for one unit: every replica it holds runs on its own whole instances of the
+    offer — one, or its gang (:func:`planner.compile.rules.nodes_per_replica`). Resources
+    are never pooled across replicas or across instances beyond a declared gang; an offer
+    a replica does not fit is pruned by :func:`planner.compile.rules.replica_fits` first."""
+    nodes = nodes_per_replica(ask, offer)
+    if nodes is None:
+        raise ValueError(f"{offer.id} was not screened: a replica does not fit it")
+    return nodes * ask.per_unit
 
 
 def run_hours(settings: Settings, stage: Stage, gpu_model: str | None) -> Decimal:

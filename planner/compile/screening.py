@@ -2,9 +2,12 @@
 
 A stage's options are the rows (offer, purchase) of every offer in the market, screened
 by the rules of :mod:`planner.compile.rules`: the site rules (per site), the hardware
-rules (per offer) and concurrency (do the units fit at once). Rules read a stage only
-through its asks (:class:`~planner.compile.rules.SiteAsk`,
-:class:`~planner.compile.rules.HardwareAsk`), so their results are memoized per ask, and
+rules (per offer, whole instances included), the window rule (per GPU model: does a
+training or testing run fit its window) and concurrency (do the units fit at once).
+Rules read a stage only through its asks (:class:`~planner.compile.rules.SiteAsk`,
+:class:`~planner.compile.rules.HardwareAsk`, :class:`~planner.compile.rules.TimeAsk`),
+so their results are memoized per ask (a stage whose run fits its window on every
+offer has no time ask: nothing to memoize apart), and
 a stage's whole screen — its :class:`Screen` — per the arguments it is a function of
 (:class:`ScreenKey`). Nothing is grouped by a hand-written key.
 
@@ -19,15 +22,26 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import cached_property
 
 import numpy as np
 
+from planner.compile.calendar import horizon, whole, window
 from planner.compile.exact import BoolArray, IntArray
 from planner.compile.market import PURCHASES, Market, max_units, purchases
-from planner.compile.pricing import commitments_allowed, instances_per_unit
-from planner.compile.rules import OFFER_RULES, SITE_RULES, HardwareAsk, Rule, SiteAsk, StageRef
-from planner.models.portfolio import Settings
+from planner.compile.pricing import commitments_allowed, instances_per_unit, run_hours
+from planner.compile.rules import (
+    OFFER_RULES,
+    SITE_RULES,
+    HardwareAsk,
+    Rule,
+    SiteAsk,
+    StageRef,
+    TimeAsk,
+    window_fit,
+)
+from planner.models.portfolio import Settings, Stage, StageKind
 from planner.models.world import World
 
 RULES: tuple[Rule, ...] = tuple(Rule)
@@ -44,6 +58,8 @@ class ScreenKey:
     spot: bool
     commit: bool
     units: int
+    time: TimeAsk | None = None
+    """Only when the stage's run overruns its window on some offer (:func:`time_ask`)."""
 
 
 @dataclass(frozen=True)
@@ -143,7 +159,7 @@ class Screener:
     def key(self, ref: StageRef) -> ScreenKey:
         return ScreenKey(SiteAsk.of(ref, anonymous=True), HardwareAsk.of(ref.stage), ref.stage.spot,
                          commitments_allowed(self.settings, ref.stage, self.world.period_hours),
-                         ref.units)
+                         ref.units, time_ask(self.settings, ref.stage))
 
     def screen(self, key: ScreenKey) -> Screen:
         got = self.screens.get(key)
@@ -198,9 +214,23 @@ class Screener:
                                 np.array(n, dtype=np.int64), np.array(fit, dtype=np.int64),
                                 tuple(resource))
 
+    def _late(self, hw: HardwareVerdicts, time: TimeAsk) -> HardwareVerdicts:
+        """``hw`` with every usable offer the run overruns its window on pruned by the window
+        rule (after the hardware rules: a stage's first broken rule is the one reported)."""
+        rule, reason = hw.rule.copy(), list(hw.reason)
+        n, fit, resource = hw.n.copy(), hw.fit.copy(), list(hw.resource)
+        code = RULES.index(Rule.WINDOW)
+        for o in np.flatnonzero(hw.rule < 0).tolist():
+            why = window_fit(time, self.market.offers[o])
+            if why is not None:
+                rule[o], reason[o], n[o], fit[o], resource[o] = code, why, 0, -1, ""
+        return HardwareVerdicts(rule, tuple(reason), n, fit, tuple(resource))
+
     def _screen(self, key: ScreenKey) -> Screen:
         m = self.market
         sites, hw = self.site_verdicts(key.site), self.hardware_verdicts(key.hardware)
+        if key.time is not None:
+            hw = self._late(hw, key.time)
         site_rule = sites.first[m.site_of]
         cap = np.where(hw.fit < 0, key.units, np.minimum(hw.fit, key.units))
         usable = hw.rule < 0
@@ -216,6 +246,33 @@ class Screener:
             _count(counts, sites.first[sites.first >= 0])
         return Screen(key, sites, hw, self.keep_pruned, _rows(feasible, buyable, hw.n, cap),
                       _rows(blocked, buyable, hw.n, np.maximum(cap, 1)), counts)
+
+
+def time_ask(settings: Settings, stage: Stage) -> TimeAsk | None:
+    """What the window rule reads from a training or testing stage whose run overruns its
+    window on some GPU model it accepts: its run hours per model
+    (:func:`~planner.compile.pricing.run_hours`) and its window in whole hours, to the
+    deadline when it is hard, else to the horizon end (:mod:`planner.compile.calendar`).
+    None when nothing can overrun: inference (it runs from its go-live to the horizon end)
+    and runs that fit on every model (checked first without building the ask for undated
+    stages, the common case)."""
+    if stage.kind is StageKind.INFERENCE:
+        return None
+    if stage.earliest_start is None and stage.deadline is None:
+        slowest = min(stage.gpu.models.values()) if stage.gpu else Decimal(1)
+        if stage.hours / slowest <= horizon(settings):
+            return None
+    ask = _time_ask(settings, stage)
+    return ask if ask.any_late() else None
+
+
+def _time_ask(settings: Settings, stage: Stage) -> TimeAsk:
+    w = window(settings, stage)
+    hard = stage.deadline is not None and not w.soft
+    due = whole(settings, w).due if hard else horizon(settings)
+    models: tuple[str | None, ...] = tuple(stage.gpu.models) if stage.gpu else (None,)
+    return TimeAsk(tuple((m, run_hours(settings, stage, m)) for m in models),
+                   whole(settings, w).release, due, "deadline" if hard else "horizon end")
 
 
 def _count(counts: Counter[str], codes: IntArray) -> None:

@@ -160,8 +160,9 @@ def diagnose(portfolio: Portfolio, world: World, cands: Candidates,
         return [], ("no plan was found, but no set of relaxable rules could be shown to "
                     "conflict within the time limit; raise --time-limit")
     if not found.rules:
-        return [], ("the conflict lies in hardware facts no rule can relax (no offer has the "
-                    "GPU model, or it is restricted for the subscription)")
+        return [], ("the conflict lies in facts no rule can relax (no offer has the GPU model, "
+                    "is sold to the subscription, holds a replica or a node of its gang on one "
+                    "instance, or runs it within its window; see unplaced)")
     core = list(found.rules)
     alone = found.alone
     conflicts = [Conflict(rule=name, message=describe(name, portfolio, world, cands))

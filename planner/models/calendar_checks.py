@@ -15,7 +15,7 @@ from planner.models.calendar import TimePoint, hours_from_start
 from planner.models.limits import error_at
 
 if TYPE_CHECKING:
-    from planner.models.portfolio import Portfolio, Workload
+    from planner.models.portfolio import Portfolio, Stage, Workload
 
 
 def check_precedence(w: Workload) -> None:
@@ -79,6 +79,29 @@ def _hours(p: Portfolio, value: TimePoint, loc: tuple[int | str, ...]) -> Decima
     return hours
 
 
+def _check_serving(p: Portfolio, st: Stage, base: tuple[str | int, ...]) -> None:
+    """An inference stage serves within the horizon, from a go-live before its end."""
+    if st.kind != "inference":  # StageKind, a StrEnum (no runtime import: a cycle)
+        return
+    period = p.settings.period_hours
+    if st.hours > period:
+        error_at("Portfolio", (*base, "hours"), "out_of_range",
+                 f"an inference stage serves at most the horizon ({period} h); give the "
+                 f"hours it serves in it (it goes live that long before the horizon end)",
+                 str(st.hours))
+    for field in ("earliest_start", "deadline"):
+        value = getattr(st, field)
+        if value is not None and _hours(p, value, (*base, field)) >= period:
+            error_at("Portfolio", (*base, field), "calendar",
+                     f"the go-live {value} is at or after the horizon end: the service would "
+                     "never run; give an earlier date", str(value))
+    if st.late_penalty_usd_per_hour is not None:
+        error_at("Portfolio", (*base, "late_penalty_usd_per_hour"), "calendar",
+                 "an inference stage goes live at its date (late penalties apply to "
+                 "training and testing); put the penalty on the stage before it",
+                 str(st.late_penalty_usd_per_hour))
+
+
 def check_calendar(p: Portfolio) -> None:
     """Every time lies in the horizon (dates need its start); a window opens before it
     closes; an outage ends after it starts and takes no more nodes than exist."""
@@ -93,6 +116,12 @@ def check_calendar(p: Portfolio) -> None:
                     error_at("Portfolio", (*base, "deadline"), "calendar",
                              f"deadline {st.deadline} is not after earliest_start "
                              f"{st.earliest_start}", str(st.deadline))
+            _check_serving(p, st, base)
+            rate = st.late_penalty_usd_per_hour
+            if rate is not None and 0 < rate < Decimal("0.000001"):
+                error_at("Portfolio", (*base, "late_penalty_usd_per_hour"), "out_of_range",
+                         f"{rate} USD per hour is below a micro-dollar, the planner's unit; "
+                         "give at least 0.000001 (or 0 for a hard deadline)", str(rate))
     for i, site in enumerate(p.onprem):
         for j, offer in enumerate(site.offers):
             for k, out in enumerate(offer.outages):

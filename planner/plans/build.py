@@ -206,6 +206,19 @@ def _totals(placements: list[Placement], risk: int, pref: int) -> Totals:
                   by_kind=dict(sorted(groups["kind"].items())))
 
 
+_STAGE_SHAPE = (Rule.FIT, Rule.WINDOW)
+"""Rules whose fix is in the stage itself: their example names the stage's input path."""
+
+
+def _nodes(ref: StageRef, opt: Option) -> int:
+    """Instances each replica runs on at once: an option's instances per unit are its
+    replicas × that (:func:`planner.compile.pricing.instances_per_unit`)."""
+    per_unit = 1 if ref.stage.splittable else ref.stage.replicas
+    nodes, rest = divmod(opt.instances, per_unit)
+    assert nodes >= 1 and not rest, (ref.key, opt.instances, per_unit)
+    return nodes
+
+
 def unplaced_stages(cands: Candidates) -> list[Unplaced]:
     """Stages without any feasible option, with the rules that pruned their options."""
     by_stage: dict[int, Counter[Rule]] = defaultdict(Counter)
@@ -214,11 +227,14 @@ def unplaced_stages(cands: Candidates) -> list[Unplaced]:
         by_stage[p.stage][p.rule] += 1
         examples.setdefault((p.stage, p.rule), p.reason)
     out = []
+    order = list(dict.fromkeys(r.workload.id for r in cands.stages))
     for ref in cands.stages:
         if cands.by_stage[ref.index]:
             continue
+        j = [s.label for s in ref.workload.stages].index(ref.stage.label)
+        path = f"workloads[{order.index(ref.workload.id)}].stages[{j}]: "
         reasons = [f"{n} option{'s' if n > 1 else ''} pruned by {rule.value}, e.g. "
-                   f"{examples[(ref.index, rule)]}"
+                   f"{path if rule in _STAGE_SHAPE else ''}{examples[(ref.index, rule)]}"
                    for rule, n in sorted(by_stage[ref.index].items())]
         out.append(Unplaced(workload=ref.workload.id, stage=ref.stage.label,
                             reasons=reasons or ["no site offers any hardware"]))
@@ -320,6 +336,7 @@ def build_plan(portfolio: Portfolio, world: World, cands: Candidates, problem: P
                 region=site.region, country=site.country, offer=offer.id, purchase=opt.purchase,
                 gpu_model=offer.gpu_model, gpus_per_instance=offer.gpu_count,
                 replicas=units if ref.stage.splittable else ref.stage.replicas,
+                nodes_per_replica=_nodes(ref, opt),
                 instances=opt.instances * units, hours=opt.hours.quantize(_SIX),
                 cost=CostSplit(compute_usd=_usd(compute), egress_usd=_usd(flows),
                                migration_usd=_usd(migration),

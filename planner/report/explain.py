@@ -37,6 +37,7 @@ KNOWN_PLACEMENT_FIELDS = frozenset(
         "gpus_per_instance",
         "instances",
         "replicas",
+        "nodes_per_replica",
         "hours",
         "cost",
         "why",
@@ -48,6 +49,16 @@ KNOWN_PLACEMENT_FIELDS = frozenset(
 KNOWN_ALTERNATIVE_FIELDS = frozenset(
     {"site", "offer", "purchase", "total_usd", "delta_usd", "why_not", "rule"}
 )
+
+
+def instance_count(p: Placement) -> str:
+    """What the instance column counts: ``8 (2 replicas × 4 nodes)``, ``3 (3 replicas)``, ``1``."""
+    replicas = getattr(p, "replicas", None)
+    nodes = getattr(p, "nodes_per_replica", 1)
+    if not isinstance(replicas, int) or (replicas == 1 and nodes == 1):
+        return str(p.instances)
+    gang = f" × {nodes} nodes" if nodes > 1 else ""
+    return f"{p.instances} ({replicas} replica{'' if replicas == 1 else 's'}{gang})"
 
 
 def extra_fields(placement: Placement) -> dict[str, Any]:
@@ -123,6 +134,7 @@ def explanation(p: Placement, more: dict[str, Any] | None = None) -> dict[str, A
     replicas = getattr(p, "replicas", None)
     if isinstance(replicas, int):
         out["replicas"] = replicas
+        out["nodes_per_replica"] = getattr(p, "nodes_per_replica", 1)
     rejected = getattr(p, "cheaper_rejected", None)
     if isinstance(rejected, Alternative):
         out["cheaper_rejected"] = rejected.model_dump(mode="json")

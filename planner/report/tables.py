@@ -18,6 +18,7 @@ from planner.report.explain import (
     dropped_value,
     extra_fields,
     funded,
+    instance_count,
     planned_of,
     rejected_text,
     runner_up_text,
@@ -41,11 +42,11 @@ def _stage(p: Placement) -> str:
 
 
 def _count(p: Placement) -> str:
-    replicas = getattr(p, "replicas", None)
-    if p.kind.value == "inference" and isinstance(replicas, int) and replicas != p.instances:
-        word = "replica" if replicas == 1 else "replicas"
-        return f"{esc(p.instances)}<br><small>for {esc(replicas)} {word}</small>"
-    return esc(p.instances)
+    """Instances, and what they are: replicas × nodes per replica."""
+    text = instance_count(p)
+    if text == str(p.instances):
+        return esc(p.instances)
+    return f"{esc(p.instances)}<br><small>{esc(text.split(' ', 1)[1])}</small>"
 
 
 def _cost(p: Placement) -> str:
@@ -101,7 +102,7 @@ def placements(plan: Plan, limits: Limits, more: dict[int, dict[str, Any]] | Non
             "every stage is counted in the workload and team tables below, and "
             "<code>planner explain PLAN --json</code> lists them all."
         )
-    headers = ["workload", "stage", "team", "site", "offer", "n", "purchase", "cost",
+    headers = ["workload", "stage", "team", "site", "offer", "instances", "purchase", "cost",
                "why here", "runner-up / ruled out"]
     body = table(headers, [_placement_row(p, more.get(i, {})) for i, p in rows], numeric=(5, 7))
     return section("placements", "Placements", body, lead=lead)

@@ -19,6 +19,7 @@ from planner.report.explain import (
     dropped_rows,
     extra_fields,
     funded,
+    instance_count,
     partial_note,
     rejected_text,
     runner_up_text,
@@ -98,8 +99,10 @@ TEXT_COLUMNS = 2
 
 def _fixed_cells(p: Placement) -> tuple[Text, Text, Text]:
     moved = "\n(moved)" if getattr(p, "moved", False) else ""
+    count = instance_count(p)  # "8 (2 replicas × 4 nodes)": the parts on a line of their own
+    parts = f"\n{count.split(' (', 1)[1][:-1]}" if " (" in count else ""
     return (Text(f"{p.workload}\n{p.stage}{moved}"),
-            Text(f"{p.site}\n{p.offer} ×{p.instances}\n{p.purchase.value}"),
+            Text(f"{p.site}\n{p.offer} ×{p.instances}{parts}\n{p.purchase.value}"),
             Text(f"{p.cost.total_usd:,.2f}"))
 
 
@@ -126,8 +129,9 @@ def _reasons_table(plan: Plan, rows: list[tuple[int, Placement]],
             table.add_row(*_fixed_cells(p), Text("\n").join([why, alternatives]))
         else:
             moved = " (moved)" if getattr(p, "moved", False) else ""
-            head = Text(f"{p.workload} / {p.stage}{moved} → {p.site} {p.offer} ×{p.instances} "
-                        f"{p.purchase.value} · ${p.cost.total_usd:,.2f}", style="bold")
+            head = Text(f"{p.workload} / {p.stage}{moved} → {p.site} {p.offer} "
+                        f"×{instance_count(p)} {p.purchase.value} · ${p.cost.total_usd:,.2f}",
+                        style="bold")
             table.add_row(Text("\n").join([head, why, alternatives]))
     return table
 
@@ -164,8 +168,8 @@ class _ResponsiveTable:
 
 def _compact_table(plan: Plan, only: set[str] | None) -> Table:
     table = Table(show_edge=False, pad_edge=False)
-    for col in ("workload", "stage", "site", "offer", "n", "purchase", "cost $"):
-        table.add_column(col, justify="right" if col in ("n", "cost $") else "left")
+    for col in ("workload", "stage", "site", "offer", "instances", "purchase", "cost $"):
+        table.add_column(col, justify="right" if col in ("instances", "cost $") else "left")
     for p in plan.placements:
         if only is None or p.workload in only:
             table.add_row(
@@ -173,7 +177,7 @@ def _compact_table(plan: Plan, only: set[str] | None) -> Table:
                 Text(p.stage),
                 Text(p.site),
                 Text(p.offer),
-                Text(str(p.instances)),
+                Text(instance_count(p)),
                 Text(p.purchase.value),
                 Text(f"{p.cost.total_usd:,.2f}"),
             )

@@ -39,14 +39,25 @@ def _moves(problem: Problem, timing: Timing) -> Moves:
         or problem.max_moves is not None or problem.opt_groups is not None
     colocs = list(problem.colocations)
 
+    order = np.argsort(problem.use_res, kind="stable")
+    bounds = np.searchsorted(problem.use_res[order], np.arange(len(problem.res_cap) + 1))
+
+    def per_period_ok(o: int, x: IntArray) -> bool:
+        """Capacity per period of the pools option ``o`` uses, with ``x`` as it stands."""
+        a, b = np.searchsorted(problem.use_opt, [o, o + 1])
+        for k in range(int(a), int(b)):
+            res = int(problem.use_res[k])
+            rows = order[bounds[res]:bounds[res + 1]]
+            if int((problem.use_amt[rows] * x[problem.use_opt[rows]]).sum()) \
+                    > int(problem.res_cap[res]):
+                return False
+        return True
+
     def keeps_rules(s: int, o: int, x: IntArray) -> bool:
-        """The rules a move of stage ``s`` onto ``o`` can break. Capacity per period
-        cannot break: capacity at every instant, which the schedule keeps, implies it."""
+        """The rules a move of stage ``s`` onto ``o`` can break."""
         need = int(problem.min_sites[s]) if problem.min_sites is not None else 1
         if need > 1:
             return False  # all units on one option: one site
-        if not global_rules and not any(s in (c.a, c.b) for c in colocs):
-            return True
         r = problem.options_of(s)
         kept = x[r.start:r.stop].copy()
         units = int(kept.sum())
@@ -55,8 +66,8 @@ def _moves(problem: Problem, timing: Timing) -> Moves:
         try:
             if global_rules:
                 return not violations(problem, x)
-            return not any(s in (c.a, c.b) and colocation_broken(problem, c, x)
-                           for c in colocs)
+            return per_period_ok(o, x) and not any(
+                s in (c.a, c.b) and colocation_broken(problem, c, x) for c in colocs)
         finally:
             x[r.start:r.stop] = kept
 

@@ -77,15 +77,28 @@ def splittable(stage: Stage) -> bool:
     return stage.kind is StageKind.INFERENCE and (stage.split or stage.min_sites > 1)
 
 
-def per_replica(stage: Stage, offer: Offer) -> int:
-    """Instances one replica needs: enough GPUs, vCPUs and memory."""
-    gpus = 1
-    if stage.gpu is not None:
-        if not offer.gpu_count:
-            return 10**9
-        gpus = math.ceil(Decimal(stage.gpu.count) / offer.gpu_count)
-    return max(gpus, math.ceil(Decimal(stage.vcpus) / offer.vcpus),
-               math.ceil(stage.memory_gib / offer.memory_gib))
+def node_share(stage: Stage, nodes: int) -> tuple[int, Decimal, Decimal]:
+    """What each of a replica's ``nodes`` instances holds at once: GPUs (not divisible:
+    ``ceil(count / nodes)`` on every node), vCPUs and memory (divided evenly)."""
+    gpus = math.ceil(stage.gpu.count / nodes) if stage.gpu is not None else 0
+    return gpus, Decimal(stage.vcpus) / nodes, stage.memory_gib / nodes
+
+
+def gang_sizes(stage: Stage) -> str:
+    """The instances per replica a stage allows, in words."""
+    if stage.nodes is not None:
+        return f"nodes: {stage.nodes}"
+    if stage.max_nodes is not None:
+        return f"1..max_nodes {stage.max_nodes}"
+    return "1 (no gang declared)"
+
+
+def gang_allowed(stage: Stage, nodes: int) -> bool:
+    """``nodes`` instances per replica is what the stage declares: exactly ``nodes``, at most
+    ``max_nodes``, else 1."""
+    if stage.nodes is not None:
+        return nodes == stage.nodes
+    return 1 <= nodes <= (stage.max_nodes or 1)
 
 
 def run_hours(stage: Stage, offer: Offer) -> Decimal:

@@ -38,7 +38,16 @@ from planner.models.portfolio import (
     Workload,
 )
 from planner.models.world import Offer, Purchase, Site, SiteKind, World
-from planner.verify.base import Checked, Violation, per_replica, run_hours, splittable
+from planner.verify.base import (
+    Checked,
+    Violation,
+    gang_allowed,
+    gang_sizes,
+    node_share,
+    num,
+    run_hours,
+    splittable,
+)
 from planner.verify.base import round_usd as _round
 from planner.verify.capacity import check_capacity
 from planner.verify.claims import check_objective, check_status, foreign_plan
@@ -93,10 +102,27 @@ def _check_hardware(stage: Stage, site: Site, offer: Offer, p: Placement,
         out.append(Violation("hardware.cpu_only", where, f"CPU-only stage on GPU offer {offer.id}"))
     if offer.restricted:
         out.append(Violation("hardware.restricted", where, f"{offer.id}: {offer.restricted}"))
-    need = per_replica(stage, offer) * p.replicas
-    if p.instances < need:
-        out.append(Violation("hardware.size", where,
-                             f"{p.instances} × {offer.id} < {need} needed"))
+    return out + _check_gang(stage, offer, p, where)
+
+
+def _check_gang(stage: Stage, offer: Offer, p: Placement, where: str) -> list[Violation]:
+    """Whole instances: each replica runs on ``nodes_per_replica`` instances of the offer at
+    once, as many as the stage declares, and each node's share fits one instance."""
+    out = []
+    nodes = p.nodes_per_replica
+    if p.instances != p.replicas * nodes:
+        out.append(Violation("hardware.gang", where, f"{p.instances} instances ≠ {p.replicas} "
+                                                     f"replicas × {nodes} nodes"))
+    if not gang_allowed(stage, nodes):
+        out.append(Violation("hardware.gang", where, f"{nodes} nodes per replica; the stage "
+                                                     f"allows {gang_sizes(stage)}"))
+    gpus, vcpus, gib = node_share(stage, nodes)
+    for need, have, unit in ((Decimal(gpus), offer.gpu_count, "GPUs"),
+                             (vcpus, Decimal(offer.vcpus), "vCPUs"),
+                             (gib, offer.memory_gib, "GiB")):
+        if need > have:
+            out.append(Violation("hardware.fit", where, f"a node needs {num(need)} {unit}; "
+                                                        f"{offer.id} has {num(have)}"))
     return out
 
 
