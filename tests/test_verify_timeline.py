@@ -109,10 +109,16 @@ def _pool(placements: list[Placement]) -> PoolSchedule:
                  for a, b, k in OUTAGES])
 
 
+def untimed(p: Placement) -> Placement:
+    """The placement without a claim about when it runs."""
+    return p.model_copy(update={"start": None, "end": None, "start_at": None, "end_at": None,
+                                "late_hours": 0})
+
+
 def _interval(p: Placement, times: Times) -> Placement:
     t = times[(p.workload, p.stage)]
     if t is None:
-        return p.model_copy(update={"nodes_per_replica": 2 if p.instances == 2 else 1})
+        return untimed(p)
     start, end = Decimal(t[0]), Decimal(t[1])
     gang = p.workload == "fraud" and p.stage == "training"
     q = p.model_copy(update={"start": start, "end": end, "start_at": _date(start),
@@ -131,10 +137,12 @@ def timed(base: Plan, times: Times | None = None, *,
                    if p.late_hours), Decimal(0))
     solver = base.solver
     assert solver.objective_usd is not None and solver.bound_usd is not None
+    penalty -= base.totals.late_penalty_usd  # the base's objective includes its own
     return base.model_copy(update={
         "horizon": Horizon(start=ORIGIN, hours=Decimal(100)), "placements": placed,
         "schedule": [_pool(placed)],
-        "totals": base.totals.model_copy(update={"late_penalty_usd": penalty}),
+        "totals": base.totals.model_copy(update={
+            "late_penalty_usd": penalty + base.totals.late_penalty_usd}),
         "solver": solver.model_copy(update={"objective_usd": solver.objective_usd + penalty,
                                             "bound_usd": solver.bound_usd + penalty})})
 
@@ -203,11 +211,27 @@ def test_untimed_placement_in_a_timed_plan(case: tuple[Portfolio, Plan]) -> None
 
 
 def test_plan_without_horizon_keeps_todays_checks(case: tuple[Portfolio, Plan]) -> None:
+    """A plan from before plans had a timeline: no claim about when, so no calendar
+    checks, but nothing in it is late."""
     p, base = case
-    assert base.horizon is None and check(p, base) == []
-    late = edit(base, ("soft", "training"), late_hours=2)
+    old = base.model_copy(update={
+        "horizon": None, "schedule": [], "placements": [untimed(pl) for pl in base.placements],
+        "totals": base.totals.model_copy(update={"late_penalty_usd": Decimal(0)}),
+        "solver": base.solver.model_copy(update={
+            "objective_usd": (base.solver.objective_usd or 0) - base.totals.late_penalty_usd,
+            "bound_usd": (base.solver.bound_usd or 0) - base.totals.late_penalty_usd})})
+    assert check(p, old) == []
+    late = edit(old, ("soft", "training"), late_hours=2)
     assert rules(check(p, late)) == {("window.late_hours", at(("soft", "training"),
                                                               "late_hours"))}
+
+
+def test_the_planners_own_timeline_passes(case: tuple[Portfolio, Plan]) -> None:
+    """The planner's time-aware plan of the same portfolio passes every timeline check."""
+    p, base = case
+    assert base.horizon is not None and base.schedule
+    assert all(pl.start is not None for pl in base.placements)
+    assert check(p, base) == []
 
 
 @pytest.mark.parametrize(("horizon", "where"), [

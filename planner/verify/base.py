@@ -21,8 +21,8 @@ MILLI = 1000
 """Resource use is reported in milli-unit-hours, rounded up per unit of a placement."""
 
 TOLERANCE = Decimal("0.000001")
-"""How far a time the plan derives from the inputs (run hours, go-live, outage bounds,
-dates) may be from the exact one, in hours: a plan may state times to six places."""
+"""How far a time the plan derives from the inputs (run hours, go-live, outage bounds)
+may be from the exact one, in hours: a plan may state times to six places."""
 
 
 @dataclass(frozen=True)
@@ -140,6 +140,11 @@ def date_of(start: datetime, hours: Decimal) -> datetime:
     return start + timedelta(microseconds=int(micros))
 
 
+DATE_TOLERANCE = timedelta(seconds=1)
+"""Dates may be stated to the second (the hours they come from have more digits)."""
+
+
 def same_date(got: datetime, want: datetime) -> bool:
-    """``got`` (a naive date-time is UTC) is ``want`` to within :data:`TOLERANCE`."""
-    return abs(as_datetime(got) - want) <= timedelta(hours=float(TOLERANCE))
+    """``got`` (a naive date-time is UTC) is ``want`` to within :data:`DATE_TOLERANCE`
+    (less than a second: rounding, not truncation, to whole seconds)."""
+    return abs(as_datetime(got) - want) < DATE_TOLERANCE

@@ -30,9 +30,10 @@ A **time-aware plan** (``horizon`` set) claims when everything runs, and:
   outages, peak and peak instant that the placements and the portfolio give
   (:mod:`planner.verify.pools`).
 
-Times the plan derives from the inputs (run hours, go-live, dates, outage bounds) match to
-within a micro-hour, since a plan may state them to six places; windows, precedence and
-capacity compare the plan's own times exactly, with no rounding in the planner's favour.
+Times the plan derives from the inputs (run hours, go-live, outage bounds) match to within
+a micro-hour, since a plan may state them to six places, and dates to within a second;
+windows, precedence and capacity compare the plan's own times exactly, with no rounding in
+the planner's favour.
 
 A **plan without a horizon** (made before plans had a timeline) makes no claim about when,
 except through placements that carry times anyway: those run their run hours and fit
