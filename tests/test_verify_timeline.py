@@ -347,10 +347,29 @@ def test_late_penalty_total(valid: Plan, case: tuple[Portfolio, Plan]) -> None:
             "bound_usd": (valid.solver.bound_usd or 0) - Decimal("0.000001")})})
     found = check(p, wrong)
     assert rules(found) == {("totals", "totals.late_penalty_usd")}
-    assert "is 15" in found[0].message
+    assert "micro-dollars) of the placements is 15" in found[0].message
     # the objective includes the late penalty: leaving it out is caught too
     assert ("totals", "solver.objective_usd") in rules(check(p, valid.model_copy(update={
         "solver": valid.solver.model_copy(update={"objective_usd": Decimal(260)})})))
+
+
+def test_late_penalty_per_hour_in_micro_dollars() -> None:
+    """Two 10 h jobs due at hour 10 on one node: one is 10 h late at $1.0000004 per hour,
+    which counts as $1.000000 per hour, like every amount of money in a plan."""
+    node = {"id": "onprem:dc", "country": "DE", "offers": [{**GPU_NODE, "nodes": 1}]}
+    soft = _stage("training", 10, deadline=10, late_penalty_usd_per_hour="1.0000004")
+    p = portfolio([_workload("a", [soft]), _workload("b", [soft])],
+                  settings={"period_hours": 100}, onprem=[node])
+    plan = solve(p)  # the planner's own plan passes
+    assert sorted(pl.late_hours for pl in plan.placements) == [0, 10]
+    assert plan.totals.late_penalty_usd == Decimal(10)
+    exact = Decimal("10.000004")
+    wrong = plan.model_copy(update={
+        "totals": plan.totals.model_copy(update={"late_penalty_usd": exact}),
+        "solver": plan.solver.model_copy(update={
+            "objective_usd": (plan.solver.objective_usd or 0) + Decimal("0.000004"),
+            "bound_usd": (plan.solver.bound_usd or 0) + Decimal("0.000004")})})
+    assert rules(check(p, wrong)) == {("totals", "totals.late_penalty_usd")}
 
 
 def test_hard_stage_is_never_late(valid: Plan, case: tuple[Portfolio, Plan]) -> None:

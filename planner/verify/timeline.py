@@ -16,7 +16,8 @@ A **time-aware plan** (``horizon`` set) claims when everything runs, and:
 * windows: a stage starts no earlier than ``earliest_start``; a batch stage ends by its
   ``deadline`` (at most the horizon end), unless ``late_penalty_usd_per_hour > 0`` makes it
   soft: then ``late_hours = max(0, ⌈end⌉ − ⌊deadline⌋)``, and ``totals.late_penalty_usd``
-  is Σ late hours × the penalty per hour, exactly; nothing else is ever late;
+  is Σ late hours × the penalty per hour in whole micro-dollars (half-even, like all money
+  in a plan; the objective counts it so), exactly; nothing else is ever late;
 * precedence: a stage starts no earlier than every stage in its ``after`` list ends (the
   latest end over its placements); by default the pipeline order
   (:meth:`~planner.models.portfolio.Workload.predecessors`), except that an inference
@@ -59,6 +60,7 @@ from planner.verify.base import (
     hours_at,
     num,
     origin,
+    round_usd,
     same_date,
 )
 from planner.verify.capacity import Outages, check_instants, uses_by_resource
@@ -202,14 +204,15 @@ def check_windows(settings: Settings, checked: list[Checked]) -> list[Violation]
 
 
 def check_late_total(settings: Settings, checked: list[Checked], plan: Plan) -> list[Violation]:
-    """``totals.late_penalty_usd`` is Σ late hours × the penalty per hour, exactly."""
-    want = sum((late_hours(settings, c) * (c.stage.late_penalty_usd_per_hour or Decimal(0))
-                for c in checked), Decimal(0))
+    """``totals.late_penalty_usd`` is Σ late hours × the penalty per hour in whole
+    micro-dollars (rounded half-even, as every amount of money in a plan), exactly."""
+    want = sum((late_hours(settings, c) * round_usd(c.stage.late_penalty_usd_per_hour)
+                for c in checked if c.stage.late_penalty_usd_per_hour), Decimal(0))
     got = plan.totals.late_penalty_usd
     if got != want:
         return [Violation("totals", "totals.late_penalty_usd",
-                          f"plan says {got}; Σ late_hours × late_penalty_usd_per_hour of the "
-                          f"placements is {want}")]
+                          f"plan says {got}; Σ late_hours × late_penalty_usd_per_hour (in "
+                          f"micro-dollars) of the placements is {num(want)}")]
     return []
 
 
