@@ -67,14 +67,14 @@ def _workload(wid: str, stages: list[dict[str, Any]]) -> dict[str, Any]:
     return workload(wid, stages, home="onprem:dc", sites=["onprem:dc"])
 
 
-def _portfolio(horizon: bool = True) -> Portfolio:
+def _portfolio(live_after: list[str] | None = None) -> Portfolio:
     return portfolio([
         _workload("fraud", [_stage("training", 20, gpus=16, nodes=2), _stage("testing", 10),
                             _stage("inference", 100, deadline=60, replicas=2, split=True)]),
         _workload("soft", [_stage("training", 10, earliest_start=5, deadline=30,
                                   late_penalty_usd_per_hour="5")]),
         _workload("hard", [_stage("training", 10, deadline="2027-01-03T02:00:00Z")]),
-        _workload("live", [_stage("training", 10), _stage("inference", 100)])],
+        _workload("live", [_stage("training", 10), _stage("inference", 100, after=live_after)])],
         settings={"horizon": {"start": "2027-01-01"}, "period_hours": 100}, onprem=[NODE])
 
 
@@ -397,9 +397,15 @@ def test_inference_predecessors_end_by_golive(case: tuple[Portfolio, Plan]) -> N
 
 
 def test_inference_live_from_hour_zero_follows_nothing(valid: Plan) -> None:
+    """By default it serves the current model while the new one trains (the valid plan);
+    an explicit ``after`` makes it wait for training after all."""
     live = {(pl.workload, pl.stage): pl for pl in valid.placements}
     assert live[("live", "inference")].start == 0
-    assert live[("live", "training")].start == 50  # trains while the old model serves
+    assert live[("live", "training")].start == 50
+    strict = _portfolio(live_after=["training"])
+    found = check(strict, valid.model_copy(update={"inputs": None}))  # same plan, new rule
+    assert rules(found) == {("precedence", at(("live", "inference"), "start"))}
+    assert "(its `after`)" in found[0].message
 
 
 # --- capacity at every event point -------------------------------------------------------
