@@ -172,7 +172,8 @@ def test_flipping_to_infeasible_with_no_placements_is_refuted(
 
     def give_up(data: dict[str, Any]) -> None:
         zero = "0"
-        data.update(status="infeasible", placements=[], resources=[], moves=[])
+        data.update(status="infeasible", placements=[], resources=[], schedule=[],
+                    moves=[])
         data["solver"].update(status="infeasible", objective_usd=None, bound_usd=None, gap=None)
         data["totals"].update(compute_usd=zero, egress_usd=zero, migration_usd=zero,
                               total_usd=zero, spot_risk_usd=zero, preference_usd=zero,

@@ -7,11 +7,13 @@ once). Three checks, each necessary on its own:
 * per period: instance-hours and GPU-hours (instances × run hours, exact) fit in
   capacity × period hours;
 * per stage: what one stage needs at once fits (its instances run together);
-* at every instant, when placements carry ``start``/``end``: at each start instant
-  the instances (GPUs) of every placement running then fit. A placement without times
-  on a resource where others have times is counted as running throughout
+* at every instant, when placements carry ``start``/``end``: at every event instant
+  (a start or an end of a placement or of an outage) the instances (GPUs) of every
+  placement running then, plus the nodes down in an outage then, fit. A placement without
+  times on a resource where others have times is counted as running throughout
   (conservative); a resource whose placements all lack times is checked per period
-  and per stage only — the plan makes no claim about when they run.
+  and per stage only — the plan makes no claim about when they run. The timeline check
+  (:mod:`planner.verify.timeline`) runs this one with the portfolio's outages.
 
 ``resources[]`` is recomputed from the placements (its documented rule: use per unit of
 a placement in milli-unit-hours, rounded up, times the units) and compared row by row.
@@ -21,13 +23,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 
 from planner.models.plan import Plan
 from planner.models.world import World
 from planner.verify.base import MILLI, Checked, Violation, ceil_milli, num
 
-_HOUR_TOLERANCE = Decimal("0.000001")
 _UTILIZATION_TOLERANCE = 0.00005
 
 
@@ -42,7 +44,7 @@ def _gpu_key(c: Checked, world: World) -> str | None:
     return None
 
 
-def _limit(world: World, resource: str) -> int:
+def capacity_of(world: World, resource: str) -> int:
     """Units of a limited resource that exist at once (instances or GPUs)."""
     kind, _, rest = resource.partition(":")
     site, _, name = rest.rpartition("/")
@@ -56,7 +58,7 @@ def _limit(world: World, resource: str) -> int:
 Uses = dict[str, list[tuple[Checked, Decimal]]]
 
 
-def _uses(world: World, checked: Iterable[Checked]) -> Uses:
+def uses_by_resource(world: World, checked: Iterable[Checked]) -> Uses:
     """Resource → the placements on it and how many units of it each holds at once."""
     out: dict[str, list[tuple[Checked, Decimal]]] = defaultdict(list)
     for c in checked:
@@ -73,7 +75,7 @@ def check_period(world: World, by_resource: Uses) -> list[Violation]:
     out = []
     for resource, uses in sorted(by_resource.items()):
         used = sum((amount * c.hours for c, amount in uses), Decimal(0))
-        cap = _limit(world, resource) * world.period_hours
+        cap = capacity_of(world, resource) * world.period_hours
         if used > cap:
             unit = "GPU-hours" if resource.startswith("gpu:") else "instance-hours"
             out.append(Violation(f"capacity.{resource.partition(':')[0]}", resource,
@@ -88,7 +90,7 @@ def check_stage_at_once(world: World, by_resource: Uses) -> list[Violation]:
         per_stage: dict[str, Decimal] = defaultdict(Decimal)
         for c, amount in uses:
             per_stage[f"{c.placement.workload}/{c.placement.stage}"] += amount
-        limit = _limit(world, resource)
+        limit = capacity_of(world, resource)
         for stage, n in sorted(per_stage.items()):
             if n > limit:
                 what = "GPUs" if resource.startswith("gpu:") else "instances"
@@ -97,56 +99,76 @@ def check_stage_at_once(world: World, by_resource: Uses) -> list[Violation]:
     return out
 
 
-def check_timing(checked: list[Checked]) -> list[Violation]:
-    """A timed placement runs exactly its run hours: ``end − start`` = hours."""
-    out = []
-    for c in checked:
+Outages = dict[str, list[tuple[Decimal, Decimal, int]]]
+"""Resource → its outages: ``(from, to, units down)`` during ``[from, to)``."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """From ``at`` to the next step: ``held`` units in use (untimed placements included)
+    and ``down`` units in an outage."""
+
+    at: Decimal
+    held: Decimal
+    down: Decimal
+
+
+def steps(uses: list[tuple[Checked, Decimal]],
+          outages: Iterable[tuple[Decimal, Decimal, int]] = ()) -> list[Step]:
+    """The load of one resource over time: a sweep over the start and end events (of the
+    placements and the outages) at exact decimal times. Every event at one instant is
+    applied before the instant's load is read, so at equal times an end frees its units
+    before a start takes them (an interval is ``[start, end)``). Empty when no placement
+    has times (an untimed placement counts as running throughout)."""
+    held = sum((n for c, n in uses if c.placement.start is None), Decimal(0))
+    events: dict[Decimal, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
+    for c, n in uses:
         p = c.placement
-        if p.start is None or p.end is None:
-            continue
-        if abs((p.end - p.start) - c.hours) > _HOUR_TOLERANCE:
-            out.append(Violation("schedule.duration", c.where,
-                                 f"runs {num(p.end - p.start)} h from {num(p.start)} to "
-                                 f"{num(p.end)}; the stage needs {num(c.hours)} h on "
-                                 f"{c.offer.id}"))
+        if p.start is not None and p.end is not None:
+            events[p.start][0] += n
+            events[p.end][0] -= n
+    if not events:
+        return []
+    for begin, end, k in outages:
+        events[begin][1] += k
+        events[end][1] -= k
+    out = []
+    down = Decimal(0)
+    for t in sorted(events):
+        held += events[t][0]
+        down += events[t][1]
+        out.append(Step(t, held, down))
     return out
 
 
 def _peak(uses: list[tuple[Checked, Decimal]]) -> tuple[Decimal, Decimal] | None:
-    """The first start instant with the most units in use, and that load; None if untimed.
-
-    A sweep over the start and end events; at equal times ends come first, since a
-    placement runs in ``[start, end)``."""
-    events: list[tuple[Decimal, int, Decimal]] = []
-    always = Decimal(0)
-    for c, n in uses:
-        p = c.placement
-        if p.start is None or p.end is None:
-            always += n
-        else:
-            events += [(p.start, 1, n), (p.end, 0, -n)]
-    if not events:
+    """The first instant with the most units in use, and that load; None if untimed."""
+    load = steps(uses)
+    if not load:
         return None
-    best: tuple[Decimal, Decimal] | None = None
-    load = always
-    for t, is_start, delta in sorted(events):
-        load += delta
-        if is_start and (best is None or load > best[1]):
-            best = (t, load)
-    return best
+    top = max(s.held for s in load)
+    return next((s.at, s.held) for s in load if s.held == top)
 
 
-def check_instants(world: World, by_resource: Uses) -> list[Violation]:
-    """At every start instant, the instances of each (site, offer) and the GPUs of each
-    (site, GPU model) in use fit in the inventory or quota."""
+def check_instants(world: World, by_resource: Uses,
+                   outages: Outages | None = None) -> list[Violation]:
+    """At every instant, the instances of each (site, offer) and the GPUs of each (site,
+    GPU model) in use, plus the units down in an outage then, fit in the inventory or
+    quota. Reported once per resource, at the first instant of its worst excess."""
     out = []
     for resource, uses in sorted(by_resource.items()):
-        peak = _peak(uses)
-        limit = _limit(world, resource)
-        if peak is not None and peak[1] > limit:
+        busy = [s for s in steps(uses, (outages or {}).get(resource, [])) if s.held > 0]
+        if not busy:
+            continue
+        worst = max(s.held + s.down for s in busy)
+        step = next(s for s in busy if s.held + s.down == worst)
+        limit = capacity_of(world, resource)
+        if worst > limit:
             what = "GPUs" if resource.startswith("gpu:") else "instances"
-            out.append(Violation("capacity.concurrency", f"{resource} at hour {num(peak[0])}",
-                                 f"{num(peak[1])} {what} in use at once; {limit} exist"))
+            down = f" and {num(step.down)} down (outage)" if step.down else ""
+            out.append(Violation("capacity.concurrency", f"{resource} at hour {num(step.at)}",
+                                 f"{num(step.held)} {what} in use at once{down}; "
+                                 f"{limit} exist"))
     return out
 
 
@@ -156,7 +178,8 @@ def _recomputed(world: World, by_resource: Uses) -> dict[str, tuple[int, int]]:
     for resource, uses in by_resource.items():
         for c, amount in uses:
             used[resource] += ceil_milli(amount / c.units * c.hours) * c.units
-    return {r: (u, ceil_milli(_limit(world, r) * world.period_hours)) for r, u in used.items()}
+    return {r: (u, ceil_milli(capacity_of(world, r) * world.period_hours))
+            for r, u in used.items()}
 
 
 def _milli(x: Decimal) -> str:
@@ -200,8 +223,9 @@ def check_resources(world: World, by_resource: Uses, plan: Plan) -> list[Violati
 
 
 def check_capacity(world: World, checked: list[Checked], plan: Plan) -> list[Violation]:
-    """Every capacity rule and the plan's own account of capacity use."""
-    by_resource = _uses(world, checked)
+    """The capacity rules per period and per stage, and the plan's ``resources[]``
+    (capacity at every instant is checked with the timeline,
+    :mod:`planner.verify.timeline`)."""
+    by_resource = uses_by_resource(world, checked)
     return (check_stage_at_once(world, by_resource) + check_period(world, by_resource)
-            + check_timing(checked) + check_instants(world, by_resource)
             + check_resources(world, by_resource, plan))

@@ -51,6 +51,7 @@ from planner.verify.base import (
 from planner.verify.base import round_usd as _round
 from planner.verify.capacity import check_capacity
 from planner.verify.claims import check_objective, check_status, foreign_plan
+from planner.verify.timeline import check_timeline
 
 __all__ = ["Previous", "Violation", "foreign_plan", "verify"]
 
@@ -142,7 +143,8 @@ def _check_purchase(settings: Settings, period_hours: Decimal, stage: Stage, sit
     if p.purchase in (Purchase.COMMIT_1Y, Purchase.COMMIT_3Y):
         price = (offer.commit_1y_per_hour if p.purchase is Purchase.COMMIT_1Y
                  else offer.commit_3y_per_hour)
-        always_on = stage.kind is StageKind.INFERENCE and stage.hours >= period_hours
+        always_on = (stage.kind is StageKind.INFERENCE
+                     and run_hours(stage, offer, settings) >= period_hours)
         if not (settings.allow_commitments and always_on and price is not None):
             out.append(Violation("purchase.commitment", where,
                                  f"{p.purchase.value} used but commitments are not allowed, the "
@@ -192,7 +194,7 @@ def _check_costs(ctx: _Ctx, c: Checked, artifact: Decimal) -> list[Violation]:
     settings = ctx.portfolio.settings
     units = c.units
     n = Decimal(p.instances) / units
-    hours = run_hours(stage, offer)
+    hours = run_hours(stage, offer, settings)
     if p.hours != hours.quantize(Decimal("0.000001")):
         out.append(Violation("cost.hours", where, f"hours {p.hours} ≠ {hours}"))
     price = {Purchase.SPOT: offer.spot_price_per_hour,
@@ -367,7 +369,8 @@ def _check_totals(ctx: _Ctx, plan: Plan) -> list[Violation]:
                            if got_g.get(k) != want_g.get(k))
             out.append(Violation("totals", f"totals.by_{key}",
                                  f"does not add up for {', '.join(wrong)}"))
-    out += check_objective(plan, sums["total"] + ctx.risk + ctx.preference)
+    out += check_objective(plan, sums["total"] + ctx.risk + ctx.preference
+                           + t.late_penalty_usd)  # checked by check_timeline
     return out + _check_caps(ctx, sums["total"], groups["team"])
 
 
@@ -379,7 +382,7 @@ def _resolve(ctx: _Ctx, i: int, p: Placement) -> Checked | Violation:
     site, offer = ctx.world.sites.get(p.site), ctx.world.offer(p.site, p.offer)
     if site is None or offer is None:
         return Violation("exists", where, f"{p.site}/{p.offer} is not an available offer")
-    return Checked(i, p, w, stage, site, offer)
+    return Checked(i, p, w, stage, site, offer, ctx.portfolio.settings)
 
 
 def _check_placements(ctx: _Ctx, plan: Plan,
@@ -433,5 +436,6 @@ def verify(portfolio: Portfolio, world: World, plan: Plan,
         out += _check_stages(ctx, by_stage)
         out += _check_dropped(ctx, plan, by_stage)
     out += check_capacity(world, ctx.checked, plan)
+    out += check_timeline(portfolio, world, ctx.checked, plan)
     out += _check_totals(ctx, plan)
     return out
