@@ -21,7 +21,8 @@ A **time-aware plan** (``horizon`` set) claims when everything runs, and:
 * precedence: a stage starts no earlier than every stage in its ``after`` list ends (the
   latest end over its placements); by default the pipeline order
   (:meth:`~planner.models.portfolio.Workload.predecessors`), except that an inference
-  stage live from hour 0 follows nothing;
+  stage without a go-live date (``earliest_start`` or ``deadline``) follows nothing: it
+  serves the current model;
 * capacity at every event point: the units every placement holds of each limited pool,
   plus the on-prem nodes down in an outage (``[from, to)``), fit in the pool
   (:func:`planner.verify.capacity.check_instants`);
@@ -251,7 +252,7 @@ def check_together(by_stage: ByStage) -> list[Violation]:
 def predecessors(settings: Settings, w: Workload, stage: Stage) -> list[Stage]:
     """The stages that must end before ``stage`` starts (module docstring)."""
     if stage.after is None and stage.kind is StageKind.INFERENCE \
-            and golive(settings, stage) <= 0:
+            and stage.earliest_start is None and stage.deadline is None:
         return []
     return w.predecessors(stage)
 
