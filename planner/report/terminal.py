@@ -19,11 +19,13 @@ from planner.report.explain import (
     dropped_rows,
     extra_fields,
     funded,
+    gang_text,
     partial_note,
     rejected_text,
     runner_up_text,
 )
 from planner.report.fmt import pct, plain, short, usd
+from planner.report.timeline import late_text, span_lines, span_text
 
 
 def headline(plan: Plan) -> Text:
@@ -42,6 +44,8 @@ def headline(plan: Plan) -> Text:
         if plan.totals.value_usd is not None:
             text.append(f", value {usd(plan.totals.value_usd)}")
         text.append(f", gap {gap}")
+        if plan.totals.late_penalty_usd:
+            text.append(f", late penalty {usd(plan.totals.late_penalty_usd)} (objective only)")
     return text
 
 
@@ -96,10 +100,20 @@ TEXT_COLUMNS = 2
 """Layouts: 2 = why here | runner-up, 1 = both in one column, 0 = one column for all."""
 
 
+def _runs_on(p: Placement) -> Text:
+    """Site, offer × instances (gangs), purchase option, when (start → end), hours late."""
+    lines = [p.site, f"{p.offer} ×{p.instances}", gang_text(p), p.purchase.value,
+             *span_lines(p)]
+    text = Text("\n".join(line for line in lines if line))
+    late = late_text(p)
+    if late:
+        text.append("\n" + late, style="red")
+    return text
+
+
 def _fixed_cells(p: Placement) -> tuple[Text, Text, Text]:
     moved = "\n(moved)" if getattr(p, "moved", False) else ""
-    return (Text(f"{p.workload}\n{p.stage}{moved}"),
-            Text(f"{p.site}\n{p.offer} ×{p.instances}\n{p.purchase.value}"),
+    return (Text(f"{p.workload}\n{p.stage}{moved}"), _runs_on(p),
             Text(f"{p.cost.total_usd:,.2f}"))
 
 
@@ -126,8 +140,9 @@ def _reasons_table(plan: Plan, rows: list[tuple[int, Placement]],
             table.add_row(*_fixed_cells(p), Text("\n").join([why, alternatives]))
         else:
             moved = " (moved)" if getattr(p, "moved", False) else ""
+            when = "".join(f" · {t}" for t in (gang_text(p), span_text(p), late_text(p)) if t)
             head = Text(f"{p.workload} / {p.stage}{moved} → {p.site} {p.offer} ×{p.instances} "
-                        f"{p.purchase.value} · ${p.cost.total_usd:,.2f}", style="bold")
+                        f"{p.purchase.value} · ${p.cost.total_usd:,.2f}{when}", style="bold")
             table.add_row(Text("\n").join([head, why, alternatives]))
     return table
 
