@@ -45,12 +45,12 @@ def carmaker(start: datetime | None = START) -> Plan:
 
 
 def dated_portfolio() -> Portfolio:
-    """The carmaker portfolio dated from START, perception-v7 due 2027-02-01 (soft) and its
-    testing not before hour 24."""
+    """The carmaker portfolio dated from START, perception-v7 training due 2027-01-28 12:00
+    (soft: ``carmaker()`` ends it 12 h late) and its testing not before hour 24."""
     data = yaml.safe_load(EXAMPLES["carmaker"].read_text("utf-8"))
     data["settings"]["horizon"] = {"start": "2027-01-04"}
     stages = next(w for w in data["workloads"] if w["id"] == "perception-v7")["stages"]
-    stages[0].update(deadline="2027-02-01", late_penalty_usd_per_hour=50)
+    stages[0].update(deadline="2027-01-28T12:00:00Z", late_penalty_usd_per_hour=50)
     stages[1]["earliest_start"] = 24
     return validate_as(Portfolio, data, "dated carmaker")
 
@@ -85,6 +85,8 @@ def test_every_pool_gets_a_gantt_with_one_bar_per_run_and_its_use_over_time() ->
         assert gantt.count('<g class="run">') == len(pool.runs) == len(bars(gantt)) > 0
         assert gantt.count('<g class="outage">') == len(pool.outages)
         assert figure.count('<svg class="chart utilization"') == 1
+        assert re.search(r'<svg class="chart gantt"[^>]* role="group"', gantt), \
+            "each bar's title is readable to screen readers"
         assert f"peak {pool.peak:,} at" in figure
     assert section.count("<h3>") == len({p.site for p in plan.schedule})
     extras = html.split('<section id="other">')[-1]
@@ -128,9 +130,9 @@ def test_deadline_and_earliest_start_come_from_the_portfolio() -> None:
     figure = figure_of(html, uid)
     axis = axis_of(plan)
     assert axis is not None
-    due = Frame(axis).x(28 * 24)
+    due = Frame(axis).x(588)
     assert (f'<line class="deadline" x1="{due:.1f}"' in figure
-            and 'stroke-dasharray="3 2"><title>soft deadline 2027-02-01 00:00</title>' in figure)
+            and 'stroke-dasharray="3 2"><title>soft deadline 2027-01-28 12:00</title>' in figure)
     assert "<title>earliest start 2027-01-05 00:00</title>" in figure
     assert figure.count('class="deadline"') == 1 and figure.count('class="release"') == 1
     assert 'class="deadline"' not in render_html(plan), "no portfolio, no markers"
@@ -139,7 +141,7 @@ def test_deadline_and_earliest_start_come_from_the_portfolio() -> None:
 def test_stage_marks_only_where_the_window_narrows_the_horizon() -> None:
     marks = stage_marks(dated_portfolio())
     assert set(marks) == {("perception-v7", "training"), ("perception-v7", "testing")}
-    assert marks[("perception-v7", "training")].due == 28 * 24
+    assert marks[("perception-v7", "training")].due == 588
     assert marks[("perception-v7", "training")].soft
     assert marks[("perception-v7", "testing")].release == 24
     assert marks[("perception-v7", "testing")].due is None

@@ -41,11 +41,13 @@ def unit_word(unit: str, n: int) -> str:
     return f"{n:,} {word}" + ("" if n == 1 else "s")
 
 
-def _svg(height: int, title: str, body: str, cls: str) -> str:
+def _svg(height: int, title: str, body: str, cls: str, role: str = "img") -> str:
+    """A chart; ``role="group"`` keeps its parts' titles (each bar's) readable to screen
+    readers, ``"img"`` reads the chart as one picture described by ``title``."""
     return (
         f'<svg class="chart {cls}" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" '
-        f'height="{height}" role="img" aria-label="{esc(title)}"><title>{esc(title)}</title>'
-        f"{body}</svg>"
+        f'height="{height}" role="{role}" aria-label="{esc(title)}"><title>{esc(title)}'
+        f"</title>{body}</svg>"
     )
 
 
@@ -174,7 +176,7 @@ def gantt(pool: PoolSchedule, axis: Axis, info: Mapping[tuple[str, str], RunInfo
     title = (f"Gantt chart of {pool.resource}: {len(pool.runs):,} runs, "
              f"{len(pool.outages):,} outages")
     body = hatch(f"g{uid}") + _grid(frame, top, bottom) + "".join(lanes)
-    return _svg(bottom + 4, title, body, "gantt")
+    return _svg(bottom + 4, title, body, "gantt", role="group")
 
 
 def resample(levels: Sequence[Level], hours: float, steps: int = MAX_STEPS) -> list[Level]:
