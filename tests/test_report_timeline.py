@@ -19,6 +19,8 @@ import yaml
 from browser import needs_chromium, open_in_chromium
 from click.testing import CliRunner
 from example_plans import EXAMPLES, plan_json
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from timeline_plans import PERIOD, scheduled
 
 from planner.cli.main import cli
@@ -303,3 +305,23 @@ def test_the_gantt_renders_in_chromium(tmp_path: Path) -> None:
     assert dom.count('class="bar"') == sum(len(p.runs) for p in plan.schedule)
     assert dom.count('class="utilization"') + dom.count("chart utilization") >= len(plan.schedule)
     assert "perception-v7 / training" in dom
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 50), st.integers(1, 20), st.integers(1, 4),
+                          st.booleans()), max_size=12))
+def test_use_over_time_matches_counting_at_every_hour(items: list[tuple[int, int, int, bool]]
+                                                       ) -> None:
+    """Brute force: at every hour, the level in effect counts the runs and outages then."""
+    runs = [Run(workload="w", stage=str(k), offer="n", start=Decimal(s), end=Decimal(s + d),
+                amount=n) for k, (s, d, n, down) in enumerate(items) if not down]
+    outages = [Window(start=Decimal(s), end=Decimal(s + d), amount=n)
+               for s, d, n, down in items if down]
+    pool = PoolSchedule(resource="offer:onprem:x/n", site="onprem:x", unit="instances",
+                        capacity=4, peak=0, peak_at=Decimal(0), runs=runs, outages=outages)
+    steps = levels(pool)
+    assert [lv.at for lv in steps] == sorted({lv.at for lv in steps})
+    for hour in range(75):
+        level = next(lv for lv in reversed(steps) if lv.at <= hour)
+        assert level.held == sum(r.amount for r in runs if r.start <= hour < r.end)
+        assert level.down == sum(o.amount for o in outages if o.start <= hour < o.end)
