@@ -96,6 +96,21 @@ def test_every_pool_gets_a_gantt_with_one_bar_per_run_and_its_use_over_time() ->
         assert f"{name}</code>" not in extras, f"{name} is left to the extras"
 
 
+def test_every_stage_is_on_one_timeline_by_workload() -> None:
+    """Cloud stages without a quota hold no pool, but they are on the stages' timeline."""
+    plan = carmaker()
+    html = render_html(plan.model_copy(update={"schedule": []}))
+    section = section_of(html)
+    assert "No stage uses a capacity-limited pool" in section
+    assert 'id="pool-' not in section
+    assert section.count('<g class="run">') == len(plan.placements) == len(bars(section))
+    labels = re.findall(r"<title>([\w-]+ / [\w-]+): ", section)
+    workloads = list(dict.fromkeys(p.workload for p in plan.placements))
+    assert sorted(labels, key=lambda t: workloads.index(t.split(" / ")[0])) == labels
+    assert ("<title>scenario-sim / training: 1 instance of g5.12xlarge at aws:us-east-1, "
+            "2027-01-04 00:00 → 2027-01-20 16:00 (400 h)</title>") in section
+
+
 def test_bars_span_their_runs_on_the_time_axis() -> None:
     plan = carmaker()
     uid = next(i for i, p in enumerate(plan.schedule) if p.resource == HGX)
@@ -218,7 +233,8 @@ def test_many_runs_are_summarized_and_the_page_stays_small() -> None:
             enumerate(plan.schedule * 20)]
     html = render_html(plan.model_copy(update={"schedule": many}), limits=Limits(lanes=30))
     section = section_of(html)
-    assert section.count('<g class="run">') == 30 * Limits().pools
+    pools = section.split('<figure class="pool" id="pool-')[1:]
+    assert sum(f.count('<g class="run">') for f in pools) == 30 * Limits().pools
     assert "Showing the first 30 of 5,000 runs" in section
     assert f"Showing the {Limits().pools} fullest of {len(many)} pools" in section
     assert len(html.encode()) < 5 * 1024 * 1024
@@ -290,7 +306,8 @@ def test_report_command_draws_the_schedule(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["report", str(_write(tmp_path, carmaker())), "-o",
                                       str(out)], catch_exceptions=False)
     assert result.exit_code == 0, result.stderr
-    assert section_of(out.read_text("utf-8")).count('<g class="run">') == 5
+    section = section_of(out.read_text("utf-8"))
+    assert section.count('<g class="run">') == 5 + 10  # the pools' runs, every placement
 
 
 @needs_chromium
@@ -302,7 +319,8 @@ def test_the_gantt_renders_in_chromium(tmp_path: Path) -> None:
     assert page.console == [], "\n".join(page.console)
     assert page.requests == [], f"the report requested {page.requests}"
     dom = section_of(page.dom)
-    assert dom.count('class="bar"') == sum(len(p.runs) for p in plan.schedule)
+    runs = sum(len(p.runs) for p in plan.schedule)
+    assert dom.count('class="bar"') == runs + len(plan.placements)
     assert dom.count('<svg class="chart utilization"') == len(plan.schedule)
     assert "perception-v7 / training" in dom
 

@@ -160,23 +160,29 @@ def _run_lane(frame: Frame, r: Run, y: float, unit: str, info: RunInfo) -> str:
             + _marks(frame, info.marks, y))
 
 
-def gantt(pool: PoolSchedule, axis: Axis, info: Mapping[tuple[str, str], RunInfo], *,
-          uid: int, limit: int) -> str:
-    """One lane per outage, then one lane per run (the first ``limit`` by start)."""
+def lanes(runs: Sequence[Run], outages: Sequence[Window], unit: str, axis: Axis,
+          info: Mapping[tuple[str, str], RunInfo], *, uid: int, title: str) -> str:
+    """A Gantt chart: one lane per outage (hatched), then one lane per run, in order."""
     frame = Frame(axis)
-    runs = sorted(pool.runs, key=lambda r: (r.start, r.end, r.workload, r.stage))[:limit]
     top = AXIS
-    lanes = [_outage_lane(frame, o, top + 4 + k * LANE, pool.unit, f"g{uid}")
-             for k, o in enumerate(pool.outages)]
-    first = top + 4 + len(lanes) * LANE
-    lanes += [_run_lane(frame, r, first + k * LANE, pool.unit,
+    parts = [_outage_lane(frame, o, top + 4 + k * LANE, unit, f"g{uid}")
+             for k, o in enumerate(outages)]
+    first = top + 4 + len(parts) * LANE
+    parts += [_run_lane(frame, r, first + k * LANE, unit,
                         info.get((r.workload, r.stage), RunInfo()))
               for k, r in enumerate(runs)]
-    bottom = top + 4 + len(lanes) * LANE
+    bottom = top + 4 + len(parts) * LANE
+    body = hatch(f"g{uid}") + _grid(frame, top, bottom) + "".join(parts)
+    return _svg(bottom + 4, title, body, "gantt", role="group")
+
+
+def gantt(pool: PoolSchedule, axis: Axis, info: Mapping[tuple[str, str], RunInfo], *,
+          uid: int, limit: int) -> str:
+    """The pool's outages, then its runs (the first ``limit`` by start)."""
+    runs = sorted(pool.runs, key=lambda r: (r.start, r.end, r.workload, r.stage))[:limit]
     title = (f"Gantt chart of {pool.resource}: {len(pool.runs):,} runs, "
              f"{len(pool.outages):,} outages")
-    body = hatch(f"g{uid}") + _grid(frame, top, bottom) + "".join(lanes)
-    return _svg(bottom + 4, title, body, "gantt", role="group")
+    return lanes(runs, pool.outages, pool.unit, axis, info, uid=uid, title=title)
 
 
 def resample(levels: Sequence[Level], hours: float, steps: int = MAX_STEPS) -> list[Level]:

@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from planner.models.plan import Plan, PoolSchedule
+from planner.models.plan import Plan, PoolSchedule, Run
 from planner.models.portfolio import Portfolio
 from planner.report.fmt import esc, resource_label
-from planner.report.gantt import RunInfo, gantt, legend, unit_word, utilization
+from planner.report.gantt import RunInfo, gantt, lanes, legend, unit_word, utilization
 from planner.report.sections import Limits, section
 from planner.report.timeline import (
     Axis,
@@ -66,6 +66,34 @@ def pool_figure(uid: int, pool: PoolSchedule, axis: Axis,
             f"{utilization(pool, axis, levels(pool), uid=uid)}</figure>")
 
 
+def stage_runs(plan: Plan) -> list[Run]:
+    """Every timed placement as a run (its instances, ``offer at site``), by workload (in
+    plan order), then start."""
+    order: dict[str, int] = {}
+    for p in plan.placements:
+        order.setdefault(p.workload, len(order))
+    rows = [Run(workload=p.workload, stage=p.stage, offer=f"{p.offer} at {p.site}",
+                start=p.start, end=p.end, amount=p.instances)
+            for p in plan.placements if p.start is not None and p.end is not None]
+    return sorted(rows, key=lambda r: (order[r.workload], r.start, r.end, r.stage))
+
+
+def stages_figure(plan: Plan, axis: Axis, info: dict[tuple[str, str], RunInfo],
+                  limits: Limits) -> str:
+    """Every stage on one timeline (cloud offers without a quota included)."""
+    runs = stage_runs(plan)
+    if not runs:
+        return ""
+    note = ""
+    if len(runs) > limits.lanes:
+        note = (f'<p class="muted">Showing the first {limits.lanes:,} of {len(runs):,} '
+                "placements (by workload).</p>")
+    chart = lanes(runs[:limits.lanes], [], "instances", axis, info, uid=len(plan.schedule),
+                  title=f"Timeline of all {len(runs):,} placements")
+    return (f'<figure class="pool" id="stages"><figcaption>Every stage, by workload'
+            f"</figcaption>{chart}{note}</figure>")
+
+
 def _lead(plan: Plan, axis: Axis, shown: int) -> str:
     length = esc(hours_text(axis.hours))
     if axis.start is not None:
@@ -74,9 +102,11 @@ def _lead(plan: Plan, axis: Axis, shown: int) -> str:
     else:
         when = (f"Times are hours from the start of the horizon ({length} hours long); the "
                 "portfolio gives it no start date.")
-    lead = ("When each stage holds units of a capacity-limited pool (an on-prem node class or "
-            "a cloud quota): one lane per run, outages hatched, then the units in use against "
-            f"the capacity. {when}")
+    lead = (f"When each stage runs, by workload; then, per site, when it holds units of a "
+            "capacity-limited pool (an on-prem node class or a cloud quota): one lane per "
+            f"run, outages hatched, and the units in use against the capacity. {when}")
+    if not plan.schedule:
+        lead += " No stage uses a capacity-limited pool."
     if shown < len(plan.schedule):
         lead += (f" Showing the {shown:,} fullest of {len(plan.schedule):,} pools; "
                  "the plan's <code>schedule</code> lists them all.")
@@ -84,14 +114,15 @@ def _lead(plan: Plan, axis: Axis, shown: int) -> str:
 
 
 def schedule(plan: Plan, portfolio: Portfolio | None, limits: Limits) -> str:
-    """The section (empty for a plan without a schedule)."""
+    """The section (empty for a plan without a timeline)."""
     axis = axis_of(plan)
     if axis is None:
         return ""
     info = run_info(plan, portfolio)
     pools = busiest(plan.schedule, limits.pools)
     kinds = sorted({i.kind for i in info.values() if i.kind is not None})
-    parts = [f'<p>{legend(kinds)}</p>']
+    parts = [f"<p>{legend(kinds)}</p>"]
+    parts.append(stages_figure(plan, axis, info, limits))
     site = None
     for uid, pool in pools:
         if pool.site != site:

@@ -84,15 +84,21 @@ class Axis:
 
 
 def axis_of(plan: Plan) -> Axis | None:
-    """The plan's time axis; ``None`` for a plan without a schedule (made before plans had
-    a timeline, or using no capacity-limited pool)."""
-    if not plan.schedule:
+    """The plan's time axis; ``None`` for a plan without a timeline (made before plans had
+    one)."""
+    if not plan.schedule and not timed(plan):
         return None
-    ends = [float(r.end) for s in plan.schedule for r in s.runs]
+    ends = [float(p.end) for p in plan.placements if p.end is not None]
+    ends += [float(r.end) for s in plan.schedule for r in s.runs]
     ends += [float(o.end) for s in plan.schedule for o in s.outages]
     length = float(plan.horizon.hours) if plan.horizon is not None else 0.0
     start = plan.horizon.start if plan.horizon is not None else None
     return Axis(max([length, *ends, 1.0]), start)
+
+
+def timed(plan: Plan) -> bool:
+    """Whether the plan says when its placements run."""
+    return any(p.start is not None for p in plan.placements)
 
 
 def _nice_step(span: float) -> float:
