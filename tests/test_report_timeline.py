@@ -29,8 +29,17 @@ from planner.models.plan import Plan, PoolSchedule, Run, Window
 from planner.models.portfolio import Portfolio
 from planner.report import render_html
 from planner.report.gantt import LABEL, RIGHT, WIDTH, Frame, resample
+from planner.report.lenient import plan_from_data
 from planner.report.sections import Limits
-from planner.report.timeline import MAX_TICKS, Axis, Level, axis_of, levels, stage_marks
+from planner.report.timeline import (
+    MAX_TICKS,
+    Axis,
+    Level,
+    axis_of,
+    hours_text,
+    levels,
+    stage_marks,
+)
 
 START = datetime(2027, 1, 4, tzinfo=UTC)
 HGX = "offer:onprem:ingolstadt-dc/hgx-h100"
@@ -165,13 +174,47 @@ def test_stage_marks_only_where_the_window_narrows_the_horizon() -> None:
     assert stage_marks(None) == {}
 
 
+def old_plan(name: str) -> Plan:
+    """An example's plan as a planner before plans had a timeline wrote it."""
+    data = json.loads(plan_json(name))
+    for key in ("horizon", "schedule"):
+        data.pop(key, None)
+    data["totals"].pop("late_penalty_usd", None)
+    for p in data["placements"]:
+        for key in ("start", "end", "start_at", "end_at", "late_hours", "nodes_per_replica"):
+            p.pop(key, None)
+    return plan_from_data(data, "old plan")[0]
+
+
 def test_a_plan_without_a_timeline_renders_as_before() -> None:
-    plan = Plan.model_validate_json(plan_json("carmaker"))
+    plan = old_plan("carmaker")
     assert plan.horizon is None and not plan.schedule
     html = render_html(plan)
     assert '<section id="schedule"' not in html and "#schedule" not in html
     assert ">when</th>" not in html
-    assert "nodes_per_replica" not in html and "late_hours" not in html
+    assert "<i>nodes_per_replica</i>" not in html and "<i>late_hours</i>" not in html
+    assert "<code>horizon</code>" not in html and "<code>schedule</code>" not in html
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_example_plans_draw_their_schedule(name: str) -> None:
+    """The planner's own plans: one bar per run of every pool and per placement."""
+    plan = Plan.model_validate_json(plan_json(name))
+    html = render_html(plan, validate_as(Portfolio, yaml.safe_load(
+        EXAMPLES[name].read_text("utf-8")), name))
+    if not plan.placements:
+        assert '<section id="schedule"' not in html
+        return
+    section = section_of(html)
+    assert bars(section.split('<figure class="pool" id="pool-')[0]) != [] or not plan.schedule
+    stages = re.search(r'<figure class="pool" id="stages">.*?</figure>', section, re.S)
+    assert stages and len(bars(stages.group(0))) == len(plan.placements)
+    for uid, pool in enumerate(plan.schedule):
+        figure = figure_of(section, uid)
+        assert len(bars(figure)) == len(pool.runs)
+    for p in plan.placements:
+        assert p.start is not None and f"h {hours_text(p.start)} → h {hours_text(p.end or 0)}" \
+            in html
 
 
 def test_names_in_the_schedule_are_escaped() -> None:
