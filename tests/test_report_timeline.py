@@ -386,3 +386,19 @@ def test_use_over_time_matches_counting_at_every_hour(items: list[tuple[int, int
         level = next(lv for lv in reversed(steps) if lv.at <= hour)
         assert level.held == sum(r.amount for r in runs if r.start <= hour < r.end)
         assert level.down == sum(o.amount for o in outages if o.start <= hour < o.end)
+
+
+def test_the_legend_names_only_what_is_drawn() -> None:
+    def legend_of(html: str) -> str:
+        match = re.search(r'<svg class="chart legend".*?</svg>', html, re.S)
+        assert match
+        return match.group(0)
+
+    full = legend_of(render_html(carmaker(), dated_portfolio()))
+    for text in ("training", "testing", "inference", "down (outage)", "units held",
+                 "earliest start", "deadline (dashed: soft)", "capacity"):
+        assert f">{text}</text>" in full
+    bare = legend_of(render_html(carmaker().model_copy(update={"schedule": []})))
+    assert ">training</text>" in bare
+    for text in ("down (outage)", "units held", "earliest start", "capacity"):
+        assert f">{text}</text>" not in bare

@@ -252,20 +252,26 @@ def utilization(pool: PoolSchedule, axis: Axis, levels: Sequence[Level], *, uid:
     return _svg(bottom + AXIS, title, body, "utilization")
 
 
-def legend(kinds: Sequence[str]) -> str:
-    """Swatches for the stage kinds, outages and markers used in the charts."""
+LEGEND = {
+    "outages": ('<rect width="12" height="12" fill="url(#hatch-legend)" '
+                f'stroke="{OUTAGE_COLOR}"/>', "down (outage)"),
+    "pools": (f'<rect width="12" height="12" fill="{HELD_COLOR}" fill-opacity="0.75"/>',
+              "units held"),
+    "release": (f'<line x1="6" y1="-1" x2="6" y2="13" stroke="{RELEASE_COLOR}" '
+                'stroke-width="2"/>', "earliest start"),
+    "due": (f'<line x1="6" y1="-1" x2="6" y2="13" stroke="{OUTAGE_COLOR}" stroke-width="2"/>',
+            "deadline (dashed: soft)"),
+    "capacity": (f'<line x1="0" y1="6" x2="12" y2="6" stroke="{CAPACITY_COLOR}" '
+                 'stroke-dasharray="4 2" stroke-width="1.5"/>', "capacity"),
+}
+
+
+def legend(kinds: Sequence[str], shown: Sequence[str]) -> str:
+    """Swatches for the stage kinds and the ``shown`` keys of ``LEGEND`` (what the charts
+    use: outages, pools, release and due markers, capacity)."""
     items = [(f'<rect width="12" height="12" rx="2" fill="{FIXED_COLORS.get(k, OTHER_COLOR)}"/>',
               k) for k in kinds]
-    items += [('<rect width="12" height="12" fill="url(#hatch-legend)" '
-               f'stroke="{OUTAGE_COLOR}"/>', "down (outage)"),
-              (f'<rect width="12" height="12" fill="{HELD_COLOR}" fill-opacity="0.75"/>',
-               "units held"),
-              (f'<line x1="6" y1="-1" x2="6" y2="13" stroke="{RELEASE_COLOR}" '
-               'stroke-width="2"/>', "earliest start"),
-              (f'<line x1="6" y1="-1" x2="6" y2="13" stroke="{OUTAGE_COLOR}" '
-               'stroke-width="2"/>', "deadline (dashed: soft)"),
-              (f'<line x1="0" y1="6" x2="12" y2="6" stroke="{CAPACITY_COLOR}" '
-               'stroke-dasharray="4 2" stroke-width="1.5"/>', "capacity")]
+    items += [LEGEND[key] for key in LEGEND if key in shown]
     parts, x = [], 0
     for swatch, text in items:
         parts.append(f'<g transform="translate({x},4)">{swatch}'

@@ -113,6 +113,16 @@ def _lead(plan: Plan, axis: Axis, shown: int) -> str:
     return lead
 
 
+def _drawn(plan: Plan, info: dict[tuple[str, str], RunInfo]) -> list[str]:
+    """The ``LEGEND`` keys the charts of this plan use."""
+    marks = [i.marks for i in info.values() if i.marks is not None]
+    used = {"outages": any(p.outages for p in plan.schedule),
+            "pools": bool(plan.schedule), "capacity": bool(plan.schedule),
+            "release": any(m.release is not None for m in marks),
+            "due": any(m.due is not None for m in marks)}
+    return [key for key, on in used.items() if on]
+
+
 def schedule(plan: Plan, portfolio: Portfolio | None, limits: Limits) -> str:
     """The section (empty for a plan without a timeline)."""
     axis = axis_of(plan)
@@ -121,7 +131,7 @@ def schedule(plan: Plan, portfolio: Portfolio | None, limits: Limits) -> str:
     info = run_info(plan, portfolio)
     pools = busiest(plan.schedule, limits.pools)
     kinds = sorted({i.kind for i in info.values() if i.kind is not None})
-    parts = [f"<p>{legend(kinds)}</p>"]
+    parts = [f"<p>{legend(kinds, _drawn(plan, info))}</p>"]
     parts.append(stages_figure(plan, axis, info, limits))
     site = None
     for uid, pool in pools:
