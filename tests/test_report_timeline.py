@@ -28,7 +28,7 @@ from planner.inputs.files import validate_as
 from planner.models.plan import Plan, PoolSchedule, Run, Window
 from planner.models.portfolio import Portfolio
 from planner.report import render_html
-from planner.report.gantt import LABEL, RIGHT, WIDTH, Frame, resample
+from planner.report.gantt import LABEL, RIGHT, WIDTH, Frame, resample, utilization
 from planner.report.lenient import plan_from_data
 from planner.report.sections import Limits
 from planner.report.timeline import (
@@ -402,3 +402,19 @@ def test_the_legend_names_only_what_is_drawn() -> None:
     assert ">training</text>" in bare
     for text in ("down (outage)", "units held", "earliest start", "capacity"):
         assert f">{text}</text>" not in bare
+
+
+def test_the_use_over_time_is_drawn_as_steps_up_to_the_capacity() -> None:
+    pool = PoolSchedule(
+        resource="offer:onprem:x/n", site="onprem:x", unit="instances", capacity=4, peak=4,
+        peak_at=Decimal(5),
+        runs=[Run(workload="a", stage="training", offer="n", start=Decimal(0),
+                  end=Decimal(10), amount=2)],
+        outages=[Window(start=Decimal(5), end=Decimal(10), amount=2)])
+    svg = utilization(pool, Axis(20.0, None), levels(pool), uid=0)
+    held = re.search(r'<path class="held" d="([^"]+)"', svg)
+    assert held and re.fullmatch(r"M[\d.]+,[\d.]+([HV][\d.]+)+Z", held.group(1))
+    assert held.group(1).count("H") == 2 * len(levels(pool))
+    cap = re.search(r'<line class="capacity" x1="[\d.]+" y1="([\d.]+)"', svg)
+    ys = [float(v) for v in re.findall(r"V([\d.]+)", held.group(1))]
+    assert cap and min(ys) == pytest.approx(float(cap.group(1)))  # 2 held + 2 down = 4

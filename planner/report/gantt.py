@@ -21,7 +21,7 @@ LANE, BAR, AXIS = 22, 14, 24
 PLOT = 120
 OUTAGE_COLOR, CAPACITY_COLOR, RELEASE_COLOR = "#c62828", "#c62828", "#2e7d32"
 GRID_COLOR, HELD_COLOR = "#e6e8eb", "#4e79a7"
-MAX_STEPS = 700
+MAX_STEPS = 360
 
 
 @dataclass(frozen=True)
@@ -207,13 +207,18 @@ def resample(levels: Sequence[Level], hours: float, steps: int = MAX_STEPS) -> l
 
 def _area(frame: Frame, levels: Sequence[Level], y: Callable[[float], float],
           lower: Callable[[Level], int], upper: Callable[[Level], int]) -> str:
-    """A step-shaped band between ``lower`` and ``upper`` units, as path data."""
-    ends = [lv.at for lv in levels[1:]] + [frame.axis.hours]
-    top = [f"{frame.x(a):.1f},{y(upper(lv)):.1f} {frame.x(b):.1f},{y(upper(lv)):.1f}"
-           for lv, a, b in zip(levels, [lv.at for lv in levels], ends, strict=True)]
-    bottom = [f"{frame.x(b):.1f},{y(lower(lv)):.1f} {frame.x(a):.1f},{y(lower(lv)):.1f}"
-              for lv, a, b in zip(levels, [lv.at for lv in levels], ends, strict=True)]
-    return "M" + " L".join(top + bottom[::-1]) + " Z"
+    """A step-shaped band between ``lower`` and ``upper`` units, as path data: along the
+    upper edge left to right, back along the lower edge (horizontal and vertical moves)."""
+    xs = [f"{frame.x(lv.at):.1f}" for lv in levels] + [f"{frame.x(frame.axis.hours):.1f}"]
+    ups = [f"{y(upper(lv)):.1f}" for lv in levels]
+    lows = [f"{y(lower(lv)):.1f}" for lv in levels]
+    path = [f"M{xs[0]},{ups[0]}"]
+    for i in range(len(levels)):
+        path.append(f"H{xs[i + 1]}" + (f"V{ups[i + 1]}" if i + 1 < len(levels) else ""))
+    path.append(f"V{lows[-1]}")
+    for i in reversed(range(len(levels))):
+        path.append(f"H{xs[i]}" + (f"V{lows[i - 1]}" if i > 0 else ""))
+    return "".join(path) + "Z"
 
 
 def utilization(pool: PoolSchedule, axis: Axis, levels: Sequence[Level], *, uid: int) -> str:
