@@ -1,5 +1,6 @@
-"""The report's schedule section: per capacity-limited site, a Gantt chart of each pool and
-its use over time (``Plan.schedule``). Plans without a schedule get no section.
+"""The report's schedule section: every stage on one timeline, then per capacity-limited
+site a Gantt chart of each pool and its use over time (``Plan.schedule``). Plans without a
+timeline (made before plans had one) get no section.
 """
 
 from __future__ import annotations
