@@ -44,8 +44,16 @@ KNOWN_PLACEMENT_FIELDS = frozenset(
         "runner_up",
         "cheaper_rejected",
         "moved",
+        "start",
+        "end",
+        "start_at",
+        "end_at",
+        "late_hours",
     }
 )
+# Placement fields of the timeline, in every JSON explanation (null when the plan makes no
+# claim about when).
+TIMELINE_FIELDS = {"nodes_per_replica", "start", "end", "start_at", "end_at", "late_hours"}
 KNOWN_ALTERNATIVE_FIELDS = frozenset(
     {"site", "offer", "purchase", "total_usd", "delta_usd", "why_not", "rule"}
 )
@@ -68,6 +76,14 @@ def extra_fields(placement: Placement) -> dict[str, Any]:
         return {}
     dumped = placement.model_dump(mode="json", include=set(names))
     return {k: v for k, v in dumped.items() if v not in (None, [], {}, "")}
+
+
+def gang_text(p: Placement) -> str | None:
+    """``'2 gangs of 4 nodes'`` when each replica runs on several instances at once."""
+    n = p.nodes_per_replica
+    if n <= 1:
+        return None
+    return f"{p.replicas:,} gang{'' if p.replicas == 1 else 's'} of {n:,} nodes"
 
 
 def conflict_text(conflict: object) -> str:
@@ -140,6 +156,7 @@ def explanation(p: Placement, more: dict[str, Any] | None = None) -> dict[str, A
         out["cheaper_rejected"] = rejected.model_dump(mode="json")
     if getattr(p, "moved", False):
         out["moved"] = True
+    out.update(p.model_dump(mode="json", include=TIMELINE_FIELDS))
     out.update(extra_fields(p))
     out.update(more or {})
     return out
@@ -157,6 +174,8 @@ def explanations(plan: Plan, more: dict[int, dict[str, Any]] | None = None) -> d
         "status": plan.status.value,
         "total_usd": str(plan.totals.total_usd),
         "value_usd": None if plan.totals.value_usd is None else str(plan.totals.value_usd),
+        "late_penalty_usd": str(plan.totals.late_penalty_usd),
+        "horizon": plan.horizon.model_dump(mode="json") if plan.horizon else None,
         "placements": [explanation(p, more.get(i)) for i, p in enumerate(plan.placements)],
         "unplaced": [u.model_dump(mode="json") for u in plan.unplaced],
         "dropped": [d.model_dump(mode="json") for d in plan.dropped],

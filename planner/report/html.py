@@ -18,6 +18,7 @@ from planner.report import sections, tables
 from planner.report.explain import partial_note
 from planner.report.fmt import esc, usd
 from planner.report.lenient import split_dropped
+from planner.report.schedule import schedule
 from planner.report.sections import Limits
 
 # Plan fields the report renders; anything else (a newer plan) goes to "Other plan data".
@@ -38,6 +39,8 @@ KNOWN_FIELDS = {
         "diagnosis",
         "moves",
         "pruned",
+        "horizon",
+        "schedule",
     },
     "solver": {
         "backend",
@@ -58,6 +61,7 @@ KNOWN_FIELDS = {
         "migration_usd",
         "spot_risk_usd",
         "preference_usd",
+        "late_penalty_usd",
         "total_usd",
         "by_provider",
         "by_site",
@@ -113,6 +117,8 @@ svg.chart text{font-size:12px;fill:var(--fg)}
 svg.chart text.muted{fill:var(--muted)}
 svg.chart text.donut-total{font-size:13px;font-weight:600}
 svg.cap{vertical-align:middle}
+svg.chart text.tick{font-size:11px}svg.chart text.inbar{fill:#fff}
+figure.pool{margin:0 0 14px}figure.pool svg{display:block}
 .scroll{overflow-x:auto;background:var(--card);border:1px solid var(--line);border-radius:8px}
 table{border-collapse:collapse;width:100%}
 th,td{padding:6px 9px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
@@ -120,6 +126,7 @@ th{background:#eef1f4;font-weight:600;font-size:12px;text-transform:uppercase;
 letter-spacing:.03em;color:#3a4656;position:sticky;top:0}
 tbody tr:nth-child(even){background:#fafbfc}
 td.num,th.num{text-align:right;white-space:nowrap}
+.nowrap{white-space:nowrap}
 td small{color:var(--muted)}
 ul.why{margin:0;padding-left:16px}
 .pill{display:inline-block;padding:0 8px;border-radius:10px;font-size:12px;background:#e6e8eb}
@@ -164,6 +171,7 @@ NAV = (
     ("moves", "Moves"),
     ("cost", "Cost"),
     ("capacity", "Capacity"),
+    ("schedule", "Schedule"),
     ("placements", "Placements"),
     ("workloads", "Workloads"),
     ("residency", "Residency"),
@@ -187,7 +195,8 @@ def render_html(
 ) -> str:
     """The whole report page for ``plan``.
 
-    ``portfolio`` adds allowed areas and dataset homes to the residency view;
+    ``portfolio`` adds allowed areas and dataset homes to the residency view, and each
+    stage's earliest start and deadline to the Gantt charts of a plan with a schedule;
     ``now`` adds each catalog's current age (leave it out for a reproducible page);
     ``dropped`` are fields a lenient load took out of a newer plan file.
     """
@@ -216,6 +225,7 @@ def render_html(
             sections.moves(plan, limits),
             sections.costs(plan, limits),
             sections.capacity(plan, limits),
+            schedule(plan, portfolio, limits),
             tables.placements(plan, limits, per_placement),
             tables.workloads(plan, limits),
             tables.residency(plan, portfolio, limits),

@@ -34,6 +34,8 @@ class Limits:
     chart_items: int = 12
     resources: int = 200
     residency: int = 300
+    pools: int = 40
+    lanes: int = 80
 
 
 def section(anchor: str, title: str, body: str, *, lead: str = "") -> str:
@@ -81,7 +83,8 @@ def _split_note(t: Any) -> str:
     migration = getattr(t, "migration_usd", None)
     if migration:
         note += f" · moves {esc(usd(migration))}"
-    for name, label in (("spot_risk_usd", "spot risk"), ("preference_usd", "off-preference")):
+    for name, label in (("spot_risk_usd", "spot risk"), ("preference_usd", "off-preference"),
+                        ("late_penalty_usd", "late penalty")):
         value = getattr(t, name, None)
         if value:
             note += f"<br>objective also weighs {label}: {esc(usd(value))}"

@@ -18,7 +18,7 @@ from planner.report.explain import (
     dropped_value,
     extra_fields,
     funded,
-    instance_count,
+    gang_text,
     planned_of,
     rejected_text,
     runner_up_text,
@@ -26,6 +26,7 @@ from planner.report.explain import (
 from planner.report.fmt import esc, num, pct, plain, short, usd
 from planner.report.residency import Touch, country_counts, residency_view
 from planner.report.sections import Limits, section, table
+from planner.report.timeline import late_text, span_lines
 
 
 def _why(p: Placement, more: dict[str, Any]) -> str:
@@ -42,11 +43,26 @@ def _stage(p: Placement) -> str:
 
 
 def _count(p: Placement) -> str:
-    """Instances, and what they are: replicas × nodes per replica."""
-    text = instance_count(p)
-    if text == str(p.instances):
-        return esc(p.instances)
-    return f"{esc(p.instances)}<br><small>{esc(text.split(' ', 1)[1])}</small>"
+    replicas = getattr(p, "replicas", None)
+    gang = gang_text(p)
+    if gang:
+        return f"{esc(p.instances)}<br><small>{esc(gang)}</small>"
+    if p.kind.value == "inference" and isinstance(replicas, int) and replicas != p.instances:
+        word = "replica" if replicas == 1 else "replicas"
+        return f"{esc(p.instances)}<br><small>for {esc(replicas)} {word}</small>"
+    return esc(p.instances)
+
+
+def _when(p: Placement) -> str:
+    """Start → end (dates when the horizon is dated, else hours), hours late in red."""
+    lines = span_lines(p)
+    if not lines:
+        return "–"
+    out = "<br>".join(f'<span class="nowrap">{esc(line)}</span>' for line in lines)
+    late = late_text(p)
+    if late:
+        out += f'<br><span class="badge st-binding">{esc(late)}</span>'
+    return out
 
 
 def _cost(p: Placement) -> str:
@@ -67,9 +83,10 @@ def _alternatives(p: Placement) -> str:
     return out
 
 
-def _placement_row(p: Placement, more: dict[str, Any]) -> list[str]:
+def _placement_row(p: Placement, more: dict[str, Any], timed: bool) -> list[str]:
     gpu = f"{num(p.gpus_per_instance)}× {p.gpu_model}" if p.gpu_model else "CPU"
     moved = ' <span class="badge st-moved">moved</span>' if getattr(p, "moved", False) else ""
+    when = [_when(p)] if timed else []
     return [
         esc(p.workload) + moved,
         _stage(p),
@@ -77,6 +94,7 @@ def _placement_row(p: Placement, more: dict[str, Any]) -> list[str]:
         f"{esc(p.site)}<br><small>{esc(p.country)}</small>",
         f"{esc(p.offer)}<br><small>{esc(gpu)}</small>",
         _count(p),
+        *when,
         f'<span class="pill p-{esc(p.purchase.value)}">{esc(p.purchase.value)}</span>',
         _cost(p),
         _why(p, more),
@@ -102,9 +120,12 @@ def placements(plan: Plan, limits: Limits, more: dict[int, dict[str, Any]] | Non
             "every stage is counted in the workload and team tables below, and "
             "<code>planner explain PLAN --json</code> lists them all."
         )
-    headers = ["workload", "stage", "team", "site", "offer", "instances", "purchase", "cost",
-               "why here", "runner-up / ruled out"]
-    body = table(headers, [_placement_row(p, more.get(i, {})) for i, p in rows], numeric=(5, 7))
+    timed = any(p.start is not None for p in plan.placements)
+    headers = ["workload", "stage", "team", "site", "offer", "instances",
+               *(["when"] if timed else []),
+               "purchase", "cost", "why here", "runner-up / ruled out"]
+    body = table(headers, [_placement_row(p, more.get(i, {}), timed) for i, p in rows],
+                 numeric=(5, 8 if timed else 7))
     return section("placements", "Placements", body, lead=lead)
 
 

@@ -19,12 +19,13 @@ from planner.report.explain import (
     dropped_rows,
     extra_fields,
     funded,
-    instance_count,
+    gang_text,
     partial_note,
     rejected_text,
     runner_up_text,
 )
 from planner.report.fmt import pct, plain, short, usd
+from planner.report.timeline import late_text, span_lines, span_text
 
 
 def headline(plan: Plan) -> Text:
@@ -43,6 +44,8 @@ def headline(plan: Plan) -> Text:
         if plan.totals.value_usd is not None:
             text.append(f", value {usd(plan.totals.value_usd)}")
         text.append(f", gap {gap}")
+        if plan.totals.late_penalty_usd:
+            text.append(f", late penalty {usd(plan.totals.late_penalty_usd)} (objective only)")
     return text
 
 
@@ -97,12 +100,20 @@ TEXT_COLUMNS = 2
 """Layouts: 2 = why here | runner-up, 1 = both in one column, 0 = one column for all."""
 
 
+def _runs_on(p: Placement) -> Text:
+    """Site, offer × instances (gangs), purchase option, when (start → end), hours late."""
+    lines = [p.site, f"{p.offer} ×{p.instances}", gang_text(p), p.purchase.value,
+             *span_lines(p)]
+    text = Text("\n".join(line for line in lines if line))
+    late = late_text(p)
+    if late:
+        text.append("\n" + late, style="red")
+    return text
+
+
 def _fixed_cells(p: Placement) -> tuple[Text, Text, Text]:
     moved = "\n(moved)" if getattr(p, "moved", False) else ""
-    count = instance_count(p)  # "8 (2 replicas × 4 nodes)": the parts on a line of their own
-    parts = f"\n{count.split(' (', 1)[1][:-1]}" if " (" in count else ""
-    return (Text(f"{p.workload}\n{p.stage}{moved}"),
-            Text(f"{p.site}\n{p.offer} ×{p.instances}{parts}\n{p.purchase.value}"),
+    return (Text(f"{p.workload}\n{p.stage}{moved}"), _runs_on(p),
             Text(f"{p.cost.total_usd:,.2f}"))
 
 
@@ -129,9 +140,9 @@ def _reasons_table(plan: Plan, rows: list[tuple[int, Placement]],
             table.add_row(*_fixed_cells(p), Text("\n").join([why, alternatives]))
         else:
             moved = " (moved)" if getattr(p, "moved", False) else ""
-            head = Text(f"{p.workload} / {p.stage}{moved} → {p.site} {p.offer} "
-                        f"×{instance_count(p)} {p.purchase.value} · ${p.cost.total_usd:,.2f}",
-                        style="bold")
+            when = "".join(f" · {t}" for t in (gang_text(p), span_text(p), late_text(p)) if t)
+            head = Text(f"{p.workload} / {p.stage}{moved} → {p.site} {p.offer} ×{p.instances} "
+                        f"{p.purchase.value} · ${p.cost.total_usd:,.2f}{when}", style="bold")
             table.add_row(Text("\n").join([head, why, alternatives]))
     return table
 
@@ -168,8 +179,8 @@ class _ResponsiveTable:
 
 def _compact_table(plan: Plan, only: set[str] | None) -> Table:
     table = Table(show_edge=False, pad_edge=False)
-    for col in ("workload", "stage", "site", "offer", "instances", "purchase", "cost $"):
-        table.add_column(col, justify="right" if col in ("instances", "cost $") else "left")
+    for col in ("workload", "stage", "site", "offer", "n", "purchase", "cost $"):
+        table.add_column(col, justify="right" if col in ("n", "cost $") else "left")
     for p in plan.placements:
         if only is None or p.workload in only:
             table.add_row(
@@ -177,7 +188,7 @@ def _compact_table(plan: Plan, only: set[str] | None) -> Table:
                 Text(p.stage),
                 Text(p.site),
                 Text(p.offer),
-                Text(instance_count(p)),
+                Text(str(p.instances)),
                 Text(p.purchase.value),
                 Text(f"{p.cost.total_usd:,.2f}"),
             )
