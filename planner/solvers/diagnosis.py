@@ -26,6 +26,7 @@ minimal) and the summary says so.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ortools.sat.python import cp_model
@@ -36,28 +37,35 @@ from planner.solvers.cpsat_model import ModelBuilder, configure, validated
 
 
 @dataclass
-class _Guarded:
-    problem: Problem
+class Guarded:
+    """A model whose relaxable rules each hold only if their assumption literal does."""
+
     literals: dict[str, cp_model.IntVar]
     model: cp_model.CpModel
 
 
-def _guarded_model(problem: Problem) -> _Guarded:
-    literals: dict[str, cp_model.IntVar] = {}
-    builder = ModelBuilder(problem)
+def literal_maker(model: cp_model.CpModel, literals: dict[str, cp_model.IntVar]
+                  ) -> Callable[[str], cp_model.IntVar]:
+    """A guard: one assumption literal per rule name (the same literal for the same name)."""
 
     def guard(name: str) -> cp_model.IntVar:
         if name not in literals:
-            literals[name] = builder.model.new_bool_var(f"rule[{name}]")
+            literals[name] = model.new_bool_var(f"rule[{name}]")
         return literals[name]
 
-    builder.guard = guard
+    return guard
+
+
+def _guarded_model(problem: Problem) -> Guarded:
+    literals: dict[str, cp_model.IntVar] = {}
+    builder = ModelBuilder(problem)
+    builder.guard = literal_maker(builder.model, literals)
     model = builder.build(with_objective=False)
     validated(model, "diagnosis")
-    return _Guarded(problem, literals, model)
+    return Guarded(literals, model)
 
 
-def _feasible(g: _Guarded, enforced: list[str], options: SolveOptions) -> bool | None:
+def _feasible(g: Guarded, enforced: list[str], options: SolveOptions) -> bool | None:
     """Solve with ``enforced`` rules on and every other rule free; None if undecided (also
     when the deadline has passed)."""
     if options.deadline is not None and options.deadline.expired():
@@ -74,7 +82,7 @@ def _feasible(g: _Guarded, enforced: list[str], options: SolveOptions) -> bool |
     return None
 
 
-def _core(g: _Guarded, options: SolveOptions) -> list[str] | None:
+def _core(g: Guarded, options: SolveOptions) -> list[str] | None:
     names = sorted(g.literals)
     g.model.clear_assumptions()
     g.model.add_assumptions([g.literals[n] for n in names])
@@ -86,7 +94,7 @@ def _core(g: _Guarded, options: SolveOptions) -> list[str] | None:
     return sorted(index[i] for i in solver.sufficient_assumptions_for_infeasibility())
 
 
-def _deletion_filter(g: _Guarded, core: list[str],
+def _deletion_filter(g: Guarded, core: list[str],
                      options: SolveOptions) -> tuple[list[str], bool]:
     """The core shrunk until dropping any rule admits a plan; False when time ran out
     before every rule was tried (the set still conflicts, but may not be minimal)."""
@@ -105,7 +113,11 @@ def _deletion_filter(g: _Guarded, core: list[str],
 def find_core(problem: Problem, options: SolveOptions) -> Core:
     """A minimal set of rule groups that admit no plan together, within the deadline of
     ``options`` (see :class:`~planner.solvers.base.Core`)."""
-    guarded = _guarded_model(problem)
+    return core_of(_guarded_model(problem), options)
+
+
+def core_of(guarded: Guarded, options: SolveOptions) -> Core:
+    """A minimal set of the guarded rules that admit no plan together (module docstring)."""
     core = _core(guarded, options)
     if not core:
         return Core(None if core is None else ())
@@ -120,7 +132,11 @@ def check_conflict(problem: Problem, rules: list[str], options: SolveOptions) ->
     """Re-solve an infeasibility claim: the named rules together admit no plan (every
     other rule free), and dropping any one of them admits one. With no rules named, the
     claim is that no plan exists at all (every rule in force)."""
-    guarded = _guarded_model(problem)
+    return check_guarded(_guarded_model(problem), rules, options)
+
+
+def check_guarded(guarded: Guarded, rules: list[str], options: SolveOptions) -> ConflictCheck:
+    """:func:`check_conflict` on a guarded model."""
     unknown = [r for r in rules if r not in guarded.literals]
     if unknown:
         return ConflictCheck(False, f"{', '.join(unknown)}: not a rule of this portfolio")

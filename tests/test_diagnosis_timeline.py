@@ -1,0 +1,154 @@
+"""The time-aware infeasibility diagnosis: deadlines, windows, precedence arcs and outages
+as assumption literals on the exact schedule model; every core is re-solved."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from planner.models.problem import Problem
+from planner.models.timing import Outage, Precedence, Timing
+from planner.solvers.base import SolveOptions, SolveStatus
+from planner.solvers.schedule_cpsat import solve_schedule
+from planner.solvers.schedule_diagnosis import (
+    TimedNames,
+    check_timed_conflict,
+    diagnose_timed,
+    find_timed_core,
+)
+
+OPTS = SolveOptions(time_limit_s=20, workers=1, deterministic=True)
+POOL = "offer:onprem:dc/dgx"
+
+
+def _pool(use_now: list[int], cap: int, horizon: int, hours: list[int], *,
+          due: list[int] | None = None, release: list[int] | None = None,
+          precedence: tuple[Precedence, ...] = (), outages: tuple[Outage, ...] = ()
+          ) -> tuple[Problem, Timing]:
+    """One option per stage, all on one on-prem pool of ``cap`` nodes (whose node-hours
+    per period never bind)."""
+    n = len(use_now)
+    problem = Problem(
+        n_stages=n, stage_ptr=np.arange(n + 1), units=np.ones(n, dtype=np.int64),
+        opt_cost=np.full(n, 100), opt_obj=np.full(n, 100), opt_compute=np.full(n, 100),
+        opt_ub=np.ones(n, dtype=np.int64), opt_site=np.zeros(n, dtype=np.int64),
+        opt_moved=np.zeros(n, dtype=bool), use_opt=np.arange(n),
+        use_res=np.zeros(n, dtype=np.int64),
+        use_amt=np.array([u * h * 1000 for u, h in zip(use_now, hours, strict=True)]),
+        res_cap=np.array([cap * horizon * 1000]), res_names=(POOL,),
+        site_names=("onprem:dc",), site_provider=("onprem",), site_cloud=(False,),
+        stage_keys=tuple(f"fraud/s{i}" for i in range(n)))
+    timing = Timing(horizon=horizon, opt_hours=np.array(hours),
+                    release=np.array(release or [0] * n), due=np.array(due or [horizon] * n),
+                    late_cost=np.zeros(n, dtype=np.int64), to_end=np.zeros(n, dtype=bool),
+                    use_now=np.array(use_now), res_now=np.array([cap]),
+                    precedence=precedence, outages=outages)
+    return problem, timing
+
+
+def _status(problem: Problem, timing: Timing) -> SolveStatus:
+    return solve_schedule(problem, timing, OPTS).solution.status
+
+
+def _without(problem: Problem, timing: Timing, rule: str) -> Timing:
+    """The timing with one named time rule dropped (what "dropping it" means)."""
+    names = TimedNames.default(problem, timing)
+    kind = rule.split(":", 1)[0]
+    if kind in ("deadline", "window"):
+        s = getattr(names, kind).index(rule)
+        field, free = ("due", timing.horizon) if kind == "deadline" else ("release", 0)
+        values = getattr(timing, field).copy()
+        values[s] = free
+        return dataclasses.replace(timing, **{field: values})
+    k = getattr(names, kind).index(rule)
+    field = "precedence" if kind == "after" else "outages"
+    return dataclasses.replace(timing, **{field: tuple(
+        r for i, r in enumerate(getattr(timing, field)) if i != k)})
+
+
+def _assert_each_drop_admits_a_schedule(problem: Problem, timing: Timing,
+                                        rules: list[str]) -> None:
+    assert _status(problem, timing) is SolveStatus.INFEASIBLE
+    for rule in rules:
+        if rule.startswith("capacity:"):
+            more = dataclasses.replace(timing, res_now=timing.res_now + 100)
+            assert _status(problem, more) is SolveStatus.OPTIMAL, rule
+        else:
+            assert _status(problem, _without(problem, timing, rule)) is SolveStatus.OPTIMAL, rule
+
+
+def test_a_deadline_and_an_outage_conflict_and_dropping_either_admits_a_schedule() -> None:
+    # 4 nodes; training needs all 4 for 100 h, done by hour 120; 2 nodes are down during
+    # [10, 50): it can start at 50 at the earliest and end at 150.
+    problem, timing = _pool([4], cap=4, horizon=300, hours=[100], due=[120],
+                            outages=(Outage(0, 10, 50, 2),))
+    rules, note = diagnose_timed(problem, timing, OPTS)
+    assert "deadline:fraud/s0" in rules and "outage:onprem:dc/dgx#0" in rules
+    assert set(rules) <= {"deadline:fraud/s0", "outage:onprem:dc/dgx#0", f"capacity:{POOL}"}
+    assert note == "dropping any one of these rules admits a plan"
+    _assert_each_drop_admits_a_schedule(problem, timing, rules)
+
+
+def test_an_outage_that_does_not_matter_stays_out_of_the_core() -> None:
+    # The second outage (after the deadline) takes nothing the job needs.
+    problem, timing = _pool([4], cap=4, horizon=300, hours=[100], due=[120],
+                            outages=(Outage(0, 10, 50, 2), Outage(0, 200, 250, 4)))
+    found = find_timed_core(problem, timing, OPTS)
+    assert found.rules is not None and found.minimal
+    assert "outage:onprem:dc/dgx#1" not in found.rules
+    assert "outage:onprem:dc/dgx#0" in found.rules
+
+
+def test_a_precedence_chain_too_long_for_its_deadline() -> None:
+    # training → testing → evaluation, 40 h each on one node, the last done by hour 100:
+    # the chain needs 120 h. Capacity is plentiful; only the arcs and the deadline conflict.
+    chain = (Precedence(0, 1), Precedence(1, 2))
+    problem, timing = _pool([1, 1, 1], cap=3, horizon=200, hours=[40, 40, 40],
+                            due=[200, 200, 100], precedence=chain)
+    rules, _ = diagnose_timed(problem, timing, OPTS)
+    assert sorted(rules) == ["after:fraud/s0->s1", "after:fraud/s1->s2", "deadline:fraud/s2"]
+    _assert_each_drop_admits_a_schedule(problem, timing, rules)
+
+
+def test_an_earliest_start_and_a_deadline_leave_too_short_a_window() -> None:
+    problem, timing = _pool([1, 1], cap=2, horizon=200, hours=[60, 10], release=[50, 0],
+                            due=[100, 200])
+    rules, _ = diagnose_timed(problem, timing, OPTS)
+    assert sorted(rules) == ["deadline:fraud/s0", "window:fraud/s0"]
+    _assert_each_drop_admits_a_schedule(problem, timing, rules)
+
+
+def test_a_rule_named_none_is_never_relaxed() -> None:
+    # With the deadline not relaxable, the window alone is the conflict.
+    problem, timing = _pool([1], cap=1, horizon=200, hours=[60], release=[50], due=[100])
+    names = TimedNames.default(problem, timing)
+    fixed = dataclasses.replace(names, deadline=(None,))
+    rules, _ = diagnose_timed(problem, timing, OPTS, fixed)
+    assert rules == ["window:fraud/s0"]
+
+
+def test_a_stage_longer_than_the_horizon_is_no_rule_anyone_can_drop() -> None:
+    problem, timing = _pool([1], cap=1, horizon=50, hours=[60])
+    rules, note = diagnose_timed(problem, timing, OPTS)
+    assert rules == [] and "horizon" in note
+
+
+def test_the_claim_recheck_confirms_a_timed_core_and_refutes_wrong_claims() -> None:
+    problem, timing = _pool([4], cap=4, horizon=300, hours=[100], due=[120],
+                            outages=(Outage(0, 10, 50, 2),))
+    rules, _ = diagnose_timed(problem, timing, OPTS)
+    ok = check_timed_conflict(problem, timing, rules, OPTS)
+    assert ok.holds is True, ok.message
+    alone = check_timed_conflict(problem, timing, ["deadline:fraud/s0"], OPTS)
+    assert alone.holds is False and "a plan exists" in alone.message
+    unknown = check_timed_conflict(problem, timing, ["deadline:fraud/s9"], OPTS)
+    assert unknown.holds is False and "not a rule" in unknown.message
+    fine = dataclasses.replace(timing, due=np.array([300]))
+    assert check_timed_conflict(problem, fine, [], OPTS).holds is False
+
+
+def test_a_feasible_schedule_has_no_core() -> None:
+    problem, timing = _pool([2], cap=4, horizon=300, hours=[100], due=[120],
+                            outages=(Outage(0, 10, 50, 2),))
+    assert find_timed_core(problem, timing, OPTS).rules is None
