@@ -4,9 +4,17 @@ as assumption literals on the exact schedule model; every core is re-solved."""
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import numpy as np
+from builders import NOW, portfolio, small_catalog, training, workload
 
+from planner.compile.arrays import build_problem
+from planner.compile.candidates import generate
+from planner.compile.resolve import build_world
+from planner.compile.timing import build_timing
+from planner.explain.conflicts import explain_timed_conflicts, recheck_timed_conflicts
+from planner.models.portfolio import Portfolio
 from planner.models.problem import Problem
 from planner.models.timing import Outage, Precedence, Timing
 from planner.solvers.base import SolveOptions, SolveStatus
@@ -86,7 +94,7 @@ def test_a_deadline_and_an_outage_conflict_and_dropping_either_admits_a_schedule
     rules, note = diagnose_timed(problem, timing, OPTS)
     assert "deadline:fraud/s0" in rules and "outage:onprem:dc/dgx#0" in rules
     assert set(rules) <= {"deadline:fraud/s0", "outage:onprem:dc/dgx#0", f"capacity:{POOL}"}
-    assert note == "dropping any one of these rules admits a plan"
+    assert note == "dropping any one of these rules makes the portfolio feasible"
     _assert_each_drop_admits_a_schedule(problem, timing, rules)
 
 
@@ -152,3 +160,84 @@ def test_a_feasible_schedule_has_no_core() -> None:
     problem, timing = _pool([2], cap=4, horizon=300, hours=[100], due=[120],
                             outages=(Outage(0, 10, 50, 2),))
     assert find_timed_core(problem, timing, OPTS).rules is None
+
+
+# --- a portfolio: the conflict in words, re-solved --------------------------------------
+
+def _fraud(deadline: str | None = "2027-01-12", outage: bool = True,
+           residency: bool = True, nodes: int = 4) -> Portfolio:
+    offer: dict[str, Any] = {"id": "dgx-a100", "gpu_model": "A100-80GB", "gpu_count": 8,
+                             "vcpus": 128, "memory_gib": 1024, "price_per_hour": 20,
+                             "nodes": nodes}
+    if outage:  # half the pod is down in the first week
+        offer["outages"] = [{"from": "2027-01-01", "to": "2027-01-08", "nodes": 2}]
+    stage = training(hours=130, gpus=32, **({"deadline": deadline} if deadline else {}))
+    w = workload("fraud-eu", [stage], home="onprem:frankfurt",
+                 **({"sites": ["onprem:frankfurt"]} if residency else {}))
+    return portfolio([w], settings={"horizon": {"start": "2027-01-01", "end": "2027-04-01"}},
+                     onprem=[{"id": "onprem:frankfurt", "country": "DE", "offers": [offer]}])
+
+
+def _schedule_status(p: Portfolio) -> SolveStatus:
+    world = build_world(p, [small_catalog()], now=NOW)
+    cands = generate(p, world)
+    problem = build_problem(cands, world)
+    timing = build_timing(p, cands, problem, world.gpu_quotas)
+    return solve_schedule(problem, timing, OPTS).solution.status
+
+
+def test_a_portfolio_deadline_and_outage_conflict_in_words() -> None:
+    p = _fraud()
+    world = build_world(p, [small_catalog()], now=NOW)
+    cands = generate(p, world)
+    conflicts, summary = explain_timed_conflicts(p, world, cands, OPTS)
+    rules = [c.rule for c in conflicts]
+    assert sorted(rules) == ["capacity:offer:onprem:frankfurt/dgx-a100",
+                             "deadline:fraud-eu/training", "outage:onprem:frankfurt/dgx-a100#0",
+                             "residency.sites:fraud-eu"]
+    words = {c.rule: c.message for c in conflicts}
+    assert words["deadline:fraud-eu/training"] == "training of fraud-eu must end by 2027-01-12"
+    assert words["outage:onprem:frankfurt/dgx-a100#0"] == (
+        "onprem:frankfurt has 2 of 4 × dgx-a100 down from 2027-01-01 to 2027-01-08")
+    assert words["capacity:offer:onprem:frankfurt/dgx-a100"] == (
+        "onprem:frankfurt has 4 × dgx-a100 at once")
+    assert ("training of fraud-eu needs 4 × dgx-a100 at once for 130 h before 2027-01-12; "
+            "onprem:frankfurt has 4 × dgx-a100, 2 free in that window (outage 2027-01-01 to "
+            "2027-01-08)") in summary
+    assert "dropping any one of these rules makes the portfolio feasible" in summary
+    # Re-solved: infeasible as given, and dropping each rule of the core admits a schedule.
+    assert _schedule_status(p) is SolveStatus.INFEASIBLE
+    for relaxed in (_fraud(deadline=None), _fraud(outage=False), _fraud(residency=False),
+                    _fraud(nodes=6)):
+        assert _schedule_status(relaxed) is SolveStatus.OPTIMAL
+    check = recheck_timed_conflicts(p, world, cands, rules, OPTS)
+    assert check.holds is True, check.message
+    assert recheck_timed_conflicts(p, world, cands, rules[:1], OPTS).holds is False
+
+
+def test_an_undeclared_deadline_is_not_a_rule_of_the_portfolio() -> None:
+    # Without a deadline (the horizon is the only limit) a feasible portfolio has no core;
+    # a claim naming a deadline it does not declare is refuted as unknown.
+    p = _fraud(deadline=None)
+    world = build_world(p, [small_catalog()], now=NOW)
+    cands = generate(p, world)
+    check = recheck_timed_conflicts(p, world, cands, ["deadline:fraud-eu/training"], OPTS)
+    assert check.holds is False and "not a rule" in check.message
+
+
+def test_a_pipeline_too_long_for_the_testing_deadline_names_the_arc() -> None:
+    # training (100 h) then testing (100 h), testing due at hour 150: the cloud has any
+    # number of GPUs, so only the order and the deadline conflict.
+    stages = [training(hours=100, gpus=8), training(hours=100, gpus=8, kind="testing",
+                                                     deadline=150)]
+    p = portfolio([workload("fraud-eu", stages)])
+    world = build_world(p, [small_catalog()], now=NOW)
+    cands = generate(p, world)
+    conflicts, summary = explain_timed_conflicts(p, world, cands, OPTS)
+    assert {c.rule: c.message for c in conflicts} == {
+        "after:fraud-eu/training->testing": "testing of fraud-eu starts only after its "
+                                            "training ends",
+        "deadline:fraud-eu/testing": "testing of fraud-eu must end by hour 150"}
+    assert "testing of fraud-eu needs 100 h before hour 150; its sites have no limit" in summary
+    assert recheck_timed_conflicts(p, world, cands, [c.rule for c in conflicts],
+                                   OPTS).holds is True

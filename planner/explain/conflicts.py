@@ -14,12 +14,21 @@ import numpy as np
 
 from planner.compile.arrays import build_problem
 from planner.compile.candidates import Candidates
+from planner.compile.timing import build_timing
+from planner.explain.timed_conflicts import describe_timed, timed_demand, timed_names
 from planner.models.plan import Conflict
 from planner.models.portfolio import Portfolio
 from planner.models.problem import Problem
+from planner.models.timing import Timing
 from planner.models.world import World
 from planner.solvers import BACKENDS
 from planner.solvers.base import ConflictCheck, CoreBackend, SolveOptions, SolverError
+from planner.solvers.diagnosis import core_note
+from planner.solvers.schedule_diagnosis import (
+    TimedNames,
+    check_timed_conflict,
+    find_timed_core,
+)
 
 
 def describe(name: str, portfolio: Portfolio, world: World, cands: Candidates) -> str:
@@ -163,25 +172,17 @@ def diagnose(portfolio: Portfolio, world: World, cands: Candidates,
         return [], ("the conflict lies in hardware facts no rule can relax (no offer has the "
                     "GPU model, or it is restricted for the subscription)")
     core = list(found.rules)
-    alone = found.alone
     conflicts = [Conflict(rule=name, message=describe(name, portfolio, world, cands))
                  for name in core]
-    demand = _demand(core, problem, cands, world)
-    if not found.minimal or any(v is None for v in alone.values()):
-        tail = ("a conflicting set of rules; the time limit ran out before it was shown to be "
-                "minimal (raise --time-limit)")
-    elif all(alone.values()):
-        tail = "dropping any one of these rules makes the portfolio feasible"
-    else:
-        not_enough = [n for n, ok in alone.items() if not ok]
-        tail = ("a minimal conflicting set; dropping one of "
-                f"{', '.join(sorted(set(core) - set(not_enough))) or 'them'} alone admits a plan, "
-                f"while {', '.join(not_enough)} also takes part in another conflict")
-    summary = f"{len(core)} rule(s) conflict: " + "; ".join(
-        c.message for c in conflicts) + f". {tail}."
+    return conflicts, _summary(conflicts, core_note(found), _demand(core, problem, cands, world))
+
+
+def _summary(conflicts: list[Conflict], note: str, demand: list[str]) -> str:
+    summary = f"{len(conflicts)} rule(s) conflict: " + "; ".join(
+        c.message for c in conflicts) + f". {note}."
     if demand:
         summary += " Demand: " + "; ".join(demand) + "."
-    return conflicts, summary
+    return summary
 
 
 def recheck_conflicts(cands: Candidates, world: World, rules: list[str],
@@ -191,3 +192,51 @@ def recheck_conflicts(cands: Candidates, world: World, rules: list[str],
     exists at all (see :meth:`~planner.solvers.base.CoreBackend.check_conflict`)."""
     problem = build_problem(cands, world, include_pruned=True)
     return core_backend().check_conflict(problem, rules, options)
+
+
+def timed_problem(portfolio: Portfolio, world: World, cands: Candidates
+                  ) -> tuple[Problem, Timing, TimedNames]:
+    """The diagnosis problem (with the options rules pruned), its timing, and the names of
+    the portfolio's time rules."""
+    problem = build_problem(cands, world, include_pruned=True)
+    timing = build_timing(portfolio, cands, problem, world.gpu_quotas, include_pruned=True)
+    return problem, timing, timed_names(portfolio, cands, problem, timing)
+
+
+def _describe_any(name: str, portfolio: Portfolio, world: World, cands: Candidates) -> str:
+    timed = describe_timed(name, portfolio, cands)
+    if timed is not None:
+        return timed
+    if name.startswith("capacity:offer:"):
+        site, _, offer = name.split(":", 2)[2].rpartition("/")
+        o = world.offer(site, offer)
+        return f"{site} has {o.capacity if o else 0} × {offer} at once"
+    return describe(name, portfolio, world, cands)
+
+
+def explain_timed_conflicts(portfolio: Portfolio, world: World, cands: Candidates,
+                            options: SolveOptions) -> tuple[list[Conflict], str]:
+    """:func:`diagnose` on the exact time-aware model: a minimal set of conflicting rules,
+    time rules included (deadlines, windows, precedence arcs, outages; see
+    :mod:`planner.explain.timed_conflicts`), and a summary that says what the stages
+    caught in it need when, and what their pools have free then."""
+    problem, timing, names = timed_problem(portfolio, world, cands)
+    found = find_timed_core(problem, timing, options, names)
+    if found.rules is None:
+        return [], ("no schedule was found, but no set of relaxable rules could be shown to "
+                    "conflict within the time limit; raise --time-limit")
+    if not found.rules:
+        return [], ("the conflict lies in facts no rule can relax: a stage does not fit in "
+                    "the horizon, or no offer has its hardware")
+    core = list(found.rules)
+    conflicts = [Conflict(rule=name, message=_describe_any(name, portfolio, world, cands))
+                 for name in core]
+    demand = timed_demand(core, portfolio, cands, problem, timing, names)
+    return conflicts, _summary(conflicts, core_note(found), demand)
+
+
+def recheck_timed_conflicts(portfolio: Portfolio, world: World, cands: Candidates,
+                            rules: list[str], options: SolveOptions) -> ConflictCheck:
+    """:func:`recheck_conflicts` on the exact time-aware model (time rules included)."""
+    problem, timing, names = timed_problem(portfolio, world, cands)
+    return check_timed_conflict(problem, timing, rules, options, names)

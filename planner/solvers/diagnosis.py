@@ -160,3 +160,18 @@ def check_guarded(guarded: Guarded, rules: list[str], options: SolveOptions) -> 
         return ConflictCheck(True, "no plan exists with every rule in force")
     return ConflictCheck(True, f"{len(rules)} rule(s) admit no plan together ("
                                f"{', '.join(rules)}), and dropping any one of them admits one")
+
+
+def core_note(found: Core) -> str:
+    """What a found core shows, in words: minimal or not, and which of its rules dropped
+    alone (every other rule in force) admit a plan."""
+    core, alone = list(found.rules or ()), found.alone
+    if not found.minimal or any(v is None for v in alone.values()):
+        return ("a conflicting set of rules; the time limit ran out before it was shown to be "
+                "minimal (raise --time-limit)")
+    if all(alone.values()):
+        return "dropping any one of these rules makes the portfolio feasible"
+    not_enough = [n for n, ok in alone.items() if not ok]
+    return ("a minimal conflicting set; dropping one of "
+            f"{', '.join(sorted(set(core) - set(not_enough))) or 'them'} alone admits a plan, "
+            f"while {', '.join(not_enough)} also takes part in another conflict")

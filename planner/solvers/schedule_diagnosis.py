@@ -29,7 +29,13 @@ from planner.models.problem import Problem
 from planner.models.timing import Timing
 from planner.solvers.base import ConflictCheck, Core, SolveOptions
 from planner.solvers.cpsat_model import validated
-from planner.solvers.diagnosis import Guarded, check_guarded, core_of, literal_maker
+from planner.solvers.diagnosis import (
+    Guarded,
+    check_guarded,
+    core_note,
+    core_of,
+    literal_maker,
+)
 from planner.solvers.schedule_cpsat import ScheduleBuilder
 
 Names = tuple[str | None, ...]
@@ -102,9 +108,8 @@ def find_timed_core(problem: Problem, timing: Timing, options: SolveOptions,
 
 def diagnose_timed(problem: Problem, timing: Timing, options: SolveOptions,
                    names: TimedNames | None = None) -> tuple[list[str], str]:
-    """The rule names of a minimal conflicting set, and a note on what was shown: that
-    the set is minimal, and which of its rules also take part in another conflict (so that
-    dropping them alone, every other rule in force, admits no plan yet)."""
+    """The rule names of a minimal conflicting set, and a note on what was shown
+    (:func:`~planner.solvers.diagnosis.core_note`; or why no set is named)."""
     found = find_timed_core(problem, timing, options, names)
     if found.rules is None:
         return [], ("no set of relaxable rules could be shown to conflict within the time "
@@ -112,16 +117,7 @@ def diagnose_timed(problem: Problem, timing: Timing, options: SolveOptions,
     if not found.rules:
         return [], ("no schedule exists even with every relaxable rule dropped: a stage "
                     "does not fit in the horizon, or on any hardware")
-    rules = list(found.rules)
-    if not found.minimal or any(v is None for v in found.alone.values()):
-        return rules, ("a conflicting set of rules; the time limit ran out before it was "
-                       "shown to be minimal (raise --time-limit)")
-    others = [n for n, ok in found.alone.items() if not ok]
-    if not others:
-        return rules, "dropping any one of these rules admits a plan"
-    return rules, (f"a minimal conflicting set; dropping one of "
-                   f"{', '.join(sorted(set(rules) - set(others))) or 'them'} alone admits a "
-                   f"plan, while {', '.join(others)} also takes part in another conflict")
+    return list(found.rules), core_note(found)
 
 
 def check_timed_conflict(problem: Problem, timing: Timing, rules: list[str],
