@@ -4,10 +4,13 @@ as assumption literals on the exact schedule model; every core is re-solved."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from typing import Any
 
 import numpy as np
 from builders import NOW, portfolio, small_catalog, training, workload
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from planner.compile.arrays import build_problem
 from planner.compile.candidates import generate
@@ -59,31 +62,11 @@ def _status(problem: Problem, timing: Timing) -> SolveStatus:
     return solve_schedule(problem, timing, OPTS).solution.status
 
 
-def _without(problem: Problem, timing: Timing, rule: str) -> Timing:
-    """The timing with one named time rule dropped (what "dropping it" means)."""
-    names = TimedNames.default(problem, timing)
-    kind = rule.split(":", 1)[0]
-    if kind in ("deadline", "window"):
-        s = getattr(names, kind).index(rule)
-        field, free = ("due", timing.horizon) if kind == "deadline" else ("release", 0)
-        values = getattr(timing, field).copy()
-        values[s] = free
-        return dataclasses.replace(timing, **{field: values})
-    k = getattr(names, kind).index(rule)
-    field = "precedence" if kind == "after" else "outages"
-    return dataclasses.replace(timing, **{field: tuple(
-        r for i, r in enumerate(getattr(timing, field)) if i != k)})
-
-
 def _assert_each_drop_admits_a_schedule(problem: Problem, timing: Timing,
                                         rules: list[str]) -> None:
     assert _status(problem, timing) is SolveStatus.INFEASIBLE
     for rule in rules:
-        if rule.startswith("capacity:"):
-            more = dataclasses.replace(timing, res_now=timing.res_now + 100)
-            assert _status(problem, more) is SolveStatus.OPTIMAL, rule
-        else:
-            assert _status(problem, _without(problem, timing, rule)) is SolveStatus.OPTIMAL, rule
+        assert _status(*_relaxed(problem, timing, {rule})) is SolveStatus.OPTIMAL, rule
 
 
 def test_a_deadline_and_an_outage_conflict_and_dropping_either_admits_a_schedule() -> None:
@@ -241,3 +224,79 @@ def test_a_pipeline_too_long_for_the_testing_deadline_names_the_arc() -> None:
     assert "testing of fraud-eu needs 100 h before hour 150; its sites have no limit" in summary
     assert recheck_timed_conflicts(p, world, cands, [c.rule for c in conflicts],
                                    OPTS).holds is True
+
+
+# --- random tiny instances: every core re-solved independently -------------------------
+
+@st.composite
+def _tiny(draw: st.DrawFn) -> tuple[Problem, Timing]:
+    n = draw(st.integers(2, 3))
+    horizon = draw(st.integers(6, 10))
+    ints = st.integers
+    hours = [draw(ints(1, 4)) for _ in range(n)]
+    release = [draw(ints(0, 2)) for _ in range(n)]
+    # each window mostly fits its stage alone: conflicts come from the rules together
+    due = [min(horizon, r + h + draw(ints(-1, 4))) for r, h in zip(release, hours, strict=True)]
+    arcs = tuple(Precedence(a, b) for a, b in itertools.combinations(range(n), 2)
+                 if draw(st.sampled_from([True, True, False])))
+    cap = draw(ints(1, 3))
+    use = [draw(ints(1, cap)) for _ in range(n)]
+    outages = tuple(Outage(0, t, t + draw(ints(1, 3)), draw(ints(1, cap)))
+                    for t in sorted({draw(ints(0, horizon - 1)) for _ in range(draw(ints(0, 2)))}))
+    problem, timing = _pool(use, cap=cap, horizon=horizon, hours=hours, due=due,
+                            release=release, precedence=arcs)
+    fits = [o for o in outages if sum(p.amount for p in outages
+                                      if p.start <= o.start < p.end) <= cap]
+    return problem, dataclasses.replace(timing, outages=tuple(fits))
+
+
+def _relaxed(problem: Problem, timing: Timing, drop: set[str]) -> tuple[Problem, Timing]:
+    """Every named rule in ``drop`` dropped (capacity: as many nodes as all stages need)."""
+    for rule in sorted(drop):
+        if rule.startswith("capacity:"):
+            more = int(timing.use_now.sum()) + sum(o.amount for o in timing.outages)
+            timing = dataclasses.replace(timing, res_now=timing.res_now + more)
+            problem = dataclasses.replace(problem, res_cap=problem.res_cap * 100)
+        else:
+            names = TimedNames.default(problem, timing)
+            kind = rule.split(":", 1)[0]
+            k = getattr(names, kind).index(rule)
+            if kind in ("deadline", "window"):
+                field, free = ("due", timing.horizon) if kind == "deadline" else ("release", 0)
+                values = getattr(timing, field).copy()
+                values[k] = free
+                timing = dataclasses.replace(timing, **{field: values})
+            else:  # mark the arc or outage harmless, keeping the indices of the others
+                if kind == "after":
+                    arcs = list(timing.precedence)
+                    arcs[k] = Precedence(arcs[k].before, arcs[k].after, -timing.horizon)
+                    timing = dataclasses.replace(timing, precedence=tuple(arcs))
+                else:
+                    outs = list(timing.outages)
+                    outs[k] = Outage(outs[k].res, outs[k].start, outs[k].end, 0)
+                    timing = dataclasses.replace(timing, outages=tuple(outs))
+    return problem, timing
+
+
+def _all_rules(problem: Problem, timing: Timing) -> set[str]:
+    names = TimedNames.default(problem, timing)
+    every = (*names.deadline, *names.window, *names.after, *names.outage, f"capacity:{POOL}")
+    return {n for n in every if n is not None}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(_tiny())
+def test_random_cores_conflict_and_are_minimal(case: tuple[Problem, Timing]) -> None:
+    problem, timing = case
+    found = find_timed_core(problem, timing, OPTS)
+    if _status(problem, timing) is not SolveStatus.INFEASIBLE:
+        assert found.rules is None
+        return
+    assert found.rules is not None and found.minimal
+    core = set(found.rules)
+    others = _all_rules(problem, timing) - core
+    # The core alone (everything else dropped) admits no schedule …
+    assert _status(*_relaxed(problem, timing, others)) is SolveStatus.INFEASIBLE
+    # … and dropping any one rule of it as well admits one.
+    for rule in core:
+        assert _status(*_relaxed(problem, timing, others | {rule})) is SolveStatus.OPTIMAL, rule
