@@ -221,7 +221,7 @@ def test_a_pipeline_too_long_for_the_testing_deadline_names_the_arc() -> None:
         "after:fraud-eu/training->testing": "testing of fraud-eu starts only after its "
                                             "training ends",
         "deadline:fraud-eu/testing": "testing of fraud-eu must end by hour 150"}
-    assert "testing of fraud-eu needs 100 h before hour 150; its sites have no limit" in summary
+    assert "testing of fraud-eu runs 100 h before hour 150; its sites have no limit" in summary
     assert recheck_timed_conflicts(p, world, cands, [c.rule for c in conflicts],
                                    OPTS).holds is True
 
@@ -300,3 +300,20 @@ def test_random_cores_conflict_and_are_minimal(case: tuple[Problem, Timing]) -> 
     # … and dropping any one rule of it as well admits one.
     for rule in core:
         assert _status(*_relaxed(problem, timing, others | {rule})) is SolveStatus.OPTIMAL, rule
+
+
+def test_a_go_live_before_training_can_end_names_the_go_live_and_the_order() -> None:
+    stages = [training(hours=130, gpus=8),
+              {"kind": "inference", "gpu": {"models": {"A100-80GB": 1.0}, "count": 8},
+               "vcpus": 8, "memory_gib": 64, "hours": 730, "earliest_start": "2027-01-03"}]
+    p = portfolio([workload("fraud-eu", stages)],
+                  settings={"horizon": {"start": "2027-01-01", "end": "2027-04-01"}})
+    world = build_world(p, [small_catalog()], now=NOW)
+    cands = generate(p, world)
+    conflicts, summary = explain_timed_conflicts(p, world, cands, OPTS)
+    assert {c.rule: c.message for c in conflicts} == {
+        "after:fraud-eu/training->inference": "inference of fraud-eu starts only after its "
+                                              "training ends",
+        "deadline:fraud-eu/inference": "inference of fraud-eu must be live by 2027-01-03"}
+    assert "inference of fraud-eu serves from 2027-01-03 to the horizon end" in summary
+    assert "training of fraud-eu runs 130 h within the horizon (by 2027-04-01)" in summary

@@ -187,13 +187,16 @@ def _stage_demand(settings: Settings, cands: Candidates, problem: Problem, timin
         if o in opts and int(timing.use_now[k]):
             needs[r] = max(needs.get(r, 0), int(timing.use_now[k]) * int(problem.units[s]))
     who = f"{ref.stage.label} of {ref.workload.id}"
-    window = _window_text(settings, timing, s)
+    when_ = _window_text(settings, timing, s)
+    if not timing.to_end[s]:
+        when_ = f"for {length} {when_}"
     if not needs:
-        return f"{who} needs {length} {window}; its sites have no limit at once"
+        verb = "serves" if timing.to_end[s] else "runs"
+        return f"{who} {verb} {when_.removeprefix('for ')}; its sites have no limit at once"
     pools = sorted(needs)[:3]
     what = " or ".join(sorted({f"{needs[r]} × {problem.res_names[r].rpartition('/')[2]}"
                                for r in pools}))
-    return (f"{who} needs {what} at once for {length} {window}; "
+    return (f"{who} needs {what} at once {when_}; "
             + "; ".join(_pool_text(settings, problem, timing, r, s) for r in pools))
 
 
