@@ -151,10 +151,9 @@ class ScheduleBuilder:
                          out.start, out.end - out.start, lit, name))
             by_res.setdefault(out.res, []).append((fixed, out.amount))
         for r, uses in sorted(by_res.items()):
-            m.add_cumulative([i for i, _ in uses], [d for _, d in uses], self._cap(r, uses))
+            m.add_cumulative([i for i, _ in uses], [d for _, d in uses], self._cap(r))
 
-    def _cap(self, r: int, uses: list[tuple[cp_model.IntervalVar, cp_model.LinearExprT]]
-             ) -> cp_model.LinearExprT:
+    def _cap(self, r: int) -> cp_model.LinearExprT:
         # Capacity at once: K_r, or (diagnosis) any amount once its rule is dropped.
         lit = self.placement.guard(f"capacity:{self.p.res_names[r]}")
         cap = int(self.t.res_now[r])
