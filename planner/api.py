@@ -22,6 +22,7 @@ from planner.catalog.paths import resolve_catalog_dir
 from planner.compile.arrays import build_problem
 from planner.compile.candidates import generate
 from planner.compile.resolve import build_world
+from planner.compile.timing import build_timing
 from planner.errors import InputError, VerificationError
 from planner.explain.conflicts import diagnose, recheck_conflicts
 from planner.inputs.files import load_document_as
@@ -39,11 +40,13 @@ from planner.plans.partial import (
     needs_funding,
     valued,
 )
+from planner.plans.timeline import with_timeline
 from planner.providers.registry import cloud_providers
 from planner.solvers import AUTO, BACKENDS, choose_backend, get_backend, tuning
 from planner.solvers.base import Deadline, Solution, SolveOptions, default_workers
 from planner.solvers.capabilities import Feature, refusal
 from planner.solvers.magnitude import check_magnitudes
+from planner.solvers.schedule_plan import place_and_schedule
 from planner.solvers.tuning import EXPLAIN_MAX_STAGES
 from planner.verify.check import Violation, foreign_plan, verify
 
@@ -208,6 +211,7 @@ def plan_world(portfolio: Portfolio, world: World, *, solver: str = "auto",
     cands = generate(portfolio, world, previous=prev, keep_pruned_options=explain)
     problem = build_problem(cands, world)
     check_magnitudes(problem)
+    timing = build_timing(portfolio, cands, problem, world.gpu_quotas)
     funding = not all_or_nothing and needs_funding(portfolio, cands)
     if funding:
         problem = funding_problem(portfolio, cands, problem)
@@ -220,14 +224,16 @@ def plan_world(portfolio: Portfolio, world: World, *, solver: str = "auto",
         f"{len(problem.res_names)} limited resources; solving with {solver} "
         f"({options.remaining_s():.1f}s left, {_mode(solver, options)})")
     backend = get_backend(solver, executor=executor, address=address)
-    solution = backend.solve(problem, options)
+    scheduled = place_and_schedule(problem, timing, backend, options)
+    solution = scheduled.solution
     if not all_or_nothing and not funding and _no_whole_plan(solver, solution, options):
         say("no plan for every workload: choosing the workloads that fit together")
         problem = funding_problem(portfolio, cands, problem)
         can = not BACKENDS[solver].capabilities.missing(problem)
         asked, solver = solver, _pick(solver if can else AUTO, problem)
         backend = get_backend(solver)
-        solution = backend.solve(problem, options)
+        scheduled = place_and_schedule(problem, timing, backend, options)
+        solution = scheduled.solution
         if solver != asked:
             solution.detail = "; ".join(d for d in (
                 solution.detail, f"{asked} found no plan for every workload; {solver} chose "
@@ -245,11 +251,15 @@ def plan_world(portfolio: Portfolio, world: World, *, solver: str = "auto",
             not all(problem.funded(solution.x)):
         say("partial plan: explaining the workloads left out")
         dropped = explain_dropped(DropContext(portfolio, world, cands, problem, backend,
-                                              options, prev, say), solution)
+                                              options, prev, say, timing), solution)
     result = build_plan(portfolio, world, cands, problem, solution,
                         options.until(deadline.earlier(building / 2)),
                         reproducible=reproducible, conflicts=conflicts, diagnosis=note,
                         dropped=dropped)
+    if result.feasible:
+        starts = {problem.stage_keys[s]: int(scheduled.start[s])
+                  for s in range(problem.n_stages)}
+        result = with_timeline(result, portfolio, world, cands, starts)
     violations = verify(portfolio, world, result, previous=prev)
     if violations:
         raise VerificationError(f"the {solver} plan breaks {len(violations)} rule(s): "

@@ -86,8 +86,8 @@ def colocation_vs_capacity() -> tuple[dict[str, Any], list[LoadedCatalog] | None
         {"id": "gpu", "gpu_model": "A100-80GB", "gpu_count": 8, "vcpus": 96,
          "memory_gib": 1024, "nodes": 1, "price_per_hour": "1"}]}]
     stages = [training(hours=700),
-              {**training(hours=100), "kind": "testing",
-               "colocate": {"stage": "training", "level": "site"}}]
+              {**training(hours=100), "kind": "testing", "after": [],
+               "colocate": {"stage": "training", "level": "site"}}]  # may overlap
     w = workload("w", stages, home="onprem:dc", sites=["onprem:dc"])
     return {"name": "t", "cloud": {"providers": ["aws"]}, "settings": {}, "onprem": onprem,
             "workloads": [w]}, [small_catalog()]

@@ -16,8 +16,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from planner.compile.arrays import build_problem
+from planner.compile.candidates import generate
 from planner.compile.resolve import build_world
 from planner.models.plan import Placement, Plan
+from planner.plans.build import build_plan
+from planner.solvers.base import SolveOptions
+from planner.solvers.cpsat import CpSatBackend
 from planner.verify.base import Checked
 from planner.verify.capacity import _peak
 from planner.verify.check import Violation, verify
@@ -52,10 +57,21 @@ def check(p: Any, plan: Plan) -> list[Violation]:
     return verify(p, build_world(p, [small_catalog()], now=NOW), plan)
 
 
+def placed_per_period(p: Any) -> Plan:
+    """The plan of the placement alone (capacity per period, no timeline): what the
+    planner made before plans had a schedule."""
+    world = build_world(p, [small_catalog()], now=NOW)
+    cands = generate(p, world)
+    problem = build_problem(cands, world)
+    options = SolveOptions(time_limit_s=10, workers=1, deterministic=True)
+    return build_plan(p, world, cands, problem, CpSatBackend().solve(problem, options),
+                      options, reproducible=True)
+
+
 @pytest.fixture(scope="module")
 def onprem() -> tuple[Any, Plan]:
     p = _pair([NODE])
-    plan = solve(p)  # per period it fits: the solver places both, the verifier agrees
+    plan = placed_per_period(p)  # per period it fits, and the verifier agrees
     assert {pl.site for pl in plan.placements} == {"onprem:dc"}
     assert [pl.instances for pl in plan.placements] == [3, 2]
     return p, plan
@@ -149,3 +165,12 @@ def test_peak_matches_brute_force(jobs: list[tuple[int | None, int, int]]) -> No
         return
     top = max(load for _, load in loads)
     assert peak == (next(t for t, load in loads if load == top), top)
+
+
+def test_the_planner_no_longer_places_what_never_fits_at_once() -> None:
+    """The defect of the issue: 3 nodes for the whole period and 2 for half of it fit per
+    period on 4 nodes but never at once; the planner now plans one of them only."""
+    plan = solve(_pair([NODE]))
+    assert plan.status.value == "partial"
+    assert len(plan.placements) == 1 and len(plan.dropped) == 1
+    assert plan.schedule and plan.schedule[0].peak <= plan.schedule[0].capacity

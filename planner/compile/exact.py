@@ -161,6 +161,9 @@ def _products(factors: Sequence[Factor], scale: int,
     got = [exact(*(f.table.values[i] for f, i in zip(factors, col, strict=True)))
            for col in combos]
     huge = [k for k, g in enumerate(got) if abs(g) >= 2**62]
+    if huge and limit is None:  # never a silent 0: only a limit may set such rows aside
+        raise OverflowError(f"a product ({got[huge[0]]}) does not fit in int64; price it "
+                            "with a limit")
     values = np.array([0 if abs(g) >= 2**62 else g for g in got], dtype=np.int64)[inverse]
     out[rows] = values
     over: dict[int, int] = {}

@@ -24,11 +24,13 @@ from planner.models.plan import Dropped
 from planner.models.portfolio import Portfolio
 from planner.models.problem import Problem
 from planner.models.status import SolveStatus
+from planner.models.timing import Timing
 from planner.models.world import World
 from planner.money import micro_to_usd
 from planner.solvers.base import Backend, Solution, SolveOptions
 from planner.solvers.funding import Claim, forcing, real_objective, rewards, with_funding
 from planner.solvers.options import Deadline
+from planner.solvers.schedule_plan import place_and_schedule
 from planner.solvers.tuning import MAX_EXPLAINED, MAX_EXPLAINED_OPTIONS
 
 Previous = dict[str, list[tuple[str, str]]] | None
@@ -87,6 +89,8 @@ class DropContext:
     options: SolveOptions
     previous: Previous = None
     say: Callable[[str], None] = lambda _msg: None
+    timing: Timing | None = None
+    """When set, re-solves place and schedule (the plan's time-aware model)."""
 
 
 def explain_dropped(ctx: DropContext, solution: Solution) -> list[Dropped]:
@@ -175,7 +179,8 @@ def _forced(ctx: DropContext, solution: Solution, g: int,
     """Re-solve with workload ``g`` forced in: the cost change, who is dropped instead."""
     p = ctx.problem
     forced = forcing(p, g)
-    sol = ctx.backend.solve(forced, options)
+    sol = (place_and_schedule(forced, ctx.timing, ctx.backend, options).solution
+           if ctx.timing is not None else ctx.backend.solve(forced, options))
     proven = sol.status is SolveStatus.INFEASIBLE or (
         sol.status is SolveStatus.OPTIMAL and not forced.funded(sol.x)[g])
     if proven:  # its forcing reward outweighs everything else, yet the optimum leaves it out

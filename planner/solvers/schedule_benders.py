@@ -123,7 +123,7 @@ def solve_benders(problem: Problem, timing: Timing, options: SolveOptions,
         if proven is not None:
             bound = proven if bound is None else max(bound, proven)
         x = master.builder.read(solver)
-        subs = _schedule(executor, problem, timing, x, options)
+        subs = schedule_components(executor, problem, timing, x, options)
         if any(s.timed_out for s in subs):
             break
         if all(s.feasible for s in subs):
@@ -145,8 +145,8 @@ def solve_benders(problem: Problem, timing: Timing, options: SolveOptions,
                    time.perf_counter() - began)
 
 
-def _schedule(executor: Executor, problem: Problem, timing: Timing, x: IntArray,
-              options: SolveOptions) -> list[SubResult]:
+def schedule_components(executor: Executor, problem: Problem, timing: Timing, x: IntArray,
+                        options: SolveOptions) -> list[SubResult]:
     """Every component of ``x`` scheduled, in ``options.workers`` batches on the executor
     (largest components first, dealt round-robin, so the batches weigh about the same)."""
     comps = sorted(components(problem, timing, x), key=len, reverse=True)

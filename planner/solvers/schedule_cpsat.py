@@ -195,6 +195,12 @@ class ScheduleBuilder:
                 ct.only_enforce_if(self.placement.placed(s))
             self.late.append((late, cost))
 
+    def add_hint(self, x: IntArray, start: IntArray) -> None:
+        """Hint a complete placement and its schedule (a first solution without search)."""
+        self.placement.add_hint(x)
+        for s, var in enumerate(self.start):
+            self.model.add_hint(var, int(start[s]))
+
     def read(self, solver: cp_model.CpSolver) -> tuple[IntArray, IntArray]:
         x = self.placement.read(solver)
         start = np.array([solver.value(v) for v in self.start], dtype=np.int64)
@@ -205,14 +211,18 @@ _STATUS = {cp_model.OPTIMAL: SolveStatus.OPTIMAL, cp_model.FEASIBLE: SolveStatus
            cp_model.INFEASIBLE: SolveStatus.INFEASIBLE}
 
 
-def solve_schedule(problem: Problem, timing: Timing, options: SolveOptions) -> Scheduled:
-    """Place and schedule every stage at least cost (objective + late penalties); the
-    answer passes :func:`~planner.solvers.feasibility.violations` and
+def solve_schedule(problem: Problem, timing: Timing, options: SolveOptions,
+                   hint: tuple[IntArray, IntArray] | None = None) -> Scheduled:
+    """Place and schedule every stage at least cost (objective + late penalties), from the
+    placement and starts of ``hint`` when given; the answer passes
+    :func:`~planner.solvers.feasibility.violations` and
     :func:`~planner.solvers.schedule_check.schedule_violations` or raises."""
     options = options.started()
     began = time.perf_counter()
     builder = ScheduleBuilder(problem, timing)
     model = builder.build()
+    if hint is not None:
+        builder.add_hint(*hint)
     validated(model, "schedule")
     solver = cp_model.CpSolver()
     configure(solver, options)

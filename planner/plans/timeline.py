@@ -1,0 +1,216 @@
+"""The plan's timeline: when every placement runs, why then, and each pool's schedule.
+
+Times follow :mod:`planner.compile.calendar`: a training or testing placement runs
+``[start, start + hours)`` from the whole hour the solver chose; an inference placement
+runs from its go-live to the horizon end. ``schedule[]`` lists, per capacity-limited pool
+the placements use (an offer's inventory or quota, a site's GPU quota), who holds how many
+units when, the pool's outages, and its peak.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from planner.compile.calendar import at, predecessors, window
+from planner.compile.candidates import Candidates
+from planner.compile.market import gpu_resource, offer_resource
+from planner.models.calendar import as_datetime
+from planner.models.plan import Horizon, Placement, Plan, PoolSchedule, Run, Window
+from planner.models.portfolio import Portfolio, StageKind
+from planner.models.world import World
+from planner.money import to_micro
+
+_SIX = Decimal("0.000001")
+
+
+def hours_text(hours: Decimal) -> str:
+    """``120``, ``37.5``: hours without trailing zeros."""
+    return f"{hours.normalize():f}"
+
+
+def _date(start: datetime | None, hours: Decimal) -> datetime | None:
+    if start is None:
+        return None
+    return start + timedelta(seconds=int((hours * 3600).to_integral_value()))
+
+
+class _Stage:
+    """One stage's interval in the plan (exact hours)."""
+
+    def __init__(self, start: Decimal, end: Decimal) -> None:
+        self.start, self.end = start, end
+
+
+def _intervals(portfolio: Portfolio, cands: Candidates, placements: list[Placement],
+               starts: dict[str, int]) -> dict[str, _Stage]:
+    """Stage key → its exact start and end (the latest end of its placements)."""
+    settings = portfolio.settings
+    refs = {r.key: r for r in cands.stages}
+    out: dict[str, _Stage] = {}
+    for p in placements:
+        key = f"{p.workload}/{p.stage}"
+        ref = refs[key]
+        w = window(settings, ref.stage)
+        begin = w.golive if w.golive is not None else Decimal(starts[key])
+        end = settings.period_hours if ref.stage.kind is StageKind.INFERENCE \
+            else begin + p.hours
+        got = out.get(key)
+        out[key] = _Stage(begin, end if got is None else max(got.end, end))
+    return out
+
+
+def _late_hours(portfolio: Portfolio, cands: Candidates, key: str, st: _Stage) -> int:
+    ref = next(r for r in cands.stages if r.key == key)
+    w = window(portfolio.settings, ref.stage)
+    if not w.soft or ref.stage.kind is StageKind.INFERENCE:
+        return 0
+    return max(0, math.ceil(st.end) - math.floor(w.due))
+
+
+def _pools(world: World, p: Placement) -> list[tuple[str, str, int]]:
+    """The limited pools a placement holds: (resource, unit, amount at once)."""
+    offer = world.offer(p.site, p.offer)
+    assert offer is not None
+    out = []
+    if offer.capacity is not None:
+        out.append((offer_resource(p.site, p.offer), "instances", p.instances))
+    if offer.gpu_model and (p.site, offer.gpu_model) in world.gpu_quotas:
+        out.append((gpu_resource(p.site, offer.gpu_model), "gpus",
+                    int(p.instances * offer.gpu_count)))
+    return out
+
+
+def _capacity(world: World, resource: str) -> int:
+    kind, _, rest = resource.partition(":")
+    site, _, name = rest.rpartition("/")
+    if kind == "gpu":
+        return world.gpu_quotas[(site, name)]
+    offer = world.offer(site, name)
+    assert offer is not None and offer.capacity is not None
+    return offer.capacity
+
+
+def _outages(portfolio: Portfolio, begin: datetime | None) -> dict[str, list[Window]]:
+    settings = portfolio.settings
+    out: dict[str, list[Window]] = defaultdict(list)
+    for site in portfolio.onprem:
+        for offer in site.offers:
+            for o in offer.outages:
+                a = max(Decimal(0), at(settings, o.from_))
+                b = min(settings.period_hours, at(settings, o.to))
+                if a < b:
+                    out[offer_resource(site.id, offer.id)].append(Window(
+                        start=a, end=b, amount=o.nodes, start_at=_date(begin, a),
+                        end_at=_date(begin, b)))
+    return out
+
+
+def _peak(runs: list[Run], outages: list[Window]) -> tuple[int, Decimal]:
+    """Most units held at once (outages included) and the first hour it is reached; at
+    equal times ends come first (intervals are half-open)."""
+    events = [(r.start, 1, r.amount) for r in runs] + [(r.end, 0, -r.amount) for r in runs]
+    events += [(w.start, 1, w.amount) for w in outages] + [(w.end, 0, -w.amount)
+                                                            for w in outages]
+    load, best, when = 0, 0, Decimal(0)
+    for t, is_start, delta in sorted(events):
+        load += delta
+        if is_start and load > best:
+            best, when = load, t
+    return best, when
+
+
+def schedule(portfolio: Portfolio, world: World, placements: list[Placement],
+             begin: datetime | None) -> list[PoolSchedule]:
+    """Every limited pool the placements use, with its runs, outages and peak."""
+    runs: dict[str, list[Run]] = defaultdict(list)
+    units: dict[str, str] = {}
+    for p in placements:
+        assert p.start is not None and p.end is not None
+        for resource, unit, amount in _pools(world, p):
+            units[resource] = unit
+            runs[resource].append(Run(workload=p.workload, stage=p.stage, offer=p.offer,
+                                      start=p.start, end=p.end, amount=amount))
+    downs = _outages(portfolio, begin)
+    out = []
+    for resource in sorted(runs):
+        site = resource.partition(":")[2].rpartition("/")[0]
+        held = sorted(runs[resource], key=lambda r: (r.start, r.workload, r.stage))
+        peak, when = _peak(held, downs.get(resource, []))
+        out.append(PoolSchedule(resource=resource, site=site, unit=units[resource],
+                                capacity=_capacity(world, resource), peak=peak, peak_at=when,
+                                runs=held, outages=downs.get(resource, [])))
+    return out
+
+
+def _busy(pools: list[PoolSchedule], p: Placement, key: str) -> str:
+    """Who holds a pool of placement ``p`` until it starts (a run or an outage ending then)."""
+    for pool in pools:
+        if not any(r.workload == p.workload and r.stage == p.stage for r in pool.runs):
+            continue
+        held = [f"{r.workload}/{r.stage}" for r in pool.runs
+                if r.end == p.start and f"{r.workload}/{r.stage}" != key]
+        held += ["an outage" for w in pool.outages if w.end == p.start]
+        if held:
+            return f"{pool.resource} is full until then ({', '.join(sorted(set(held)))} ends)"
+    return "the pools it needs are full until then"
+
+
+def _why_then(portfolio: Portfolio, cands: Candidates, key: str, st: _Stage,
+              stages: dict[str, _Stage], busy: str) -> str:
+    """Why the stage starts when it does: its window, a predecessor, or busy capacity."""
+    ref = next(r for r in cands.stages if r.key == key)
+    settings = portfolio.settings
+    w = window(settings, ref.stage)
+    when = f"hour {hours_text(st.start)}"
+    if w.golive is not None:
+        return f"when: goes live at {when} and serves to the horizon end"
+    before = [f"{ref.workload.id}/{p.label}" for p in
+              predecessors(settings, ref.workload, ref.stage)]
+    ends = [(stages[k].end, k) for k in before if k in stages]
+    if st.start <= math.ceil(w.release):
+        return (f"when: starts at {when}, its earliest start" if w.release > 0
+                else f"when: starts at {when}, the horizon start")
+    if ends and st.start <= math.ceil(max(ends)[0]):
+        return f"when: starts at {when}, right after {max(ends)[1].split('/', 1)[1]} ends"
+    return f"when: starts at {when}: {busy}"
+
+
+def with_timeline(plan: Plan, portfolio: Portfolio, world: World, cands: Candidates,
+                  starts: dict[str, int]) -> Plan:
+    """``plan`` with start/end on every placement, the pools' schedule and late penalties;
+    ``starts`` maps a batch stage key to the whole hour it starts."""
+    settings = portfolio.settings
+    begin = as_datetime(settings.horizon.start) if settings.horizon is not None else None
+    stages = _intervals(portfolio, cands, plan.placements, starts)
+    late = {k: _late_hours(portfolio, cands, k, st) for k, st in stages.items()}
+    timed = []
+    for p in plan.placements:
+        key = f"{p.workload}/{p.stage}"
+        st = stages[key]
+        end = st.start + (settings.period_hours - st.start
+                          if p.kind is StageKind.INFERENCE else p.hours)
+        timed.append(p.model_copy(update={
+            "start": st.start.quantize(_SIX), "end": end.quantize(_SIX),
+            "start_at": _date(begin, st.start), "end_at": _date(begin, end),
+            "late_hours": late[key]}))
+    pools = schedule(portfolio, world, timed, begin)
+    placed = []
+    for p in timed:
+        key = f"{p.workload}/{p.stage}"
+        why = _why_then(portfolio, cands, key, stages[key], stages, _busy(pools, p, key))
+        placed.append(p.model_copy(update={"why": [*p.why, why]}))
+    micro = 0  # as the solver counts it: micro-dollars per hour late × whole hours
+    refs = {r.key: r for r in cands.stages}
+    for key, hours in late.items():
+        rate = window(settings, refs[key].stage).late_usd_per_hour
+        if hours and rate is not None:
+            micro += to_micro(rate) * hours
+    totals = plan.totals.model_copy(update={
+        "late_penalty_usd": (Decimal(micro) / Decimal(10**6)).quantize(_SIX)})
+    return plan.model_copy(update={
+        "placements": placed, "totals": totals,
+        "horizon": Horizon(start=begin, hours=settings.period_hours),
+        "schedule": pools})

@@ -1,0 +1,153 @@
+"""Place and schedule: the time-aware solve every plan goes through.
+
+* **Exact** (the ``cpsat`` backend: partial plans, and portfolios up to
+  :data:`~planner.solvers.tuning.AUTO_EXACT_OPTIONS` options under ``auto``): the CP-SAT
+  model with optional intervals of :mod:`planner.solvers.schedule_cpsat`.
+* **Decomposed** (every other backend): the backend places every stage with capacity
+  counted per period, a relaxation of capacity at every instant, so its bound stays a
+  valid lower bound (late penalties are never negative). The placed stages are then
+  scheduled component by component (:mod:`planner.solvers.schedule_sub`; components are
+  stages linked by a pool their placement can overfill, or by precedence), on the
+  executor. When a component cannot be scheduled,
+  :func:`planner.solvers.schedule_repair.repair` re-places its stages with the Benders
+  cuts of :mod:`planner.solvers.schedule_benders`.
+
+The placement gets :data:`PLACEMENT_SHARE` of the time left; scheduling and repair the
+rest. Every answer passes :func:`~planner.solvers.feasibility.violations` and
+:func:`~planner.solvers.schedule_check.schedule_violations` or raises.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from planner.models.problem import IntArray, Problem
+from planner.models.timing import Timing, placed
+from planner.parallel import Executor, SerialExecutor
+from planner.solvers.base import Backend, Solution, SolveOptions, SolverError, SolveStatus
+from planner.solvers.feasibility import violations
+from planner.solvers.greedy import GreedyBackend
+from planner.solvers.schedule_benders import schedule_components
+from planner.solvers.schedule_check import schedule_violations
+from planner.solvers.schedule_cpsat import Scheduled, solve_schedule
+from planner.solvers.schedule_repair import repair
+from planner.solvers.schedule_shift import left_shift, list_schedule
+
+PLACEMENT_SHARE = 0.6
+"""Share of the time left that the placement backend gets in the decomposed path."""
+START_SHARE = 0.2
+"""Share of the time left for the greedy start of the exact path."""
+
+
+def _empty(solution: Solution, n: int) -> Scheduled:
+    zeros = np.zeros(n, dtype=np.int64)
+    return Scheduled(solution, zeros, zeros.copy())
+
+
+def place_and_schedule(problem: Problem, timing: Timing, backend: Backend,
+                       options: SolveOptions, executor: Executor | None = None) -> Scheduled:
+    """Where and when every stage runs, at least cost (module docstring), every stage as
+    early as its placement allows (:func:`~planner.solvers.schedule_shift.left_shift`)."""
+    done = _solve(problem, timing, backend, options, executor)
+    if done.solution.objective is None:
+        return done
+    x = done.solution.x
+    start = left_shift(problem, timing, x, done.start)
+    return finish(problem, timing, done.solution, x, start, "")
+
+
+def _solve(problem: Problem, timing: Timing, backend: Backend, options: SolveOptions,
+           executor: Executor | None) -> Scheduled:
+    options = options.started()
+    assert options.deadline is not None
+    executor = executor or SerialExecutor()
+    if backend.name == "cpsat":
+        return _exact(problem, timing, options, executor)
+    share = options.deadline.within(options.remaining_s() * PLACEMENT_SHARE)
+    placement = backend.solve(problem, options.until(share))
+    return _decomposed(problem, timing, placement, options, executor)
+
+
+def _exact(problem: Problem, timing: Timing, options: SolveOptions,
+           executor: Executor) -> Scheduled:
+    """The exact model, warm-started from the greedy placement scheduled as placed; when
+    the model finds nothing better in time, that start is the answer."""
+    assert options.deadline is not None
+    start: Scheduled | None = None
+    greedy = GreedyBackend().solve(problem, options.until(
+        options.deadline.within(options.remaining_s() * START_SHARE)))
+    if greedy.objective is not None:
+        first = _decomposed(problem, timing, greedy, options, executor, repairing=False)
+        if first.solution.objective is not None:
+            start = first
+    hint = (start.solution.x, left_shift(problem, timing, start.solution.x, start.start)) \
+        if start is not None else None
+    exact = solve_schedule(problem, timing, options, hint)
+    exact.solution = dataclasses.replace(exact.solution, backend="cpsat")
+    if start is None or (exact.solution.objective is not None
+                         and exact.solution.objective <= (start.solution.objective or 0)):
+        return exact
+    bound = exact.solution.bound
+    if exact.solution.status is SolveStatus.INFEASIBLE:  # cannot be: the start is a plan
+        raise SolverError("the exact schedule model calls a scheduled plan infeasible")
+    sol = dataclasses.replace(start.solution, backend="cpsat", bound=bound,
+                              detail="time limit reached: the greedy start, scheduled")
+    return Scheduled(sol, start.start, start.end)
+
+
+def _decomposed(problem: Problem, timing: Timing, placement: Solution,
+                options: SolveOptions, executor: Executor,
+                repairing: bool = True) -> Scheduled:
+    """Schedule a placement pool by pool; repair it when a component cannot run."""
+    if placement.objective is None:
+        return _empty(placement, problem.n_stages)
+    quick = list_schedule(problem, timing, placement.x)
+    if quick is not None and (not repairing or
+                              timing.late_penalty(problem, placement.x, quick[1]) == 0):
+        return finish(problem, timing, placement, placement.x, quick[1],
+                      "every pool scheduled as placed")
+    subs = schedule_components(executor, problem, timing, placement.x, options)
+    if all(s.feasible for s in subs):
+        start = np.zeros(problem.n_stages, dtype=np.int64)
+        for sub in subs:
+            start[sub.stages] = sub.start
+        return finish(problem, timing, placement, placement.x, start,
+                      "every pool scheduled as placed")
+    stuck = sum(len(s.stages) for s in subs if not s.feasible)
+    if not repairing:
+        return _empty(dataclasses.replace(placement, objective=None), problem.n_stages)
+    repaired = repair(problem, timing, placement.x, options, executor)
+    if repaired is None:
+        sol = dataclasses.replace(placement, status=SolveStatus.UNKNOWN,
+                                  x=np.zeros_like(placement.x), objective=None,
+                                  detail=f"{stuck} stages could not be scheduled as placed "
+                                         "and the repair found no schedule in time")
+        return _empty(sol, problem.n_stages)
+    return finish(problem, timing, placement, repaired.solution.x, repaired.start,
+                  f"{stuck} stages re-placed so every pool schedules "
+                  f"({repaired.solution.detail})")
+
+
+def finish(problem: Problem, timing: Timing, placement: Solution, x: IntArray,
+           start: IntArray, how: str) -> Scheduled:
+    """The scheduled answer: checked, its cost with late penalties, the placement's bound
+    (a valid lower bound of the time-aware problem)."""
+    broken = violations(problem, x) + schedule_violations(problem, timing, x, start)
+    if broken:
+        raise SolverError(f"the {placement.backend} schedule breaks: {broken[0]}")
+    value = problem.objective(x) + timing.late_penalty(problem, x, start)
+    if placement.objective is not None and value > placement.objective \
+            and placement.backend.endswith("schedule"):
+        raise SolverError(f"the schedule costs {value}, more than its solver's "
+                          f"{placement.objective}")
+    bound = placement.bound if placement.bound is None else min(placement.bound, value)
+    status = (SolveStatus.OPTIMAL if bound is not None and bound >= value
+              else SolveStatus.FEASIBLE)
+    detail = "; ".join(d for d in (placement.detail, how) if d)
+    end = np.array([timing.stage_end(problem, x, start, s) if placed(problem, x, s) else 0
+                    for s in range(problem.n_stages)], dtype=np.int64)
+    sol = dataclasses.replace(placement, status=status, x=x, objective=value, bound=bound,
+                              detail=detail)
+    return Scheduled(sol, start, end)

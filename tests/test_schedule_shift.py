@@ -1,0 +1,56 @@
+"""Left-shift, list scheduling and the greedy re-placement, against the exact model on
+random tiny time-aware problems (the generator of tests/test_schedule_model.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from test_schedule_model import brute_schedule, timed
+
+from planner.models.problem import Problem
+from planner.models.timing import Timing
+from planner.solvers.base import SolveOptions
+from planner.solvers.feasibility import violations
+from planner.solvers.greedy import GreedyBackend
+from planner.solvers.schedule_check import schedule_violations
+from planner.solvers.schedule_cpsat import solve_schedule
+from planner.solvers.schedule_repair import greedy_replace
+from planner.solvers.schedule_shift import left_shift, list_schedule
+
+OPTIONS = SolveOptions(time_limit_s=10, workers=1, deterministic=True)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+@given(timed())
+def test_left_shift_keeps_the_schedule_valid_and_never_later(
+        case: tuple[Problem, Timing]) -> None:
+    problem, timing = case
+    done = solve_schedule(problem, timing, OPTIONS)
+    if done.solution.objective is None:
+        return
+    x = done.solution.x
+    shifted = left_shift(problem, timing, x, done.start)
+    assert not schedule_violations(problem, timing, x, shifted)
+    assert (shifted <= done.start).all()
+    assert timing.late_penalty(problem, x, shifted) <= timing.late_penalty(problem, x,
+                                                                           done.start)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+@given(timed())
+def test_list_schedule_and_greedy_replacement_answers_are_valid_and_not_below_optimum(
+        case: tuple[Problem, Timing]) -> None:
+    problem, timing = case
+    best = brute_schedule(problem, timing)
+    greedy = GreedyBackend().solve(problem, OPTIONS)
+    for got in (list_schedule(problem, timing, greedy.x),
+                greedy_replace(problem, timing, greedy.x)):
+        if got is None or greedy.objective is None:
+            continue
+        x, start = got
+        assert not violations(problem, x)
+        assert not schedule_violations(problem, timing, x, start)
+        assert best is not None, "a schedule was found where brute force finds none"
+        assert problem.objective(x) + timing.late_penalty(problem, x, start) >= best
+    if best is None:
+        assert np.all(greedy.x >= 0)
