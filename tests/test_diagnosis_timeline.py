@@ -183,7 +183,7 @@ def test_a_portfolio_deadline_and_outage_conflict_in_words() -> None:
     assert words["outage:onprem:frankfurt/dgx-a100#0"] == (
         "onprem:frankfurt has 2 of 4 × dgx-a100 down from 2027-01-01 to 2027-01-08")
     assert words["capacity:offer:onprem:frankfurt/dgx-a100"] == (
-        "onprem:frankfurt has 4 × dgx-a100 at once")
+        "onprem:frankfurt has 4 × dgx-a100 at once (8,640 instance-hours per period)")
     assert ("training of fraud-eu needs 4 × dgx-a100 at once for 130 h before 2027-01-12; "
             "onprem:frankfurt has 4 × dgx-a100, 2 free in that window (outage 2027-01-01 to "
             "2027-01-08)") in summary

@@ -66,7 +66,8 @@ def describe(name: str, portfolio: Portfolio, world: World, cands: Candidates) -
         site, offer = site_part.rsplit("/", 1)
         o = world.offer(site, offer)
         nodes = o.capacity if o else 0
-        return f"{site} has {nodes} × {offer} ({(nodes or 0) * period:,.0f} instance-hours)"
+        return (f"{site} has {nodes} × {offer} at once ({(nodes or 0) * period:,.0f} "
+                "instance-hours per period)")
     if kind == "budget":
         cap = next(b.cap_micro for b in cands.budgets if f"budget:{b.name}" == name)
         who = "total spend" if scope == "total" else f"spend of team {scope.split(':', 1)[1]}"
@@ -101,8 +102,10 @@ def _gpus_at_once(world: World, site_id: str, models: set[str]) -> dict[str, int
     return out
 
 
-def _demand(core: list[str], problem: Problem, cands: Candidates, world: World) -> list[str]:
-    """What the stages caught in the conflict need, next to what their sites can give."""
+def _demand(core: list[str], problem: Problem, cands: Candidates, world: World,
+            skip: frozenset[int] = frozenset()) -> list[str]:
+    """What the stages caught in the conflict need, next to what their sites can give
+    (but for the stages in ``skip``)."""
     involved: set[int] = set()
     groups = problem.opt_groups or ()
     res_in_core = {n.split(":", 1)[1] for n in core if n.startswith("capacity:")}
@@ -115,7 +118,7 @@ def _demand(core: list[str], problem: Problem, cands: Candidates, world: World) 
         if problem.res_names[r] in res_in_core:
             involved.add(int(stage_of[o]))
     lines = []
-    for s in sorted(involved):
+    for s in sorted(involved - skip):
         ref = cands.stages[s]
         st = ref.stage
         # Sites its non-capacity rules allow: where options exist or were pruned only
@@ -205,13 +208,7 @@ def timed_problem(portfolio: Portfolio, world: World, cands: Candidates
 
 def _describe_any(name: str, portfolio: Portfolio, world: World, cands: Candidates) -> str:
     timed = describe_timed(name, portfolio, cands)
-    if timed is not None:
-        return timed
-    if name.startswith("capacity:offer:"):
-        site, _, offer = name.split(":", 2)[2].rpartition("/")
-        o = world.offer(site, offer)
-        return f"{site} has {o.capacity if o else 0} × {offer} at once"
-    return describe(name, portfolio, world, cands)
+    return timed if timed is not None else describe(name, portfolio, world, cands)
 
 
 def explain_timed_conflicts(portfolio: Portfolio, world: World, cands: Candidates,
@@ -231,7 +228,8 @@ def explain_timed_conflicts(portfolio: Portfolio, world: World, cands: Candidate
     core = list(found.rules)
     conflicts = [Conflict(rule=name, message=_describe_any(name, portfolio, world, cands))
                  for name in core]
-    demand = timed_demand(core, portfolio, cands, problem, timing, names)
+    timed, stages = timed_demand(core, portfolio, cands, problem, timing, names)
+    demand = timed + _demand(core, problem, cands, world, skip=stages)
     return conflicts, _summary(conflicts, core_note(found), demand)
 
 

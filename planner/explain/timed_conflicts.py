@@ -230,8 +230,12 @@ def _involved(core: list[str], cands: Candidates, problem: Problem, timing: Timi
 
 
 def timed_demand(core: list[str], portfolio: Portfolio, cands: Candidates, problem: Problem,
-                 timing: Timing, names: TimedNames) -> list[str]:
-    """What the stages caught in the conflict need, when, and what their pools have free
-    then (at most six stages)."""
-    stages = _involved(core, cands, problem, timing, names)
-    return [_stage_demand(portfolio.settings, cands, problem, timing, s) for s in stages[:6]]
+                 timing: Timing, names: TimedNames) -> tuple[list[str], frozenset[int]]:
+    """What the stages the time rules of the conflict constrain need, when, and what their
+    pools have free then (at most six stages); and those stages. (The stages only the
+    placement rules constrain are described as without time.)"""
+    timed = [r for r in core if r.partition(":")[0] in ("deadline", "window", "after",
+                                                          "outage")]
+    stages = _involved(timed, cands, problem, timing, names)
+    return ([_stage_demand(portfolio.settings, cands, problem, timing, s) for s in stages[:6]],
+            frozenset(stages))
