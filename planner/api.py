@@ -24,7 +24,7 @@ from planner.compile.candidates import generate
 from planner.compile.resolve import build_world
 from planner.compile.timing import build_timing
 from planner.errors import InputError, VerificationError
-from planner.explain.conflicts import explain_timed_conflicts, recheck_timed_conflicts
+from planner.explain.conflicts import diagnose, recheck_timed_conflicts
 from planner.inputs.files import load_document_as
 from planner.inputs.files import load_portfolio as _load_portfolio
 from planner.models.plan import Conflict, Dropped, Plan
@@ -246,7 +246,7 @@ def plan_world(portfolio: Portfolio, world: World, *, solver: str = "auto",
     if solution.status is SolveStatus.INFEASIBLE:
         say("infeasible: looking for the rules that conflict")
         full = cands if explain else generate(portfolio, world, previous=prev)
-        conflicts, note = explain_timed_conflicts(portfolio, world, full, options)
+        conflicts, note = diagnose(portfolio, world, full, options)
     elif problem.funding and solution.objective is not None and \
             not all(problem.funded(solution.x)):
         say("partial plan: explaining the workloads left out")

@@ -16,7 +16,7 @@ from planner.compile.arrays import build_problem
 from planner.compile.candidates import generate
 from planner.compile.resolve import build_world
 from planner.compile.timing import build_timing
-from planner.explain.conflicts import explain_timed_conflicts, recheck_timed_conflicts
+from planner.explain.conflicts import diagnose, recheck_timed_conflicts
 from planner.models.portfolio import Portfolio
 from planner.models.problem import Problem
 from planner.models.timing import Outage, Precedence, Timing
@@ -173,7 +173,7 @@ def test_a_portfolio_deadline_and_outage_conflict_in_words() -> None:
     p = _fraud()
     world = build_world(p, [small_catalog()], now=NOW)
     cands = generate(p, world)
-    conflicts, summary = explain_timed_conflicts(p, world, cands, OPTS)
+    conflicts, summary = diagnose(p, world, cands, OPTS)
     rules = [c.rule for c in conflicts]
     assert sorted(rules) == ["capacity:offer:onprem:frankfurt/dgx-a100",
                              "deadline:fraud-eu/training", "outage:onprem:frankfurt/dgx-a100#0",
@@ -216,7 +216,7 @@ def test_a_pipeline_too_long_for_the_testing_deadline_names_the_arc() -> None:
     p = portfolio([workload("fraud-eu", stages)])
     world = build_world(p, [small_catalog()], now=NOW)
     cands = generate(p, world)
-    conflicts, summary = explain_timed_conflicts(p, world, cands, OPTS)
+    conflicts, summary = diagnose(p, world, cands, OPTS)
     assert {c.rule: c.message for c in conflicts} == {
         "after:fraud-eu/training->testing": "testing of fraud-eu starts only after its "
                                             "training ends",
@@ -310,7 +310,7 @@ def test_a_go_live_before_training_can_end_names_the_go_live_and_the_order() -> 
                   settings={"horizon": {"start": "2027-01-01", "end": "2027-04-01"}})
     world = build_world(p, [small_catalog()], now=NOW)
     cands = generate(p, world)
-    conflicts, summary = explain_timed_conflicts(p, world, cands, OPTS)
+    conflicts, summary = diagnose(p, world, cands, OPTS)
     assert {c.rule: c.message for c in conflicts} == {
         "after:fraud-eu/training->inference": "inference of fraud-eu starts only after its "
                                               "training ends",

@@ -23,7 +23,7 @@ from planner.models.portfolio import Portfolio
 from planner.models.world import World
 from planner.solvers.base import SolveOptions, SolveStatus
 from planner.solvers.schedule_cpsat import solve_schedule
-from planner.whatif import Scenario, apply_scenario, load_scenarios
+from planner.whatif import Scenario, ScenarioFile, apply_scenario, load_scenarios, run_whatif
 
 OPTS = SolveOptions(time_limit_s=20, workers=1, deterministic=True)
 HORIZON = {"horizon": {"start": "2027-01-01", "end": "2027-04-01"}}
@@ -251,3 +251,39 @@ def test_the_guide_example_parses_and_applies(tmp_path: Path) -> None:
     world = build_world(base, [small_catalog()], now=NOW)
     for i, sc in enumerate(scenarios):
         apply_scenario(base, world, sc, i)
+
+
+# --- end to end: what-if re-plans (verified plans) -------------------------------------
+
+def test_whatif_replans_outages_deadlines_and_new_nodes_in_time() -> None:
+    other = workload("other", [training(hours=10, gpus=8)])
+    base = _fraud(nodes=2, deadline="2027-01-20")
+    base = base.model_copy(update={"workloads": [*base.workloads,
+                                                 portfolio([other]).workloads[0]]})
+    world = build_world(base, [small_catalog()], now=NOW)
+    change = {"site": SITE, "offer": "dgx-a100"}
+    report = run_whatif(base, world, ScenarioFile(scenarios=[
+        Scenario(name="pod", more_nodes=[{**change, "nodes": 2, "from": "2027-01-10"}]),
+        Scenario(name="pod-late", more_nodes=[{**change, "nodes": 2, "from": "2027-01-16"}]),
+        Scenario(name="pod-and-maintenance",
+                 more_nodes=[{**change, "nodes": 2, "from": "2027-01-02"}],
+                 outages=[{**change, "from": "2027-01-03", "to": "2027-01-18", "nodes": 1}]),
+        Scenario(name="pod-and-later-deadline",
+                 more_nodes=[{**change, "nodes": 2, "from": "2027-01-16"}],
+                 deadlines=[{"workload": "fraud-eu", "stage": "training",
+                             "deadline": "2027-02-01"}]),
+    ]), executor="serial", time_limit_s=10, keep_plans=True)
+    assert report.base.dropped == ["fraud-eu"]  # 2 nodes never run a 4-node job
+    by = {r.name: r for r in report.scenarios}
+    assert by["pod"].status == "optimal" and by["pod"].dropped == []
+    plan = by["pod"].plan
+    assert plan is not None
+    train = next(p for p in plan.placements if p.workload == "fraud-eu")
+    assert train.start is not None and train.start >= 9 * 24  # not before the pod is in
+    assert by["pod-late"].dropped == ["fraud-eu"]
+    assert {"deadline:fraud-eu/training", "outage:onprem:frankfurt/dgx-a100#0"} <= {
+        c.rule for c in by["pod-late"].conflicts}
+    rules = {c.rule for c in by["pod-and-maintenance"].conflicts}
+    assert by["pod-and-maintenance"].dropped == ["fraud-eu"]
+    assert {"deadline:fraud-eu/training", "outage:onprem:frankfurt/dgx-a100#1"} <= rules
+    assert by["pod-and-later-deadline"].status == "optimal"

@@ -1,11 +1,12 @@
-"""Why nothing fits, in words: the conflicting rule groups a solver with the
-unsatisfiable-core capability finds (:mod:`planner.solvers.diagnosis`), named and
+"""Why nothing fits, in words: the conflicting rules the diagnosis finds, named and
 described with their numbers, and what the stages caught in the conflict need.
 
-The solver sees a Problem and answers with rule-group names; this module builds that
-Problem from the candidates (with the options the rules pruned), picks the backend by
-capability (``unsat_core``), and turns the names into :class:`~planner.models.plan.Conflict`
-records and a summary.
+:func:`diagnose` (and :func:`recheck_timed_conflicts`, which re-solves its claims) work
+on the exact time-aware model (:mod:`planner.solvers.schedule_diagnosis`): the problem
+with the options the rules pruned, its timing, and the names of the portfolio's time
+rules; :mod:`planner.explain.timed_conflicts` words the time rules. :func:`recheck_conflicts`
+re-solves a claim on the placement model alone, through the backend with the
+unsatisfiable-core capability (``unsat_core``, :mod:`planner.solvers.diagnosis`).
 """
 
 from __future__ import annotations
@@ -162,24 +163,6 @@ def core_backend() -> CoreBackend:
     raise SolverError("no solver backend can find conflicting rules (unsat_core)")
 
 
-def diagnose(portfolio: Portfolio, world: World, cands: Candidates,
-             options: SolveOptions) -> tuple[list[Conflict], str]:
-    """A minimal set of conflicting rules, and a summary in plain words, within the
-    deadline of ``options`` (if any)."""
-    problem = build_problem(cands, world, include_pruned=True)
-    found = core_backend().find_core(problem, options)
-    if found.rules is None:
-        return [], ("no plan was found, but no set of relaxable rules could be shown to "
-                    "conflict within the time limit; raise --time-limit")
-    if not found.rules:
-        return [], ("the conflict lies in hardware facts no rule can relax (no offer has the "
-                    "GPU model, or it is restricted for the subscription)")
-    core = list(found.rules)
-    conflicts = [Conflict(rule=name, message=describe(name, portfolio, world, cands))
-                 for name in core]
-    return conflicts, _summary(conflicts, core_note(found), _demand(core, problem, cands, world))
-
-
 def _summary(conflicts: list[Conflict], note: str, demand: list[str]) -> str:
     summary = f"{len(conflicts)} rule(s) conflict: " + "; ".join(
         c.message for c in conflicts) + f". {note}."
@@ -211,12 +194,14 @@ def _describe_any(name: str, portfolio: Portfolio, world: World, cands: Candidat
     return timed if timed is not None else describe(name, portfolio, world, cands)
 
 
-def explain_timed_conflicts(portfolio: Portfolio, world: World, cands: Candidates,
-                            options: SolveOptions) -> tuple[list[Conflict], str]:
-    """:func:`diagnose` on the exact time-aware model: a minimal set of conflicting rules,
-    time rules included (deadlines, windows, precedence arcs, outages; see
-    :mod:`planner.explain.timed_conflicts`), and a summary that says what the stages
-    caught in it need when, and what their pools have free then."""
+def diagnose(portfolio: Portfolio, world: World, cands: Candidates,
+             options: SolveOptions) -> tuple[list[Conflict], str]:
+    """A minimal set of conflicting rules, and a summary in plain words, within the
+    deadline of ``options`` (if any), on the exact time-aware model (plans are schedules):
+    the placement rules and the time rules (deadlines, windows, precedence arcs, outages;
+    :mod:`planner.explain.timed_conflicts`). The summary says what the stages caught in
+    the conflict need, and for those a time rule constrains, when, and what their pools
+    have free then."""
     problem, timing, names = timed_problem(portfolio, world, cands)
     found = find_timed_core(problem, timing, options, names)
     if found.rules is None:
@@ -235,6 +220,7 @@ def explain_timed_conflicts(portfolio: Portfolio, world: World, cands: Candidate
 
 def recheck_timed_conflicts(portfolio: Portfolio, world: World, cands: Candidates,
                             rules: list[str], options: SolveOptions) -> ConflictCheck:
-    """:func:`recheck_conflicts` on the exact time-aware model (time rules included)."""
+    """:func:`recheck_conflicts` on the exact time-aware model (time rules included): the
+    claims :func:`diagnose` makes."""
     problem, timing, names = timed_problem(portfolio, world, cands)
     return check_timed_conflict(problem, timing, rules, options, names)
