@@ -12,6 +12,7 @@ from builders import NOW, portfolio, small_catalog, training, workload
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from planner import api
 from planner.compile.arrays import build_problem
 from planner.compile.candidates import generate
 from planner.compile.resolve import build_world
@@ -317,3 +318,19 @@ def test_a_go_live_before_training_can_end_names_the_go_live_and_the_order() -> 
         "deadline:fraud-eu/inference": "inference of fraud-eu must be live by 2027-01-03"}
     assert "inference of fraud-eu serves from 2027-01-03 to the horizon end" in summary
     assert "training of fraud-eu runs 130 h within the horizon (by 2027-04-01)" in summary
+
+
+def test_verify_re_solves_a_timed_claim_and_refutes_a_tampered_one() -> None:
+    p = _fraud()
+    plan = api.plan(p, [small_catalog()], time_limit_s=20, now=NOW, all_or_nothing=True)
+    assert plan.status is SolveStatus.INFEASIBLE
+    rules = {c.rule for c in plan.conflicts}
+    assert {"deadline:fraud-eu/training", "outage:onprem:frankfurt/dgx-a100#0"} <= rules
+    assert "2 free in that window" in (plan.diagnosis or "")
+    ok = api.verify_report(p, plan, [small_catalog()], time_limit_s=20)
+    assert ok.violations == [] and ok.confirmed
+    fewer = plan.model_copy(update={"conflicts": [c for c in plan.conflicts
+                                                  if not c.rule.startswith("outage:")]})
+    refuted = api.verify_report(p, fewer, [small_catalog()], time_limit_s=20)
+    assert [v.rule for v in refuted.violations] == ["conflicts"]
+    assert "a plan exists" in str(refuted.violations[0])
