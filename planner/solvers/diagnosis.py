@@ -18,6 +18,10 @@ set) admits a plan. Each rule is then re-checked alone — with every other rule
 of the portfolio in force — and the diagnosis says whether dropping it alone
 suffices.
 
+The same machinery (:class:`Guarded`, :func:`literal_maker`, :func:`core_of`,
+:func:`check_guarded`, :func:`core_note`) runs the time-aware diagnosis on the exact
+schedule model (:mod:`planner.solvers.schedule_diagnosis`).
+
 Every solve reads the deadline of the :class:`~planner.solvers.base.SolveOptions` it is
 given: when time runs out the set found so far is reported (still conflicting, maybe not
 minimal) and the summary says so.
