@@ -24,7 +24,7 @@ from planner.compile.candidates import generate
 from planner.compile.resolve import build_world
 from planner.compile.timing import build_timing
 from planner.errors import InputError, VerificationError
-from planner.explain.conflicts import diagnose, recheck_conflicts
+from planner.explain.conflicts import diagnose, recheck_timed_conflicts
 from planner.inputs.files import load_document_as
 from planner.inputs.files import load_portfolio as _load_portfolio
 from planner.models.plan import Conflict, Dropped, Plan
@@ -305,8 +305,8 @@ def verify_report(portfolio: Portfolio, plan_: Plan,
             "and claims nothing to verify" if unknown else None))
     options = SolveOptions(time_limit_s=time_limit_s, workers=workers or default_workers(),
                            seed=plan_.solver.seed)
-    check = recheck_conflicts(generate(portfolio, world, previous=prev), world,
-                              [c.rule for c in plan_.conflicts], options)
+    check = recheck_timed_conflicts(portfolio, world, generate(portfolio, world, previous=prev),
+                                    [c.rule for c in plan_.conflicts], options)
     if check.holds is None:
         return Verification([], undecided=check.message)
     if not check.holds:

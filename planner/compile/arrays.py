@@ -34,15 +34,23 @@ def build_problem(cands: Candidates, world: World, *, include_pruned: bool = Fal
     counts = [len(r) for r in cands.by_stage]
     groups: tuple[tuple[str, ...], ...] | None = None
     if include_pruned:
-        parts: list[OptionTable] = []
-        tags: list[tuple[str, ...]] = []
-        for s, r in enumerate(cands.by_stage):
-            extra, extra_tags = cands.pruned.relaxable(s)
-            parts += [table.take(np.arange(r.start, r.stop, dtype=np.int64)), extra]
-            tags += [()] * len(r) + extra_tags
-            counts[s] += len(extra)
-        table, groups = OptionTable.concat(table.book, parts), tuple(tags)
+        table, counts, groups = with_pruned(cands)
     return _build(cands, world, counts, *_columns(table), groups)
+
+
+def with_pruned(cands: Candidates) -> tuple[OptionTable, list[int], tuple[tuple[str, ...], ...]]:
+    """The options of the diagnosis problem: each stage's feasible options, then those the
+    relaxable rules pruned; the options per stage; the rule groups forbidding each."""
+    table = cands.options
+    counts = [len(r) for r in cands.by_stage]
+    parts: list[OptionTable] = []
+    tags: list[tuple[str, ...]] = []
+    for s, r in enumerate(cands.by_stage):
+        extra, extra_tags = cands.pruned.relaxable(s)
+        parts += [table.take(np.arange(r.start, r.stop, dtype=np.int64)), extra]
+        tags += [()] * len(r) + extra_tags
+        counts[s] += len(extra)
+    return OptionTable.concat(table.book, parts), counts, tuple(tags)
 
 
 def _columns(table: OptionTable) -> tuple[list[str], IntArray,

@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from planner.compile.arrays import with_pruned
 from planner.compile.calendar import at, horizon, predecessors, whole, whole_duration, window
 from planner.compile.candidates import Candidates
 from planner.compile.market import Market, offer_resource
@@ -74,12 +75,14 @@ def _capacity_now(market: Market, world_quotas: dict[tuple[str, str], int]) -> I
 
 
 def build_timing(portfolio: Portfolio, cands: Candidates, problem: Problem,
-                 gpu_quotas: dict[tuple[str, str], int]) -> Timing:
-    """The :class:`Timing` of ``problem`` (built from ``cands`` without pruned options)."""
+                 gpu_quotas: dict[tuple[str, str], int], *,
+                 include_pruned: bool = False) -> Timing:
+    """The :class:`Timing` of ``problem`` (built from ``cands`` without pruned options, or
+    with them: ``build_problem(..., include_pruned=True)``, for the diagnosis)."""
     settings = portfolio.settings
-    table = cands.options
+    table = with_pruned(cands)[0] if include_pruned else cands.options
     if len(table) != problem.n_options:
-        raise ValueError("build_timing needs the problem of the candidates' own options")
+        raise ValueError("build_timing needs the problem of the same options")
     n = len(cands.stages)
     release = np.zeros(n, dtype=np.int64)
     due = np.zeros(n, dtype=np.int64)

@@ -1,11 +1,12 @@
-"""Why nothing fits, in words: the conflicting rule groups a solver with the
-unsatisfiable-core capability finds (:mod:`planner.solvers.diagnosis`), named and
+"""Why nothing fits, in words: the conflicting rules the diagnosis finds, named and
 described with their numbers, and what the stages caught in the conflict need.
 
-The solver sees a Problem and answers with rule-group names; this module builds that
-Problem from the candidates (with the options the rules pruned), picks the backend by
-capability (``unsat_core``), and turns the names into :class:`~planner.models.plan.Conflict`
-records and a summary.
+:func:`diagnose` (and :func:`recheck_timed_conflicts`, which re-solves its claims) work
+on the exact time-aware model (:mod:`planner.solvers.schedule_diagnosis`): the problem
+with the options the rules pruned, its timing, and the names of the portfolio's time
+rules; :mod:`planner.explain.timed_conflicts` words the time rules. :func:`recheck_conflicts`
+re-solves a claim on the placement model alone, through the backend with the
+unsatisfiable-core capability (``unsat_core``, :mod:`planner.solvers.diagnosis`).
 """
 
 from __future__ import annotations
@@ -14,12 +15,21 @@ import numpy as np
 
 from planner.compile.arrays import build_problem
 from planner.compile.candidates import Candidates
+from planner.compile.timing import build_timing
+from planner.explain.timed_conflicts import describe_timed, timed_demand, timed_names
 from planner.models.plan import Conflict
 from planner.models.portfolio import Portfolio
 from planner.models.problem import Problem
+from planner.models.timing import Timing
 from planner.models.world import World
 from planner.solvers import BACKENDS
 from planner.solvers.base import ConflictCheck, CoreBackend, SolveOptions, SolverError
+from planner.solvers.diagnosis import core_note
+from planner.solvers.schedule_diagnosis import (
+    TimedNames,
+    check_timed_conflict,
+    find_timed_core,
+)
 
 
 def describe(name: str, portfolio: Portfolio, world: World, cands: Candidates) -> str:
@@ -57,7 +67,8 @@ def describe(name: str, portfolio: Portfolio, world: World, cands: Candidates) -
         site, offer = site_part.rsplit("/", 1)
         o = world.offer(site, offer)
         nodes = o.capacity if o else 0
-        return f"{site} has {nodes} × {offer} ({(nodes or 0) * period:,.0f} instance-hours)"
+        return (f"{site} has {nodes} × {offer} at once ({(nodes or 0) * period:,.0f} "
+                "instance-hours per period)")
     if kind == "budget":
         cap = next(b.cap_micro for b in cands.budgets if f"budget:{b.name}" == name)
         who = "total spend" if scope == "total" else f"spend of team {scope.split(':', 1)[1]}"
@@ -92,8 +103,10 @@ def _gpus_at_once(world: World, site_id: str, models: set[str]) -> dict[str, int
     return out
 
 
-def _demand(core: list[str], problem: Problem, cands: Candidates, world: World) -> list[str]:
-    """What the stages caught in the conflict need, next to what their sites can give."""
+def _demand(core: list[str], problem: Problem, cands: Candidates, world: World,
+            skip: frozenset[int] = frozenset()) -> list[str]:
+    """What the stages caught in the conflict need, next to what their sites can give
+    (but for the stages in ``skip``)."""
     involved: set[int] = set()
     groups = problem.opt_groups or ()
     res_in_core = {n.split(":", 1)[1] for n in core if n.startswith("capacity:")}
@@ -106,7 +119,7 @@ def _demand(core: list[str], problem: Problem, cands: Candidates, world: World) 
         if problem.res_names[r] in res_in_core:
             involved.add(int(stage_of[o]))
     lines = []
-    for s in sorted(involved):
+    for s in sorted(involved - skip):
         ref = cands.stages[s]
         st = ref.stage
         # Sites its non-capacity rules allow: where options exist or were pruned only
@@ -150,39 +163,12 @@ def core_backend() -> CoreBackend:
     raise SolverError("no solver backend can find conflicting rules (unsat_core)")
 
 
-def diagnose(portfolio: Portfolio, world: World, cands: Candidates,
-             options: SolveOptions) -> tuple[list[Conflict], str]:
-    """A minimal set of conflicting rules, and a summary in plain words, within the
-    deadline of ``options`` (if any)."""
-    problem = build_problem(cands, world, include_pruned=True)
-    found = core_backend().find_core(problem, options)
-    if found.rules is None:
-        return [], ("no plan was found, but no set of relaxable rules could be shown to "
-                    "conflict within the time limit; raise --time-limit")
-    if not found.rules:
-        return [], ("the conflict lies in facts no rule can relax (no offer has the GPU model, "
-                    "is sold to the subscription, holds a replica or a node of its gang on one "
-                    "instance, or runs it within its window; see unplaced)")
-    core = list(found.rules)
-    alone = found.alone
-    conflicts = [Conflict(rule=name, message=describe(name, portfolio, world, cands))
-                 for name in core]
-    demand = _demand(core, problem, cands, world)
-    if not found.minimal or any(v is None for v in alone.values()):
-        tail = ("a conflicting set of rules; the time limit ran out before it was shown to be "
-                "minimal (raise --time-limit)")
-    elif all(alone.values()):
-        tail = "dropping any one of these rules makes the portfolio feasible"
-    else:
-        not_enough = [n for n, ok in alone.items() if not ok]
-        tail = ("a minimal conflicting set; dropping one of "
-                f"{', '.join(sorted(set(core) - set(not_enough))) or 'them'} alone admits a plan, "
-                f"while {', '.join(not_enough)} also takes part in another conflict")
-    summary = f"{len(core)} rule(s) conflict: " + "; ".join(
-        c.message for c in conflicts) + f". {tail}."
+def _summary(conflicts: list[Conflict], note: str, demand: list[str]) -> str:
+    summary = f"{len(conflicts)} rule(s) conflict: " + "; ".join(
+        c.message for c in conflicts) + f". {note}."
     if demand:
         summary += " Demand: " + "; ".join(demand) + "."
-    return conflicts, summary
+    return summary
 
 
 def recheck_conflicts(cands: Candidates, world: World, rules: list[str],
@@ -192,3 +178,51 @@ def recheck_conflicts(cands: Candidates, world: World, rules: list[str],
     exists at all (see :meth:`~planner.solvers.base.CoreBackend.check_conflict`)."""
     problem = build_problem(cands, world, include_pruned=True)
     return core_backend().check_conflict(problem, rules, options)
+
+
+def timed_problem(portfolio: Portfolio, world: World, cands: Candidates
+                  ) -> tuple[Problem, Timing, TimedNames]:
+    """The diagnosis problem (with the options rules pruned), its timing, and the names of
+    the portfolio's time rules."""
+    problem = build_problem(cands, world, include_pruned=True)
+    timing = build_timing(portfolio, cands, problem, world.gpu_quotas, include_pruned=True)
+    return problem, timing, timed_names(portfolio, cands, problem, timing)
+
+
+def _describe_any(name: str, portfolio: Portfolio, world: World, cands: Candidates) -> str:
+    timed = describe_timed(name, portfolio, cands)
+    return timed if timed is not None else describe(name, portfolio, world, cands)
+
+
+def diagnose(portfolio: Portfolio, world: World, cands: Candidates,
+             options: SolveOptions) -> tuple[list[Conflict], str]:
+    """A minimal set of conflicting rules, and a summary in plain words, within the
+    deadline of ``options`` (if any), on the exact time-aware model (plans are schedules):
+    the placement rules and the time rules (deadlines, windows, precedence arcs, outages;
+    :mod:`planner.explain.timed_conflicts`). The summary says what the stages caught in
+    the conflict need, and for those a time rule constrains, when, and what their pools
+    have free then."""
+    problem, timing, names = timed_problem(portfolio, world, cands)
+    found = find_timed_core(problem, timing, options, names)
+    if found.rules is None:
+        return [], ("no schedule was found, but no set of relaxable rules could be shown to "
+                    "conflict within the time limit; raise --time-limit")
+    if not found.rules:
+        return [], ("the conflict lies in facts no rule can relax: a stage does not fit in "
+                    "the horizon, or no offer has its GPU model, is sold to the subscription, "
+                    "holds a replica or a node of its gang on one instance, or runs it within "
+                    "its window (see unplaced)")
+    core = list(found.rules)
+    conflicts = [Conflict(rule=name, message=_describe_any(name, portfolio, world, cands))
+                 for name in core]
+    timed, stages = timed_demand(core, portfolio, cands, problem, timing, names)
+    demand = timed + _demand(core, problem, cands, world, skip=stages)
+    return conflicts, _summary(conflicts, core_note(found), demand)
+
+
+def recheck_timed_conflicts(portfolio: Portfolio, world: World, cands: Candidates,
+                            rules: list[str], options: SolveOptions) -> ConflictCheck:
+    """:func:`recheck_conflicts` on the exact time-aware model (time rules included): the
+    claims :func:`diagnose` makes."""
+    problem, timing, names = timed_problem(portfolio, world, cands)
+    return check_timed_conflict(problem, timing, rules, options, names)

@@ -18,6 +18,10 @@ set) admits a plan. Each rule is then re-checked alone — with every other rule
 of the portfolio in force — and the diagnosis says whether dropping it alone
 suffices.
 
+The same machinery (:class:`Guarded`, :func:`literal_maker`, :func:`core_of`,
+:func:`check_guarded`, :func:`core_note`) runs the time-aware diagnosis on the exact
+schedule model (:mod:`planner.solvers.schedule_diagnosis`).
+
 Every solve reads the deadline of the :class:`~planner.solvers.base.SolveOptions` it is
 given: when time runs out the set found so far is reported (still conflicting, maybe not
 minimal) and the summary says so.
@@ -26,6 +30,7 @@ minimal) and the summary says so.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ortools.sat.python import cp_model
@@ -36,28 +41,35 @@ from planner.solvers.cpsat_model import ModelBuilder, configure, validated
 
 
 @dataclass
-class _Guarded:
-    problem: Problem
+class Guarded:
+    """A model whose relaxable rules each hold only if their assumption literal does."""
+
     literals: dict[str, cp_model.IntVar]
     model: cp_model.CpModel
 
 
-def _guarded_model(problem: Problem) -> _Guarded:
-    literals: dict[str, cp_model.IntVar] = {}
-    builder = ModelBuilder(problem)
+def literal_maker(model: cp_model.CpModel, literals: dict[str, cp_model.IntVar]
+                  ) -> Callable[[str], cp_model.IntVar]:
+    """A guard: one assumption literal per rule name (the same literal for the same name)."""
 
     def guard(name: str) -> cp_model.IntVar:
         if name not in literals:
-            literals[name] = builder.model.new_bool_var(f"rule[{name}]")
+            literals[name] = model.new_bool_var(f"rule[{name}]")
         return literals[name]
 
-    builder.guard = guard
+    return guard
+
+
+def _guarded_model(problem: Problem) -> Guarded:
+    literals: dict[str, cp_model.IntVar] = {}
+    builder = ModelBuilder(problem)
+    builder.guard = literal_maker(builder.model, literals)
     model = builder.build(with_objective=False)
     validated(model, "diagnosis")
-    return _Guarded(problem, literals, model)
+    return Guarded(literals, model)
 
 
-def _feasible(g: _Guarded, enforced: list[str], options: SolveOptions) -> bool | None:
+def _feasible(g: Guarded, enforced: list[str], options: SolveOptions) -> bool | None:
     """Solve with ``enforced`` rules on and every other rule free; None if undecided (also
     when the deadline has passed)."""
     if options.deadline is not None and options.deadline.expired():
@@ -74,7 +86,7 @@ def _feasible(g: _Guarded, enforced: list[str], options: SolveOptions) -> bool |
     return None
 
 
-def _core(g: _Guarded, options: SolveOptions) -> list[str] | None:
+def _core(g: Guarded, options: SolveOptions) -> list[str] | None:
     names = sorted(g.literals)
     g.model.clear_assumptions()
     g.model.add_assumptions([g.literals[n] for n in names])
@@ -86,7 +98,7 @@ def _core(g: _Guarded, options: SolveOptions) -> list[str] | None:
     return sorted(index[i] for i in solver.sufficient_assumptions_for_infeasibility())
 
 
-def _deletion_filter(g: _Guarded, core: list[str],
+def _deletion_filter(g: Guarded, core: list[str],
                      options: SolveOptions) -> tuple[list[str], bool]:
     """The core shrunk until dropping any rule admits a plan; False when time ran out
     before every rule was tried (the set still conflicts, but may not be minimal)."""
@@ -105,7 +117,11 @@ def _deletion_filter(g: _Guarded, core: list[str],
 def find_core(problem: Problem, options: SolveOptions) -> Core:
     """A minimal set of rule groups that admit no plan together, within the deadline of
     ``options`` (see :class:`~planner.solvers.base.Core`)."""
-    guarded = _guarded_model(problem)
+    return core_of(_guarded_model(problem), options)
+
+
+def core_of(guarded: Guarded, options: SolveOptions) -> Core:
+    """A minimal set of the guarded rules that admit no plan together (module docstring)."""
     core = _core(guarded, options)
     if not core:
         return Core(None if core is None else ())
@@ -120,7 +136,11 @@ def check_conflict(problem: Problem, rules: list[str], options: SolveOptions) ->
     """Re-solve an infeasibility claim: the named rules together admit no plan (every
     other rule free), and dropping any one of them admits one. With no rules named, the
     claim is that no plan exists at all (every rule in force)."""
-    guarded = _guarded_model(problem)
+    return check_guarded(_guarded_model(problem), rules, options)
+
+
+def check_guarded(guarded: Guarded, rules: list[str], options: SolveOptions) -> ConflictCheck:
+    """:func:`check_conflict` on a guarded model."""
     unknown = [r for r in rules if r not in guarded.literals]
     if unknown:
         return ConflictCheck(False, f"{', '.join(unknown)}: not a rule of this portfolio")
@@ -144,3 +164,18 @@ def check_conflict(problem: Problem, rules: list[str], options: SolveOptions) ->
         return ConflictCheck(True, "no plan exists with every rule in force")
     return ConflictCheck(True, f"{len(rules)} rule(s) admit no plan together ("
                                f"{', '.join(rules)}), and dropping any one of them admits one")
+
+
+def core_note(found: Core) -> str:
+    """What a found core shows, in words: minimal or not, and which of its rules dropped
+    alone (every other rule in force) admit a plan."""
+    core, alone = list(found.rules or ()), found.alone
+    if not found.minimal or any(v is None for v in alone.values()):
+        return ("a conflicting set of rules; the time limit ran out before it was shown to be "
+                "minimal (raise --time-limit)")
+    if all(alone.values()):
+        return "dropping any one of these rules makes the portfolio feasible"
+    not_enough = [n for n, ok in alone.items() if not ok]
+    return ("a minimal conflicting set; dropping one of "
+            f"{', '.join(sorted(set(core) - set(not_enough))) or 'them'} alone admits a plan, "
+            f"while {', '.join(not_enough)} also takes part in another conflict")

@@ -29,6 +29,7 @@ model for small portfolios and for tests; large ones need the decomposition.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,6 +43,21 @@ from planner.solvers.cpsat_model import ModelBuilder, configure, validated
 from planner.solvers.feasibility import violations
 from planner.solvers.schedule_check import schedule_violations
 
+TimeGuard = Callable[[str, int], "cp_model.IntVar | None"]
+"""Diagnosis hook (:mod:`planner.solvers.schedule_diagnosis`): the assumption literal of
+a time rule, ``("deadline" | "window", stage)``, ``("after", arc)`` or ``("outage", k)``
+(indices into ``Timing.precedence`` / ``Timing.outages``); the rule holds only if it does.
+None: always in force."""
+
+
+def _no_time_guard(_kind: str, _index: int) -> None:
+    return None
+
+
+def _when(*lits: cp_model.LinearExprT | None) -> list[cp_model.IntVar]:
+    """Enforcement literals, without the constant 1 (placed, no funding) and None."""
+    return [v for v in lits if isinstance(v, cp_model.IntVar)]
+
 
 @dataclass
 class Scheduled:
@@ -53,12 +69,18 @@ class Scheduled:
 
 
 class ScheduleBuilder:
-    """The CP-SAT model of the module docstring."""
+    """The CP-SAT model of the module docstring.
+
+    Diagnosis hooks (set before :meth:`build`): ``placement.guard`` puts the placement
+    rules and the capacity of each resource behind assumption literals (as in
+    :class:`~planner.solvers.cpsat_model.ModelBuilder`), ``time_guard`` each window, hard
+    deadline, precedence arc and outage."""
 
     def __init__(self, problem: Problem, timing: Timing) -> None:
         timing.check_shapes(problem)
         self.p, self.t = problem, timing
         self.placement = ModelBuilder(problem)
+        self.time_guard: TimeGuard = _no_time_guard
         self.model = self.placement.model
         self.start: list[cp_model.IntVar] = []
         self.end: list[cp_model.IntVar] = []
@@ -68,9 +90,7 @@ class ScheduleBuilder:
         p, t, m = self.p, self.t, self.model
         self.placement.build(with_objective=False)
         for s in range(p.n_stages):
-            last = t.horizon - 1 if t.to_end[s] else t.horizon
-            self.start.append(m.new_int_var(int(t.release[s]), max(int(t.release[s]), last),
-                                            f"S{s}"))
+            self.start.append(self._start(s))
             self.end.append(m.new_int_var(0, t.horizon, f"E{s}"))
         intervals = self._intervals()
         self._capacity(intervals)
@@ -82,6 +102,18 @@ class ScheduleBuilder:
         m.minimize(cp_model.LinearExpr.weighted_sum(b.x, p.opt_obj.tolist()) + sum(b.e)
                    - reward + sum(c * v for v, c in self.late))
         return m
+
+    def _start(self, s: int) -> cp_model.IntVar:
+        # The window: a stage starts no earlier than its release.
+        t, m = self.t, self.model
+        last = t.horizon - 1 if t.to_end[s] else t.horizon
+        release = int(t.release[s])
+        lit = self.time_guard("window", s) if release > 0 else None
+        if lit is None:
+            return m.new_int_var(release, max(release, last), f"S{s}")
+        start = m.new_int_var(0, max(release, last), f"S{s}")
+        m.add(start >= release).only_enforce_if(lit)
+        return start
 
     def _intervals(self) -> dict[int, cp_model.IntervalVar]:
         p, t, m, x = self.p, self.t, self.model, self.placement.x
@@ -111,20 +143,39 @@ class ScheduleBuilder:
             o, r, d = int(p.use_opt[k]), int(p.use_res[k]), int(t.use_now[k])
             if d:
                 by_res.setdefault(r, []).append((intervals[o], d * x[o]))
-        for out in t.outages:
-            fixed = m.new_fixed_size_interval_var(out.start, out.end - out.start,
-                                                  f"outage{out.res}_{out.start}")
+        for k, out in enumerate(t.outages):
+            lit = self.time_guard("outage", k)
+            name = f"outage{out.res}_{out.start}"
+            fixed = (m.new_fixed_size_interval_var(out.start, out.end - out.start, name)
+                     if lit is None else m.new_optional_fixed_size_interval_var(
+                         out.start, out.end - out.start, lit, name))
             by_res.setdefault(out.res, []).append((fixed, out.amount))
         for r, uses in sorted(by_res.items()):
-            m.add_cumulative([i for i, _ in uses], [d for _, d in uses], int(t.res_now[r]))
+            m.add_cumulative([i for i, _ in uses], [d for _, d in uses], self._cap(r))
+
+    def _cap(self, r: int) -> cp_model.LinearExprT:
+        # Capacity at once: K_r, or (diagnosis) any amount once its rule is dropped.
+        lit = self.placement.guard(f"capacity:{self.p.res_names[r]}")
+        cap = int(self.t.res_now[r])
+        if lit is None:
+            return cap
+        p, ub = self.p, self.p.opt_ub
+        most = sum(int(self.t.use_now[k]) * int(ub[p.use_opt[k]])
+                   for k in np.flatnonzero(p.use_res == r).tolist())
+        most += sum(o.amount for o in self.t.outages if o.res == r)
+        extra = self.model.new_int_var(0, max(0, most - cap), f"dropcap{r}")
+        self.model.add(extra == 0).only_enforce_if(lit)
+        return cap + extra
 
     def _precedence(self) -> None:
-        m = self.model
-        for prec in self.t.precedence:
+        m, b = self.model, self.placement
+        for k, prec in enumerate(self.t.precedence):
             ct = m.add(self.start[prec.after] >= self.end[prec.before] + prec.lag)
-            if self.placement.fund:  # both placed (a workload may be left out whole)
-                ct.only_enforce_if([self.placement.placed(prec.before),
-                                    self.placement.placed(prec.after)])
+            # only when both are placed (a workload may be left out whole)
+            lits = _when(b.placed(prec.before), b.placed(prec.after),
+                         self.time_guard("after", k))
+            if lits:
+                ct.only_enforce_if(lits)
 
     def _deadlines(self) -> None:
         t, m = self.t, self.model
@@ -133,8 +184,10 @@ class ScheduleBuilder:
             due, cost = int(t.due[s]), int(t.late_cost[s])
             if cost == 0:
                 ct = m.add(at <= due)
-                if self.placement.fund:
-                    ct.only_enforce_if(self.placement.placed(s))
+                lits = _when(self.placement.placed(s),
+                             self.time_guard("deadline", s) if due < t.horizon else None)
+                if lits:
+                    ct.only_enforce_if(lits)
                 continue
             late = m.new_int_var(0, t.horizon, f"L{s}")
             ct = m.add(late >= at - due)

@@ -2,10 +2,12 @@
 
 A scenario file lists scenarios; each may scale prices (by provider, site, GPU
 model or offer), change capacity (on-prem nodes, instance caps, GPU quotas),
-lose sites (no compute there any more), and add regulations (a jurisdiction is
-no longer allowed for workloads holding a data class). Scenarios are
-independent and run through an executor (``auto`` by default: serially for small
-what-ifs, in local processes for large ones; see :data:`PARALLEL_MIN_STAGE_PLANS`).
+lose sites (no compute there any more), add regulations (a jurisdiction is
+no longer allowed for workloads holding a data class), and change the calendar
+(:mod:`planner.whatif.timeline`: move deadlines, take on-prem nodes down for a
+while, add on-prem nodes from a date). Scenarios are independent and run through
+an executor (``auto`` by default: serially for small what-ifs, in local processes
+for large ones; see :data:`PARALLEL_MIN_STAGE_PLANS`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,13 @@ from planner.models.world import Offer, World
 from planner.plans.diff import diff_plans
 from planner.vocab.gpus import GPU_MODELS, closest
 from planner.vocab.jurisdictions import DERIVED_TAGS, country_name, suggest_country
+from planner.whatif.timeline import (
+    DeadlineChange,
+    NodesAdded,
+    OutageAdded,
+    apply_calendar,
+    check_name,
+)
 
 
 class _Strict(BaseModel):
@@ -76,6 +85,9 @@ class Scenario(_Strict):
     capacity: list[CapacityChange] = Field(default_factory=list)
     sites_lost: list[str] = Field(default_factory=list)
     regulations: list[Regulation] = Field(default_factory=list)
+    deadlines: list[DeadlineChange] = Field(default_factory=list)
+    outages: list[OutageAdded] = Field(default_factory=list)
+    more_nodes: list[NodesAdded] = Field(default_factory=list)
 
 
 class ScenarioFile(_Strict):
@@ -125,24 +137,16 @@ def _match(o: Offer, world: World, c: PriceChange) -> bool:
             and (c.offer is None or o.id == c.offer))
 
 
-def _check_name(kind: str, name: str | None, valid: set[str], path: str) -> None:
-    if name is not None and name not in valid:
-        guess = closest(name, valid)
-        raise InputError(f"unknown {kind} {name!r}", path=path,
-                         hint=f"did you mean {guess!r}?" if guess
-                         else f"valid: {', '.join(sorted(valid)[:12])}")
-
-
 def _check_site(site: str, world: World, path: str) -> None:
-    _check_name("site", site, set(world.sites), path)
+    check_name("site", site, set(world.sites), path)
 
 
 def _check_price_change(c: PriceChange, world: World, path: str) -> None:
     if c.site:
         _check_site(c.site, world, f"{path}.site")
-    _check_name("provider", c.provider, {s.provider for s in world.sites.values()},
+    check_name("provider", c.provider, {s.provider for s in world.sites.values()},
                 f"{path}.provider")
-    _check_name("GPU model", c.gpu_model, set(GPU_MODELS), f"{path}.gpu_model")
+    check_name("GPU model", c.gpu_model, set(GPU_MODELS), f"{path}.gpu_model")
 
 
 def _check_jurisdictions(reg: Regulation, world: World, path: str) -> None:
@@ -180,6 +184,7 @@ def apply_scenario(portfolio: Portfolio, world: World, sc: Scenario, index: int 
             raise InputError("matches no offer", path=f"{path}.price_multipliers[{j}]",
                              hint="check provider, site, gpu_model and offer")
     quotas = dict(world.gpu_quotas)
+    touched: dict[tuple[str, str], str] = {}  # on-prem offer → the last change to it
     for j, cap in enumerate(sc.capacity):
         cpath = f"{path}.capacity[{j}]"
         _check_site(cap.site, world, f"{cpath}.site")
@@ -187,13 +192,14 @@ def apply_scenario(portfolio: Portfolio, world: World, sc: Scenario, index: int 
             at = next((k for k, o in enumerate(offers)
                        if o.site_id == cap.site and o.id == cap.offer), None)
             if at is None:
-                _check_name(f"offer at {cap.site}", cap.offer,
+                check_name(f"offer at {cap.site}", cap.offer,
                             {o.id for o in offers if o.site_id == cap.site}, f"{cpath}.offer")
                 raise InputError(f"no offer {cap.offer!r} at {cap.site}", path=f"{cpath}.offer")
             offers[at] = replace(offers[at], capacity=cap.instances)
+            touched[(cap.site, cap.offer)] = f"{cpath}.instances"
         else:
             assert cap.gpu_model is not None and cap.gpus is not None
-            _check_name("GPU model", cap.gpu_model, set(GPU_MODELS), f"{cpath}.gpu_model")
+            check_name("GPU model", cap.gpu_model, set(GPU_MODELS), f"{cpath}.gpu_model")
             quotas[(cap.site, cap.gpu_model)] = cap.gpus
     for j, site in enumerate(sc.sites_lost):
         _check_site(site, world, f"{path}.sites_lost[{j}]")
@@ -221,7 +227,9 @@ def apply_scenario(portfolio: Portfolio, world: World, sc: Scenario, index: int 
             raise InputError(f"no workload holds data class {reg.data_class!r}",
                              path=f"{path}.regulations[{j}].data_class",
                              hint="set dataset.classes on the workloads it concerns")
-    return portfolio.model_copy(update={"workloads": workloads}), new_world
+    portfolio = portfolio.model_copy(update={"workloads": workloads})
+    return apply_calendar(portfolio, new_world, sc.deadlines, sc.outages, sc.more_nodes,
+                          path, touched)
 
 
 def summarize(name: str, plan: Plan, base: Plan | None, keep_plan: bool) -> ScenarioResult:
