@@ -155,7 +155,8 @@ def _fraud(deadline: str | None = "2027-01-12", outage: bool = True,
                              "nodes": nodes}
     if outage:  # half the pod is down in the first week
         offer["outages"] = [{"from": "2027-01-01", "to": "2027-01-08", "nodes": 2}]
-    stage = training(hours=130, gpus=32, **({"deadline": deadline} if deadline else {}))
+    stage = training(hours=130, gpus=32, nodes=4,  # a gang of 4 nodes at once
+                     **({"deadline": deadline} if deadline else {}))
     w = workload("fraud-eu", [stage], home="onprem:frankfurt",
                  **({"sites": ["onprem:frankfurt"]} if residency else {}))
     return portfolio([w], settings={"horizon": {"start": "2027-01-01", "end": "2027-04-01"}},
