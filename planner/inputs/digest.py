@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import date
 from decimal import Decimal
 from enum import Enum
 
@@ -30,7 +30,7 @@ def _plain(value: object) -> object:
         return value.value
     if isinstance(value, set | frozenset):
         return sorted(value, key=str)
-    if isinstance(value, datetime):
+    if isinstance(value, date):  # dates and date-times (the calendar)
         return value.isoformat()
     raise TypeError(f"cannot fingerprint {type(value).__name__}")
 

@@ -100,39 +100,37 @@ def _exact(problem: Problem, timing: Timing, options: SolveOptions,
 def _decomposed(problem: Problem, timing: Timing, placement: Solution,
                 options: SolveOptions, executor: Executor,
                 repairing: bool = True) -> Scheduled:
-    """Schedule a placement: by list scheduling; with soft deadlines, pool by pool with
-    CP-SAT for the least late penalty; when it cannot run as placed, repaired."""
+    """Schedule a placement by list scheduling; when it cannot run as placed, repair it;
+    with late penalties, CP-SAT per component looks for a schedule that pays less."""
     if placement.objective is None:
         return _empty(placement, problem.n_stages)
-    x = placement.x
+    x, how = placement.x, "every pool scheduled as placed"
     quick = list_schedule(problem, timing, x)
-    best = None if quick is None else quick[1]
-    late = best is None or timing.late_penalty(problem, x, best) > 0
-    if late and repairing and options.remaining_s() > 0:
+    start = None if quick is None else quick[1]
+    if start is None:
+        if not repairing:
+            return _empty(dataclasses.replace(placement, objective=None), problem.n_stages)
+        repaired = repair(problem, timing, x, options, executor)
+        if repaired is None:
+            sol = dataclasses.replace(placement, status=SolveStatus.UNKNOWN,
+                                      x=np.zeros_like(x), objective=None,
+                                      detail="the placement could not be scheduled and the "
+                                             "repair found no schedule in time")
+            return _empty(sol, problem.n_stages)
+        changed = np.flatnonzero(repaired.solution.x != x)
+        moved = np.unique(np.searchsorted(problem.stage_ptr, changed, side="right") - 1).size
+        x, start = repaired.solution.x, repaired.start
+        how = (f"{moved} stages re-placed so every pool schedules "
+               f"({repaired.solution.detail})")
+    if repairing and timing.late_penalty(problem, x, start) > 0 and options.remaining_s() > 0:
         subs = schedule_components(executor, problem, timing, x, options)
         if all(s.feasible for s in subs):
-            start = np.zeros(problem.n_stages, dtype=np.int64)
+            better = np.zeros(problem.n_stages, dtype=np.int64)
             for sub in subs:
-                start[sub.stages] = sub.start
-            if best is None or timing.late_penalty(problem, x, start) < \
-                    timing.late_penalty(problem, x, best):
-                best = start
-    if best is not None:
-        return finish(problem, timing, placement, x, best, "every pool scheduled as placed")
-    if not repairing:
-        return _empty(dataclasses.replace(placement, objective=None), problem.n_stages)
-    repaired = repair(problem, timing, x, options, executor)
-    if repaired is None:
-        sol = dataclasses.replace(placement, status=SolveStatus.UNKNOWN,
-                                  x=np.zeros_like(x), objective=None,
-                                  detail="the placement could not be scheduled and the "
-                                         "repair found no schedule in time")
-        return _empty(sol, problem.n_stages)
-    changed = np.flatnonzero(repaired.solution.x != x)
-    moved = np.unique(np.searchsorted(problem.stage_ptr, changed, side="right") - 1).size
-    return finish(problem, timing, placement, repaired.solution.x, repaired.start,
-                  f"{moved} stages re-placed so every pool schedules "
-                  f"({repaired.solution.detail})")
+                better[sub.stages] = sub.start
+            if timing.late_penalty(problem, x, better) < timing.late_penalty(problem, x, start):
+                start = better
+    return finish(problem, timing, placement, x, start, how)
 
 
 def finish(problem: Problem, timing: Timing, placement: Solution, x: IntArray,
