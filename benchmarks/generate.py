@@ -183,7 +183,6 @@ def _stage(rng: random.Random, kind: str, have: set[str]) -> dict[str, Any]:
         st["memory_gib"] = rng.choice([64, 128, 256])
         st["hours"] = str(round(min(700.0, rng.lognormvariate(math.log(40), 0.9)), 1))
         st["spot"] = rng.random() < 0.35
-        st["max_nodes"] = 4  # a gang: the planner picks the smallest that fits each offer
     elif kind == "testing":
         if rng.random() < 0.25:
             st["vcpus"] = rng.choice([4, 8, 16])
@@ -241,7 +240,7 @@ def _workloads(
     return out
 
 
-FAMILIES = ("realistic", "hard", "tight")
+FAMILIES = ("realistic", "hard", "tight", "timed")
 
 
 def generate_portfolio(
@@ -251,13 +250,18 @@ def generate_portfolio(
     family: str = "realistic",
 ) -> Portfolio:
     """A seeded portfolio of ``size`` (a name from :data:`SIZES` or a Size) of ``family``:
-    ``realistic`` (this module), ``hard`` or ``tight`` (:mod:`benchmarks.hard`)."""
+    ``realistic`` (this module), ``hard`` or ``tight`` (:mod:`benchmarks.hard`), ``timed``
+    (:mod:`benchmarks.timed`: dated windows, deadlines, precedence, gangs, outages)."""
     from planner import api
 
     if family not in FAMILIES:
         raise ValueError(f"unknown benchmark family {family!r}: use one of {', '.join(FAMILIES)}")
     spec = SIZES[size] if isinstance(size, str) else size
     catalogs = api.load_catalogs() if catalogs is None else catalogs
+    if family == "timed":
+        from benchmarks.timed import generate_timed
+
+        return generate_timed(spec, seed, catalogs)
     if family in ("hard", "tight"):
         from benchmarks.hard import generate_hard
 

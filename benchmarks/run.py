@@ -41,6 +41,7 @@ def run_one(size: str, solver: str, time_limit: float, seed: int, executor: str,
     """Generate, solve and verify in this process; the record for one solver."""
     from benchmarks.generate import generate_portfolio
     from benchmarks.solve import solve_traced
+    from benchmarks.timed_run import TIMED_SOLVERS, run_timed_one
     from planner import api
     from planner.compile.arrays import build_problem
     from planner.compile.candidates import generate
@@ -49,6 +50,9 @@ def run_one(size: str, solver: str, time_limit: float, seed: int, executor: str,
     from planner.solvers.base import SolveOptions
     from planner.verify.check import verify
 
+    if solver in TIMED_SOLVERS:
+        return run_timed_one(size, solver, time_limit, seed, workers, executor, address,
+                             family)
     wall = time.perf_counter()
     rec: dict[str, Any] = {"size": size, "solver": solver, "seed": seed, "family": family,
                            "time_limit_s": time_limit, "rss_mib": {}}
@@ -122,7 +126,7 @@ def _child(size: str, solver: str, family: str, args: Any) -> dict[str, Any]:
     peak RSS the parent measured (``wait4``)."""
     root = Path(__file__).resolve().parent.parent
     path = os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])
-    env = dict(os.environ, PYTHONPATH=path)
+    env = dict(os.environ, PYTHONPATH=path, BENCH_CHILD="1")
     t = time.perf_counter()
     proc = subprocess.Popen(child_command(size, solver, family, args), cwd=root, env=env,
                             stdout=subprocess.PIPE, text=True)
@@ -157,10 +161,11 @@ def result_name(size: str, family: str = "realistic") -> str:
 def check_names(args: Any) -> str | None:
     """One line naming the first unknown family, size or solver of ``args``, or None."""
     from benchmarks.generate import FAMILIES, SIZES
+    from benchmarks.timed_run import TIMED_SOLVERS
     from planner.solvers import AUTO, BACKENDS
 
     known = (("family", family_of(args), FAMILIES), ("size", args.size, tuple(SIZES)),
-             ("solver", args.solvers, (*BACKENDS, AUTO)))
+             ("solver", args.solvers, (*BACKENDS, AUTO, *TIMED_SOLVERS)))
     for what, given, choices in known:
         for name in given.split(","):
             if name not in choices:

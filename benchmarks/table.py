@@ -39,7 +39,7 @@ FIELDS = (
 
 @dataclass(frozen=True)
 class Target:
-    """Issue 14's target at a size of the hard family."""
+    """Issue 14's target at a size of the hard family (issue 11's for the timed one)."""
 
     gap: float
     wall_s: float
@@ -55,6 +55,10 @@ TARGETS: dict[tuple[str, str], Target] = {
     ("hard", "m"): Target(0.005, 60.0, 2048.0),
     ("hard", "l"): Target(0.01, 120.0, 4096.0),
     ("hard", "xl"): Target(0.02, 600.0),
+    # issue 11 ("Where and when"), the timed family
+    ("timed", "s"): Target(0.01, 60.0),
+    ("timed", "m"): Target(0.02, 120.0),
+    ("timed", "l"): Target(0.03, 600.0, 8192.0),
 }
 
 

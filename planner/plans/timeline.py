@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from planner.compile.calendar import at, predecessors, window
-from planner.compile.candidates import Candidates
+from planner.compile.candidates import Candidates, StageRef
 from planner.compile.market import gpu_resource, offer_resource
 from planner.models.calendar import as_datetime
 from planner.models.plan import Horizon, Placement, Plan, PoolSchedule, Run, Window
@@ -62,8 +62,7 @@ def _intervals(portfolio: Portfolio, cands: Candidates, placements: list[Placeme
     return out
 
 
-def _late_hours(portfolio: Portfolio, cands: Candidates, key: str, st: _Stage) -> int:
-    ref = next(r for r in cands.stages if r.key == key)
+def _late_hours(portfolio: Portfolio, ref: StageRef, st: _Stage) -> int:
     w = window(portfolio.settings, ref.stage)
     if not w.soft or ref.stage.kind is StageKind.INFERENCE:
         return 0
@@ -145,23 +144,32 @@ def schedule(portfolio: Portfolio, world: World, placements: list[Placement],
     return out
 
 
-def _busy(pools: list[PoolSchedule], p: Placement, key: str) -> str:
-    """Who holds a pool of placement ``p`` until it starts (a run or an outage ending then)."""
-    for pool in pools:
-        if not any(r.workload == p.workload and r.stage == p.stage for r in pool.runs):
-            continue
-        held = [f"{r.workload}/{r.stage}" for r in pool.runs
-                if r.end == p.start and f"{r.workload}/{r.stage}" != key]
-        held += ["an outage" for w in pool.outages if w.end == p.start]
-        if held:
-            return f"{pool.resource} is full until then ({', '.join(sorted(set(held)))} ends)"
-    return "the pools it needs are full until then"
+class _Ends:
+    """Per pool, who frees it at each hour (runs and outages that end then), and the pools
+    of each stage: the index behind "full until then"."""
+
+    def __init__(self, pools: list[PoolSchedule]) -> None:
+        self.at: dict[tuple[str, Decimal], set[str]] = defaultdict(set)
+        self.pools_of: dict[str, list[str]] = defaultdict(list)
+        for pool in pools:
+            for r in pool.runs:
+                self.at[(pool.resource, r.end)].add(f"{r.workload}/{r.stage}")
+                self.pools_of[f"{r.workload}/{r.stage}"].append(pool.resource)
+            for w in pool.outages:
+                self.at[(pool.resource, w.end)].add("an outage")
+
+    def busy(self, p: Placement, key: str) -> str:
+        """Who holds a pool of placement ``p`` until it starts."""
+        for resource in self.pools_of.get(key, []):
+            held = self.at.get((resource, p.start or Decimal(0)), set()) - {key}
+            if held:
+                return f"{resource} is full until then ({', '.join(sorted(held))} ends)"
+        return "the pools it needs are full until then"
 
 
-def _why_then(portfolio: Portfolio, cands: Candidates, key: str, st: _Stage,
-              stages: dict[str, _Stage], busy: str) -> str:
+def _why_then(portfolio: Portfolio, ref: StageRef, st: _Stage, stages: dict[str, _Stage],
+              busy: str) -> str:
     """Why the stage starts when it does: its window, a predecessor, or busy capacity."""
-    ref = next(r for r in cands.stages if r.key == key)
     settings = portfolio.settings
     w = window(settings, ref.stage)
     when = f"hour {hours_text(st.start)}"
@@ -185,7 +193,8 @@ def with_timeline(plan: Plan, portfolio: Portfolio, world: World, cands: Candida
     settings = portfolio.settings
     begin = as_datetime(settings.horizon.start) if settings.horizon is not None else None
     stages = _intervals(portfolio, cands, plan.placements, starts)
-    late = {k: _late_hours(portfolio, cands, k, st) for k, st in stages.items()}
+    refs = {r.key: r for r in cands.stages}
+    late = {k: _late_hours(portfolio, refs[k], st) for k, st in stages.items()}
     timed = []
     for p in plan.placements:
         key = f"{p.workload}/{p.stage}"
@@ -197,13 +206,13 @@ def with_timeline(plan: Plan, portfolio: Portfolio, world: World, cands: Candida
             "start_at": _date(begin, st.start), "end_at": _date(begin, end),
             "late_hours": late[key]}))
     pools = schedule(portfolio, world, timed, begin)
+    ends = _Ends(pools)
     placed = []
     for p in timed:
         key = f"{p.workload}/{p.stage}"
-        why = _why_then(portfolio, cands, key, stages[key], stages, _busy(pools, p, key))
+        why = _why_then(portfolio, refs[key], stages[key], stages, ends.busy(p, key))
         placed.append(p.model_copy(update={"why": [*p.why, why]}))
     micro = 0  # as the solver counts it: micro-dollars per hour late × whole hours
-    refs = {r.key: r for r in cands.stages}
     for key, hours in late.items():
         rate = window(settings, refs[key].stage).late_usd_per_hour
         if hours and rate is not None:

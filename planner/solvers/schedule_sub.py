@@ -125,13 +125,13 @@ def schedule_batch(task: tuple[Problem, Timing, IntArray, list[list[int]], Solve
 def _rows(problem: Problem, timing: Timing, x: IntArray,
           stages: list[int]) -> dict[int, list[tuple[int, int]]]:
     """Option → (resource, units held at once) for the placed options of ``stages``."""
-    wanted = {o for s in stages for o in problem.options_of(s) if x[o] > 0}
+    wanted = [o for s in stages for o in problem.options_of(s) if x[o] > 0]
     out: dict[int, list[tuple[int, int]]] = {}
-    for k in range(problem.use_opt.size):
-        o = int(problem.use_opt[k])
-        if o in wanted and timing.use_now[k] > 0:
-            out.setdefault(o, []).append((int(problem.use_res[k]),
-                                          int(timing.use_now[k]) * int(x[o])))
+    rows = np.flatnonzero(np.isin(problem.use_opt, wanted) & (timing.use_now > 0))
+    for k in rows.tolist():  # (one vectorized pass: a Python loop over every row of a
+        o = int(problem.use_opt[k])  # large problem per component took minutes at l)
+        out.setdefault(o, []).append((int(problem.use_res[k]),
+                                      int(timing.use_now[k]) * int(x[o])))
     return out
 
 
