@@ -5,15 +5,17 @@
   model with optional intervals of :mod:`planner.solvers.schedule_cpsat`.
 * **Decomposed** (every other backend): the backend places every stage with capacity
   counted per period, a relaxation of capacity at every instant, so its bound stays a
-  valid lower bound (late penalties are never negative). The placed stages are then
-  scheduled component by component (:mod:`planner.solvers.schedule_sub`; components are
-  stages linked by a pool their placement can overfill, or by precedence), on the
-  executor. When a component cannot be scheduled,
-  :func:`planner.solvers.schedule_repair.repair` re-places its stages with the Benders
-  cuts of :mod:`planner.solvers.schedule_benders`.
+  valid lower bound (late penalties are never negative). List scheduling
+  (:mod:`planner.solvers.schedule_shift`) fits the placement to the pools; when a stage
+  cannot run as placed, :func:`planner.solvers.schedule_repair.repair` moves it (and, in
+  later rounds, the stages holding its pools) to the cheapest option that runs in time.
+  With late penalties, CP-SAT per component (:mod:`planner.solvers.schedule_sub`, on the
+  executor) looks for a schedule that pays less.
 
-The placement gets :data:`PLACEMENT_SHARE` of the time left; scheduling and repair the
-rest. Every answer passes :func:`~planner.solvers.feasibility.violations` and
+Up to :data:`POLISH_MAX_OPTIONS` options, the time the decomposition leaves goes to the
+exact model, started from its plan. The placement gets :data:`PLACEMENT_SHARE` of the
+time left; scheduling and repair the rest. Every answer passes
+:func:`~planner.solvers.feasibility.violations` and
 :func:`~planner.solvers.schedule_check.schedule_violations` or raises.
 """
 
@@ -39,6 +41,10 @@ PLACEMENT_SHARE = 0.6
 """Share of the time left that the placement backend gets in the decomposed path."""
 START_SHARE = 0.2
 """Share of the time left for the greedy start of the exact path."""
+POLISH_MAX_OPTIONS = 50_000
+"""Up to this many options, the decomposed path spends the time left in the exact model
+(started from its plan): measured at 23,775 options (timed s), where it proves the
+optimum in 48 s while the decomposition stops 2.8 % above the bound."""
 
 
 def _empty(solution: Solution, n: int) -> Scheduled:
@@ -67,7 +73,33 @@ def _solve(problem: Problem, timing: Timing, backend: Backend, options: SolveOpt
         return _exact(problem, timing, options, executor)
     share = options.deadline.within(options.remaining_s() * PLACEMENT_SHARE)
     placement = backend.solve(problem, options.until(share))
-    return _decomposed(problem, timing, placement, options, executor)
+    done = _decomposed(problem, timing, placement, options, executor)
+    if done.solution.objective is None or problem.n_options > POLISH_MAX_OPTIONS \
+            or options.remaining_s() < 1.0:
+        return done
+    return _polished(problem, timing, done, options)
+
+
+def _polished(problem: Problem, timing: Timing, done: Scheduled,
+              options: SolveOptions) -> Scheduled:
+    """The exact model with the time left, from the decomposed plan: the better plan and
+    the larger of the two valid bounds."""
+    start = left_shift(problem, timing, done.solution.x, done.start)
+    exact = solve_schedule(problem, timing, options, (done.solution.x, start))
+    bounds = [b for b in (done.solution.bound, exact.solution.bound) if b is not None]
+    best = done
+    if exact.solution.objective is not None and done.solution.objective is not None \
+            and exact.solution.objective < done.solution.objective:
+        best = exact
+    value = best.solution.objective
+    bound = min(max(bounds), value) if bounds and value is not None else None
+    detail = "; ".join(d for d in (done.solution.detail, "then the exact model "
+                                   f"({exact.solution.status.value})") if d)
+    status = SolveStatus.OPTIMAL if bound is not None and bound == value \
+        else SolveStatus.FEASIBLE
+    sol = dataclasses.replace(best.solution, backend=done.solution.backend, status=status,
+                              bound=bound, detail=detail)
+    return Scheduled(sol, best.start, best.end)
 
 
 def _exact(problem: Problem, timing: Timing, options: SolveOptions,
