@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 from typing import Any
 
 from benchmarks.generate import Size, _cloud_sites
@@ -150,18 +151,24 @@ def _offer(rng: random.Random, cid: str, nodes: int, kwh: str) -> dict[str, Any]
 
 
 def _inventory(rng: random.Random, sites: list[dict[str, Any]],
-               demand: dict[tuple[str, str], float], homes: dict[str, list[str]]) -> None:
-    """Node-hours ≈ 1.15 × the node-hours asked, per (residency class, node class), in
-    uneven chunks of 2–12 nodes over the on-prem sites that class may use."""
+               demand: dict[tuple[str, str], float], homes: dict[str, list[str]],
+               factor: float = CAPACITY_FACTOR, hours: float = PERIOD_HOURS,
+               chunks: tuple[int, int] = (2, 12), least: dict[str, int] | None = None,
+               then: Callable[[dict[str, Any]], None] | None = None) -> None:
+    """Node-hours ≈ ``factor`` × the node-hours asked over ``hours``, per (residency
+    class, node class), in uneven chunks (``chunks`` nodes, at least ``least[class]``)
+    over the on-prem sites that class may use; ``then`` is called on each offer right
+    after its site's offers are made (the random draws stay in that order)."""
     nodes: dict[tuple[str, str], int] = {}
     by_id = {s["id"]: s for s in sites}
+    least = least or {}
     for (key, cid), need in sorted(demand.items()):
         allowed = [s for s in homes[key] if s in by_id]
         if not allowed:
             continue
-        left = math.ceil(CAPACITY_FACTOR * need / PERIOD_HOURS)
+        left = math.ceil(factor * need / hours)
         while left > 0:
-            chunk = min(left, rng.randint(2, 12))
+            chunk = max(min(left, rng.randint(*chunks)), least.get(cid, 1))
             sid = rng.choice(allowed)
             nodes[sid, cid] = nodes.get((sid, cid), 0) + chunk
             left -= chunk
@@ -171,6 +178,9 @@ def _inventory(rng: random.Random, sites: list[dict[str, Any]],
                        for cid in HARD_NODES if nodes.get((s["id"], cid))]
         if not s["offers"]:
             s["offers"] = [_offer(rng, "cpu-64", 4, kwh)]
+        if then is not None:
+            for offer in s["offers"]:
+                then(offer)
 
 
 def _quotas(rng: random.Random, cloud: dict[str, tuple[str, set[str | None]]],

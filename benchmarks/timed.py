@@ -47,9 +47,8 @@ from typing import Any
 from benchmarks.generate import Size, _cloud_sites
 from benchmarks.hard import (
     HARD_COUNTRIES,
-    HARD_NODES,
     NODE_OF_MODEL,
-    _offer,
+    _inventory,
     _quotas,
     _residency,
     _site_skeleton,
@@ -302,27 +301,10 @@ def _pools(rng: random.Random, sites: list[dict[str, Any]],
            demand: dict[tuple[str, str], float], homes: dict[str, list[str]],
            biggest: dict[str, int]) -> None:
     """Nodes at once ≈ POOL_FACTOR × average nodes asked, per (residency class, node
-    class), in chunks of 4–16 nodes (at least the largest gang of the class)."""
-    nodes: dict[tuple[str, str], int] = {}
-    by_id = {s["id"]: s for s in sites}
-    for (key, cid), need in sorted(demand.items()):
-        allowed = [s for s in homes[key] if s in by_id]
-        if not allowed:
-            continue
-        left = math.ceil(POOL_FACTOR * need / HORIZON_HOURS)
-        while left > 0:
-            chunk = max(min(left, rng.randint(4, 16)), biggest.get(cid, 1))
-            sid = rng.choice(allowed)
-            nodes[sid, cid] = nodes.get((sid, cid), 0) + chunk
-            left -= chunk
-    for s in sites:
-        kwh = HARD_COUNTRIES[s["country"]][1]
-        s["offers"] = [_offer(rng, cid, nodes[s["id"], cid], kwh)
-                       for cid in HARD_NODES if nodes.get((s["id"], cid))]
-        if not s["offers"]:
-            s["offers"] = [_offer(rng, "cpu-64", 4, kwh)]
-        for offer in s["offers"]:
-            _outages(rng, offer)
+    class), in chunks of 4–16 nodes (at least the largest gang of the class), with
+    outages."""
+    _inventory(rng, sites, demand, homes, POOL_FACTOR, HORIZON_HOURS, (4, 16), biggest,
+               lambda offer: _outages(rng, offer))
 
 
 def _homes(cloud: dict[str, tuple[str, set[str | None]]],
