@@ -197,6 +197,22 @@ def _quotas(rng: random.Random, cloud: dict[str, tuple[str, set[str | None]]],
             if m in models and rng.random() < 0.7]
 
 
+def _homes(cloud: dict[str, tuple[str, set[str | None]]],
+           onprem: list[dict[str, Any]]) -> tuple[dict[str, list[str]], list[str]]:
+    """Residency classes → the sites each may use (global, EU, US, and one per country
+    with a cloud region whose data stays in it), and those countries."""
+    countries = {sid: c for sid, (c, _) in cloud.items()} | {s["id"]: s["country"]
+                                                             for s in onprem}
+    homes: dict[str, list[str]] = {"global": sorted(countries)}
+    homes["eu"] = sorted(s for s, c in countries.items() if "EU" in jurisdictions_of(c, []))
+    homes["us"] = sorted(s for s, c in countries.items() if c == "US")
+    cloud_countries = {c for c, _ in cloud.values()}
+    locked = sorted(c for c in HARD_COUNTRIES if c in cloud_countries)
+    for c in locked:
+        homes[c] = sorted(s for s, cc in countries.items() if cc == c)
+    return homes, locked
+
+
 def generate_hard(spec: Size, seed: int, catalogs: list[LoadedCatalog],
                   tight: bool = False) -> Portfolio:
     """A hard seeded portfolio of ``spec`` (see the module docstring); ``tight``: the
@@ -205,17 +221,9 @@ def generate_hard(spec: Size, seed: int, catalogs: list[LoadedCatalog],
     rng = random.Random(f"planner-bench-{family}/{spec.name}/{spec.stages}/{spec.sites}/{seed}")
     cloud = _cloud_sites(catalogs)
     onprem = _site_skeleton(rng, max(len(HARD_COUNTRIES), spec.sites - len(cloud)))
-    countries = {sid: c for sid, (c, _) in cloud.items()} | {s["id"]: s["country"]
-                                                             for s in onprem}
     quotas = _quotas(rng, cloud, max(1, round(spec.stages / 1000)), tight)
     quota_pairs = {(q["site"], q["gpu_model"]) for q in quotas}
-    homes: dict[str, list[str]] = {"global": sorted(countries)}
-    homes["eu"] = sorted(s for s, c in countries.items() if "EU" in jurisdictions_of(c, []))
-    homes["us"] = sorted(s for s, c in countries.items() if c == "US")
-    cloud_countries = {c for c, _ in cloud.values()}
-    locked = sorted(c for c in HARD_COUNTRIES if c in cloud_countries)
-    for c in locked:
-        homes[c] = sorted(s for s, cc in countries.items() if cc == c)
+    homes, locked = _homes(cloud, onprem)
     have: dict[str, set[str]] = {}
     free: dict[str, list[str]] = {}
     for key, sids in homes.items():

@@ -48,6 +48,7 @@ from benchmarks.generate import Size, _cloud_sites
 from benchmarks.hard import (
     HARD_COUNTRIES,
     NODE_OF_MODEL,
+    _homes,
     _inventory,
     _quotas,
     _residency,
@@ -55,7 +56,6 @@ from benchmarks.hard import (
 )
 from planner.catalog.load import LoadedCatalog
 from planner.models.portfolio import Portfolio
-from planner.vocab.jurisdictions import jurisdictions_of
 
 START = datetime(2027, 1, 4, tzinfo=UTC)
 HORIZON_HOURS = 2184  # 91 days: a quarter
@@ -305,20 +305,6 @@ def _pools(rng: random.Random, sites: list[dict[str, Any]],
     outages."""
     _inventory(rng, sites, demand, homes, POOL_FACTOR, HORIZON_HOURS, (4, 16), biggest,
                lambda offer: _outages(rng, offer))
-
-
-def _homes(cloud: dict[str, tuple[str, set[str | None]]],
-           onprem: list[dict[str, Any]]) -> tuple[dict[str, list[str]], list[str]]:
-    countries = {sid: c for sid, (c, _) in cloud.items()} | {s["id"]: s["country"]
-                                                             for s in onprem}
-    homes: dict[str, list[str]] = {"global": sorted(countries)}
-    homes["eu"] = sorted(s for s, c in countries.items() if "EU" in jurisdictions_of(c, []))
-    homes["us"] = sorted(s for s, c in countries.items() if c == "US")
-    cloud_countries = {c for c, _ in cloud.values()}
-    locked = sorted(c for c in HARD_COUNTRIES if c in cloud_countries)
-    for c in locked:
-        homes[c] = sorted(s for s, cc in countries.items() if cc == c)
-    return homes, locked
 
 
 def generate_timed(spec: Size, seed: int, catalogs: list[LoadedCatalog]) -> Portfolio:

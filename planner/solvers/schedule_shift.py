@@ -35,13 +35,19 @@ def _needs(problem: Problem, timing: Timing, x: IntArray) -> dict[int, dict[int,
     return out
 
 
-def left_shift(problem: Problem, timing: Timing, x: IntArray, start: IntArray) -> IntArray:
-    """The starts of the module docstring (``start`` itself is left unchanged)."""
-    h = timing.horizon
-    free = {r: np.full(h, int(timing.res_now[r]), dtype=np.int64)
+def _free(timing: Timing) -> dict[int, IntArray]:
+    """Units of every resource free at every hour, before any stage: capacity minus outages."""
+    free = {r: np.full(timing.horizon, int(timing.res_now[r]), dtype=np.int64)
             for r in range(len(timing.res_now))}
     for out in timing.outages:
         free[out.res][out.start:out.end] -= out.amount
+    return free
+
+
+def left_shift(problem: Problem, timing: Timing, x: IntArray, start: IntArray) -> IntArray:
+    """The starts of the module docstring (``start`` itself is left unchanged)."""
+    h = timing.horizon
+    free = _free(timing)
     needs = _needs(problem, timing, x)
     preds: dict[int, list[int]] = {}
     for p in timing.precedence:
@@ -125,10 +131,7 @@ def schedule_list(problem: Problem, timing: Timing, x: IntArray,
     before their placement. Raises :class:`Stuck` naming the first stage that cannot
     run."""
     h = timing.horizon
-    free = {r: np.full(h, int(timing.res_now[r]), dtype=np.int64)
-            for r in range(len(timing.res_now))}
-    for out in timing.outages:
-        free[out.res][out.start:out.end] -= out.amount
+    free = _free(timing)
     x = x.copy()
     needs = _needs(problem, timing, x)
     stages = [s for s in range(problem.n_stages) if placed(problem, x, s)]
