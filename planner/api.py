@@ -230,7 +230,8 @@ def plan_world(portfolio: Portfolio, world: World, *, solver: str = "auto",
         say("no plan for every workload: choosing the workloads that fit together")
         problem = funding_problem(portfolio, cands, problem)
         can = not BACKENDS[solver].capabilities.missing(problem)
-        asked, solver = solver, _pick(solver if can else AUTO, problem)
+        fallback = AUTO if problem.n_options <= tuning.AUTO_EXACT_OPTIONS else "greedy"
+        asked, solver = solver, _pick(solver if can else fallback, problem)
         backend = get_backend(solver)
         scheduled = place_and_schedule(problem, timing, backend, options)
         solution = scheduled.solution
