@@ -4,8 +4,9 @@
   :data:`~planner.solvers.tuning.AUTO_EXACT_OPTIONS` options under ``auto``): the CP-SAT
   model with optional intervals of :mod:`planner.solvers.schedule_cpsat`.
 * **Decomposed** (every other backend): the backend places every stage with capacity
-  counted per period, a relaxation of capacity at every instant, so its bound stays a
-  valid lower bound (late penalties are never negative). List scheduling
+  counted per period and the energy cuts of :mod:`planner.solvers.time_cuts`, a
+  relaxation of capacity at every instant, so its bound stays a valid lower bound (late
+  penalties are never negative). List scheduling
   (:mod:`planner.solvers.schedule_shift`) fits the placement to the pools; when a stage
   cannot run as placed, :func:`planner.solvers.schedule_repair.repair` moves it (and, in
   later rounds, the stages holding its pools) to the cheapest option that runs in time.
@@ -36,6 +37,7 @@ from planner.solvers.schedule_check import schedule_violations
 from planner.solvers.schedule_cpsat import Scheduled, solve_schedule
 from planner.solvers.schedule_repair import repair
 from planner.solvers.schedule_shift import left_shift, list_schedule
+from planner.solvers.time_cuts import with_time_cuts
 
 PLACEMENT_SHARE = 0.6
 """Share of the time left that the placement backend gets in the decomposed path."""
@@ -72,7 +74,7 @@ def _solve(problem: Problem, timing: Timing, backend: Backend, options: SolveOpt
     if backend.name == "cpsat":
         return _exact(problem, timing, options, executor)
     share = options.deadline.within(options.remaining_s() * PLACEMENT_SHARE)
-    placement = backend.solve(problem, options.until(share))
+    placement = backend.solve(with_time_cuts(problem, timing), options.until(share))
     done = _decomposed(problem, timing, placement, options, executor)
     if done.solution.objective is None or problem.n_options > POLISH_MAX_OPTIONS \
             or options.remaining_s() < 1.0:
@@ -108,7 +110,7 @@ def _exact(problem: Problem, timing: Timing, options: SolveOptions,
     the model finds nothing better in time, that start is the answer."""
     assert options.deadline is not None
     start: Scheduled | None = None
-    greedy = GreedyBackend().solve(problem, options.until(
+    greedy = GreedyBackend().solve(with_time_cuts(problem, timing), options.until(
         options.deadline.within(options.remaining_s() * START_SHARE)))
     if greedy.objective is not None:
         first = _decomposed(problem, timing, greedy, options, executor, repairing=False)

@@ -1,10 +1,13 @@
 """Repair a placement whose pools cannot all be scheduled: re-place and schedule again.
 
-1. **Greedy re-placement** (instant): list scheduling (:func:`~planner.solvers.
+1. **Greedy re-placement** (seconds): list scheduling (:func:`~planner.solvers.
    schedule_shift.list_schedule`) in which a stage that cannot run as placed moves, all
    its units, to its cheapest other option that runs in time and keeps every placement
    rule (:func:`~planner.solvers.feasibility.violations`) — typically from a full on-prem
-   pool to a cloud offer without quota.
+   pool to a cloud offer without quota. A stage that cannot run at all goes to the front
+   of the next pass; each priority rule gets its own passes, and the cheapest answer,
+   after stages move back to cheaper options where the pools have room
+   (:mod:`planner.solvers.schedule_reinsert`), is kept.
 2. **The exact model** (:func:`planner.solvers.schedule_cpsat.solve_schedule`) with the
    time left, when the problem is small enough for it
    (:data:`~planner.solvers.tuning.AUTO_EXACT_OPTIONS`), hinted with step 1's answer;
@@ -25,11 +28,15 @@ from planner.parallel import Executor
 from planner.solvers.base import Solution, SolveOptions, SolveStatus
 from planner.solvers.feasibility import colocation_broken, violations
 from planner.solvers.schedule_cpsat import Scheduled, solve_schedule
-from planner.solvers.schedule_shift import Moves, Stuck, schedule_list
+from planner.solvers.schedule_reinsert import reinsert
+from planner.solvers.schedule_shift import RULES, Moves, Stuck, schedule_list
 from planner.solvers.tuning import AUTO_EXACT_OPTIONS
 
 ROUNDS = 6
 """Rounds of the greedy re-placement (each makes more stages yield their pools)."""
+MAX_FIRST = 40
+"""Stages a repair may move to the front of the list (a stuck stage goes first in the next
+pass, with its predecessors) before holders of its pools are made to yield."""
 MOVES_PER_STAGE = 200
 """Other options a stuck stage tries (cheapest first) before the greedy gives up."""
 
@@ -100,21 +107,68 @@ def _holders(problem: Problem, x: IntArray, stage: int) -> set[int]:
 
 def greedy_replace(problem: Problem, timing: Timing, x: IntArray,
                    options: SolveOptions | None = None) -> tuple[IntArray, IntArray] | None:
-    """Step 1 of the module docstring: (x, starts) or None. When a stage is stuck, the
-    stages holding the pools it could use try their other options first in the next
-    round (up to :data:`ROUNDS` rounds, within ``options``' deadline)."""
+    """Step 1 of the module docstring: (x, starts) or None, the cheapest over the list
+    scheduling rules (:data:`~planner.solvers.schedule_shift.RULES`), each improved by
+    :func:`~planner.solvers.schedule_reinsert.reinsert`."""
     moves = _moves(problem, timing)
+    best: tuple[int, IntArray, IntArray] | None = None
+    for rule in RULES:
+        if best is not None and _expired(options):
+            break
+        got = _replace(problem, timing, x, moves, options, rule)
+        if got is None:
+            continue
+        gx, start, _ = reinsert(problem, timing, got[0], got[1], moves, options)
+        value = problem.objective(gx) + timing.late_penalty(problem, gx, start)
+        if best is None or value < best[0]:
+            best = (value, gx, start)
+    return None if best is None else (best[1], best[2])
+
+
+def _expired(options: SolveOptions | None) -> bool:
+    return options is not None and options.deadline is not None \
+        and options.deadline.expired()
+
+
+def _replace(problem: Problem, timing: Timing, x: IntArray, moves: Moves,
+             options: SolveOptions | None, rule: str) -> tuple[IntArray, IntArray] | None:
+    """List scheduling with moves under ``rule``. A stage that gets stuck goes first (with
+    its predecessors) in the next pass, up to :data:`MAX_FIRST` stages; after that, the
+    stages holding the pools it could use try their other options first (up to
+    :data:`ROUNDS` rounds)."""
     avoid: set[int] = set()
-    for _ in range(ROUNDS):
+    first: set[int] = set()
+    preds: dict[int, list[int]] = {}
+    for p in timing.precedence:
+        preds.setdefault(p.after, []).append(p.before)
+    rounds = 0
+    while rounds < ROUNDS:
         try:
-            return schedule_list(problem, timing, x, moves, frozenset(avoid))
+            return schedule_list(problem, timing, x, moves, frozenset(avoid),
+                                 frozenset(first), rule)
         except Stuck as stuck:
+            if _expired(options):
+                return None
+            if stuck.stage not in first and len(first) < MAX_FIRST:
+                first |= _chain(preds, stuck.stage)
+                continue
             more = _holders(problem, x, stuck.stage) - avoid
-            if not more or (options is not None and options.deadline is not None
-                            and options.deadline.expired()):
+            if not more:
                 return None
             avoid |= more
+            rounds += 1
     return None
+
+
+def _chain(preds: dict[int, list[int]], stage: int) -> set[int]:
+    """``stage`` and every stage before it along precedence arcs."""
+    out, todo = {stage}, [stage]
+    while todo:
+        for b in preds.get(todo.pop(), []):
+            if b not in out:
+                out.add(b)
+                todo.append(b)
+    return out
 
 
 def repair(problem: Problem, timing: Timing, x: IntArray, options: SolveOptions,

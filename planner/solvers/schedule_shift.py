@@ -93,6 +93,10 @@ def _earliest(free: dict[int, IntArray], need: dict[int, int], lower: int, old: 
     return old
 
 
+RULES = ("deadline", "longest")
+"""Priority rules of :func:`schedule_list` (earliest deadline first; ties broken by the
+fewest options, or by the longest run)."""
+
 Moves = Callable[[int, IntArray, int], Iterator[int]]
 """Other placements to try for a stage that cannot run as placed: (stage, x, the hours
 it has between its earliest start and its latest end) → options that may take all its
@@ -109,27 +113,31 @@ class Stuck(Exception):
 
 def list_schedule(problem: Problem, timing: Timing, x: IntArray,
                   moves: Moves | None = None, avoid: frozenset[int] = frozenset(),
+                  first: frozenset[int] = frozenset(), rule: str = "deadline",
                   ) -> tuple[IntArray, IntArray] | None:
     """:func:`schedule_list` with ``None`` instead of :class:`Stuck`."""
     try:
-        return schedule_list(problem, timing, x, moves, avoid)
+        return schedule_list(problem, timing, x, moves, avoid, first, rule)
     except Stuck:
         return None
 
 
 def schedule_list(problem: Problem, timing: Timing, x: IntArray,
                   moves: Moves | None = None, avoid: frozenset[int] = frozenset(),
+                  first: frozenset[int] = frozenset(), rule: str = "deadline",
                   ) -> tuple[IntArray, IntArray]:
     """A schedule of the placement ``x`` by list scheduling — (x, starts) — or None when
     it misses a hard deadline or a go-live: stages with a fixed go-live first, then the
-    others once their predecessors are scheduled, earliest deadline first, each at the
+    others once their predecessors are scheduled, earliest deadline first (ties: fewest
+    options first, or with ``rule="longest"`` the longest run first), each at the
     earliest whole hour its release, predecessors and the pools allow. Instant, and exact
     whenever every deadline is hard (then when a stage runs does not change the cost); a
     stage that misses a soft deadline is scheduled late and pays for it. With ``moves``,
     a stage that cannot run as placed is re-placed by the first move that runs in time
     (the answer's x then differs from ``x``); the stages in ``avoid`` try their moves
-    before their placement. Raises :class:`Stuck` naming the first stage that cannot
-    run."""
+    before their placement, and the batch stages in ``first`` go before the others
+    whose predecessors are scheduled. Raises :class:`Stuck` naming the first stage that
+    cannot run."""
     h = timing.horizon
     free = _free(timing)
     x = x.copy()
@@ -162,13 +170,21 @@ def schedule_list(problem: Problem, timing: Timing, x: IntArray,
             succs.setdefault(p.before, []).append(p.after)
     latest = _latest_ends(problem, timing, stages, start, end)
     width = {s: len(problem.options_of(s)) for s in stages}  # fewest choices first
-    heap: list[tuple[int, int, int]] = []
+
+    def key(s: int) -> tuple[int, int, int, int, int]:
+        """``first``, then the earliest latest end, then (``longest``) the longest."""
+        longest = -_length(problem, timing, x, s) if rule == "longest" else 0
+        return (s not in first, latest[s], longest, width[s], s)
+
+    heap: list[tuple[int, int, int, int, int]] = []
+    if rule not in RULES:
+        raise ValueError(f"unknown list-scheduling rule {rule!r}")
     blocked = {s: sum(1 for b, _ in preds.get(s, []) if b not in end) for s in stages}
     for s in stages:
         if not timing.to_end[s] and blocked[s] == 0:
-            heapq.heappush(heap, (latest[s], width[s], s))
+            heapq.heappush(heap, key(s))
     while heap:
-        _, _, s = heapq.heappop(heap)
+        s = heapq.heappop(heap)[-1]
         lower = max([int(timing.release[s])]
                     + [end[b] + lag for b, lag in preds.get(s, []) if b in end])
         t = None if s in avoid and moves is not None else \
@@ -192,7 +208,7 @@ def schedule_list(problem: Problem, timing: Timing, x: IntArray,
         for b in succs.get(s, []):
             blocked[b] -= 1
             if blocked[b] == 0 and not timing.to_end[b]:
-                heapq.heappush(heap, (latest[b], width[b], b))
+                heapq.heappush(heap, key(b))
     for s in stages:
         if s not in end:
             raise Stuck(s)  # a cycle through a fixed go-live: nothing can go first

@@ -1,0 +1,250 @@
+"""Capacity at every instant, in the placement model's terms: energy cuts per pool.
+
+The placement model counts capacity per period (unit-hours of the horizon), a
+relaxation of capacity at every instant: it accepts a pool that is full at the end of
+the horizon and empty at the start, though every inference stage that goes live near the
+end needs its nodes at the same time. Energetic reasoning (Lopez & Esquirol, "Consistency
+enforcing in scheduling: a general formulation based on energetic reasoning", 1996; used
+in every cumulative propagator) gives valid linear cuts that the placement backends,
+their LP and their bounds all understand:
+
+For a pool ``r`` and a time window ``[a, b)``, a unit placed on option ``o`` (using
+``use_now`` units of ``r`` while it runs) overlaps ``[a, b)`` for at least
+``m_o(a, b)`` hours whatever its start, because its start lies in a window known in
+advance (:func:`start_windows`). So every schedule satisfies
+
+    Σ_o use_now[o, r] · m_o(a, b) · x[o]  ≤  res_now[r] · (b − a) − outage energy of r in [a, b).
+
+The overlap of a run ``[t, t + L)`` with ``[a, b)`` is a trapezoid in ``t`` (rises,
+stays, falls), so its minimum over a start window ``[lo, hi]`` is at ``lo`` or ``hi``.
+Inference runs from its go-live to the horizon end; a hard go-live by ``due`` means it
+overlaps ``[a, b)`` for at least ``b − max(a, due)`` hours. A soft deadline adds no
+lower bound (a late stage may start anywhere), and neither does an option that cannot run
+in its window (the scheduler finds that out).
+
+:func:`with_time_cuts` adds one resource per (pool, window) to a :class:`Problem`: the
+windows ``[a, h)`` and ``[0, b)`` at a few points per pool (the latest starts and
+earliest ends of its options; the last hour catches every inference stage at once),
+the whole horizon in whole hours (the period's capacity counts exact hours, a schedule
+whole ones) and each outage. Options and their order do not change, so a placement of the extended
+problem is a placement of the original, and its bound stays a valid lower bound of the
+time-aware problem (the cuts only remove placements no schedule can run).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+
+import numpy as np
+
+from planner.models.problem import IntArray, Problem
+from planner.models.timing import Timing
+
+POINTS_PER_POOL = 4
+"""Windows ``[a, h)`` and ``[0, b)`` per pool (each at this many points)."""
+MAX_PATHS = 64
+"""Precedence paths enumerated from each stage (pipelines have a handful)."""
+MILLI = 1000
+"""Placement capacity is in milli-unit-hours (:class:`Problem`)."""
+
+
+def _shortest(problem: Problem, timing: Timing) -> IntArray:
+    """Hours of each stage's fastest option (0 for a stage without options)."""
+    n = problem.n_stages
+    out = np.zeros(n, dtype=np.int64)
+    counts = np.diff(problem.stage_ptr)
+    has = counts > 0
+    if problem.n_options:
+        mins = np.minimum.reduceat(timing.opt_hours, problem.stage_ptr[:-1][has])
+        out[has] = mins
+    return out
+
+
+def start_windows(problem: Problem, timing: Timing) -> tuple[IntArray, IntArray]:
+    """Per stage, the earliest start and the latest end any schedule can give it: its
+    release and deadline (the horizon when the deadline is soft), tightened along
+    precedence arcs with the fastest option of each stage (a necessary condition)."""
+    h = timing.horizon
+    early = timing.release.astype(np.int64).copy()
+    late = np.where(timing.late_cost > 0, h, timing.due).astype(np.int64)
+    late[timing.to_end] = h
+    golive_by = np.where(timing.late_cost > 0, h, timing.due).astype(np.int64)
+    short = _shortest(problem, timing)
+    arcs = [p for p in timing.precedence if not timing.to_end[p.before]]
+    for _ in range(len(arcs) + 1):
+        changed = False
+        for p in arcs:
+            a, b = p.before, p.after
+            e = early[a] + short[a] + p.lag
+            if e > early[b]:
+                early[b], changed = e, True
+            cap = (golive_by[b] if timing.to_end[b] else late[b] - short[b]) - p.lag
+            if cap < late[a]:
+                late[a], changed = cap, True
+        if not changed:
+            break
+    return early, late
+
+
+def _option_windows(problem: Problem, timing: Timing) -> tuple[IntArray, IntArray, IntArray]:
+    """Per option: earliest start, latest start (or go-live) and run hours; a latest
+    start below the earliest marks an option with no lower bound on its overlap."""
+    early, late = start_windows(problem, timing)
+    stage = np.repeat(np.arange(problem.n_stages), np.diff(problem.stage_ptr))
+    h = timing.horizon
+    lo = early[stage]
+    end = timing.to_end[stage]
+    hard = timing.late_cost[stage] == 0
+    length = np.where(end, h - lo, timing.opt_hours)
+    hi = np.where(end, np.where(hard, timing.due[stage], -1), late[stage] - timing.opt_hours)
+    return lo, hi, length
+
+
+def _overlap(t: IntArray, length: IntArray, a: int, b: int, to_end: np.ndarray,
+             h: int) -> IntArray:
+    run_end = np.where(to_end, h, t + length)
+    return np.maximum(0, np.minimum(run_end, b) - np.maximum(t, a))
+
+
+def _min_overlap(lo: IntArray, hi: IntArray, length: IntArray, to_end: np.ndarray,
+                 a: int, b: int, h: int) -> IntArray:
+    """Hours of ``[a, b)`` each run must cover whatever its start in ``[lo, hi]``."""
+    least = np.minimum(_overlap(lo, length, a, b, to_end, h),
+                       _overlap(hi, length, a, b, to_end, h))
+    return np.where(hi >= lo, least, 0)
+
+
+def _points(values: IntArray, k: int) -> list[int]:
+    """Up to ``k`` distinct quantiles of ``values``."""
+    if values.size == 0:
+        return []
+    qs = np.quantile(values, np.linspace(0, 1, k + 2)[1:-1], method="lower")
+    return sorted({int(q) for q in qs})
+
+
+def _windows(timing: Timing, r: int, lo: IntArray, hi: IntArray, length: IntArray,
+             to_end: np.ndarray, k: int) -> list[tuple[int, int]]:
+    h = timing.horizon
+    ok = hi >= lo
+    starts = hi[ok]
+    ends = np.where(to_end, h, lo + length)[ok]
+    wins = {(0, h), (h - 1, h)}
+    wins |= {(a, h) for a in _points(starts, k) if 0 < a < h}
+    wins |= {(0, b) for b in _points(ends, k) if 0 < b < h}
+    wins |= {(o.start, o.end) for o in timing.outages if o.res == r}
+    return sorted(wins)
+
+
+def _capacity(timing: Timing, r: int, a: int, b: int) -> int:
+    down = sum(o.amount * max(0, min(o.end, b) - max(o.start, a))
+               for o in timing.outages if o.res == r)
+    return int(timing.res_now[r]) * (b - a) - down
+
+
+def _unrunnable(problem: Problem, timing: Timing, lo: IntArray, hi: IntArray) -> IntArray:
+    """The batch options that cannot run in their stage's window (:func:`start_windows`: a
+    predecessor or successor leaves too little time), unless that would leave the stage
+    no option at all (the scheduler then says which stage cannot run)."""
+    stage = np.repeat(np.arange(problem.n_stages), np.diff(problem.stage_ptr))
+    dead = (hi < lo) & ~timing.to_end[stage] & (timing.late_cost[stage] == 0)
+    alive = np.bincount(stage[~dead], minlength=problem.n_stages)
+    return np.flatnonzero(dead & (alive[stage] > 0))
+
+
+def _paths(timing: Timing) -> list[list[int]]:
+    """Every precedence path of two or more batch stages (up to :data:`MAX_PATHS` from
+    each first stage), as stage lists in order."""
+    succs: dict[int, list[int]] = {}
+    for p in timing.precedence:
+        if not timing.to_end[p.before] and not timing.to_end[p.after]:
+            succs.setdefault(p.before, []).append(p.after)
+    out: list[list[int]] = []
+    for a in sorted(succs):
+        todo, found = [[a]], 0
+        while todo and found < MAX_PATHS:
+            path = todo.pop()
+            for b in succs.get(path[-1], []):
+                if b not in path:
+                    out.append([*path, b])
+                    todo.append([*path, b])
+                    found += 1
+    return out
+
+
+def _chain_rows(problem: Problem, timing: Timing, early: IntArray,
+                late: IntArray) -> list[tuple[IntArray, IntArray, int]]:
+    """Per precedence path ``a → … → b`` of batch stages: the stages run one after the
+    other, each at least the unit-weighted mean of its options' hours, so
+    ``Σ_s Σ_o hours[o] · x[o] / units[s] ≤ late[b] − early[a] − lags``; as (options,
+    milli-amounts rounded down, milli-capacity), only where the slowest options break it."""
+    lag = {(p.before, p.after): p.lag for p in timing.precedence}
+    rows = []
+    for path in _paths(timing):
+        a, b = path[0], path[-1]
+        room = int(late[b]) - int(early[a]) - sum(lag[uv] for uv in itertools.pairwise(path))
+        slowest = sum(int(timing.opt_hours[problem.options_of(s)].max(initial=0))
+                      for s in path)
+        if slowest <= room:
+            continue  # no choice of options can break it
+        opts = np.concatenate([np.arange(problem.stage_ptr[s], problem.stage_ptr[s + 1])
+                               for s in path])
+        units = np.concatenate([np.full(problem.stage_ptr[s + 1] - problem.stage_ptr[s],
+                                        max(1, int(problem.units[s]))) for s in path])
+        amt = timing.opt_hours[opts] * MILLI // units
+        rows.append((opts, amt, max(0, room) * MILLI))
+    return rows
+
+
+def with_time_cuts(problem: Problem, timing: Timing,
+                   points: int = POINTS_PER_POOL) -> Problem:
+    """``problem`` with the energy cuts of the module docstring as extra resources
+    (named ``<pool>@[a,b)h``); options, costs and the other rules unchanged."""
+    lo_o, hi_o, len_o = _option_windows(problem, timing)
+    stage = np.repeat(np.arange(problem.n_stages), np.diff(problem.stage_ptr))
+    to_end_o = timing.to_end[stage]
+    h = timing.horizon
+    keep = timing.use_now > 0
+    rows_opt, rows_res, rows_amt = [problem.use_opt], [problem.use_res], [problem.use_amt]
+    caps, names = [problem.res_cap], list(problem.res_names)
+    n_res = len(problem.res_cap)
+    for r in range(len(problem.res_cap)):
+        mine = np.flatnonzero(keep & (problem.use_res == r))
+        if not mine.size:
+            continue
+        opts = problem.use_opt[mine]
+        lo, hi, ln, te = lo_o[opts], hi_o[opts], len_o[opts], to_end_o[opts]
+        for a, b in _windows(timing, r, lo, hi, ln, te, points):
+            need = _min_overlap(lo, hi, ln, te, a, b, h) * timing.use_now[mine]
+            on = need > 0
+            if not on.any():
+                continue
+            rows_opt.append(opts[on])
+            rows_res.append(np.full(int(on.sum()), n_res, dtype=np.int64))
+            rows_amt.append(need[on] * MILLI)
+            caps.append(np.array([max(0, _capacity(timing, r, a, b)) * MILLI],
+                                 dtype=np.int64))
+            names.append(f"{problem.res_names[r]}@[{a},{b})h")
+            n_res += 1
+    early, late = start_windows(problem, timing)
+    for opts, amt, cap in _chain_rows(problem, timing, early, late):
+        on = amt > 0
+        rows_opt.append(opts[on])
+        rows_res.append(np.full(int(on.sum()), n_res, dtype=np.int64))
+        rows_amt.append(amt[on])
+        caps.append(np.array([cap], dtype=np.int64))
+        names.append(f"chain:{len(names)}")
+        n_res += 1
+    dead = _unrunnable(problem, timing, lo_o, hi_o)
+    if dead.size:  # a resource of capacity 0 that each of them needs
+        rows_opt.append(dead)
+        rows_res.append(np.full(dead.size, n_res, dtype=np.int64))
+        rows_amt.append(np.ones(dead.size, dtype=np.int64))
+        caps.append(np.zeros(1, dtype=np.int64))
+        names.append("window:too-short")
+    use_opt = np.concatenate(rows_opt)
+    order = np.argsort(use_opt, kind="stable")  # usage rows stay in option order
+    return dataclasses.replace(
+        problem, use_opt=use_opt[order], use_res=np.concatenate(rows_res)[order],
+        use_amt=np.concatenate(rows_amt)[order], res_cap=np.concatenate(caps),
+        res_names=tuple(names))

@@ -1,0 +1,175 @@
+"""Energy and chain cuts (planner/solvers/time_cuts.py), re-insertion
+(planner/solvers/schedule_reinsert.py) and the list-scheduling rules: valid on random
+tiny time-aware problems against brute force over start times, and the two shapes of the
+hard benchmark family that the per-period placement could not schedule."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from test_schedule_model import _placements, _pool, timed
+
+from planner.models.problem import IntArray, Problem
+from planner.models.timing import Precedence, Timing
+from planner.solvers.base import SolveOptions, SolveStatus
+from planner.solvers.feasibility import violations
+from planner.solvers.greedy import GreedyBackend
+from planner.solvers.schedule_check import schedule_violations
+from planner.solvers.schedule_cpsat import solve_schedule
+from planner.solvers.schedule_reinsert import reinsert
+from planner.solvers.schedule_repair import _moves, greedy_replace
+from planner.solvers.schedule_shift import Stuck, schedule_list
+from planner.solvers.time_cuts import start_windows, with_time_cuts
+
+OPTIONS = SolveOptions(time_limit_s=10, workers=1, deterministic=True)
+
+
+def _schedulable(problem: Problem, timing: Timing, x: IntArray) -> IntArray | None:
+    for starts in itertools.product(range(timing.horizon + 1), repeat=problem.n_stages):
+        start = np.array(starts, dtype=np.int64)
+        if not schedule_violations(problem, timing, x, start):
+            return start
+    return None
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+@given(timed())
+def test_the_cuts_keep_every_placement_that_some_schedule_runs(
+        case: tuple[Problem, Timing]) -> None:
+    problem, timing = case
+    cut = with_time_cuts(problem, timing, points=3)
+    assert cut.n_options == problem.n_options
+    assert (cut.opt_obj == problem.opt_obj).all()
+    assert np.all(np.diff(cut.use_opt) >= 0), "usage rows stay in option order"
+    early, late = start_windows(problem, timing)
+    for x in _placements(problem):
+        start = _schedulable(problem, timing, x)
+        if start is None:
+            continue
+        assert not violations(cut, x), f"a cut removes a schedulable placement {x.tolist()}"
+        _each_run_covers_its_windows(problem, timing, cut, x, start)
+        for s in range(problem.n_stages):
+            if x[problem.options_of(s)].any() and not timing.to_end[s]:
+                assert start[s] >= early[s] or timing.late_cost[s]
+                end = timing.stage_end(problem, x, start, s)
+                assert end <= late[s] or timing.late_cost[s]
+
+
+def _each_run_covers_its_windows(problem: Problem, timing: Timing, cut: Problem,
+                                 x: IntArray, start: IntArray) -> None:
+    """Every unit placed on an option runs in each cut's window ``[a, b)`` at least the
+    hours its row claims (whatever the capacity left over)."""
+    stage_of = np.repeat(np.arange(problem.n_stages), np.diff(problem.stage_ptr))
+    for k in np.flatnonzero(cut.use_res >= len(problem.res_cap)):
+        name = cut.res_names[int(cut.use_res[k])]
+        o = int(cut.use_opt[k])
+        if "@[" not in name or not x[o]:
+            continue
+        a, b = (int(v) for v in name.rsplit("@[", 1)[1].rstrip(")h").split(","))
+        s = int(stage_of[o])
+        t = int(start[s])
+        run_end = timing.horizon if timing.to_end[s] else t + int(timing.opt_hours[o])
+        overlap = max(0, min(run_end, b) - max(t, a))
+        use = int(timing.use_now[(problem.use_opt == o)
+                                 & (problem.use_res == _pool_of(name, problem))].sum())
+        assert int(cut.use_amt[k]) <= use * overlap * 1000, (name, o, t)
+
+
+def _pool_of(name: str, problem: Problem) -> int:
+    return problem.res_names.index(name.rsplit("@[", 1)[0])
+
+
+def test_a_pipeline_on_options_too_slow_for_its_window_is_cut() -> None:
+    # Training (4 h) then testing (6 h on the pool, or 8 h on a slower option), due at 10 h:
+    # only the fast testing option meets the deadline; the chain cut says so, exactly.
+    problem, timing = _pool([1, 1], use_now=[1, 1], cap=1, horizon=12, hours=[4, 6],
+                            to_end=[False, False], precedence=(Precedence(0, 1),))
+    problem = Problem(**{
+        **problem.__dict__, "stage_ptr": np.array([0, 1, 3]),
+        "opt_cost": np.array([100, 100, 50]), "opt_obj": np.array([100, 100, 50]),
+        "opt_compute": np.array([100, 100, 50]), "opt_ub": np.ones(3, dtype=np.int64),
+        "opt_site": np.zeros(3, dtype=np.int64), "opt_moved": np.zeros(3, dtype=bool)})
+    timing = Timing(**{**timing.__dict__, "opt_hours": np.array([4, 6, 8]),
+                       "due": np.array([12, 10])})
+    cut = with_time_cuts(problem, timing)
+    assert not violations(cut, np.array([1, 1, 0]))
+    assert violations(cut, np.array([1, 0, 1]))
+    placed = GreedyBackend().solve(cut, OPTIONS)
+    assert placed.x.tolist() == [1, 1, 0]  # the cheaper slow option is not taken
+
+
+def test_services_that_fit_the_period_but_not_the_last_hour_are_cut() -> None:
+    # Two 3-node services go live at 365 h on a 4-node pool: 2 × 3 × 365 node-hours fit the
+    # period (2,920), but both run in the last hour. The per-period placement accepts
+    # them; with the cuts, the placement is refused before any scheduling.
+    problem, timing = _pool([1, 1], use_now=[3, 3], cap=4, horizon=730, hours=[365, 365],
+                            to_end=[True, True])
+    timing = Timing(**{**timing.__dict__, "release": np.array([365, 365]),
+                       "due": np.array([365, 365])})
+    assert GreedyBackend().solve(problem, OPTIONS).objective is not None
+    assert GreedyBackend().solve(with_time_cuts(problem, timing),
+                                 OPTIONS).status is SolveStatus.INFEASIBLE
+    assert solve_schedule(problem, timing, OPTIONS).solution.status is SolveStatus.INFEASIBLE
+
+
+def test_a_job_as_long_as_the_horizon_goes_first_under_the_longest_rule() -> None:
+    # A 2-node pool over 10 h: two 5 h jobs and one 10 h job, one node each. Earliest
+    # deadline first with ties in index order runs the short jobs side by side, and the
+    # long one no longer fits; longest first packs all three.
+    problem, timing = _pool([1, 1, 1], use_now=[1, 1, 1], cap=2, horizon=10,
+                            hours=[5, 5, 10], to_end=[False, False, False])
+    x = np.ones(3, dtype=np.int64)
+    try:
+        schedule_list(problem, timing, x, rule="deadline")
+        raise AssertionError("expected the deadline rule to get stuck")
+    except Stuck as stuck:
+        assert stuck.stage == 2
+    _, start = schedule_list(problem, timing, x, rule="longest")
+    assert not schedule_violations(problem, timing, x, start)
+    got = greedy_replace(problem, timing, x)
+    assert got is not None and (got[0] == x).all()
+    assert not schedule_violations(problem, timing, got[0], got[1])
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+@given(timed())
+def test_reinsertion_keeps_the_schedule_valid_and_never_costs_more(
+        case: tuple[Problem, Timing]) -> None:
+    problem, timing = case
+    greedy = GreedyBackend().solve(problem, OPTIONS)
+    if greedy.objective is None:
+        return
+    got = greedy_replace(problem, timing, greedy.x)
+    if got is None:
+        return
+    x, start = got
+    # from the costliest start: every stage on its most expensive option that schedules
+    x2, start2, moved = reinsert(problem, timing, x, start, _moves(problem, timing))
+    assert not violations(problem, x2)
+    assert not schedule_violations(problem, timing, x2, start2)
+    before = problem.objective(x) + timing.late_penalty(problem, x, start)
+    after = problem.objective(x2) + timing.late_penalty(problem, x2, start2)
+    assert after <= before
+    assert moved == 0 or after < before
+
+
+def test_reinsertion_moves_a_stage_back_to_the_cheap_pool_once_it_is_free() -> None:
+    # Two options for the second job: the pool (cost 100) and an unlimited one (cost 900).
+    # The schedule has it on the expensive one though the pool is free after the first job.
+    problem, timing = _pool([1, 1], use_now=[2, 2], cap=2, horizon=20, hours=[10, 10],
+                            to_end=[False, False])
+    problem = Problem(**{
+        **problem.__dict__, "stage_ptr": np.array([0, 1, 3]),
+        "opt_cost": np.array([100, 100, 900]), "opt_obj": np.array([100, 100, 900]),
+        "opt_compute": np.array([100, 100, 900]), "opt_ub": np.ones(3, dtype=np.int64),
+        "opt_site": np.zeros(3, dtype=np.int64), "opt_moved": np.zeros(3, dtype=bool)})
+    timing = Timing(**{**timing.__dict__, "opt_hours": np.array([10, 10, 10])})
+    x = np.array([1, 0, 1])
+    start = np.array([0, 0])
+    assert not schedule_violations(problem, timing, x, start)
+    x2, start2, moved = reinsert(problem, timing, x, start, _moves(problem, timing))
+    assert moved == 1 and x2.tolist() == [1, 1, 0]
+    assert start2.tolist() == [0, 10]
+    assert not schedule_violations(problem, timing, x2, start2)
