@@ -17,7 +17,7 @@ costs more; passes repeat while one improves, within the deadline.
 
 from __future__ import annotations
 
-from planner.models.problem import IntArray, Problem
+from planner.models.problem import IntArray, PEdge, Problem
 from planner.models.timing import Timing, placed
 from planner.solvers.base import SolveOptions
 from planner.solvers.schedule_shift import (
@@ -59,7 +59,10 @@ def reinsert(problem: Problem, timing: Timing, x: IntArray, start: IntArray, mov
     preds, succs = _neighbours(timing)
     cheapest = {s: int(problem.opt_obj[problem.options_of(s)].min()) for s in stages}
     moved: set[int] = set()
-    value = problem.objective(x)
+    touching: dict[int, list[PEdge]] = {}
+    for e in problem.edges:
+        touching.setdefault(e.a, []).append(e)
+        touching.setdefault(e.b, []).append(e)
     for _ in range(PASSES):
         def gain(s: int) -> int:
             r = problem.options_of(s)
@@ -84,11 +87,11 @@ def reinsert(problem: Problem, timing: Timing, x: IntArray, start: IntArray, mov
             for res, d in old.items():
                 free[res][int(start[s]):end[s]] += d
             found = _try(problem, timing, x, s, moves, free, lower, latest,
-                         int(start[s]), value)
+                         int(start[s]), touching.get(s, []))
             if found is None:
                 _take(free, old, int(start[s]), end[s])
                 continue
-            o, t, need, value = found
+            o, t, need = found
             r = problem.options_of(s)
             units = _units(problem, x, s)
             x[r.start:r.stop] = 0
@@ -104,14 +107,27 @@ def reinsert(problem: Problem, timing: Timing, x: IntArray, start: IntArray, mov
     return x, start, len(moved)
 
 
+def _egress(problem: Problem, x: IntArray, edges: list[PEdge]) -> int:
+    """Egress of ``edges`` (as :meth:`Problem.edge_cost` counts it)."""
+    total = 0
+    for e in edges:
+        sites_a = problem.sites_used(x, e.a)
+        if len(sites_a) == 1:
+            i = next(iter(sites_a))
+            total += sum(e.cost.get((i, j), 0) for j in problem.sites_used(x, e.b))
+    return total
+
+
 def _try(problem: Problem, timing: Timing, x: IntArray, s: int, moves: Moves,
          free: dict[int, IntArray], lower: int, latest: int, golive: int,
-         value: int) -> tuple[int, int, dict[int, int], int] | None:
-    """The first cheaper option of ``s`` that fits its window and lowers the objective:
-    (option, start, what it holds, the new objective), or None."""
+         edges: list[PEdge]) -> tuple[int, int, dict[int, int]] | None:
+    """The first cheaper option of ``s`` that fits its window and lowers the objective
+    (its options' cost and the egress of its pipeline edges): (option, start, what it
+    holds), or None."""
     r = problem.options_of(s)
     units = _units(problem, x, s)
     now = int((problem.opt_obj[r] * x[r]).sum())
+    egress = _egress(problem, x, edges) if edges else 0
     h = timing.horizon
     for o in moves(s, x, max(0, latest - lower)):
         if int(problem.opt_obj[o]) * units >= now:
@@ -124,11 +140,13 @@ def _try(problem: Problem, timing: Timing, x: IntArray, s: int, moves: Moves,
             t = _slot(timing, free, need, int(timing.opt_hours[o]), lower, latest)
         if t is None:
             continue
-        kept = x[r.start:r.stop].copy()
-        x[r.start:r.stop] = 0
-        x[o] = units
-        new = problem.objective(x)
-        x[r.start:r.stop] = kept
-        if new < value:
-            return o, t, need, new
+        change = int(problem.opt_obj[o]) * units - now
+        if edges:
+            kept = x[r.start:r.stop].copy()
+            x[r.start:r.stop] = 0
+            x[o] = units
+            change += _egress(problem, x, edges) - egress
+            x[r.start:r.stop] = kept
+        if change < 0:
+            return o, t, need
     return None

@@ -136,6 +136,16 @@ def _windows(timing: Timing, r: int, lo: IntArray, hi: IntArray, length: IntArra
     return sorted(wins)
 
 
+def _redundant(stage: IntArray, most: IntArray, cap: int) -> bool:
+    """Whether a cut holds whatever the placement: every stage at its largest amount
+    (all its units on its most demanding option) still fits ``cap``."""
+    per_stage: dict[int, int] = {}
+    for s, m in zip(stage.tolist(), most.tolist(), strict=True):
+        if m > per_stage.get(s, 0):
+            per_stage[s] = m
+    return sum(per_stage.values()) <= cap
+
+
 def _capacity(timing: Timing, r: int, a: int, b: int) -> int:
     down = sum(o.amount * max(0, min(o.end, b) - max(o.start, a))
                for o in timing.outages if o.res == r)
@@ -214,16 +224,17 @@ def with_time_cuts(problem: Problem, timing: Timing,
             continue
         opts = problem.use_opt[mine]
         lo, hi, ln, te = lo_o[opts], hi_o[opts], len_o[opts], to_end_o[opts]
+        units = problem.units[stage[opts]]
         for a, b in _windows(timing, r, lo, hi, ln, te, points):
             need = _min_overlap(lo, hi, ln, te, a, b, h) * timing.use_now[mine]
             on = need > 0
-            if not on.any():
+            cap = max(0, _capacity(timing, r, a, b))
+            if not on.any() or _redundant(stage[opts], need * units, cap):
                 continue
             rows_opt.append(opts[on])
             rows_res.append(np.full(int(on.sum()), n_res, dtype=np.int64))
             rows_amt.append(need[on] * MILLI)
-            caps.append(np.array([max(0, _capacity(timing, r, a, b)) * MILLI],
-                                 dtype=np.int64))
+            caps.append(np.array([cap * MILLI], dtype=np.int64))
             names.append(f"{problem.res_names[r]}@[{a},{b})h")
             n_res += 1
     early, late = start_windows(problem, timing)
