@@ -239,3 +239,18 @@ def test_benders_subproblems_run_in_worker_processes() -> None:
     assert abs(int(got.start[0]) - int(got.start[2])) >= 40
     assert abs(int(got.start[1]) - int(got.start[3])) >= 40
     assert not schedule_violations(problem, timing, got.solution.x, got.start)
+
+
+def test_a_model_cp_sat_rejects_while_solving_is_a_solver_error(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # validate() passes but CP-SAT answers MODEL_INVALID (e.g. an overflow its presolve
+    # finds): a planner bug, exit 8, never "no plan in time".
+    from ortools.sat.python import cp_model
+
+    from planner.solvers.base import SolverError
+
+    problem, timing = _pool([1], use_now=[1], cap=1, horizon=10, hours=[5], to_end=[False])
+    monkeypatch.setattr(cp_model.CpSolver, "solve",
+                        lambda self, model, callback=None: cp_model.MODEL_INVALID)
+    with pytest.raises(SolverError, match="rejects the schedule model"):
+        solve_schedule(problem, timing, OPTS)

@@ -227,6 +227,9 @@ def solve_schedule(problem: Problem, timing: Timing, options: SolveOptions,
     solver = cp_model.CpSolver()
     configure(solver, options)
     code = solver.solve(model)
+    if code == cp_model.MODEL_INVALID:  # validate() passed: CP-SAT found it later
+        raise SolverError("CP-SAT rejects the schedule model (MODEL_INVALID) although it "
+                          "validated")
     status = _STATUS.get(code, SolveStatus.UNKNOWN)
     n, zeros = problem.n_stages, np.zeros(problem.n_options, dtype=np.int64)
     if status not in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
