@@ -229,3 +229,17 @@ def test_the_restricted_exact_model_moves_a_job_back_to_the_free_pool() -> None:
     assert better is not None
     assert better.solution.x.tolist() == [1, 1, 0]
     assert not schedule_violations(problem, timing, better.solution.x, better.start)
+
+
+def test_a_stage_that_would_be_late_moves_when_that_costs_less_than_the_late_hours() -> None:
+    # The pool is busy until 10 h; the second job's soft deadline is 10 h. On the pool it
+    # ends at 20 h, 10 h late; its other option runs at once for 800 more.
+    problem, timing = _two_jobs()
+    x = np.array([1, 1, 0])
+    for rate, moved in ((100, True), (50, False)):  # 10 h late: 1,000 or 500 of penalty
+        t = Timing(**{**timing.__dict__, "due": np.array([20, 10]),
+                      "late_cost": np.array([0, rate])})
+        gx, start = schedule_list(problem, t, x, _moves(problem, t))
+        assert not schedule_violations(problem, t, gx, start)
+        assert (gx.tolist() == [1, 0, 1]) is moved
+        assert start.tolist() == ([0, 0] if moved else [0, 10])

@@ -136,8 +136,9 @@ def schedule_list(problem: Problem, timing: Timing, x: IntArray,
     a stage that cannot run as placed is re-placed by the first move that runs in time
     (the answer's x then differs from ``x``); the stages in ``avoid`` try their moves
     before their placement, and the batch stages in ``first`` go before the others
-    whose predecessors are scheduled. Raises :class:`Stuck` naming the first stage that
-    cannot run."""
+    whose predecessors are scheduled; a stage that would miss its soft deadline moves
+    when a move that meets it costs less than the late hours. Raises :class:`Stuck`
+    naming the first stage that cannot run."""
     h = timing.horizon
     free = _free(timing)
     x = x.copy()
@@ -201,6 +202,8 @@ def schedule_list(problem: Problem, timing: Timing, x: IntArray,
             if t is None and s in avoid:
                 t = _slot(timing, free, needs.get(s, {}), _length(problem, timing, x, s),
                           lower, latest[s])
+        if t is not None and moves is not None and timing.late_cost[s]:
+            t = _on_time(problem, timing, x, s, t, lower, free, needs, moves)
         if t is None:
             raise Stuck(s)
         start[s], end[s] = t, t + _length(problem, timing, x, s)
@@ -216,6 +219,32 @@ def schedule_list(problem: Problem, timing: Timing, x: IntArray,
         if p.before in end and p.after in end and start[p.after] < end[p.before] + p.lag:
             raise Stuck(p.after)
     return x, start
+
+
+def _on_time(problem: Problem, timing: Timing, x: IntArray, s: int, t: int, lower: int,
+             free: dict[int, IntArray], needs: dict[int, dict[int, int]],
+             moves: Moves) -> int:
+    """Where a stage with a soft deadline starts: at ``t`` on its placement, or, when that
+    is late, on the cheapest move that ends by the deadline and costs less than the late
+    hours (``x`` and ``needs`` updated in place)."""
+    due = int(timing.due[s])
+    late = t + _length(problem, timing, x, s) - due
+    if late <= 0:
+        return t
+    penalty = int(timing.late_cost[s]) * late
+    r = problem.options_of(s)
+    units = _units(problem, x, s)
+    now = int((problem.opt_obj[r] * x[r]).sum())
+    for o in moves(s, x, due - lower):
+        if int(problem.opt_obj[o]) * units - now >= penalty:
+            break  # cheapest first: the rest cost more than being late
+        need = _option_needs(problem, timing, o, units)
+        on_time = _slot(timing, free, need, int(timing.opt_hours[o]), lower, due)
+        if on_time is not None:
+            _move(problem, x, s, o)
+            needs[s] = need
+            return on_time
+    return t
 
 
 def _latest_ends(problem: Problem, timing: Timing, stages: list[int], start: IntArray,
