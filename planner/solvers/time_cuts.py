@@ -26,9 +26,15 @@ in its window (the scheduler finds that out).
 windows ``[a, h)`` and ``[0, b)`` at a few points per pool (the latest starts and
 earliest ends of its options; the last hour catches every inference stage at once),
 the whole horizon in whole hours (the period's capacity counts exact hours, a schedule
-whole ones) and each outage. Options and their order do not change, so a placement of the extended
-problem is a placement of the original, and its bound stays a valid lower bound of the
-time-aware problem (the cuts only remove placements no schedule can run).
+whole ones) and each outage; windows that no placement can overfill are left out. Two
+more kinds of rows use the same machinery: per precedence path of batch stages, their
+mean run hours fit between the first one's earliest start and the last one's latest end
+(a pipeline on options too slow for its deadline), and a resource of capacity 0 holds
+the options that cannot run in their stage's window at all.
+
+Options and their order do not change, so a placement of the extended problem is a
+placement of the original, and its bound stays a valid lower bound of the time-aware
+problem (the cuts only remove placements no schedule can run).
 """
 
 from __future__ import annotations
@@ -64,7 +70,8 @@ def _shortest(problem: Problem, timing: Timing) -> IntArray:
 def start_windows(problem: Problem, timing: Timing) -> tuple[IntArray, IntArray]:
     """Per stage, the earliest start and the latest end any schedule can give it: its
     release and deadline (the horizon when the deadline is soft), tightened along
-    precedence arcs with the fastest option of each stage (a necessary condition)."""
+    precedence arcs with the fastest option of each stage (a necessary condition; arcs
+    join stages of one workload, which a partial plan places or drops whole)."""
     h = timing.horizon
     early = timing.release.astype(np.int64).copy()
     late = np.where(timing.late_cost > 0, h, timing.due).astype(np.int64)
