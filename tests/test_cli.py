@@ -147,3 +147,26 @@ def test_infeasible_example_names_the_conflicting_rules(tmp_path: Path) -> None:
                      "capacity:offer:onprem:munich-dc/hgx-h100"}
     assert plan.diagnosis and "needs 64 × H100" in plan.diagnosis and "offer 48" in plan.diagnosis
     assert "conflict" in err
+
+
+def test_the_plan_summary_says_when_each_stage_runs(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # Dates when the horizon is dated (the quarter example), hours from its start otherwise.
+    monkeypatch.setenv("COLUMNS", "200")
+    out = tmp_path / "plan.json"
+    code, _, err = run("plan", str(REPO / "examples" / "quarter-deadlines.yaml"),
+                       "--catalogs", CATALOGS, "-o", str(out), "--time-limit", "10")
+    assert code == 0, err
+    plan = Plan.model_validate_json(out.read_text())
+    header = next(line for line in err.splitlines() if "workload" in line)
+    assert [c.strip() for c in header.split("┃")][4:8] == ["inst", "purchase", "start", "end"]
+    radiology = next(p for p in plan.placements
+                     if p.workload == "radiology-screen" and p.stage == "inference")
+    assert radiology.start_at is not None
+    assert any("radiology-screen" in line and "inference" in line
+               and radiology.start_at.strftime("%Y-%m-%d %H:%M") in line
+               for line in err.splitlines())
+    code, _, err = run("plan", str(EXAMPLES[1]), "--catalogs", CATALOGS, "-o", str(out),
+                       "--time-limit", "10")
+    assert code == 0, err
+    assert any("sepsis-eu" in line and "730 h" in line for line in err.splitlines())

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import sys
 import time
+from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 
 import click
@@ -59,6 +61,14 @@ def cli() -> None:
     """Hybrid cloud workload placement planner for ML portfolios."""
 
 
+def _when(at: datetime | None, hours: Decimal | None) -> str:
+    """A start or end for the summary: the date and hour (UTC) when the horizon is
+    dated, else hours from its start."""
+    if at is not None:
+        return at.strftime("%Y-%m-%d %H:%M")
+    return "" if hours is None else f"{hours.normalize():f} h"
+
+
 def _summary(plan: Plan, console: Console) -> None:
     s = plan.solver
     gap = f"{s.gap:.4%}" if s.gap is not None else "n/a"
@@ -70,8 +80,9 @@ def _summary(plan: Plan, console: Console) -> None:
         console.print(f"[dim]solver: {s.detail}[/]")
     if plan.placements:
         table = Table(show_edge=False, pad_edge=False)
-        for col in ("workload", "stage", "site", "offer", "n", "purchase", "cost $"):
-            table.add_column(col, justify="right" if col in ("n", "cost $") else "left")
+        for col in ("workload", "stage", "site", "offer", "inst", "purchase", "start", "end",
+                    "cost $"):
+            table.add_column(col, justify="right" if col in ("inst", "cost $") else "left")
         shown = plan.placements
         if len(shown) > SUMMARY_ROWS:
             shown = sorted(shown, key=lambda p: -p.cost.total_usd)[:SUMMARY_ROWS]
@@ -83,6 +94,8 @@ def _summary(plan: Plan, console: Console) -> None:
                 p.offer,
                 str(p.instances),
                 p.purchase.value,
+                _when(p.start_at, p.start),
+                _when(p.end_at, p.end),
                 f"{p.cost.total_usd:,.2f}",
             )
         console.print(table)
