@@ -170,3 +170,9 @@ def test_the_plan_summary_says_when_each_stage_runs(tmp_path: Path,
                        "--time-limit", "10")
     assert code == 0, err
     assert any("sepsis-eu" in line and "730 h" in line for line in err.splitlines())
+    monkeypatch.setenv("COLUMNS", "80")  # narrow: the names keep their room, times drop
+    code, _, err = run("plan", str(EXAMPLES[1]), "--catalogs", CATALOGS, "-o", str(out),
+                       "--time-limit", "10")
+    assert code == 0, err
+    header = next(line for line in err.splitlines() if "workload" in line)
+    assert "start" not in header and "inst" in header

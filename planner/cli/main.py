@@ -61,6 +61,11 @@ def cli() -> None:
     """Hybrid cloud workload placement planner for ML portfolios."""
 
 
+SUMMARY_TIMES_WIDTH = 110
+"""Terminal columns from which the summary shows start and end (narrower, the names would
+be cut to a few letters; `planner explain` shows them at any width)."""
+
+
 def _when(at: datetime | None, hours: Decimal | None) -> str:
     """A start or end for the summary: the date and hour (UTC) when the horizon is
     dated, else hours from its start."""
@@ -80,8 +85,10 @@ def _summary(plan: Plan, console: Console) -> None:
         console.print(f"[dim]solver: {s.detail}[/]")
     if plan.placements:
         table = Table(show_edge=False, pad_edge=False)
-        for col in ("workload", "stage", "site", "offer", "inst", "purchase", "start", "end",
-                    "cost $"):
+        timed = console.width >= SUMMARY_TIMES_WIDTH
+        cols = ("workload", "stage", "site", "offer", "inst", "purchase",
+                *(("start", "end") if timed else ()), "cost $")
+        for col in cols:
             table.add_column(col, justify="right" if col in ("inst", "cost $") else "left")
         shown = plan.placements
         if len(shown) > SUMMARY_ROWS:
@@ -94,8 +101,7 @@ def _summary(plan: Plan, console: Console) -> None:
                 p.offer,
                 str(p.instances),
                 p.purchase.value,
-                _when(p.start_at, p.start),
-                _when(p.end_at, p.end),
+                *((_when(p.start_at, p.start), _when(p.end_at, p.end)) if timed else ()),
                 f"{p.cost.total_usd:,.2f}",
             )
         console.print(table)
