@@ -103,3 +103,20 @@ def test_lns_declares_it_cannot_fund_and_auto_picks_cpsat() -> None:
     sol = LnsBackend().solve(p, SolveOptions(time_limit_s=1, workers=1))
     assert sol.status is SolveStatus.UNKNOWN and sol.objective is None and not sol.x.any()
     assert "cannot make partial plans" in sol.detail
+
+
+def test_funding_weights_beyond_64_bits_say_what_the_user_can_do() -> None:
+    # Costs near 1e18 micro-dollars: two required workloads already need weights beyond
+    # the solver's integers. Without values or priorities the message must not blame them.
+    import dataclasses
+
+    import pytest
+
+    from planner.errors import InputError
+
+    big = dataclasses.replace(_two_workloads(20), opt_obj=np.array([10**18, 10**18]))
+    with pytest.raises(InputError, match="choosing which of 2 workloads fit") as plain:
+        rewards(big, [Claim("w0"), Claim("w1")])
+    assert "priority" not in str(plain.value) and "--all-or-nothing" in str(plain.value)
+    with pytest.raises(InputError, match="priority levels"):
+        rewards(big, [Claim("w0", priority=1), Claim("w1")])

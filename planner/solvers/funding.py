@@ -66,10 +66,18 @@ def rewards(problem: Problem, claims: Sequence[Claim]) -> IntArray:
             out[i] += lift
         below += sum(out[i] for i in mine)
     if sum(out) >= LIMIT:
+        if any(v is not None for v in values) or len(levels) > 1:
+            raise InputError(
+                f"the funding weights of {len(levels)} priority levels reach {sum(out):.3g} "
+                f"micro-USD, more than the solver's 64-bit integers hold",
+                hint="use fewer distinct `priority` values, or fewer workloads per portfolio")
         raise InputError(
-            f"the funding weights of {len(levels)} priority levels reach {sum(out):.3g} "
-            f"micro-USD, more than the solver's 64-bit integers hold",
-            hint="use fewer distinct `priority` values, or fewer workloads per portfolio")
+            f"choosing which of {len(claims)} workloads fit needs funding weights of "
+            f"{sum(out):.3g} micro-USD, more than the solver's 64-bit integers hold (a "
+            "partial plan is needed because some workload cannot be placed at all, or "
+            "not every workload fits)",
+            hint="plan the workloads that can run with --all-or-nothing (`planner validate` "
+                 "names the stages without options), or split the portfolio")
     return np.array(out, dtype=np.int64)
 
 
