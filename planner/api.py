@@ -20,7 +20,7 @@ import numpy as np
 from planner.catalog.load import LoadedCatalog, load_catalog_dir
 from planner.catalog.paths import resolve_catalog_dir
 from planner.compile.arrays import build_problem
-from planner.compile.candidates import generate
+from planner.compile.candidates import Candidates, generate
 from planner.compile.resolve import build_world
 from planner.compile.timing import build_timing
 from planner.errors import InputError, VerificationError
@@ -94,6 +94,16 @@ def _no_whole_plan(solver: str, solution: Solution, options: SolveOptions) -> bo
     return (solution.status is SolveStatus.UNKNOWN
             and not BACKENDS[solver].capabilities.proves_optimality
             and options.remaining_s() > 0)
+
+
+def _fundable(portfolio: Portfolio, cands: Candidates, problem: Problem) -> Problem | str:
+    """The funding problem for a partial plan after no whole plan was found, or why there
+    is none: its weights can exceed 64-bit integers on very large portfolios, and then the
+    answer stays "no plan" (exit 7) rather than an input error for input that is fine."""
+    try:
+        return funding_problem(portfolio, cands, problem)
+    except InputError as exc:
+        return f"no partial plan tried either: {exc.message}"
 
 
 def _nothing_fits(portfolio: Portfolio, problem: Problem, solution: Solution) -> Solution:
@@ -226,9 +236,13 @@ def plan_world(portfolio: Portfolio, world: World, *, solver: str = "auto",
     backend = get_backend(solver, executor=executor, address=address)
     scheduled = place_and_schedule(problem, timing, backend, options)
     solution = scheduled.solution
-    if not all_or_nothing and not funding and _no_whole_plan(solver, solution, options):
+    partial = _fundable(portfolio, cands, problem) if not all_or_nothing and not funding \
+        and _no_whole_plan(solver, solution, options) else None
+    if isinstance(partial, str):
+        solution.detail = "; ".join(d for d in (solution.detail, partial) if d)
+    elif partial is not None:
         say("no plan for every workload: choosing the workloads that fit together")
-        problem = funding_problem(portfolio, cands, problem)
+        problem = partial
         can = not BACKENDS[solver].capabilities.missing(problem)
         fallback = AUTO if problem.n_options <= tuning.AUTO_EXACT_OPTIONS else "greedy"
         asked, solver = solver, _pick(solver if can else fallback, problem)

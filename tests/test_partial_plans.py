@@ -8,6 +8,7 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 import yaml
 from builders import NOW, catalog, portfolio, row, solve, training, workload
 from test_cli import CATALOGS, REPO, run
@@ -189,3 +190,25 @@ def test_a_workload_that_can_never_fit_is_said_to_be_proven_out(tmp_path: Path) 
     code, _, _ = run("verify", str(REPO / "examples" / "funding.yaml"), str(out),
                      "--catalogs", CATALOGS)
     assert code == 0
+
+
+def test_when_the_partial_plan_model_cannot_be_built_the_answer_stays_no_plan(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Two workloads need the only 8 A100s for the whole period: no plan places both. The
+    # partial-plan fallback cannot be built (on very large portfolios its weights exceed
+    # 64-bit integers): the answer is the solver's own, with why, never an input error.
+    import planner.api as api
+
+    def too_large(*_a: object) -> None:
+        raise InputError("funding weights beyond 64-bit integers")
+
+    monkeypatch.setattr(api, "funding_problem", too_large)
+    quotas = [{"site": "aws:us-east-1", "gpu_model": "A100-80GB", "gpus": 8}]
+    p = portfolio([
+        workload("a", [training(hours=730, models={"A100-80GB": 1.0})], countries=["US"]),
+        workload("b", [training(hours=730, models={"A100-80GB": 1.0})], countries=["US"]),
+    ], cloud={"providers": ["aws"], "quotas": quotas})
+    plan = solve(p, solver="greedy")  # verified
+    assert not plan.feasible and plan.status in (SolveStatus.INFEASIBLE, SolveStatus.UNKNOWN)
+    assert "no partial plan tried either: funding weights beyond 64-bit integers" \
+        in plan.solver.detail
