@@ -37,6 +37,10 @@ ROUNDS = 6
 MAX_FIRST = 40
 """Stages a repair may move to the front of the list (a stuck stage goes first in the next
 pass, with its predecessors) before holders of its pools are made to yield."""
+BUMP_SHARE = 0.25
+"""Share of the time left that passes with stuck stages moved to the front may take; then
+the holders yield, which is what finds a schedule (at hard l a pass takes about 1.5 s, and
+40 passes left no time for it: no plan)."""
 MOVES_PER_STAGE = 200
 """Other options a stuck stage tries (cheapest first) before the greedy gives up."""
 
@@ -133,14 +137,16 @@ def _expired(options: SolveOptions | None) -> bool:
 def _replace(problem: Problem, timing: Timing, x: IntArray, moves: Moves,
              options: SolveOptions | None, rule: str) -> tuple[IntArray, IntArray] | None:
     """List scheduling with moves under ``rule``. A stage that gets stuck goes first (with
-    its predecessors) in the next pass, up to :data:`MAX_FIRST` stages; after that, the
-    stages holding the pools it could use try their other options first (up to
-    :data:`ROUNDS` rounds)."""
+    its predecessors) in the next pass, up to :data:`MAX_FIRST` stages and
+    :data:`BUMP_SHARE` of the time left; after that, the stages holding the pools it could
+    use try their other options first (up to :data:`ROUNDS` rounds)."""
     avoid: set[int] = set()
     first: set[int] = set()
     preds: dict[int, list[int]] = {}
     for p in timing.precedence:
         preds.setdefault(p.after, []).append(p.before)
+    bumps_until = None if options is None or options.deadline is None else \
+        options.deadline.within(options.remaining_s() * BUMP_SHARE)
     rounds = 0
     while rounds < ROUNDS:
         try:
@@ -149,7 +155,8 @@ def _replace(problem: Problem, timing: Timing, x: IntArray, moves: Moves,
         except Stuck as stuck:
             if _expired(options):
                 return None
-            if stuck.stage not in first and len(first) < MAX_FIRST:
+            if stuck.stage not in first and len(first) < MAX_FIRST \
+                    and not (bumps_until is not None and bumps_until.expired()):
                 first |= _chain(preds, stuck.stage)
                 continue
             more = _holders(problem, x, stuck.stage) - avoid
