@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from test_schedule_model import _placements, _pool, timed
 
@@ -243,3 +244,34 @@ def test_a_stage_that_would_be_late_moves_when_that_costs_less_than_the_late_hou
         assert not schedule_violations(problem, t, gx, start)
         assert (gx.tolist() == [1, 0, 1]) is moved
         assert start.tolist() == ([0, 0] if moved else [0, 10])
+
+
+def test_a_placement_nothing_can_schedule_falls_back_to_the_greedy_placement(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Two 2-node services go live at 10 h on a 2-node pool; the second may also run on an
+    # unlimited option. A backend that puts both on the pool (capacity per period holds:
+    # 2 × 2 × 10 node-hours of 40) cannot be scheduled, and here the repair finds nothing;
+    # greedy's placement (the last-hour cut keeps one service off the pool) runs as placed.
+    import planner.solvers.schedule_plan as sp
+    from planner.solvers.base import Solution
+
+    problem, timing = _two_jobs()
+    timing = Timing(**{**timing.__dict__, "to_end": np.array([True, True]),
+                       "release": np.array([10, 10]), "due": np.array([10, 10]),
+                       "opt_hours": np.array([10, 10, 10])})
+
+    class Packed:
+        name = "packed"
+
+        def solve(self, p: Problem, options: SolveOptions) -> Solution:
+            x = np.array([1, 1, 0])
+            return Solution("packed", SolveStatus.FEASIBLE, x, p.objective(x), 150, 0.0)
+
+    monkeypatch.setattr(sp, "repair", lambda *a, **k: None)
+    done = sp.place_and_schedule(problem, timing, Packed(), OPTIONS)  # type: ignore[arg-type]
+    assert done.solution.x.tolist() == [1, 0, 1]
+    assert "the packed placement could not be scheduled; greedy's instead" \
+        in done.solution.detail
+    # the larger of the two valid bounds: greedy proved its placement optimal on the cuts
+    assert done.solution.bound == max(150, problem.objective(np.array([1, 0, 1])))
+    assert not schedule_violations(problem, timing, done.solution.x, done.start)

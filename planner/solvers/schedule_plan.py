@@ -93,14 +93,33 @@ def _solve(problem: Problem, timing: Timing, backend: Backend, options: SolveOpt
     if backend.name == "cpsat":
         return _exact(problem, timing, options, executor)
     share = options.deadline.within(options.remaining_s() * PLACEMENT_SHARE)
-    placement = backend.solve(with_time_cuts(problem, timing, _points(problem)),
-                              options.until(share))
+    cut = with_time_cuts(problem, timing, _points(problem))
+    placement = backend.solve(cut, options.until(share))
     done = _decomposed(problem, timing, placement, options, executor)
+    if done.solution.objective is None and placement.objective is not None \
+            and backend.name != "greedy" and options.remaining_s() > 1.0:
+        done = _greedy_instead(problem, timing, cut, placement, done, options, executor)
     if done.solution.objective is None or options.remaining_s() < 1.0:
         return done
     if problem.n_options > POLISH_MAX_OPTIONS:
         return _restricted(problem, timing, placement.x, done, options)
     return _polished(problem, timing, done, options)
+
+
+def _greedy_instead(problem: Problem, timing: Timing, cut: Problem, placement: Solution,
+                    failed: Scheduled, options: SolveOptions,
+                    executor: Executor) -> Scheduled:
+    """When the backend's placement cannot be scheduled, the greedy placement (which
+    leaves pools less full) scheduled and repaired in the time left; the backend's bound
+    stays when it is the better one (both are valid)."""
+    greedy = GreedyBackend().solve(cut, options)
+    if greedy.objective is None:
+        return failed
+    bounds = [b for b in (placement.bound, greedy.bound) if b is not None]
+    greedy = dataclasses.replace(
+        greedy, bound=max(bounds) if bounds else None,
+        detail=f"the {placement.backend} placement could not be scheduled; greedy's instead")
+    return _decomposed(problem, timing, greedy, options, executor)
 
 
 def _restricted(problem: Problem, timing: Timing, placement: IntArray, done: Scheduled,
