@@ -6,6 +6,7 @@ Built by :func:`planner.compile.arrays.build_problem`; solved by the backends of
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -155,10 +156,12 @@ class Problem:
     def edge_cost(self, x: IntArray, into: set[int] | None = None) -> int:
         """Egress of the pipeline edges (into the stages ``into``, default all) for an
         assignment ``x`` (units per option)."""
+        return self.cost_of_edges(x, [e for e in self.edges if into is None or e.b in into])
+
+    def cost_of_edges(self, x: IntArray, edges: Iterable[PEdge]) -> int:
+        """Egress of the pipeline edges ``edges`` for an assignment ``x``."""
         total = 0
-        for e in self.edges:
-            if into is not None and e.b not in into:
-                continue
+        for e in edges:
             sites_a = self.sites_used(x, e.a)
             sites_b = self.sites_used(x, e.b)
             if len(sites_a) != 1:

@@ -107,17 +107,6 @@ def reinsert(problem: Problem, timing: Timing, x: IntArray, start: IntArray, mov
     return x, start, len(moved)
 
 
-def _egress(problem: Problem, x: IntArray, edges: list[PEdge]) -> int:
-    """Egress of ``edges`` (as :meth:`Problem.edge_cost` counts it)."""
-    total = 0
-    for e in edges:
-        sites_a = problem.sites_used(x, e.a)
-        if len(sites_a) == 1:
-            i = next(iter(sites_a))
-            total += sum(e.cost.get((i, j), 0) for j in problem.sites_used(x, e.b))
-    return total
-
-
 def _try(problem: Problem, timing: Timing, x: IntArray, s: int, moves: Moves,
          free: dict[int, IntArray], lower: int, latest: int, golive: int,
          edges: list[PEdge]) -> tuple[int, int, dict[int, int]] | None:
@@ -127,7 +116,7 @@ def _try(problem: Problem, timing: Timing, x: IntArray, s: int, moves: Moves,
     r = problem.options_of(s)
     units = _units(problem, x, s)
     now = int((problem.opt_obj[r] * x[r]).sum())
-    egress = _egress(problem, x, edges) if edges else 0
+    egress = problem.cost_of_edges(x, edges) if edges else 0
     h = timing.horizon
     for o in moves(s, x, max(0, latest - lower)):
         if int(problem.opt_obj[o]) * units >= now:
@@ -145,7 +134,7 @@ def _try(problem: Problem, timing: Timing, x: IntArray, s: int, moves: Moves,
             kept = x[r.start:r.stop].copy()
             x[r.start:r.stop] = 0
             x[o] = units
-            change += _egress(problem, x, edges) - egress
+            change += problem.cost_of_edges(x, edges) - egress
             x[r.start:r.stop] = kept
         if change < 0:
             return o, t, need

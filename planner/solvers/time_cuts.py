@@ -225,8 +225,11 @@ def with_time_cuts(problem: Problem, timing: Timing,
     rows_opt, rows_res, rows_amt = [problem.use_opt], [problem.use_res], [problem.use_amt]
     caps, names = [problem.res_cap], list(problem.res_names)
     n_res = len(problem.res_cap)
+    rows = np.flatnonzero(keep)
+    rows = rows[np.argsort(problem.use_res[rows], kind="stable")]  # grouped by resource
+    cuts = np.searchsorted(problem.use_res[rows], np.arange(n_res + 1))
     for r in range(len(problem.res_cap)):
-        mine = np.flatnonzero(keep & (problem.use_res == r))
+        mine = rows[cuts[r]:cuts[r + 1]]
         if not mine.size:
             continue
         opts = problem.use_opt[mine]
