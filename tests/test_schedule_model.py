@@ -55,11 +55,14 @@ def brute_schedule(problem: Problem, timing: Timing) -> int | None:
 
 
 @st.composite
-def timed(draw: st.DrawFn, funding: bool = False) -> tuple[Problem, Timing]:
+def timed(draw: st.DrawFn, funding: bool = False, max_stages: int = 3,
+          max_horizon: int = 5) -> tuple[Problem, Timing]:
+    """Small random time-aware problems (``max_stages`` ≤ 3 for brute force over starts)."""
     problem = draw(funded_problems(max_stages=3, max_options=2) if funding else
-                   problems(max_stages=3, max_options=3, max_units=2, split_stages=1))
+                   problems(max_stages=max_stages, max_options=3, max_units=2,
+                            split_stages=1))
     n_s, n_o, n_r = problem.n_stages, problem.n_options, len(problem.res_cap)
-    horizon = draw(st.integers(3, 5))
+    horizon = draw(st.integers(3, max_horizon))
     ints = st.integers
     to_end = np.array(draw(st.lists(st.booleans(), min_size=n_s, max_size=n_s)))
     release = np.array(draw(st.lists(ints(0, 2), min_size=n_s, max_size=n_s)))

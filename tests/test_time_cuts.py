@@ -21,8 +21,7 @@ from planner.solvers.schedule_check import schedule_violations
 from planner.solvers.schedule_cpsat import solve_schedule
 from planner.solvers.schedule_reinsert import reinsert
 from planner.solvers.schedule_repair import _moves, greedy_replace
-from planner.solvers.schedule_restricted import kept_options, polish
-from planner.solvers.schedule_shift import Stuck, list_schedule, schedule_list
+from planner.solvers.schedule_shift import Stuck, schedule_list
 from planner.solvers.time_cuts import start_windows, with_time_cuts
 
 OPTIONS = SolveOptions(time_limit_s=10, workers=1, deterministic=True)
@@ -182,54 +181,6 @@ def test_reinsertion_moves_a_stage_back_to_the_cheap_pool_once_it_is_free() -> N
     assert moved == 1 and x2.tolist() == [1, 1, 0]
     assert start2.tolist() == [0, 10]
     assert not schedule_violations(problem, timing, x2, start2)
-
-
-def _dearest(problem: Problem) -> IntArray:
-    """Every stage's units on its most expensive option that can hold them all."""
-    x = np.zeros(problem.n_options, dtype=np.int64)
-    for s in range(problem.n_stages):
-        opts = [o for o in problem.options_of(s) if problem.opt_ub[o] >= problem.units[s]]
-        if opts:
-            x[max(opts, key=lambda o: (int(problem.opt_obj[o]), o))] = problem.units[s]
-    return x
-
-
-@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
-@given(timed())
-def test_the_restricted_exact_model_returns_a_valid_cheaper_plan_or_none(
-        case: tuple[Problem, Timing]) -> None:
-    problem, timing = case
-    x = _dearest(problem)
-    if violations(problem, x):
-        return
-    got = list_schedule(problem, timing, x)
-    if got is None:
-        return
-    _, start = got
-    keep = kept_options(problem, x, x, cheapest=2)
-    assert all(k in keep for k in np.flatnonzero(x))
-    better = polish(problem, timing, x, x, start, OPTIONS, cheapest=2)
-    before = problem.objective(x) + timing.late_penalty(problem, x, start)
-    if better is None:
-        return
-    bx, bstart = better.solution.x, better.start
-    assert not violations(problem, bx)
-    assert not schedule_violations(problem, timing, bx, bstart)
-    assert better.solution.bound is None  # options were left out: no bound of the whole
-    value = problem.objective(bx) + timing.late_penalty(problem, bx, bstart)
-    assert value == better.solution.objective
-    assert value < before
-    assert set(np.flatnonzero(bx)) <= set(keep.tolist())
-
-
-def test_the_restricted_exact_model_moves_a_job_back_to_the_free_pool() -> None:
-    problem, timing = _two_jobs()
-    x, start = np.array([1, 0, 1]), np.array([0, 0])
-    assert polish(problem, timing, x, x, start, OPTIONS, cheapest=0) is None
-    better = polish(problem, timing, x, x, start, OPTIONS, cheapest=1)
-    assert better is not None
-    assert better.solution.x.tolist() == [1, 1, 0]
-    assert not schedule_violations(problem, timing, better.solution.x, better.start)
 
 
 def test_a_stage_that_would_be_late_moves_when_that_costs_less_than_the_late_hours() -> None:

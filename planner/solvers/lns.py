@@ -329,8 +329,9 @@ class LnsBackend:
         weight = site_weights(p, lam, cfg.site_weight_floor)
         hood = Neighbourhoods(p, weight, cfg, np.random.default_rng(options.seed))
         it = 0
+        target = max(cfg.target_gap, options.target_gap or 0.0)
         while time.perf_counter() < until - cfg.stop_margin_s and \
-                (obj - bound) > cfg.target_gap * obj:
+                (obj - bound) > target * obj:
             it += 1
             idx, ub = hood.pick(x, rc, binds)
             hood_p = Restrict(idx, ub).apply(p)

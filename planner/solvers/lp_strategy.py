@@ -157,6 +157,11 @@ def repair_starts(problem: Problem, rc: np.ndarray, scarcity: IntArray
             reduced_cost_fill(problem, problem.opt_obj.astype(np.float64), scarce)]
 
 
+def _close(objective: int, bound: int, target: float | None) -> bool:
+    """Whether the plan is within the caller's target gap of the bound."""
+    return target is not None and objective - bound <= target * abs(objective)
+
+
 def _best(problem: Problem, plans: list[IntArray | None]) -> IntArray | None:
     ok = [x for x in plans if x is not None and not violations(problem, x)]
     return min(ok, key=problem.objective) if ok else None
@@ -241,7 +246,9 @@ class LpBackend:
             x, bound = self._exact(red, x, bound, options, deadline)
         elif bound is not None:
             polish_exact = red.n_options <= cfg.polish_options
-            lns = dataclasses.replace(cfg.lns, stall=cfg.stall if polish_exact else None)
+            lns = dataclasses.replace(cfg.lns, stall=cfg.stall if polish_exact else None,
+                                      target_gap=max(cfg.lns.target_gap,
+                                                     options.target_gap or 0.0))
             until = deadline.within(cfg.lns_share * deadline.remaining()) if polish_exact \
                 else deadline
             x, more = improve(red, x, bound, lp.reduced, lp.lam, lp.x, options, until,
@@ -249,7 +256,8 @@ class LpBackend:
             stats.update(more)
             if more.get("proven"):
                 bound = red.objective(x)  # CP-SAT proved the whole problem optimal
-            elif polish_exact and deadline.remaining() > 1.0:
+            elif polish_exact and deadline.remaining() > 1.0 and not _close(
+                    red.objective(x), bound, options.target_gap):
                 x, bound = self._exact(red, x, bound, options, deadline)
                 report(None if x is None else red.objective(x))
         return (None if x is None else _lift(problem.n_options, keep, x)), bound, stats

@@ -100,6 +100,10 @@ class SolveOptions:
     deterministic: bool = False
     hint: IntArray | None = None
     deadline: Deadline | None = None
+    target_gap: float | None = None
+    """Stop improving once (objective − bound) / objective is below this (None: the
+    backend's own target); the decomposed time-aware path sets it for its placement,
+    whose plan the schedule changes anyway."""
 
     def started(self) -> SolveOptions:
         """These options with a deadline (``time_limit_s`` from now if none was set)."""

@@ -13,10 +13,11 @@
   With late penalties, CP-SAT per component (:mod:`planner.solvers.schedule_sub`, on the
   executor) looks for a schedule that pays less.
 
-Up to :data:`POLISH_MAX_OPTIONS` options, the time the decomposition leaves goes to the
-exact model, started from its plan; above, to the exact model over a few options per
-stage (:mod:`planner.solvers.schedule_restricted`). The placement gets
-:data:`PLACEMENT_SHARE` of the time left; scheduling and repair the rest. Every answer passes
+The time the decomposition leaves goes to large-neighbourhood search on the exact model
+(:mod:`planner.solvers.schedule_lns`: a few hundred stages decided together, the rest
+fixed); up to :data:`POLISH_MAX_OPTIONS` options, once that search stalls, to the exact
+model itself, started from its plan. The placement gets :data:`PLACEMENT_SHARE` of the
+time left; scheduling, repair and the search the rest. Every answer passes
 :func:`~planner.solvers.feasibility.violations` and
 :func:`~planner.solvers.schedule_check.schedule_violations` or raises.
 """
@@ -36,8 +37,8 @@ from planner.solvers.greedy import GreedyBackend
 from planner.solvers.schedule_benders import schedule_components
 from planner.solvers.schedule_check import schedule_violations
 from planner.solvers.schedule_cpsat import Scheduled, solve_schedule
+from planner.solvers.schedule_lns import LnsSettings, improve
 from planner.solvers.schedule_repair import repair
-from planner.solvers.schedule_restricted import polish
 from planner.solvers.schedule_shift import left_shift, list_schedule
 from planner.solvers.time_cuts import POINTS_PER_POOL, with_time_cuts
 
@@ -45,13 +46,26 @@ FINISH_S_PER_STAGE = 1e-4
 """Seconds per stage kept after the solve (timed l, 20,000 stages: the solve ended 1.1 s
 past a 600 s deadline without it; left shift and checks take 0.2 s at 5,000 stages)."""
 PLACEMENT_SHARE = 0.6
-"""Share of the time left that the placement backend gets in the decomposed path."""
+"""Share of the time left that the placement backend gets in the decomposed path (at
+most: it stops at :data:`PLACEMENT_GAP`)."""
+PLACEMENT_GAP = 0.003
+"""The placement stops improving within this gap of its bound: scheduling moves stages
+anyway, and the search on the exact model does more with the time (hard m, 60 s: the
+placement at 0.1 % and 2.96 % above the bound in the end; at 0.25 % with half the time
+and 2.1–2.4 %)."""
+RESCHEDULE_SHARE = 0.1
+"""Share of the time left for CP-SAT per component to cut late penalties of the scheduled
+placement (timed m: given all of it, it left no time for the search on the exact model,
+which cuts late penalties too)."""
 START_SHARE = 0.2
 """Share of the time left for the greedy start of the exact path."""
 POLISH_MAX_OPTIONS = 50_000
-"""Up to this many options, the decomposed path spends the time left in the exact model
-(started from its plan): measured at 23,775 options (timed s), where it proves the
-optimum in 48 s while the decomposition stops 2.8 % above the bound."""
+"""Up to this many options, the decomposed path spends the time its search leaves in the
+exact model (started from its plan): measured at 23,775 options (timed s), where it
+proves the optimum in 48 s while the decomposition stops 2.8 % above the bound."""
+LNS_STALL = 20
+"""Up to :data:`POLISH_MAX_OPTIONS` options, the search stops after this many
+neighbourhoods in a row without a gain, and the exact model gets the time left."""
 
 
 def _points(problem: Problem) -> int:
@@ -94,15 +108,18 @@ def _solve(problem: Problem, timing: Timing, backend: Backend, options: SolveOpt
         return _exact(problem, timing, options, executor)
     share = options.deadline.within(options.remaining_s() * PLACEMENT_SHARE)
     cut = with_time_cuts(problem, timing, _points(problem))
-    placement = backend.solve(cut, options.until(share))
+    placement = backend.solve(cut, dataclasses.replace(
+        options.until(share), target_gap=PLACEMENT_GAP))
     done = _decomposed(problem, timing, placement, options, executor)
     if done.solution.objective is None and placement.objective is not None \
             and backend.name != "greedy" and options.remaining_s() > 1.0:
         done = _greedy_instead(problem, timing, cut, placement, done, options, executor)
+    small = problem.n_options <= POLISH_MAX_OPTIONS
     if done.solution.objective is None or options.remaining_s() < 1.0:
         return done
-    if problem.n_options > POLISH_MAX_OPTIONS:
-        return _restricted(problem, timing, placement.x, done, options)
+    done = _searched(problem, timing, done, options, LNS_STALL if small else None)
+    if not small or options.remaining_s() < 1.0:
+        return done
     return _polished(problem, timing, done, options)
 
 
@@ -122,19 +139,22 @@ def _greedy_instead(problem: Problem, timing: Timing, cut: Problem, placement: S
     return _decomposed(problem, timing, greedy, options, executor)
 
 
-def _restricted(problem: Problem, timing: Timing, placement: IntArray, done: Scheduled,
-                options: SolveOptions) -> Scheduled:
-    """The exact model over a few options per stage with the time left
-    (:mod:`planner.solvers.schedule_restricted`); the decomposed plan's bound stays."""
-    start = left_shift(problem, timing, done.solution.x, done.start)
-    better = polish(problem, timing, placement, done.solution.x, start, options)
-    if better is None:
+def _searched(problem: Problem, timing: Timing, done: Scheduled, options: SolveOptions,
+              stall: int | None) -> Scheduled:
+    """The decomposed plan improved by large-neighbourhood search on the exact model
+    (:mod:`planner.solvers.schedule_lns`) until the deadline or ``stall`` neighbourhoods
+    in a row without a gain; its bound stays."""
+    before = done.solution.objective
+    assert before is not None
+    got = improve(problem, timing, done.solution.x, done.start, options,
+                  LnsSettings(stall=stall))
+    if got.value >= before:
         return done
-    sol = dataclasses.replace(
-        done.solution, x=better.solution.x, objective=better.solution.objective,
-        detail="; ".join(d for d in (done.solution.detail, "then the exact model over "
-                                     "a few options per stage") if d))
-    return finish(problem, timing, sol, sol.x, better.start, "")
+    note = (f"then {got.gains} of {got.tried} neighbourhoods of the exact model cut "
+            f"{(before - got.value) / before:.1%}")
+    sol = dataclasses.replace(done.solution, x=got.x, objective=got.value, detail="; ".join(
+        d for d in (done.solution.detail, note) if d))
+    return Scheduled(sol, got.start, done.end)  # checked, and ends computed, by finish()
 
 
 def _polished(problem: Problem, timing: Timing, done: Scheduled,
@@ -193,6 +213,8 @@ def _decomposed(problem: Problem, timing: Timing, placement: Solution,
     with late penalties, CP-SAT per component looks for a schedule that pays less."""
     if placement.objective is None:
         return _empty(placement, problem.n_stages)
+    options = options.started()
+    assert options.deadline is not None
     x, how = placement.x, "every pool scheduled as placed"
     quick = list_schedule(problem, timing, x)
     start = None if quick is None else quick[1]
@@ -212,7 +234,8 @@ def _decomposed(problem: Problem, timing: Timing, placement: Solution,
         how = (f"{moved} stages re-placed so every pool schedules "
                f"({repaired.solution.detail})")
     if repairing and timing.late_penalty(problem, x, start) > 0 and options.remaining_s() > 0:
-        subs = schedule_components(executor, problem, timing, x, options)
+        subs = schedule_components(executor, problem, timing, x, options.until(
+            options.deadline.within(options.remaining_s() * RESCHEDULE_SHARE)))
         if all(s.feasible for s in subs):
             better = np.zeros(problem.n_stages, dtype=np.int64)
             for sub in subs:

@@ -1,0 +1,295 @@
+"""Large-neighbourhood search on the exact time-aware model: improve a valid schedule.
+
+The decomposed path (:mod:`planner.solvers.schedule_plan`) places every stage with
+capacity counted per period and then makes the placement run at every instant by list
+scheduling and repair, one stage at a time: stages that found no room when the list
+reached them go to expensive options (often the cloud), and the pools they left keep
+holes that no single move can use. Here CP-SAT decides a few hundred stages *together*,
+with the exact model of :mod:`planner.solvers.schedule_cpsat` on a restriction:
+
+* **pools** — a few capacity-limited resources (or the options on none), drawn by what
+  the stages gain there: a stage's *regret* is what its options cost now above its
+  cheapest option plus the late penalty it pays, and a pool is drawn with the regret of
+  the stages that have a cheaper option on it (any option, for a late stage);
+* **movers** — the stages with regret that have an option on the pools (the most to
+  gain first, at most :attr:`LnsSettings.max_free`), and the stages that hold the pools
+  now: each keeps its options now, its options that use only the drawn pools, and its
+  cheapest option that uses no limited pool (so a holder can make room);
+* **shifters** — the movers' precedence neighbours: options fixed, start free;
+* every other stage keeps its options *and* its start.
+
+Every rule of the exact model holds on the restriction (windows, precedence, capacity at
+every instant, every placement rule), so a plan of the restriction is a plan of the whole
+problem; the incumbent is the hint, and only a cheaper plan is kept. The neighbourhood
+grows while CP-SAT proves its sub-problems optimal and shrinks when they time out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+from ortools.sat.python import cp_model
+
+from planner.models.problem import IntArray, Problem
+from planner.models.timing import Precedence, Timing, placed
+from planner.solvers.base import SolveOptions
+from planner.solvers.cpsat_model import configure
+from planner.solvers.decompose import opt_stage, restrict, subset_stages
+from planner.solvers.schedule_cpsat import ScheduleBuilder
+
+
+@dataclass(frozen=True)
+class LnsSettings:
+    """Knobs of the search (measured on the timed and hard families, 2 cores)."""
+
+    max_free: int = 60
+    """Movers per neighbourhood at the start (adapted between 20 and 2,000)."""
+    pools: int = 2
+    """Limited resources drawn per neighbourhood at the start (adapted: one more after a
+    neighbourhood proved optimal fast, one less after a time-out)."""
+    sub_time_s: float = 3.0
+    """CP-SAT's time per neighbourhood."""
+    stall: int | None = None
+    """Stop after this many neighbourhoods in a row without a gain (None: search until
+    the deadline)."""
+
+
+@dataclass
+class Incumbent:
+    """A valid schedule and what it costs (objective + late penalties)."""
+
+    x: IntArray
+    start: IntArray
+    value: int
+    tried: int = 0
+    """Neighbourhoods solved."""
+    gains: int = 0
+    """Neighbourhoods that found a cheaper plan."""
+
+
+class _Index:
+    """What the neighbourhoods read, computed once."""
+
+    def __init__(self, problem: Problem, timing: Timing) -> None:
+        self.st = opt_stage(problem)
+        limited = timing.use_now > 0
+        self.limited_opt = np.zeros(problem.n_options, dtype=np.bool_)
+        self.limited_opt[problem.use_opt[limited]] = True
+        # Pools: the limited resources, and one more for the options on none of them.
+        self.n_pools = len(problem.res_cap) + 1
+        unlimited = np.flatnonzero(~self.limited_opt)
+        self.rows_opt = np.concatenate([problem.use_opt[limited], unlimited])
+        self.rows_res = np.concatenate([problem.use_res[limited],
+                                        np.full(unlimited.size, self.n_pools - 1)])
+        self.cheapest = _cheapest(problem, self.st, np.ones(problem.n_options, np.bool_))
+        self.cheapest_free = _cheapest(problem, self.st, ~self.limited_opt)
+        self.neighbours: dict[int, set[int]] = {}
+        for p in timing.precedence:
+            self.neighbours.setdefault(p.before, set()).add(p.after)
+            self.neighbours.setdefault(p.after, set()).add(p.before)
+        for e in problem.edges:
+            self.neighbours.setdefault(e.a, set()).add(e.b)
+            self.neighbours.setdefault(e.b, set()).add(e.a)
+        for c in problem.colocations:
+            self.neighbours.setdefault(c.a, set()).add(c.b)
+            self.neighbours.setdefault(c.b, set()).add(c.a)
+        self.whole = bool(problem.budgets) or problem.max_share is not None \
+            or problem.max_moves is not None or problem.opt_groups is not None \
+            or problem.group_reward is not None
+        """Rules over many stages: the sub-model keeps every stage (fixed ones fixed)."""
+
+
+def _cheapest(problem: Problem, st: IntArray, allowed: np.ndarray) -> IntArray:
+    """Per stage, its cheapest allowed option (-1: none)."""
+    out = np.full(problem.n_stages, -1, dtype=np.int64)
+    idx = np.flatnonzero(allowed)
+    if idx.size == 0:
+        return out
+    order = idx[np.lexsort((idx, problem.opt_obj[idx], st[idx]))]
+    first = np.r_[True, st[order][1:] != st[order][:-1]]
+    out[st[order][first]] = order[first]
+    return out
+
+
+def late_costs(problem: Problem, timing: Timing, st: IntArray, x: IntArray,
+               start: IntArray) -> np.ndarray:
+    """Per stage, the late penalty it pays now (micro-dollars)."""
+    hours = np.zeros(problem.n_stages, dtype=np.int64)
+    used = np.flatnonzero(x > 0)
+    np.maximum.at(hours, st[used], timing.opt_hours[used])
+    at = np.where(timing.to_end, start, start + hours)
+    return (np.maximum(0, at - timing.due) * timing.late_cost).astype(np.float64)
+
+
+def regret(problem: Problem, timing: Timing, index: _Index, x: IntArray,
+           start: IntArray) -> np.ndarray:
+    """Per stage: its cost now (late penalty included) minus its units on its cheapest
+    option (≥ 0)."""
+    now = np.bincount(index.st, weights=(problem.opt_obj * x).astype(np.float64),
+                      minlength=problem.n_stages)
+    cheapest = index.cheapest
+    floor = np.zeros(problem.n_stages)
+    floor[cheapest >= 0] = (problem.opt_obj[cheapest[cheapest >= 0]]
+                            * problem.units[cheapest >= 0])
+    return np.maximum(0.0, now - floor) + late_costs(problem, timing, index.st, x, start)
+
+
+def neighbourhood(problem: Problem, timing: Timing, index: _Index, inc: Incumbent,
+                  size: int, pools: int, rng: np.random.Generator
+                  ) -> tuple[IntArray, IntArray, set[int]] | None:
+    """(options kept, their upper bounds, stages whose start is free), or None when no
+    stage can gain."""
+    x = inc.x
+    gain = regret(problem, timing, index, x, inc.start)
+    late = late_costs(problem, timing, index.st, x, inc.start) > 0
+    cur = np.bincount(index.st, weights=(problem.opt_obj * x).astype(np.float64),
+                      minlength=problem.n_stages)
+    per_unit = cur / np.maximum(problem.units, 1)
+    # Rows of limited options cheaper per unit than their stage's options now, or of a
+    # late stage (it may run earlier elsewhere).
+    rows_st = index.st[index.rows_opt]
+    better = (problem.opt_obj[index.rows_opt] < per_unit[rows_st] - 1e-9) | late[rows_st]
+    weight = np.bincount(index.rows_res[better], weights=gain[rows_st[better]],
+                         minlength=index.n_pools)
+    if weight.sum() <= 0:
+        return None
+    drawn = rng.choice(index.n_pools, size=min(pools, int((weight > 0).sum())),
+                       replace=False, p=weight / weight.sum())
+    in_pool = np.zeros(index.n_pools, dtype=np.bool_)
+    in_pool[drawn] = True
+    # Options that use only the drawn pools.
+    outside = np.zeros(problem.n_options, dtype=np.bool_)
+    outside[index.rows_opt[~in_pool[index.rows_res]]] = True
+    on_pools = np.zeros(problem.n_options, dtype=np.bool_)
+    on_pools[index.rows_opt[in_pool[index.rows_res]]] = True
+    on_pools &= ~outside
+    # The stages that hold the drawn limited pools now (the unlimited ones make no room).
+    holders = np.unique(index.st[on_pools & (x > 0) & index.limited_opt])
+    wants = np.unique(rows_st[better & in_pool[index.rows_res]])
+    wants = wants[np.argsort(-gain[wants] * rng.uniform(0.5, 1.5, wants.size),
+                             kind="stable")][:size]
+    movers = np.union1d(holders, wants)
+    keep = x > 0
+    mover = np.zeros(problem.n_stages, dtype=np.bool_)
+    mover[movers] = True
+    keep |= on_pools & mover[index.st]
+    free_opt = index.cheapest_free[movers]
+    keep[free_opt[free_opt >= 0]] = True
+    kept = np.flatnonzero(keep)
+    ub = np.where(mover[index.st[kept]], problem.opt_ub[kept], x[kept])
+    shifters = set(movers.tolist())
+    for s in movers.tolist():
+        shifters |= index.neighbours.get(s, set())
+    return kept, ub, shifters
+
+
+def _model_stages(problem: Problem, index: _Index, x: IntArray, kept: IntArray,
+                  shifters: set[int]) -> IntArray:
+    """The stages the sub-model needs: those that may change, their neighbours (precedence,
+    egress, co-location), and every placed stage on a resource an option of theirs may
+    use (capacity counts them); all stages when a rule spans many."""
+    if index.whole:
+        return np.arange(problem.n_stages)
+    free = np.zeros(problem.n_stages, dtype=np.bool_)
+    free[list(shifters)] = True
+    need = free.copy()
+    for s in shifters:
+        need[list(index.neighbours.get(s, ()))] = True
+    mine = np.zeros(problem.n_options, dtype=np.bool_)
+    mine[kept[free[index.st[kept]]]] = True
+    res = np.unique(problem.use_res[mine[problem.use_opt]])
+    rows = np.isin(problem.use_res, res) & (x[problem.use_opt] > 0)
+    need[index.st[problem.use_opt[rows]]] = True
+    return np.flatnonzero(need)
+
+
+def _solve(problem: Problem, timing: Timing, index: _Index, inc: Incumbent,
+           kept: IntArray, ub: IntArray, shifters: set[int], options: SolveOptions
+           ) -> tuple[Incumbent | None, bool, float]:
+    """(the cheaper plan or None, whether CP-SAT proved the neighbourhood optimal, the
+    seconds it took: deterministic seconds in deterministic mode)."""
+    stages = _model_stages(problem, index, inc.x, kept, shifters)
+    restricted = restrict(problem, kept, ub)
+    sub, picked = subset_stages(restricted, stages)
+    opts = kept[picked]
+    builder = ScheduleBuilder(sub, subset_timing(timing, stages, opts, problem))
+    model = builder.build()
+    for i, s in enumerate(stages.tolist()):
+        if s not in shifters and placed(problem, inc.x, s):
+            model.add(builder.start[i] == int(inc.start[s]))
+            model.add(builder.end[i] == timing.stage_end(problem, inc.x, inc.start, s))
+    builder.add_hint(inc.x[opts], inc.start[stages])
+    solver = cp_model.CpSolver()
+    configure(solver, options)
+    code = solver.solve(model)
+    spent = solver.response_proto.deterministic_time if options.deterministic \
+        else solver.wall_time
+    if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return None, False, spent
+    sx, sub_start = builder.read(solver)
+    x = inc.x.copy()
+    x[np.isin(index.st, stages)] = 0
+    x[opts] = sx
+    start = inc.start.copy()
+    start[stages] = sub_start
+    value = problem.objective(x) + timing.late_penalty(problem, x, start)
+    better = Incumbent(x, start, value) if value < inc.value else None
+    return better, code == cp_model.OPTIMAL, spent
+
+
+def subset_timing(timing: Timing, stages: IntArray, opts: IntArray,
+                  problem: Problem) -> Timing:
+    """``timing`` for the stages ``stages`` and options ``opts`` of ``problem`` (as
+    :func:`~planner.solvers.decompose.subset_stages` of a restriction renumbers them):
+    precedence between two of the stages, every outage."""
+    new = np.full(problem.n_stages, -1, dtype=np.int64)
+    new[stages] = np.arange(stages.size)
+    mask = np.zeros(problem.n_options, dtype=np.bool_)
+    mask[opts] = True
+    prec = tuple(Precedence(int(new[p.before]), int(new[p.after]), p.lag)
+                 for p in timing.precedence if new[p.before] >= 0 and new[p.after] >= 0)
+    return dataclasses.replace(
+        timing, opt_hours=timing.opt_hours[opts], release=timing.release[stages],
+        due=timing.due[stages], late_cost=timing.late_cost[stages],
+        to_end=timing.to_end[stages], use_now=timing.use_now[mask[problem.use_opt]],
+        precedence=prec)
+
+
+def improve(problem: Problem, timing: Timing, x: IntArray, start: IntArray,
+            options: SolveOptions, settings: LnsSettings | None = None) -> Incumbent:
+    """The module docstring's search from the valid schedule ``(x, start)`` until the
+    deadline (or a stall); the answer is never worse than the start. In deterministic
+    mode every neighbourhood gets deterministic time and the search stops when their sum
+    reaches the time that was left, so the same input gives the same plan."""
+    settings = settings or LnsSettings()
+    options = options.started()
+    assert options.deadline is not None
+    index = _Index(problem, timing)
+    rng = np.random.default_rng(options.seed)
+    inc = Incumbent(x.copy(), start.copy(),
+                    problem.objective(x) + timing.late_penalty(problem, x, start))
+    size, pools, idle, tried, gains = settings.max_free, settings.pools, 0, 0, 0
+    budget = options.remaining_s() - 1.0  # deterministic seconds in deterministic mode
+    while budget > 0:
+        if settings.stall is not None and idle >= settings.stall:
+            break
+        picked = neighbourhood(problem, timing, index, inc, size, pools, rng)
+        if picked is None:
+            break
+        limit = min(settings.sub_time_s, budget + 0.5)
+        sub = dataclasses.replace(options, time_limit_s=limit, deadline=None) \
+            if options.deterministic else options.until(options.deadline.within(limit))
+        better, proved, spent = _solve(problem, timing, index, inc, *picked, sub)
+        budget = budget - spent if options.deterministic else options.remaining_s() - 1.0
+        tried += 1
+        idle = 0 if better is not None else idle + 1
+        if better is not None:
+            inc, gains = better, gains + 1
+        if proved and spent < limit / 2:
+            size, pools = min(2000, int(size * 1.3) + 1), min(index.n_pools, pools + 1)
+        elif not proved:
+            size, pools = max(20, int(size / 1.3)), max(1, pools - 1)
+    inc.tried, inc.gains = tried, gains
+    return inc

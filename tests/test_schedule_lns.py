@@ -1,0 +1,114 @@
+"""Large-neighbourhood search on the exact time-aware model (planner.solvers.schedule_lns):
+every plan it keeps is valid, never costs more than its start and never less than the
+optimum; it moves a stage back to a pool that has room; deterministic mode repeats."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from test_schedule_model import _pool, brute_schedule, timed
+from test_time_cuts import _two_jobs
+
+from planner.models.problem import IntArray, PBudget, Problem
+from planner.models.timing import Timing
+from planner.solvers.base import SolveOptions
+from planner.solvers.feasibility import violations
+from planner.solvers.schedule_check import schedule_violations
+from planner.solvers.schedule_cpsat import solve_schedule
+from planner.solvers.schedule_lns import LnsSettings, _Index, _model_stages, improve
+
+OPTIONS = SolveOptions(time_limit_s=5, workers=1, deterministic=True)
+QUICK = LnsSettings(stall=4, sub_time_s=1.0)
+
+
+def _costly_start(problem: Problem, timing: Timing) -> tuple[IntArray, IntArray] | None:
+    """A valid schedule that is dear: the exact model's answer for reversed costs (every
+    rule holds, budgets included, since they count real cost)."""
+    dear = dataclasses.replace(problem, opt_obj=problem.opt_obj.max() - problem.opt_obj)
+    got = solve_schedule(dear, timing, OPTIONS)
+    return None if got.solution.objective is None else (got.solution.x, got.start)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(timed())
+def test_the_search_keeps_plans_valid_never_dearer_and_never_below_the_optimum(
+        case: tuple[Problem, Timing]) -> None:
+    problem, timing = case
+    got = _costly_start(problem, timing)
+    if got is None:
+        return
+    x, start = got
+    before = problem.objective(x) + timing.late_penalty(problem, x, start)
+    better = improve(problem, timing, x, start, OPTIONS, QUICK)
+    assert not violations(problem, better.x)
+    assert not schedule_violations(problem, timing, better.x, better.start)
+    value = problem.objective(better.x) + timing.late_penalty(problem, better.x, better.start)
+    assert value == better.value <= before
+    assert better.gains <= better.tried
+    optimum = brute_schedule(problem, timing)
+    assert optimum is not None and value >= optimum
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(timed(max_stages=8, max_horizon=8))
+def test_on_larger_instances_every_kept_plan_is_valid(case: tuple[Problem, Timing]) -> None:
+    # No brute force here: more stages share pools, so the sub-model leaves some out.
+    problem, timing = case
+    got = _costly_start(problem, timing)
+    if got is None:
+        return
+    x, start = got
+    better = improve(problem, timing, x, start, OPTIONS, QUICK)
+    assert not violations(problem, better.x)
+    assert not schedule_violations(problem, timing, better.x, better.start)
+    assert better.value <= problem.objective(x) + timing.late_penalty(problem, x, start)
+
+
+def test_a_job_moves_back_to_the_pool_once_it_has_room() -> None:
+    # The second job runs on the option at 9 × the price though the pool is free after
+    # the first job; the search decides both together and moves it back.
+    problem, timing = _two_jobs()
+    x, start = np.array([1, 0, 1]), np.array([0, 0])
+    better = improve(problem, timing, x, start, OPTIONS, QUICK)
+    assert better.x.tolist() == [1, 1, 0]
+    assert sorted(better.start.tolist()) == [0, 10]
+    assert better.value == 200 and better.gains == 1
+    assert not schedule_violations(problem, timing, better.x, better.start)
+
+
+def test_deterministic_mode_gives_the_same_plan_twice() -> None:
+    problem, timing = _two_jobs()
+    x, start = np.array([1, 0, 1]), np.array([0, 0])
+    runs = [improve(problem, timing, x, start, OPTIONS, QUICK) for _ in range(2)]
+    assert runs[0].x.tolist() == runs[1].x.tolist()
+    assert runs[0].start.tolist() == runs[1].start.tolist()
+    assert runs[0].tried == runs[1].tried
+
+
+def test_the_sub_model_keeps_every_stage_under_a_rule_over_many() -> None:
+    # Without a rule over many stages, the sub-model holds the stages that may change and
+    # the holders of their pools; with a budget, every stage (the budget counts them all).
+    problem, timing = _two_jobs()
+    x = np.array([1, 0, 1])
+    kept, shifters = np.array([0, 1, 2]), {1}
+    assert _model_stages(problem, _Index(problem, timing), x, kept, shifters).tolist() \
+        == [0, 1]
+    budgeted = dataclasses.replace(problem, budgets=(
+        PBudget("all", np.array([0, 1]), 10_000),))
+    only = _model_stages(problem, _Index(problem, timing), x, np.array([0, 2]), {0})
+    assert only.tolist() == [0]  # the second job is on the unlimited option: not needed
+    assert _model_stages(budgeted, _Index(budgeted, timing), x, np.array([0, 2]),
+                         {0}).tolist() == [0, 1]
+
+
+def test_the_sub_model_holds_every_stage_on_a_pool_a_free_stage_may_use() -> None:
+    # Stages 0 and 2 share pool 0, stage 1 has pool 1: when stage 0 may move in time,
+    # stage 2 (fixed) is in the model so that the pool's capacity counts it.
+    problem, timing = _pool([1, 1, 1], use_now=[1, 1, 1], cap=1, horizon=6,
+                            hours=[2, 2, 2], to_end=[False] * 3, pools=2)
+    x = np.ones(3, dtype=np.int64)
+    index = _Index(problem, timing)
+    assert _model_stages(problem, index, x, np.arange(3), {0}).tolist() == [0, 2]
+    assert _model_stages(problem, index, x, np.arange(3), {1}).tolist() == [1]
