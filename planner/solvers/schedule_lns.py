@@ -114,13 +114,16 @@ def _cheapest(problem: Problem, st: IntArray, allowed: np.ndarray) -> IntArray:
 
 
 def late_costs(problem: Problem, timing: Timing, st: IntArray, x: IntArray,
-               start: IntArray) -> np.ndarray:
-    """Per stage, the late penalty it pays now (micro-dollars)."""
+               start: IntArray) -> IntArray:
+    """Per stage, the late penalty it pays now (micro-dollars; the vectorized
+    :meth:`~planner.models.timing.Timing.late_penalty`, which loops over stages)."""
     hours = np.zeros(problem.n_stages, dtype=np.int64)
     used = np.flatnonzero(x > 0)
     np.maximum.at(hours, st[used], timing.opt_hours[used])
     at = np.where(timing.to_end, start, start + hours)
-    return (np.maximum(0, at - timing.due) * timing.late_cost).astype(np.float64)
+    placed = np.zeros(problem.n_stages, dtype=np.bool_)
+    placed[st[used]] = True
+    return np.where(placed, np.maximum(0, at - timing.due) * timing.late_cost, 0)
 
 
 def regret(problem: Problem, timing: Timing, index: _Index, x: IntArray,
@@ -234,7 +237,7 @@ def _solve(problem: Problem, timing: Timing, index: _Index, inc: Incumbent,
     x[opts] = sx
     start = inc.start.copy()
     start[stages] = sub_start
-    value = problem.objective(x) + timing.late_penalty(problem, x, start)
+    value = problem.objective(x) + int(late_costs(problem, timing, index.st, x, start).sum())
     better = Incumbent(x, start, value) if value < inc.value else None
     return better, code == cp_model.OPTIMAL, spent
 
@@ -269,7 +272,8 @@ def improve(problem: Problem, timing: Timing, x: IntArray, start: IntArray,
     index = _Index(problem, timing)
     rng = np.random.default_rng(options.seed)
     inc = Incumbent(x.copy(), start.copy(),
-                    problem.objective(x) + timing.late_penalty(problem, x, start))
+                    problem.objective(x)
+                    + int(late_costs(problem, timing, index.st, x, start).sum()))
     size, pools, idle, tried, gains = settings.max_free, settings.pools, 0, 0, 0
     budget = options.remaining_s() - 1.0  # deterministic seconds in deterministic mode
     while budget > 0:
