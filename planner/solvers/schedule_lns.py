@@ -18,10 +18,13 @@ with the exact model of :mod:`planner.solvers.schedule_cpsat` on a restriction:
 * **shifters** — the movers' precedence neighbours: options fixed, start free;
 * every other stage keeps its options *and* its start.
 
-Every rule of the exact model holds on the restriction (windows, precedence, capacity at
-every instant, every placement rule), so a plan of the restriction is a plan of the whole
-problem; the incumbent is the hint, and only a cheaper plan is kept. The neighbourhood
-grows while CP-SAT proves its sub-problems optimal and shrinks when they time out.
+The sub-model holds only the stages that may change, their neighbours (precedence,
+egress, co-location) and every stage on a resource they may use, the fixed ones fixed;
+with a rule over many stages (budgets, share caps, move caps, funding) it holds them
+all. Every rule of the exact model holds on it (windows, precedence, capacity at every
+instant, every placement rule), so its plan is a plan of the whole problem; the incumbent
+is the hint, and only a cheaper plan is kept. The neighbourhood grows while CP-SAT proves
+its sub-problems optimal and shrinks when they time out.
 """
 
 from __future__ import annotations
@@ -50,7 +53,8 @@ class LnsSettings:
     """Limited resources drawn per neighbourhood at the start (adapted: one more after a
     neighbourhood proved optimal fast, one less after a time-out)."""
     sub_time_s: float = 3.0
-    """CP-SAT's time per neighbourhood."""
+    """CP-SAT's time per neighbourhood (timed m, 60 s from the same plan: 2 pools and 3 s
+    → 18.9 % above the bound, 3 pools and 5 s → 23.8 %, 1 pool and 2 s → 21.0 %)."""
     stall: int | None = None
     """Stop after this many neighbourhoods in a row without a gain (None: search until
     the deadline)."""
