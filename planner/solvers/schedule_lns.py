@@ -52,9 +52,10 @@ class LnsSettings:
     pools: int = 2
     """Limited resources drawn per neighbourhood at the start (adapted: one more after a
     neighbourhood proved optimal fast, one less after a time-out)."""
-    sub_time_s: float = 3.0
-    """CP-SAT's time per neighbourhood (timed m, 60 s from the same plan: 2 pools and 3 s
-    → 18.9 % above the bound, 3 pools and 5 s → 23.8 %, 1 pool and 2 s → 21.0 %)."""
+    sub_time_s: float = 1.5
+    """CP-SAT's time per neighbourhood (60 s from the same repaired plans: timed m 17.6 %
+    and 19.7 % above the bound with 1.5 s, 16.8 % and 24.3 % with 3 s, 19.4 % with 1 s;
+    hard m 1.28 % and 1.50 % with 1.5 s, 1.47 %, 1.62 % and 1.75 % with 3 s)."""
     stall: int | None = None
     """Stop after this many neighbourhoods in a row without a gain (None: search until
     the deadline)."""
