@@ -234,7 +234,7 @@ def plan_world(portfolio: Portfolio, world: World, *, solver: str = "auto",
         f"{len(problem.res_names)} limited resources; solving with {solver} "
         f"({options.remaining_s():.1f}s left, {_mode(solver, options)})")
     backend = get_backend(solver, executor=executor, address=address)
-    scheduled = place_and_schedule(problem, timing, backend, options)
+    scheduled = place_and_schedule(problem, timing, backend, options, progress=say)
     solution = scheduled.solution
     partial = _fundable(portfolio, cands, problem) if not all_or_nothing and not funding \
         and _no_whole_plan(solver, solution, options) else None

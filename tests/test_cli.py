@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -176,3 +177,10 @@ def test_the_plan_summary_says_when_each_stage_runs(tmp_path: Path,
     assert code == 0, err
     header = next(line for line in err.splitlines() if "workload" in line)
     assert "start" not in header and "inst" in header
+
+
+def test_summary_hours_are_shown_to_a_tenth() -> None:
+    from planner.cli.main import _when
+
+    assert _when(None, Decimal("601.333333")) == "601.3 h"
+    assert _when(None, Decimal("730")) == "730 h"

@@ -7,12 +7,14 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from test_schedule_model import _pool, brute_schedule, timed
 from test_time_cuts import _two_jobs
 
 from planner.models.problem import IntArray, PBudget, Problem
 from planner.models.timing import Timing
+from planner.solvers import schedule_lns
 from planner.solvers.base import SolveOptions
 from planner.solvers.feasibility import violations
 from planner.solvers.schedule_check import schedule_violations
@@ -112,3 +114,13 @@ def test_the_sub_model_holds_every_stage_on_a_pool_a_free_stage_may_use() -> Non
     index = _Index(problem, timing)
     assert _model_stages(problem, index, x, np.arange(3), {0}).tolist() == [0, 2]
     assert _model_stages(problem, index, x, np.arange(3), {1}).tolist() == [1]
+
+
+def test_a_long_search_reports_its_progress(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(schedule_lns, "REPORT_EVERY_S", 0.0)
+    problem, timing = _two_jobs()
+    seen: list[tuple[int, int, int]] = []
+    better = improve(problem, timing, np.array([1, 0, 1]), np.array([0, 0]), OPTIONS, QUICK,
+                     lambda value, tried, gains: seen.append((value, tried, gains)))
+    assert seen and seen[-1] == (better.value, better.tried, better.gains)
+    assert [v for v, _, _ in seen] == sorted((v for v, _, _ in seen), reverse=True)

@@ -68,10 +68,10 @@ be cut to a few letters; `planner explain` shows them at any width)."""
 
 def _when(at: datetime | None, hours: Decimal | None) -> str:
     """A start or end for the summary: the date and hour (UTC) when the horizon is
-    dated, else hours from its start."""
+    dated, else hours from its start (to a tenth; the plan has them exactly)."""
     if at is not None:
         return at.strftime("%Y-%m-%d %H:%M")
-    return "" if hours is None else f"{hours.normalize():f} h"
+    return "" if hours is None else f"{hours.quantize(Decimal('0.1')).normalize():f} h"
 
 
 def _summary(plan: Plan, console: Console) -> None:

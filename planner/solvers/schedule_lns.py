@@ -30,6 +30,8 @@ its sub-problems optimal and shrinks when they time out.
 from __future__ import annotations
 
 import dataclasses
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -265,8 +267,16 @@ def subset_timing(timing: Timing, stages: IntArray, opts: IntArray,
         precedence=prec)
 
 
+REPORT_EVERY_S = 15.0
+"""Seconds between progress reports of a long search."""
+
+Report = Callable[[int, int, int], None]
+"""Progress: (value of the plan, neighbourhoods solved, neighbourhoods that gained)."""
+
+
 def improve(problem: Problem, timing: Timing, x: IntArray, start: IntArray,
-            options: SolveOptions, settings: LnsSettings | None = None) -> Incumbent:
+            options: SolveOptions, settings: LnsSettings | None = None,
+            report: Report | None = None) -> Incumbent:
     """The module docstring's search from the valid schedule ``(x, start)`` until the
     deadline (or a stall); the answer is never worse than the start. In deterministic
     mode every neighbourhood gets deterministic time and the search stops when their sum
@@ -281,6 +291,7 @@ def improve(problem: Problem, timing: Timing, x: IntArray, start: IntArray,
                     + int(late_costs(problem, timing, index.st, x, start).sum()))
     size, pools, idle, tried, gains = settings.max_free, settings.pools, 0, 0, 0
     budget = options.remaining_s() - 1.0  # deterministic seconds in deterministic mode
+    reported = time.monotonic()
     while budget > 0:
         if settings.stall is not None and idle >= settings.stall:
             break
@@ -296,6 +307,9 @@ def improve(problem: Problem, timing: Timing, x: IntArray, start: IntArray,
         idle = 0 if better is not None else idle + 1
         if better is not None:
             inc, gains = better, gains + 1
+        if report is not None and time.monotonic() - reported >= REPORT_EVERY_S:
+            report(inc.value, tried, gains)
+            reported = time.monotonic()
         if proved and spent < limit / 2:
             size, pools = min(2000, int(size * 1.3) + 1), min(index.n_pools, pools + 1)
         elif not proved:

@@ -25,6 +25,7 @@ time left; scheduling, repair and the search the rest. Every answer passes
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import numpy as np
 
@@ -41,6 +42,9 @@ from planner.solvers.schedule_lns import LnsSettings, improve
 from planner.solvers.schedule_repair import repair
 from planner.solvers.schedule_shift import left_shift, list_schedule
 from planner.solvers.time_cuts import POINTS_PER_POOL, with_time_cuts
+
+Say = Callable[[str], None]
+"""A progress line for the user (``planner plan`` prints it on stderr)."""
 
 FINISH_S_PER_STAGE = 1e-4
 """Seconds per stage kept after the solve (timed l, 20,000 stages: the solve ended 1.1 s
@@ -82,7 +86,8 @@ def _empty(solution: Solution, n: int) -> Scheduled:
 
 
 def place_and_schedule(problem: Problem, timing: Timing, backend: Backend,
-                       options: SolveOptions, executor: Executor | None = None) -> Scheduled:
+                       options: SolveOptions, executor: Executor | None = None,
+                       progress: Say | None = None) -> Scheduled:
     """Where and when every stage runs, at least cost (module docstring), every stage as
     early as its placement allows (:func:`~planner.solvers.schedule_shift.left_shift`).
     The solve ends :data:`FINISH_S_PER_STAGE` per stage before the deadline, for the left
@@ -91,7 +96,7 @@ def place_and_schedule(problem: Problem, timing: Timing, backend: Backend,
     assert options.deadline is not None
     reserve = FINISH_S_PER_STAGE * problem.n_stages
     done = _solve(problem, timing, backend, options.until(options.deadline.earlier(reserve)),
-                  executor)
+                  executor, progress or _silent)
     if done.solution.objective is None:
         return done
     x = done.solution.x
@@ -99,8 +104,16 @@ def place_and_schedule(problem: Problem, timing: Timing, backend: Backend,
     return finish(problem, timing, done.solution, x, start, "")
 
 
+def _silent(_message: str) -> None:
+    return None
+
+
+def _usd(micro: int | None) -> str:
+    return "–" if micro is None else f"${micro / 1e6:,.0f}"
+
+
 def _solve(problem: Problem, timing: Timing, backend: Backend, options: SolveOptions,
-           executor: Executor | None) -> Scheduled:
+           executor: Executor | None, say: Say) -> Scheduled:
     options = options.started()
     assert options.deadline is not None
     executor = executor or SerialExecutor()
@@ -110,6 +123,8 @@ def _solve(problem: Problem, timing: Timing, backend: Backend, options: SolveOpt
     cut = with_time_cuts(problem, timing, _points(problem))
     placement = backend.solve(cut, dataclasses.replace(
         options.until(share), target_gap=PLACEMENT_GAP))
+    say(f"placement ({backend.name}): {_usd(placement.objective)}, bound "
+        f"{_usd(placement.bound)}; scheduling it ({options.remaining_s():.0f}s left)")
     done = _decomposed(problem, timing, placement, options, executor)
     if done.solution.objective is None and placement.objective is not None \
             and backend.name != "greedy" and options.remaining_s() > 1.0:
@@ -117,7 +132,9 @@ def _solve(problem: Problem, timing: Timing, backend: Backend, options: SolveOpt
     small = problem.n_options <= POLISH_MAX_OPTIONS
     if done.solution.objective is None or options.remaining_s() < 1.0:
         return done
-    done = _searched(problem, timing, done, options, LNS_STALL if small else None)
+    say(f"schedule: {_usd(done.solution.objective)}; searching neighbourhoods of the exact "
+        f"model ({options.remaining_s():.0f}s left)")
+    done = _searched(problem, timing, done, options, LNS_STALL if small else None, say)
     if not small or options.remaining_s() < 1.0:
         return done
     return _polished(problem, timing, done, options)
@@ -140,14 +157,18 @@ def _greedy_instead(problem: Problem, timing: Timing, cut: Problem, placement: S
 
 
 def _searched(problem: Problem, timing: Timing, done: Scheduled, options: SolveOptions,
-              stall: int | None) -> Scheduled:
+              stall: int | None, say: Say) -> Scheduled:
     """The decomposed plan improved by large-neighbourhood search on the exact model
     (:mod:`planner.solvers.schedule_lns`) until the deadline or ``stall`` neighbourhoods
     in a row without a gain; its bound stays."""
     before = done.solution.objective
     assert before is not None
+    def report(value: int, tried: int, gains: int) -> None:
+        say(f"search: {_usd(value)} after {tried} neighbourhoods ({gains} cheaper; "
+            f"{options.remaining_s():.0f}s left)")
+
     got = improve(problem, timing, done.solution.x, done.start, options,
-                  LnsSettings(stall=stall))
+                  LnsSettings(stall=stall), report)
     if got.value >= before:
         return done
     note = (f"then {got.gains} of {got.tried} neighbourhoods of the exact model cut "
