@@ -184,3 +184,10 @@ def test_summary_hours_are_shown_to_a_tenth() -> None:
 
     assert _when(None, Decimal("601.333333")) == "601.3 h"
     assert _when(None, Decimal("730")) == "730 h"
+
+
+def test_running_out_of_memory_is_one_line_with_what_to_do() -> None:
+    from planner.cli.common import last_resort
+
+    line = last_resort(MemoryError())
+    assert line is not None and "out of memory" in line and "split it" in line
