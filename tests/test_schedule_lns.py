@@ -9,6 +9,7 @@ import dataclasses
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_schedule_model import _pool, brute_schedule, timed
 from test_time_cuts import _two_jobs
 
@@ -124,3 +125,21 @@ def test_a_long_search_reports_its_progress(monkeypatch: pytest.MonkeyPatch) -> 
                      lambda value, tried, gains: seen.append((value, tried, gains)))
     assert seen and seen[-1] == (better.value, better.tried, better.gains)
     assert [v for v, _, _ in seen] == sorted((v for v, _, _ in seen), reverse=True)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@given(timed(max_stages=8, max_horizon=8), st.data())
+def test_late_penalties_over_arrays_match_each_stage_s_lateness(
+        case: tuple[Problem, Timing], data: st.DataObject) -> None:
+    # Any placement and starts (valid or not): the arithmetic alone.
+    problem, timing = case
+    x = np.array(data.draw(st.lists(st.integers(0, 2), min_size=problem.n_options,
+                                    max_size=problem.n_options)), dtype=np.int64)
+    start = np.array(data.draw(st.lists(st.integers(0, timing.horizon),
+                                        min_size=problem.n_stages,
+                                        max_size=problem.n_stages)), dtype=np.int64)
+    by_stage = [int(timing.late_cost[s]) * timing.lateness(problem, x, start, s)
+                if x[problem.options_of(s).start:problem.options_of(s).stop].any() else 0
+                for s in range(problem.n_stages)]
+    assert timing.late_costs(problem, x, start).tolist() == by_stage
+    assert timing.late_penalty(problem, x, start) == sum(by_stage)

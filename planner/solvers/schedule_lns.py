@@ -127,30 +127,14 @@ def _cheapest(problem: Problem, st: IntArray, allowed: np.ndarray) -> IntArray:
     return out
 
 
-def late_costs(problem: Problem, timing: Timing, st: IntArray, x: IntArray,
-               start: IntArray) -> IntArray:
-    """Per stage, the late penalty it pays now (micro-dollars; the vectorized
-    :meth:`~planner.models.timing.Timing.late_penalty`, which loops over stages)."""
-    hours = np.zeros(problem.n_stages, dtype=np.int64)
-    used = np.flatnonzero(x > 0)
-    np.maximum.at(hours, st[used], timing.opt_hours[used])
-    at = np.where(timing.to_end, start, start + hours)
-    placed = np.zeros(problem.n_stages, dtype=np.bool_)
-    placed[st[used]] = True
-    return np.where(placed, np.maximum(0, at - timing.due) * timing.late_cost, 0)
-
-
-def regret(problem: Problem, timing: Timing, index: _Index, x: IntArray,
-           start: IntArray) -> np.ndarray:
-    """Per stage: its cost now (late penalty included) minus its units on its cheapest
-    option (≥ 0)."""
-    now = np.bincount(index.st, weights=(problem.opt_obj * x).astype(np.float64),
-                      minlength=problem.n_stages)
+def regret(problem: Problem, index: _Index, now: np.ndarray, late: IntArray) -> np.ndarray:
+    """Per stage: its cost now (``now``, per stage) and late penalty (``late``) minus its
+    units on its cheapest option (≥ 0)."""
     cheapest = index.cheapest
     floor = np.zeros(problem.n_stages)
     floor[cheapest >= 0] = (problem.opt_obj[cheapest[cheapest >= 0]]
                             * problem.units[cheapest >= 0])
-    return np.maximum(0.0, now - floor) + late_costs(problem, timing, index.st, x, start)
+    return np.maximum(0.0, now - floor) + late
 
 
 def neighbourhood(problem: Problem, timing: Timing, index: _Index, inc: Incumbent,
@@ -159,10 +143,11 @@ def neighbourhood(problem: Problem, timing: Timing, index: _Index, inc: Incumben
     """(options kept, their upper bounds, stages whose start is free), or None when no
     stage can gain."""
     x = inc.x
-    gain = regret(problem, timing, index, x, inc.start)
-    late = late_costs(problem, timing, index.st, x, inc.start) > 0
     cur = np.bincount(index.st, weights=(problem.opt_obj * x).astype(np.float64),
                       minlength=problem.n_stages)
+    late_now = timing.late_costs(problem, x, inc.start)
+    gain = regret(problem, index, cur, late_now)
+    late = late_now > 0
     per_unit = cur / np.maximum(problem.units, 1)
     # Rows of limited options cheaper per unit than their stage's options now, or of a
     # late stage (it may run earlier elsewhere).
@@ -252,7 +237,7 @@ def _solve(problem: Problem, timing: Timing, index: _Index, inc: Incumbent,
     x[opts] = sx
     start = inc.start.copy()
     start[stages] = sub_start
-    value = problem.objective(x) + int(late_costs(problem, timing, index.st, x, start).sum())
+    value = problem.objective(x) + timing.late_penalty(problem, x, start)
     better = Incumbent(x, start, value) if value < inc.value else None
     return better, code == cp_model.OPTIMAL, spent
 
@@ -295,8 +280,7 @@ def improve(problem: Problem, timing: Timing, x: IntArray, start: IntArray,
     index = _Index(problem, timing)
     rng = np.random.default_rng(options.seed)
     inc = Incumbent(x.copy(), start.copy(),
-                    problem.objective(x)
-                    + int(late_costs(problem, timing, index.st, x, start).sum()))
+                    problem.objective(x) + timing.late_penalty(problem, x, start))
     size, pools, idle, tried, gains = settings.max_free, settings.pools, 0, 0, 0
     budget = options.remaining_s() - 1.0  # deterministic seconds in deterministic mode
     reported = time.monotonic()
