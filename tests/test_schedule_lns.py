@@ -20,7 +20,14 @@ from planner.solvers.base import SolveOptions
 from planner.solvers.feasibility import violations
 from planner.solvers.schedule_check import schedule_violations
 from planner.solvers.schedule_cpsat import solve_schedule
-from planner.solvers.schedule_lns import LnsSettings, _Index, _model_stages, improve
+from planner.solvers.schedule_lns import (
+    Incumbent,
+    LnsSettings,
+    _Index,
+    _model_stages,
+    improve,
+    neighbourhood,
+)
 
 OPTIONS = SolveOptions(time_limit_s=5, workers=1, deterministic=True)
 QUICK = LnsSettings(stall=4, sub_time_s=1.0)
@@ -96,14 +103,14 @@ def test_the_sub_model_keeps_every_stage_under_a_rule_over_many() -> None:
     problem, timing = _two_jobs()
     x = np.array([1, 0, 1])
     kept, shifters = np.array([0, 1, 2]), {1}
-    assert _model_stages(problem, _Index(problem, timing), x, kept, shifters).tolist() \
+    assert _model_stages(problem, _Index(problem, timing), x, kept, shifters)[0].tolist() \
         == [0, 1]
     budgeted = dataclasses.replace(problem, budgets=(
         PBudget("all", np.array([0, 1]), 10_000),))
-    only = _model_stages(problem, _Index(problem, timing), x, np.array([0, 2]), {0})
+    only, _ = _model_stages(problem, _Index(problem, timing), x, np.array([0, 2]), {0})
     assert only.tolist() == [0]  # the second job is on the unlimited option: not needed
     assert _model_stages(budgeted, _Index(budgeted, timing), x, np.array([0, 2]),
-                         {0}).tolist() == [0, 1]
+                         {0})[0].tolist() == [0, 1]
 
 
 def test_the_sub_model_holds_every_stage_on_a_pool_a_free_stage_may_use() -> None:
@@ -113,8 +120,8 @@ def test_the_sub_model_holds_every_stage_on_a_pool_a_free_stage_may_use() -> Non
                             hours=[2, 2, 2], to_end=[False] * 3, pools=2)
     x = np.ones(3, dtype=np.int64)
     index = _Index(problem, timing)
-    assert _model_stages(problem, index, x, np.arange(3), {0}).tolist() == [0, 2]
-    assert _model_stages(problem, index, x, np.arange(3), {1}).tolist() == [1]
+    assert _model_stages(problem, index, x, np.arange(3), {0})[0].tolist() == [0, 2]
+    assert _model_stages(problem, index, x, np.arange(3), {1})[0].tolist() == [1]
 
 
 def test_a_long_search_reports_its_progress(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -143,3 +150,66 @@ def test_late_penalties_over_arrays_match_each_stage_s_lateness(
                 for s in range(problem.n_stages)]
     assert timing.late_costs(problem, x, start).tolist() == by_stage
     assert timing.late_penalty(problem, x, start) == sum(by_stage)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(timed(max_stages=8, max_horizon=8))
+def test_a_neighbourhood_drawn_away_from_another_cannot_interact_with_it(
+        case: tuple[Problem, Timing]) -> None:
+    problem, timing = case
+    got = _costly_start(problem, timing)
+    if got is None:
+        return
+    x, start = got
+    index = _Index(problem, timing)
+    inc = Incumbent(x, start, problem.objective(x) + timing.late_penalty(problem, x, start))
+    rng = np.random.default_rng(0)
+    first = neighbourhood(problem, timing, index, inc, 4, 1, rng)
+    if first is None:
+        return
+    for _ in range(5):
+        other = neighbourhood(problem, timing, index, inc, 4, 1, rng, (first,))
+        if other is not None:
+            assert first.apart(other) and other.apart(first)
+            assert not other.free & set(first.stages.tolist())
+            assert np.intersect1d(other.resources, first.resources).size == 0
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(timed(max_stages=8, max_horizon=8))
+def test_two_lanes_keep_every_plan_valid(case: tuple[Problem, Timing]) -> None:
+    # Two workers: two neighbourhoods at once, both answers applied.
+    problem, timing = case
+    got = _costly_start(problem, timing)
+    if got is None:
+        return
+    x, start = got
+    better = improve(problem, timing, x, start, SolveOptions(time_limit_s=3, workers=2),
+                     LnsSettings(stall=6, sub_time_s=0.5))
+    assert not violations(problem, better.x)
+    assert not schedule_violations(problem, timing, better.x, better.start)
+    value = problem.objective(better.x) + timing.late_penalty(problem, better.x, better.start)
+    assert value == better.value <= problem.objective(x) + timing.late_penalty(problem, x, start)
+
+
+def test_two_neighbourhoods_at_once_both_gain() -> None:
+    # Two copies of the two-jobs case, on pools 0 and 1: the second job of each runs on the
+    # option at 9 × the price though its pool is free after the first; both move back.
+    problem, timing = _pool([1, 1, 1, 1], use_now=[2, 2, 2, 2], cap=2, horizon=20,
+                            hours=[10, 10, 10, 10], to_end=[False] * 4, pools=2)
+    problem = dataclasses.replace(
+        problem, stage_ptr=np.array([0, 1, 3, 4, 6]),
+        opt_cost=np.array([100, 100, 900, 100, 100, 900]),
+        opt_obj=np.array([100, 100, 900, 100, 100, 900]),
+        opt_compute=np.array([100, 100, 900, 100, 100, 900]),
+        opt_ub=np.ones(6, dtype=np.int64), opt_site=np.zeros(6, dtype=np.int64),
+        opt_moved=np.zeros(6, dtype=bool), use_opt=np.array([0, 1, 3, 4]),
+        use_res=np.array([0, 0, 1, 1]), use_amt=np.full(4, 20_000))
+    timing = dataclasses.replace(timing, opt_hours=np.full(6, 10), use_now=np.full(4, 2))
+    x, start = np.array([1, 0, 1, 1, 0, 1]), np.zeros(4, dtype=np.int64)
+    assert not violations(problem, x)
+    assert not schedule_violations(problem, timing, x, start)
+    better = improve(problem, timing, x, start, SolveOptions(time_limit_s=5, workers=2),
+                     LnsSettings(stall=4, sub_time_s=1.0, pools=1))
+    assert better.x.tolist() == [1, 1, 0, 1, 1, 0] and better.value == 400
+    assert not schedule_violations(problem, timing, better.x, better.start)
