@@ -70,7 +70,7 @@ def timed(draw: st.DrawFn, funding: bool = False, max_stages: int = 3,
     late = np.array(draw(st.lists(st.sampled_from([0, 0, 5, 1_000_000]), min_size=n_s,
                                   max_size=n_s)))
     chain = draw(st.permutations(range(n_s)))
-    precedence = tuple(Precedence(a, b, draw(ints(0, 1)))
+    precedence = tuple(Precedence(a, b, draw(ints(0, 1)), draw(st.sampled_from([0, 0, 1, 2])))
                        for a, b in itertools.pairwise(chain) if draw(st.booleans()))
     res_now = np.array(draw(st.lists(ints(1, 3), min_size=n_r, max_size=n_r)))
     outages = tuple(Outage(r, t, t + draw(ints(1, 2)), draw(ints(1, int(res_now[r]))))

@@ -97,8 +97,10 @@ def build_timing(portfolio: Portfolio, cands: Candidates, problem: Problem,
         to_end[ref.index] = ref.stage.kind is StageKind.INFERENCE
         if w.soft and w.late_usd_per_hour is not None:
             late[ref.index] = to_micro(w.late_usd_per_hour)
+        transfer = math.ceil(ref.stage.transfer_hours)
         for before in predecessors(settings, ref.workload, ref.stage):
-            arcs.append(Precedence(index[f"{ref.workload.id}/{before.label}"], ref.index))
+            arcs.append(Precedence(index[f"{ref.workload.id}/{before.label}"], ref.index,
+                                   transfer=transfer))
     _, _, now = instant_use(table)
     market = table.book.market
     timing = Timing(horizon=horizon(settings), opt_hours=_durations(table), release=release,

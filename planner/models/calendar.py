@@ -98,6 +98,9 @@ class StageTiming(_Strict):
     for none). A deadline is hard unless ``late_penalty_usd_per_hour`` makes it soft.
     ``nodes`` runs each replica as a gang over that many instances of one offer at one
     site, all at once; ``max_nodes`` lets the planner choose 1..max_nodes.
+    ``transfer_hours`` is the time to bring a predecessor's artifact (the trained model,
+    checkpoints) to this stage when it runs at a site its predecessor did not run at: the
+    stage then starts that much later after the predecessor ends.
     """
 
     earliest_start: TimePoint | None = Field(
@@ -112,6 +115,9 @@ class StageTiming(_Strict):
                                   "(default: the pipeline order)")
     nodes: Annotated[int, Range(1, lim.MAX_NODES, "nodes")] | None = Field(
         default=None, description="instances per replica, all at once (a gang)")
+    transfer_hours: HoursFromStart = Field(
+        default=Decimal(0), description="hours to bring a predecessor's artifact here when "
+                                        "this stage runs at another site than it did")
     max_nodes: Annotated[int, Range(1, lim.MAX_NODES, "nodes")] | None = Field(
         default=None, description="let the planner pick 1..max_nodes instances per replica")
 

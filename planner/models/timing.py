@@ -12,8 +12,9 @@ A :class:`Problem` says where units may go and what they cost; :class:`Timing` a
   to-the-end stage goes live by ``due[s]`` (``due[s] = horizon``: no deadline). With
   ``late_cost[s] > 0`` the deadline is soft: every hour late costs that many micro-dollars;
   with 0 it is hard;
-* precedence ``(a, b, lag)``: stage ``b`` starts no earlier than ``lag`` hours after
-  stage ``a`` ends (e.g. testing after training, with the artifact's transfer time);
+* precedence ``(a, b, lag, transfer)``: stage ``b`` starts no earlier than ``lag`` hours
+  after stage ``a`` ends, and ``transfer`` hours more when ``b`` uses a site ``a`` does not
+  (the artifact, e.g. the trained model, has to be copied there first);
 * capacity **at every instant**: one unit of option ``o`` holds ``use_now[k]`` units of
   resource ``use_res[k]`` (instances or GPUs) while it runs, for every usage row ``k`` of
   the Problem (``use_opt[k] == o``); at any instant the units held on resource ``r`` plus
@@ -36,11 +37,19 @@ from planner.models.problem import IntArray, Problem
 
 @dataclass(frozen=True)
 class Precedence:
-    """Stage ``after`` starts no earlier than ``lag`` hours after stage ``before`` ends."""
+    """Stage ``after`` starts no earlier than ``lag`` hours after stage ``before`` ends, and
+    ``transfer`` hours more when ``after`` uses a site that ``before`` does not."""
 
     before: int
     after: int
     lag: int = 0
+    transfer: int = 0
+
+    @property
+    def most(self) -> int:
+        """The longest the gap can be (the transfer counted): what a heuristic that may
+        still move either stage to another site has to leave."""
+        return self.lag + self.transfer
 
 
 @dataclass(frozen=True)
@@ -85,6 +94,8 @@ class Timing:
         for p in self.precedence:
             if not (0 <= p.before < n_s and 0 <= p.after < n_s) or p.before == p.after:
                 raise ValueError(f"precedence {p} names no pair of distinct stages")
+            if p.transfer < 0:
+                raise ValueError(f"precedence {p} has a negative transfer")
         for out in self.outages:
             if not 0 <= out.res < n_r or out.start >= out.end or out.amount < 0:
                 raise ValueError(f"outage {out} is not a resource over a non-empty window")
@@ -94,6 +105,14 @@ class Timing:
             if down > int(self.res_now[out.res]):
                 raise ValueError(f"outages take {down} units of resource {out.res} at hour "
                                  f"{out.start}, more than its {int(self.res_now[out.res])}")
+
+    def gap(self, problem: Problem, x: IntArray, p: Precedence) -> int:
+        """Hours stage ``p.after`` waits after ``p.before`` ends, placed as ``x``: the lag,
+        plus the transfer when ``p.after`` uses a site ``p.before`` does not."""
+        if p.transfer == 0:
+            return p.lag
+        moved = not problem.sites_used(x, p.after) <= problem.sites_used(x, p.before)
+        return p.lag + (p.transfer if moved else 0)
 
     def stage_end(self, problem: Problem, x: IntArray, start: IntArray, s: int) -> int:
         """When stage ``s`` ends, placed as ``x`` and started at ``start[s]``."""

@@ -38,10 +38,10 @@ def _date(start: datetime | None, hours: Decimal) -> datetime | None:
 
 
 class _Stage:
-    """One stage's interval in the plan (exact hours)."""
+    """One stage's interval in the plan (exact hours) and the sites it runs at."""
 
-    def __init__(self, start: Decimal, end: Decimal) -> None:
-        self.start, self.end = start, end
+    def __init__(self, start: Decimal, end: Decimal, sites: frozenset[str]) -> None:
+        self.start, self.end, self.sites = start, end, sites
 
 
 def _intervals(portfolio: Portfolio, cands: Candidates, placements: list[Placement],
@@ -58,7 +58,8 @@ def _intervals(portfolio: Portfolio, cands: Candidates, placements: list[Placeme
         end = settings.period_hours if ref.stage.kind is StageKind.INFERENCE \
             else begin + p.hours
         got = out.get(key)
-        out[key] = _Stage(begin, end if got is None else max(got.end, end))
+        out[key] = _Stage(begin, end, frozenset([p.site])) if got is None else \
+            _Stage(begin, max(got.end, end), got.sites | {p.site})
     return out
 
 
@@ -177,12 +178,20 @@ def _why_then(portfolio: Portfolio, ref: StageRef, st: _Stage, stages: dict[str,
         return f"when: goes live at {when} and serves to the horizon end"
     before = [f"{ref.workload.id}/{p.label}" for p in
               predecessors(settings, ref.workload, ref.stage)]
-    ends = [(stages[k].end, k) for k in before if k in stages]
+    transfer = ref.stage.transfer_hours
+    ready = [(stages[k].end + (transfer if not st.sites <= stages[k].sites else 0), k)
+             for k in before if k in stages]
     if st.start <= math.ceil(w.release):
         return (f"when: starts at {when}, its earliest start" if w.release > 0
                 else f"when: starts at {when}, the horizon start")
-    if ends and st.start <= math.ceil(max(ends)[0]):
-        return f"when: starts at {when}, right after {max(ends)[1].split('/', 1)[1]} ends"
+    if ready and st.start <= math.ceil(max(ready)[0]):
+        at, key = max(ready)
+        label = key.split("/", 1)[1]
+        if at > stages[key].end:
+            return (f"when: starts at {when}, after {label} ends at hour "
+                    f"{hours_text(stages[key].end)} and its artifact is copied from "
+                    f"{', '.join(sorted(stages[key].sites))} ({hours_text(transfer)} h)")
+        return f"when: starts at {when}, right after {label} ends"
     return f"when: starts at {when}: {busy}"
 
 

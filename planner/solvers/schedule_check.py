@@ -72,8 +72,9 @@ def schedule_violations(problem: Problem, timing: Timing, x: IntArray,
             out += _window(problem, timing, x, start, s)
     for p in timing.precedence:
         if placed(problem, x, p.before) and placed(problem, x, p.after):
-            ready = timing.stage_end(problem, x, start, p.before) + p.lag
+            gap = timing.gap(problem, x, p)
+            ready = timing.stage_end(problem, x, start, p.before) + gap
             if int(start[p.after]) < ready:
                 out.append(f"stage {p.after} starts at {int(start[p.after])}, before stage "
-                           f"{p.before} is done and {p.lag} h later ({ready})")
+                           f"{p.before} is done and {gap} h later ({ready})")
     return out + _peak_breaches(problem, timing, _running(problem, timing, x, start))

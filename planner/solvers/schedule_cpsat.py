@@ -15,7 +15,9 @@ Constraints
                                                           slowest unit)
     cumulative_r({I_o: d_{o,r} · x_o} ∪ outages_r) ≤ K_r  ∀ r (capacity at every instant;
                                                           d_{o,r} units of r per unit)
-    S_b ≥ E_a + lag_{ab}                                  ∀ precedence (a, b)
+    S_b ≥ E_a + lag_{ab} + transfer_{ab} · moved_{ab}     ∀ precedence (a, b), where
+    moved_{ab} ≥ p_o − Σ_{o' ∈ O_a at J(o)} p_{o'}           ∀ o ∈ O_b (b uses a site a
+                                                          does not: the artifact moves)
     E_s ≤ due_s (batch) or S_s ≤ due_s (to the end)       hard deadline, or
     L_s ≥ E_s − due_s (or S_s − due_s)                    soft: costs late_s per hour
 Objective
@@ -85,6 +87,8 @@ class ScheduleBuilder:
         self.start: list[cp_model.IntVar] = []
         self.end: list[cp_model.IntVar] = []
         self.late: list[tuple[cp_model.IntVar, int]] = []
+        self.used: list[cp_model.IntVar] = []
+        """p_o: option o holds a unit."""
 
     def build(self) -> cp_model.CpModel:
         p, t, m = self.p, self.t, self.model
@@ -124,6 +128,7 @@ class ScheduleBuilder:
                 m.add(end == t.horizon)
             for o in p.options_of(s):
                 used = m.new_bool_var(f"p{o}")
+                self.used.append(used)
                 m.add(x[o] >= used)
                 m.add(x[o] <= int(p.opt_ub[o]) * used)
                 if t.to_end[s]:
@@ -170,12 +175,25 @@ class ScheduleBuilder:
     def _precedence(self) -> None:
         m, b = self.model, self.placement
         for k, prec in enumerate(self.t.precedence):
-            ct = m.add(self.start[prec.after] >= self.end[prec.before] + prec.lag)
+            gap = prec.lag + (prec.transfer * self._moved(prec.before, prec.after)
+                              if prec.transfer else 0)
+            ct = m.add(self.start[prec.after] >= self.end[prec.before] + gap)
             # only when both are placed (a workload may be left out whole)
             lits = _when(b.placed(prec.before), b.placed(prec.after),
                          self.time_guard("after", k))
             if lits:
                 ct.only_enforce_if(lits)
+
+    def _moved(self, a: int, b: int) -> cp_model.IntVar:
+        # 1 when b uses a site where a holds no unit (the artifact has to move there).
+        p, m = self.p, self.model
+        moved = m.new_bool_var(f"moved{a}_{b}")
+        at_a: dict[int, list[cp_model.IntVar]] = {}
+        for o in p.options_of(a):
+            at_a.setdefault(int(p.opt_site[o]), []).append(self.used[o])
+        for o in p.options_of(b):
+            m.add(moved >= self.used[o] - sum(at_a.get(int(p.opt_site[o]), [])))
+        return moved
 
     def _deadlines(self) -> None:
         t, m = self.t, self.model

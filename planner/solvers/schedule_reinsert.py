@@ -40,8 +40,8 @@ def _neighbours(timing: Timing) -> tuple[dict[int, list[tuple[int, int]]],
     preds: dict[int, list[tuple[int, int]]] = {}
     succs: dict[int, list[tuple[int, int]]] = {}
     for p in timing.precedence:
-        preds.setdefault(p.after, []).append((p.before, p.lag))
-        succs.setdefault(p.before, []).append((p.after, p.lag))
+        preds.setdefault(p.after, []).append((p.before, p.most))
+        succs.setdefault(p.before, []).append((p.after, p.most))
     return preds, succs
 
 

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from planner.models.problem import IntArray, Problem
-from planner.models.timing import Timing, placed
+from planner.models.timing import Precedence, Timing, placed
 
 
 def _needs(problem: Problem, timing: Timing, x: IntArray) -> dict[int, dict[int, int]]:
@@ -52,7 +52,7 @@ def left_shift(problem: Problem, timing: Timing, x: IntArray, start: IntArray) -
     preds: dict[int, list[int]] = {}
     for p in timing.precedence:
         preds.setdefault(p.after, []).append(p.before)
-    lags = {(p.before, p.after): p.lag for p in timing.precedence}
+    lags = {(p.before, p.after): timing.gap(problem, x, p) for p in timing.precedence}
     order = sorted((s for s in range(problem.n_stages) if placed(problem, x, s)),
                    key=lambda s: (int(start[s]), s))
     new = start.copy()
@@ -101,6 +101,10 @@ Moves = Callable[[int, IntArray, int], Iterator[int]]
 """Other placements to try for a stage that cannot run as placed: (stage, x, the hours
 it has between its earliest start and its latest end) → options that may take all its
 units (``x`` is left as it was)."""
+
+
+ANYWHERE = -1
+"""A site for ``ready`` in :func:`schedule_list`: the earliest start at the best site."""
 
 
 class Stuck(Exception):
@@ -163,12 +167,25 @@ def schedule_list(problem: Problem, timing: Timing, x: IntArray,
                 raise Stuck(s)
             start[s], end[s] = g, h
             _take(free, needs.get(s, {}), g, h)
-    preds: dict[int, list[tuple[int, int]]] = {}
+    preds: dict[int, list[Precedence]] = {}
     succs: dict[int, list[int]] = {}
     for p in timing.precedence:
         if placed(problem, x, p.before) and placed(problem, x, p.after):
-            preds.setdefault(p.after, []).append((p.before, p.lag))
+            preds.setdefault(p.after, []).append(p)
             succs.setdefault(p.before, []).append(p.after)
+
+    def ready(s: int, site: int | None = None) -> int:
+        """When batch stage ``s`` may start after its release and its predecessors (all
+        scheduled, so their sites are known): at ``site``, where it is now (None), or at
+        the best site for it (:data:`ANYWHERE`: no transfer counted)."""
+        here = problem.sites_used(x, s) if site is None else {site}
+        out = int(timing.release[s])
+        for p in preds.get(s, []):
+            moved = p.transfer and site != ANYWHERE \
+                and not here <= problem.sites_used(x, p.before)
+            out = max(out, end[p.before] + p.lag + (p.transfer if moved else 0))
+        return out
+
     latest = _latest_ends(problem, timing, stages, start, end)
     width = {s: len(problem.options_of(s)) for s in stages}  # fewest choices first
 
@@ -180,21 +197,21 @@ def schedule_list(problem: Problem, timing: Timing, x: IntArray,
     heap: list[tuple[int, int, int, int, int]] = []
     if rule not in RULES:
         raise ValueError(f"unknown list-scheduling rule {rule!r}")
-    blocked = {s: sum(1 for b, _ in preds.get(s, []) if b not in end) for s in stages}
+    blocked = {s: sum(1 for p in preds.get(s, []) if p.before not in end) for s in stages}
     for s in stages:
         if not timing.to_end[s] and blocked[s] == 0:
             heapq.heappush(heap, key(s))
     while heap:
         s = heapq.heappop(heap)[-1]
-        lower = max([int(timing.release[s])]
-                    + [end[b] + lag for b, lag in preds.get(s, []) if b in end])
+        lower = ready(s)
         t = None if s in avoid and moves is not None else \
             _slot(timing, free, needs.get(s, {}), _length(problem, timing, x, s), lower,
                   latest[s])
         if t is None and moves is not None:
-            for o in moves(s, x, latest[s] - lower):
+            for o in moves(s, x, latest[s] - ready(s, ANYWHERE)):
                 need = _option_needs(problem, timing, o, _units(problem, x, s))
-                t = _slot(timing, free, need, int(timing.opt_hours[o]), lower, latest[s])
+                t = _slot(timing, free, need, int(timing.opt_hours[o]),
+                          ready(s, int(problem.opt_site[o])), latest[s])
                 if t is not None:
                     _move(problem, x, s, o)
                     needs[s] = need
@@ -203,7 +220,7 @@ def schedule_list(problem: Problem, timing: Timing, x: IntArray,
                 t = _slot(timing, free, needs.get(s, {}), _length(problem, timing, x, s),
                           lower, latest[s])
         if t is not None and moves is not None and timing.late_cost[s]:
-            t = _on_time(problem, timing, x, s, t, lower, free, needs, moves)
+            t = _on_time(problem, timing, x, s, t, ready, free, needs, moves)
         if t is None:
             raise Stuck(s)
         start[s], end[s] = t, t + _length(problem, timing, x, s)
@@ -216,14 +233,15 @@ def schedule_list(problem: Problem, timing: Timing, x: IntArray,
         if s not in end:
             raise Stuck(s)  # a cycle through a fixed go-live: nothing can go first
     for p in timing.precedence:  # between two fixed go-lives nothing could move
-        if p.before in end and p.after in end and start[p.after] < end[p.before] + p.lag:
+        if p.before in end and p.after in end \
+                and start[p.after] < end[p.before] + timing.gap(problem, x, p):
             raise Stuck(p.after)
     return x, start
 
 
-def _on_time(problem: Problem, timing: Timing, x: IntArray, s: int, t: int, lower: int,
-             free: dict[int, IntArray], needs: dict[int, dict[int, int]],
-             moves: Moves) -> int:
+def _on_time(problem: Problem, timing: Timing, x: IntArray, s: int, t: int,
+             ready: Callable[[int, int | None], int], free: dict[int, IntArray],
+             needs: dict[int, dict[int, int]], moves: Moves) -> int:
     """Where a stage with a soft deadline starts: at ``t`` on its placement, or, when that
     is late, on the cheapest move that ends by the deadline and costs less than the late
     hours (``x`` and ``needs`` updated in place)."""
@@ -235,11 +253,12 @@ def _on_time(problem: Problem, timing: Timing, x: IntArray, s: int, t: int, lowe
     r = problem.options_of(s)
     units = _units(problem, x, s)
     now = int((problem.opt_obj[r] * x[r]).sum())
-    for o in moves(s, x, due - lower):
+    for o in moves(s, x, due - ready(s, ANYWHERE)):
         if int(problem.opt_obj[o]) * units - now >= penalty:
             break  # cheapest first: the rest cost more than being late
         need = _option_needs(problem, timing, o, units)
-        on_time = _slot(timing, free, need, int(timing.opt_hours[o]), lower, due)
+        on_time = _slot(timing, free, need, int(timing.opt_hours[o]),
+                        ready(s, int(problem.opt_site[o])), due)
         if on_time is not None:
             _move(problem, x, s, o)
             needs[s] = need
@@ -251,8 +270,9 @@ def _latest_ends(problem: Problem, timing: Timing, stages: list[int], start: Int
                  end: dict[int, int]) -> dict[int, int]:
     """When each batch stage must end at the latest: its hard deadline (the horizon when
     soft), and early enough for every successor to run on its fastest option by its own
-    latest end or fixed go-live (a necessary condition, so it rules out no schedule);
-    the list's priority and its hard limit."""
+    latest end or fixed go-live (a necessary condition, so it rules out no schedule,
+    except that before a fixed go-live it leaves room for the artifact's transfer
+    whatever site the stage gets); the list's priority and its hard limit."""
     h = timing.horizon
     latest = {s: h if timing.late_cost[s] else int(timing.due[s]) for s in stages}
     shortest = {s: min((int(timing.opt_hours[o]) for o in problem.options_of(s)),
@@ -262,8 +282,9 @@ def _latest_ends(problem: Problem, timing: Timing, stages: list[int], start: Int
     for _ in range(len(arcs) + 1):  # Bellman-Ford style: chains settle in a few passes
         changed = False
         for p in arcs:
-            bound = (int(start[p.after]) if p.after in end
-                     else latest[p.after] - shortest[p.after]) - p.lag
+            # before a fixed go-live, room for the transfer (its site is not chosen yet)
+            bound = (int(start[p.after]) - p.most if p.after in end
+                     else latest[p.after] - shortest[p.after] - p.lag)
             if bound < latest[p.before]:
                 latest[p.before], changed = bound, True
         if not changed:

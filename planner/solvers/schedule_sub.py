@@ -109,7 +109,7 @@ def schedule_component(problem: Problem, timing: Timing, x: IntArray, stages: li
     for p in timing.precedence:
         if p.before in index and p.after in index:
             a, b = index[p.before], index[p.after]
-            m.add(start[b] >= end[a] + p.lag).only_enforce_if([on[a], on[b]])
+            m.add(start[b] >= end[a] + timing.gap(problem, x, p)).only_enforce_if([on[a], on[b]])
     m.minimize(sum(c * v for v, c in late))
     m.add_assumptions(on)
     return _read(m, stages, on, start, options)

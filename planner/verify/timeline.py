@@ -19,7 +19,8 @@ A **time-aware plan** (``horizon`` set) claims when everything runs, and:
   is Σ late hours × the penalty per hour in whole micro-dollars (half-even, like all money
   in a plan; the objective counts it so), exactly; nothing else is ever late;
 * precedence: a stage starts no earlier than every stage in its ``after`` list ends (the
-  latest end over its placements); by default the pipeline order
+  latest end over its placements), and ``transfer_hours`` later when one of its
+  placements is at a site where that stage had none; by default the pipeline order
   (:meth:`~planner.models.portfolio.Workload.predecessors`), except that an inference
   stage without a go-live date (``earliest_start`` or ``deadline``) follows nothing: it
   serves the current model;
@@ -258,7 +259,8 @@ def predecessors(settings: Settings, w: Workload, stage: Stage) -> list[Stage]:
 
 
 def check_precedence(settings: Settings, by_stage: ByStage) -> list[Violation]:
-    """A stage starts no earlier than each of its predecessors ends (their latest end)."""
+    """A stage starts no earlier than each of its predecessors ends (their latest end),
+    plus its ``transfer_hours`` when it runs at a site its predecessor did not."""
     out = []
     for (wid, _), cs in by_stage.items():
         stage = cs[0].stage
@@ -271,12 +273,16 @@ def check_precedence(settings: Settings, by_stage: ByStage) -> list[Violation]:
             done = last.placement.end
             assert done is not None
             why = "its `after`" if stage.after is not None else "the pipeline order"
+            moved = {c.placement.site for c in cs} - {c.placement.site for c in theirs}
+            transfer = stage.transfer_hours if moved else Decimal(0)
             for c in cs:
-                if c.placement.start is not None and c.placement.start < done:
+                if c.placement.start is not None and c.placement.start < done + transfer:
+                    copy = (f" and its artifact is copied to {', '.join(sorted(moved))} "
+                            f"({num(transfer)} h, `transfer_hours`)" if transfer else "")
                     out.append(Violation(
                         "precedence", _at(c, "start"),
                         f"starts at hour {num(c.placement.start)}, before {before.label} "
-                        f"ends at hour {num(done)} (placements[{last.index}]); "
+                        f"ends at hour {num(done)} (placements[{last.index}]){copy}; "
                         f"{stage.label} runs after {before.label} ({why})"))
     return out
 
