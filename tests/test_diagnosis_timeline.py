@@ -200,6 +200,23 @@ def test_a_portfolio_deadline_and_outage_conflict_in_words() -> None:
     assert recheck_timed_conflicts(p, world, cands, rules[:1], OPTS).holds is False
 
 
+def test_the_transfer_to_another_site_is_part_of_the_arc() -> None:
+    # Training may run only in Frankfurt, testing only in Ireland: 100 h + 10 h to copy
+    # the model + 100 h do not end by hour 205.
+    stages = [training(hours=100, gpus=8, residency={"sites": ["aws:eu-central-1"]}),
+              training(hours=100, gpus=8, kind="testing", deadline=205, transfer_hours=10,
+                       residency={"sites": ["aws:eu-west-1"]})]
+    p = portfolio([workload("fraud-eu", stages)])
+    world = build_world(p, [small_catalog()], now=NOW)
+    cands = generate(p, world)
+    conflicts, _ = diagnose(p, world, cands, OPTS)
+    messages = {c.rule: c.message for c in conflicts}
+    assert messages["after:fraud-eu/training->testing"] == (
+        "testing of fraud-eu starts only after its training ends (and 10 h later at a site "
+        "where it did not run: transfer_hours)")
+    assert "deadline:fraud-eu/testing" in messages
+
+
 def test_an_undeclared_deadline_is_not_a_rule_of_the_portfolio() -> None:
     # Without a deadline (the horizon is the only limit) a feasible portfolio has no core;
     # a claim naming a deadline it does not declare is refuted as unknown.

@@ -132,7 +132,11 @@ def describe_timed(name: str, portfolio: Portfolio, cands: Candidates) -> str | 
     if kind == "after":
         workload, _, arc = scope.partition("/")
         before, _, after = arc.partition("->")
-        return f"{after} of {workload} starts only after its {before} ends"
+        later = stages.get(f"{workload}/{after}")
+        transfer = later.stage.transfer_hours if later is not None else Decimal(0)
+        copy = (f" (and {transfer.normalize():f} h later at a site where it did not run: "
+                "transfer_hours)" if transfer else "")
+        return f"{after} of {workload} starts only after its {before} ends{copy}"
     if kind == "outage":
         for site in portfolio.onprem:
             for offer in site.offers:
