@@ -95,6 +95,26 @@ def test_lp_bound_at_most_optimum(problem: Problem) -> None:
         assert dual.bound is not None and dual.bound <= expected
 
 
+def test_dual_ascent_counts_options_on_several_resources() -> None:
+    # A time-aware placement's options use their pool and its energy windows. Stage 0's
+    # cheap option uses resources 0 and 1, stage 1's uses resource 1 (one unit each):
+    # only one of them gets it, so the optimum and the LP are 100 + 300 = 400, and the
+    # bound without the shared row would be 200.
+    n = 4
+    problem = Problem(
+        n_stages=2, stage_ptr=np.array([0, 2, 4]), units=np.ones(2, dtype=np.int64),
+        opt_cost=np.array([100, 300, 100, 300]), opt_obj=np.array([100, 300, 100, 300]),
+        opt_compute=np.array([100, 300, 100, 300]), opt_ub=np.ones(n, dtype=np.int64),
+        opt_site=np.zeros(n, dtype=np.int64), opt_moved=np.zeros(n, dtype=bool),
+        use_opt=np.array([0, 0, 2]), use_res=np.array([0, 1, 1]),
+        use_amt=np.array([1, 1, 1]), res_cap=np.array([1, 1]), res_names=("r0", "r1"),
+        site_names=("s",), site_provider=("aws",), site_cloud=(True,),
+        stage_keys=("w/a", "w/b"))
+    assert applies(problem) and brute_force(problem) == 400
+    dual = dual_ascent(problem, Deadline.after(2.0))
+    assert dual.bound is not None and 396 <= dual.bound <= 400
+
+
 @settings(max_examples=100, deadline=None, derandomize=True)
 @given(problems(), st.lists(st.floats(0, 1e6, allow_nan=False), min_size=1, max_size=40))
 def test_dual_bound_valid_for_any_multipliers(problem: Problem, raw: list[float]) -> None:

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy import sparse
 from scipy.optimize import minimize
 
 from planner.models.problem import IntArray, Problem
@@ -56,48 +57,55 @@ class DualResult:
 
 
 def applies(problem: Problem) -> bool:
-    """Every stage places one unit and every option uses at most one resource."""
-    per = np.bincount(problem.use_opt, minlength=problem.n_options)
-    return bool((problem.units == 1).all() and (per <= 1).all() and (problem.opt_ub >= 1).all())
+    """Every stage places one unit (on an option with room for it)."""
+    return bool((problem.units == 1).all() and (problem.opt_ub >= 1).all())
 
 
 @dataclass
 class _Active:
-    """The options that matter at the current τ, as arrays for fast evaluation."""
+    """The options that matter at the current τ, as arrays for fast evaluation: ``use``
+    is their usage (active options × resources, sparse; an option of a time-aware
+    placement uses its pool and the energy windows of :mod:`~planner.solvers.time_cuts`)."""
 
     opts: IntArray
     stage: IntArray
     starts: IntArray
     cost: FloatArray
-    res: IntArray
-    amt: FloatArray
+    use: sparse.csr_array
 
 
-def _active(problem: Problem, st: IntArray, res: IntArray, amt: FloatArray,
-            rc: FloatArray, cutoff: float) -> _Active:
+def _active(problem: Problem, st: IntArray, free: NDArray[np.bool_], rc: FloatArray,
+            cutoff: float) -> _Active:
+    """``free``: the options on no limited resource (they keep every stage's minimum
+    bounded, so they always stay)."""
     best = np.full(problem.n_stages, np.inf)
     np.minimum.at(best, st, rc)
-    free = amt == 0  # options on no limited resource keep every stage's minimum bounded
     loose = np.zeros(problem.n_stages, dtype=np.bool_)
     loose[st[free]] = True
     opts = np.flatnonzero((rc <= best[st] + cutoff) | free | ~loose[st])
     s = st[opts]
     starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
     dense = np.cumsum(np.r_[0, (s[1:] != s[:-1]).astype(np.int64)])
-    return _Active(opts, dense, starts, problem.opt_obj[opts].astype(np.float64), res[opts],
-                   amt[opts])
+    pos = np.full(problem.n_options, -1, dtype=np.int64)
+    pos[opts] = np.arange(opts.size)
+    rows = np.flatnonzero(pos[problem.use_opt] >= 0)
+    use = sparse.csr_array(
+        (problem.use_amt[rows].astype(np.float64), (pos[problem.use_opt[rows]],
+                                                    problem.use_res[rows])),
+        shape=(opts.size, problem.res_cap.size))
+    return _Active(opts, dense, starts, problem.opt_obj[opts].astype(np.float64), use)
 
 
 def _smoothed(lam: FloatArray, act: _Active, cap: FloatArray, tau: float
               ) -> tuple[float, FloatArray]:
     """−(soft dual) and its gradient (for minimization)."""
-    rc = act.cost + lam[act.res] * act.amt
+    rc = act.cost + act.use @ lam
     m = np.minimum.reduceat(rc, act.starts)
     z = np.exp(-(rc - m[act.stage]) / tau)
     zs = np.add.reduceat(z, act.starts)
     val = float((m - tau * np.log(zs)).sum() - lam @ cap)
     pr = z / zs[act.stage]
-    grad = np.bincount(act.res, weights=pr * act.amt, minlength=cap.size) - cap
+    grad = act.use.T @ pr - cap
     return -val, -grad
 
 
@@ -129,10 +137,7 @@ def dual_ascent(problem: Problem, deadline: Deadline, lam0: FloatArray | None = 
     start = time.perf_counter()
     p = problem
     st = opt_stage(p)
-    res = np.zeros(p.n_options, dtype=np.int64)
-    amt = np.zeros(p.n_options)
-    res[p.use_opt] = p.use_res
-    amt[p.use_opt] = p.use_amt
+    free = np.bincount(p.use_opt, weights=p.use_amt, minlength=p.n_options) == 0
     cap = p.res_cap.astype(np.float64)
     oracle = LagrangianOracle(p)
     lam = np.zeros(cap.size) if lam0 is None else np.maximum(0.0, lam0)
@@ -145,7 +150,7 @@ def dual_ascent(problem: Problem, deadline: Deadline, lam0: FloatArray | None = 
             if deadline.remaining() < 0.5:
                 break
             cutoff = np.inf if k == 0 else 40 * tau
-            act = _active(p, st, res, amt, oracle.reduced_costs(lam), cutoff)
+            act = _active(p, st, free, oracle.reduced_costs(lam), cutoff)
             lam, n = _ascend(lam, act, cap, tau, iterations, deadline)
             evals += n
             value = oracle.value(lam)[0]
@@ -157,7 +162,7 @@ def dual_ascent(problem: Problem, deadline: Deadline, lam0: FloatArray | None = 
     lam = best_lam
     value, _x, reduced = oracle.value(lam)
     tau = TAUS[-1] * scale
-    act = _active(p, st, res, amt, reduced, 40 * tau)
+    act = _active(p, st, free, reduced, 40 * tau)
     rc = reduced[act.opts]
     m = np.minimum.reduceat(rc, act.starts)
     z = np.exp(-(rc - m[act.stage]) / tau)
