@@ -39,7 +39,7 @@ import dataclasses
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from ortools.sat.python import cp_model
@@ -88,6 +88,8 @@ class Incumbent:
     """Neighbourhoods solved."""
     gains: int = 0
     """Neighbourhoods that found a cheaper plan."""
+    scores: _Scores | None = field(default=None, repr=False, compare=False)
+    """What it offers the neighbourhoods, once computed."""
 
 
 class _Index:
@@ -116,6 +118,10 @@ class _Index:
         for c in problem.colocations:
             self.neighbours.setdefault(c.a, set()).add(c.b)
             self.neighbours.setdefault(c.b, set()).add(c.a)
+        pairs = np.array([(a, b) for a, bs in self.neighbours.items() for b in bs],
+                         dtype=np.int64).reshape(-1, 2)
+        self.pair_a, self.pair_b = pairs[:, 0], pairs[:, 1]
+        """Every neighbour relation (both directions) as two arrays."""
         self.whole = bool(problem.budgets) or problem.max_share is not None \
             or problem.max_moves is not None or problem.opt_groups is not None \
             or problem.group_reward is not None
@@ -172,14 +178,19 @@ class Hood:
             and np.intersect1d(self.resources, other.resources).size == 0
 
 
-def neighbourhood(problem: Problem, timing: Timing, index: _Index, inc: Incumbent,
-                  size: int, pools: int, rng: np.random.Generator,
-                  away: tuple[Hood, ...] = ()) -> Hood | None:
-    """The neighbourhood the module docstring describes, or None when no stage can gain.
-    With ``away``, one that cannot interact with those (:meth:`Hood.apart`): none of
-    their pools or resources is drawn, and no stage is freed that is in their
-    sub-models, neighbours a stage they may change, or is on a resource they may use,
-    nor one whose neighbour is such a stage."""
+@dataclass(frozen=True)
+class _Scores:
+    """What a plan offers the neighbourhoods (computed once per plan): each stage's
+    regret, the usage rows' stages, the rows of a cheaper option (or of a late stage),
+    and each pool's weight."""
+
+    gain: np.ndarray
+    rows_st: IntArray
+    better: np.ndarray
+    weight: np.ndarray
+
+
+def _scores(problem: Problem, timing: Timing, index: _Index, inc: Incumbent) -> _Scores:
     x = inc.x
     cur = np.bincount(index.st, weights=(problem.opt_obj * x).astype(np.float64),
                       minlength=problem.n_stages)
@@ -194,6 +205,22 @@ def neighbourhood(problem: Problem, timing: Timing, index: _Index, inc: Incumben
     weight = np.bincount(index.rows_res[better], weights=gain[rows_st[better]],
                          minlength=index.n_pools)
     weight[-1] *= UNLIMITED_WEIGHT
+    return _Scores(gain, rows_st, better, weight)
+
+
+def neighbourhood(problem: Problem, timing: Timing, index: _Index, inc: Incumbent,
+                  size: int, pools: int, rng: np.random.Generator,
+                  away: tuple[Hood, ...] = ()) -> Hood | None:
+    """The neighbourhood the module docstring describes, or None when no stage can gain.
+    With ``away``, one that cannot interact with those (:meth:`Hood.apart`): none of
+    their pools or resources is drawn, and no stage is freed that is in their
+    sub-models, neighbours a stage they may change, or is on a resource they may use,
+    nor one whose neighbour is such a stage."""
+    x = inc.x
+    if inc.scores is None:
+        inc.scores = _scores(problem, timing, index, inc)
+    gain, rows_st, better = inc.scores.gain, inc.scores.rows_st, inc.scores.better
+    weight = inc.scores.weight.copy()
     blocked = _blocked(problem, index, x, away) if away else None
     for hood in away:
         weight[hood.pools] = 0.0
@@ -242,18 +269,18 @@ def _blocked(problem: Problem, index: _Index, x: IntArray, away: tuple[Hood, ...
     it is in their sub-models, neighbours a stage they may change or runs on a resource
     they may use, or one of its neighbours is such a stage (it would be freed too)."""
     near = np.zeros(problem.n_stages, dtype=np.bool_)
+    free = np.zeros(problem.n_stages, dtype=np.bool_)
     taken = np.zeros(len(problem.res_cap), dtype=np.bool_)
     for hood in away:
         near[hood.stages] = True
+        free[list(hood.free)] = True
         taken[hood.resources] = True
-        for s in hood.free:
-            near[list(index.neighbours.get(s, ()))] = True
+    a, b = index.pair_a, index.pair_b
+    near[b[free[a]]] = True
     rows = taken[problem.use_res] & (x[problem.use_opt] > 0)
     near[index.st[problem.use_opt[rows]]] = True
     blocked = near.copy()
-    for s, others in index.neighbours.items():
-        if near[list(others)].any():
-            blocked[s] = True
+    blocked[a[near[b]]] = True
     return blocked
 
 
