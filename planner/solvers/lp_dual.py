@@ -7,9 +7,12 @@ of the capacity rows is
 
     L(λ) = Σ_s min_{o∈O_s} (f_o + Σ_r λ_r u_{o,r})  −  λᵀC ,      λ ≥ 0
 
-(:mod:`planner.solvers.bound`), whose maximum equals the LP optimum (the stage rows form
-a simplex per stage, so the relaxation has the integrality property). ``L`` is concave but
-not smooth; replacing each ``min`` by the soft minimum ``−τ log Σ exp(−rc/τ)`` (which is
+(:mod:`planner.solvers.bound`), whose maximum equals the LP optimum of the capacity rows
+(the stage rows form a simplex per stage, so the relaxation has the integrality property),
+however many rows an option uses (a time-aware placement's options use their pool and its
+energy windows, :mod:`planner.solvers.time_cuts`). Side constraints the placement LP has
+beyond capacity (budgets, share caps) are left out: a weaker bound, still valid. ``L`` is
+concave but not smooth; replacing each ``min`` by the soft minimum ``−τ log Σ exp(−rc/τ)`` (which is
 ≤ the min and within ``τ log |O_s|`` of it) gives a smooth concave function, maximized by
 L-BFGS-B over λ ≥ 0 for a decreasing sequence of τ, each warm-started from the last.
 
