@@ -8,7 +8,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from test_schedule_model import _pool, brute_schedule, timed
 from test_time_cuts import _two_jobs
@@ -33,12 +33,13 @@ OPTIONS = SolveOptions(time_limit_s=5, workers=1, deterministic=True)
 QUICK = LnsSettings(stall=4, sub_time_s=1.0)
 
 
-def _costly_start(problem: Problem, timing: Timing) -> tuple[IntArray, IntArray] | None:
+def _costly_start(problem: Problem, timing: Timing) -> tuple[IntArray, IntArray]:
     """A valid schedule that is dear: the exact model's answer for reversed costs (every
     rule holds, budgets included, since they count real cost)."""
     dear = dataclasses.replace(problem, opt_obj=problem.opt_obj.max() - problem.opt_obj)
     got = solve_schedule(dear, timing, OPTIONS)
-    return None if got.solution.objective is None else (got.solution.x, got.start)
+    assume(got.solution.objective is not None)  # no schedule at all: nothing to improve
+    return got.solution.x, got.start
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
@@ -46,10 +47,7 @@ def _costly_start(problem: Problem, timing: Timing) -> tuple[IntArray, IntArray]
 def test_the_search_keeps_plans_valid_never_dearer_and_never_below_the_optimum(
         case: tuple[Problem, Timing]) -> None:
     problem, timing = case
-    got = _costly_start(problem, timing)
-    if got is None:
-        return
-    x, start = got
+    x, start = _costly_start(problem, timing)
     before = problem.objective(x) + timing.late_penalty(problem, x, start)
     better = improve(problem, timing, x, start, OPTIONS, QUICK)
     assert not violations(problem, better.x)
@@ -61,19 +59,23 @@ def test_the_search_keeps_plans_valid_never_dearer_and_never_below_the_optimum(
     assert optimum is not None and value >= optimum
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+TWO_LANES = (SolveOptions(time_limit_s=3, workers=2), LnsSettings(stall=6, sub_time_s=0.5))
+"""Two workers on the wall clock: two neighbourhoods at once, both answers applied."""
+
+
+@pytest.mark.parametrize("run", [(OPTIONS, QUICK), TWO_LANES], ids=["one lane", "two lanes"])
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
 @given(timed(max_stages=8, max_horizon=8))
-def test_on_larger_instances_every_kept_plan_is_valid(case: tuple[Problem, Timing]) -> None:
+def test_on_larger_instances_every_kept_plan_is_valid(
+        run: tuple[SolveOptions, LnsSettings], case: tuple[Problem, Timing]) -> None:
     # No brute force here: more stages share pools, so the sub-model leaves some out.
     problem, timing = case
-    got = _costly_start(problem, timing)
-    if got is None:
-        return
-    x, start = got
-    better = improve(problem, timing, x, start, OPTIONS, QUICK)
+    x, start = _costly_start(problem, timing)
+    better = improve(problem, timing, x, start, *run)
     assert not violations(problem, better.x)
     assert not schedule_violations(problem, timing, better.x, better.start)
-    assert better.value <= problem.objective(x) + timing.late_penalty(problem, x, start)
+    value = problem.objective(better.x) + timing.late_penalty(problem, better.x, better.start)
+    assert value == better.value <= problem.objective(x) + timing.late_penalty(problem, x, start)
 
 
 def test_a_job_moves_back_to_the_pool_once_it_has_room() -> None:
@@ -157,10 +159,7 @@ def test_late_penalties_over_arrays_match_each_stage_s_lateness(
 def test_a_neighbourhood_drawn_away_from_another_cannot_interact_with_it(
         case: tuple[Problem, Timing]) -> None:
     problem, timing = case
-    got = _costly_start(problem, timing)
-    if got is None:
-        return
-    x, start = got
+    x, start = _costly_start(problem, timing)
     index = _Index(problem, timing)
     inc = Incumbent(x, start, problem.objective(x) + timing.late_penalty(problem, x, start))
     rng = np.random.default_rng(0)
@@ -173,23 +172,6 @@ def test_a_neighbourhood_drawn_away_from_another_cannot_interact_with_it(
             assert first.apart(other) and other.apart(first)
             assert not other.free & set(first.stages.tolist())
             assert np.intersect1d(other.resources, first.resources).size == 0
-
-
-@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
-@given(timed(max_stages=8, max_horizon=8))
-def test_two_lanes_keep_every_plan_valid(case: tuple[Problem, Timing]) -> None:
-    # Two workers: two neighbourhoods at once, both answers applied.
-    problem, timing = case
-    got = _costly_start(problem, timing)
-    if got is None:
-        return
-    x, start = got
-    better = improve(problem, timing, x, start, SolveOptions(time_limit_s=3, workers=2),
-                     LnsSettings(stall=6, sub_time_s=0.5))
-    assert not violations(problem, better.x)
-    assert not schedule_violations(problem, timing, better.x, better.start)
-    value = problem.objective(better.x) + timing.late_penalty(problem, better.x, better.start)
-    assert value == better.value <= problem.objective(x) + timing.late_penalty(problem, x, start)
 
 
 def test_two_neighbourhoods_at_once_both_gain() -> None:
