@@ -71,7 +71,8 @@ class LnsSettings:
     sub_time_s: float = 1.5
     """CP-SAT's time per neighbourhood (60 s from the same repaired plans: timed m 17.6 %
     and 19.7 % above the bound with 1.5 s, 16.8 % and 24.3 % with 3 s, 19.4 % with 1 s;
-    hard m 1.28 % and 1.50 % with 1.5 s, 1.47 %, 1.62 % and 1.75 % with 3 s)."""
+    hard m 1.28 % and 1.50 % with 1.5 s, 1.47 %, 1.62 % and 1.75 % with 3 s; with two
+    lanes, timed m 14.1 % and 11.9 % with 1.5 s, 15.4 % and 16.0 % with 2.5 s)."""
     stall: int | None = None
     """Stop after this many neighbourhoods in a row without a gain (None: search until
     the deadline)."""
