@@ -97,21 +97,21 @@ def lp_bound_of(problem: Problem, deadline: Deadline, config: LpConfig) -> LpRes
     t0 = time.perf_counter()
     big = problem.n_options > config.lp_max_options and applies(problem)
     lp = solve_lp(problem, deadline.remaining() * (config.simplex_share if big else 1.0))
-    if lp is not None and lp.status == "optimal":
+    if lp.status == "optimal":
         return lp
     if applies(problem) and deadline.remaining() > 0.5:
         # From the simplex's duals only when it had all the time; an interrupted simplex's
         # duals are a worse start than none (hard l: $45.8 M, no better, against $50.5 M).
         dual = dual_ascent(problem, deadline.within(config.ascent_share * deadline.remaining()),
-                           None if lp is None or big else lp.lam)
-        if lp is None or (dual.bound or 0) > (lp.bound or 0):
+                           None if big else lp.lam)
+        if (dual.bound or 0) > (lp.bound or 0):
             lp = LpResult(dual.x, dual.lam, dual.reduced, dual.bound, float(dual.bound or 0),
                           time.perf_counter() - t0, "dual ascent")
         polished = polish(problem, lp, deadline, config.polish_window,
                           config.lp_max_options)
         if polished is not None and (polished.bound or 0) >= (lp.bound or 0):
             return polished
-    if lp is not None and lp.bound is not None:
+    if lp.bound is not None:
         return lp
     lag = lagrangian_bound(problem, iterations=200, time_limit_s=deadline.remaining())
     return LpResult(np.zeros(problem.n_options), lag.lam, lag.reduced, lag.bound,

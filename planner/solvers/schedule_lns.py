@@ -293,14 +293,13 @@ def _model_stages(problem: Problem, index: _Index, x: IntArray, kept: IntArray,
     resources the options of the stages that may change use."""
     free = np.zeros(problem.n_stages, dtype=np.bool_)
     free[list(shifters)] = True
-    need = free.copy()
-    for s in shifters:
-        need[list(index.neighbours.get(s, ()))] = True
     mine = np.zeros(problem.n_options, dtype=np.bool_)
     mine[kept[free[index.st[kept]]]] = True
     res = np.unique(problem.use_res[mine[problem.use_opt]])
     if index.whole:
         return np.arange(problem.n_stages), res
+    need = free.copy()
+    need[index.pair_b[free[index.pair_a]]] = True
     rows = np.isin(problem.use_res, res) & (x[problem.use_opt] > 0)
     need[index.st[problem.use_opt[rows]]] = True
     return np.flatnonzero(need), res
