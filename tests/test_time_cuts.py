@@ -184,17 +184,31 @@ def test_reinsertion_moves_a_stage_back_to_the_cheap_pool_once_it_is_free() -> N
 
 
 def test_a_stage_that_would_be_late_moves_when_that_costs_less_than_the_late_hours() -> None:
-    # The pool is busy until 10 h; the second job's soft deadline is 10 h. On the pool it
-    # ends at 20 h, 10 h late; its other option runs at once for 800 more.
+    # The pool is busy until 10 h (the first job's hard deadline); the second job's soft
+    # deadline is 10 h too. On the pool it ends at 20 h, 10 h late; its other option runs
+    # at once for 800 more.
     problem, timing = _two_jobs()
     x = np.array([1, 1, 0])
     for rate, moved in ((100, True), (50, False)):  # 10 h late: 1,000 or 500 of penalty
-        t = Timing(**{**timing.__dict__, "due": np.array([20, 10]),
+        t = Timing(**{**timing.__dict__, "due": np.array([10, 10]),
                       "late_cost": np.array([0, rate])})
         gx, start = schedule_list(problem, t, x, _moves(problem, t))
         assert not schedule_violations(problem, t, gx, start)
         assert (gx.tolist() == [1, 0, 1]) is moved
         assert start.tolist() == ([0, 0] if moved else [0, 10])
+
+
+def test_a_soft_deadline_orders_the_list_as_a_hard_one_would() -> None:
+    # Both jobs on the pool: the first's hard deadline is the horizon (20 h), the
+    # second's soft deadline 10 h. Ordered by hard limits only, the second went last and
+    # ran 10 h late; its deadline puts it first, and both end in time.
+    problem, timing = _two_jobs()
+    t = Timing(**{**timing.__dict__, "due": np.array([20, 10]),
+                  "late_cost": np.array([0, 100])})
+    x, start = schedule_list(problem, t, np.array([1, 1, 0]))
+    assert start.tolist() == [10, 0]
+    assert not schedule_violations(problem, t, x, start)
+    assert t.late_penalty(problem, x, start) == 0
 
 
 def test_a_placement_nothing_can_schedule_falls_back_to_the_greedy_placement(
