@@ -240,3 +240,21 @@ def test_a_placement_nothing_can_schedule_falls_back_to_the_greedy_placement(
     # the larger of the two valid bounds: greedy proved its placement optimal on the cuts
     assert done.solution.bound == max(150, problem.objective(np.array([1, 0, 1])))
     assert not schedule_violations(problem, timing, done.solution.x, done.start)
+
+
+def test_each_component_keeps_the_schedule_that_is_less_late() -> None:
+    # Two independent stages (one on the pool, one on the unlimited option), both 10 h
+    # late. CP-SAT's answer for the first is on time, for the second later still: the
+    # first is taken, the second left as it was.
+    from planner.solvers.schedule_plan import _less_late
+    from planner.solvers.schedule_sub import SubResult
+
+    problem, timing = _two_jobs()
+    timing = Timing(**{**timing.__dict__, "due": np.array([10, 10]),
+                       "late_cost": np.array([5, 5])})
+    x, start = np.array([1, 0, 1]), np.array([10, 10])
+    subs = [SubResult([0], True, np.array([0])), SubResult([1], True, np.array([12])),
+            SubResult([1], False, np.array([0]))]
+    got = _less_late(problem, timing, x, start, subs)
+    assert got.tolist() == [0, 10]
+    assert not schedule_violations(problem, timing, x, got)

@@ -146,13 +146,16 @@ def solve_benders(problem: Problem, timing: Timing, options: SolveOptions,
 
 
 def schedule_components(executor: Executor, problem: Problem, timing: Timing, x: IntArray,
-                        options: SolveOptions) -> list[SubResult]:
-    """Every component of ``x`` scheduled, in ``options.workers`` batches on the executor
-    (largest components first, dealt round-robin, so the batches weigh about the same)."""
-    comps = sorted(components(problem, timing, x), key=len, reverse=True)
+                        options: SolveOptions, hint: IntArray | None = None,
+                        comps: list[list[int]] | None = None) -> list[SubResult]:
+    """Every component of ``x`` (or those of ``comps``) scheduled, from the starts
+    ``hint`` when given, in ``options.workers`` batches on the executor (largest
+    components first, dealt round-robin, so the batches weigh about the same)."""
+    comps = sorted(components(problem, timing, x) if comps is None else comps, key=len,
+                   reverse=True)
     k = max(1, min(options.workers, len(comps)))
     batches = [comps[i::k] for i in range(k)]
-    tasks = [(problem, timing, x, batch, options) for batch in batches if batch]
+    tasks = [(problem, timing, x, batch, options, hint) for batch in batches if batch]
     return [sub for done in executor.map(schedule_batch, tasks) for sub in done]
 
 

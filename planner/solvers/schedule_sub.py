@@ -72,8 +72,9 @@ def components(problem: Problem, timing: Timing, x: IntArray) -> list[list[int]]
 
 
 def schedule_component(problem: Problem, timing: Timing, x: IntArray, stages: list[int],
-                       options: SolveOptions) -> SubResult:
-    """Schedule ``stages`` (placed as in ``x``) at least late penalty, or name a core."""
+                       options: SolveOptions, hint: IntArray | None = None) -> SubResult:
+    """Schedule ``stages`` (placed as in ``x``) at least late penalty, or name a core;
+    ``hint``: a valid start per stage (of the whole problem) to begin from."""
     m = cp_model.CpModel()
     index = {s: i for i, s in enumerate(stages)}
     on = [m.new_bool_var(f"on{s}") for s in stages]
@@ -111,15 +112,22 @@ def schedule_component(problem: Problem, timing: Timing, x: IntArray, stages: li
             a, b = index[p.before], index[p.after]
             m.add(start[b] >= end[a] + timing.gap(problem, x, p)).only_enforce_if([on[a], on[b]])
     m.minimize(sum(c * v for v, c in late))
+    if hint is not None:
+        for i, s in enumerate(stages):
+            m.add_hint(on[i], 1)
+            m.add_hint(start[i], int(hint[s]))
     m.add_assumptions(on)
     return _read(m, stages, on, start, options)
 
 
-def schedule_batch(task: tuple[Problem, Timing, IntArray, list[list[int]], SolveOptions],
-                   ) -> list[SubResult]:
+Batch = tuple[Problem, Timing, IntArray, list[list[int]], SolveOptions, IntArray | None]
+"""One task of an executor: components of a placement, the time limit, the hinted starts."""
+
+
+def schedule_batch(task: Batch) -> list[SubResult]:
     """Several components, one after the other (one task of an executor)."""
-    problem, timing, x, comps, options = task
-    return [schedule_component(problem, timing, x, comp, options) for comp in comps]
+    problem, timing, x, comps, options, hint = task
+    return [schedule_component(problem, timing, x, comp, options, hint) for comp in comps]
 
 
 def _rows(problem: Problem, timing: Timing, x: IntArray,
