@@ -25,6 +25,7 @@ from planner.solvers.schedule_lns import (
     LnsSettings,
     _Index,
     _model_stages,
+    _windowed,
     improve,
     neighbourhood,
 )
@@ -195,3 +196,20 @@ def test_two_neighbourhoods_at_once_both_gain() -> None:
                      LnsSettings(stall=4, sub_time_s=1.0, pools=1))
     assert better.x.tolist() == [1, 1, 0, 1, 1, 0] and better.value == 400
     assert not schedule_violations(problem, timing, better.x, better.start)
+
+
+def test_a_window_frees_only_the_stages_that_run_or_may_run_in_it() -> None:
+    # Three 10 h jobs on one pool over 200 h: two run now at 0 h and at 150 h; the third
+    # (the stage that would gain) may only run in [0, 20). Its window is 25 h wide
+    # (200 / 8) around an hour in [0, 20): the job at 0 h is in it, the one at 150 h not.
+    problem, timing = _pool([1, 1, 1], use_now=[1, 1, 1], cap=1, horizon=200,
+                            hours=[10, 10, 10], to_end=[False] * 3)
+    timing = dataclasses.replace(timing, due=np.array([200, 200, 20]))
+    x, start = np.array([1, 1, 0]), np.array([0, 150, 0])
+    inc = Incumbent(x, start, problem.objective(x))
+    index = _Index(problem, timing)
+    for seed in range(10):
+        wants, holders = _windowed(problem, timing, index, inc, np.array([2, 1]),
+                                   np.array([0, 1]), np.random.default_rng(seed))
+        assert holders.tolist() == [0]
+        assert wants.tolist() == [2, 1]  # the job at 150 h may run anywhere: it may move in
