@@ -23,6 +23,7 @@ from planner.solvers.schedule_cpsat import solve_schedule
 from planner.solvers.schedule_lns import (
     Incumbent,
     LnsSettings,
+    _dated_share,
     _Index,
     _model_stages,
     _windowed,
@@ -213,3 +214,16 @@ def test_a_window_frees_only_the_stages_that_run_or_may_run_in_it() -> None:
                                    np.array([0, 1]), np.random.default_rng(seed))
         assert holders.tolist() == [0]
         assert wants.tolist() == [2, 1]  # the job at 150 h may run anywhere: it may move in
+
+
+def test_windows_only_where_batch_stages_have_windows_of_their_own() -> None:
+    # Undated batch stages may run anywhere: no neighbourhood is drawn in a window. A
+    # service's fixed go-live does not count; a deadline or an earliest start does.
+    _, timing = _pool([1, 1, 1, 1], use_now=[1] * 4, cap=1, horizon=100, hours=[10] * 4,
+                      to_end=[False, False, False, True])
+    timing = dataclasses.replace(timing, release=np.array([0, 0, 0, 50]),
+                                 due=np.array([100, 100, 100, 50]))
+    assert _dated_share(timing) == 0.0
+    dated = dataclasses.replace(timing, release=np.array([5, 0, 0, 50]),
+                                due=np.array([100, 40, 100, 50]))
+    assert _dated_share(dated) == 2 / 3
