@@ -284,16 +284,16 @@ def neighbourhood(problem: Problem, timing: Timing, index: _Index, inc: Incumben
 
 
 WINDOW_FRACTION = 8
-"""A time window is at least the horizon over this (and four runs of its first stage)."""
+"""A time window is the horizon over this (timed: 273 h of a 2,184 h quarter)."""
 
 
 def _windowed(problem: Problem, timing: Timing, index: _Index, inc: Incumbent,
               wants: IntArray, holders: IntArray, rng: np.random.Generator
               ) -> tuple[IntArray, IntArray]:
     """The stages that would gain and the holders, narrowed to a time window ``[a, b)``:
-    around a random hour where the first stage that would gain may run, four of its
-    fastest runs wide (at least the horizon over :data:`WINDOW_FRACTION`); the holders
-    that run in it now and the stages that may run in it. Every stage of the pools stays
+    around a random hour where the first stage that would gain may run, the horizon over
+    :data:`WINDOW_FRACTION` wide; the holders that run in it now and the stages that may
+    run in it. Every stage of the pools stays
     in the sub-model (fixed when outside), so fewer stages are free and CP-SAT proves
     more sub-problems in their time: a whole pool over a quarter holds a hundred
     stages."""
@@ -302,8 +302,7 @@ def _windowed(problem: Problem, timing: Timing, index: _Index, inc: Incumbent,
     top = int(wants[0])
     lo, hi = int(timing.release[top]), int(due[top])
     centre = int(rng.integers(lo, max(lo + 1, hi)))
-    runs = timing.opt_hours[problem.options_of(top)]
-    width = max(4 * int(runs.min(initial=0)), h // WINDOW_FRACTION)
+    width = h // WINDOW_FRACTION
     a, b = centre - width // 2, centre + width // 2
     used = np.flatnonzero(inc.x > 0)
     hours = np.zeros(problem.n_stages, dtype=np.int64)
