@@ -208,10 +208,9 @@ def test_a_window_frees_only_the_stages_that_run_or_may_run_in_it() -> None:
     timing = dataclasses.replace(timing, due=np.array([200, 200, 20]))
     x, start = np.array([1, 1, 0]), np.array([0, 150, 0])
     inc = Incumbent(x, start, problem.objective(x))
-    index = _Index(problem, timing)
     for seed in range(10):
-        wants, holders = _windowed(problem, timing, index, inc, np.array([2, 1]),
-                                   np.array([0, 1]), np.random.default_rng(seed))
+        wants, holders = _windowed(problem, timing, inc, np.array([2, 1]), np.array([0, 1]),
+                                   np.random.default_rng(seed))
         assert holders.tolist() == [0]
         assert wants.tolist() == [2, 1]  # the job at 150 h may run anywhere: it may move in
 

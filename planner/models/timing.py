@@ -126,17 +126,23 @@ class Timing:
         at = int(start[s]) if self.to_end[s] else self.stage_end(problem, x, start, s)
         return max(0, at - int(self.due[s]))
 
+    def run_hours(self, problem: Problem, x: IntArray) -> IntArray:
+        """Per stage, the hours its slowest unit runs placed as ``x`` (0 when placed
+        nowhere; a batch stage's end is its start plus these)."""
+        stage = np.repeat(np.arange(problem.n_stages), np.diff(problem.stage_ptr))
+        used = np.flatnonzero(x > 0)
+        hours = np.zeros(problem.n_stages, dtype=np.int64)
+        np.maximum.at(hours, stage[used], self.opt_hours[used])
+        return hours
+
     def late_costs(self, problem: Problem, x: IntArray, start: IntArray) -> IntArray:
         """Per stage, the micro-dollars of late penalty it pays placed as ``x`` and started
         at ``start`` (0 for a stage placed nowhere): :meth:`lateness` times its late
         cost, over arrays (a loop over 20,000 stages and their options took a second)."""
         stage = np.repeat(np.arange(problem.n_stages), np.diff(problem.stage_ptr))
-        used = np.flatnonzero(x > 0)
-        hours = np.zeros(problem.n_stages, dtype=np.int64)
-        np.maximum.at(hours, stage[used], self.opt_hours[used])
         is_placed = np.zeros(problem.n_stages, dtype=np.bool_)
-        is_placed[stage[used]] = True
-        at = np.where(self.to_end, start, start + hours)
+        is_placed[stage[x > 0]] = True
+        at = np.where(self.to_end, start, start + self.run_hours(problem, x))
         late = np.maximum(0, at - self.due) * self.late_cost
         return np.where(is_placed, late, 0).astype(np.int64)
 

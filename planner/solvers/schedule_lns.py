@@ -260,7 +260,7 @@ def neighbourhood(problem: Problem, timing: Timing, index: _Index, inc: Incumben
     wants = wants[np.argsort(-gain[wants] * rng.uniform(0.5, 1.5, wants.size),
                              kind="stable")]
     if window and wants.size:
-        wants, holders = _windowed(problem, timing, index, inc, wants, holders, rng)
+        wants, holders = _windowed(problem, timing, inc, wants, holders, rng)
     full = wants.size > size
     wants = wants[:size]
     movers = np.union1d(holders, wants)
@@ -287,9 +287,8 @@ WINDOW_FRACTION = 8
 """A time window is the horizon over this (timed: 273 h of a 2,184 h quarter)."""
 
 
-def _windowed(problem: Problem, timing: Timing, index: _Index, inc: Incumbent,
-              wants: IntArray, holders: IntArray, rng: np.random.Generator
-              ) -> tuple[IntArray, IntArray]:
+def _windowed(problem: Problem, timing: Timing, inc: Incumbent, wants: IntArray,
+              holders: IntArray, rng: np.random.Generator) -> tuple[IntArray, IntArray]:
     """The stages that would gain and the holders, narrowed to a time window ``[a, b)``:
     around a random hour where the first stage that would gain may run, the horizon over
     :data:`WINDOW_FRACTION` wide; the holders that run in it now and the stages that may
@@ -304,10 +303,7 @@ def _windowed(problem: Problem, timing: Timing, index: _Index, inc: Incumbent,
     centre = int(rng.integers(lo, max(lo + 1, hi)))
     width = h // WINDOW_FRACTION
     a, b = centre - width // 2, centre + width // 2
-    used = np.flatnonzero(inc.x > 0)
-    hours = np.zeros(problem.n_stages, dtype=np.int64)
-    np.maximum.at(hours, index.st[used], timing.opt_hours[used])
-    ends = np.where(timing.to_end, h, inc.start + hours)
+    ends = np.where(timing.to_end, h, inc.start + timing.run_hours(problem, inc.x))
     holders = holders[(inc.start[holders] < b) & (ends[holders] > a)]
     wants = wants[(timing.release[wants] < b) & (due[wants] > a)]
     return wants, holders

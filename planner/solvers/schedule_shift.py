@@ -187,7 +187,8 @@ def schedule_list(problem: Problem, timing: Timing, x: IntArray,
         return out
 
     latest = _latest_ends(problem, timing, stages, start, end)
-    target = _latest_ends(problem, timing, stages, start, end, soft=True)
+    target = _latest_ends(problem, timing, stages, start, end, soft=True) \
+        if timing.late_cost.any() else latest
     width = {s: len(problem.options_of(s)) for s in stages}  # fewest choices first
 
     def key(s: int) -> tuple[int, int, int, int, int]:
