@@ -21,11 +21,13 @@ from planner.solvers.feasibility import violations
 from planner.solvers.schedule_check import schedule_violations
 from planner.solvers.schedule_cpsat import solve_schedule
 from planner.solvers.schedule_lns import (
+    Hood,
     Incumbent,
     LnsSettings,
     _dated_share,
     _Index,
     _model_stages,
+    _solve,
     _windowed,
     improve,
     neighbourhood,
@@ -90,6 +92,33 @@ def test_a_job_moves_back_to_the_pool_once_it_has_room() -> None:
     assert sorted(better.start.tolist()) == [0, 10]
     assert better.value == 200 and better.gains == 1
     assert not schedule_violations(problem, timing, better.x, better.start)
+
+
+@pytest.mark.parametrize(("due", "per_period", "moves"), [
+    (20, 40_000, True),   # room after the first job: the second moves to the pool
+    (10, 40_000, False),  # it must end by 10 h, when the first job holds the pool
+    (20, 30_000, False),  # the period's node-hours hold only the first job
+])
+def test_a_stage_left_where_it_is_still_holds_its_pool(due: int, per_period: int,
+                                                       moves: bool) -> None:
+    # Only the second job may change; the first is in the sub-model as load on the pool
+    # (at every instant and in the period's capacity), not as variables.
+    problem, timing = _two_jobs()
+    problem = dataclasses.replace(problem, res_cap=np.array([per_period]))
+    timing = dataclasses.replace(timing, due=np.array([20, due]))
+    x, start = np.array([1, 0, 1]), np.array([0, 0])
+    inc = Incumbent(x, start, problem.objective(x))
+    hood = Hood(np.arange(3), problem.opt_ub.copy(), {1}, np.array([0, 1]),
+                np.array([0]), np.array([0]), False, 1)
+    found, proved, _ = _solve(problem, timing, _Index(problem, timing), inc, hood, OPTIONS)
+    assert proved
+    if not moves:
+        assert found is None
+        return
+    assert found is not None and found.x.tolist() == [1, 1, 0]
+    assert found.start.tolist() == [0, 10]
+    assert not violations(problem, found.x)
+    assert not schedule_violations(problem, timing, found.x, found.start)
 
 
 def test_deterministic_mode_gives_the_same_plan_twice() -> None:

@@ -89,6 +89,10 @@ class ScheduleBuilder:
         self.late: list[tuple[cp_model.IntVar, int]] = []
         self.used: list[cp_model.IntVar] = []
         """p_o: option o holds a unit."""
+        self.background: dict[int, list[tuple[int, int, int]]] = {}
+        """Fixed load per resource, ``(start, end, amount)``, counted at every instant
+        besides the model's stages (set before :meth:`build`): the stages that a
+        neighbourhood of :mod:`planner.solvers.schedule_lns` leaves where they are."""
 
     def build(self) -> cp_model.CpModel:
         p, t, m = self.p, self.t, self.model
@@ -155,6 +159,12 @@ class ScheduleBuilder:
                      if lit is None else m.new_optional_fixed_size_interval_var(
                          out.start, out.end - out.start, lit, name))
             by_res.setdefault(out.res, []).append((fixed, out.amount))
+        for r, load in self.background.items():
+            if r not in by_res:
+                continue  # no stage of the model can use it
+            for a, b, amount in load:
+                by_res[r].append((m.new_fixed_size_interval_var(a, b - a, f"bg{r}_{a}"),
+                                  amount))
         for r, uses in sorted(by_res.items()):
             m.add_cumulative([i for i, _ in uses], [d for _, d in uses], self._cap(r))
 

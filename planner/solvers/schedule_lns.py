@@ -23,13 +23,15 @@ with the exact model of :mod:`planner.solvers.schedule_cpsat` on a restriction:
 * **shifters** — the movers' precedence neighbours: options fixed, start free;
 * every other stage keeps its options *and* its start.
 
-The sub-model holds only the stages that may change, their neighbours (precedence,
-egress, co-location) and every stage on a resource they may use, the fixed ones fixed;
-with a rule over many stages (budgets, share caps, move caps, funding) it holds them
-all. Every rule of the exact model holds on it (windows, precedence, capacity at every
-instant, every placement rule), so its plan is a plan of the whole problem; the incumbent
-is the hint, and only a cheaper plan is kept. The neighbourhood grows while CP-SAT proves
-its sub-problems optimal and shrinks when they time out.
+The sub-model holds only the stages that may change and their neighbours (precedence,
+egress, co-location), the neighbours fixed; every other stage on a resource they may use
+enters as fixed load on that resource (at every instant, and in the period's capacity),
+not as variables. With a rule over many stages (budgets, share caps, move caps, funding)
+it holds them all as variables. Every rule of the exact model holds on it (windows,
+precedence, capacity at every instant, every placement rule), so its plan is a plan of
+the whole problem; the incumbent is the hint, and only a cheaper plan is kept. The
+neighbourhood grows while CP-SAT proves its sub-problems optimal and shrinks when they
+time out.
 
 With two workers, two neighbourhoods run at once (threads: CP-SAT releases the GIL). The
 second is drawn *apart* from the first: none of its pools or resources, no stage in the
@@ -354,11 +356,15 @@ def _solve(problem: Problem, timing: Timing, index: _Index, inc: Incumbent, hood
            options: SolveOptions) -> tuple[Incumbent | None, bool, float]:
     """(the cheaper plan or None, whether CP-SAT proved the neighbourhood optimal, the
     seconds it took: deterministic seconds in deterministic mode)."""
-    kept, stages, shifters = hood.kept, hood.stages, hood.free
+    kept, shifters = hood.kept, hood.free
+    stages, held = _split(problem, index, hood)
     restricted = restrict(problem, kept, hood.ub)
     sub, picked = subset_stages(restricted, stages)
     opts = kept[picked]
+    load, per_period = _load(problem, timing, index.st, inc, held)
+    sub = dataclasses.replace(sub, res_cap=sub.res_cap - per_period)
     builder = ScheduleBuilder(sub, subset_timing(timing, stages, opts, problem))
+    builder.background = load
     model = builder.build()
     for i, s in enumerate(stages.tolist()):
         if s not in shifters and placed(problem, inc.x, s):
@@ -381,6 +387,52 @@ def _solve(problem: Problem, timing: Timing, index: _Index, inc: Incumbent, hood
     value = problem.objective(x) + timing.late_penalty(problem, x, start)
     better = Incumbent(x, start, value) if value < inc.value else None
     return better, code == cp_model.OPTIMAL, spent
+
+
+def _split(problem: Problem, index: _Index, hood: Hood) -> tuple[IntArray, IntArray]:
+    """The sub-model's stages as (modelled, held): the stages that may change and their
+    neighbours are modelled (the neighbours fixed); the others only hold capacity where
+    they run now, so they enter as fixed load (:func:`_load`) instead of variables (at
+    timed l, ~7,000 stages per sub-model of which a few hundred may change: building
+    them took a third of the search's time). With a rule over many stages, all are
+    modelled."""
+    stages = hood.stages
+    if index.whole:
+        return stages, stages[:0]
+    near = np.zeros(problem.n_stages, dtype=np.bool_)
+    near[list(hood.free)] = True
+    near[index.pair_b[near[index.pair_a]]] = True
+    return stages[near[stages]], stages[~near[stages]]
+
+
+def _load(problem: Problem, timing: Timing, st: IntArray, inc: Incumbent, held: IntArray
+          ) -> tuple[dict[int, list[tuple[int, int, int]]], IntArray]:
+    """What the stages ``held`` take where they run now: per resource, their runs
+    ``(start, end, amount)`` at every instant, and the per-period amount (the placement
+    model's capacity, which the sub-model's rows then lack)."""
+    per_period = np.zeros(len(problem.res_cap), dtype=np.int64)
+    if held.size == 0:
+        return {}, per_period
+    mine = np.zeros(problem.n_stages, dtype=np.bool_)
+    mine[held] = True
+    rows = np.flatnonzero(mine[st[problem.use_opt]] & (inc.x[problem.use_opt] > 0))
+    opt = problem.use_opt[rows]
+    units = inc.x[opt]
+    np.add.at(per_period, problem.use_res[rows], problem.use_amt[rows] * units)
+    now = timing.use_now[rows] * units
+    on = now > 0
+    opt, res, now = opt[on], problem.use_res[rows][on], now[on]
+    s = st[opt]
+    a = inc.start[s]
+    b = np.where(timing.to_end[s], timing.horizon, a + timing.opt_hours[opt])
+    load: dict[int, list[tuple[int, int, int]]] = {}
+    order = np.argsort(res, kind="stable")
+    cuts = np.flatnonzero(np.diff(res[order])) + 1
+    for group in np.split(order, cuts):
+        if group.size:
+            load[int(res[group[0]])] = list(zip(a[group].tolist(), b[group].tolist(),
+                                                now[group].tolist(), strict=True))
+    return load, per_period
 
 
 def subset_timing(timing: Timing, stages: IntArray, opts: IntArray,
