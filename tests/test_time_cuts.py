@@ -5,6 +5,7 @@ hard benchmark family that the per-period placement could not schedule."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import numpy as np
@@ -132,6 +133,26 @@ def test_a_job_as_long_as_the_horizon_goes_first_under_the_longest_rule() -> Non
     got = greedy_replace(problem, timing, x)
     assert got is not None and (got[0] == x).all()
     assert not schedule_violations(problem, timing, got[0], got[1])
+
+
+def test_a_gang_that_takes_the_whole_pool_goes_first_under_the_wide_rule() -> None:
+    # A 2-node pool over 10 h: two 5 h single-node jobs (the second released at 2 h) and a
+    # 5 h gang of both nodes. By deadline the single jobs go first, side by side but
+    # offset, and the gang never finds both nodes free in time; wide first, it runs at 0.
+    problem, timing = _pool([1, 1, 1], use_now=[1, 1, 2], cap=2, horizon=10,
+                            hours=[5, 5, 5], to_end=[False, False, False])
+    timing = dataclasses.replace(timing, release=np.array([0, 2, 0]))
+    x = np.ones(3, dtype=np.int64)
+    try:
+        schedule_list(problem, timing, x, rule="deadline")
+        raise AssertionError("expected the deadline rule to get stuck")
+    except Stuck as stuck:
+        assert stuck.stage == 2
+    _, start = schedule_list(problem, timing, x, rule="wide")
+    assert start.tolist() == [5, 5, 0]
+    assert not schedule_violations(problem, timing, x, start)
+    got = greedy_replace(problem, timing, x)
+    assert got is not None and (got[0] == x).all()
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))

@@ -93,9 +93,15 @@ def _earliest(free: dict[int, IntArray], need: dict[int, int], lower: int, old: 
     return old
 
 
-RULES = ("deadline", "longest")
+RULES = ("deadline", "longest", "wide")
 """Priority rules of :func:`schedule_list` (earliest deadline first; ties broken by the
-fewest options, or by the longest run)."""
+fewest options, or by the longest run; or ``wide``: the deadline moved earlier by
+:data:`WIDE_HOURS` times the largest share of a pool the stage takes at once)."""
+WIDE_HOURS = 300
+"""The ``wide`` rule: a stage that takes a whole pool at once goes as if its deadline were
+this many hours earlier, so that gangs find the pool whole before small jobs fragment it
+(timed m, one pass over the LP's placement: 26.6 % above the bound against 28.8 % by
+deadline; 27.3 % with 1,000 h, 27.6 % with "half a pool or more first")."""
 
 Moves = Callable[[int, IntArray, int], Iterator[int]]
 """Other placements to try for a stage that cannot run as placed: (stage, x, the hours
@@ -192,10 +198,11 @@ def schedule_list(problem: Problem, timing: Timing, x: IntArray,
     width = {s: len(problem.options_of(s)) for s in stages}  # fewest choices first
 
     def key(s: int) -> tuple[int, int, int, int, int]:
-        """``first``, then the earliest end it should have (soft deadlines count), then
-        (``longest``) the longest."""
+        """``first``, then the earliest end it should have (soft deadlines count; ``wide``:
+        earlier for a stage that takes much of a pool), then (``longest``) the longest."""
         longest = -_length(problem, timing, x, s) if rule == "longest" else 0
-        return (s not in first, target[s], longest, width[s], s)
+        due = target[s] - (_wide(timing, needs.get(s, {})) if rule == "wide" else 0)
+        return (s not in first, due, longest, width[s], s)
 
     heap: list[tuple[int, int, int, int, int]] = []
     if rule not in RULES:
@@ -240,6 +247,12 @@ def schedule_list(problem: Problem, timing: Timing, x: IntArray,
                 and start[p.after] < end[p.before] + timing.gap(problem, x, p):
             raise Stuck(p.after)
     return x, start
+
+
+def _wide(timing: Timing, need: dict[int, int]) -> int:
+    """:data:`WIDE_HOURS` times the largest share of a pool ``need`` takes at once."""
+    share = max((u / max(1, int(timing.res_now[r])) for r, u in need.items()), default=0.0)
+    return int(WIDE_HOURS * min(1.0, share))
 
 
 def _on_time(problem: Problem, timing: Timing, x: IntArray, s: int, t: int,
