@@ -45,6 +45,10 @@ REINSERT_SHARE = 0.05
 """Share of the time left that re-insertion may take after each rule's pass (at hard m
 its passes took 9–11 s of a 60 s limit; the search on the exact model that follows does
 more with that time: 2.1 % above the bound without re-insertion, 2.6 % with it)."""
+ONE_PASS = frozenset({"wide"})
+"""Rules that get one pass: when it gets stuck, the other rules' answers stand (hard l:
+wide first left a 461 h job no room on any of its options, and its 20 passes with stuck
+stages first took 31 s of the 120 without a schedule)."""
 MOVES_PER_STAGE = 200
 """Other options a stuck stage tries (cheapest first) before the greedy gives up."""
 
@@ -147,8 +151,9 @@ def _expired(options: SolveOptions | None) -> bool:
 
 def _replace(problem: Problem, timing: Timing, x: IntArray, moves: Moves,
              options: SolveOptions | None, rule: str) -> tuple[IntArray, IntArray] | None:
-    """List scheduling with moves under ``rule``. A stage that gets stuck goes first (with
-    its predecessors) in the next pass, up to :data:`MAX_FIRST` stages and
+    """List scheduling with moves under ``rule`` (one pass for the rules in
+    :data:`ONE_PASS`). A stage that gets stuck goes first (with its predecessors) in the
+    next pass, up to :data:`MAX_FIRST` stages and
     :data:`BUMP_SHARE` of the time left; after that, the stages holding the pools it could
     use try their other options first (up to :data:`ROUNDS` rounds)."""
     avoid: set[int] = set()
@@ -164,7 +169,7 @@ def _replace(problem: Problem, timing: Timing, x: IntArray, moves: Moves,
             return schedule_list(problem, timing, x, moves, frozenset(avoid),
                                  frozenset(first), rule)
         except Stuck as stuck:
-            if _expired(options):
+            if _expired(options) or rule in ONE_PASS:
                 return None
             if stuck.stage not in first and len(first) < MAX_FIRST \
                     and not (bumps_until is not None and bumps_until.expired()):
