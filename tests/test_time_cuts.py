@@ -116,43 +116,30 @@ def test_services_that_fit_the_period_but_not_the_last_hour_are_cut() -> None:
     assert solve_schedule(problem, timing, OPTIONS).solution.status is SolveStatus.INFEASIBLE
 
 
-def test_a_job_as_long_as_the_horizon_goes_first_under_the_longest_rule() -> None:
-    # A 2-node pool over 10 h: two 5 h jobs and one 10 h job, one node each. Earliest
-    # deadline first with ties in index order runs the short jobs side by side, and the
-    # long one no longer fits; longest first packs all three.
-    problem, timing = _pool([1, 1, 1], use_now=[1, 1, 1], cap=2, horizon=10,
-                            hours=[5, 5, 10], to_end=[False, False, False])
+@pytest.mark.parametrize(("use_now", "hours", "release", "rule"), [
+    ([1, 1, 1], [5, 5, 10], [0, 0, 0], "longest"),
+    ([1, 1, 2], [5, 5, 5], [0, 2, 0], "wide"),
+], ids=["a job as long as the horizon", "a gang of the whole pool"])
+def test_a_stage_stuck_by_deadline_order_runs_first_under_the_rule_made_for_it(
+        use_now: list[int], hours: list[int], release: list[int], rule: str) -> None:
+    # A 2-node pool over 10 h and three jobs. Longest: two 5 h jobs and a 10 h one, one
+    # node each; by deadline (ties in index order) the short jobs run side by side and the
+    # long one no longer fits. Wide: two 5 h single-node jobs (the second released at
+    # 2 h) and a 5 h gang of both nodes; by deadline the single jobs run offset and the
+    # gang never finds both nodes free in time. Under its rule, the third job runs at 0.
+    problem, timing = _pool([1, 1, 1], use_now=use_now, cap=2, horizon=10, hours=hours,
+                            to_end=[False, False, False])
+    timing = dataclasses.replace(timing, release=np.array(release))
     x = np.ones(3, dtype=np.int64)
-    try:
+    with pytest.raises(Stuck) as stuck:
         schedule_list(problem, timing, x, rule="deadline")
-        raise AssertionError("expected the deadline rule to get stuck")
-    except Stuck as stuck:
-        assert stuck.stage == 2
-    _, start = schedule_list(problem, timing, x, rule="longest")
+    assert stuck.value.stage == 2
+    _, start = schedule_list(problem, timing, x, rule=rule)
+    assert start[2] == 0
     assert not schedule_violations(problem, timing, x, start)
     got = greedy_replace(problem, timing, x)
     assert got is not None and (got[0] == x).all()
     assert not schedule_violations(problem, timing, got[0], got[1])
-
-
-def test_a_gang_that_takes_the_whole_pool_goes_first_under_the_wide_rule() -> None:
-    # A 2-node pool over 10 h: two 5 h single-node jobs (the second released at 2 h) and a
-    # 5 h gang of both nodes. By deadline the single jobs go first, side by side but
-    # offset, and the gang never finds both nodes free in time; wide first, it runs at 0.
-    problem, timing = _pool([1, 1, 1], use_now=[1, 1, 2], cap=2, horizon=10,
-                            hours=[5, 5, 5], to_end=[False, False, False])
-    timing = dataclasses.replace(timing, release=np.array([0, 2, 0]))
-    x = np.ones(3, dtype=np.int64)
-    try:
-        schedule_list(problem, timing, x, rule="deadline")
-        raise AssertionError("expected the deadline rule to get stuck")
-    except Stuck as stuck:
-        assert stuck.stage == 2
-    _, start = schedule_list(problem, timing, x, rule="wide")
-    assert start.tolist() == [5, 5, 0]
-    assert not schedule_violations(problem, timing, x, start)
-    got = greedy_replace(problem, timing, x)
-    assert got is not None and (got[0] == x).all()
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
