@@ -295,10 +295,10 @@ def _latest_ends(problem: Problem, timing: Timing, stages: list[int], start: Int
     h = timing.horizon
     latest = {s: h if timing.late_cost[s] and not soft else int(timing.due[s])
               for s in stages}
-    shortest = {s: min((int(timing.opt_hours[o]) for o in problem.options_of(s)),
-                       default=0) for s in stages}
     arcs = [p for p in timing.precedence if p.before in latest and p.after in latest
             and not timing.to_end[p.before]]
+    shortest = {s: min((int(timing.opt_hours[o]) for o in problem.options_of(s)),
+                       default=0) for s in {p.after for p in arcs}}
     for _ in range(len(arcs) + 1):  # Bellman-Ford style: chains settle in a few passes
         changed = False
         for p in arcs:
