@@ -116,6 +116,34 @@ def test_services_that_fit_the_period_but_not_the_last_hour_are_cut() -> None:
     assert solve_schedule(problem, timing, OPTIONS).solution.status is SolveStatus.INFEASIBLE
 
 
+def test_two_runs_longer_than_half_the_horizon_on_a_pool_too_small_for_both_are_cut() -> None:
+    # Two 3-node jobs of 400 h on a 4-node pool over 730 h: 2 × 3 × 400 node-hours fit the
+    # period and every window from either end, but whatever their starts, both run at
+    # 365 h. The instant where their compulsory parts meet has its own cut.
+    problem, timing = _pool([1, 1], use_now=[3, 3], cap=4, horizon=730, hours=[400, 400],
+                            to_end=[False, False])
+    cut = with_time_cuts(problem, timing)
+    assert any(name.endswith("@[365,366)h") for name in cut.res_names)
+    broken = violations(cut, np.array([1, 1]))
+    assert len(broken) == 1 and "@[365,366)h" in broken[0], broken
+    assert solve_schedule(problem, timing, OPTIONS).solution.status is SolveStatus.INFEASIBLE
+
+
+def test_headroom_shrinks_the_pools_and_their_windows_and_nothing_else() -> None:
+    problem, timing = _pool([1, 1], use_now=[1, 1], cap=1, horizon=12, hours=[4, 6],
+                            to_end=[False, False], precedence=(Precedence(0, 1),))
+    timing = Timing(**{**timing.__dict__, "due": np.array([12, 9])})
+    full, roomy = with_time_cuts(problem, timing), with_time_cuts(problem, timing,
+                                                                   headroom=0.5)
+    assert full.res_names == roomy.res_names
+    assert roomy.n_options == full.n_options and (roomy.use_amt == full.use_amt).all()
+    for name, a, b in zip(full.res_names, full.res_cap.tolist(), roomy.res_cap.tolist(),
+                          strict=True):
+        pool = "@[" in name or name in problem.res_names
+        assert b == (a // 2 if pool else a), name
+    assert any(name.startswith("chain:") for name in full.res_names)
+
+
 @pytest.mark.parametrize(("use_now", "hours", "release", "rule"), [
     ([1, 1, 1], [5, 5, 10], [0, 0, 0], "longest"),
     ([1, 1, 2], [5, 5, 5], [0, 2, 0], "wide"),
@@ -247,6 +275,60 @@ def test_a_placement_nothing_can_schedule_falls_back_to_the_greedy_placement(
         in done.solution.detail
     # the larger of the two valid bounds: greedy proved its placement optimal on the cuts
     assert done.solution.bound == max(150, problem.objective(np.array([1, 0, 1])))
+    assert not schedule_violations(problem, timing, done.solution.x, done.start)
+
+
+@pytest.mark.parametrize("second_cheaper", [True, False])
+def test_a_placement_with_headroom_is_kept_when_its_schedule_costs_less(
+        monkeypatch: pytest.MonkeyPatch, second_cheaper: bool) -> None:
+    # Two 10 h jobs of a whole 2-node pool in a 15 h horizon: the backend's first
+    # placement puts both on the pool (per period it fits), the repair sends the second
+    # to a $900 option. The second placement, asked with headroom, leaves the pool to the
+    # first job and takes the $500 option for the second (or, when it is no better, the
+    # repaired plan stays). Either way the bound is the first placement's.
+    import planner.solvers.schedule_plan as sp
+    from planner.solvers.base import Solution
+    from planner.solvers.schedule_cpsat import Scheduled
+
+    problem, timing = _pool([1, 1], use_now=[2, 2], cap=2, horizon=20, hours=[10, 10],
+                            to_end=[False, False])
+    problem = Problem(**{
+        **problem.__dict__, "stage_ptr": np.array([0, 1, 4]),
+        "opt_cost": np.array([100, 100, 900, 500]), "opt_obj": np.array([100, 100, 900, 500]),
+        "opt_compute": np.array([100, 100, 900, 500]), "opt_ub": np.ones(4, dtype=np.int64),
+        "opt_site": np.zeros(4, dtype=np.int64), "opt_moved": np.zeros(4, dtype=bool)})
+    timing = Timing(**{**timing.__dict__, "horizon": 15, "due": np.array([15, 15]),
+                       "opt_hours": np.array([10, 10, 10, 10])})
+    asked: list[Problem] = []
+    second = [1, 0, 0, 1] if second_cheaper else [1, 0, 1, 0]
+
+    class TwoPlacements:
+        name = "two"
+
+        def solve(self, p: Problem, options: SolveOptions) -> Solution:
+            asked.append(p)
+            x = np.array([1, 1, 0, 0] if len(asked) == 1 else second)
+            return Solution("two", SolveStatus.FEASIBLE, x, p.objective(x),
+                            150 if len(asked) == 1 else 10_000, 0.0)
+
+    def repaired(p: Problem, t: Timing, x: IntArray, *args: object) -> Scheduled:
+        xr = np.array([1, 0, 1, 0])
+        return Scheduled(Solution("repair", SolveStatus.FEASIBLE, xr, p.objective(xr), None,
+                                  0.0, "greedy re-placement"), np.zeros(2, dtype=np.int64),
+                         np.zeros(2, dtype=np.int64))
+
+    monkeypatch.setattr(sp, "repair", repaired)
+    monkeypatch.setattr(sp, "_searched", lambda p, t, done, *a: done)
+    monkeypatch.setattr(sp, "_polished", lambda p, t, done, *a: done)
+    options = SolveOptions(time_limit_s=5, workers=1, deterministic=True)
+    done = sp._solve(problem, timing, TwoPlacements(), options.started(),  # type: ignore[arg-type]
+                     None, lambda _m: None)
+    assert len(asked) >= 2
+    assert asked[1].res_cap[0] < asked[0].res_cap[0]
+    assert asked[1].res_names == asked[0].res_names
+    assert done.solution.x.tolist() == ([1, 0, 0, 1] if second_cheaper else [1, 0, 1, 0])
+    assert ("left for packing" in done.solution.detail) is second_cheaper
+    assert done.solution.bound == 150
     assert not schedule_violations(problem, timing, done.solution.x, done.start)
 
 

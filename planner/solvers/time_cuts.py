@@ -24,7 +24,8 @@ in its window (the scheduler finds that out).
 
 :func:`with_time_cuts` adds one resource per (pool, window) to a :class:`Problem`: the
 windows ``[a, h)`` and ``[0, b)`` at a few points per pool (the latest starts and
-earliest ends of its options; the last hour catches every inference stage at once),
+earliest ends of its options; the last hour catches every inference stage at once; one
+hour where the runs' compulsory parts meet catches runs longer than half their window),
 the whole horizon in whole hours (the period's capacity counts exact hours, a schedule
 whole ones) and each outage; windows that no placement can overfill are left out. Two
 more kinds of rows use the same machinery: per precedence path of batch stages, their
@@ -140,7 +141,20 @@ def _windows(timing: Timing, r: int, lo: IntArray, hi: IntArray, length: IntArra
     wins |= {(a, h) for a in _points(starts, k) if 0 < a < h}
     wins |= {(0, b) for b in _points(ends, k) if 0 < b < h}
     wins |= {(o.start, o.end) for o in timing.outages if o.res == r}
+    wins |= {(t, t + 1) for t in _instants(lo[ok], hi[ok], length[ok], to_end[ok], h)}
     return sorted(wins)
+
+
+def _instants(lo: IntArray, hi: IntArray, length: IntArray, to_end: np.ndarray,
+              h: int) -> list[int]:
+    """Instants that many runs must cover whatever their start (their compulsory parts
+    ``[hi, lo + length)`` overlap there)."""
+    end = np.where(to_end, h, hi + length)
+    part = (~to_end) & (hi < lo + length)
+    if not part.any():
+        return []
+    mid = (hi[part] + np.minimum(lo[part] + length[part], end[part])) // 2
+    return [t for t in _points(mid, 1) if 0 <= t < h]
 
 
 def _redundant(stage: IntArray, most: IntArray, cap: int) -> bool:
@@ -213,17 +227,28 @@ def _chain_rows(problem: Problem, timing: Timing, early: IntArray,
     return rows
 
 
+def _share(cap: IntArray, headroom: float) -> IntArray:
+    return cap if headroom >= 1.0 else np.floor(cap * headroom).astype(np.int64)
+
+
 def with_time_cuts(problem: Problem, timing: Timing,
-                   points: int = POINTS_PER_POOL) -> Problem:
+                   points: int = POINTS_PER_POOL, headroom: float = 1.0) -> Problem:
     """``problem`` with the energy cuts of the module docstring as extra resources
-    (named ``<pool>@[a,b)h``); options, costs and the other rules unchanged."""
+    (named ``<pool>@[a,b)h``); options, costs and the other rules unchanged. With
+    ``headroom`` below 1, every pool that holds capacity at once, per period and in each
+    window, counts only that share of its capacity: no longer a relaxation (its bound is
+    no bound), but a placement that leaves pools room to pack (see
+    :data:`planner.solvers.schedule_plan.HEADROOM`)."""
     lo_o, hi_o, len_o = _option_windows(problem, timing)
     stage = np.repeat(np.arange(problem.n_stages), np.diff(problem.stage_ptr))
     to_end_o = timing.to_end[stage]
     h = timing.horizon
     keep = timing.use_now > 0
     rows_opt, rows_res, rows_amt = [problem.use_opt], [problem.use_res], [problem.use_amt]
-    caps, names = [problem.res_cap], list(problem.res_names)
+    pools = np.zeros(len(problem.res_cap), dtype=np.bool_)
+    pools[problem.use_res[keep]] = True
+    caps = [np.where(pools, _share(problem.res_cap, headroom), problem.res_cap)]
+    names = list(problem.res_names)
     n_res = len(problem.res_cap)
     rows = np.flatnonzero(keep)
     rows = rows[np.argsort(problem.use_res[rows], kind="stable")]  # grouped by resource
@@ -244,7 +269,7 @@ def with_time_cuts(problem: Problem, timing: Timing,
             rows_opt.append(opts[on])
             rows_res.append(np.full(int(on.sum()), n_res, dtype=np.int64))
             rows_amt.append(need[on] * MILLI)
-            caps.append(np.array([cap * MILLI], dtype=np.int64))
+            caps.append(_share(np.array([cap * MILLI], dtype=np.int64), headroom))
             names.append(f"{problem.res_names[r]}@[{a},{b})h")
             n_res += 1
     early, late = start_windows(problem, timing)
