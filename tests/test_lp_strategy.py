@@ -13,6 +13,8 @@ caps, move caps), and the ``auto`` policy.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from bruteforce import brute_force, feasible, problems
 from builders import solve
@@ -79,6 +81,28 @@ def test_lp_lns_then_exact_path_never_wrong(problem: Problem) -> None:
 def test_lp_dual_ascent_path_never_wrong(problem: Problem) -> None:
     """The path of large problems: no simplex, the bound by dual ascent (when it applies)."""
     _check(problem, LpConfig(exact_options=0, lp_max_options=0), 1.0)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(problems(max_stages=6, max_options=3))
+def test_lp_started_from_a_roomier_problems_multipliers_never_wrong(problem: Problem) -> None:
+    """The second placement of the schedule path: the same rows with less room, dual
+    ascent from the first solve's multipliers (the path of large problems)."""
+    config = LpConfig(exact_options=0, lp_max_options=0)
+    first = LpBackend(config)
+    first.solve(problem, SolveOptions(time_limit_s=1.0, workers=1))
+    tight = dataclasses.replace(problem, res_cap=problem.res_cap * 3 // 4)
+    if applies(problem):
+        assert first.duals is not None and first.duals.size == problem.res_cap.size
+    second = LpBackend(config)
+    second.warm = first.duals
+    expected = brute_force(tight)
+    sol = second.solve(tight, SolveOptions(time_limit_s=1.0, workers=1))
+    if sol.objective is not None:
+        assert expected is not None and sol.objective >= expected
+        assert not violations(tight, sol.x)
+    if expected is not None and sol.bound is not None:
+        assert sol.bound <= expected
 
 
 @settings(max_examples=150, deadline=None, derandomize=True)

@@ -53,7 +53,7 @@ from planner.solvers.greedy import greedy_assign, greedy_start
 from planner.solvers.lns import reduced_cost_fill
 from planner.solvers.lp_dual import applies, dual_ascent
 from planner.solvers.lp_lns import LnsSettings, improve
-from planner.solvers.lp_model import LpResult, dual_bound, lp_rows, solve_lp
+from planner.solvers.lp_model import FloatArray, LpResult, dual_bound, lp_rows, solve_lp
 from planner.solvers.lp_round import lp_fill, repair
 
 
@@ -92,18 +92,24 @@ class LpConfig:
     lns: LnsSettings = field(default_factory=LnsSettings)
 
 
-def lp_bound_of(problem: Problem, deadline: Deadline, config: LpConfig) -> LpResult:
-    """The LP result (module docstring, step 3) within ``deadline``."""
+def lp_bound_of(problem: Problem, deadline: Deadline, config: LpConfig,
+                warm: FloatArray | None = None) -> LpResult:
+    """The LP result (module docstring, step 3) within ``deadline``. ``warm``: capacity
+    multipliers of a problem with the same rows (the same placement with less room), from
+    which dual ascent starts at once where the simplex would be too slow."""
     t0 = time.perf_counter()
     big = problem.n_options > config.lp_max_options and applies(problem)
-    lp = solve_lp(problem, deadline.remaining() * (config.simplex_share if big else 1.0))
+    warm = warm if big and warm is not None and warm.size == problem.res_cap.size else None
+    lp = LpResult(np.zeros(problem.n_options), np.zeros(0), np.zeros(problem.n_options),
+                  None, 0.0, 0.0, "skipped: warm start") if warm is not None else \
+        solve_lp(problem, deadline.remaining() * (config.simplex_share if big else 1.0))
     if lp.status == "optimal":
         return lp
     if applies(problem) and deadline.remaining() > 0.5:
         # From the simplex's duals only when it had all the time; an interrupted simplex's
         # duals are a worse start than none (hard l: $45.8 M, no better, against $50.5 M).
         dual = dual_ascent(problem, deadline.within(config.ascent_share * deadline.remaining()),
-                           None if big else lp.lam)
+                           warm if warm is not None else None if big else lp.lam)
         if (dual.bound or 0) > (lp.bound or 0):
             lp = LpResult(dual.x, dual.lam, dual.reduced, dual.bound, float(dual.bound or 0),
                           time.perf_counter() - t0, "dual ascent")
@@ -186,6 +192,12 @@ class LpBackend:
         self.config = config or LpConfig()
         self.trace: list[tuple[float, int | None, int | None]] = []
         """(seconds, objective of the reduced problem's plan, bound) at each new plan."""
+        self.duals: FloatArray | None = None
+        """The capacity multipliers of the last solve's LP (one per resource)."""
+        self.warm: FloatArray | None = None
+        """Multipliers the next solve's LP starts from, above ``lp_max_options`` (the
+        decomposed schedule path sets them to place the same problem again with less
+        room, :data:`planner.solvers.schedule_plan.HEADROOM`)."""
 
     def solve(self, problem: Problem, options: SolveOptions) -> Solution:
         options = options.started()
@@ -229,7 +241,9 @@ class LpBackend:
         red = restrict(problem, keep)
         stats: dict[str, float] = {"reduced_options": float(red.n_options),
                                    "greedy_s": time.perf_counter() - t0}
-        lp = lp_bound_of(red, deadline.within(cfg.lp_share * deadline.remaining()), cfg)
+        lp = lp_bound_of(red, deadline.within(cfg.lp_share * deadline.remaining()), cfg,
+                         self.warm)
+        self.duals = lp.lam[:red.res_cap.size] if lp.lam.size >= red.res_cap.size else None
         stats.update(bound_s=time.perf_counter() - t0, bound_lp=float(lp.status == "optimal"))
         plans = [lp_fill(red, lp.x, lp.reduced), lp_fill(red, lp.x, lp.reduced, False),
                  None if x_g is None else x_g[keep]]

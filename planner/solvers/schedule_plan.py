@@ -38,6 +38,7 @@ from planner.parallel import Executor, SerialExecutor
 from planner.solvers.base import Backend, Solution, SolveOptions, SolverError, SolveStatus
 from planner.solvers.feasibility import violations
 from planner.solvers.greedy import GreedyBackend
+from planner.solvers.lp_strategy import LpBackend
 from planner.solvers.schedule_benders import schedule_components
 from planner.solvers.schedule_check import schedule_violations
 from planner.solvers.schedule_cpsat import Scheduled, solve_schedule
@@ -70,20 +71,20 @@ RESCHEDULE_SHARE = 0.1
 placement (timed m: given all of it, it left no time for the search on the exact model,
 which cuts late penalties too)."""
 HEADROOM = 0.94
-"""When the placement cannot be scheduled as placed and reached :data:`PLACEMENT_GAP`
-within its share of the time, a second placement counts only this share of every pool
-that holds capacity at once (:func:`~planner.solvers.time_cuts.with_time_cuts`); both are
-scheduled (and repaired) and the cheaper schedule is kept, with the first placement's
-bound (the second's is no bound). The first placement fills the cheap pools to the last
-node-hour, more than any schedule packs, and the repair then pushes out whichever stages
-the list reaches last to their next option; the second chooses by cost which stages
-leave. Scheduled and repaired, before the search: hard m (20 s per placement) 3.4 % above
-the bound against 0.8 %; hard s (10 s) 4.4 % against 3.0 %; timed m 26.2 % against
-25.4 %; with 40 s each at hard l 10.3 % against 4.9 % (0.97: 2.6 % at hard m; 0.90: like
-0.94). At hard l the first placement needs its whole share, so there is no second: split
-40 s / 40 s, the plan ended at 6.6 % and 13.2 % in two runs, against a bound 0.8 % weaker
-(the second LP, started cold, is hit or miss in that time)."""
-HEADROOM_SHARE = 0.3
+"""When the placement cannot be scheduled as placed, a second placement counts only this
+share of every pool that holds capacity at once (:func:`~planner.solvers.time_cuts.
+with_time_cuts`; the LP backend starts from the first one's multipliers), and the first
+placement's bound stays (the second's is no bound). When the first came within its share
+of the time, both are scheduled (and repaired) and the cheaper kept; otherwise only the
+second, the first if the second finds no schedule. The first placement fills the cheap
+pools to the last node-hour, more than any schedule packs, and the repair then pushes out
+whichever stages the list reaches last to their next option; the second chooses by cost
+which stages leave. Scheduled and repaired, before the search: hard m (20 s per
+placement) 3.4 % above the bound against 0.8 %; hard s (10 s) 4.4 % against 3.0 %; timed
+m 26.2 % against 25.4 %; hard l (40 s each, cold) 10.3 % against 4.9 % (0.97: 2.6 % at
+hard m; 0.90: like 0.94). End to end at hard l (120 s): 6.7 % and 6.4 % in two runs
+(7.5 % before, 6.5–10.6 % over seven runs); at hard m 0.8 % (1.4–1.6 %)."""
+HEADROOM_SHARE = 0.5
 """Share of the time left for the placement with :data:`HEADROOM`."""
 START_SHARE = 0.2
 """Share of the time left for the greedy start of the exact path."""
@@ -149,10 +150,14 @@ def _solve(problem: Problem, timing: Timing, backend: Backend, options: SolveOpt
         options.until(share), target_gap=PLACEMENT_GAP))
     say(f"placement ({backend.name}): {_usd(placement.objective)}, bound "
         f"{_usd(placement.bound)}; scheduling it ({options.remaining_s():.0f}s left)")
-    done = _decomposed(problem, timing, placement, options, executor)
-    if not share.expired() and done.solution.objective is not None \
-            and not np.array_equal(done.solution.x, placement.x):
+    done: Scheduled | None = None
+    if placement.objective is not None and options.remaining_s() > 1.0 \
+            and list_schedule(problem, timing, placement.x) is None:
+        if not share.expired():  # time for both: the cheaper schedule is kept
+            done = _decomposed(problem, timing, placement, options, executor)
         done = _roomier(problem, timing, backend, placement, done, options, executor, say)
+    if done is None:
+        done = _decomposed(problem, timing, placement, options, executor)
     if done.solution.objective is None and placement.objective is not None \
             and backend.name != "greedy" and options.remaining_s() > 1.0:
         done = _greedy_instead(problem, timing, cut, placement, done, options, executor)
@@ -168,27 +173,33 @@ def _solve(problem: Problem, timing: Timing, backend: Backend, options: SolveOpt
 
 
 def _roomier(problem: Problem, timing: Timing, backend: Backend, placement: Solution,
-             done: Scheduled, options: SolveOptions, executor: Executor,
-             say: Say) -> Scheduled:
-    """The placement again with :data:`HEADROOM`, scheduled; the cheaper of the two
-    schedules, with the first placement's bound (the second's is not a bound)."""
+             done: Scheduled | None, options: SolveOptions, executor: Executor,
+             say: Say) -> Scheduled | None:
+    """The placement again with :data:`HEADROOM` (the LP backend starts from the first
+    placement's multipliers), scheduled; the cheaper of it and ``done``, with the first
+    placement's bound (the second's is not a bound). None when neither is a schedule."""
     assert options.deadline is not None
-    if options.remaining_s() < 1.0:
-        return done
     roomy = with_time_cuts(problem, timing, _points(problem), HEADROOM)
-    second = backend.solve(roomy, dataclasses.replace(
-        options.until(options.deadline.within(options.remaining_s() * HEADROOM_SHARE)),
-        target_gap=PLACEMENT_GAP))
+    if isinstance(backend, LpBackend):
+        backend.warm = backend.duals
+    try:
+        second = backend.solve(roomy, dataclasses.replace(
+            options.until(options.deadline.within(options.remaining_s() * HEADROOM_SHARE)),
+            target_gap=PLACEMENT_GAP))
+    finally:
+        if isinstance(backend, LpBackend):
+            backend.warm = None
     if second.objective is None:
         return done
     second = dataclasses.replace(
         second, bound=placement.bound,
         detail=f"placed with {1 - HEADROOM:.0%} of every pool left for packing")
     other = _decomposed(problem, timing, second, options, executor)
-    value, before = other.solution.objective, done.solution.objective
+    value = other.solution.objective
+    before = None if done is None else done.solution.objective
     say(f"placed again with {1 - HEADROOM:.0%} of every pool left for packing: scheduled "
         f"{_usd(value)} against {_usd(before)} ({options.remaining_s():.0f}s left)")
-    if value is None or before is None or value >= before:
+    if value is None or (before is not None and value >= before):
         return done
     return other
 
