@@ -19,7 +19,7 @@ from planner.solvers.base import SolveOptions, SolveStatus
 from planner.solvers.feasibility import violations
 from planner.solvers.greedy import GreedyBackend
 from planner.solvers.schedule_check import schedule_violations
-from planner.solvers.schedule_cpsat import solve_schedule
+from planner.solvers.schedule_cpsat import Scheduled, solve_schedule
 from planner.solvers.schedule_reinsert import reinsert
 from planner.solvers.schedule_repair import _moves, greedy_replace
 from planner.solvers.schedule_shift import Stuck, schedule_list
@@ -130,18 +130,29 @@ def test_two_runs_longer_than_half_the_horizon_on_a_pool_too_small_for_both_are_
 
 
 def test_headroom_shrinks_the_pools_and_their_windows_and_nothing_else() -> None:
-    problem, timing = _pool([1, 1], use_now=[1, 1], cap=1, horizon=12, hours=[4, 6],
+    problem, timing = _pool([1, 1], use_now=[1, 1], cap=3, horizon=12, hours=[4, 6],
                             to_end=[False, False], precedence=(Precedence(0, 1),))
     timing = Timing(**{**timing.__dict__, "due": np.array([12, 9])})
     full, roomy = with_time_cuts(problem, timing), with_time_cuts(problem, timing,
                                                                    headroom=0.5)
     assert full.res_names == roomy.res_names
     assert roomy.n_options == full.n_options and (roomy.use_amt == full.use_amt).all()
-    for name, a, b in zip(full.res_names, full.res_cap.tolist(), roomy.res_cap.tolist(),
-                          strict=True):
+    for r, (name, a, b) in enumerate(zip(full.res_names, full.res_cap.tolist(),
+                                         roomy.res_cap.tolist(), strict=True)):
+        largest = int(full.use_amt[full.use_res == r].max(initial=0))
         pool = "@[" in name or name in problem.res_names
-        assert b == (a // 2 if pool else a), name
+        assert b == (min(a, max(a // 2, largest)) if pool else a), name
+    assert roomy.res_cap[0] == full.res_cap[0] // 2  # 18 node-hours of 36
     assert any(name.startswith("chain:") for name in full.res_names)
+
+
+def test_headroom_leaves_room_for_a_stage_that_fills_the_pool_alone() -> None:
+    # One 2-node job for the whole horizon on a 2-node pool: with 6 % of the pool held
+    # back it would no longer fit anywhere.
+    problem, timing = _pool([1], use_now=[2], cap=2, horizon=100, hours=[100],
+                            to_end=[False])
+    roomy = with_time_cuts(problem, timing, headroom=0.94)
+    assert not violations(roomy, np.array([1]))
 
 
 @pytest.mark.parametrize(("use_now", "hours", "release", "rule"), [
@@ -278,17 +289,13 @@ def test_a_placement_nothing_can_schedule_falls_back_to_the_greedy_placement(
     assert not schedule_violations(problem, timing, done.solution.x, done.start)
 
 
-@pytest.mark.parametrize("second_cheaper", [True, False])
-def test_a_placement_with_headroom_is_kept_when_its_schedule_costs_less(
-        monkeypatch: pytest.MonkeyPatch, second_cheaper: bool) -> None:
-    # Two 10 h jobs of a whole 2-node pool in a 15 h horizon: the backend's first
-    # placement puts both on the pool (per period it fits), the repair sends the second
-    # to a $900 option. The second placement, asked with headroom, leaves the pool to the
-    # first job and takes the $500 option for the second (or, when it is no better, the
-    # repaired plan stays). Either way the bound is the first placement's.
+def _placed_twice(monkeypatch: pytest.MonkeyPatch, second: list[int]
+                  ) -> tuple[Problem, Timing, Scheduled, list[Problem]]:
+    """Two 10 h jobs of a whole 2-node pool in a 15 h horizon: the backend's first
+    placement puts both on the pool (per period it fits), the repair sends the second job
+    to a $900 option; asked again, the backend answers ``second``."""
     import planner.solvers.schedule_plan as sp
     from planner.solvers.base import Solution
-    from planner.solvers.schedule_cpsat import Scheduled
 
     problem, timing = _pool([1, 1], use_now=[2, 2], cap=2, horizon=20, hours=[10, 10],
                             to_end=[False, False])
@@ -300,7 +307,6 @@ def test_a_placement_with_headroom_is_kept_when_its_schedule_costs_less(
     timing = Timing(**{**timing.__dict__, "horizon": 15, "due": np.array([15, 15]),
                        "opt_hours": np.array([10, 10, 10, 10])})
     asked: list[Problem] = []
-    second = [1, 0, 0, 1] if second_cheaper else [1, 0, 1, 0]
 
     class TwoPlacements:
         name = "two"
@@ -323,13 +329,34 @@ def test_a_placement_with_headroom_is_kept_when_its_schedule_costs_less(
     options = SolveOptions(time_limit_s=5, workers=1, deterministic=True)
     done = sp._solve(problem, timing, TwoPlacements(), options.started(),  # type: ignore[arg-type]
                      None, lambda _m: None)
-    assert len(asked) >= 2
+    return problem, timing, done, asked
+
+
+@pytest.mark.parametrize("second_cheaper", [True, False])
+def test_a_placement_with_headroom_is_kept_when_its_schedule_costs_less(
+        monkeypatch: pytest.MonkeyPatch, second_cheaper: bool) -> None:
+    # The second placement, asked with headroom, leaves the pool to the first job and
+    # takes the $500 option for the second (or, when it is no better, the repaired plan
+    # stays). Either way the bound is the first placement's.
+    want = [1, 0, 0, 1] if second_cheaper else [1, 0, 1, 0]
+    problem, timing, done, asked = _placed_twice(monkeypatch, want)
+    assert len(asked) == 2
     assert asked[1].res_cap[0] < asked[0].res_cap[0]
     assert asked[1].res_names == asked[0].res_names
-    assert done.solution.x.tolist() == ([1, 0, 0, 1] if second_cheaper else [1, 0, 1, 0])
+    assert done.solution.x.tolist() == want
     assert ("left for packing" in done.solution.detail) is second_cheaper
     assert done.solution.bound == 150
     assert not schedule_violations(problem, timing, done.solution.x, done.start)
+
+
+def test_no_second_placement_when_the_repair_costs_little(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import planner.solvers.schedule_plan as sp
+
+    monkeypatch.setattr(sp, "HEADROOM_TRIGGER", 0.9)  # $1,000 against $200: 80 % more
+    _problem, _timing, done, asked = _placed_twice(monkeypatch, [1, 0, 0, 1])
+    assert len(asked) == 1
+    assert done.solution.x.tolist() == [1, 0, 1, 0]
 
 
 def test_each_component_keeps_the_schedule_that_is_less_late() -> None:

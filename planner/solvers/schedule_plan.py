@@ -10,8 +10,8 @@
   (:mod:`planner.solvers.schedule_shift`) fits the placement to the pools; when a stage
   cannot run as placed, :func:`planner.solvers.schedule_repair.repair` moves it (and, in
   later rounds, the stages holding its pools) to the cheapest option that runs in time;
-  when the placement came quickly, a second one that leaves :data:`HEADROOM` of every pool
-  for packing is scheduled too, and the cheaper schedule kept.
+  when that costs much, a second placement that leaves :data:`HEADROOM` of every pool
+  for packing is scheduled too.
   With late penalties, CP-SAT per component (:mod:`planner.solvers.schedule_sub`, on the
   executor, from the list's starts) looks for a schedule that pays less in each small
   component with a late stage.
@@ -28,6 +28,7 @@ time left; scheduling, repair and the search the rest. Every answer passes
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -43,7 +44,7 @@ from planner.solvers.schedule_benders import schedule_components
 from planner.solvers.schedule_check import schedule_violations
 from planner.solvers.schedule_cpsat import Scheduled, solve_schedule
 from planner.solvers.schedule_lns import LnsSettings, improve
-from planner.solvers.schedule_repair import repair
+from planner.solvers.schedule_repair import one_pass, repair
 from planner.solvers.schedule_shift import left_shift, list_schedule
 from planner.solvers.schedule_sub import SubResult, components
 from planner.solvers.time_cuts import POINTS_PER_POOL, with_time_cuts
@@ -71,21 +72,31 @@ RESCHEDULE_SHARE = 0.1
 placement (timed m: given all of it, it left no time for the search on the exact model,
 which cuts late penalties too)."""
 HEADROOM = 0.94
-"""When the placement cannot be scheduled as placed, a second placement counts only this
-share of every pool that holds capacity at once (:func:`~planner.solvers.time_cuts.
-with_time_cuts`; the LP backend starts from the first one's multipliers), and the first
-placement's bound stays (the second's is no bound). When the first came within its share
-of the time, both are scheduled (and repaired) and the cheaper kept; otherwise only the
-second, the first if the second finds no schedule. The first placement fills the cheap
-pools to the last node-hour, more than any schedule packs, and the repair then pushes out
-whichever stages the list reaches last to their next option; the second chooses by cost
-which stages leave. Scheduled and repaired, before the search: hard m (20 s per
-placement) 3.4 % above the bound against 0.8 %; hard s (10 s) 4.4 % against 3.0 %; timed
-m 26.2 % against 25.4 %; hard l (40 s each, cold) 10.3 % against 4.9 % (0.97: 2.6 % at
-hard m; 0.90: like 0.94). End to end at hard l (120 s): 6.7 % and 6.4 % in two runs
-(7.5 % before, 6.5–10.6 % over seven runs); at hard m 0.8 % (1.4–1.6 %)."""
-HEADROOM_SHARE = 0.5
+"""When scheduling the placement costs more than :data:`HEADROOM_TRIGGER`, a second
+placement counts only this share of every pool that holds capacity at once
+(:func:`~planner.solvers.time_cuts.with_time_cuts`; the LP backend starts from the first
+one's multipliers where its simplex did not finish), and the first placement's bound
+stays (the second's is no bound). When the first placement came within its share of the
+time, both are scheduled (and repaired) and the cheaper kept; otherwise one pass of the
+repair decides, and only the second is scheduled (the first if the second finds no
+schedule). The first placement fills the cheap pools to the last node-hour, more than any
+schedule packs, and the repair then pushes out whichever stages the list reaches last to
+their next option; the second chooses by cost which stages leave. Scheduled and
+repaired, before the search: hard m (20 s per placement) 3.4 % above the bound against
+0.8 %; hard s (10 s) 4.4 % against 3.0 %; timed m 26.2 % against 25.4 %; hard l (40 s
+each, cold) 10.3 % against 4.9 % (0.97: 2.6 % at hard m; 0.90: like 0.94)."""
+HEADROOM_SHARE = 0.4
 """Share of the time left for the placement with :data:`HEADROOM`."""
+HEADROOM_TIME = 2.0
+"""… and at most this many times the seconds the first placement took (timed l: given
+half the time left, the second placement took the search's time, and the plan ended at
+20.0 % above the bound against 17.9 %)."""
+HEADROOM_TRIGGER = 0.01
+"""The placement with :data:`HEADROOM` is tried when scheduling the first placement (its
+repair; when there is no time for two repairs, one pass of it) costs more than this share
+of the schedule: at realistic l the pools are seldom full, the repair moves a few stages,
+and a second placement only took time from the search (1.43 % above the bound against
+0.40–0.82 %)."""
 START_SHARE = 0.2
 """Share of the time left for the greedy start of the exact path."""
 POLISH_MAX_OPTIONS = 50_000
@@ -146,8 +157,10 @@ def _solve(problem: Problem, timing: Timing, backend: Backend, options: SolveOpt
         return _exact(problem, timing, options, executor)
     share = options.deadline.within(options.remaining_s() * PLACEMENT_SHARE)
     cut = with_time_cuts(problem, timing, _points(problem))
+    took = time.perf_counter()
     placement = backend.solve(cut, dataclasses.replace(
         options.until(share), target_gap=PLACEMENT_GAP))
+    took = time.perf_counter() - took
     say(f"placement ({backend.name}): {_usd(placement.objective)}, bound "
         f"{_usd(placement.bound)}; scheduling it ({options.remaining_s():.0f}s left)")
     done: Scheduled | None = None
@@ -155,7 +168,14 @@ def _solve(problem: Problem, timing: Timing, backend: Backend, options: SolveOpt
             and list_schedule(problem, timing, placement.x) is None:
         if not share.expired():  # time for both: the cheaper schedule is kept
             done = _decomposed(problem, timing, placement, options, executor)
-        done = _roomier(problem, timing, backend, placement, done, options, executor, say)
+            if _costly(problem, timing, placement, done.solution.x, done.start):
+                done = _roomier(problem, timing, backend, placement, done, options,
+                                executor, say, took)
+        else:  # one pass of the repair tells whether a second placement is worth it
+            quick = one_pass(problem, timing, placement.x)
+            if quick is None or _costly(problem, timing, placement, *quick):
+                done = _roomier(problem, timing, backend, placement, None, options,
+                                executor, say, took)
     if done is None:
         done = _decomposed(problem, timing, placement, options, executor)
     if done.solution.objective is None and placement.objective is not None \
@@ -172,20 +192,31 @@ def _solve(problem: Problem, timing: Timing, backend: Backend, options: SolveOpt
     return _polished(problem, timing, done, options)
 
 
+def _costly(problem: Problem, timing: Timing, placement: Solution, x: IntArray,
+            start: IntArray) -> bool:
+    """Whether scheduling ``placement`` as (x, start) cost more than
+    :data:`HEADROOM_TRIGGER` of the schedule's cost (no schedule: yes)."""
+    if placement.objective is None or not x.any():
+        return True
+    value = problem.objective(x) + timing.late_penalty(problem, x, start)
+    return value - placement.objective > HEADROOM_TRIGGER * value
+
+
 def _roomier(problem: Problem, timing: Timing, backend: Backend, placement: Solution,
              done: Scheduled | None, options: SolveOptions, executor: Executor,
-             say: Say) -> Scheduled | None:
+             say: Say, took: float) -> Scheduled | None:
     """The placement again with :data:`HEADROOM` (the LP backend starts from the first
-    placement's multipliers), scheduled; the cheaper of it and ``done``, with the first
-    placement's bound (the second's is not a bound). None when neither is a schedule."""
+    placement's multipliers; at most :data:`HEADROOM_TIME` × ``took`` seconds),
+    scheduled; the cheaper of it and ``done``, with the first placement's bound (the
+    second's is not a bound). None when neither is a schedule."""
     assert options.deadline is not None
     roomy = with_time_cuts(problem, timing, _points(problem), HEADROOM)
     if isinstance(backend, LpBackend):
         backend.warm = backend.duals
     try:
-        second = backend.solve(roomy, dataclasses.replace(
-            options.until(options.deadline.within(options.remaining_s() * HEADROOM_SHARE)),
-            target_gap=PLACEMENT_GAP))
+        second = backend.solve(roomy, dataclasses.replace(options.until(
+            options.deadline.within(min(options.remaining_s() * HEADROOM_SHARE,
+                                        HEADROOM_TIME * took))), target_gap=PLACEMENT_GAP))
     finally:
         if isinstance(backend, LpBackend):
             backend.warm = None

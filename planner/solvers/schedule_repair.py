@@ -111,6 +111,16 @@ def _moves(problem: Problem, timing: Timing) -> Moves:
     return moves
 
 
+def one_pass(problem: Problem, timing: Timing, x: IntArray) -> tuple[IntArray, IntArray] | None:
+    """One list-scheduling pass in which a stage that cannot run as placed takes its
+    cheapest other option that runs (the first pass of step 1): (x, starts), or None
+    when a stage cannot run at all. Seconds where the repair takes tens (hard l: 3 s)."""
+    try:
+        return schedule_list(problem, timing, x, _moves(problem, timing))
+    except Stuck:
+        return None
+
+
 def _holders(problem: Problem, x: IntArray, stage: int) -> set[int]:
     """The other stages that hold, as placed in ``x``, a pool some option of ``stage``
     needs."""

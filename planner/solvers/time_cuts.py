@@ -227,8 +227,12 @@ def _chain_rows(problem: Problem, timing: Timing, early: IntArray,
     return rows
 
 
-def _share(cap: IntArray, headroom: float) -> IntArray:
-    return cap if headroom >= 1.0 else np.floor(cap * headroom).astype(np.int64)
+def _share(cap: IntArray, headroom: float, largest: IntArray) -> IntArray:
+    """``headroom`` of ``cap``, but never less than the ``largest`` amount one unit of an
+    option needs (a stage that fits the pool alone still fits)."""
+    if headroom >= 1.0:
+        return cap
+    return np.minimum(cap, np.maximum(np.floor(cap * headroom).astype(np.int64), largest))
 
 
 def with_time_cuts(problem: Problem, timing: Timing,
@@ -236,8 +240,9 @@ def with_time_cuts(problem: Problem, timing: Timing,
     """``problem`` with the energy cuts of the module docstring as extra resources
     (named ``<pool>@[a,b)h``); options, costs and the other rules unchanged. With
     ``headroom`` below 1, every pool that holds capacity at once, per period and in each
-    window, counts only that share of its capacity: no longer a relaxation (its bound is
-    no bound), but a placement that leaves pools room to pack (see
+    window, counts only that share of its capacity (never less than one unit of its most
+    demanding option needs): no longer a relaxation (its bound is no bound), but a
+    placement that leaves pools room to pack (see
     :data:`planner.solvers.schedule_plan.HEADROOM`)."""
     lo_o, hi_o, len_o = _option_windows(problem, timing)
     stage = np.repeat(np.arange(problem.n_stages), np.diff(problem.stage_ptr))
@@ -247,7 +252,9 @@ def with_time_cuts(problem: Problem, timing: Timing,
     rows_opt, rows_res, rows_amt = [problem.use_opt], [problem.use_res], [problem.use_amt]
     pools = np.zeros(len(problem.res_cap), dtype=np.bool_)
     pools[problem.use_res[keep]] = True
-    caps = [np.where(pools, _share(problem.res_cap, headroom), problem.res_cap)]
+    largest = np.zeros(len(problem.res_cap), dtype=np.int64)
+    np.maximum.at(largest, problem.use_res, problem.use_amt)
+    caps = [np.where(pools, _share(problem.res_cap, headroom, largest), problem.res_cap)]
     names = list(problem.res_names)
     n_res = len(problem.res_cap)
     rows = np.flatnonzero(keep)
@@ -269,7 +276,8 @@ def with_time_cuts(problem: Problem, timing: Timing,
             rows_opt.append(opts[on])
             rows_res.append(np.full(int(on.sum()), n_res, dtype=np.int64))
             rows_amt.append(need[on] * MILLI)
-            caps.append(_share(np.array([cap * MILLI], dtype=np.int64), headroom))
+            caps.append(_share(np.array([cap * MILLI], dtype=np.int64), headroom,
+                               need[on].max(initial=0) * MILLI))
             names.append(f"{problem.res_names[r]}@[{a},{b})h")
             n_res += 1
     early, late = start_windows(problem, timing)
