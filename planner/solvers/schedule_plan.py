@@ -85,18 +85,23 @@ their next option; the second chooses by cost which stages leave. Scheduled and
 repaired, before the search: hard m (20 s per placement) 3.4 % above the bound against
 0.8 %; hard s (10 s) 4.4 % against 3.0 %; timed m 26.2 % against 25.4 %; hard l (40 s
 each, cold) 10.3 % against 4.9 % (0.97: 2.6 % at hard m; 0.90: like 0.94)."""
-HEADROOM_SHARE = 0.4
-"""Share of the time left for the placement with :data:`HEADROOM`."""
+HEADROOM_SHARE = 0.5
+"""Share of the time left for the placement with :data:`HEADROOM` (hard l: 6.4–6.7 %
+above the bound with 24–35 s for it, 10.1 % with 18 s)."""
 HEADROOM_TIME = 2.0
-"""… and at most this many times the seconds the first placement took (timed l: given
+"""The placement with :data:`HEADROOM` gets at most this many times the seconds the first
+placement took (timed l: given
 half the time left, the second placement took the search's time, and the plan ended at
 20.0 % above the bound against 17.9 %)."""
 HEADROOM_TRIGGER = 0.01
 """The placement with :data:`HEADROOM` is tried when scheduling the first placement (its
 repair; when there is no time for two repairs, one pass of it) costs more than this share
-of the schedule: at realistic l the pools are seldom full, the repair moves a few stages,
-and a second placement only took time from the search (1.43 % above the bound against
-0.40–0.82 %)."""
+of the schedule (at realistic l the repair moves a few hundred stages for 0.4 %), above
+:data:`HEADROOM_MIN_OPTIONS` options."""
+HEADROOM_MIN_OPTIONS = 50_000
+"""No placement with :data:`HEADROOM` up to this many options (:data:`POLISH_MAX_OPTIONS`):
+there the search and the exact model close the repair's cost better with the time (hard
+s: 2.67 % and 2.73 % above the bound with a second placement, 1.75–2.22 % without)."""
 START_SHARE = 0.2
 """Share of the time left for the greedy start of the exact path."""
 POLISH_MAX_OPTIONS = 50_000
@@ -164,8 +169,9 @@ def _solve(problem: Problem, timing: Timing, backend: Backend, options: SolveOpt
     say(f"placement ({backend.name}): {_usd(placement.objective)}, bound "
         f"{_usd(placement.bound)}; scheduling it ({options.remaining_s():.0f}s left)")
     done: Scheduled | None = None
-    if placement.objective is not None and options.remaining_s() > 1.0 \
-            and list_schedule(problem, timing, placement.x) is None:
+    if placement.objective is not None and problem.n_options > HEADROOM_MIN_OPTIONS \
+            and options.remaining_s() > 1.0 and list_schedule(problem, timing,
+                                                              placement.x) is None:
         if not share.expired():  # time for both: the cheaper schedule is kept
             done = _decomposed(problem, timing, placement, options, executor)
             if _costly(problem, timing, placement, done.solution.x, done.start):
