@@ -90,9 +90,8 @@ HEADROOM_SHARE = 0.5
 above the bound with 24–35 s for it, 10.1 % with 18 s)."""
 HEADROOM_TIME = 2.0
 """The placement with :data:`HEADROOM` gets at most this many times the seconds the first
-placement took (timed l: given
-half the time left, the second placement took the search's time, and the plan ended at
-20.0 % above the bound against 17.9 %)."""
+placement took (timed l: given half the time left, it took the search's time, and the plan
+ended at 20.0 % above the bound against 17.9 %)."""
 HEADROOM_TRIGGER = 0.01
 """The placement with :data:`HEADROOM` is tried when scheduling the first placement (its
 repair; when there is no time for two repairs, one pass of it) costs more than this share
