@@ -350,6 +350,30 @@ def test_a_placement_with_headroom_is_kept_when_its_schedule_costs_less(
     assert not schedule_violations(problem, timing, done.solution.x, done.start)
 
 
+def test_without_time_for_two_repairs_one_pass_decides_and_only_the_second_is_scheduled(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The first placement used its whole share: one pass of the repair (the second job to
+    # its $500 option, $600 against $200 placed) says the placement costs much to
+    # schedule; the repair is never run on it, the second placement is scheduled.
+    import planner.solvers.schedule_plan as sp
+
+    monkeypatch.setattr(sp, "PLACEMENT_SHARE", 1e-9)
+    repairs: list[IntArray] = []
+    real = sp._decomposed
+
+    def counted(p: Problem, t: Timing, placement: object, *a: object) -> Scheduled:
+        repairs.append(placement.x)  # type: ignore[attr-defined]
+        return real(p, t, placement, *a)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sp, "_decomposed", counted)
+    problem, timing, done, asked = _placed_twice(monkeypatch, [1, 0, 0, 1])
+    assert len(asked) == 2
+    assert [x.tolist() for x in repairs] == [[1, 0, 0, 1]]
+    assert done.solution.x.tolist() == [1, 0, 0, 1]
+    assert done.solution.bound == 150
+    assert not schedule_violations(problem, timing, done.solution.x, done.start)
+
+
 def test_no_second_placement_when_the_repair_costs_little(
         monkeypatch: pytest.MonkeyPatch) -> None:
     import planner.solvers.schedule_plan as sp
