@@ -23,7 +23,7 @@ from planner.solvers.schedule_cpsat import Scheduled, solve_schedule
 from planner.solvers.schedule_reinsert import reinsert
 from planner.solvers.schedule_repair import _moves, greedy_replace
 from planner.solvers.schedule_shift import Stuck, schedule_list
-from planner.solvers.time_cuts import start_windows, with_time_cuts
+from planner.solvers.time_cuts import start_windows, with_headroom, with_time_cuts
 
 OPTIONS = SolveOptions(time_limit_s=10, workers=1, deterministic=True)
 
@@ -133,8 +133,8 @@ def test_headroom_shrinks_the_pools_and_their_windows_and_nothing_else() -> None
     problem, timing = _pool([1, 1], use_now=[1, 1], cap=3, horizon=12, hours=[4, 6],
                             to_end=[False, False], precedence=(Precedence(0, 1),))
     timing = Timing(**{**timing.__dict__, "due": np.array([12, 9])})
-    full, roomy = with_time_cuts(problem, timing), with_time_cuts(problem, timing,
-                                                                   headroom=0.5)
+    full = with_time_cuts(problem, timing)
+    roomy = with_headroom(full, problem, timing, 0.5)
     assert full.res_names == roomy.res_names
     assert roomy.n_options == full.n_options and (roomy.use_amt == full.use_amt).all()
     for r, (name, a, b) in enumerate(zip(full.res_names, full.res_cap.tolist(),
@@ -151,7 +151,7 @@ def test_headroom_leaves_room_for_a_stage_that_fills_the_pool_alone() -> None:
     # back it would no longer fit anywhere.
     problem, timing = _pool([1], use_now=[2], cap=2, horizon=100, hours=[100],
                             to_end=[False])
-    roomy = with_time_cuts(problem, timing, headroom=0.94)
+    roomy = with_headroom(with_time_cuts(problem, timing), problem, timing, 0.94)
     assert not violations(roomy, np.array([1]))
 
 

@@ -47,7 +47,7 @@ from planner.solvers.schedule_lns import LnsSettings, improve
 from planner.solvers.schedule_repair import one_pass, repair
 from planner.solvers.schedule_shift import left_shift, list_schedule
 from planner.solvers.schedule_sub import SubResult, components
-from planner.solvers.time_cuts import POINTS_PER_POOL, with_time_cuts
+from planner.solvers.time_cuts import POINTS_PER_POOL, with_headroom, with_time_cuts
 
 Say = Callable[[str], None]
 """A progress line for the user (``planner plan`` prints it on stderr)."""
@@ -74,7 +74,7 @@ which cuts late penalties too)."""
 HEADROOM = 0.94
 """When scheduling the placement costs more than :data:`HEADROOM_TRIGGER`, a second
 placement counts only this share of every pool that holds capacity at once
-(:func:`~planner.solvers.time_cuts.with_time_cuts`; the LP backend starts from the first
+(:func:`~planner.solvers.time_cuts.with_headroom`; the LP backend starts from the first
 one's multipliers where its simplex did not finish), and the first placement's bound
 stays (the second's is no bound). When the first placement came within its share of the
 time, both are scheduled (and repaired) and the cheaper kept; otherwise one pass of the
@@ -174,12 +174,12 @@ def _solve(problem: Problem, timing: Timing, backend: Backend, options: SolveOpt
         if not share.expired():  # time for both: the cheaper schedule is kept
             done = _decomposed(problem, timing, placement, options, executor)
             if _costly(problem, timing, placement, done.solution.x, done.start):
-                done = _roomier(problem, timing, backend, placement, done, options,
+                done = _roomier(problem, timing, cut, backend, placement, done, options,
                                 executor, say, took)
         else:  # one pass of the repair tells whether a second placement is worth it
             quick = one_pass(problem, timing, placement.x)
             if quick is None or _costly(problem, timing, placement, *quick):
-                done = _roomier(problem, timing, backend, placement, None, options,
+                done = _roomier(problem, timing, cut, backend, placement, None, options,
                                 executor, say, took)
     if done is None:
         done = _decomposed(problem, timing, placement, options, executor)
@@ -207,15 +207,15 @@ def _costly(problem: Problem, timing: Timing, placement: Solution, x: IntArray,
     return value - placement.objective > HEADROOM_TRIGGER * value
 
 
-def _roomier(problem: Problem, timing: Timing, backend: Backend, placement: Solution,
-             done: Scheduled | None, options: SolveOptions, executor: Executor,
-             say: Say, took: float) -> Scheduled | None:
+def _roomier(problem: Problem, timing: Timing, cut: Problem, backend: Backend,
+             placement: Solution, done: Scheduled | None, options: SolveOptions,
+             executor: Executor, say: Say, took: float) -> Scheduled | None:
     """The placement again with :data:`HEADROOM` (the LP backend starts from the first
     placement's multipliers; at most :data:`HEADROOM_TIME` × ``took`` seconds),
     scheduled; the cheaper of it and ``done``, with the first placement's bound (the
     second's is not a bound). None when neither is a schedule."""
     assert options.deadline is not None
-    roomy = with_time_cuts(problem, timing, _points(problem), HEADROOM)
+    roomy = with_headroom(cut, problem, timing, HEADROOM)
     if isinstance(backend, LpBackend):
         backend.warm = backend.duals
     try:

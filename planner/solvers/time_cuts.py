@@ -227,35 +227,17 @@ def _chain_rows(problem: Problem, timing: Timing, early: IntArray,
     return rows
 
 
-def _share(cap: IntArray, headroom: float, largest: IntArray) -> IntArray:
-    """``headroom`` of ``cap``, but never less than the ``largest`` amount one unit of an
-    option needs (a stage that fits the pool alone still fits)."""
-    if headroom >= 1.0:
-        return cap
-    return np.minimum(cap, np.maximum(np.floor(cap * headroom).astype(np.int64), largest))
-
-
 def with_time_cuts(problem: Problem, timing: Timing,
-                   points: int = POINTS_PER_POOL, headroom: float = 1.0) -> Problem:
+                   points: int = POINTS_PER_POOL) -> Problem:
     """``problem`` with the energy cuts of the module docstring as extra resources
-    (named ``<pool>@[a,b)h``); options, costs and the other rules unchanged. With
-    ``headroom`` below 1, every pool that holds capacity at once, per period and in each
-    window, counts only that share of its capacity (never less than one unit of its most
-    demanding option needs): no longer a relaxation (its bound is no bound), but a
-    placement that leaves pools room to pack (see
-    :data:`planner.solvers.schedule_plan.HEADROOM`)."""
+    (named ``<pool>@[a,b)h``); options, costs and the other rules unchanged."""
     lo_o, hi_o, len_o = _option_windows(problem, timing)
     stage = np.repeat(np.arange(problem.n_stages), np.diff(problem.stage_ptr))
     to_end_o = timing.to_end[stage]
     h = timing.horizon
     keep = timing.use_now > 0
     rows_opt, rows_res, rows_amt = [problem.use_opt], [problem.use_res], [problem.use_amt]
-    pools = np.zeros(len(problem.res_cap), dtype=np.bool_)
-    pools[problem.use_res[keep]] = True
-    largest = np.zeros(len(problem.res_cap), dtype=np.int64)
-    np.maximum.at(largest, problem.use_res, problem.use_amt)
-    caps = [np.where(pools, _share(problem.res_cap, headroom, largest), problem.res_cap)]
-    names = list(problem.res_names)
+    caps, names = [problem.res_cap], list(problem.res_names)
     n_res = len(problem.res_cap)
     rows = np.flatnonzero(keep)
     rows = rows[np.argsort(problem.use_res[rows], kind="stable")]  # grouped by resource
@@ -276,8 +258,7 @@ def with_time_cuts(problem: Problem, timing: Timing,
             rows_opt.append(opts[on])
             rows_res.append(np.full(int(on.sum()), n_res, dtype=np.int64))
             rows_amt.append(need[on] * MILLI)
-            caps.append(_share(np.array([cap * MILLI], dtype=np.int64), headroom,
-                               need[on].max(initial=0) * MILLI))
+            caps.append(np.array([cap * MILLI], dtype=np.int64))
             names.append(f"{problem.res_names[r]}@[{a},{b})h")
             n_res += 1
     early, late = start_windows(problem, timing)
@@ -302,3 +283,21 @@ def with_time_cuts(problem: Problem, timing: Timing,
         problem, use_opt=use_opt[order], use_res=np.concatenate(rows_res)[order],
         use_amt=np.concatenate(rows_amt)[order], res_cap=np.concatenate(caps),
         res_names=tuple(names))
+
+
+def with_headroom(cut: Problem, problem: Problem, timing: Timing, headroom: float) -> Problem:
+    """``cut`` (:func:`with_time_cuts` of ``problem``) with every pool that holds capacity
+    at once, per period and in each energy window, at ``headroom`` × its capacity, never
+    below what one unit of its most demanding option needs (a stage that fits a pool alone
+    still fits it). No longer a relaxation (its bound is no bound), but a placement that
+    leaves pools room to pack (:data:`planner.solvers.schedule_plan.HEADROOM`); the usage
+    rows are ``cut``'s own, not copies."""
+    n = len(problem.res_cap)
+    scaled = np.zeros(len(cut.res_cap), dtype=np.bool_)
+    scaled[problem.use_res[timing.use_now > 0]] = True
+    scaled[n:] = ["@[" in name for name in cut.res_names[n:]]
+    largest = np.zeros(len(cut.res_cap), dtype=np.int64)
+    np.maximum.at(largest, cut.use_res, cut.use_amt)
+    less = np.maximum(np.floor(cut.res_cap * headroom).astype(np.int64), largest)
+    return dataclasses.replace(cut, res_cap=np.where(scaled, np.minimum(cut.res_cap, less),
+                                                     cut.res_cap))
