@@ -150,6 +150,12 @@ class Timing:
         """Micro-dollars of late penalties of the placed stages."""
         return int(self.late_costs(problem, x, start).sum())
 
+    def cost(self, problem: Problem, x: IntArray, start: IntArray) -> int:
+        """The objective of the plan ``x`` started at ``start``: the placement's objective
+        plus its late penalties (micro-dollars)."""
+        return problem.objective(x) + self.late_penalty(problem, x, start)
+
+
 def placed(problem: Problem, x: IntArray, s: int) -> bool:
     """Whether stage ``s`` has any unit placed in ``x`` (funding may leave it out)."""
     r = problem.options_of(s)

@@ -99,17 +99,20 @@ def lp_bound_of(problem: Problem, deadline: Deadline, config: LpConfig,
     which dual ascent starts at once where the simplex would be too slow."""
     t0 = time.perf_counter()
     big = problem.n_options > config.lp_max_options and applies(problem)
-    warm = warm if big and warm is not None and warm.size == problem.res_cap.size else None
-    lp = LpResult(np.zeros(problem.n_options), np.zeros(0), np.zeros(problem.n_options),
-                  None, 0.0, 0.0, "skipped: warm start") if warm is not None else \
-        solve_lp(problem, deadline.remaining() * (config.simplex_share if big else 1.0))
+    if not (big and warm is not None and warm.size == problem.res_cap.size):
+        warm = None
+    if warm is None:
+        lp = solve_lp(problem, deadline.remaining() * (config.simplex_share if big else 1.0))
+    else:  # no simplex: dual ascent from the multipliers given
+        lp = LpResult(np.zeros(problem.n_options), np.zeros(0), np.zeros(problem.n_options),
+                      None, 0.0, 0.0, "skipped: warm start")
     if lp.status == "optimal":
         return lp
     if applies(problem) and deadline.remaining() > 0.5:
         # From the simplex's duals only when it had all the time; an interrupted simplex's
         # duals are a worse start than none (hard l: $45.8 M, no better, against $50.5 M).
         dual = dual_ascent(problem, deadline.within(config.ascent_share * deadline.remaining()),
-                           warm if warm is not None else None if big else lp.lam)
+                           warm if warm is not None or big else lp.lam)
         if (dual.bound or 0) > (lp.bound or 0):
             lp = LpResult(dual.x, dual.lam, dual.reduced, dual.bound, float(dual.bound or 0),
                           time.perf_counter() - t0, "dual ascent")

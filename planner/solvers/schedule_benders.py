@@ -130,7 +130,7 @@ def solve_benders(problem: Problem, timing: Timing, options: SolveOptions,
             start = np.zeros(problem.n_stages, dtype=np.int64)
             for sub in subs:
                 start[sub.stages] = sub.start
-            value = problem.objective(x) + timing.late_penalty(problem, x, start)
+            value = timing.cost(problem, x, start)
             if best is None or value < best[0]:
                 best = (value, x, start)
         new = [s for s in subs if not s.feasible or s.penalty > 0]

@@ -271,7 +271,7 @@ def solve_schedule(problem: Problem, timing: Timing, options: SolveOptions,
     broken = violations(problem, x) + schedule_violations(problem, timing, x, start)
     if broken:
         raise SolverError("the schedule model returned a plan that breaks: " + broken[0])
-    objective = problem.objective(x) + timing.late_penalty(problem, x, start)
+    objective = timing.cost(problem, x, start)
     bound = objective if status is SolveStatus.OPTIMAL else safe_floor(
         solver.best_objective_bound)
     if status is SolveStatus.OPTIMAL and abs(solver.objective_value - objective) > 0.5:

@@ -384,7 +384,7 @@ def _solve(problem: Problem, timing: Timing, index: _Index, inc: Incumbent, hood
     x[opts] = sx
     start = inc.start.copy()
     start[stages] = sub_start
-    value = problem.objective(x) + timing.late_penalty(problem, x, start)
+    value = timing.cost(problem, x, start)
     better = Incumbent(x, start, value) if value < inc.value else None
     return better, code == cp_model.OPTIMAL, spent
 
@@ -488,7 +488,7 @@ def improve(problem: Problem, timing: Timing, x: IntArray, start: IntArray,
     index = _Index(problem, timing)
     rng = np.random.default_rng(options.seed)
     inc = Incumbent(x.copy(), start.copy(),
-                    problem.objective(x) + timing.late_penalty(problem, x, start))
+                    timing.cost(problem, x, start))
     lanes = 1 if index.whole or options.deterministic else min(LANES, options.workers)
     window_share = settings.window_share * _dated_share(timing)
     size, pools, idle, tried, gains = settings.max_free, settings.pools, 0, 0, 0
@@ -571,5 +571,5 @@ def _applied(problem: Problem, timing: Timing, index: _Index, inc: Incumbent, ba
     x, start = inc.x.copy(), inc.start.copy()
     x[mine] = found.x[mine]
     start[hood.stages] = found.start[hood.stages]
-    value = problem.objective(x) + timing.late_penalty(problem, x, start)
+    value = timing.cost(problem, x, start)
     return Incumbent(x, start, value) if value < inc.value else None

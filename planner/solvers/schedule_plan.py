@@ -173,12 +173,12 @@ def _solve(problem: Problem, timing: Timing, backend: Backend, options: SolveOpt
                                                               placement.x) is None:
         if not share.expired():  # time for both: the cheaper schedule is kept
             done = _decomposed(problem, timing, placement, options, executor)
-            if _costly(problem, timing, placement, done.solution.x, done.start):
+            if _costly(placement, done.solution.objective):
                 done = _roomier(problem, timing, cut, backend, placement, done, options,
                                 executor, say, took)
         else:  # one pass of the repair tells whether a second placement is worth it
             quick = one_pass(problem, timing, placement.x)
-            if quick is None or _costly(problem, timing, placement, *quick):
+            if _costly(placement, None if quick is None else timing.cost(problem, *quick)):
                 done = _roomier(problem, timing, cut, backend, placement, None, options,
                                 executor, say, took)
     if done is None:
@@ -197,13 +197,11 @@ def _solve(problem: Problem, timing: Timing, backend: Backend, options: SolveOpt
     return _polished(problem, timing, done, options)
 
 
-def _costly(problem: Problem, timing: Timing, placement: Solution, x: IntArray,
-            start: IntArray) -> bool:
-    """Whether scheduling ``placement`` as (x, start) cost more than
-    :data:`HEADROOM_TRIGGER` of the schedule's cost (no schedule: yes)."""
-    if placement.objective is None or not x.any():
+def _costly(placement: Solution, value: int | None) -> bool:
+    """Whether a schedule of ``placement`` costing ``value`` (None: no schedule) costs more
+    than :data:`HEADROOM_TRIGGER` of it over the placement."""
+    if placement.objective is None or value is None:
         return True
-    value = problem.objective(x) + timing.late_penalty(problem, x, start)
     return value - placement.objective > HEADROOM_TRIGGER * value
 
 
@@ -392,7 +390,7 @@ def finish(problem: Problem, timing: Timing, placement: Solution, x: IntArray,
     broken = violations(problem, x) + schedule_violations(problem, timing, x, start)
     if broken:
         raise SolverError(f"the {placement.backend} schedule breaks: {broken[0]}")
-    value = problem.objective(x) + timing.late_penalty(problem, x, start)
+    value = timing.cost(problem, x, start)
     if placement.objective is not None and value > placement.objective \
             and placement.backend.endswith("schedule"):
         raise SolverError(f"the schedule costs {value}, more than its solver's "

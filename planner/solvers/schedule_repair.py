@@ -146,7 +146,7 @@ def greedy_replace(problem: Problem, timing: Timing, x: IntArray,
         if got is None:
             continue
         gx, start, _ = reinsert(problem, timing, got[0], got[1], moves, _share(options))
-        value = problem.objective(gx) + timing.late_penalty(problem, gx, start)
+        value = timing.cost(problem, gx, start)
         if best is None or value < best[0]:
             best = (value, gx, start)
     return None if best is None else (best[1], best[2])
@@ -216,7 +216,7 @@ def repair(problem: Problem, timing: Timing, x: IntArray, options: SolveOptions,
     got = greedy_replace(problem, timing, x, options)
     if got is not None:
         gx, start = got
-        value = problem.objective(gx) + timing.late_penalty(problem, gx, start)
+        value = timing.cost(problem, gx, start)
         sol = Solution("repair", SolveStatus.FEASIBLE, gx, value, None, 0.0,
                        "greedy re-placement")
         best = Scheduled(sol, start, np.zeros_like(start))
