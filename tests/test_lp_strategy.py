@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pytest
 from bruteforce import brute_force, feasible, problems
 from builders import solve
 from hypothesis import given, settings
@@ -25,13 +26,13 @@ from test_bruteforce import portfolios
 from planner.errors import InputError
 from planner.models.problem import Problem
 from planner.models.status import SolveStatus
-from planner.solvers import AUTO_EXACT_OPTIONS, BACKENDS, choose_backend, get_backend
+from planner.solvers import AUTO_EXACT_OPTIONS, BACKENDS, choose_backend, get_backend, lp_strategy
 from planner.solvers.base import Deadline, SolveOptions
 from planner.solvers.capabilities import Feature
 from planner.solvers.feasibility import violations
 from planner.solvers.greedy import GreedyBackend
 from planner.solvers.lp_dual import applies, dual_ascent
-from planner.solvers.lp_model import dual_bound, lp_rows, solve_lp
+from planner.solvers.lp_model import BackgroundSimplex, LpResult, dual_bound, lp_rows, solve_lp
 from planner.solvers.lp_round import lp_fill, repair
 from planner.solvers.lp_strategy import LpBackend, LpConfig
 
@@ -83,6 +84,57 @@ def test_lp_dual_ascent_path_never_wrong(problem: Problem) -> None:
     _check(problem, LpConfig(exact_options=0, lp_max_options=0), 1.0)
 
 
+class _SlowSimplex:
+    """A simplex that never finishes before the caller stops it; stopped, it answers what
+    GLOP interrupted would: duals of the real LP (a valid bound) and no optimal status, or
+    nothing at all."""
+
+    def __init__(self, problem: Problem, _limit: float) -> None:
+        self.problem = problem
+
+    def done(self) -> bool:
+        return False
+
+    def stop(self) -> LpResult:
+        lp = solve_lp(self.problem, 5.0)
+        if self.problem.n_stages % 2:
+            return dataclasses.replace(lp, bound=None, status="time limit")
+        return dataclasses.replace(lp, status="time limit")
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(problems(max_stages=6, max_options=3))
+def test_lp_large_path_when_the_simplex_is_slower_never_wrong(problem: Problem) -> None:
+    """Large problems: the simplex runs beside dual ascent; when it has not finished, the
+    ascent (and the polish) guide the plan, and the better of the valid bounds stays."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(lp_strategy, "BackgroundSimplex", _SlowSimplex)
+        _check(problem, LpConfig(exact_options=0, lp_max_options=0), 1.0)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(problems())
+def test_background_simplex_stopped_gives_a_valid_bound(problem: Problem) -> None:
+    """Stopped at once (before GLOP starts, or interrupting it) or finished, the
+    background simplex's bound is at most the optimum; finished, it is the LP's."""
+    expected = brute_force(problem)
+    got = BackgroundSimplex(problem, 5.0).stop()
+    if expected is not None and got.bound is not None:
+        assert got.bound <= expected
+    if got.status == "optimal":
+        assert got.bound == solve_lp(problem, 5.0).bound
+
+
+def test_background_simplex_finishes_like_the_simplex() -> None:
+    problem = _tiny_capacity_problem()
+    simplex = BackgroundSimplex(problem, 5.0)
+    while not simplex.done():
+        pass
+    got, direct = simplex.stop(), solve_lp(problem, 5.0)
+    assert got.status == direct.status == "optimal"
+    assert got.bound == direct.bound and np.allclose(got.x, direct.x)
+
+
 @settings(max_examples=40, deadline=None, derandomize=True)
 @given(problems(max_stages=6, max_options=3))
 def test_lp_started_from_a_roomier_problems_multipliers_never_wrong(problem: Problem) -> None:
@@ -116,13 +168,11 @@ def test_lp_bound_at_most_optimum(problem: Problem) -> None:
         assert dual.bound is not None and dual.bound <= expected
 
 
-def test_dual_ascent_counts_options_on_several_resources() -> None:
-    # A time-aware placement's options use their pool and its energy windows. Stage 0's
-    # cheap option uses resources 0 and 1, stage 1's uses resource 1 (one unit each):
-    # only one of them gets it, so the optimum and the LP are 100 + 300 = 400, and the
-    # bound without the shared row would be 200.
+def _tiny_capacity_problem() -> Problem:
+    """Stage 0's cheap option uses resources 0 and 1, stage 1's uses resource 1 (one unit
+    each): only one of them gets it, so the optimum and the LP are 100 + 300 = 400."""
     n = 4
-    problem = Problem(
+    return Problem(
         n_stages=2, stage_ptr=np.array([0, 2, 4]), units=np.ones(2, dtype=np.int64),
         opt_cost=np.array([100, 300, 100, 300]), opt_obj=np.array([100, 300, 100, 300]),
         opt_compute=np.array([100, 300, 100, 300]), opt_ub=np.ones(n, dtype=np.int64),
@@ -131,6 +181,12 @@ def test_dual_ascent_counts_options_on_several_resources() -> None:
         use_amt=np.array([1, 1, 1]), res_cap=np.array([1, 1]), res_names=("r0", "r1"),
         site_names=("s",), site_provider=("aws",), site_cloud=(True,),
         stage_keys=("w/a", "w/b"))
+
+
+def test_dual_ascent_counts_options_on_several_resources() -> None:
+    # A time-aware placement's options use their pool and its energy windows
+    # (_tiny_capacity_problem): the bound without the shared row would be 200.
+    problem = _tiny_capacity_problem()
     assert applies(problem) and brute_force(problem) == 400
     dual = dual_ascent(problem, Deadline.after(2.0))
     assert dual.bound is not None and 396 <= dual.bound <= 400

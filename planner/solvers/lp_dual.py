@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,13 +114,13 @@ def _smoothed(lam: FloatArray, act: _Active, cap: FloatArray, tau: float
 
 
 def _ascend(lam: FloatArray, act: _Active, cap: FloatArray, tau: float, iterations: int,
-            deadline: Deadline) -> tuple[FloatArray, int]:
+            deadline: Deadline, stop: Callable[[], bool]) -> tuple[FloatArray, int]:
     """L-BFGS-B on the smoothed dual over the active options from ``lam``; the best point
-    seen when the deadline comes first."""
+    seen when the deadline (or ``stop``) comes first."""
     seen: dict[str, Any] = {"y": lam, "f": np.inf, "n": 0}
 
     def fun(y: FloatArray) -> tuple[float, FloatArray]:
-        if deadline.expired():
+        if deadline.expired() or stop():
             raise TimeoutError
         seen["n"] += 1
         f, g = _smoothed(y, act, cap, tau)
@@ -134,9 +135,10 @@ def _ascend(lam: FloatArray, act: _Active, cap: FloatArray, tau: float, iteratio
 
 
 def dual_ascent(problem: Problem, deadline: Deadline, lam0: FloatArray | None = None,
-                iterations: int = 200) -> DualResult:
-    """The smoothed ascent of the module docstring until ``deadline``; requires
-    :func:`applies`."""
+                iterations: int = 200, stop: Callable[[], bool] = lambda: False
+                ) -> DualResult:
+    """The smoothed ascent of the module docstring until ``deadline`` or ``stop()`` (the
+    best multipliers so far); requires :func:`applies`."""
     start = time.perf_counter()
     p = problem
     st = opt_stage(p)
@@ -150,11 +152,11 @@ def dual_ascent(problem: Problem, deadline: Deadline, lam0: FloatArray | None = 
     for k, rel in enumerate(TAUS if cap.size else ()):
         tau = rel * scale
         for _chunk in range(CHUNKS):
-            if deadline.remaining() < 0.5:
+            if deadline.remaining() < 0.5 or stop():
                 break
             cutoff = np.inf if k == 0 else 40 * tau
             act = _active(p, st, free, oracle.reduced_costs(lam), cutoff)
-            lam, n = _ascend(lam, act, cap, tau, iterations, deadline)
+            lam, n = _ascend(lam, act, cap, tau, iterations, deadline, stop)
             evals += n
             value = oracle.value(lam)[0]
             if value > best_value:

@@ -3,12 +3,14 @@ r"""The LP-guided strategy (backend ``lp``): bound by the LP, round it, improve.
 1. **Exact reduction** — drop dominated options
    (:func:`~planner.solvers.decompose.reduce_dominated`; the optimum is unchanged).
 2. **Greedy** on the whole problem (:func:`~planner.solvers.greedy.greedy_assign`): a
-   plan to fall back on, so the strategy never ends worse than greedy.
+   plan to fall back on, so the strategy never ends worse than greedy (not when placing
+   again from :attr:`LpBackend.warm` multipliers: the caller has its first plan).
 3. **Bound** — the LP relaxation with every linear side constraint, by GLOP
    (:mod:`planner.solvers.lp_model`) up to ``lp_max_options`` options after the
-   reduction. Above, the simplex for a share of the time and, where it is too slow
-   (1.6 M options at hard l), the same bound through its dual by smoothed ascent from the
-   simplex's duals (:mod:`planner.solvers.lp_dual`), then the
+   reduction. Above, the simplex in a background thread for the bound's whole time and,
+   beside it, the same bound through its dual by smoothed ascent
+   (:mod:`planner.solvers.lp_dual`; where the simplex is too slow, 1.7 M options at hard
+   l), then the
    exact LP on the options its reduced costs leave near their stage's best
    (:func:`polish`, a reduction by reduced cost: the LP's optimal support lies there when
    the multipliers are near optimal). Either way the bound is a Lagrangian value
@@ -51,9 +53,16 @@ from planner.solvers.decompose import constrained_stages, opt_stage, reduce_domi
 from planner.solvers.feasibility import finish, violations
 from planner.solvers.greedy import greedy_assign, greedy_start
 from planner.solvers.lns import reduced_cost_fill
-from planner.solvers.lp_dual import applies, dual_ascent
+from planner.solvers.lp_dual import DualResult, applies, dual_ascent
 from planner.solvers.lp_lns import LnsSettings, improve
-from planner.solvers.lp_model import FloatArray, LpResult, dual_bound, lp_rows, solve_lp
+from planner.solvers.lp_model import (
+    BackgroundSimplex,
+    FloatArray,
+    LpResult,
+    dual_bound,
+    lp_rows,
+    solve_lp,
+)
 from planner.solvers.lp_round import lp_fill, repair
 
 
@@ -62,13 +71,11 @@ class LpConfig:
     """Knobs of the strategy (tuned on the hard family, 2 cores)."""
 
     lp_max_options: int = 400_000
-    """The simplex (GLOP) up to this many options after reduction; above, the simplex for
-    ``simplex_share`` of the bound's time, then dual ascent from its duals."""
-    simplex_share: float = 0.5
-    """Above ``lp_max_options``: the simplex's share of the bound's time. Some large LPs
-    it solves in time (the timed family at l: the placement within 0.3 % of its bound,
-    against 2.4 % from dual ascent alone), others not (the hard family at l with the
-    energy cuts: 13.3 % from its interrupted duals, 3.8 % with dual ascent)."""
+    """The simplex (GLOP) up to this many options after reduction; above, the simplex in
+    a background thread while dual ascent runs beside it (:func:`_large_lp`). Some large
+    LPs the simplex solves in time (the timed family at l: the placement within 0.3 % of
+    its bound, against 2.4 % from dual ascent alone), others not (the hard family at l
+    with the energy cuts: 13.3 % from its interrupted duals, 3.8 % with dual ascent)."""
     lp_share: float = 0.5
     """At most this share of the time left goes to the bound."""
     ascent_share: float = 0.6
@@ -98,33 +105,67 @@ def lp_bound_of(problem: Problem, deadline: Deadline, config: LpConfig,
     multipliers of a problem with the same rows (the same placement with less room), from
     which dual ascent starts at once where the simplex would be too slow."""
     t0 = time.perf_counter()
-    big = problem.n_options > config.lp_max_options and applies(problem)
-    if not (big and warm is not None and warm.size == problem.res_cap.size):
-        warm = None
-    if warm is None:
-        lp = solve_lp(problem, deadline.remaining() * (config.simplex_share if big else 1.0))
-    else:  # no simplex: dual ascent from the multipliers given
-        lp = LpResult(np.zeros(problem.n_options), np.zeros(0), np.zeros(problem.n_options),
-                      None, 0.0, 0.0, "skipped: warm start")
-    if lp.status == "optimal":
-        return lp
-    if applies(problem) and deadline.remaining() > 0.5:
-        # From the simplex's duals only when it had all the time; an interrupted simplex's
-        # duals are a worse start than none (hard l: $45.8 M, no better, against $50.5 M).
-        dual = dual_ascent(problem, deadline.within(config.ascent_share * deadline.remaining()),
-                           warm if warm is not None or big else lp.lam)
-        if (dual.bound or 0) > (lp.bound or 0):
-            lp = LpResult(dual.x, dual.lam, dual.reduced, dual.bound, float(dual.bound or 0),
-                          time.perf_counter() - t0, "dual ascent")
-        polished = polish(problem, lp, deadline, config.polish_window,
-                          config.lp_max_options)
-        if polished is not None and (polished.bound or 0) >= (lp.bound or 0):
-            return polished
+    if problem.n_options > config.lp_max_options and applies(problem):
+        usable = warm is not None and warm.size == problem.res_cap.size
+        lp = _large_lp(problem, deadline, config, warm if usable else None, t0)
+    else:
+        lp = solve_lp(problem, deadline.remaining())
+        if lp.status != "optimal" and applies(problem) and deadline.remaining() > 0.5:
+            dual = dual_ascent(problem, deadline.within(
+                config.ascent_share * deadline.remaining()), lp.lam)
+            lp = _polished_or(problem, _better(lp, dual, t0), deadline, config)
     if lp.bound is not None:
         return lp
     lag = lagrangian_bound(problem, iterations=200, time_limit_s=deadline.remaining())
     return LpResult(np.zeros(problem.n_options), lag.lam, lag.reduced, lag.bound,
                     float(lag.bound or 0), time.perf_counter() - t0, "lagrangian")
+
+
+def _large_lp(problem: Problem, deadline: Deadline, config: LpConfig,
+              warm: FloatArray | None, t0: float) -> LpResult:
+    """Above ``lp_max_options``: the simplex in the background for the whole time (some
+    large LPs it solves, as at timed l, others not, as at hard l: GLOP > 250 s) while dual
+    ascent runs beside it from zero (an interrupted simplex's duals are a worse start: hard
+    l, $45.8 M against $50.5 M), then the polish; the simplex's answer when it finishes
+    first. With ``warm`` multipliers, no simplex: dual ascent from them."""
+    simplex = BackgroundSimplex(problem, deadline.remaining()) if warm is None else None
+    stop = simplex.done if simplex is not None else _never
+    none = LpResult(np.zeros(problem.n_options), np.zeros(0), np.zeros(problem.n_options),
+                    None, 0.0, 0.0, "skipped: warm start" if warm is not None else "not solved")
+    dual = dual_ascent(problem, deadline.within(config.ascent_share * deadline.remaining()),
+                       warm, stop=stop)
+    lp = _better(none, dual, t0)
+    if simplex is None or not simplex.done():
+        lp = _polished_or(problem, lp, deadline, config)
+    if simplex is None:
+        return lp
+    exact = simplex.stop()
+    if exact.status == "optimal" or lp.bound is None:
+        return exact
+    if (exact.bound or 0) > lp.bound:  # a valid bound either way: keep the better one
+        lp = dataclasses.replace(lp, bound=exact.bound)
+    return lp
+
+
+def _never() -> bool:
+    return False
+
+
+def _better(lp: LpResult, dual: DualResult, t0: float) -> LpResult:
+    """Dual ascent's answer as an LP result when its bound beats ``lp``'s."""
+    if (dual.bound or 0) <= (lp.bound or 0):
+        return lp
+    return LpResult(dual.x, dual.lam, dual.reduced, dual.bound, float(dual.bound or 0),
+                    time.perf_counter() - t0, "dual ascent")
+
+
+def _polished_or(problem: Problem, lp: LpResult, deadline: Deadline, config: LpConfig
+                 ) -> LpResult:
+    """:func:`polish` of ``lp`` when it gives a bound at least as good, else ``lp``."""
+    polished = polish(problem, lp, deadline, config.polish_window, config.lp_max_options)
+    if polished is not None and (polished.bound or 0) >= (lp.bound or 0):
+        return polished
+    return lp
 
 
 def polish(problem: Problem, approx: LpResult, deadline: Deadline, window: float,
@@ -234,11 +275,7 @@ class LpBackend:
         cfg = self.config
         t0 = time.perf_counter()
         keep = reduce_dominated(problem)
-        full = problem.n_options <= cfg.greedy_full_options
-        x0, complete = greedy_assign(problem if full else restrict(problem, keep))
-        if not full:
-            x0 = _lift(problem.n_options, keep, x0)
-        x_g = x0 if complete and not violations(problem, x0) else None
+        x_g = None if self.warm is not None else self._greedy(problem, keep)
         if x_g is not None:
             keep = np.union1d(keep, np.flatnonzero(x_g)).astype(np.int64)
         red = restrict(problem, keep)
@@ -290,6 +327,17 @@ class LpBackend:
                 x, bound = self._exact(red, x, bound, options, deadline)
                 report(None if x is None else red.objective(x))
         return (None if x is None else _lift(problem.n_options, keep, x)), bound, stats
+
+    def _greedy(self, problem: Problem, keep: IntArray) -> IntArray | None:
+        """Greedy's plan (None when it gets stuck or breaks a rule), on the whole problem
+        up to ``greedy_full_options`` options and on the reduced one (``keep``) above.
+        Not when placing again from :attr:`warm` multipliers: the caller has a plan to
+        fall back on (hard l: greedy took 11 of the second placement's 22 s)."""
+        full = problem.n_options <= self.config.greedy_full_options
+        x0, complete = greedy_assign(problem if full else restrict(problem, keep))
+        if not full:
+            x0 = _lift(problem.n_options, keep, x0)
+        return x0 if complete and not violations(problem, x0) else None
 
     @staticmethod
     def _exact(red: Problem, x: IntArray | None, bound: int | None, options: SolveOptions,
