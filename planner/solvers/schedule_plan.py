@@ -55,9 +55,14 @@ Say = Callable[[str], None]
 FINISH_S_PER_STAGE = 1e-4
 """Seconds per stage kept after the solve (timed l, 20,000 stages: the solve ended 1.1 s
 past a 600 s deadline without it; left shift and checks take 0.2 s at 5,000 stages)."""
-PLACEMENT_SHARE = 0.6
+PLACEMENT_SHARE = 0.35
 """Share of the time left that the placement backend gets in the decomposed path (at
-most: it stops at :data:`PLACEMENT_GAP`)."""
+most: it stops at :data:`PLACEMENT_GAP`). At hard l (120 s) the first placement is as good
+after 40 s as after 70 s ($52.79 M against $52.77 M), and the time is worth more to the
+placement with headroom and the search (4.6 % above the bound in the end against 5.7 %);
+with 0.25, dual ascent has too little (bound $49.7 M against $50.5 M: 6.1 %). The same
+hour with 0.35 against 0.6: hard s 1.48 % against 1.85 %, hard m 0.86 % against 1.10 %,
+realistic l 0.71 % against 1.10 %, timed m 9.03 % (9.08 % in the last table)."""
 PLACEMENT_GAP = 0.003
 """The placement stops improving within this gap of its bound: scheduling moves stages
 anyway, and the search on the exact model does more with the time (hard m, 60 s: the
