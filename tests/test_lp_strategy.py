@@ -102,13 +102,22 @@ class _SlowSimplex:
         return dataclasses.replace(lp, status="time limit")
 
 
+class _FailedSimplex(_SlowSimplex):
+    """A simplex that returned at once without an optimum."""
+
+    def done(self) -> bool:
+        return True
+
+
 @settings(max_examples=40, deadline=None, derandomize=True)
-@given(problems(max_stages=6, max_options=3))
-def test_lp_large_path_when_the_simplex_is_slower_never_wrong(problem: Problem) -> None:
-    """Large problems: the simplex runs beside dual ascent; when it has not finished, the
-    ascent (and the polish) guide the plan, and the better of the valid bounds stays."""
+@given(problems(max_stages=6, max_options=3), st.sampled_from([_SlowSimplex, _FailedSimplex]))
+def test_lp_large_path_when_the_simplex_is_slower_never_wrong(problem: Problem,
+                                                              simplex: type) -> None:
+    """Large problems: the simplex runs beside dual ascent; when it has not finished (or
+    ended without an optimum), the ascent and the polish guide the plan, and the better of
+    the valid bounds stays."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(lp_strategy, "BackgroundSimplex", _SlowSimplex)
+        patch.setattr(lp_strategy, "BackgroundSimplex", simplex)
         _check(problem, LpConfig(exact_options=0, lp_max_options=0), 1.0)
 
 

@@ -132,14 +132,20 @@ def _large_lp(problem: Problem, deadline: Deadline, config: LpConfig,
     stop = simplex.done if simplex is not None else _never
     none = LpResult(np.zeros(problem.n_options), np.zeros(0), np.zeros(problem.n_options),
                     None, 0.0, 0.0, "skipped: warm start" if warm is not None else "not solved")
-    dual = dual_ascent(problem, deadline.within(config.ascent_share * deadline.remaining()),
-                       warm, stop=stop)
-    lp = _better(none, dual, t0)
-    if simplex is None or not simplex.done():
-        lp = _polished_or(problem, lp, deadline, config)
-    if simplex is None:
+    exact: LpResult | None = None
+    try:
+        dual = dual_ascent(problem, deadline.within(
+            config.ascent_share * deadline.remaining()), warm, stop=stop)
+        lp = _better(none, dual, t0)
+        if simplex is not None and simplex.done():
+            exact = simplex.stop()
+        if exact is None or exact.status != "optimal":
+            lp = _polished_or(problem, lp, deadline, config)
+    finally:  # GLOP never outlives the call
+        if simplex is not None and exact is None:
+            exact = simplex.stop()
+    if exact is None:
         return lp
-    exact = simplex.stop()
     if exact.status == "optimal" or lp.bound is None:
         return exact
     if (exact.bound or 0) > lp.bound:  # a valid bound either way: keep the better one
