@@ -134,11 +134,16 @@ def _ascend(lam: FloatArray, act: _Active, cap: FloatArray, tau: float, iteratio
     return np.maximum(0.0, seen["y"]), int(seen["n"])
 
 
+def _never() -> bool:
+    return False
+
+
 def dual_ascent(problem: Problem, deadline: Deadline, lam0: FloatArray | None = None,
-                iterations: int = 200, stop: Callable[[], bool] = lambda: False
+                iterations: int = 200, stop: Callable[[], bool] | None = None
                 ) -> DualResult:
     """The smoothed ascent of the module docstring until ``deadline`` or ``stop()`` (the
     best multipliers so far); requires :func:`applies`."""
+    stop = stop or _never
     start = time.perf_counter()
     p = problem
     st = opt_stage(p)

@@ -82,6 +82,13 @@ class LpResult:
     status: str
 
 
+def unsolved(problem: Problem, status: str = "not solved") -> LpResult:
+    """No LP answer: zero values and multipliers, reduced costs equal to the objective, no
+    bound."""
+    return LpResult(np.zeros(problem.n_options), np.zeros(problem.res_cap.size),
+                    problem.opt_obj.astype(np.float64), None, 0.0, 0.0, status)
+
+
 def lp_rows(problem: Problem) -> LpRows:
     """The ≤ rows: capacity, budgets, provider shares, move cap."""
     p = problem
@@ -157,8 +164,7 @@ def solve_lp(problem: Problem, time_limit_s: float,
     n = p.n_options
     rows = lp_rows(p)
     n_var = rows.a.shape[1]
-    empty = LpResult(np.zeros(n), np.zeros(p.res_cap.size), p.opt_obj.astype(np.float64),
-                     None, 0.0, 0.0, "not solved")
+    empty = unsolved(p)
     if n == 0 or (np.diff(p.stage_ptr) == 0).any() or time_limit_s <= 0.05:
         return empty
     a_eq = csr_matrix((np.ones(n), (opt_stage(p), np.arange(n))), shape=(p.n_stages, n_var))

@@ -62,6 +62,7 @@ from planner.solvers.lp_model import (
     dual_bound,
     lp_rows,
     solve_lp,
+    unsolved,
 )
 from planner.solvers.lp_round import lp_fill, repair
 
@@ -129,13 +130,12 @@ def _large_lp(problem: Problem, deadline: Deadline, config: LpConfig,
     l, $45.8 M against $50.5 M), then the polish; the simplex's answer when it finishes
     first. With ``warm`` multipliers, no simplex: dual ascent from them."""
     simplex = BackgroundSimplex(problem, deadline.remaining()) if warm is None else None
-    stop = simplex.done if simplex is not None else _never
-    none = LpResult(np.zeros(problem.n_options), np.zeros(0), np.zeros(problem.n_options),
-                    None, 0.0, 0.0, "skipped: warm start" if warm is not None else "not solved")
+    none = unsolved(problem, "skipped: warm start" if warm is not None else "not solved")
     exact: LpResult | None = None
     try:
         dual = dual_ascent(problem, deadline.within(
-            config.ascent_share * deadline.remaining()), warm, stop=stop)
+            config.ascent_share * deadline.remaining()), warm,
+            stop=None if simplex is None else simplex.done)
         lp = _better(none, dual, t0)
         if simplex is not None and simplex.done():
             exact = simplex.stop()
@@ -151,10 +151,6 @@ def _large_lp(problem: Problem, deadline: Deadline, config: LpConfig,
     if (exact.bound or 0) > lp.bound:  # a valid bound either way: keep the better one
         lp = dataclasses.replace(lp, bound=exact.bound)
     return lp
-
-
-def _never() -> bool:
-    return False
 
 
 def _better(lp: LpResult, dual: DualResult, t0: float) -> LpResult:
