@@ -14,7 +14,7 @@ from test_schedule_model import _pool, brute_schedule, timed
 from test_time_cuts import _two_jobs
 
 from planner.models.problem import IntArray, PBudget, Problem
-from planner.models.timing import Timing
+from planner.models.timing import Precedence, Timing
 from planner.solvers import schedule_lns
 from planner.solvers.base import SolveOptions
 from planner.solvers.feasibility import violations
@@ -255,3 +255,29 @@ def test_windows_only_where_batch_stages_have_windows_of_their_own() -> None:
     dated = dataclasses.replace(timing, release=np.array([5, 0, 0, 50]),
                                 due=np.array([100, 40, 100, 50]))
     assert _dated_share(dated) == 2 / 3
+
+
+def test_a_predecessor_changes_option_to_leave_its_successor_room() -> None:
+    # A (20 h on pool 1, its cheapest option; or 5 h at once on an unlimited offer for
+    # twice the price) comes before B (15 h on pool 0, or 5 h on an unlimited offer at
+    # 10 × the price), and both end by 30 h. With A on its cheapest option B only fits on
+    # the dear offer (1,100 in all); the search draws pool 0 for B and must let A, its
+    # neighbour, change option too: A fast, B on the pool, 300.
+    base, timing = _pool([1, 1], use_now=[1, 1], cap=1, horizon=30, hours=[20, 15],
+                         to_end=[False, False], pools=2)
+    problem = Problem(**{
+        **base.__dict__, "stage_ptr": np.array([0, 2, 4]),
+        "opt_cost": np.array([100, 200, 100, 1000]), "opt_obj": np.array([100, 200, 100, 1000]),
+        "opt_compute": np.array([100, 200, 100, 1000]), "opt_ub": np.ones(4, dtype=np.int64),
+        "opt_site": np.zeros(4, dtype=np.int64), "opt_moved": np.zeros(4, dtype=bool),
+        "use_opt": np.array([0, 2]), "use_res": np.array([1, 0]),
+        "use_amt": np.array([20_000, 15_000])})
+    timing = Timing(**{**timing.__dict__, "opt_hours": np.array([20, 5, 15, 5]),
+                       "precedence": (Precedence(0, 1),)})
+    x, start = np.array([1, 0, 0, 1]), np.array([0, 20])
+    assert not schedule_violations(problem, timing, x, start)
+    better = improve(problem, timing, x, start, OPTIONS, QUICK)
+    assert better.x.tolist() == [0, 1, 1, 0] and better.value == 300
+    assert better.start[0] == 0 and 5 <= better.start[1] <= 15  # A first, B by 30 h
+    assert not schedule_violations(problem, timing, better.x, better.start)
+    assert not violations(problem, better.x)

@@ -13,14 +13,18 @@ with the exact model of :mod:`planner.solvers.schedule_cpsat` on a restriction:
   the stages that have a cheaper option on it (any option, for a late stage);
 * **movers** — the stages with regret that have an option on the pools (the most to
   gain first, at most :attr:`LnsSettings.max_free`), and the stages that hold the pools
-  now: each keeps its options now, its options that use only the drawn pools, and its
-  cheapest option that uses no limited pool (so a holder can make room);
+  now, and their neighbours (precedence, egress, co-location): each keeps its options
+  now, its options that use only the drawn pools, and its cheapest option that uses no
+  limited pool (so a holder can make room, and a predecessor can leave its successor a
+  wider window: timed m, 120 s, 7.3 % and 7.5 % above the bound against 7.9 % and 8.2 %
+  with the neighbours' options fixed, the same hour);
 * **in a window** — where stages have windows of their own, up to half of the
   neighbourhoods narrow the movers to a time window
   around where the first of them may run: the holders running in it now and the stages
   that may run in it (a pool over a quarter holds a hundred stages; fewer free ones let
   CP-SAT prove more sub-problems in their time);
-* **shifters** — the movers' precedence neighbours: options fixed, start free;
+* **shifters** — the movers' neighbours that are not movers themselves (the neighbours'
+  neighbours): options fixed, start free;
 * every other stage keeps its options *and* its start.
 
 The sub-model holds only the stages that may change and their neighbours (precedence,
@@ -266,6 +270,8 @@ def neighbourhood(problem: Problem, timing: Timing, index: _Index, inc: Incumben
     full = wants.size > size
     wants = wants[:size]
     movers = np.union1d(holders, wants)
+    near = {q for s in movers.tolist() for q in index.neighbours.get(s, ())}
+    movers = np.union1d(movers, np.fromiter(near, dtype=np.int64, count=len(near)))
     if blocked is not None:
         movers = movers[~blocked[movers]]
         if movers.size == 0:
