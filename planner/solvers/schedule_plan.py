@@ -63,11 +63,13 @@ placement with headroom and the search (4.6 % above the bound in the end against
 with 0.25, dual ascent has too little (bound $49.7 M against $50.5 M: 6.1 %). The same
 hour with 0.35 against 0.6: hard s 1.48 % against 1.85 %, hard m 0.86 % against 1.10 %,
 realistic l 0.71 % against 1.10 %, timed m 9.03 % (9.08 % in the last table)."""
-PLACEMENT_GAP = 0.003
+PLACEMENT_GAP = 0.006
 """The placement stops improving within this gap of its bound: scheduling moves stages
 anyway, and the search on the exact model does more with the time (hard m, 60 s: the
 placement at 0.1 % and 2.96 % above the bound in the end; at 0.25 % with half the time
-and 2.1–2.4 %)."""
+and 2.1–2.4 %. Later, with 0.3 %: 0.79–0.93 % in the end, the LP's rounding and 4–7 s of
+the placement's own search for each of the two placements; with 0.6 %, where rounding the
+LP ends it, 0.58 % and 0.65 %, and 0.66–0.67 % with 1 %)."""
 RESCHEDULE_MAX_STAGES = 1_000
 """CP-SAT per component cuts late penalties only in components up to this many stages (at
 timed m, all 51 late stages are in one component of 4,170 stages: a single worker found
