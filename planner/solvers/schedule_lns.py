@@ -16,8 +16,8 @@ with the exact model of :mod:`planner.solvers.schedule_cpsat` on a restriction:
   now, and their neighbours (precedence, egress, co-location): each keeps its options
   now, its options that use only the drawn pools, and its cheapest option that uses no
   limited pool (so a holder can make room, and a predecessor can leave its successor a
-  wider window: timed m, 120 s, 7.3 % and 7.5 % above the bound against 7.9 % and 8.2 %
-  with the neighbours' options fixed, the same hour);
+  wider window: timed m, 120 s, four pairs of runs side by side, 7.3–8.0 % above the
+  bound against 7.9–9.1 % with the neighbours' options fixed);
 * **in a window** — where stages have windows of their own, up to half of the
   neighbourhoods narrow the movers to a time window
   around where the first of them may run: the holders running in it now and the stages
@@ -204,12 +204,13 @@ class Hood:
 class _Scores:
     """What a plan offers the neighbourhoods (computed once per plan): each stage's
     regret, the usage rows' stages, the rows of a cheaper option (or of a late stage),
-    and each pool's weight."""
+    each pool's weight, and which stages are placed."""
 
     gain: np.ndarray
     rows_st: IntArray
     better: np.ndarray
     weight: np.ndarray
+    placed: np.ndarray
 
 
 def _scores(problem: Problem, timing: Timing, index: _Index, inc: Incumbent) -> _Scores:
@@ -227,7 +228,8 @@ def _scores(problem: Problem, timing: Timing, index: _Index, inc: Incumbent) -> 
     weight = np.bincount(index.rows_res[better], weights=gain[rows_st[better]],
                          minlength=index.n_pools)
     weight[-1] *= UNLIMITED_WEIGHT
-    return _Scores(gain, rows_st, better, weight)
+    placed = np.bincount(index.st, weights=x, minlength=problem.n_stages) > 0
+    return _Scores(gain, rows_st, better, weight, placed)
 
 
 def neighbourhood(problem: Problem, timing: Timing, index: _Index, inc: Incumbent,
@@ -270,8 +272,9 @@ def neighbourhood(problem: Problem, timing: Timing, index: _Index, inc: Incumben
     full = wants.size > size
     wants = wants[:size]
     movers = np.union1d(holders, wants)
-    near = {q for s in movers.tolist() for q in index.neighbours.get(s, ())}
-    movers = np.union1d(movers, np.fromiter(near, dtype=np.int64, count=len(near)))
+    near = np.fromiter({q for s in movers.tolist() for q in index.neighbours.get(s, ())},
+                       dtype=np.int64)
+    movers = np.union1d(movers, near[inc.scores.placed[near]])  # funding may leave some out
     if blocked is not None:
         movers = movers[~blocked[movers]]
         if movers.size == 0:
