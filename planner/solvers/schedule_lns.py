@@ -272,8 +272,7 @@ def neighbourhood(problem: Problem, timing: Timing, index: _Index, inc: Incumben
     full = wants.size > size
     wants = wants[:size]
     movers = np.union1d(holders, wants)
-    near = np.fromiter({q for s in movers.tolist() for q in index.neighbours.get(s, ())},
-                       dtype=np.int64)
+    near = index.pair_b[np.isin(index.pair_a, movers)]
     movers = np.union1d(movers, near[inc.scores.placed[near]])  # funding may leave some out
     if blocked is not None:
         movers = movers[~blocked[movers]]
