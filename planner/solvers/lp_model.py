@@ -165,8 +165,9 @@ def solve_lp(problem: Problem, time_limit_s: float,
     """The LP of the module docstring with GLOP (OR-Tools' simplex, :data:`GLOP_PARAMETERS`;
     its primal simplex was faster than HiGHS through scipy on the benchmark: 0.1 s vs
     0.2 s at hard s, 5.8 s vs 9.0 s at hard m).
-    At the time limit GLOP's current duals still give a valid bound (:func:`dual_bound`);
-    the primal values are then only a guide. ``bound`` is None when GLOP gives nothing.
+    When GLOP answers at its time limit, its current duals still give a valid bound
+    (:func:`dual_bound`) and the primal values are only a guide; the dual simplex
+    interrupted mostly answers nothing (hard l at 60 s), and ``bound`` is then None.
     ``started`` hears the solver just before it solves (to interrupt it)."""
     import ortools.linear_solver.python.model_builder_helper as mbh
 
