@@ -94,6 +94,13 @@ def test_the_pipeline_order_is_the_default_precedence(tmp_path: Path) -> None:
                             "period_hours": 730}, "settings.period_hours", "not both"),
     ([_stage("training")], {"horizon": {"start": "2027-02-01", "end": "2027-01-01"}},
      "settings", "must be after its start"),
+    # a number is hours, never seconds since 1970, even out of range
+    ([_stage("training", earliest_start=-10)], HORIZON,
+     "workloads[0].stages[0].earliest_start", "at least 0 and at most 87,600 hours"),
+    ([_stage("training", deadline=99999)], HORIZON, "workloads[0].stages[0].deadline",
+     "too large"),
+    ([_stage("training", deadline=float("nan"))], HORIZON, "workloads[0].stages[0].deadline",
+     "not a finite number"),
 ])
 def test_calendar_mistakes_name_their_path(tmp_path: Path, stages: list[dict[str, Any]],
                                            settings: dict[str, Any], where: str,

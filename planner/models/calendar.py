@@ -17,18 +17,20 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 from planner.models import limits as lim
 from planner.models.limits import Range
 
-HoursFromStart = Annotated[Decimal, Range(0, lim.MAX_PERIOD_HOURS, "hours")]
+HOURS = Range(0, lim.MAX_PERIOD_HOURS, "hours from the horizon start")
+HoursFromStart = Annotated[Decimal, HOURS]
 
 
 def _numbers_are_hours(value: Any) -> Any:
-    """A number (or a string of one) is hours, never seconds since 1970."""
+    """A number (or a string of one) is hours, never seconds since 1970: one out of range
+    is rejected here, before the union could read it as a date-time."""
     if isinstance(value, bool):
         return value
     if isinstance(value, int | float | Decimal):
-        return Decimal(str(value))
+        return HOURS.check(Decimal(str(value)))
     if isinstance(value, str):
         try:
-            return Decimal(value)
+            return HOURS.check(Decimal(value))
         except InvalidOperation:
             return value
     return value
