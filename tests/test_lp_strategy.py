@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-import pytest
 from bruteforce import brute_force, feasible, problems
 from builders import solve
 from hypothesis import given, settings
@@ -26,13 +25,13 @@ from test_bruteforce import portfolios
 from planner.errors import InputError
 from planner.models.problem import Problem
 from planner.models.status import SolveStatus
-from planner.solvers import AUTO_EXACT_OPTIONS, BACKENDS, choose_backend, get_backend, lp_strategy
+from planner.solvers import AUTO_EXACT_OPTIONS, BACKENDS, choose_backend, get_backend
 from planner.solvers.base import Deadline, SolveOptions
 from planner.solvers.capabilities import Feature
 from planner.solvers.feasibility import violations
 from planner.solvers.greedy import GreedyBackend
 from planner.solvers.lp_dual import applies, dual_ascent
-from planner.solvers.lp_model import BackgroundSimplex, LpResult, dual_bound, lp_rows, solve_lp
+from planner.solvers.lp_model import dual_bound, lp_rows, solve_lp
 from planner.solvers.lp_round import lp_fill, repair
 from planner.solvers.lp_strategy import LpBackend, LpConfig
 
@@ -82,66 +81,6 @@ def test_lp_lns_then_exact_path_never_wrong(problem: Problem) -> None:
 def test_lp_dual_ascent_path_never_wrong(problem: Problem) -> None:
     """The path of large problems: no simplex, the bound by dual ascent (when it applies)."""
     _check(problem, LpConfig(exact_options=0, lp_max_options=0), 1.0)
-
-
-class _SlowSimplex:
-    """A simplex that never finishes before the caller stops it; stopped, it answers what
-    GLOP interrupted would: duals of the real LP (a valid bound) and no optimal status, or
-    nothing at all."""
-
-    def __init__(self, problem: Problem, _limit: float) -> None:
-        self.problem = problem
-
-    def done(self) -> bool:
-        return False
-
-    def stop(self) -> LpResult:
-        lp = solve_lp(self.problem, 5.0)
-        if self.problem.n_stages % 2:
-            return dataclasses.replace(lp, bound=None, status="time limit")
-        return dataclasses.replace(lp, status="time limit")
-
-
-class _FailedSimplex(_SlowSimplex):
-    """A simplex that returned at once without an optimum."""
-
-    def done(self) -> bool:
-        return True
-
-
-@settings(max_examples=40, deadline=None, derandomize=True)
-@given(problems(max_stages=6, max_options=3), st.sampled_from([_SlowSimplex, _FailedSimplex]))
-def test_lp_large_path_when_the_simplex_is_slower_never_wrong(problem: Problem,
-                                                              simplex: type) -> None:
-    """Large problems: the simplex runs beside dual ascent; when it has not finished (or
-    ended without an optimum), the ascent and the polish guide the plan, and the better of
-    the valid bounds stays."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(lp_strategy, "BackgroundSimplex", simplex)
-        _check(problem, LpConfig(exact_options=0, lp_max_options=0), 1.0)
-
-
-@settings(max_examples=60, deadline=None, derandomize=True)
-@given(problems())
-def test_background_simplex_stopped_gives_a_valid_bound(problem: Problem) -> None:
-    """Stopped at once (before GLOP starts, or interrupting it) or finished, the
-    background simplex's bound is at most the optimum; finished, it is the LP's."""
-    expected = brute_force(problem)
-    got = BackgroundSimplex(problem, 5.0).stop()
-    if expected is not None and got.bound is not None:
-        assert got.bound <= expected
-    if got.status == "optimal":
-        assert got.bound == solve_lp(problem, 5.0).bound
-
-
-def test_background_simplex_finishes_like_the_simplex() -> None:
-    problem = _tiny_capacity_problem()
-    simplex = BackgroundSimplex(problem, 5.0)
-    while not simplex.done():
-        pass
-    got, direct = simplex.stop(), solve_lp(problem, 5.0)
-    assert got.status == direct.status == "optimal"
-    assert got.bound == direct.bound and np.allclose(got.x, direct.x)
 
 
 @settings(max_examples=40, deadline=None, derandomize=True)

@@ -39,11 +39,8 @@ the float sum is rounded down with a margin (:func:`~planner.solvers.bound.safe_
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -160,15 +157,13 @@ def dual_bound(problem: Problem, rows: LpRows, lam: FloatArray,
     return safe_floor(value), reduced
 
 
-def solve_lp(problem: Problem, time_limit_s: float,
-             started: Callable[[Any], None] | None = None) -> LpResult:
+def solve_lp(problem: Problem, time_limit_s: float) -> LpResult:
     """The LP of the module docstring with GLOP (OR-Tools' simplex, :data:`GLOP_PARAMETERS`;
     its primal simplex was faster than HiGHS through scipy on the benchmark: 0.1 s vs
     0.2 s at hard s, 5.8 s vs 9.0 s at hard m).
     When GLOP answers at its time limit, its current duals still give a valid bound
     (:func:`dual_bound`) and the primal values are only a guide; the dual simplex
-    interrupted mostly answers nothing (hard l at 60 s), and ``bound`` is then None.
-    ``started`` hears the solver just before it solves (to interrupt it)."""
+    interrupted mostly answers nothing (hard l at 60 s), and ``bound`` is then None."""
     import ortools.linear_solver.python.model_builder_helper as mbh
 
     start = time.perf_counter()
@@ -190,8 +185,6 @@ def solve_lp(problem: Problem, time_limit_s: float,
     solver = mbh.ModelSolverHelper("GLOP")
     solver.set_time_limit_in_seconds(float(time_limit_s))
     solver.set_solver_specific_parameters(GLOP_PARAMETERS)
-    if started is not None:
-        started(solver)
     solver.solve(model)
     status = solver.status()
     if not solver.has_response() or status not in (mbh.SolveStatus.OPTIMAL,
@@ -206,48 +199,3 @@ def solve_lp(problem: Problem, time_limit_s: float,
     return LpResult(x, lam[: rows.n_capacity], reduced, bound, float(solver.objective_value()),
                     time.perf_counter() - start,
                     "optimal" if status == mbh.SolveStatus.OPTIMAL else "time limit")
-
-
-class BackgroundSimplex:
-    """:func:`solve_lp` in a thread (GLOP releases the GIL, so it runs beside numpy work
-    on the other core): for LPs the simplex may or may not finish in the time, while the
-    caller approaches the same bound another way (:mod:`planner.solvers.lp_dual`)."""
-
-    def __init__(self, problem: Problem, time_limit_s: float) -> None:
-        self._lock = threading.Lock()
-        self._solver: Any = None
-        self._stopped = False
-        self._result: LpResult | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(problem, time_limit_s),
-                                        name="planner-simplex", daemon=True)
-        self._thread.start()
-
-    def _run(self, problem: Problem, time_limit_s: float) -> None:
-        try:
-            self._result = solve_lp(problem, time_limit_s, self._started)
-        except BaseException as error:  # raised again in the caller's thread by stop()
-            self._error = error
-
-    def _started(self, solver: Any) -> None:
-        with self._lock:
-            self._solver = solver
-            if self._stopped:  # stopped before GLOP began: give it no time
-                solver.set_time_limit_in_seconds(0.0)
-
-    def done(self) -> bool:
-        """Whether GLOP has returned."""
-        return not self._thread.is_alive()
-
-    def stop(self) -> LpResult:
-        """Interrupt GLOP if it still runs; its result (an interrupted simplex's duals
-        still give a valid, weaker bound)."""
-        with self._lock:
-            self._stopped = True
-            if self._solver is not None:
-                self._solver.interrupt_solve()
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        assert self._result is not None
-        return self._result
