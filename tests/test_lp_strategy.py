@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pytest
 from bruteforce import brute_force, feasible, problems
 from builders import solve
 from hypothesis import given, settings
@@ -138,6 +139,46 @@ def test_dual_ascent_counts_options_on_several_resources() -> None:
     assert applies(problem) and brute_force(problem) == 400
     dual = dual_ascent(problem, Deadline.after(2.0))
     assert dual.bound is not None and 396 <= dual.bound <= 400
+
+
+def _scaled_rows_problem(seed: int) -> Problem:
+    """300 stages × 8 options on 16 rows, half of them in units ten million times smaller
+    (a GPU count beside the node-hours of an energy cut): every cheap option uses one row
+    of each kind."""
+    rng = np.random.default_rng(seed)
+    n_s, k, n_r = 300, 8, 16
+    n = n_s * k
+    cost = rng.integers(1_000, 5_000, n)
+    gpu_row = rng.integers(0, n_r // 2, n)
+    hour_row = rng.integers(n_r // 2, n_r, n)
+    gpus = rng.integers(1, 9, n)
+    hours = rng.integers(1, 9, n) * 10_000_000
+    cheap = cost < 3_000  # the cheap options compete for the rows
+    use_opt = np.r_[np.flatnonzero(cheap), np.flatnonzero(cheap)]
+    use_res = np.r_[gpu_row[cheap], hour_row[cheap]]
+    use_amt = np.r_[gpus[cheap], hours[cheap]]
+    cap = np.r_[np.full(n_r // 2, 60), np.full(n_r // 2, 60 * 10_000_000)]
+    return Problem(
+        n_stages=n_s, stage_ptr=np.arange(0, n + 1, k), units=np.ones(n_s, dtype=np.int64),
+        opt_cost=cost, opt_obj=cost, opt_compute=cost, opt_ub=np.ones(n, dtype=np.int64),
+        opt_site=np.zeros(n, dtype=np.int64), opt_moved=np.zeros(n, dtype=bool),
+        use_opt=use_opt, use_res=use_res, use_amt=use_amt, res_cap=cap,
+        res_names=tuple(f"r{r}" for r in range(n_r)), site_names=("s",),
+        site_provider=("aws",), site_cloud=(True,),
+        stage_keys=tuple(f"w/{i}" for i in range(n_s)))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_dual_ascent_reaches_the_lp_on_rows_of_very_different_scales(seed: int) -> None:
+    """The ascent runs on multipliers in units of each row's capacity: on the raw ones it
+    stalled 0.6–0.9 % below the LP on the benchmark's rows (1,000 to 4.7e8), and 0.2–1.5 %
+    below it here."""
+    problem = _scaled_rows_problem(seed)
+    lp = solve_lp(problem, 10.0)
+    assert lp.status == "optimal" and lp.bound is not None
+    dual = dual_ascent(problem, Deadline.after(20.0))
+    assert dual.bound is not None and dual.bound <= lp.bound
+    assert dual.bound >= lp.value - 1e-4 * abs(lp.value), (dual.bound, lp.value)
 
 
 @settings(max_examples=100, deadline=None, derandomize=True)
