@@ -94,9 +94,13 @@ their next option; the second chooses by cost which stages leave. Scheduled and
 repaired, before the search: hard m (20 s per placement) 3.4 % above the bound against
 0.8 %; hard s (10 s) 4.4 % against 3.0 %; timed m 26.2 % against 25.4 %; hard l (40 s
 each, cold) 10.3 % against 4.9 % (0.97: 2.6 % at hard m; 0.90: like 0.94)."""
-HEADROOM_SHARE = 0.5
-"""Share of the time left for the placement with :data:`HEADROOM` (hard l: 6.4–6.7 %
-above the bound with 24–35 s for it, 10.1 % with 18 s)."""
+HEADROOM_SHARE = 0.3
+"""Share of the time left for the placement with :data:`HEADROOM`. With dual ascent scaled
+by capacity (warm from the first placement's multipliers, it converges in seconds) 0.3
+leaves the search on the exact model ~30 s instead of ~20 s at hard l: 2.18 % and 2.30 %
+above the bound against 2.40 % and 2.46 % with 0.5 (0.2: 2.24 %); hard m 0.81 % both
+times against 0.79 % and 0.80 %; timed m 8.06 % against 8.53 %. (With the ascent
+unscaled, hard l needed the time: 6.4–6.7 % with 24–35 s for it, 10.1 % with 18 s.)"""
 HEADROOM_TIME = 2.0
 """The placement with :data:`HEADROOM` gets at most this many times the seconds the first
 placement took (timed l: given half the time left, it took the search's time, and the plan
