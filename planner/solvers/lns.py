@@ -6,8 +6,10 @@ r"""Strategy backend for large portfolios (``lns``): reduce, split, bound, repai
    :class:`~planner.solvers.reductions.Split`, exact: plans put side by side, bounds
    summed). Components up to ``small_options`` options are batched and solved exactly by
    CP-SAT (warm-started from greedy), in parallel on the executor (local processes or Ray).
-3. **Bound** every large component by Lagrangian relaxation of capacity, or the LP
-   (:mod:`planner.solvers.bound`); the plan's bound is the sum of component bounds
+3. **Bound** every large component by the LP (:mod:`planner.solvers.bound`) or, above
+   ``lp_max_options``, Lagrangian relaxation of capacity: smoothed dual ascent
+   (:mod:`planner.solvers.lp_dual`, one unit per stage) or subgradient ascent, refined by
+   subgradient steps from the first plan; the plan's bound is the sum of component bounds
    (CP-SAT's proven bound for batches, the Lagrangian or LP bound for large components).
 4. **Lagrangian fix-and-repair** — every stage takes its options in order of reduced cost
    c_o + Σ_r λ_r u_{o,r}; stages with the largest regret (second-best minus best reduced
@@ -54,6 +56,7 @@ from planner.solvers.decompose import binding_resources, opt_stage, option_binds
 from planner.solvers.feasibility import finish, violations
 from planner.solvers.fill import fill
 from planner.solvers.greedy import greedy_assign, greedy_start
+from planner.solvers.lp_dual import applies, dual_ascent
 from planner.solvers.neighbourhoods import Neighbourhoods, site_weights
 from planner.solvers.reductions import Dominance, Reduced, Restrict, Split
 from planner.solvers.tuning import LnsTuning
@@ -292,6 +295,11 @@ class LnsBackend:
         lag: BoundResult | None = None
         if p.n_options <= cfg.lp_max_options:
             lag = lp_relaxation(p, time_limit_s=max(cfg.min_lp_s, cfg.lp_share * (until - t0)))
+        if lag is None and applies(p):  # the LP's value by dual ascent (lp_dual)
+            left = max(0.0, cfg.lag_share * (until - time.perf_counter()))
+            dual = dual_ascent(p, Deadline.after(left))
+            lag = BoundResult(dual.bound, "lagrangian", dual.evaluations, dual.seconds,
+                              dual.lam, dual.reduced)
         if lag is None:
             lag = lagrangian_bound(p, iterations=cfg.lag_iterations // 2, time_limit_s=max(
                 0.0, cfg.lag_share * (until - time.perf_counter())))
