@@ -77,6 +77,17 @@ def _each_run_covers_its_windows(problem: Problem, timing: Timing, cut: Problem,
         use = int(timing.use_now[(problem.use_opt == o)
                                  & (problem.use_res == _pool_of(name, problem))].sum())
         assert int(cut.use_amt[k]) <= use * overlap * 1000, (name, o, t)
+    # A pool's own row tightened by the whole-horizon cut claims no more than each run holds.
+    own = {(int(o), int(r)): int(a) for o, r, a in zip(problem.use_opt, problem.use_res,
+                                                       problem.use_amt, strict=True)}
+    for o, r, amt in zip(cut.use_opt.tolist(), cut.use_res.tolist(), cut.use_amt.tolist(),
+                         strict=True):
+        if r >= len(problem.res_cap) or own[(o, r)] == amt or not x[o]:
+            continue
+        s = int(stage_of[o])
+        run = timing.horizon - int(start[s]) if timing.to_end[s] else int(timing.opt_hours[o])
+        use = int(timing.use_now[(problem.use_opt == o) & (problem.use_res == r)].sum())
+        assert amt <= use * min(run, timing.horizon) * 1000, (problem.res_names[r], o)
 
 
 def _pool_of(name: str, problem: Problem) -> int:
@@ -127,6 +138,24 @@ def test_two_runs_longer_than_half_the_horizon_on_a_pool_too_small_for_both_are_
     broken = violations(cut, np.array([1, 1]))
     assert len(broken) == 1 and "@[365,366)h" in broken[0], broken
     assert solve_schedule(problem, timing, OPTIONS).solution.status is SolveStatus.INFEASIBLE
+
+
+def test_the_whole_horizon_cut_tightens_the_pools_own_row_instead_of_copying_it() -> None:
+    # Two runs of 5.5 h on a 1-node pool over 11 h: the period's capacity (11 node-hours)
+    # holds both, but a schedule runs whole hours, 6 + 6 > 11. The whole-horizon cut says
+    # so in the pool's own row (amounts no smaller, capacity no larger than the period's)
+    # rather than in a copy of every row of the pool.
+    problem, timing = _pool([1, 1], use_now=[1, 1], cap=1, horizon=11, hours=[6, 6],
+                            to_end=[False, False])
+    problem = dataclasses.replace(problem, use_amt=np.array([5500, 5500]))
+    assert not violations(problem, np.array([1, 1]))
+    cut = with_time_cuts(problem, timing)
+    assert not any(name.endswith("@[0,11)h") for name in cut.res_names), cut.res_names
+    assert cut.use_amt[cut.use_res == 0].tolist() == [6000, 6000]
+    assert int(cut.res_cap[0]) == 11_000
+    broken = violations(cut, np.array([1, 1]))
+    assert "capacity:offer:onprem:dc/pool0: uses 12000 of 11000" in broken
+    assert problem.use_amt.tolist() == [5500, 5500], "the problem itself is unchanged"
 
 
 def test_headroom_shrinks_the_pools_and_their_windows_and_nothing_else() -> None:

@@ -167,6 +167,16 @@ def _redundant(stage: IntArray, most: IntArray, cap: int) -> bool:
     return sum(per_stage.values()) <= cap
 
 
+def _stronger(need: IntArray, cap: int, mine: IntArray, on: np.ndarray, rows_of_r: int,
+              amt: IntArray, res_cap: int) -> bool:
+    """Whether the whole-horizon cut of a pool implies the pool's own row (capacity per
+    period): it covers every row of the pool (``mine`` are all ``rows_of_r`` of them), with
+    amounts no smaller and a capacity no larger. Then it replaces that row instead of
+    copying the pool's rows (a third of the rows at hard l: 7.0 M against 4.5 M)."""
+    return bool(on.all()) and mine.size == rows_of_r and cap * MILLI <= res_cap \
+        and bool((need * MILLI >= amt[mine]).all())
+
+
 def _capacity(timing: Timing, r: int, a: int, b: int) -> int:
     down = sum(o.amount * max(0, min(o.end, b) - max(o.start, a))
                for o in timing.outages if o.res == r)
@@ -236,9 +246,11 @@ def with_time_cuts(problem: Problem, timing: Timing,
     to_end_o = timing.to_end[stage]
     h = timing.horizon
     keep = timing.use_now > 0
-    rows_opt, rows_res, rows_amt = [problem.use_opt], [problem.use_res], [problem.use_amt]
-    caps, names = [problem.res_cap], list(problem.res_names)
+    amt0, cap0 = problem.use_amt.copy(), problem.res_cap.copy()
+    rows_opt, rows_res, rows_amt = [problem.use_opt], [problem.use_res], [amt0]
+    caps, names = [cap0], list(problem.res_names)
     n_res = len(problem.res_cap)
+    per_res = np.bincount(problem.use_res, minlength=n_res)
     rows = np.flatnonzero(keep)
     rows = rows[np.argsort(problem.use_res[rows], kind="stable")]  # grouped by resource
     cuts = np.searchsorted(problem.use_res[rows], np.arange(n_res + 1))
@@ -254,6 +266,9 @@ def with_time_cuts(problem: Problem, timing: Timing,
             on = need > 0
             cap = max(0, _capacity(timing, r, a, b))
             if not on.any() or _redundant(stage[opts], need * units, cap):
+                continue
+            if (a, b) == (0, h) and _stronger(need, cap, mine, on, per_res[r], amt0, cap0[r]):
+                amt0[mine], cap0[r] = need * MILLI, cap * MILLI  # the pool's own row, tighter
                 continue
             rows_opt.append(opts[on])
             rows_res.append(np.full(int(on.sum()), n_res, dtype=np.int64))
