@@ -26,7 +26,13 @@ from test_bruteforce import portfolios
 from planner.errors import InputError
 from planner.models.problem import Problem
 from planner.models.status import SolveStatus
-from planner.solvers import AUTO_EXACT_OPTIONS, BACKENDS, choose_backend, get_backend
+from planner.solvers import (
+    AUTO_EXACT_OPTIONS,
+    BACKENDS,
+    choose_backend,
+    get_backend,
+    lp_strategy,
+)
 from planner.solvers.base import Deadline, SolveOptions
 from planner.solvers.capabilities import Feature
 from planner.solvers.feasibility import violations
@@ -179,6 +185,34 @@ def test_dual_ascent_reaches_the_lp_on_rows_of_very_different_scales(seed: int) 
     dual = dual_ascent(problem, Deadline.after(20.0))
     assert dual.bound is not None and dual.bound <= lp.bound
     assert dual.bound >= lp.value - 1e-4 * abs(lp.value), (dual.bound, lp.value)
+
+
+def test_the_strategy_also_rounds_from_the_ascents_earlier_multipliers(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Near the LP's optimum many options tie on reduced cost and the fill's order decides
+    among them: at hard l the first temperature's multipliers rounded to 1.6 % above the
+    LP where the final ones, with a higher bound, rounded to 2.9-5.6 %. The ascent keeps
+    the reduced costs it had when each temperature ended, and the strategy rounds from
+    them too, keeping the cheapest plan that breaks no rule."""
+    problem = _scaled_rows_problem(0)
+    dual = dual_ascent(problem, Deadline.after(10.0))
+    assert dual.earlier, "the ascent went past its first temperature"
+    for rc in dual.earlier:  # reduced costs at multipliers λ ≥ 0: never below the cost
+        assert rc.shape == (problem.n_options,) and (rc >= problem.opt_obj - 1e-6).all()
+    seen: list[np.ndarray] = []
+    real = lp_strategy.lp_fill
+
+    def spy(p: Problem, x: np.ndarray, rc: np.ndarray, fractional_first: bool = True
+            ) -> np.ndarray | None:
+        seen.append(rc)
+        return real(p, x, rc, fractional_first)
+
+    monkeypatch.setattr(lp_strategy, "lp_fill", spy)
+    config = LpConfig(exact_options=0, lp_max_options=0)
+    sol = LpBackend(config).solve(problem, SolveOptions(time_limit_s=8.0, workers=1))
+    assert sol.objective is not None and not violations(problem, sol.x)
+    distinct = {rc.tobytes() for rc in seen}
+    assert len(distinct) >= 2, "the final reduced costs and at least one earlier set"
 
 
 @settings(max_examples=100, deadline=None, derandomize=True)

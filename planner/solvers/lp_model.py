@@ -87,6 +87,8 @@ class LpResult:
     value: float
     seconds: float
     status: str
+    guides: tuple[FloatArray, ...] = ()
+    """Other reduced costs to round from (dual ascent's earlier multipliers)."""
 
 
 def unsolved(problem: Problem, status: str = "not solved") -> LpResult:
