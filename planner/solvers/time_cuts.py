@@ -27,7 +27,8 @@ windows ``[a, h)`` and ``[0, b)`` at a few points per pool (the latest starts an
 earliest ends of its options; the last hour catches every inference stage at once; one
 hour where the runs' compulsory parts meet catches runs longer than half their window),
 the whole horizon in whole hours (the period's capacity counts exact hours, a schedule
-whole ones) and each outage; windows that no placement can overfill are left out. Two
+whole ones; where that cut implies the pool's own row, it tightens that row instead of
+being added beside it) and each outage; windows that no placement can overfill are left out. Two
 more kinds of rows use the same machinery: per precedence path of batch stages, their
 mean run hours fit between the first one's earliest start and the last one's latest end
 (a pipeline on options too slow for its deadline), and a resource of capacity 0 holds
