@@ -429,3 +429,33 @@ def test_each_component_keeps_the_schedule_that_is_less_late() -> None:
     got = _less_late(problem, timing, x, start, subs)
     assert got.tolist() == [0, 10]
     assert not schedule_violations(problem, timing, x, got)
+
+
+def test_the_regret_rule_keeps_on_the_pool_the_stage_that_costs_most_to_move() -> None:
+    # One node over 10 h; two 6 h jobs, each with the node (100) or the cloud. A is due at
+    # 6 h and moves for 10 more, B is due at 10 h and moves for 900 more. By deadline A
+    # takes the node first and B, stuck, goes to the cloud; under the regret rule B runs
+    # first and A, the cheap mover, goes. The repair keeps the cheaper answer.
+    problem = Problem(
+        n_stages=2, stage_ptr=np.array([0, 2, 4]), units=np.ones(2, dtype=np.int64),
+        opt_cost=np.array([100, 110, 100, 1000]), opt_obj=np.array([100, 110, 100, 1000]),
+        opt_compute=np.array([100, 110, 100, 1000]), opt_ub=np.ones(4, dtype=np.int64),
+        opt_site=np.array([0, 1, 0, 1]), opt_moved=np.zeros(4, dtype=bool),
+        use_opt=np.array([0, 2]), use_res=np.array([0, 0]), use_amt=np.array([6000, 6000]),
+        res_cap=np.array([10_000]), res_names=("offer:onprem:dc/pool0",),
+        site_names=("onprem:dc", "aws:us-east-1"), site_provider=("onprem", "aws"),
+        site_cloud=(False, True), stage_keys=("w/a", "w/b"))
+    timing = Timing(horizon=10, opt_hours=np.full(4, 6), release=np.zeros(2, dtype=int),
+                    due=np.array([6, 10]), late_cost=np.zeros(2, dtype=int),
+                    to_end=np.zeros(2, dtype=bool), use_now=np.array([1, 1]),
+                    res_now=np.array([1]))
+    x = np.array([1, 0, 1, 0])
+    moves = _moves(problem, timing)
+    by_deadline, _ = schedule_list(problem, timing, x, moves, rule="deadline")
+    by_regret, start = schedule_list(problem, timing, x, moves, rule="regret")
+    assert np.flatnonzero(by_deadline).tolist() == [0, 3]  # B on the cloud: +900
+    assert np.flatnonzero(by_regret).tolist() == [1, 2]  # A on the cloud: +10
+    assert start[1] == 0
+    got = greedy_replace(problem, timing, x)
+    assert got is not None and np.flatnonzero(got[0]).tolist() == [1, 2]
+    assert not schedule_violations(problem, timing, got[0], got[1])
