@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from test_schedule_model import _placements, _pool, timed
 
 from planner.models.problem import IntArray, Problem
-from planner.models.timing import Precedence, Timing
+from planner.models.timing import Outage, Precedence, Timing
 from planner.solvers.base import SolveOptions, SolveStatus
 from planner.solvers.feasibility import violations
 from planner.solvers.greedy import GreedyBackend
@@ -459,3 +459,37 @@ def test_the_regret_rule_keeps_on_the_pool_the_stage_that_costs_most_to_move() -
     got = greedy_replace(problem, timing, x)
     assert got is not None and np.flatnonzero(got[0]).tolist() == [1, 2]
     assert not schedule_violations(problem, timing, got[0], got[1])
+
+
+def test_an_option_that_meets_an_outage_at_every_start_is_cut() -> None:
+    # Two nodes; one is down over [3, 5) h and one over [8, 10) h. The job holds both
+    # nodes for 4 h and starts between 2 and 7 h: each start meets one outage, though
+    # some start misses each (so no energy window sees it), and no stretch with both
+    # nodes up is 4 h long. Only its cloud option is left.
+    problem = Problem(
+        n_stages=1, stage_ptr=np.array([0, 2]), units=np.ones(1, dtype=np.int64),
+        opt_cost=np.array([100, 400]), opt_obj=np.array([100, 400]),
+        opt_compute=np.array([100, 400]), opt_ub=np.ones(2, dtype=np.int64),
+        opt_site=np.array([0, 1]), opt_moved=np.zeros(2, dtype=bool),
+        use_opt=np.array([0]), use_res=np.array([0]), use_amt=np.array([8000]),
+        res_cap=np.array([24_000]), res_names=("offer:onprem:dc/pool0",),
+        site_names=("onprem:dc", "aws:us-east-1"), site_provider=("onprem", "aws"),
+        site_cloud=(False, True), stage_keys=("w/a",))
+    outages = (Outage(0, 3, 5, 1), Outage(0, 8, 10, 1))
+    timing = Timing(horizon=12, opt_hours=np.full(2, 4), release=np.array([2]),
+                    due=np.array([11]), late_cost=np.zeros(1, dtype=int),
+                    to_end=np.zeros(1, dtype=bool), use_now=np.array([2]),
+                    res_now=np.array([2]), outages=outages)
+    assert _schedulable(problem, timing, np.array([1, 0])) is None
+    cut = with_time_cuts(problem, timing)
+    assert violations(cut, np.array([1, 0]))
+    assert not violations(cut, np.array([0, 1]))
+    assert GreedyBackend().solve(cut, OPTIONS).x.tolist() == [0, 1]
+    # With no other option the job keeps its own (the scheduler says it cannot run).
+    alone, times = _pool([1], use_now=[2], cap=2, horizon=12, hours=[4], to_end=[False],
+                         outages=outages)
+    times = dataclasses.replace(times, release=np.array([2]), due=np.array([11]))
+    assert not violations(with_time_cuts(alone, times), np.array([1]))
+    # A window that reaches a 4 h stretch with both nodes up keeps the pool.
+    roomy = dataclasses.replace(timing, outages=(Outage(0, 3, 5, 1),))
+    assert not violations(with_time_cuts(problem, roomy), np.array([1, 0]))
