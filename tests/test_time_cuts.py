@@ -354,6 +354,7 @@ def _placed_twice(monkeypatch: pytest.MonkeyPatch, second: list[int]
 
     monkeypatch.setattr(sp, "repair", repaired)
     monkeypatch.setattr(sp, "HEADROOM_MIN_OPTIONS", 0)
+    monkeypatch.setattr(sp, "CORES_SHARE", 0.0)  # no Benders cuts (tests/test_pool_cores.py)
     monkeypatch.setattr(sp, "_searched", lambda p, t, done, *a: done)
     monkeypatch.setattr(sp, "_polished", lambda p, t, done, *a: done)
     options = SolveOptions(time_limit_s=5, workers=1, deterministic=True)
