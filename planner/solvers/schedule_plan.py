@@ -125,8 +125,9 @@ START_SHARE = 0.2
 CORES_SHARE = 0.05
 """Logic-based Benders cuts (:func:`_with_cores`) when the placement took at most this
 share of the time left, in at most this share (timed m: the placement 1.3 s of 114; one
-round 3 s of cores and 1 s of LP lifts the bound by 0.56 %; hard m's placement takes
-20 s, and there the cores lift no bound: its LP moves the runs to equivalent options)."""
+round 2 s of cores and 1 s of LP lifts the bound by 0.56 %; hard s's placement takes
+8 s of 28, and there the cores lift no bound: its LP moves the runs to equivalent
+options; at timed l, 137 cores in 6 s lift none either)."""
 POLISH_MAX_OPTIONS = 50_000
 """Up to this many options, the decomposed path spends the time its search leaves in the
 exact model (started from its plan): measured at 23,775 options (timed s), where it

@@ -201,10 +201,11 @@ def _unrunnable(problem: Problem, timing: Timing, lo: IntArray, hi: IntArray,
 def _outage_bound(problem: Problem, timing: Timing, lo: IntArray, hi: IntArray,
                   length: IntArray) -> np.ndarray:
     """Per option with a hard window, whether every start in ``[lo, hi]`` runs into an
-    hour where an outage leaves one of its pools fewer units than it holds (a 2-node run
-    of 163 h that must end by a go-live 4 h after an 8-node maintenance ends: timed m has
-    2,384 such options of 181,642, timed l 18,684). A run fits where the pool keeps enough
-    units free the whole time: in one of the few stretches between outages."""
+    hour where an outage leaves one of its pools fewer units than it holds (a run whose
+    window spans a maintenance but is too short to fit before or after it: timed m has
+    2,384 such options of 181,642, timed l 18,684; an outage's energy window catches only
+    runs that overlap it at every start). A run fits where the pool keeps enough units
+    free the whole time: in one of the few stretches between outages."""
     h = timing.horizon
     dead = np.zeros(problem.n_options, dtype=np.bool_)
     stage = np.repeat(np.arange(problem.n_stages), np.diff(problem.stage_ptr))
