@@ -494,3 +494,8 @@ def test_an_option_that_meets_an_outage_at_every_start_is_cut() -> None:
     # A window that reaches a 4 h stretch with both nodes up keeps the pool.
     roomy = dataclasses.replace(timing, outages=(Outage(0, 3, 5, 1),))
     assert not violations(with_time_cuts(problem, roomy), np.array([1, 0]))
+    # A run of 0 hours holds the pool at no hour: it is never cut, even asking more nodes
+    # than the pool has (found by the property test above: 2 nodes of a 1-node pool).
+    instant = dataclasses.replace(timing, opt_hours=np.array([0, 4]), use_now=np.array([3]))
+    assert _schedulable(problem, instant, np.array([1, 0])) is not None
+    assert not violations(with_time_cuts(problem, instant), np.array([1, 0]))

@@ -205,7 +205,8 @@ def _outage_bound(problem: Problem, timing: Timing, lo: IntArray, hi: IntArray,
     window spans a maintenance but is too short to fit before or after it: timed m has
     2,384 such options of 181,642, timed l 18,684; an outage's energy window catches only
     runs that overlap it at every start). A run fits where the pool keeps enough units
-    free the whole time: in one of the few stretches between outages."""
+    free the whole time: in one of the few stretches between outages (a run of 0 hours
+    holds nothing and fits anywhere)."""
     h = timing.horizon
     dead = np.zeros(problem.n_options, dtype=np.bool_)
     stage = np.repeat(np.arange(problem.n_stages), np.diff(problem.stage_ptr))
@@ -221,7 +222,7 @@ def _outage_bound(problem: Problem, timing: Timing, lo: IntArray, hi: IntArray,
             mine = opts[(need == d) & hard[opts]]
             ends = timing.to_end[stage[mine]]
             clear = np.flatnonzero(np.diff(np.r_[False, free >= d, False].astype(np.int8)))
-            fits = np.zeros(mine.size, dtype=np.bool_)
+            fits = ~ends & (length[mine] == 0) & (lo[mine] <= hi[mine])  # holds nothing
             for a, b in zip(clear[0::2].tolist(), clear[1::2].tolist(), strict=True):
                 first = np.maximum(lo[mine], a)
                 fits |= (first <= hi[mine]) & np.where(ends, b == h, first + length[mine] <= b)
