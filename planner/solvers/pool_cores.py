@@ -36,6 +36,7 @@ from ortools.sat.python import cp_model
 from planner.models.problem import IntArray, Problem
 from planner.models.timing import Timing
 from planner.solvers.base import SolveOptions
+from planner.solvers.decompose import opt_stage
 from planner.solvers.time_cuts import start_windows
 
 CORES_PER_POOL = 8
@@ -52,7 +53,7 @@ def pool_cores(problem: Problem, timing: Timing, x: IntArray,
     h = timing.horizon
     early, late = start_windows(problem, timing)
     golive = np.where(timing.late_cost > 0, h - 1, np.minimum(timing.due, h - 1))
-    stage = np.repeat(np.arange(problem.n_stages), np.diff(problem.stage_ptr))
+    stage = opt_stage(problem)
     rows = np.flatnonzero((timing.use_now > 0) & (x[problem.use_opt] > 0))
     pools = np.unique(problem.use_res[rows]).tolist()
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from planner.models.problem import IntArray, Problem
 from planner.models.timing import Precedence, Timing, placed
+from planner.solvers.decompose import opt_stage
 
 
 def _needs(problem: Problem, timing: Timing, x: IntArray) -> dict[int, dict[int, int]]:
@@ -274,7 +275,7 @@ def _regrets(problem: Problem, timing: Timing, x: IntArray) -> IntArray:
     every option of it is on such a pool: the rule then orders it as ``wide`` does)."""
     limited = np.zeros(problem.n_options, dtype=np.bool_)
     limited[problem.use_opt[timing.use_now > 0]] = True
-    stage = np.repeat(np.arange(problem.n_stages), np.diff(problem.stage_ptr))
+    stage = opt_stage(problem)
     price = np.where(limited, np.iinfo(np.int64).max, problem.opt_obj)
     cheapest = np.full(problem.n_stages, np.iinfo(np.int64).max, dtype=np.int64)
     np.minimum.at(cheapest, stage, price)

@@ -49,6 +49,7 @@ import numpy as np
 
 from planner.models.problem import IntArray, Problem
 from planner.models.timing import Timing
+from planner.solvers.decompose import opt_stage
 
 POINTS_PER_POOL = 4
 """Windows ``[a, h)`` and ``[0, b)`` per pool (each at this many points)."""
@@ -209,7 +210,7 @@ def _outage_bound(problem: Problem, timing: Timing, lo: IntArray, hi: IntArray,
     holds nothing and fits anywhere)."""
     h = timing.horizon
     dead = np.zeros(problem.n_options, dtype=np.bool_)
-    stage = np.repeat(np.arange(problem.n_stages), np.diff(problem.stage_ptr))
+    stage = opt_stage(problem)
     hard = (timing.late_cost[stage] == 0) & (hi >= lo)
     for r in sorted({out.res for out in timing.outages}):
         free = np.full(h, int(timing.res_now[r]), dtype=np.int64)
