@@ -7,6 +7,7 @@ from fractions import Fraction
 import numpy as np
 
 from planner.compile.candidates import Candidates
+from planner.compile.exact import BoolArray
 from planner.compile.options import OptionTable
 from planner.models.portfolio import ColocationLevel
 from planner.models.problem import IntArray, PBudget, PColoc, PEdge, Problem
@@ -53,36 +54,45 @@ def with_pruned(cands: Candidates) -> tuple[OptionTable, list[int], tuple[tuple[
     return OptionTable.concat(table.book, parts), counts, tuple(tags)
 
 
-def _columns(table: OptionTable) -> tuple[list[str], IntArray,
+def _columns(table: OptionTable) -> tuple[list[str], tuple[IntArray, ...], BoolArray,
                                           tuple[IntArray, IntArray, IntArray]]:
-    """The names of the sites options use, the per-option columns of :func:`_build` and
-    the sparse capacity use (option, resource, amount), in option order."""
+    """The names of the sites options use, the per-option columns of :func:`_build`,
+    whether each option moves, and the sparse capacity use (option, resource, amount), in
+    option order. The columns are the table's own arrays where they can be (no stacked
+    copy: at hard xl's 31 M options a stack of eight columns held 2 GiB for as long as the
+    problem lived, through views into it, and the arrays took 20 s to build instead of 5)."""
     market, r, p = table.book.market, table.rows, table.prices
     site = table.site_index()
     used = np.unique(site)
     site_names = sorted(market.sites[i].id for i in used.tolist())
     index = np.full(len(market.sites), -1, dtype=np.int64)
     index[used] = [site_names.index(market.sites[i].id) for i in used.tolist()]
-    cols = np.stack([p.compute, p.egress, p.migration, p.risk, p.pref, r.ub, index[site],
-                     p.moved.astype(np.int64)])
-    res = np.stack([market.offer_res[r.offer], market.gpu_res[r.offer]], axis=1).ravel()
-    amt = np.stack([p.use_offer, p.use_gpu], axis=1).ravel()
-    opt = np.repeat(np.arange(len(table), dtype=np.int64), 2)
-    has = res >= 0
-    return site_names, cols, (opt[has], res[has], amt[has])
+    cols = (p.compute, p.egress, p.migration, p.risk, p.pref, r.ub, index[site])
+    res_offer, res_gpu = market.offer_res[r.offer], market.gpu_res[r.offer]
+    has_offer, has_gpu = res_offer >= 0, res_gpu >= 0
+    per_option = has_offer.astype(np.int64) + has_gpu
+    first = np.cumsum(per_option) - per_option  # each option's first usage row
+    total = int(per_option.sum())
+    opt = np.repeat(np.arange(len(table), dtype=np.int64), per_option)
+    res, amt = np.empty(total, dtype=np.int64), np.empty(total, dtype=np.int64)
+    at = first[has_offer]
+    res[at], amt[at] = res_offer[has_offer], p.use_offer[has_offer]
+    at = first[has_gpu] + has_offer[has_gpu]
+    res[at], amt[at] = res_gpu[has_gpu], p.use_gpu[has_gpu]
+    return site_names, cols, p.moved, (opt, res, amt)
 
 
 def _build(cands: Candidates, world: World, counts: list[int], site_names: list[str],
-           cols: IntArray, uses: tuple[IntArray, IntArray, IntArray],
+           cols: tuple[IntArray, ...], moved: BoolArray,
+           uses: tuple[IntArray, IntArray, IntArray],
            groups: tuple[tuple[str, ...], ...] | None) -> Problem:
     """The Problem from per-option columns (compute, egress, migration, risk, preference,
-    max units, site index, moved) and the sparse usage (option, resource, amount)."""
+    max units, site index), whether it moves and the sparse usage (option, resource, amount)."""
     n_stages = len(counts)
     ptr = np.zeros(n_stages + 1, dtype=np.int64)
     ptr[1:] = np.cumsum(counts)
     res_names = tuple(sorted(cands.capacities))
-    compute, egress, migration, risk, pref, max_units, opt_site, moved_int = cols
-    moved = moved_int.astype(np.bool_)
+    compute, egress, migration, risk, pref, max_units, opt_site = cols
     opt_cost = compute + egress + migration
     stage_of = np.repeat(np.arange(n_stages, dtype=np.int64), counts)
     country = {s: world.sites[s].country for s in site_names}
