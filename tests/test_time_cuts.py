@@ -18,6 +18,7 @@ from planner.models.timing import Outage, Precedence, Timing
 from planner.solvers.base import SolveOptions, SolveStatus
 from planner.solvers.feasibility import violations
 from planner.solvers.greedy import GreedyBackend
+from planner.solvers.options import Deadline
 from planner.solvers.schedule_check import schedule_violations
 from planner.solvers.schedule_cpsat import Scheduled, solve_schedule
 from planner.solvers.schedule_reinsert import reinsert
@@ -257,6 +258,16 @@ def test_reinsertion_moves_a_stage_back_to_the_cheap_pool_once_it_is_free() -> N
     assert moved == 1 and x2.tolist() == [1, 1, 0]
     assert start2.tolist() == [0, 10]
     assert not schedule_violations(problem, timing, x2, start2)
+
+
+def test_reinsertion_past_its_deadline_leaves_the_schedule_as_it_is() -> None:
+    # The same schedule, but the time is up: nothing moves (setting up a pass is itself
+    # seconds at 200 k stages), and the answer is still the valid schedule given.
+    problem, timing = _two_jobs()
+    x, start = np.array([1, 0, 1]), np.array([0, 0])
+    late = SolveOptions(time_limit_s=0.0, deadline=Deadline.after(0.0))
+    x2, start2, moved = reinsert(problem, timing, x, start, _moves(problem, timing), late)
+    assert moved == 0 and x2.tolist() == [1, 0, 1] and start2.tolist() == [0, 0]
 
 
 def test_a_stage_that_would_be_late_moves_when_that_costs_less_than_the_late_hours() -> None:

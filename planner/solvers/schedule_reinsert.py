@@ -47,8 +47,12 @@ def _neighbours(timing: Timing) -> tuple[dict[int, list[tuple[int, int]]],
 
 def reinsert(problem: Problem, timing: Timing, x: IntArray, start: IntArray, moves: Moves,
              options: SolveOptions | None = None) -> tuple[IntArray, IntArray, int]:
-    """(x, starts, stages moved): the module docstring's passes over a valid schedule."""
+    """(x, starts, stages moved): the module docstring's passes over a valid schedule;
+    none once the deadline has passed (setting up a pass is itself seconds at 200 k
+    stages)."""
     x, start = x.copy(), start.copy()
+    if _expired(options):
+        return x, start, 0
     h = timing.horizon
     free = _free(timing)
     needs = _needs(problem, timing, x)
@@ -70,8 +74,7 @@ def reinsert(problem: Problem, timing: Timing, x: IntArray, start: IntArray, mov
         order = sorted((s for s in stages if gain(s) > 0), key=lambda s: (-gain(s), s))
         improved = False
         for s in order:
-            if options is not None and options.deadline is not None \
-                    and options.deadline.expired():
+            if _expired(options):
                 return x, start, len(moved)
             lower = max([int(timing.release[s])]
                         + [end[b] + lag for b, lag in preds.get(s, []) if b in end])
@@ -105,6 +108,11 @@ def reinsert(problem: Problem, timing: Timing, x: IntArray, start: IntArray, mov
         if not improved:
             break
     return x, start, len(moved)
+
+
+def _expired(options: SolveOptions | None) -> bool:
+    return options is not None and options.deadline is not None \
+        and options.deadline.expired()
 
 
 def _try(problem: Problem, timing: Timing, x: IntArray, s: int, moves: Moves,
