@@ -425,21 +425,6 @@ def test_no_second_placement_when_the_repair_costs_little(
     assert done.solution.x.tolist() == [1, 0, 1, 0]
 
 
-@pytest.mark.parametrize("share", [1.0, 1e-9])
-def test_no_second_placement_without_time_to_repair_it(
-        monkeypatch: pytest.MonkeyPatch, share: float) -> None:
-    # A repair is expected to take longer than the time left (hard xl: 250 s for one of
-    # 200,000 stages): the first placement is repaired, whether the placement left time
-    # for both repairs or used its whole share.
-    import planner.solvers.schedule_plan as sp
-
-    monkeypatch.setattr(sp, "PLACEMENT_SHARE", share)
-    monkeypatch.setattr(sp, "REPAIR_S_PER_STAGE", 1e6)
-    _problem, _timing, done, asked = _placed_twice(monkeypatch, [1, 0, 0, 1])
-    assert len(asked) == 1
-    assert done.solution.x.tolist() == [1, 0, 1, 0]
-
-
 def test_each_component_keeps_the_schedule_that_is_less_late() -> None:
     # Two independent stages (one on the pool, one on the unlimited option), both 10 h
     # late. CP-SAT's answer for the first is on time, for the second later still: the

@@ -122,12 +122,6 @@ there the search and the exact model close the repair's cost better with the tim
 s: 2.67 % and 2.73 % above the bound with a second placement, 1.75–2.22 % without)."""
 START_SHARE = 0.2
 """Share of the time left for the greedy start of the exact path."""
-REPAIR_S_PER_STAGE = 1.25e-3
-"""Seconds per stage that a repair of a placement may take (hard xl, 200,000 stages: a
-pass that re-placed ~3,300 stages took 250 s; hard l's repairs take about 10 s). The
-placement with :data:`HEADROOM` is made only when its seconds and one repair of it still
-fit in the time left; otherwise the first placement is repaired (hard xl ran 744 s of a
-600 s limit placing twice)."""
 CORES_SHARE = 0.05
 """Logic-based Benders cuts (:func:`_with_cores`) when the placement took at most this
 share of the time left, in at most this share (timed m: the placement 1.3 s of 114; one
@@ -205,14 +199,12 @@ def _solve(problem: Problem, timing: Timing, backend: Backend, options: SolveOpt
         cut, placement = _with_cores(problem, timing, cut, placement, options, took, say)
         if not share.expired():  # time for both: the cheaper schedule is kept
             done = _decomposed(problem, timing, placement, options, executor)
-            if _costly(placement, done.solution.objective) \
-                    and _time_to_place_again(problem, options, took):
+            if _costly(placement, done.solution.objective):
                 done = _roomier(problem, timing, cut, backend, placement, done, options,
                                 executor, say, took)
         else:  # one pass of the repair tells whether a second placement is worth it
             quick = one_pass(problem, timing, placement.x)
-            if _costly(placement, None if quick is None else timing.cost(problem, *quick)) \
-                    and _time_to_place_again(problem, options, took):
+            if _costly(placement, None if quick is None else timing.cost(problem, *quick)):
                 done = _roomier(problem, timing, cut, backend, placement, None, options,
                                 executor, say, took)
     if done is None:
@@ -263,14 +255,6 @@ def _costly(placement: Solution, value: int | None) -> bool:
     if placement.objective is None or value is None:
         return True
     return value - placement.objective > HEADROOM_TRIGGER * value
-
-
-def _time_to_place_again(problem: Problem, options: SolveOptions, took: float) -> bool:
-    """Whether the placement with :data:`HEADROOM` (the seconds :func:`_roomier` gives it)
-    and a repair of it (:data:`REPAIR_S_PER_STAGE`) fit in the time left."""
-    left = options.remaining_s()
-    second = min(left * HEADROOM_SHARE, HEADROOM_TIME * took)
-    return left - second >= REPAIR_S_PER_STAGE * problem.n_stages
 
 
 def _roomier(problem: Problem, timing: Timing, cut: Problem, backend: Backend,
