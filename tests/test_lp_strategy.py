@@ -14,6 +14,7 @@ caps, move caps), and the ``auto`` policy.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -24,7 +25,7 @@ from hypothesis import strategies as st
 from test_bruteforce import portfolios
 
 from planner.errors import InputError
-from planner.models.problem import Problem
+from planner.models.problem import IntArray, Problem
 from planner.models.status import SolveStatus
 from planner.solvers import (
     AUTO_EXACT_OPTIONS,
@@ -324,3 +325,28 @@ def test_random_portfolios_through_the_api_verified(case) -> None:  # type: igno
         solve(p, [cat], solver="lp", time_limit_s=5)
     except InputError as err:
         assert "cannot make partial plans" in str(err)
+
+
+def test_starts_past_the_deadline_stop_once_one_fits() -> None:
+    # Past the deadline a start that breaks a rule (both stages on the one-unit resource)
+    # does not stop the search; the first that fits does, and later ones are not made.
+    from planner.solvers.lp_strategy import _best_in_time
+
+    problem = _tiny_capacity_problem()
+    made: list[str] = []
+
+    def start(name: str, x: list[int]) -> Callable[[], IntArray]:
+        def make() -> IntArray:
+            made.append(name)
+            return np.array(x)
+        return make
+
+    starts = [start("broken", [1, 0, 1, 0]), start("fits", [1, 0, 0, 1]),
+              start("as cheap", [0, 1, 1, 0])]
+    assert violations(problem, np.array([1, 0, 1, 0]))
+    late = Deadline.after(0.0)
+    assert _best_in_time(problem, starts, late).tolist() == [1, 0, 0, 1]  # type: ignore[union-attr]
+    assert made == ["broken", "fits"]
+    made.clear()  # without a deadline (deterministic mode) every start is made
+    assert _best_in_time(problem, starts, None).tolist() == [1, 0, 0, 1]  # type: ignore[union-attr]
+    assert made == ["broken", "fits", "as cheap"]

@@ -105,7 +105,7 @@ def explain_dropped(ctx: DropContext, solution: Solution) -> list[Dropped]:
     for k, g in enumerate(left):
         w = ctx.portfolio.workloads[g]
         full = k < MAX_EXPLAINED and p.n_options <= MAX_EXPLAINED_OPTIONS and \
-            not _expired(ctx.options)
+            not ctx.options.expired()
         share = ctx.options.until(_slice(ctx.options.deadline, len(left) - k))
         if w.id in hopeless:
             entry = _no_option(ctx, w.id, share if full else None)
@@ -114,10 +114,6 @@ def explain_dropped(ctx: DropContext, solution: Solution) -> list[Dropped]:
         out.append(entry.model_copy(update={"value_usd": w.value_usd,
                                             "priority": w.priority}))
     return out
-
-
-def _expired(options: SolveOptions) -> bool:
-    return options.deadline is not None and options.deadline.expired()
 
 
 def _slice(deadline: Deadline | None, parts: int) -> Deadline:

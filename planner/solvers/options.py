@@ -115,6 +115,10 @@ class SolveOptions:
         """Seconds left before the deadline (``time_limit_s`` when none is set)."""
         return self.deadline.remaining() if self.deadline is not None else self.time_limit_s
 
+    def expired(self) -> bool:
+        """Whether the deadline has passed (never without one)."""
+        return self.deadline is not None and self.deadline.expired()
+
     def until(self, deadline: Deadline) -> SolveOptions:
         """The same options with another deadline (for a sub-problem)."""
         return dataclasses.replace(self, deadline=deadline)

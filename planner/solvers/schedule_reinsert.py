@@ -51,7 +51,7 @@ def reinsert(problem: Problem, timing: Timing, x: IntArray, start: IntArray, mov
     none once the deadline has passed (setting up a pass is itself seconds at 200 k
     stages)."""
     x, start = x.copy(), start.copy()
-    if _expired(options):
+    if options is not None and options.expired():
         return x, start, 0
     h = timing.horizon
     free = _free(timing)
@@ -74,7 +74,7 @@ def reinsert(problem: Problem, timing: Timing, x: IntArray, start: IntArray, mov
         order = sorted((s for s in stages if gain(s) > 0), key=lambda s: (-gain(s), s))
         improved = False
         for s in order:
-            if _expired(options):
+            if options is not None and options.expired():
                 return x, start, len(moved)
             lower = max([int(timing.release[s])]
                         + [end[b] + lag for b, lag in preds.get(s, []) if b in end])
@@ -108,11 +108,6 @@ def reinsert(problem: Problem, timing: Timing, x: IntArray, start: IntArray, mov
         if not improved:
             break
     return x, start, len(moved)
-
-
-def _expired(options: SolveOptions | None) -> bool:
-    return options is not None and options.deadline is not None \
-        and options.deadline.expired()
 
 
 def _try(problem: Problem, timing: Timing, x: IntArray, s: int, moves: Moves,

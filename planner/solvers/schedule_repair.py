@@ -140,7 +140,7 @@ def greedy_replace(problem: Problem, timing: Timing, x: IntArray,
     moves = _moves(problem, timing)
     best: tuple[int, IntArray, IntArray] | None = None
     for rule in RULES:
-        if best is not None and _expired(options):
+        if best is not None and options is not None and options.expired():
             break
         got = _replace(problem, timing, x, moves, options, rule)
         if got is None:
@@ -157,11 +157,6 @@ def _share(options: SolveOptions | None) -> SolveOptions | None:
     if options is None or options.deadline is None:
         return options
     return options.until(options.deadline.within(options.remaining_s() * REINSERT_SHARE))
-
-
-def _expired(options: SolveOptions | None) -> bool:
-    return options is not None and options.deadline is not None \
-        and options.deadline.expired()
 
 
 def _replace(problem: Problem, timing: Timing, x: IntArray, moves: Moves,
@@ -184,7 +179,7 @@ def _replace(problem: Problem, timing: Timing, x: IntArray, moves: Moves,
             return schedule_list(problem, timing, x, moves, frozenset(avoid),
                                  frozenset(first), rule)
         except Stuck as stuck:
-            if _expired(options) or rule in ONE_PASS:
+            if (options is not None and options.expired()) or rule in ONE_PASS:
                 return None
             if stuck.stage not in first and len(first) < MAX_FIRST \
                     and not (bumps_until is not None and bumps_until.expired()):
