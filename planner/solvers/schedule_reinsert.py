@@ -95,10 +95,7 @@ def reinsert(problem: Problem, timing: Timing, x: IntArray, start: IntArray, mov
                 _take(free, old, int(start[s]), end[s])
                 continue
             o, t, need = found
-            r = problem.options_of(s)
-            units = _units(problem, x, s)
-            x[r.start:r.stop] = 0
-            x[o] = units
+            moves.move(x, s, o)
             needs[s] = need
             start[s] = t
             end[s] = h if timing.to_end[s] else t + _length(problem, timing, x, s)

@@ -18,16 +18,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 
 from planner.models.problem import IntArray, Problem
 from planner.models.timing import Timing
 from planner.parallel import Executor
 from planner.solvers.base import Solution, SolveOptions, SolveStatus
-from planner.solvers.feasibility import colocation_broken, violations
 from planner.solvers.schedule_cpsat import Scheduled, solve_schedule
+from planner.solvers.schedule_moves import StageMoves
 from planner.solvers.schedule_reinsert import reinsert
 from planner.solvers.schedule_shift import RULES, Moves, Stuck, schedule_list
 from planner.solvers.tuning import AUTO_EXACT_OPTIONS
@@ -49,66 +47,10 @@ ONE_PASS = frozenset({"wide", "regret"})
 """Rules that get one pass: when it gets stuck, the other rules' answers stand (hard l:
 wide first left a 461 h job no room on any of its options, and its 20 passes with stuck
 stages first took 31 s of the 120 without a schedule; regret's passes took 20 s there)."""
-MOVES_PER_STAGE = 200
-"""Other options a stuck stage tries (cheapest first) before the greedy gives up."""
 
 
 def _moves(problem: Problem, timing: Timing) -> Moves:
-    global_rules = bool(problem.budgets) or problem.max_share is not None \
-        or problem.max_moves is not None or problem.opt_groups is not None
-    colocs = list(problem.colocations)
-
-    order = np.argsort(problem.use_res, kind="stable")
-    bounds = np.searchsorted(problem.use_res[order], np.arange(len(problem.res_cap) + 1))
-    users: dict[int, tuple[IntArray, IntArray]] = {}
-
-    def per_period_ok(o: int, x: IntArray) -> bool:
-        """Capacity per period of the pools option ``o`` uses, with ``x`` as it stands
-        (each resource's options and amounts gathered once: at hard l this check took 60 %
-        of a list-scheduling pass)."""
-        a, b = np.searchsorted(problem.use_opt, [o, o + 1])
-        for k in range(int(a), int(b)):
-            res = int(problem.use_res[k])
-            if res not in users:
-                rows = order[bounds[res]:bounds[res + 1]]
-                users[res] = (problem.use_opt[rows], problem.use_amt[rows])
-            opts, amts = users[res]
-            if int(amts @ x[opts]) > int(problem.res_cap[res]):
-                return False
-        return True
-
-    def keeps_rules(s: int, o: int, x: IntArray) -> bool:
-        """The rules a move of stage ``s`` onto ``o`` can break."""
-        need = int(problem.min_sites[s]) if problem.min_sites is not None else 1
-        if need > 1:
-            return False  # all units on one option: one site
-        r = problem.options_of(s)
-        kept = x[r.start:r.stop].copy()
-        units = int(kept.sum())
-        x[r.start:r.stop] = 0
-        x[o] = units
-        try:
-            if global_rules:
-                return not violations(problem, x)
-            return per_period_ok(o, x) and not any(
-                s in (c.a, c.b) and colocation_broken(problem, c, x) for c in colocs)
-        finally:
-            x[r.start:r.stop] = kept
-
-    def moves(s: int, x: IntArray, room: int) -> Iterator[int]:
-        r = problem.options_of(s)
-        units = int(x[r.start:r.stop].sum())
-        cand = [o for o in r if int(problem.opt_ub[o]) >= units and x[o] != units
-                and (timing.to_end[s] or int(timing.opt_hours[o]) <= room)]
-        cand.sort(key=lambda o: (int(problem.opt_obj[o]), o))
-        tried = 0
-        for o in cand:
-            if keeps_rules(s, o, x):
-                yield o
-                tried += 1
-                if tried >= MOVES_PER_STAGE:
-                    return
-    return moves
+    return StageMoves(problem, timing)
 
 
 def one_pass(problem: Problem, timing: Timing, x: IntArray) -> tuple[IntArray, IntArray] | None:

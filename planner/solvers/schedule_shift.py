@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Iterator
+from typing import Protocol
 
 import numpy as np
 
@@ -115,10 +116,16 @@ this many hours earlier, so that gangs find the pool whole before small jobs fra
 (timed m, one pass over the LP's placement: 26.6 % above the bound against 28.8 % by
 deadline; 27.3 % with 1,000 h, 27.6 % with "half a pool or more first")."""
 
-Moves = Callable[[int, IntArray, int], Iterator[int]]
-"""Other placements to try for a stage that cannot run as placed: (stage, x, the hours
-it has between its earliest start and its latest end) → options that may take all its
-units (``x`` is left as it was)."""
+class Moves(Protocol):
+    """Other placements to try for a stage that cannot run as placed, and the way to make
+    one (:class:`planner.solvers.schedule_moves.StageMoves`)."""
+
+    def __call__(self, s: int, x: IntArray, room: int) -> Iterator[int]:
+        """(stage, x, the hours it has between its earliest start and its latest end) →
+        options that may take all its units (``x`` is left as it was)."""
+
+    def move(self, x: IntArray, s: int, o: int) -> None:
+        """All units of stage ``s`` onto option ``o``, in ``x``."""
 
 
 ANYWHERE = -1
@@ -178,7 +185,7 @@ def schedule_list(problem: Problem, timing: Timing, x: IntArray,
                 for o in moves(s, x, h - g):
                     need = _option_needs(problem, timing, o, _units(problem, x, s))
                     if _fits(free, need, g, h - g):
-                        _move(problem, x, s, o)
+                        moves.move(x, s, o)
                         needs[s] = need
                         break
             if not _fits(free, needs.get(s, {}), g, h - g):
@@ -243,7 +250,7 @@ def schedule_list(problem: Problem, timing: Timing, x: IntArray,
                 t = _slot(timing, free, need, int(timing.opt_hours[o]),
                           ready(s, int(problem.opt_site[o])), latest[s])
                 if t is not None:
-                    _move(problem, x, s, o)
+                    moves.move(x, s, o)
                     needs[s] = need
                     break
             if t is None and s in avoid:
@@ -315,7 +322,7 @@ def _on_time(problem: Problem, timing: Timing, x: IntArray, s: int, t: int,
         on_time = _slot(timing, free, need, int(timing.opt_hours[o]),
                         ready(s, int(problem.opt_site[o])), due)
         if on_time is not None:
-            _move(problem, x, s, o)
+            moves.move(x, s, o)
             needs[s] = need
             return on_time
     return t
@@ -352,20 +359,13 @@ def _latest_ends(problem: Problem, timing: Timing, stages: list[int], start: Int
 
 
 def _length(problem: Problem, timing: Timing, x: IntArray, s: int) -> int:
-    return max(int(timing.opt_hours[o]) for o in problem.options_of(s) if x[o] > 0)
+    r = problem.options_of(s)
+    return int(timing.opt_hours[r.start:r.stop][x[r.start:r.stop] > 0].max())
 
 
 def _units(problem: Problem, x: IntArray, s: int) -> int:
     r = problem.options_of(s)
     return int(x[r.start:r.stop].sum())
-
-
-def _move(problem: Problem, x: IntArray, s: int, o: int) -> None:
-    """All units of stage ``s`` onto option ``o``, in place."""
-    r = problem.options_of(s)
-    units = int(x[r.start:r.stop].sum())
-    x[r.start:r.stop] = 0
-    x[o] = units
 
 
 def _option_needs(problem: Problem, timing: Timing, o: int, units: int) -> dict[int, int]:
