@@ -170,6 +170,15 @@ class Problem:
             total += sum(e.cost.get((i, j), 0) for j in sites_b)
         return total
 
+    def placed_rows(self, x: IntArray) -> IntArray:
+        """The usage rows of the options ``x`` places, in order (usage rows are in option
+        order, so each option's rows are one run found by binary search)."""
+        placed = np.flatnonzero(x)
+        lo = np.searchsorted(self.use_opt, placed)
+        counts = np.searchsorted(self.use_opt, placed, side="right") - lo
+        return np.repeat(lo - np.cumsum(counts) + counts, counts) \
+            + np.arange(int(counts.sum()), dtype=np.int64)
+
     def sites_used(self, x: IntArray, stage: int) -> set[int]:
         r = self.options_of(stage)
         return {int(self.opt_site[o]) for o in r if x[o] > 0}

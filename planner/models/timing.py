@@ -135,6 +135,14 @@ class Timing:
         np.maximum.at(hours, stage[used], self.opt_hours[used])
         return hours
 
+    def ends(self, problem: Problem, x: IntArray, start: IntArray) -> IntArray:
+        """Per stage, :meth:`stage_end` (0 for a stage placed nowhere), over arrays."""
+        stage = np.repeat(np.arange(problem.n_stages), np.diff(problem.stage_ptr))
+        is_placed = np.zeros(problem.n_stages, dtype=np.bool_)
+        is_placed[stage[x > 0]] = True
+        end = np.where(self.to_end, self.horizon, start + self.run_hours(problem, x))
+        return np.where(is_placed, end, 0).astype(np.int64)
+
     def late_costs(self, problem: Problem, x: IntArray, start: IntArray) -> IntArray:
         """Per stage, the micro-dollars of late penalty it pays placed as ``x`` and started
         at ``start`` (0 for a stage placed nowhere): :meth:`lateness` times its late

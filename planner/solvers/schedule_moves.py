@@ -26,13 +26,8 @@ MOVES_PER_STAGE = 200
 
 
 def period_use(problem: Problem, x: IntArray) -> IntArray:
-    """Use per period of every resource by the placement ``x`` (read from the usage rows
-    of the options ``x`` places, which are in option order)."""
-    placed = np.flatnonzero(x)
-    lo = np.searchsorted(problem.use_opt, placed)
-    hi = np.searchsorted(problem.use_opt, placed, side="right")
-    counts = hi - lo
-    rows = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
+    """Use per period of every resource by the placement ``x``."""
+    rows = problem.placed_rows(x)
     use = np.zeros(len(problem.res_cap), dtype=np.int64)
     np.add.at(use, problem.use_res[rows], problem.use_amt[rows] * x[problem.use_opt[rows]])
     return use

@@ -37,7 +37,7 @@ from collections.abc import Callable
 import numpy as np
 
 from planner.models.problem import IntArray, Problem
-from planner.models.timing import Timing, placed
+from planner.models.timing import Timing
 from planner.parallel import Executor, SerialExecutor
 from planner.solvers.base import Backend, Solution, SolveOptions, SolverError, SolveStatus
 from planner.solvers.decompose import reduce_dominated, restrict
@@ -451,8 +451,7 @@ def finish(problem: Problem, timing: Timing, placement: Solution, x: IntArray,
     status = (SolveStatus.OPTIMAL if bound is not None and bound >= value
               else SolveStatus.FEASIBLE)
     detail = "; ".join(d for d in (placement.detail, how) if d)
-    end = np.array([timing.stage_end(problem, x, start, s) if placed(problem, x, s) else 0
-                    for s in range(problem.n_stages)], dtype=np.int64)
+    end = timing.ends(problem, x, start)
     sol = dataclasses.replace(placement, status=status, x=x, objective=value, bound=bound,
                               detail=detail)
     return Scheduled(sol, start, end)
