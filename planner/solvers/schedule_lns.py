@@ -237,10 +237,11 @@ def neighbourhood(problem: Problem, timing: Timing, index: _Index, inc: Incumben
                   away: tuple[Hood, ...] = (), window: bool = False) -> Hood | None:
     """The neighbourhood the module docstring describes, or None when no stage can gain.
     With ``away``, one that cannot interact with those (:meth:`Hood.apart`): none of
-    their pools or resources is drawn, and no stage is freed that is in their
-    sub-models, neighbours a stage they may change, or is on a resource they may use,
-    nor one whose neighbour is such a stage. With ``window``, only the stages of a time
-    window may change (:func:`_windowed`)."""
+    their pools or resources is drawn, no stage is freed that is in their sub-models,
+    neighbours a stage they may change, or is on a resource they may use, nor one whose
+    neighbour is such a stage, and no freed stage may move onto a resource they may use
+    (one it uses per period only, not at once, is in no pool). With ``window``, only the
+    stages of a time window may change (:func:`_windowed`)."""
     x = inc.x
     if inc.scores is None:
         inc.scores = _scores(problem, timing, index, inc)
@@ -284,6 +285,12 @@ def neighbourhood(problem: Problem, timing: Timing, index: _Index, inc: Incumben
     keep |= on_pools & mover[index.st]
     free_opt = index.cheapest_free[movers]
     keep[free_opt[free_opt >= 0]] = True
+    if away:  # no move onto a resource theirs may use (per period too: not a pool then)
+        taken = np.zeros(len(problem.res_cap), dtype=np.bool_)
+        for hood in away:
+            taken[hood.resources] = True
+        keep[problem.use_opt[taken[problem.use_res]]] &= x[problem.use_opt[
+            taken[problem.use_res]]] > 0
     kept = np.flatnonzero(keep)
     ub = np.where(mover[index.st[kept]], problem.opt_ub[kept], x[kept])
     shifters = set(movers.tolist())
