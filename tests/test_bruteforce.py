@@ -166,3 +166,26 @@ def test_random_portfolios_verified_and_agree(case) -> None:  # type: ignore[no-
         assert exact.status is SolveStatus.OPTIMAL
         if greedy.placements:
             assert greedy.totals.total_usd >= exact.totals.total_usd
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(problems(), st.data())
+def test_the_shared_check_agrees_with_brute_force_on_any_assignment(
+        problem: Problem, data: st.DataObject) -> None:
+    # Random assignments, most of them broken (units, capacity, side constraints): the
+    # check over the placed options' rows says a plan is one exactly when brute force's
+    # own check over every row does.
+    import numpy as np
+
+    x = np.array(data.draw(st.lists(st.integers(0, 3), min_size=problem.n_options,
+                                    max_size=problem.n_options)), dtype=np.int64)
+    if data.draw(st.booleans()):  # every stage's units on one of its options
+        x[:] = 0
+        for s in range(problem.n_stages):
+            r = problem.options_of(s)
+            if len(r):
+                x[data.draw(st.sampled_from(list(r)))] = int(problem.units[s])
+    complete = not problem.funding and bool((x <= problem.opt_ub).all()) and all(
+        int(x[problem.options_of(s)].sum()) == int(problem.units[s])
+        for s in range(problem.n_stages))
+    assert (violations(problem, x) == []) == (complete and feasible(problem, x))

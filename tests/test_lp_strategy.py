@@ -330,16 +330,18 @@ def test_random_portfolios_through_the_api_verified(case) -> None:  # type: igno
 def test_starts_past_the_deadline_stop_once_one_fits() -> None:
     # Past the deadline a start that breaks a rule (both stages on the one-unit resource)
     # does not stop the search; the first that fits does, and later ones are not made.
+    # Before it, a start is not made when one fits and it would end past the deadline.
     from planner.solvers.lp_strategy import _best_in_time
 
     problem = _tiny_capacity_problem()
     made: list[str] = []
 
-    def start(name: str, x: list[int]) -> Callable[[], IntArray]:
+    def start(name: str, x: list[int], seconds: float = 0.0
+              ) -> tuple[Callable[[], IntArray], float]:
         def make() -> IntArray:
             made.append(name)
             return np.array(x)
-        return make
+        return make, seconds
 
     starts = [start("broken", [1, 0, 1, 0]), start("fits", [1, 0, 0, 1]),
               start("as cheap", [0, 1, 1, 0])]
@@ -350,3 +352,8 @@ def test_starts_past_the_deadline_stop_once_one_fits() -> None:
     made.clear()  # without a deadline (deterministic mode) every start is made
     assert _best_in_time(problem, starts, None).tolist() == [1, 0, 0, 1]  # type: ignore[union-attr]
     assert made == ["broken", "fits", "as cheap"]
+    made.clear()  # a minute left: a start of an hour is not made once one fits
+    slow = [start("broken", [1, 0, 1, 0], 3600.0), start("fits", [1, 0, 0, 1], 3600.0),
+            start("slow", [0, 1, 1, 0], 3600.0), start("quick", [0, 1, 1, 0], 1.0)]
+    assert _best_in_time(problem, slow, Deadline.after(60.0)) is not None
+    assert made == ["broken", "fits"]

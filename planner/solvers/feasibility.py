@@ -24,10 +24,15 @@ FOUND = (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE)
 
 
 def _per_stage(problem: Problem, values: IntArray) -> list[int]:
-    """Σ of ``values`` (one per option) over each stage's options, as exact Python ints."""
-    ptr = problem.stage_ptr.tolist()
-    vals = values.tolist()
-    return [sum(vals[ptr[s]:ptr[s + 1]]) for s in range(problem.n_stages)]
+    """Σ of ``values`` (one per option) over each stage's options, as exact Python ints
+    (over the nonzero values only: at hard xl, 31 M options and 200,000 stages, a sum over
+    every option took seconds per check)."""
+    nz = np.flatnonzero(values)
+    stage = np.searchsorted(problem.stage_ptr, nz, side="right") - 1
+    out = [0] * problem.n_stages
+    for s, v in zip(stage.tolist(), values[nz].tolist(), strict=True):
+        out[s] += v
+    return out
 
 
 def units_placed(problem: Problem, x: IntArray) -> list[str]:
@@ -59,10 +64,10 @@ def _whole_workloads(problem: Problem, x: IntArray) -> list[str]:
 def capacity(problem: Problem, x: IntArray) -> list[str]:
     """Use of every limited resource within its capacity."""
     used = [0] * problem.res_cap.size
-    for o, r, a in zip(problem.use_opt.tolist(), problem.use_res.tolist(),
-                       problem.use_amt.tolist(), strict=True):
-        if x[o]:
-            used[r] += a * int(x[o])
+    rows = problem.placed_rows(x)
+    for o, r, a in zip(problem.use_opt[rows].tolist(), problem.use_res[rows].tolist(),
+                       problem.use_amt[rows].tolist(), strict=True):
+        used[r] += a * int(x[o])
     return [f"capacity:{problem.res_names[r]}: uses {u} of {int(problem.res_cap[r])}"
             for r, u in enumerate(used) if u > int(problem.res_cap[r])]
 

@@ -198,9 +198,18 @@ def polish(problem: Problem, approx: LpResult, deadline: Deadline, window: float
                     "polished " + sub.status)
 
 
+Start = tuple[Callable[[], "IntArray | None"], float]
+"""A start plan to be made when asked, and the seconds it is expected to take."""
+FILL_S_PER_OPTION = 7e-7
+"""Seconds per option (of the reduced problem) of an LP rounding
+(:func:`~planner.solvers.lp_round.lp_fill`): 12–16 s at hard xl's 22.2 M options."""
+GREEDY_S_PER_OPTION = 3e-6
+"""Seconds per option of a greedy pass or a capacity-aware fill: greedy 57 s, the fills
+by regret 40–66 s at hard xl; greedy 4.6 s at hard l's 1.58 M."""
+
+
 def repair_starts(problem: Problem, rc: np.ndarray, scarcity: IntArray,
-                  by_cost: Callable[[], bool] = lambda: True
-                  ) -> list[Callable[[], IntArray | None]]:
+                  by_cost: Callable[[], bool] = lambda: True) -> list[Start]:
     """The ``lns`` strategy's capacity-aware fills at the LP's reduced costs, each to be
     made when asked: by regret, and with the scarcest stages (fewest options before the
     reduction) first, by reduced cost and (when ``by_cost()`` says so; a greedy pass of its
@@ -209,10 +218,11 @@ def repair_starts(problem: Problem, rc: np.ndarray, scarcity: IntArray,
     def scarce() -> list[int]:
         return np.lexsort((np.arange(problem.n_stages), scarcity)).tolist()
 
-    return [lambda: reduced_cost_fill(problem, rc),
-            lambda: reduced_cost_fill(problem, rc, scarce()),
-            lambda: reduced_cost_fill(problem, problem.opt_obj.astype(np.float64), scarce())
-            if by_cost() else None]
+    took = GREEDY_S_PER_OPTION * problem.n_options
+    return [(lambda: reduced_cost_fill(problem, rc), took),
+            (lambda: reduced_cost_fill(problem, rc, scarce()), took),
+            (lambda: reduced_cost_fill(problem, problem.opt_obj.astype(np.float64), scarce())
+             if by_cost() else None, took)]
 
 
 def _close(objective: int, bound: int, target: float | None) -> bool:
@@ -229,20 +239,21 @@ def _best(problem: Problem, plans: list[IntArray | None]) -> IntArray | None:
     return None
 
 
-def _best_in_time(problem: Problem, starts: list[Callable[[], IntArray | None]],
+def _best_in_time(problem: Problem, starts: list[Start],
                   deadline: Deadline | None) -> IntArray | None:
-    """The cheapest plan that breaks no rule among ``starts``, made in order; once
-    ``deadline`` has passed (None: never), no further start is made when one made so far
-    fits (each takes seconds to tens of seconds at 22 M options: hard xl's fills 14 s,
-    greedy 61 s, the regret fills 40 s, where the placement had 125 s in all)."""
+    """The cheapest plan that breaks no rule among ``starts``, made in order; no further
+    start is made when one made so far fits and the next would end past ``deadline``
+    (None: every start is made). Each takes seconds to a minute at 22 M options (hard xl:
+    the LP fills 12–16 s, greedy 57 s, the fills by regret 40–66 s, where the placement
+    had 121 s in all and took 210 s when they were all made)."""
     plans: list[IntArray | None] = []
-    for make in starts:
-        plans.append(make())
-        if deadline is not None and deadline.expired():
+    for make, seconds in starts:
+        if deadline is not None and plans and deadline.remaining() < max(seconds, 1e-3):
             x = _best(problem, plans)
             if x is not None:
                 return x
             plans.clear()  # every plan so far breaks a rule
+        plans.append(make())
     return _best(problem, plans)
 
 
@@ -323,17 +334,20 @@ class LpBackend:
             greedy_plan[0] = x_red if complete and not violations(red, x_red) else None
             return greedy_plan[0]
 
-        starts: list[Callable[[], IntArray | None]] = [
-            lambda: lp_fill(red, lp.x, lp.reduced),
-            lambda: lp_fill(red, lp.x, lp.reduced, False),
-            greedy_after if ascent_first else lambda: greedy_plan[0]]
-        starts += [functools.partial(lp_fill, red, lp.x, rc, False) for rc in lp.guides]
+        fill = FILL_S_PER_OPTION * red.n_options
+        starts: list[Start] = [
+            (lambda: lp_fill(red, lp.x, lp.reduced), fill),
+            (lambda: lp_fill(red, lp.x, lp.reduced, False), fill),
+            (greedy_after, GREEDY_S_PER_OPTION * red.n_options) if ascent_first
+            else (lambda: greedy_plan[0], 0.0)]
+        starts += [(functools.partial(lp_fill, red, lp.x, rc, False), fill)
+                   for rc in lp.guides]
         if cfg.repair_starts and not constrained_stages(red).any():
             starts += repair_starts(red, lp.reduced, np.diff(problem.stage_ptr),
                                     by_cost=lambda: greedy_plan[0] is None)
         if constrained_stages(red).any():
-            starts.append(lambda: repair(red, lp.x, lp.reduced, options,
-                                         deadline.within(0.3 * deadline.remaining())))
+            starts.append((lambda: repair(red, lp.x, lp.reduced, options,
+                                          deadline.within(0.3 * deadline.remaining())), 0.0))
         x = _best_in_time(red, starts, None if options.deterministic else deadline)
         if x is None:  # neither greedy nor a rounding fits: repair greedy's pass
             repaired = greedy_start(red, options.until(deadline.within(
