@@ -3,7 +3,8 @@
 1. **Greedy re-placement** (seconds): list scheduling (:func:`~planner.solvers.
    schedule_shift.list_schedule`) in which a stage that cannot run as placed moves, all
    its units, to its cheapest other option that runs in time and keeps every placement
-   rule (:func:`~planner.solvers.feasibility.violations`) — typically from a full on-prem
+   rule (:func:`~planner.solvers.feasibility.violations`; the moves and the use per period
+   they keep are :mod:`planner.solvers.schedule_moves`) — typically from a full on-prem
    pool to a cloud offer without quota. A stage that cannot run at all goes to the front
    of the next pass; each priority rule gets its own passes, and the cheapest answer,
    after stages move back to cheaper options where the pools have room
@@ -50,6 +51,7 @@ stages first took 31 s of the 120 without a schedule; regret's passes took 20 s 
 
 
 def _moves(problem: Problem, timing: Timing) -> Moves:
+    """The moves a stuck stage may make (:class:`~planner.solvers.schedule_moves.StageMoves`)."""
     return StageMoves(problem, timing)
 
 
