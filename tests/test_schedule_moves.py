@@ -8,6 +8,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_schedule_model import _placements, timed
+from test_time_cuts import one_node_two_jobs
 
 from planner.models.problem import IntArray, Problem
 from planner.models.timing import Timing, placed
@@ -78,19 +79,7 @@ def test_moves_offer_what_a_check_of_every_row_admits_as_moves_are_made(
 def test_a_new_array_starts_a_new_count() -> None:
     # One pool of 10 node-hours, two stages of 6 on it or on the cloud: after the first
     # array moved a stage off the pool, a fresh copy of the original is counted afresh.
-    problem = Problem(
-        n_stages=2, stage_ptr=np.array([0, 2, 4]), units=np.ones(2, dtype=np.int64),
-        opt_cost=np.array([100, 110, 100, 1000]), opt_obj=np.array([100, 110, 100, 1000]),
-        opt_compute=np.array([100, 110, 100, 1000]), opt_ub=np.ones(4, dtype=np.int64),
-        opt_site=np.array([0, 1, 0, 1]), opt_moved=np.zeros(4, dtype=bool),
-        use_opt=np.array([0, 2]), use_res=np.array([0, 0]), use_amt=np.array([6000, 6000]),
-        res_cap=np.array([10_000]), res_names=("offer:onprem:dc/pool0",),
-        site_names=("onprem:dc", "aws:us-east-1"), site_provider=("onprem", "aws"),
-        site_cloud=(False, True), stage_keys=("w/a", "w/b"))
-    timing = Timing(horizon=10, opt_hours=np.full(4, 6), release=np.zeros(2, dtype=int),
-                    due=np.array([10, 10]), late_cost=np.zeros(2, dtype=int),
-                    to_end=np.zeros(2, dtype=bool), use_now=np.array([1, 1]),
-                    res_now=np.array([1]))
+    problem, timing = one_node_two_jobs(due=[10, 10])
     moves = StageMoves(problem, timing)
     first = np.array([0, 1, 0, 1])
     assert list(moves(0, first, 10)) == [0]  # 6 of 10 node-hours: the pool takes it

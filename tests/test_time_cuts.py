@@ -443,11 +443,9 @@ def test_each_component_keeps_the_schedule_that_is_less_late() -> None:
     assert not schedule_violations(problem, timing, x, got)
 
 
-def test_the_regret_rule_keeps_on_the_pool_the_stage_that_costs_most_to_move() -> None:
-    # One node over 10 h; two 6 h jobs, each with the node (100) or the cloud. A is due at
-    # 6 h and moves for 10 more, B is due at 10 h and moves for 900 more. By deadline A
-    # takes the node first and B, stuck, goes to the cloud; under the regret rule B runs
-    # first and A, the cheap mover, goes. The repair keeps the cheaper answer.
+def one_node_two_jobs(due: list[int]) -> tuple[Problem, Timing]:
+    """One node over 10 h (10 node-hours per period) and two 6 h jobs, each on the node
+    (100) or the cloud (A: 110, B: 1000), due at ``due``."""
     problem = Problem(
         n_stages=2, stage_ptr=np.array([0, 2, 4]), units=np.ones(2, dtype=np.int64),
         opt_cost=np.array([100, 110, 100, 1000]), opt_obj=np.array([100, 110, 100, 1000]),
@@ -458,9 +456,18 @@ def test_the_regret_rule_keeps_on_the_pool_the_stage_that_costs_most_to_move() -
         site_names=("onprem:dc", "aws:us-east-1"), site_provider=("onprem", "aws"),
         site_cloud=(False, True), stage_keys=("w/a", "w/b"))
     timing = Timing(horizon=10, opt_hours=np.full(4, 6), release=np.zeros(2, dtype=int),
-                    due=np.array([6, 10]), late_cost=np.zeros(2, dtype=int),
+                    due=np.array(due), late_cost=np.zeros(2, dtype=int),
                     to_end=np.zeros(2, dtype=bool), use_now=np.array([1, 1]),
                     res_now=np.array([1]))
+    return problem, timing
+
+
+def test_the_regret_rule_keeps_on_the_pool_the_stage_that_costs_most_to_move() -> None:
+    # One node over 10 h; two 6 h jobs, each with the node (100) or the cloud. A is due at
+    # 6 h and moves for 10 more, B is due at 10 h and moves for 900 more. By deadline A
+    # takes the node first and B, stuck, goes to the cloud; under the regret rule B runs
+    # first and A, the cheap mover, goes. The repair keeps the cheaper answer.
+    problem, timing = one_node_two_jobs(due=[6, 10])
     x = np.array([1, 0, 1, 0])
     moves = _moves(problem, timing)
     by_deadline, _ = schedule_list(problem, timing, x, moves, rule="deadline")
