@@ -289,8 +289,8 @@ def neighbourhood(problem: Problem, timing: Timing, index: _Index, inc: Incumben
         taken = np.zeros(len(problem.res_cap), dtype=np.bool_)
         for hood in away:
             taken[hood.resources] = True
-        keep[problem.use_opt[taken[problem.use_res]]] &= x[problem.use_opt[
-            taken[problem.use_res]]] > 0
+        on_taken = problem.use_opt[taken[problem.use_res]]
+        keep[on_taken] &= x[on_taken] > 0
     kept = np.flatnonzero(keep)
     ub = np.where(mover[index.st[kept]], problem.opt_ub[kept], x[kept])
     shifters = set(movers.tolist())
