@@ -170,6 +170,12 @@ class Problem:
             total += sum(e.cost.get((i, j), 0) for j in sites_b)
         return total
 
+    def placed_stages(self, x: IntArray) -> NDArray[np.bool_]:
+        """Per stage, whether ``x`` places any unit of it."""
+        out = np.zeros(self.n_stages, dtype=np.bool_)
+        out[np.searchsorted(self.stage_ptr, np.flatnonzero(x > 0), side="right") - 1] = True
+        return out
+
     def placed_rows(self, x: IntArray) -> IntArray:
         """The usage rows of the options ``x`` places, in order (usage rows are in option
         order, so each option's rows are one run found by binary search)."""

@@ -137,9 +137,7 @@ class Timing:
 
     def ends(self, problem: Problem, x: IntArray, start: IntArray) -> IntArray:
         """Per stage, :meth:`stage_end` (0 for a stage placed nowhere), over arrays."""
-        stage = np.repeat(np.arange(problem.n_stages), np.diff(problem.stage_ptr))
-        is_placed = np.zeros(problem.n_stages, dtype=np.bool_)
-        is_placed[stage[x > 0]] = True
+        is_placed = problem.placed_stages(x)
         end = np.where(self.to_end, self.horizon, start + self.run_hours(problem, x))
         return np.where(is_placed, end, 0).astype(np.int64)
 
@@ -147,9 +145,7 @@ class Timing:
         """Per stage, the micro-dollars of late penalty it pays placed as ``x`` and started
         at ``start`` (0 for a stage placed nowhere): :meth:`lateness` times its late
         cost, over arrays (a loop over 20,000 stages and their options took a second)."""
-        stage = np.repeat(np.arange(problem.n_stages), np.diff(problem.stage_ptr))
-        is_placed = np.zeros(problem.n_stages, dtype=np.bool_)
-        is_placed[stage[x > 0]] = True
+        is_placed = problem.placed_stages(x)
         at = np.where(self.to_end, start, start + self.run_hours(problem, x))
         late = np.maximum(0, at - self.due) * self.late_cost
         return np.where(is_placed, late, 0).astype(np.int64)

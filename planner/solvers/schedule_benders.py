@@ -36,7 +36,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from planner.models.problem import IntArray, Problem
-from planner.models.timing import Timing, placed
+from planner.models.timing import Timing
 from planner.parallel import Executor, SerialExecutor
 from planner.solvers.base import Solution, SolveOptions, SolverError, SolveStatus
 from planner.solvers.bound import safe_floor
@@ -179,8 +179,7 @@ def _answer(problem: Problem, timing: Timing, best: tuple[int, IntArray, IntArra
         status = SolveStatus.FEASIBLE
     if bound is not None and bound > value:
         raise SolverError(f"the Benders bound {bound} is above its plan's cost {value}")
-    end = np.array([timing.stage_end(problem, x, start, s) if placed(problem, x, s) else 0
-                    for s in range(n)], dtype=np.int64)
+    end = timing.ends(problem, x, start)
     sol = Solution("benders", status, x, value, bound, elapsed,
                    f"{rounds} rounds, {cuts} cuts", stats)
     return Scheduled(sol, start, end)

@@ -119,11 +119,9 @@ def _peak_breaches(problem: Problem, timing: Timing, x: IntArray,
 def schedule_violations(problem: Problem, timing: Timing, x: IntArray,
                         start: IntArray) -> list[str]:
     """Every time rule ``(x, start)`` breaks, in words; empty when it is a schedule."""
-    stage = np.repeat(np.arange(problem.n_stages), np.diff(problem.stage_ptr))
-    is_placed = np.zeros(problem.n_stages, dtype=np.bool_)
-    is_placed[stage[x > 0]] = True
+    is_placed = problem.placed_stages(x)
     start = np.asarray(start, dtype=np.int64)
-    end = np.where(timing.to_end, timing.horizon, start + timing.run_hours(problem, x))
+    end = timing.ends(problem, x, start)  # 0 for a stage placed nowhere: never read
     return (_windows(problem, timing, x, start, is_placed, end)
             + _order(problem, timing, x, start, is_placed, end)
             + _peak_breaches(problem, timing, x, start))

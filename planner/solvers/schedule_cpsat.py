@@ -38,7 +38,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from planner.models.problem import IntArray, Problem
-from planner.models.timing import Timing, placed
+from planner.models.timing import Timing
 from planner.solvers.base import Solution, SolveOptions, SolverError, SolveStatus
 from planner.solvers.bound import safe_floor
 from planner.solvers.cpsat_model import ModelBuilder, configure, validated
@@ -277,8 +277,7 @@ def solve_schedule(problem: Problem, timing: Timing, options: SolveOptions,
     if status is SolveStatus.OPTIMAL and abs(solver.objective_value - objective) > 0.5:
         raise SolverError(f"CP-SAT's optimum {solver.objective_value:.0f} differs from "
                           f"its schedule's cost {objective}")
-    end = np.array([timing.stage_end(problem, x, start, s) if placed(problem, x, s) else 0
-                    for s in range(n)], dtype=np.int64)
+    end = timing.ends(problem, x, start)
     sol = Solution("cpsat-schedule", status, x, objective, min(bound, objective),
                    time.perf_counter() - began, solver.status_name(code))
     return Scheduled(sol, start, end)
