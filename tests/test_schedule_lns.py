@@ -281,3 +281,55 @@ def test_a_predecessor_changes_option_to_leave_its_successor_room() -> None:
     assert better.start[0] == 0 and 5 <= better.start[1] <= 15  # A first, B by 30 h
     assert not schedule_violations(problem, timing, better.x, better.start)
     assert not violations(problem, better.x)
+
+
+def _three_pools() -> tuple[Problem, Timing, IntArray]:
+    """One node per pool, every job the whole horizon. Stage 0 holds pool 0 and may move
+    to pool 1 (dearer); stage 1 waits on the unlimited option for pool 0; stage 2 holds
+    pool 2, which stage 3 waits for. Pool 1 is where pool 0's holder can make room; pool
+    2 has nothing to do with pool 0."""
+    n_opt = 7
+    problem = Problem(
+        n_stages=4, stage_ptr=np.array([0, 2, 4, 5, 7]), units=np.ones(4, dtype=np.int64),
+        opt_cost=np.array([100, 150, 100, 900, 100, 100, 900]),
+        opt_obj=np.array([100, 150, 100, 900, 100, 100, 900]),
+        opt_compute=np.full(n_opt, 100), opt_ub=np.ones(n_opt, dtype=np.int64),
+        opt_site=np.zeros(n_opt, dtype=np.int64), opt_moved=np.zeros(n_opt, dtype=bool),
+        use_opt=np.array([0, 1, 2, 4, 5]), use_res=np.array([0, 1, 0, 2, 2]),
+        use_amt=np.full(5, 10_000), res_cap=np.full(3, 10_000),
+        res_names=tuple(f"offer:onprem:dc/pool{r}" for r in range(3)),
+        site_names=("onprem:dc",), site_provider=("onprem",), site_cloud=(False,),
+        stage_keys=tuple(f"w/s{i}" for i in range(4)))
+    timing = Timing(horizon=10, opt_hours=np.full(n_opt, 10), release=np.zeros(4, dtype=int),
+                    due=np.full(4, 10), late_cost=np.zeros(4, dtype=int),
+                    to_end=np.zeros(4, dtype=bool), use_now=np.ones(5, dtype=np.int64),
+                    res_now=np.ones(3, dtype=np.int64))
+    return problem, timing, np.array([1, 0, 0, 1, 1, 0, 1])
+
+
+def test_the_next_pool_drawn_is_one_where_the_first_pool_s_holders_can_go() -> None:
+    # Pools 0 and 2 both have a stage waiting; with two pools per neighbourhood, pool 0
+    # comes with pool 1 (where its holder can move to make room), never with pool 2.
+    problem, timing, x = _three_pools()
+    index = _Index(problem, timing)
+    inc = Incumbent(x, np.zeros(4, dtype=np.int64), problem.objective(x))
+    seen = set()
+    for seed in range(40):
+        hood = neighbourhood(problem, timing, index, inc, 10, 2, np.random.default_rng(seed))
+        assert hood is not None
+        seen.add(tuple(sorted(hood.pools.tolist())))
+    assert seen <= {(0, 1), (0, 2)}
+    for seed in range(40):
+        hood = neighbourhood(problem, timing, index, inc, 10, 2, np.random.default_rng(seed))
+        assert hood is not None
+        if hood.pools[0] == 0:
+            assert hood.pools.tolist() == [0, 1]
+
+
+def test_a_holder_moves_to_the_pool_drawn_with_its_own() -> None:
+    # The search frees stage 0 onto pool 1 so that stage 1 leaves the unlimited option.
+    problem, timing, x = _three_pools()
+    better = improve(problem, timing, x, np.zeros(4, dtype=np.int64), OPTIONS, QUICK)
+    assert better.x.tolist() == [0, 1, 1, 0, 1, 0, 1]
+    assert not violations(problem, better.x)
+    assert not schedule_violations(problem, timing, better.x, better.start)

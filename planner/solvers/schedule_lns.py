@@ -9,8 +9,12 @@ with the exact model of :mod:`planner.solvers.schedule_cpsat` on a restriction:
 
 * **pools** — a few capacity-limited resources (or the options on none), drawn by what
   the stages gain there: a stage's *regret* is what its options cost now above its
-  cheapest option plus the late penalty it pays, and a pool is drawn with the regret of
-  the stages that have a cheaper option on it (any option, for a late stage);
+  cheapest option plus the late penalty it pays, and the first pool is drawn with the
+  regret of the stages that have a cheaper option on it (any option, for a late stage);
+  each next one is *related* to those drawn (Shaw's related removal): a limited pool
+  where the stages that hold them or would gain there have options, drawn by how many,
+  so that a holder can move to a pool of the same neighbourhood and leave its room to a
+  stage that gains (:func:`_pools`);
 * **movers** — the stages with regret that have an option on the pools (the most to
   gain first, at most :attr:`LnsSettings.max_free`), and the stages that hold the pools
   now, and their neighbours (precedence, egress, co-location): each keeps its options
@@ -211,6 +215,9 @@ class _Scores:
     better: np.ndarray
     weight: np.ndarray
     placed: np.ndarray
+    near: np.ndarray
+    """The pool rows of the options placed now or cheaper than their stage's now (or of a
+    late stage): whom a drawn pool relates to (:func:`_pools`)."""
 
 
 def _scores(problem: Problem, timing: Timing, index: _Index, inc: Incumbent) -> _Scores:
@@ -229,7 +236,7 @@ def _scores(problem: Problem, timing: Timing, index: _Index, inc: Incumbent) -> 
                          minlength=index.n_pools)
     weight[-1] *= UNLIMITED_WEIGHT
     placed = np.bincount(index.st, weights=x, minlength=problem.n_stages) > 0
-    return _Scores(gain, rows_st, better, weight, placed)
+    return _Scores(gain, rows_st, better, weight, placed, better | (x[index.rows_opt] > 0))
 
 
 def neighbourhood(problem: Problem, timing: Timing, index: _Index, inc: Incumbent,
@@ -248,13 +255,14 @@ def neighbourhood(problem: Problem, timing: Timing, index: _Index, inc: Incumben
     gain, rows_st, better = inc.scores.gain, inc.scores.rows_st, inc.scores.better
     weight = inc.scores.weight.copy()
     blocked = _blocked(problem, index, x, away) if away else None
+    allowed = np.ones(index.n_pools, dtype=np.bool_)
     for hood in away:
-        weight[hood.pools] = 0.0
-        weight[hood.resources] = 0.0
+        allowed[hood.pools] = False
+        allowed[hood.resources[hood.resources < index.n_pools]] = False
+    weight[~allowed] = 0.0
     if weight.sum() <= 0:
         return None
-    drawn = rng.choice(index.n_pools, size=min(pools, int((weight > 0).sum())),
-                       replace=False, p=weight / weight.sum())
+    drawn = _pools(index, inc.scores, weight, allowed, pools, rng)
     in_pool = np.zeros(index.n_pools, dtype=np.bool_)
     in_pool[drawn] = True
     # Options that use only the drawn pools.
@@ -298,6 +306,37 @@ def neighbourhood(problem: Problem, timing: Timing, index: _Index, inc: Incumben
         shifters |= index.neighbours.get(s, set())
     stages, resources = _model_stages(problem, index, x, kept, shifters)
     return Hood(kept, ub, shifters, stages, resources, drawn, full, int(movers.size))
+
+
+def _pools(index: _Index, scores: _Scores, weight: np.ndarray,
+           allowed: np.ndarray, pools: int, rng: np.random.Generator) -> IntArray:
+    """The pools of a neighbourhood: the first drawn by ``weight``; each next one among the
+    limited pools where the stages that hold or would gain on those drawn so far have
+    options (so a holder can move there and leave its room to a stage that gains),
+    drawn by how many such options it has. Measured against pools drawn each by
+    ``weight`` alone, end to end, one run after the other: hard s (28 s) 1.45 %, 1.47 %
+    and 1.17 % above the bound against 1.53 %, 2.39 % and 1.39 %; timed m (116 s) 6.61 %
+    and 6.80 % against 7.32 % and 7.79 % (6.02 % earlier that hour); hard m 0.70–0.87 %
+    against 0.79 % and 0.88 %; hard l 1.45 % against 1.37 %."""
+    drawn = [int(rng.choice(index.n_pools, p=weight / weight.sum()))]
+    limited_rows = index.rows_res < index.n_pools - 1
+    while len(drawn) < pools:
+        in_pool = np.zeros(index.n_pools, dtype=np.bool_)
+        in_pool[drawn] = True
+        near = np.zeros(scores.gain.size, dtype=np.bool_)
+        near[scores.rows_st[in_pool[index.rows_res] & scores.near]] = True
+        rel = np.bincount(index.rows_res[limited_rows & near[scores.rows_st]],
+                          minlength=index.n_pools).astype(np.float64)
+        rel[~allowed] = 0.0
+        rel[drawn] = 0.0
+        if rel.sum() <= 0:
+            rest = weight.copy()
+            rest[drawn] = 0.0
+            if rest.sum() <= 0:
+                break
+            rel = rest
+        drawn.append(int(rng.choice(index.n_pools, p=rel / rel.sum())))
+    return np.array(drawn, dtype=np.int64)
 
 
 WINDOW_FRACTION = 8
@@ -362,7 +401,9 @@ def _model_stages(problem: Problem, index: _Index, x: IntArray, kept: IntArray,
         return np.arange(problem.n_stages), res
     need = free.copy()
     need[index.pair_b[free[index.pair_a]]] = True
-    rows = np.isin(problem.use_res, res) & (x[problem.use_opt] > 0)
+    on_res = np.zeros(len(problem.res_cap), dtype=np.bool_)
+    on_res[res] = True
+    rows = on_res[problem.use_res] & (x[problem.use_opt] > 0)
     need[index.st[problem.use_opt[rows]]] = True
     return np.flatnonzero(need), res
 
@@ -395,13 +436,21 @@ def _solve(problem: Problem, timing: Timing, index: _Index, inc: Incumbent, hood
         return None, False, spent
     sx, sub_start = builder.read(solver)
     x = inc.x.copy()
-    x[np.isin(index.st, stages)] = 0
+    x[_of_stages(problem, stages)[index.st]] = 0
     x[opts] = sx
     start = inc.start.copy()
     start[stages] = sub_start
     value = timing.cost(problem, x, start)
     better = Incumbent(x, start, value) if value < inc.value else None
     return better, code == cp_model.OPTIMAL, spent
+
+
+def _of_stages(problem: Problem, stages: IntArray) -> np.ndarray:
+    """Per stage, whether it is one of ``stages`` (a mask: ``np.isin`` over every option
+    took 2.7 s of a 41 s search at hard l)."""
+    mask = np.zeros(problem.n_stages, dtype=np.bool_)
+    mask[stages] = True
+    return mask
 
 
 def _split(problem: Problem, index: _Index, hood: Hood) -> tuple[IntArray, IntArray]:
@@ -582,7 +631,7 @@ def _applied(problem: Problem, timing: Timing, index: _Index, inc: Incumbent, ba
     stage; an egress edge joins neighbours, which are in the sub-model)."""
     if base is inc:
         return found
-    mine = np.isin(index.st, hood.stages)
+    mine = _of_stages(problem, hood.stages)[index.st]
     x, start = inc.x.copy(), inc.start.copy()
     x[mine] = found.x[mine]
     start[hood.stages] = found.start[hood.stages]
