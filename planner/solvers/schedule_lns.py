@@ -132,6 +132,8 @@ class _Index:
         self.rows_opt = np.concatenate([problem.use_opt[limited], unlimited])
         self.rows_res = np.concatenate([problem.use_res[limited],
                                         np.full(unlimited.size, self.n_pools - 1)])
+        self.limited_rows = self.rows_res < self.n_pools - 1
+        """Which of those rows are on a limited resource (not the pool of the rest)."""
         self.cheapest = _cheapest(problem, self.st, np.ones(problem.n_options, np.bool_))
         self.cheapest_free = _cheapest(problem, self.st, ~self.limited_opt)
         self.neighbours: dict[int, set[int]] = {}
@@ -258,7 +260,7 @@ def neighbourhood(problem: Problem, timing: Timing, index: _Index, inc: Incumben
     allowed = np.ones(index.n_pools, dtype=np.bool_)
     for hood in away:
         allowed[hood.pools] = False
-        allowed[hood.resources[hood.resources < index.n_pools]] = False
+        allowed[hood.resources] = False
     weight[~allowed] = 0.0
     if weight.sum() <= 0:
         return None
@@ -319,13 +321,12 @@ def _pools(index: _Index, scores: _Scores, weight: np.ndarray,
     and 6.80 % against 7.32 % and 7.79 % (6.02 % earlier that hour); hard m 0.70–0.87 %
     against 0.79 % and 0.88 %; hard l 1.45 % against 1.37 %."""
     drawn = [int(rng.choice(index.n_pools, p=weight / weight.sum()))]
-    limited_rows = index.rows_res < index.n_pools - 1
     while len(drawn) < pools:
         in_pool = np.zeros(index.n_pools, dtype=np.bool_)
         in_pool[drawn] = True
         near = np.zeros(scores.gain.size, dtype=np.bool_)
         near[scores.rows_st[in_pool[index.rows_res] & scores.near]] = True
-        rel = np.bincount(index.rows_res[limited_rows & near[scores.rows_st]],
+        rel = np.bincount(index.rows_res[index.limited_rows & near[scores.rows_st]],
                           minlength=index.n_pools).astype(np.float64)
         rel[~allowed] = 0.0
         rel[drawn] = 0.0
