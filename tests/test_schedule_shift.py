@@ -7,15 +7,16 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from test_schedule_model import brute_schedule, timed
 
-from planner.models.problem import Problem
+from planner.models.problem import IntArray, Problem
 from planner.models.timing import Timing
+from planner.solvers import schedule_repair
 from planner.solvers.base import SolveOptions
 from planner.solvers.feasibility import violations
 from planner.solvers.greedy import GreedyBackend
 from planner.solvers.schedule_check import schedule_violations
 from planner.solvers.schedule_cpsat import solve_schedule
 from planner.solvers.schedule_repair import greedy_replace
-from planner.solvers.schedule_shift import left_shift, list_schedule
+from planner.solvers.schedule_shift import RULES, left_shift, list_schedule
 
 OPTIONS = SolveOptions(time_limit_s=10, workers=1, deterministic=True)
 
@@ -54,3 +55,35 @@ def test_list_schedule_and_greedy_replacement_answers_are_valid_and_not_below_op
         assert problem.objective(x) + timing.late_penalty(problem, x, start) >= best
     if best is None:
         assert np.all(greedy.x >= 0)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(timed())
+def test_greedy_replacement_reinserts_only_the_cheapest_rule_s_pass(
+        case: tuple[Problem, Timing]) -> None:
+    problem, timing = case
+    greedy = GreedyBackend().solve(problem, OPTIONS)
+    if greedy.objective is None:
+        return
+    moves = schedule_repair._moves(problem, timing)
+    passes = [got for rule in RULES
+              if (got := schedule_repair._replace(problem, timing, greedy.x, moves, None,
+                                                  rule)) is not None]
+    seen: list[int] = []
+    real = schedule_repair.reinsert
+
+    def counted(problem_: Problem, timing_: Timing, x: IntArray, start: IntArray,
+                *rest: object) -> tuple[IntArray, IntArray, int]:
+        seen.append(timing_.cost(problem_, x, start))
+        return real(problem_, timing_, x, start, *rest)  # type: ignore[arg-type]
+
+    schedule_repair.reinsert = counted  # type: ignore[assignment]
+    try:
+        got = greedy_replace(problem, timing, greedy.x)
+    finally:
+        schedule_repair.reinsert = real  # type: ignore[assignment]
+    if not passes:
+        assert got is None and not seen
+        return
+    assert seen == [min(timing.cost(problem, *p) for p in passes)]
+    assert got is not None and timing.cost(problem, *got) <= seen[0]

@@ -79,8 +79,12 @@ def _holders(problem: Problem, x: IntArray, stage: int) -> set[int]:
 def greedy_replace(problem: Problem, timing: Timing, x: IntArray,
                    options: SolveOptions | None = None) -> tuple[IntArray, IntArray] | None:
     """Step 1 of the module docstring: (x, starts) or None, the cheapest over the list
-    scheduling rules (:data:`~planner.solvers.schedule_shift.RULES`), each improved by
-    :func:`~planner.solvers.schedule_reinsert.reinsert`."""
+    scheduling rules (:data:`~planner.solvers.schedule_shift.RULES`), then improved by
+    :func:`~planner.solvers.schedule_reinsert.reinsert`. Only the cheapest pass is
+    re-inserted: a pass takes a second or two at timed l, re-insertion 13 s, and the
+    rules' order rarely changes by it (timed l: $25.38 M and $25.30 M after the passes
+    of ``deadline`` and ``longest``, $24.64 M and $24.70 M after re-insertion; timed m:
+    ``regret`` 11 % cheaper than the others before and after)."""
     moves = _moves(problem, timing)
     best: tuple[int, IntArray, IntArray] | None = None
     for rule in RULES:
@@ -89,11 +93,13 @@ def greedy_replace(problem: Problem, timing: Timing, x: IntArray,
         got = _replace(problem, timing, x, moves, options, rule)
         if got is None:
             continue
-        gx, start, _ = reinsert(problem, timing, got[0], got[1], moves, _share(options))
-        value = timing.cost(problem, gx, start)
+        value = timing.cost(problem, *got)
         if best is None or value < best[0]:
-            best = (value, gx, start)
-    return None if best is None else (best[1], best[2])
+            best = (value, *got)
+    if best is None:
+        return None
+    gx, start, _ = reinsert(problem, timing, best[1], best[2], moves, _share(options))
+    return gx, start
 
 
 def _share(options: SolveOptions | None) -> SolveOptions | None:
