@@ -6,12 +6,14 @@ bound where the energy cuts could not."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from test_schedule_model import _placements, _pool, timed
 from test_time_cuts import _schedulable
 
 from planner.models.problem import Problem
 from planner.models.timing import Outage, Timing
+from planner.solvers import schedule_plan
 from planner.solvers.base import SolveOptions
 from planner.solvers.feasibility import violations
 from planner.solvers.greedy import GreedyBackend
@@ -112,3 +114,15 @@ def test_the_decomposition_adds_the_cores_and_keeps_the_higher_bound() -> None:
     assert lifted.bound is not None and 200 < lifted.bound <= 300
     assert lifted.x.tolist() == placement.x.tolist()
     assert said and said[0].startswith("1 set of runs that no schedule fits")
+
+
+def test_above_the_size_where_cores_lift_no_bound_none_are_sought(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    problem, timing = _long_and_gang()
+    cut = with_time_cuts(problem, timing)
+    placement = GreedyBackend().solve(cut, OPTIONS.started())
+    monkeypatch.setattr(schedule_plan, "CORES_MAX_OPTIONS", problem.n_options - 1)
+    said: list[str] = []
+    cored, same = _with_cores(problem, timing, cut, placement, OPTIONS.started(), 0.0,
+                              said.append)
+    assert cored is cut and same is placement and not said

@@ -128,6 +128,11 @@ share of the time left, in at most this share (timed m: the placement 1.3 s of 1
 round 2 s of cores and 1 s of LP lifts the bound by 0.56 %; hard s's placement takes
 8 s of 28, and there the cores lift no bound: its LP moves the runs to equivalent
 options; at timed l, 137 cores in 6 s lift none either)."""
+CORES_MAX_OPTIONS = 500_000
+"""No Benders cuts above this many options: at timed l (1.38 M options) 137 sets took 4 s,
+lifted the bound by 0.003 %, and the placement with :data:`HEADROOM` scheduled at
+$23.86 M (twice) against $23.56–23.79 M without them (four runs); at timed m (182 k
+options) they lift the bound by 0.56 % and that schedule costs $5.37 M against $5.43 M."""
 POLISH_MAX_OPTIONS = 50_000
 """Up to this many options, the decomposed path spends the time its search leaves in the
 exact model (started from its plan): measured at 23,775 options (timed s), where it
@@ -226,12 +231,13 @@ def _solve(problem: Problem, timing: Timing, backend: Backend, options: SolveOpt
 def _with_cores(problem: Problem, timing: Timing, cut: Problem, placement: Solution,
                 options: SolveOptions, took: float, say: Say) -> tuple[Problem, Solution]:
     """One round of logic-based Benders decomposition, when the placement took at most
-    :data:`CORES_SHARE` of the time left: the sets of runs that no schedule fits on one
-    of its pools (:func:`~planner.solvers.pool_cores.pool_cores`) join ``cut`` as cuts,
+    :data:`CORES_SHARE` of the time left (up to :data:`CORES_MAX_OPTIONS`): the sets of
+    runs that no schedule fits on one of its pools
+    (:func:`~planner.solvers.pool_cores.pool_cores`) join ``cut`` as cuts,
     and the LP of the cut with them gives the bound where it is higher (the cuts are
     valid, so it is a bound); the placement with :data:`HEADROOM` then avoids them."""
     assert options.deadline is not None
-    if took > CORES_SHARE * options.remaining_s():
+    if took > CORES_SHARE * options.remaining_s() or problem.n_options > CORES_MAX_OPTIONS:
         return cut, placement
     budget = options.until(options.deadline.within(options.remaining_s() * CORES_SHARE))
     cores = pool_cores(problem, timing, placement.x, budget)
