@@ -379,7 +379,11 @@ def test_a_placement_with_headroom_is_kept_when_its_schedule_costs_less(
         monkeypatch: pytest.MonkeyPatch, second_cheaper: bool) -> None:
     # The second placement, asked with headroom, leaves the pool to the first job and
     # takes the $500 option for the second (or, when it is no better, the repaired plan
-    # stays). Either way the bound is the first placement's.
+    # stays). Either way the bound is the first placement's. (One pass of the repair
+    # costs $1,000 against $200 placed: both are repaired only below HEADROOM_ALONE.)
+    import planner.solvers.schedule_plan as sp
+
+    monkeypatch.setattr(sp, "HEADROOM_ALONE", 10.0)
     want = [1, 0, 0, 1] if second_cheaper else [1, 0, 1, 0]
     problem, timing, done, asked = _placed_twice(monkeypatch, want)
     assert len(asked) == 2
@@ -411,6 +415,30 @@ def test_without_time_for_two_repairs_one_pass_decides_and_only_the_second_is_sc
     assert len(asked) == 2
     assert [x.tolist() for x in repairs] == [[1, 0, 0, 1]]
     assert done.solution.x.tolist() == [1, 0, 0, 1]
+    assert done.solution.bound == 150
+    assert not schedule_violations(problem, timing, done.solution.x, done.start)
+
+
+def test_when_one_pass_costs_much_only_the_placement_with_headroom_is_repaired(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Time for both, but one pass of the repair costs 400 % over the first placement
+    # (above HEADROOM_ALONE): the first is not repaired, the second is scheduled and kept
+    # (no cheaper than the first's repair would be: the repair is what a failed second
+    # falls back to).
+    import planner.solvers.schedule_plan as sp
+
+    repairs: list[IntArray] = []
+    real = sp._decomposed
+
+    def counted(p: Problem, t: Timing, placement: object, *a: object) -> Scheduled:
+        repairs.append(placement.x)  # type: ignore[attr-defined]
+        return real(p, t, placement, *a)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sp, "_decomposed", counted)
+    problem, timing, done, asked = _placed_twice(monkeypatch, [1, 0, 1, 0])
+    assert len(asked) == 2
+    assert [x.tolist() for x in repairs] == [[1, 0, 1, 0]]
+    assert "left for packing" in done.solution.detail
     assert done.solution.bound == 150
     assert not schedule_violations(problem, timing, done.solution.x, done.start)
 

@@ -91,9 +91,10 @@ HEADROOM = 0.94
 placement counts only this share of every pool that holds capacity at once
 (:func:`~planner.solvers.time_cuts.with_headroom`; the LP backend starts from the first
 one's multipliers where its simplex did not finish), and the first placement's bound
-stays (the second's is no bound). When the first placement came within its share of the
-time, both are scheduled (and repaired) and the cheaper kept; otherwise one pass of the
-repair decides, and only the second is scheduled (the first if the second finds no
+stays (the second's is no bound). One pass of the repair tells what the first costs to
+schedule. When the first placement came within its share of the time and that pass costs
+at most :data:`HEADROOM_ALONE` more, both are scheduled (and repaired) and the cheaper
+kept; otherwise only the second is scheduled (the first if the second finds no
 schedule). The first placement fills the cheap pools to the last node-hour, more than any
 schedule packs, and the repair then pushes out whichever stages the list reaches last to
 their next option; the second chooses by cost which stages leave. Scheduled and
@@ -116,6 +117,14 @@ HEADROOM_TRIGGER = 0.01
 repair; when there is no time for two repairs, one pass of it) costs more than this share
 of the schedule (at realistic l the repair moves a few hundred stages for 0.4 %), above
 :data:`HEADROOM_MIN_OPTIONS` options."""
+HEADROOM_ALONE = 0.05
+"""When one pass of the repair costs more than this share over the first placement, only the
+placement with :data:`HEADROOM` is scheduled (the first's repair is kept for when it
+finds no schedule): repaired in full, the first never won where this happens (timed m
+$5.44 M against $5.37 M, timed l $24.51 M against $23.86 M, hard m $13.16 M against
+$12.98 M; its one pass +28 %, +45 % and no schedule), and its repair took 4 s of hard
+m's 60 and 18 s of timed l's 600 before the search. Realistic l's one pass costs 0.9 %
+more than its placement: both are repaired there, as before."""
 HEADROOM_MIN_OPTIONS = 50_000
 """No placement with :data:`HEADROOM` up to this many options (:data:`POLISH_MAX_OPTIONS`):
 there the search and the exact model close the repair's cost better with the time (hard
@@ -202,16 +211,17 @@ def _solve(problem: Problem, timing: Timing, backend: Backend, options: SolveOpt
             and options.remaining_s() > 1.0 and list_schedule(problem, timing,
                                                               placement.x) is None:
         cut, placement = _with_cores(problem, timing, cut, placement, options, took, say)
-        if not share.expired():  # time for both: the cheaper schedule is kept
+        quick = one_pass(problem, timing, placement.x)
+        value = None if quick is None else timing.cost(problem, *quick)
+        if not share.expired() and not _costly(placement, value, HEADROOM_ALONE):
+            # time for both, and the first may compete: the cheaper schedule is kept
             done = _decomposed(problem, timing, placement, options, executor)
             if _costly(placement, done.solution.objective):
                 done = _roomier(problem, timing, cut, backend, placement, done, options,
                                 executor, say, took)
-        else:  # one pass of the repair tells whether a second placement is worth it
-            quick = one_pass(problem, timing, placement.x)
-            if _costly(placement, None if quick is None else timing.cost(problem, *quick)):
-                done = _roomier(problem, timing, cut, backend, placement, None, options,
-                                executor, say, took)
+        elif _costly(placement, value):  # the first is repaired only if the second fails
+            done = _roomier(problem, timing, cut, backend, placement, None, options,
+                            executor, say, took)
     if done is None:
         done = _decomposed(problem, timing, placement, options, executor)
     if done.solution.objective is None and placement.objective is not None \
@@ -255,12 +265,12 @@ def _with_cores(problem: Problem, timing: Timing, cut: Problem, placement: Solut
     return cut, placement
 
 
-def _costly(placement: Solution, value: int | None) -> bool:
+def _costly(placement: Solution, value: int | None, share: float = -1.0) -> bool:
     """Whether a schedule of ``placement`` costing ``value`` (None: no schedule) costs more
-    than :data:`HEADROOM_TRIGGER` of it over the placement."""
+    than ``share`` (default :data:`HEADROOM_TRIGGER`) of it over the placement."""
     if placement.objective is None or value is None:
         return True
-    return value - placement.objective > HEADROOM_TRIGGER * value
+    return value - placement.objective > (HEADROOM_TRIGGER if share < 0 else share) * value
 
 
 def _roomier(problem: Problem, timing: Timing, cut: Problem, backend: Backend,
