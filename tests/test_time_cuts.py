@@ -380,7 +380,7 @@ def test_a_placement_with_headroom_is_kept_when_its_schedule_costs_less(
     # The second placement, asked with headroom, leaves the pool to the first job and
     # takes the $500 option for the second (or, when it is no better, the repaired plan
     # stays). Either way the bound is the first placement's. (One pass of the repair
-    # costs $1,000 against $200 placed: both are repaired only below HEADROOM_ALONE.)
+    # costs $600 against $200 placed: both are repaired only below HEADROOM_ALONE.)
     import planner.solvers.schedule_plan as sp
 
     monkeypatch.setattr(sp, "HEADROOM_ALONE", 10.0)
@@ -395,14 +395,10 @@ def test_a_placement_with_headroom_is_kept_when_its_schedule_costs_less(
     assert not schedule_violations(problem, timing, done.solution.x, done.start)
 
 
-def test_without_time_for_two_repairs_one_pass_decides_and_only_the_second_is_scheduled(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    # The first placement used its whole share: one pass of the repair (the second job to
-    # its $500 option, $600 against $200 placed) says the placement costs much to
-    # schedule; the repair is never run on it, the second placement is scheduled.
+def _repairs_seen(monkeypatch: pytest.MonkeyPatch) -> list[IntArray]:
+    """The placements the decomposed path schedules (and repairs), in order."""
     import planner.solvers.schedule_plan as sp
 
-    monkeypatch.setattr(sp, "PLACEMENT_SHARE", 1e-9)
     repairs: list[IntArray] = []
     real = sp._decomposed
 
@@ -411,6 +407,18 @@ def test_without_time_for_two_repairs_one_pass_decides_and_only_the_second_is_sc
         return real(p, t, placement, *a)  # type: ignore[arg-type]
 
     monkeypatch.setattr(sp, "_decomposed", counted)
+    return repairs
+
+
+def test_without_time_for_two_repairs_one_pass_decides_and_only_the_second_is_scheduled(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The first placement used its whole share: one pass of the repair (the second job to
+    # its $500 option, $600 against $200 placed) says the placement costs much to
+    # schedule; the repair is never run on it, the second placement is scheduled.
+    import planner.solvers.schedule_plan as sp
+
+    monkeypatch.setattr(sp, "PLACEMENT_SHARE", 1e-9)
+    repairs = _repairs_seen(monkeypatch)
     problem, timing, done, asked = _placed_twice(monkeypatch, [1, 0, 0, 1])
     assert len(asked) == 2
     assert [x.tolist() for x in repairs] == [[1, 0, 0, 1]]
@@ -421,20 +429,11 @@ def test_without_time_for_two_repairs_one_pass_decides_and_only_the_second_is_sc
 
 def test_when_one_pass_costs_much_only_the_placement_with_headroom_is_repaired(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    # Time for both, but one pass of the repair costs 400 % over the first placement
-    # (above HEADROOM_ALONE): the first is not repaired, the second is scheduled and kept
-    # (no cheaper than the first's repair would be: the repair is what a failed second
-    # falls back to).
-    import planner.solvers.schedule_plan as sp
-
-    repairs: list[IntArray] = []
-    real = sp._decomposed
-
-    def counted(p: Problem, t: Timing, placement: object, *a: object) -> Scheduled:
-        repairs.append(placement.x)  # type: ignore[attr-defined]
-        return real(p, t, placement, *a)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(sp, "_decomposed", counted)
+    # Time for both, but one pass of the repair ($600 against $200 placed) costs more
+    # than HEADROOM_ALONE over the first placement: the first is not repaired, the second
+    # is scheduled and kept (no cheaper than the first's repair would be: the repair is
+    # what a failed second falls back to).
+    repairs = _repairs_seen(monkeypatch)
     problem, timing, done, asked = _placed_twice(monkeypatch, [1, 0, 1, 0])
     assert len(asked) == 2
     assert [x.tolist() for x in repairs] == [[1, 0, 1, 0]]
