@@ -265,12 +265,13 @@ def _with_cores(problem: Problem, timing: Timing, cut: Problem, placement: Solut
     return cut, placement
 
 
-def _costly(placement: Solution, value: int | None, share: float = -1.0) -> bool:
+def _costly(placement: Solution, value: int | None, share: float | None = None) -> bool:
     """Whether a schedule of ``placement`` costing ``value`` (None: no schedule) costs more
-    than ``share`` (default :data:`HEADROOM_TRIGGER`) of it over the placement."""
+    than ``share`` (None: :data:`HEADROOM_TRIGGER`) of it over the placement."""
     if placement.objective is None or value is None:
         return True
-    return value - placement.objective > (HEADROOM_TRIGGER if share < 0 else share) * value
+    limit = HEADROOM_TRIGGER if share is None else share
+    return value - placement.objective > limit * value
 
 
 def _roomier(problem: Problem, timing: Timing, cut: Problem, backend: Backend,

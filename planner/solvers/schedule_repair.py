@@ -6,9 +6,9 @@
    rule (:func:`~planner.solvers.feasibility.violations`; the moves and the use per period
    they keep are :mod:`planner.solvers.schedule_moves`) — typically from a full on-prem
    pool to a cloud offer without quota. A stage that cannot run at all goes to the front
-   of the next pass; each priority rule gets its own passes, and the cheapest answer,
-   after stages move back to cheaper options where the pools have room
-   (:mod:`planner.solvers.schedule_reinsert`), is kept.
+   of the next pass; each priority rule gets its own passes, and the cheapest answer is
+   kept, after stages move back to cheaper options where the pools have room
+   (:mod:`planner.solvers.schedule_reinsert`).
 2. **The exact model** (:func:`planner.solvers.schedule_cpsat.solve_schedule`) with the
    time left, when the problem is small enough for it
    (:data:`~planner.solvers.tuning.AUTO_EXACT_OPTIONS`), hinted with step 1's answer;
@@ -81,10 +81,11 @@ def greedy_replace(problem: Problem, timing: Timing, x: IntArray,
     """Step 1 of the module docstring: (x, starts) or None, the cheapest over the list
     scheduling rules (:data:`~planner.solvers.schedule_shift.RULES`), then improved by
     :func:`~planner.solvers.schedule_reinsert.reinsert`. Only the cheapest pass is
-    re-inserted: a pass takes a second or two at timed l, re-insertion 13 s, and the
-    rules' order rarely changes by it (timed l: $25.38 M and $25.30 M after the passes
-    of ``deadline`` and ``longest``, $24.64 M and $24.70 M after re-insertion; timed m:
-    ``regret`` 11 % cheaper than the others before and after)."""
+    re-inserted: a pass takes a second or two at timed l, re-insertion 13 s, and what
+    re-inserting the others could win is less than the search does with that time (timed
+    l: $25.38 M and $25.30 M after the passes of ``deadline`` and ``longest``, $24.64 M
+    and $24.70 M after re-insertion, 0.2 % apart; timed m: ``regret`` 11 % cheaper than
+    the others before and after)."""
     moves = _moves(problem, timing)
     best: tuple[int, IntArray, IntArray] | None = None
     for rule in RULES:
