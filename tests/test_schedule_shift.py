@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from test_schedule_model import brute_schedule, timed
 
 from planner.models.problem import IntArray, Problem
-from planner.models.timing import Timing
+from planner.models.timing import Precedence, Timing
 from planner.solvers import schedule_repair
 from planner.solvers.base import SolveOptions
 from planner.solvers.feasibility import violations
@@ -87,3 +87,28 @@ def test_greedy_replacement_reinserts_only_the_cheapest_rule_s_pass(
         return
     assert seen == [min(timing.cost(problem, *p) for p in passes)]
     assert got is not None and timing.cost(problem, *got) <= seen[0]
+
+
+def test_left_shift_keeps_a_zero_hour_stage_after_its_predecessor_that_starts_with_it(
+        ) -> None:
+    # Found by the property above: stage 1 (released at 1, 0 h) comes before stage 0
+    # (0 h); both start at 1. Taken by index, stage 0 went first and moved to 0, before
+    # stage 1 ended.
+    problem = Problem(
+        n_stages=2, stage_ptr=np.array([0, 1, 2]), units=np.ones(2, dtype=np.int64),
+        opt_cost=np.zeros(2, dtype=np.int64), opt_obj=np.zeros(2, dtype=np.int64),
+        opt_compute=np.zeros(2, dtype=np.int64), opt_ub=np.ones(2, dtype=np.int64),
+        opt_site=np.zeros(2, dtype=np.int64), opt_moved=np.zeros(2, dtype=bool),
+        use_opt=np.zeros(0, dtype=np.int64), use_res=np.zeros(0, dtype=np.int64),
+        use_amt=np.zeros(0, dtype=np.int64), res_cap=np.zeros(0, dtype=np.int64),
+        res_names=(), site_names=("aws:s0",), site_provider=("aws",), site_cloud=(True,),
+        stage_keys=("w/s0", "w/s1"))
+    timing = Timing(horizon=3, opt_hours=np.zeros(2, dtype=np.int64),
+                    release=np.array([0, 1]), due=np.array([1, 1]),
+                    late_cost=np.zeros(2, dtype=np.int64), to_end=np.zeros(2, dtype=bool),
+                    use_now=np.zeros(0, dtype=np.int64), res_now=np.zeros(0, dtype=np.int64),
+                    precedence=(Precedence(before=1, after=0),))
+    x = np.ones(2, dtype=np.int64)
+    shifted = left_shift(problem, timing, x, np.array([1, 1]))
+    assert shifted.tolist() == [1, 1]
+    assert not schedule_violations(problem, timing, x, shifted)

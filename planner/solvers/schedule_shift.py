@@ -55,8 +55,9 @@ def left_shift(problem: Problem, timing: Timing, x: IntArray, start: IntArray) -
     for p in timing.precedence:
         preds.setdefault(p.after, []).append(p.before)
     lags = {(p.before, p.after): timing.gap(problem, x, p) for p in timing.precedence}
+    depth = _depths(problem.n_stages, preds)  # a zero-hour stage ends where its next starts
     order = sorted((s for s in range(problem.n_stages) if placed(problem, x, s)),
-                   key=lambda s: (int(start[s]), s))
+                   key=lambda s: (int(start[s]), depth[s], s))
     new = start.copy()
     end: dict[int, int] = {}
     for s in order:
@@ -74,6 +75,26 @@ def left_shift(problem: Problem, timing: Timing, x: IntArray, start: IntArray) -
         for r, d in needs.get(s, {}).items():
             free[r][t:end[s]] -= d
     return new
+
+
+def _depths(n: int, preds: dict[int, list[int]]) -> list[int]:
+    """Per stage, the most precedence arcs on a path that ends at it (a stage comes after
+    every stage before it in this order; the arcs form no cycle)."""
+    depth = [-1] * n
+    for s in range(n):
+        todo = [s]
+        while todo:
+            t = todo[-1]
+            if depth[t] >= 0:
+                todo.pop()
+                continue
+            waiting = [b for b in preds.get(t, []) if depth[b] < 0]
+            if waiting:
+                todo.extend(waiting)
+                continue
+            depth[t] = 1 + max((depth[b] for b in preds.get(t, [])), default=-1)
+            todo.pop()
+    return depth
 
 
 def _earliest(free: dict[int, IntArray], need: dict[int, int], lower: int, old: int,
