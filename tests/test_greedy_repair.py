@@ -9,6 +9,7 @@ greedy finds a verified plan exactly when one exists."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import random
 from fractions import Fraction
 
@@ -24,6 +25,7 @@ from planner.compile.resolve import build_world
 from planner.models.problem import PBudget, Problem
 from planner.models.status import SolveStatus
 from planner.parallel import SerialExecutor
+from planner.solvers import lp_strategy
 from planner.solvers.base import SolveOptions
 from planner.solvers.feasibility import capacity, violations
 from planner.solvers.greedy import (
@@ -35,6 +37,8 @@ from planner.solvers.greedy import (
 )
 from planner.solvers.greedy_pass import greedy_pass
 from planner.solvers.lns import LnsBackend, LnsConfig
+from planner.solvers.lp_model import solve_lp
+from planner.solvers.lp_round import lp_fill
 from planner.solvers.lp_strategy import LpBackend, LpConfig
 
 FOUND = (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE)
@@ -238,9 +242,26 @@ def test_lns_starts_from_the_repaired_greedy_start_when_its_own_starts_fail() ->
     assert sol.detail.endswith("; start repaired by greedy (1 stage did not fit its first pass)")
 
 
-def test_lp_starts_from_the_repaired_greedy_start_when_no_rounding_fits() -> None:
-    p = tight_problem(9)  # greedy's pass and both LP roundings get stuck here
+def test_lp_starts_from_the_repaired_greedy_start_when_no_rounding_fits(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    p = tight_problem(9)  # greedy's pass and both LP roundings get stuck here without room
+    monkeypatch.setattr(lp_strategy, "lp_fill", functools.partial(lp_fill, rescue=False))
     sol = LpBackend(LpConfig(exact_options=0)).solve(p, SolveOptions(time_limit_s=8, workers=1))
     assert sol.status in FOUND and violations(p, sol.x) == [] and feasible(p, sol.x)
     assert sol.stats["greedy_repaired"] == 1.0
     assert sol.detail.endswith("; start: greedy's pass repaired (no rounding fitted)")
+
+
+@pytest.mark.parametrize("seed", [9, 13, 21])
+def test_a_stuck_lp_rounding_gets_room_made_instead_of_failing(seed: int) -> None:
+    p = tight_problem(seed)
+    lp = solve_lp(p, 10)
+    assert lp.status == "optimal"
+    stuck = [lp_fill(p, lp.x, lp.reduced, first, rescue=False) for first in (True, False)]
+    rescued = [lp_fill(p, lp.x, lp.reduced, first) for first in (True, False)]
+    assert any(x is None for x in stuck)  # the rescue is what places every stage here
+    for x in rescued:
+        assert x is not None and violations(p, x) == [] and feasible(p, x)
+    sol = LpBackend(LpConfig(exact_options=0)).solve(p, SolveOptions(time_limit_s=8, workers=1))
+    assert sol.status in FOUND and violations(p, sol.x) == [] and feasible(p, sol.x)
+    assert "greedy_repaired" not in sol.stats  # a rounding fitted: no fallback to greedy

@@ -24,6 +24,8 @@ timed, so the same problem always gives the same plan.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -36,7 +38,10 @@ MAX_MOVES = 64
 WORK = 2_000_000
 """Alternatives the repair may look at over a whole greedy pass."""
 
-Usage = list[list[tuple[int, int]]]
+Usage = Sequence[list[tuple[int, int]]]
+"""The usage rows ``(resource, amount)`` of each option."""
+Left = IntArray | list[int]
+"""Capacity left per resource."""
 
 
 def movable_stages(problem: Problem) -> NDArray[np.bool_]:
@@ -70,7 +75,7 @@ class Room:
     def exhausted(self) -> bool:
         return self.work >= self.budget
 
-    def make_room(self, x: IntArray, remaining: IntArray, s: int,
+    def make_room(self, x: IntArray, remaining: Left, s: int,
                   blocked: list[tuple[int, int]]) -> int:
         """Free capacity for the cheapest-to-free of ``blocked`` ((cost, option) of stage
         ``s``, admissible but out of capacity), apply its moves to ``x`` and ``remaining``
@@ -87,7 +92,7 @@ class Room:
         self.moved += len(best[2])
         return best[1]
 
-    def _move(self, x: IntArray, remaining: IntArray, q: int, q2: int) -> None:
+    def _move(self, x: IntArray, remaining: Left, q: int, q2: int) -> None:
         x[q] -= 1
         x[q2] += 1
         for r, a in self.usage[q]:
@@ -95,7 +100,7 @@ class Room:
         for r, a in self.usage[q2]:
             remaining[r] -= a
 
-    def _plan(self, x: IntArray, remaining: IntArray, s: int, o: int
+    def _plan(self, x: IntArray, remaining: Left, s: int, o: int
               ) -> tuple[int, list[tuple[int, int]]] | None:
         """The moves that make ``o`` fit and their added objective, without applying them."""
         over: dict[int, int] = {}  # resource → change of remaining
@@ -124,7 +129,7 @@ class Room:
             moves.append((q, q2))
             added += delta
 
-    def _best_move(self, x: IntArray, remaining: IntArray, s: int, deficit: dict[int, int],
+    def _best_move(self, x: IntArray, remaining: Left, s: int, deficit: dict[int, int],
                    reserve: dict[int, int], over: dict[int, int], dx: dict[int, int]
                    ) -> tuple[int, int, int] | None:
         """(added objective, from, to) of the placed unit that frees the deficit at the
@@ -151,7 +156,7 @@ class Room:
                     return None
         return None if best is None else (best[1], best[2], best[3])
 
-    def _alternative(self, x: IntArray, remaining: IntArray, t: int, q: int,
+    def _alternative(self, x: IntArray, remaining: Left, t: int, q: int,
                      deficit: dict[int, int], reserve: dict[int, int], over: dict[int, int],
                      dx: dict[int, int]) -> tuple[int, int] | None:
         """The cheapest other option of stage ``t`` one unit from ``q`` can move to."""
