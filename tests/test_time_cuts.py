@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import time
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from test_schedule_model import _placements, _pool, timed
 
 from planner.models.problem import IntArray, Problem
 from planner.models.timing import Outage, Precedence, Timing
+from planner.solvers import schedule_repair
 from planner.solvers.base import SolveOptions, SolveStatus
 from planner.solvers.feasibility import violations
 from planner.solvers.greedy import GreedyBackend
@@ -23,7 +25,7 @@ from planner.solvers.schedule_check import schedule_violations
 from planner.solvers.schedule_cpsat import Scheduled, solve_schedule
 from planner.solvers.schedule_reinsert import reinsert
 from planner.solvers.schedule_repair import _moves, greedy_replace
-from planner.solvers.schedule_shift import Stuck, schedule_list
+from planner.solvers.schedule_shift import RULES, Stuck, schedule_list
 from planner.solvers.time_cuts import start_windows, with_headroom, with_time_cuts
 
 OPTIONS = SolveOptions(time_limit_s=10, workers=1, deterministic=True)
@@ -544,3 +546,30 @@ def test_an_option_that_meets_an_outage_at_every_start_is_cut() -> None:
     instant = dataclasses.replace(timing, opt_hours=np.array([0, 4]), use_now=np.array([3]))
     assert _schedulable(problem, instant, np.array([1, 0])) is not None
     assert not violations(with_time_cuts(problem, instant), np.array([1, 0]))
+
+
+def test_a_rule_whose_passes_keep_getting_stuck_leaves_the_next_rule_its_turn(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The first rule's passes keep getting stuck until its time is up (hard xl: 122 s of
+    # the 116 s left, no schedule); the next rule must still get time of its own.
+    problem, timing = one_node_two_jobs(due=[6, 10])
+    x = np.array([1, 0, 1, 0])
+    real = schedule_repair._replace
+    left: dict[str, float] = {}
+
+    def stuck_first(problem_: Problem, timing_: Timing, x_: IntArray, moves: object,
+                    options: SolveOptions | None, rule: str) -> tuple[IntArray, IntArray] | None:
+        assert options is not None
+        left[rule] = options.remaining_s()
+        if rule == RULES[0]:
+            while not options.expired():
+                time.sleep(0.01)
+            return None
+        return real(problem_, timing_, x_, moves, options, rule)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(schedule_repair, "_replace", stuck_first)
+    options = SolveOptions(time_limit_s=0.8, workers=1).started()
+    got = greedy_replace(problem, timing, x, options)
+    assert left[RULES[0]] <= 0.8 / len(RULES) + 0.05
+    assert left[RULES[1]] > 0.1  # its turn came before the deadline
+    assert got is not None and not schedule_violations(problem, timing, *got)

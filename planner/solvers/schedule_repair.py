@@ -6,9 +6,9 @@
    rule (:func:`~planner.solvers.feasibility.violations`; the moves and the use per period
    they keep are :mod:`planner.solvers.schedule_moves`) — typically from a full on-prem
    pool to a cloud offer without quota. A stage that cannot run at all goes to the front
-   of the next pass; each priority rule gets its own passes, and the cheapest answer is
-   kept, after stages move back to cheaper options where the pools have room
-   (:mod:`planner.solvers.schedule_reinsert`).
+   of the next pass; each priority rule gets its own passes (in an equal share of the time
+   left), and the cheapest answer is kept, after stages move back to cheaper options
+   where the pools have room (:mod:`planner.solvers.schedule_reinsert`).
 2. **The exact model** (:func:`planner.solvers.schedule_cpsat.solve_schedule`) with the
    time left, when the problem is small enough for it
    (:data:`~planner.solvers.tuning.AUTO_EXACT_OPTIONS`), hinted with step 1's answer;
@@ -79,7 +79,8 @@ def _holders(problem: Problem, x: IntArray, stage: int) -> set[int]:
 def greedy_replace(problem: Problem, timing: Timing, x: IntArray,
                    options: SolveOptions | None = None) -> tuple[IntArray, IntArray] | None:
     """Step 1 of the module docstring: (x, starts) or None, the cheapest over the list
-    scheduling rules (:data:`~planner.solvers.schedule_shift.RULES`), then improved by
+    scheduling rules (:data:`~planner.solvers.schedule_shift.RULES`, each in its share of
+    the time left: :func:`_rule_share`), then improved by
     :func:`~planner.solvers.schedule_reinsert.reinsert`. Only the cheapest pass is
     re-inserted: a pass takes a second or two at timed l, re-insertion 13 s, and what
     re-inserting the others could win is less than the search does with that time (timed
@@ -88,10 +89,10 @@ def greedy_replace(problem: Problem, timing: Timing, x: IntArray,
     the others before and after)."""
     moves = _moves(problem, timing)
     best: tuple[int, IntArray, IntArray] | None = None
-    for rule in RULES:
+    for k, rule in enumerate(RULES):
         if best is not None and options is not None and options.expired():
             break
-        got = _replace(problem, timing, x, moves, options, rule)
+        got = _replace(problem, timing, x, moves, _rule_share(options, len(RULES) - k), rule)
         if got is None:
             continue
         value = timing.cost(problem, *got)
@@ -101,6 +102,16 @@ def greedy_replace(problem: Problem, timing: Timing, x: IntArray,
         return None
     gx, start, _ = reinsert(problem, timing, best[1], best[2], moves, _share(options))
     return gx, start
+
+
+def _rule_share(options: SolveOptions | None, rules_left: int) -> SolveOptions | None:
+    """An equal share of the time left for each rule still to run: a rule whose passes keep
+    getting stuck leaves the others their turn (hard xl: ``deadline``'s passes with stuck
+    stages first took 122 s of the 116 s left and found no schedule; ``longest`` then found
+    one in 9 s, past the deadline)."""
+    if options is None or options.deadline is None:
+        return options
+    return options.until(options.deadline.within(options.remaining_s() / rules_left))
 
 
 def _share(options: SolveOptions | None) -> SolveOptions | None:
