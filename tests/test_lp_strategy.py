@@ -357,3 +357,33 @@ def test_starts_past_the_deadline_stop_once_one_fits() -> None:
             start("slow", [0, 1, 1, 0], 3600.0), start("quick", [0, 1, 1, 0], 1.0)]
     assert _best_in_time(problem, slow, Deadline.after(60.0)) is not None
     assert made == ["broken", "fits"]
+
+
+@pytest.mark.parametrize("polishes", [True, False])
+def test_above_the_polish_s_size_the_ascent_has_the_bound_s_whole_time(
+        monkeypatch: pytest.MonkeyPatch, polishes: bool) -> None:
+    """Above ``lp_max_options`` the bound is dual ascent's, then the exact LP on the options
+    near their stage's best; above ``polish_max_options`` (hard xl) that LP is not tried
+    and the ascent gets its time."""
+    problem = _scaled_rows_problem(0)
+    shares: list[float] = []
+    tried: list[bool] = []
+    real_ascent, real_polish = lp_strategy.dual_ascent, lp_strategy.polish
+
+    def ascent(p: Problem, deadline: Deadline, lam0: np.ndarray | None = None) -> object:
+        shares.append(deadline.remaining() / 4.0)
+        return real_ascent(p, deadline, lam0)
+
+    def polish(*args: object) -> object:
+        tried.append(True)
+        return real_polish(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(lp_strategy, "dual_ascent", ascent)
+    monkeypatch.setattr(lp_strategy, "polish", polish)
+    config = LpConfig(polish_max_options=problem.n_options if polishes else 0)
+    lp = lp_strategy._large_lp(problem, Deadline.after(4.0), config, None, 0.0)
+    assert len(shares) == 1 and lp.bound is not None
+    if polishes:
+        assert shares[0] == pytest.approx(config.ascent_share, abs=0.02) and tried
+    else:
+        assert shares[0] == pytest.approx(1.0, abs=0.02) and not tried

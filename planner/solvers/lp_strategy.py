@@ -83,6 +83,12 @@ class LpConfig:
     """At most this share of the time left goes to the bound."""
     ascent_share: float = 0.6
     """Of the bound's time, at most this share for dual ascent (the rest: the polish)."""
+    polish_max_options: int = 4_000_000
+    """Above this many options (after reduction) no polish is tried and dual ascent gets
+    the bound's whole time: at hard xl (22 M options) the restriction never fits the
+    simplex (the polish gave up in 0.5 s) and the ascent, given its time, ends at
+    $489.0 M instead of $469.5 M (the placement alone in 90 s); a second ascent started
+    from the first one's multipliers restarts its smoothing and gained nothing ($468.4 M)."""
     polish_window: float = 0.05
     """Options kept for the polished LP: reduced cost within this × the median objective."""
     exact_options: int = 3_000
@@ -132,15 +138,17 @@ def lp_bound_of(problem: Problem, deadline: Deadline, config: LpConfig,
 def _large_lp(problem: Problem, deadline: Deadline, config: LpConfig,
               warm: FloatArray | None, t0: float) -> LpResult:
     """Above ``lp_max_options``: dual ascent (from ``warm`` multipliers when given), then
-    the polish. GLOP in a thread beside the ascent was tried until the ascent was scaled
-    by capacity: it slowed the ascent to 60 % of its evaluations and never finished at
-    hard l (202 s); the ascent alone ends within 0.01–0.2 % of the LP in seconds there, at
-    timed l and at realistic l, and its rounding is as good as the simplex's or better."""
+    the polish (up to ``polish_max_options``; above, the ascent has the time). GLOP in a
+    thread beside the ascent was tried until the ascent was scaled by capacity: it slowed
+    the ascent to 60 % of its evaluations and never finished at hard l (202 s); the ascent
+    alone ends within 0.01–0.2 % of the LP in seconds there, at timed l and at realistic
+    l, and its rounding is as good as the simplex's or better."""
+    polishes = problem.n_options <= config.polish_max_options
     dual = dual_ascent(problem, deadline.within(
-        config.ascent_share * deadline.remaining()), warm)
+        (config.ascent_share if polishes else 1.0) * deadline.remaining()), warm)
     lp = _better(unsolved(problem, "skipped: warm start" if warm is not None
                           else "too large for the simplex"), dual, t0)
-    return _polished_or(problem, lp, deadline, config)
+    return _polished_or(problem, lp, deadline, config) if polishes else lp
 
 
 def _better(lp: LpResult, dual: DualResult, t0: float) -> LpResult:
