@@ -7,9 +7,6 @@ failing the whole fill."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, overload
-
 import numpy as np
 from numpy.typing import NDArray
 
@@ -19,24 +16,14 @@ from planner.solvers.repair import Room
 FloatArray = NDArray[np.float64]
 
 
-class FlatUsage(Sequence[list[tuple[int, int]]]):
+class FlatUsage:
     """The usage rows of each option, ``(resource, amount)``, read from flat lists when
     asked (a list per option costs gigabytes at 22 M options)."""
 
     def __init__(self, ptr: list[int], res: list[int], amt: list[int]) -> None:
         self.ptr, self.res, self.amt = ptr, res, amt
 
-    def __len__(self) -> int:
-        return len(self.ptr) - 1
-
-    @overload
-    def __getitem__(self, o: int) -> list[tuple[int, int]]: ...
-    @overload
-    def __getitem__(self, o: slice) -> Sequence[list[tuple[int, int]]]: ...
-
-    def __getitem__(self, o: int | slice) -> Any:
-        if isinstance(o, slice):
-            return [self[i] for i in range(*o.indices(len(self)))]
+    def __getitem__(self, o: int) -> list[tuple[int, int]]:
         a, b = self.ptr[o], self.ptr[o + 1]
         return list(zip(self.res[a:b], self.amt[a:b], strict=True))
 

@@ -24,7 +24,7 @@ timed, so the same problem always gives the same plan.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -38,8 +38,13 @@ MAX_MOVES = 64
 WORK = 2_000_000
 """Alternatives the repair may look at over a whole greedy pass."""
 
-Usage = Sequence[list[tuple[int, int]]]
-"""The usage rows ``(resource, amount)`` of each option."""
+
+class Usage(Protocol):
+    """The usage rows ``(resource, amount)`` of each option, by option index."""
+
+    def __getitem__(self, o: int, /) -> list[tuple[int, int]]: ...
+
+
 Left = IntArray | list[int]
 """Capacity left per resource."""
 
