@@ -352,3 +352,13 @@ def test_verify_re_solves_a_timed_claim_and_refutes_a_tampered_one() -> None:
     refuted = api.verify_report(p, fewer, [small_catalog()], time_limit_s=20)
     assert [v.rule for v in refuted.violations] == ["conflicts"]
     assert "a plan exists" in str(refuted.violations[0])
+
+
+def test_a_gang_larger_than_any_offer_is_named_as_a_gang_not_as_gpus() -> None:
+    # 32 GPUs as a gang of 4 nodes on a 2-node pod: the pod's 16 GPUs are not the point,
+    # its 2 nodes are.
+    p = _fraud(deadline=None, outage=False, nodes=2)
+    world = build_world(p, [small_catalog()], now=NOW)
+    _, summary = diagnose(p, world, generate(p, world), OPTS)
+    assert ("each replica on 4 whole instances of one offer at once (its sites have at "
+            "most 2 of one offer at once)") in summary

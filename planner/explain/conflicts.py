@@ -148,9 +148,23 @@ def _demand(core: list[str], problem: Problem, cands: Candidates, world: World,
                  f"{'unlimited' if unlimited else total} ({', '.join(parts[:6])}"
                  f"{' …' if len(parts) > 6 else ''})")
         lines.append(f"{st.label} of {ref.workload.id} needs {need} × "
-                     f"{'/'.join(st.gpu.models)} at once for {st.hours} h{scope}; "
-                     f"its sites offer {offer}")
+                     f"{'/'.join(st.gpu.models)} at once for {st.hours} h{scope}"
+                     f"{_gang(world, sites, models, st.nodes)}; its sites offer {offer}")
     return lines
+
+
+def _gang(world: World, sites: set[str], models: set[str], nodes: int | None) -> str:
+    """For a stage whose replicas run as gangs of ``nodes`` instances of one offer: that,
+    and the most instances of one accepted offer its sites have at once (a gang cannot
+    use GPUs spread over several offers, so GPU totals alone mislead)."""
+    if nodes is None or nodes <= 1:
+        return ""
+    offers = [o for o in world.offers if o.site_id in sites and o.gpu_model in models]
+    limited = [o for o in offers if o.capacity is not None]
+    most = ("" if not limited or len(limited) < len(offers) else
+            f" (its sites have at most {max(o.capacity or 0 for o in limited)} "
+            "of one offer at once)")
+    return f", each replica on {nodes} whole instances of one offer at once{most}"
 
 
 def core_backend() -> CoreBackend:
