@@ -14,7 +14,9 @@
   that no schedule fits on one of its pools (:mod:`planner.solvers.pool_cores`, one round
   of logic-based Benders decomposition): they become cuts, and the LP with them the
   bound. When scheduling costs much, a second placement (with those cuts) that leaves
-  :data:`HEADROOM` of every pool for packing is scheduled too.
+  room in the pools for packing (:mod:`planner.solvers.pool_room`: what each pool, packed
+  alone, cannot fit of the first placement's runs; :data:`HEADROOM` where runs are
+  linked by precedence) is scheduled too.
   With late penalties, CP-SAT per component (:mod:`planner.solvers.schedule_sub`, on the
   executor, from the list's starts) looks for a schedule that pays less in each small
   component with a late stage.
@@ -46,6 +48,7 @@ from planner.solvers.greedy import GreedyBackend
 from planner.solvers.lp_model import solve_lp
 from planner.solvers.lp_strategy import LpBackend
 from planner.solvers.pool_cores import pool_cores, with_cores
+from planner.solvers.pool_room import headroom
 from planner.solvers.schedule_benders import schedule_components
 from planner.solvers.schedule_check import schedule_violations
 from planner.solvers.schedule_cpsat import Scheduled, solve_schedule
@@ -88,8 +91,10 @@ placement (timed m: given all of it, it left no time for the search on the exact
 which cuts late penalties too)."""
 HEADROOM = 0.94
 """When scheduling the placement costs more than :data:`HEADROOM_TRIGGER`, a second
-placement counts only this share of every pool that holds capacity at once
-(:func:`~planner.solvers.time_cuts.with_headroom`; the LP backend starts from the first
+placement counts only this share of every pool that holds capacity at once and holds
+runs linked by precedence, and of each other pool what packing it alone fits of the
+first placement's runs (:func:`~planner.solvers.pool_room.headroom`,
+:func:`~planner.solvers.time_cuts.with_headroom`; the LP backend starts from the first
 one's multipliers where its simplex did not finish), and the first placement's bound
 stays (the second's is no bound). One pass of the repair tells what the first costs to
 schedule. When the first placement came within its share of the time and that pass costs
@@ -282,7 +287,8 @@ def _roomier(problem: Problem, timing: Timing, cut: Problem, backend: Backend,
     scheduled; the cheaper of it and ``done``, with the first placement's bound (the
     second's is not a bound). None when neither is a schedule."""
     assert options.deadline is not None
-    roomy = with_headroom(cut, problem, timing, HEADROOM)
+    room = headroom(problem, timing, placement.x, HEADROOM)
+    roomy = with_headroom(cut, problem, timing, room)
     if isinstance(backend, LpBackend):
         backend.warm = backend.duals
     try:
@@ -296,15 +302,25 @@ def _roomier(problem: Problem, timing: Timing, cut: Problem, backend: Backend,
         return done
     second = dataclasses.replace(
         second, bound=placement.bound,
-        detail=f"placed with {1 - HEADROOM:.0%} of every pool left for packing")
+        detail=f"placed again with {_left(problem, timing, room)} left for packing")
     other = _decomposed(problem, timing, second, options, executor)
     value = other.solution.objective
     before = None if done is None else done.solution.objective
-    say(f"placed again with {1 - HEADROOM:.0%} of every pool left for packing: scheduled "
+    say(f"placed again with {_left(problem, timing, room)} left for packing: scheduled "
         f"{_usd(value)} against {_usd(before)} ({options.remaining_s():.0f}s left)")
     if value is None or (before is not None and value >= before):
         return done
     return other
+
+
+def _left(problem: Problem, timing: Timing, room: np.ndarray) -> str:
+    """The room a second placement leaves, in words."""
+    pools = np.flatnonzero(timing.res_now > 0)
+    less = pools[room[pools] < 1.0]
+    if not less.size:
+        return "no room"
+    share = 1.0 - float(room[less].mean())
+    return f"{share:.0%} of {less.size} of {pools.size} pools (on average)"
 
 
 def _greedy_instead(problem: Problem, timing: Timing, cut: Problem, placement: Solution,

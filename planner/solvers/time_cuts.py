@@ -46,6 +46,7 @@ import dataclasses
 import itertools
 
 import numpy as np
+from numpy.typing import NDArray
 
 from planner.models.problem import IntArray, Problem
 from planner.models.timing import Timing
@@ -338,9 +339,11 @@ def with_time_cuts(problem: Problem, timing: Timing,
         res_names=tuple(names))
 
 
-def with_headroom(cut: Problem, problem: Problem, timing: Timing, headroom: float) -> Problem:
+def with_headroom(cut: Problem, problem: Problem, timing: Timing,
+                  headroom: float | NDArray[np.float64]) -> Problem:
     """``cut`` (:func:`with_time_cuts` of ``problem``) with every pool that holds capacity
-    at once, per period and in each energy window, at ``headroom`` × its capacity, never
+    at once, per period and in each energy window, at ``headroom`` × its capacity (one
+    share, or one per resource of ``problem``: :mod:`planner.solvers.pool_room`), never
     below what one unit of its most demanding option needs (a stage that fits a pool alone
     still fits it). No longer a relaxation (its bound is no bound), but a placement that
     leaves pools room to pack (:data:`planner.solvers.schedule_plan.HEADROOM`); the usage
@@ -348,9 +351,15 @@ def with_headroom(cut: Problem, problem: Problem, timing: Timing, headroom: floa
     n = len(problem.res_cap)
     scaled = np.zeros(len(cut.res_cap), dtype=np.bool_)
     scaled[problem.use_res[timing.use_now > 0]] = True
-    scaled[n:] = ["@[" in name for name in cut.res_names[n:]]
+    share = np.ones(len(cut.res_cap))
+    share[:n] = headroom
+    index = {name: r for r, name in enumerate(problem.res_names)}
+    for i, name in enumerate(cut.res_names[n:], start=n):
+        pool = index.get(name.split("@[")[0]) if "@[" in name else None
+        if pool is not None:
+            scaled[i], share[i] = True, share[pool]
     largest = np.zeros(len(cut.res_cap), dtype=np.int64)
     np.maximum.at(largest, cut.use_res, cut.use_amt)
-    less = np.maximum(np.floor(cut.res_cap * headroom).astype(np.int64), largest)
+    less = np.maximum(np.floor(cut.res_cap * share).astype(np.int64), largest)
     return dataclasses.replace(cut, res_cap=np.where(scaled, np.minimum(cut.res_cap, less),
                                                      cut.res_cap))
