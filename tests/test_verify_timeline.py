@@ -210,20 +210,40 @@ def test_untimed_placement_in_a_timed_plan(case: tuple[Portfolio, Plan]) -> None
     assert rules(found) == {("schedule.untimed", at(("hard", "training"), "start"))}
 
 
-def test_plan_without_horizon_keeps_todays_checks(case: tuple[Portfolio, Plan]) -> None:
-    """A plan from before plans had a timeline: no claim about when, so no calendar
-    checks, but nothing in it is late."""
-    p, base = case
-    old = base.model_copy(update={
+def _without_horizon(base: Plan) -> Plan:
+    """``base`` as a plan before plans had a timeline (or with its timeline removed)."""
+    return base.model_copy(update={
         "horizon": None, "schedule": [], "placements": [untimed(pl) for pl in base.placements],
         "totals": base.totals.model_copy(update={"late_penalty_usd": Decimal(0)}),
         "solver": base.solver.model_copy(update={
             "objective_usd": (base.solver.objective_usd or 0) - base.totals.late_penalty_usd,
             "bound_usd": (base.solver.bound_usd or 0) - base.totals.late_penalty_usd})})
-    assert check(p, old) == []
+
+
+def test_plan_without_horizon_keeps_todays_checks_when_allowed(
+        case: tuple[Portfolio, Plan]) -> None:
+    """A plan built before it is scheduled (``allow_untimed``): no claim about when, so no
+    calendar checks, but nothing in it is late."""
+    p, base = case
+    old = _without_horizon(base)
+    world = build_world(p, [small_catalog()], now=NOW)
+    assert verify(p, world, old, allow_untimed=True) == []
     late = edit(old, ("soft", "training"), late_hours=2)
-    assert rules(check(p, late)) == {("window.late_hours", at(("soft", "training"),
-                                                              "late_hours"))}
+    assert rules(verify(p, world, late, allow_untimed=True)) == {
+        ("window.late_hours", at(("soft", "training"), "late_hours"))}
+
+
+def test_plan_without_horizon_is_refused(case: tuple[Portfolio, Plan]) -> None:
+    """Every placing plan the planner writes is a schedule, and a plan from before plans
+    had a timeline carries the same schema_version: without a horizon the verifier names
+    the missing timeline and each placement's missing start/end."""
+    p, base = case
+    found = check(p, _without_horizon(base))
+    assert rules(found) == {("schedule.missing", "horizon")} | {
+        ("schedule.untimed", at(key, "start")) for key in TIMES}
+    missing = next(v for v in found if v.rule == "schedule.missing")
+    assert "horizon: 100 h from 2027-01-01" in missing.message
+    assert "re-plan with `planner plan PORTFOLIO -o PLAN`" in missing.message
 
 
 def test_the_planners_own_timeline_passes(case: tuple[Portfolio, Plan]) -> None:

@@ -161,7 +161,8 @@ def check_guarded(guarded: Guarded, rules: list[str], options: SolveOptions) -> 
             return ConflictCheck(False, f"not minimal: without {name} the other rules still "
                                         "admit no plan")
     if not rules:
-        return ConflictCheck(True, "no plan exists with every rule in force")
+        return ConflictCheck(True, "no plan exists with every rule in force (no conflicting "
+                                   "rules are named, so that is all that is confirmed)")
     return ConflictCheck(True, f"{len(rules)} rule(s) admit no plan together ("
                                f"{', '.join(rules)}), and dropping any one of them admits one")
 

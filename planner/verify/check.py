@@ -415,12 +415,17 @@ def _check_placements(ctx: _Ctx, plan: Plan,
 
 
 def verify(portfolio: Portfolio, world: World, plan: Plan,
-           previous: Previous | None = None) -> list[Violation]:
+           previous: Previous | None = None, *, allow_untimed: bool = False) -> list[Violation]:
     """Every rule the plan breaks (empty when the plan is valid).
 
-    A plan made from other inputs (see :func:`foreign_plan`) gives one ``inputs``
-    violation and nothing else. An infeasible or unknown plan must place nothing and
-    account for nothing; its claim that no plan exists is not re-solved here.
+    A plan the verifier cannot check (an unknown schema version, a non-finite number, a
+    placement of no replica: :mod:`planner.verify.document`) raises
+    :class:`~planner.errors.InputError`. A plan made from other inputs (see
+    :func:`foreign_plan`) gives one ``inputs`` violation and nothing else. An infeasible or
+    unknown plan must place nothing and account for nothing; its claim that no plan exists
+    is not re-solved here. A plan that places stages must have a timeline, unless
+    ``allow_untimed`` (a plan built before it was scheduled, never one read from a file:
+    :func:`planner.verify.timeline.check_timeline`).
     """
     foreign = foreign_plan(portfolio, world, plan)
     if foreign:
@@ -436,6 +441,6 @@ def verify(portfolio: Portfolio, world: World, plan: Plan,
         out += _check_stages(ctx, by_stage)
         out += _check_dropped(ctx, plan, by_stage)
     out += check_capacity(world, ctx.checked, plan)
-    out += check_timeline(portfolio, world, ctx.checked, plan)
+    out += check_timeline(portfolio, world, ctx.checked, plan, allow_untimed=allow_untimed)
     out += _check_totals(ctx, plan)
     return out

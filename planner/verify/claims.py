@@ -1,7 +1,8 @@
 """The verifier's checks of what a plan says about itself: its inputs, status and solver report.
 
-* inputs: a plan records digests of its portfolio and catalogs (``inputs``); a plan
-  made from other inputs is recognised as such instead of failing every rule;
+* inputs: a plan records digests of its portfolio and catalogs (``inputs``) and the
+  portfolio's name (``portfolio``); a plan made from other inputs, or naming another
+  portfolio, is recognised as such instead of failing every rule;
 * status: optimal/feasible plans place every stage (checked with coverage) and list
   no conflicts; partial plans place every stage of every workload they do not list as
   dropped, and nothing of those; infeasible/unknown plans place nothing;
@@ -20,6 +21,7 @@ from planner.models.portfolio import Portfolio
 from planner.models.status import SolveStatus
 from planner.models.world import World
 from planner.verify.base import Violation
+from planner.verify.document import check_document
 
 _GAP_TOLERANCE = 1e-6
 
@@ -91,24 +93,36 @@ def check_status(plan: Plan) -> list[Violation]:
 
 
 def foreign_plan(portfolio: Portfolio, world: World, plan: Plan) -> str | None:
-    """Why the plan was not made from these inputs, or None if it was (or cannot tell)."""
-    if plan.inputs is None:  # written before plans recorded their inputs
-        stages = {(w.id, s.label) for w in portfolio.workloads for s in w.stages}
-        if plan.portfolio != portfolio.name and plan.placements and not any(
-                (p.workload, p.stage) in stages for p in plan.placements):
-            return (f"the plan is for portfolio {plan.portfolio!r}, not {portfolio.name!r}: "
-                    "none of its stages is in this portfolio")
-        return None
+    """Why the plan was not made from these inputs, or None if it was (or cannot tell).
+
+    A plan of another portfolio (its ``portfolio`` names another one, whatever its
+    ``inputs`` say: as ``planner diff`` refuses two plans of different portfolios), of
+    another version of this one, or priced with other catalogs is foreign. A plan the
+    verifier cannot check at all raises :class:`~planner.errors.InputError` first
+    (:func:`planner.verify.document.check_document`)."""
+    check_document(plan)
     mine = portfolio_sha256(portfolio)
-    if plan.inputs.portfolio_sha256 != mine:
+    if plan.inputs is not None and plan.inputs.portfolio_sha256 != mine:
         which = (f"another version of portfolio {portfolio.name!r}"
                  if plan.portfolio == portfolio.name
                  else f"portfolio {plan.portfolio!r}, not {portfolio.name!r}")
         return (f"the plan was made from {which} (portfolio_sha256 "
                 f"{plan.inputs.portfolio_sha256[:12]}… ≠ {mine[:12]}…); verify it against the "
                 "portfolio it was made from, or re-plan this one")
-    if plan.inputs.catalogs_sha256 != catalogs_sha256(world):
+    if plan.portfolio != portfolio.name:
+        return _other_name(portfolio, plan)
+    if plan.inputs is not None and plan.inputs.catalogs_sha256 != catalogs_sha256(world):
         files = ", ".join(f"{c.file} ({c.sha256[:12]}…)" for c in plan.catalogs) or "none"
         return ("the plan was priced with other catalogs than these (it used "
                 f"{files}); verify with those (--catalogs DIR), or re-plan with these")
     return None
+
+
+def _other_name(portfolio: Portfolio, plan: Plan) -> str:
+    """The plan's ``portfolio`` names another portfolio (its digests, if any, match)."""
+    stages = {(w.id, s.label) for w in portfolio.workloads for s in w.stages}
+    none = plan.placements and not any((p.workload, p.stage) in stages
+                                       for p in plan.placements)
+    why = ": none of its stages is in this portfolio" if none else " (its `portfolio`)"
+    return (f"the plan is for portfolio {plan.portfolio!r}, not {portfolio.name!r}{why}; "
+            "verify it against the portfolio it was made from, or re-plan this one")

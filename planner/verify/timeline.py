@@ -38,9 +38,19 @@ a micro-hour, since a plan may state them to six places, and dates to within a s
 windows, precedence and capacity compare the plan's own times exactly, with no rounding in
 the planner's favour.
 
-A **plan without a horizon** (made before plans had a timeline) makes no claim about when,
-except through placements that carry times anyway: those run their run hours and fit
-capacity at every instant (outages are not part of such plans), and nothing is late.
+Every plan the planner writes that places stages is time-aware: capacity is counted at
+every instant for every portfolio, dated or not. A placing plan (optimal, feasible or
+partial) **without a horizon** therefore fails ``schedule.missing``, and each of its
+placements without ``start``/``end`` fails ``schedule.untimed``; the other timeline checks
+run as for any time-aware plan (with the portfolio's horizon). Plans written before plans
+had a timeline carry the same ``schema_version`` (1), so they cannot be told from a plan
+whose timeline was removed: they are refused too (re-plan them). An infeasible or unknown
+plan places nothing and has no timeline.
+
+Only when asked (``allow_untimed``: a plan built before it is scheduled, never one read
+from a file) is a plan without a horizon taken to make no claim about when, except
+through placements that carry times anyway: those run their run hours and fit capacity
+at every instant (outages are not part of such plans), and nothing is late.
 """
 
 from __future__ import annotations
@@ -144,8 +154,9 @@ def check_bounds(settings: Settings, checked: list[Checked]) -> list[Violation]:
         p = c.placement
         if p.start is None or p.end is None:
             out.append(Violation("schedule.untimed", _at(c, "start"),
-                                 "no start/end in a plan with a timeline: every placement "
-                                 "says when it runs"))
+                                 "no start/end: every placement says when it runs, [start, "
+                                 "end) in hours from the horizon start (re-plan with `planner "
+                                 "plan` rather than editing the plan)"))
             continue
         if p.start < 0 or p.start >= p.end:
             out.append(Violation("schedule.bounds", _at(c, "start"),
@@ -336,17 +347,34 @@ def _untimed_plan(world: World, checked: list[Checked], plan: Plan,
     return out
 
 
+def _missing_horizon(settings: Settings) -> Violation:
+    """A placing plan without ``horizon`` (and so without its ``schedule[]``)."""
+    start = origin(settings)
+    dated = f" from {start.isoformat()}" if start is not None else ""
+    return Violation("schedule.missing", "horizon",
+                     "the plan has no timeline: a plan that places stages says when each "
+                     f"runs (horizon: {num(settings.period_hours)} h{dated}; schedule[] of "
+                     "every capacity-limited pool; each placement's start/end, start_at/end_at "
+                     "and late_hours); re-plan with `planner plan PORTFOLIO -o PLAN` to get "
+                     "it")
+
+
 def check_timeline(portfolio: Portfolio, world: World, checked: list[Checked],
-                   plan: Plan) -> list[Violation]:
-    """Every timeline rule (module docstring) for the resolved placements ``checked``."""
+                   plan: Plan, *, allow_untimed: bool = False) -> list[Violation]:
+    """Every timeline rule (module docstring) for the resolved placements ``checked``.
+
+    A placing plan without a horizon breaks ``schedule.missing`` unless ``allow_untimed``
+    (a plan built before it was scheduled: then only the times it carries are checked)."""
     settings = portfolio.settings
-    if plan.horizon is None:
+    if plan.horizon is None and (allow_untimed or not plan.feasible):
         return _untimed_plan(world, checked, plan, settings)
     by_stage = _by_stage(checked)
     # an untimed placement is a violation of its own here, not a run throughout
     by_resource = uses_by_resource(world, [c for c in checked if c.placement.start is not None])
     outages = outages_of(portfolio, set(by_resource))
-    return (check_horizon(settings, plan) + check_bounds(settings, checked)
+    horizon = (check_horizon(settings, plan) if plan.horizon is not None
+               else [_missing_horizon(settings)])
+    return (horizon + check_bounds(settings, checked)
             + check_durations(settings, checked, timeline=True)
             + check_together(by_stage) + check_windows(settings, checked)
             + check_late_total(settings, checked, plan)
