@@ -177,9 +177,10 @@ def _default_path(rec: dict[str, Any], portfolio: Any, catalogs: Any, deadline: 
 
     world = build_world(portfolio, catalogs)
     start = time.perf_counter()
-    plan = api.plan_world(portfolio, world, solver="auto", time_limit_s=deadline.remaining(),
-                          workers=workers, seed=seed, explain=False, executor=executor,
-                          address=address, deadline=deadline)
+    plan = api.plan_world(portfolio, world, solver="auto",
+                          time_limit_s=max(0.01, deadline.remaining()), workers=workers,
+                          seed=seed, explain=False, executor=executor, address=address,
+                          deadline=deadline)
     rec["solve_s"] = round(time.perf_counter() - start, 3)
     rep = plan.solver
     rec.update(stages=sum(len(w.stages) for w in portfolio.workloads), sites=len(world.sites),

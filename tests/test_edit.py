@@ -68,3 +68,21 @@ def test_parse_path() -> None:
     assert parse_path("workloads[0].stages[-1].gpu.models.H100") == [
         "workloads", 0, "stages", -1, "gpu", "models", "H100"]
     assert parse_path("cloud.tags.aws:eu-central-1") == ["cloud", "tags", "aws:eu-central-1"]
+
+
+def test_edit_a_portfolio_whose_horizon_has_an_end() -> None:
+    # settings.horizon.end derives period_hours; the edit keeps the end and never gives
+    # the derived period back as if it had been written (that is "not both").
+    quarter = planner.load_portfolio(REPO / "examples" / "quarter-deadlines.yaml")
+    changed = planner.edit(quarter, "workloads[0].stages[0].hours", 800)
+    assert changed.workloads[0].stages[0].hours == 800
+    assert changed.settings == quarter.settings
+    assert changed.settings.horizon is not None and changed.settings.horizon.end is not None
+    assert changed.settings.period_hours == 2184
+    written = changed.model_dump(mode="python", exclude_unset=True)["settings"]
+    assert "period_hours" not in written and written["horizon"]["end"] is not None
+    assert planner.Portfolio.model_validate(changed.model_dump(exclude_unset=True)) == changed
+    shorter = planner.edit(quarter, "settings.horizon.end", "2027-04-01")
+    assert shorter.settings.period_hours == 2184 - 4 * 24
+    with pytest.raises(planner.PlannerError, match="not both"):
+        planner.edit(quarter, "settings.period_hours", 100)

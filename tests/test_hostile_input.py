@@ -92,6 +92,7 @@ PARSE_LEVEL = [
     ("yaml-in.json", "this is YAML, not JSON"),
     ("yaml-in.json", "line 1 column 1"),
     ("broken.json", "invalid JSON at line 4 column 1"),
+    ("trailing-comma.json", "invalid JSON at line 3 column 18: a trailing comma before '}'"),
     ("two-documents.yaml", "a second YAML document at line 11"),
     ("python-tag.yaml", "invalid YAML at line 9"),
     ("billion-laughs.yaml", "YAML aliases expand this document"),
@@ -114,6 +115,7 @@ PARSE_LEVEL = [
     ("scenarios-root-string.yaml", ""),
     ("scenario-as-list.yaml", ""),
     ("catalog-like.json", ""),
+    ("duplicate-scenario-name.yaml", ""),
 ]
 
 
@@ -159,10 +161,19 @@ def test_portfolio_messages(name: str, expected: str) -> None:
     ("scenario-as-list.yaml", "scenarios[0]: expected a mapping with keys name, description"),
     ("scenario-as-list.yaml", "see examples/scenarios.yaml"),
     ("misspelt-key.yaml", "this looks like a portfolio, not a scenario file"),
+    ("duplicate-scenario-name.yaml",
+     "scenarios[1].name: scenario name 'prices-up' is used twice (scenarios[0] has it too)"),
 ])
 def test_scenario_messages(name: str, expected: str) -> None:
     args = ["whatif", PORTFOLIO, str(HOSTILE / name), "--catalogs", CATALOGS]
     assert_clean_error(invoke(args), args, expected)
+
+
+def test_broken_json_is_not_called_yaml() -> None:
+    # A trailing comma is valid YAML flow style, but a file that opens like JSON is JSON.
+    args = ["validate", str(HOSTILE / "trailing-comma.json"), "--catalogs", CATALOGS]
+    line = assert_clean_error(invoke(args), args, "(remove that comma)")
+    assert "YAML" not in line
 
 
 def test_plan_messages_name_the_plan_schema(tmp_path: Path, good_plan: str) -> None:

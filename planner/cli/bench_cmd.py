@@ -11,6 +11,8 @@ from types import SimpleNamespace
 
 import click
 
+from planner.api import check_seed, check_time_limit
+from planner.cli.common import checked
 from planner.errors import InputError
 
 
@@ -21,8 +23,9 @@ from planner.errors import InputError
               help="Portfolio family or families, comma-separated: realistic, hard.")
 @click.option("--solvers", default="greedy,cpsat,lns", show_default=True,
               help="Comma-separated backends to compare (any registered backend, or auto).")
-@click.option("--time-limit", type=click.FloatRange(min=0.1), default=60.0, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--time-limit", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
+              callback=checked(check_time_limit))
+@click.option("--seed", type=int, default=0, show_default=True, callback=checked(check_seed))
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
 @click.option("--executor", type=click.Choice(["serial", "local", "ray"]), default="local",
               show_default=True, help="Where the strategy's sub-problems run.")

@@ -30,7 +30,7 @@ from planner.catalog.paths import (
     resolve_catalog_dir,
 )
 from planner.catalog.query import GpuOffer, find_gpu_offers
-from planner.cli.common import err_console, friendly_errors
+from planner.cli.common import check_finite, checked, err_console, friendly_errors
 from planner.errors import CatalogError, InputError
 from planner.providers.registry import cloud_providers
 from planner.refresh.lock import DEFAULT_LOCK_TIMEOUT_S
@@ -137,6 +137,7 @@ def store_options(func: F) -> F:
                           "user cache, e.g. ~/.cache/planner/catalogs)."),
         click.option("--max-row-loss", type=click.FloatRange(0.0, 1.0),
                      default=DEFAULT_MAX_ROW_LOSS, show_default=True,
+                     callback=checked(check_finite),
                      help="Refuse when more than this share of rows disappears."),
         click.option("--force", is_flag=True,
                      help="Replace the catalog even if regions or rows got lost."),
@@ -144,6 +145,7 @@ def store_options(func: F) -> F:
                      help="Exit at once (code 5) when another refresh of the catalog is running."),
         click.option("--wait-timeout", type=click.FloatRange(min=0),
                      default=DEFAULT_LOCK_TIMEOUT_S, show_default=True, metavar="SECONDS",
+                     callback=checked(check_finite),
                      help="How long to wait for another refresh of the same catalog."),
     )):
         func = option(func)
@@ -272,7 +274,8 @@ def _provenance_table(rows: list[CatalogStatus]) -> Table:
 @catalog.command("status")
 @CATALOGS_OPTION
 @click.option("--max-age-days", type=click.FloatRange(min=0), default=DEFAULT_MAX_AGE_DAYS,
-              show_default=True, help="Catalogs older than this are flagged stale.")
+              show_default=True, callback=checked(check_finite),
+              help="Catalogs older than this are flagged stale.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @friendly_errors
 def status_cmd(catalogs_dir: Path | None, max_age_days: float, as_json: bool) -> None:

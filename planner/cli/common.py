@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import os
 import stat
 import sys
@@ -143,6 +144,33 @@ class portfolio_context:
     def __exit__(self, typ: object, exc: BaseException | None, tb: object) -> None:
         if isinstance(exc, InputError) and not exc.source:
             raise with_source(exc, str(self.path)) from None
+
+
+def checked(check: Callable[[Any, str], object]) -> Callable[..., Any]:
+    """An option callback that runs ``check`` (the value, the option's name), one of the
+    API's argument checks (:func:`planner.api.check_arguments`) or :func:`check_finite`:
+    the command line refuses what the API refuses, with the same message, exit 2 before
+    anything is loaded."""
+
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value is None:
+            return value
+        try:
+            check(value, param.opts[0])
+        except InputError as exc:
+            raise click.BadParameter(exc.message + (f" ({exc.hint})" if exc.hint else ""),
+                                     ctx=ctx, param=param) from None
+        return value
+
+    return callback
+
+
+def check_finite(value: float, name: str) -> None:
+    """A number option is finite: ``inf`` and ``nan`` pass click's ranges (``nan``
+    compares false with both ends) but mean nothing as seconds, days or shares."""
+    if not math.isfinite(value):
+        raise InputError(f"{value!r} is not a finite number", path=name,
+                         hint="give a number")
 
 
 catalogs_option = click.option(

@@ -34,6 +34,7 @@ from planner.cli.catalog_cmd import catalog
 from planner.cli.common import (
     catalogs_option,
     check_output,
+    checked,
     err_console,
     friendly_errors,
     portfolio_context,
@@ -49,6 +50,7 @@ from planner.models.status import SolveStatus
 from planner.plans.build import unplaced_stages
 from planner.solvers import AUTO, BACKENDS
 from planner.solvers.base import Deadline, process_age_s
+from planner.solvers.options import MAX_SEED
 
 EXIT_INFEASIBLE = 3
 SUMMARY_ROWS = 25
@@ -137,6 +139,7 @@ def _summary(plan: Plan, console: Console) -> None:
     type=click.FloatRange(min=0.01),
     default=30.0,
     show_default=True,
+    callback=checked(api.check_time_limit),
     help="Wall-clock seconds for the whole command (loading, candidates, solve, diagnosis, "
          "plan building). When time runs out with a plan that meets every rule, that plan "
          "is written with its gap; exit 7 only when no plan was found at all.",
@@ -146,7 +149,9 @@ def _summary(plan: Plan, console: Console) -> None:
                    "limit is approximate (implied by --reproducible).")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Solver threads/processes [default: the cores this process may use].")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True,
+              callback=checked(api.check_seed),
+              help=f"Random seed of the solvers, 0 to {MAX_SEED:,}.")
 @click.option(
     "--previous",
     type=click.Path(path_type=Path),
@@ -272,6 +277,7 @@ def validate_cmd(portfolio: Path, catalogs_dir: Path | None) -> None:
 @click.option("--previous", type=click.Path(path_type=Path),
               help="The earlier plan PLAN was re-planned from (checks moves and migration).")
 @click.option("--time-limit", type=click.FloatRange(min=0.01), default=30.0, show_default=True,
+              callback=checked(api.check_time_limit),
               help="Infeasible plans: time limit of each re-solve of the conflicting rules.")
 @friendly_errors
 def verify_cmd(portfolio: Path, plan_file: Path, catalogs_dir: Path | None,

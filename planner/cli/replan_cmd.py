@@ -13,6 +13,7 @@ from planner import api
 from planner.cli.common import (
     catalogs_option,
     check_output,
+    checked,
     friendly_errors,
     portfolio_context,
     write_output,
@@ -85,7 +86,8 @@ def print_whatif(report: WhatIfReport, console: Console) -> None:
 @click.argument("portfolio", type=click.Path(path_type=Path))
 @click.argument("scenarios", type=click.Path(path_type=Path))
 @catalogs_option
-@click.option("--time-limit", type=click.FloatRange(min=0.01), default=30.0, show_default=True)
+@click.option("--time-limit", type=click.FloatRange(min=0.01), default=30.0, show_default=True,
+              callback=checked(api.check_time_limit))
 @click.option("--executor", type=click.Choice(["auto", "serial", "local", "ray"]),
               default="auto", show_default=True,
               help="Where scenarios run: here, local processes, or Ray; auto: here below "

@@ -171,13 +171,22 @@ def parse_yaml(text: str, source: str) -> Any:
 
 def _looks_like_yaml(text: str) -> bool:
     """Whether text that is not JSON parses as a YAML mapping or list (only tried on text
-    within the YAML size limit: YAML is the slow parser)."""
-    if len(text) > YAML_LIMIT:
+    within the YAML size limit: YAML is the slow parser). Text that opens like JSON (``{``
+    or ``[``) is broken JSON, even when YAML's flow style reads it (a trailing comma)."""
+    if len(text) > YAML_LIMIT or text.lstrip().startswith(("{", "[")):
         return False
     try:
         return isinstance(load_yaml(text, MAX_DEPTH), dict | list)
     except (YamlLimitError, yaml.YAMLError):
         return False
+
+
+def _trailing_comma(text: str, pos: int) -> int | None:
+    """The offset of a comma right before the closing bracket at ``pos``, or None."""
+    if pos >= len(text) or text[pos] not in "]}":
+        return None
+    before = text[:pos].rstrip()
+    return len(before) - 1 if before.endswith(",") else None
 
 
 def parse_json(text: str, source: str) -> Any:
@@ -186,6 +195,13 @@ def parse_json(text: str, source: str) -> Any:
     except JsonLimitError as exc:
         raise InputError(str(exc), source=source) from None
     except json.JSONDecodeError as exc:
+        comma = _trailing_comma(text, exc.pos)
+        if comma is not None:
+            line = text.count("\n", 0, comma) + 1
+            column = comma - (text.rfind("\n", 0, comma) + 1) + 1
+            raise InputError(f"invalid JSON at line {line} column {column}: a trailing comma "
+                             f"before {text[exc.pos]!r} (JSON allows none)", source=source,
+                             hint="remove that comma") from None
         hint = ("this is YAML, not JSON: rename the file to .yaml, or convert it"
                 if _looks_like_yaml(text) else None)
         raise InputError(f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",

@@ -8,6 +8,10 @@ Called by the validators of :class:`~planner.models.portfolio.Workload` and
 from __future__ import annotations
 
 import difflib
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -15,7 +19,62 @@ from planner.models.calendar import TimePoint, hours_from_start
 from planner.models.limits import error_at
 
 if TYPE_CHECKING:
-    from planner.models.portfolio import Portfolio, Stage, Workload
+    from planner.models.portfolio import OnpremOffer, Portfolio, Stage, Workload
+
+Span = tuple[Decimal, Decimal, int]
+"""An outage in hours from the horizon start: ``[from, to)`` and the nodes it takes down."""
+
+
+@dataclass(frozen=True)
+class Overbooked:
+    """Outages of one node class that take more nodes at once than it has: at ``hour``,
+    when outage ``index`` starts, ``down`` nodes are down in it and the ``others``
+    (indices) together. ``whole_hours``: only so in whole hours, as the planner counts
+    outages (rounded outwards), not at the exact times."""
+
+    index: int
+    hour: Decimal
+    down: int
+    others: tuple[int, ...]
+    whole_hours: bool = False
+
+
+def _first_overbooked(spans: Sequence[Span], nodes: int) -> Overbooked | None:
+    """The earliest outage start at which the outages down then take more than ``nodes``."""
+    for k in sorted(range(len(spans)), key=lambda k: (spans[k][0], k)):
+        t = spans[k][0]
+        down = [j for j, (a, b, _) in enumerate(spans) if a <= t < b]
+        total = sum(spans[j][2] for j in down)
+        if total > nodes:
+            return Overbooked(k, t, total, tuple(j for j in down if j != k))
+    return None
+
+
+def overbooked(spans: Sequence[Span], nodes: int, period: Decimal) -> Overbooked | None:
+    """Whether outages at once take more than ``nodes`` nodes, at the exact times or in
+    the whole hours the solvers count (rounded outwards and cut to the horizon, as
+    :mod:`planner.compile.timing` does). The portfolio's validation and the what-if
+    scenarios' outages and capacity changes share this rule."""
+    exact = _first_overbooked(spans, nodes)
+    if exact is not None:
+        return exact
+    end = max(1, math.floor(period))
+    whole = [(Decimal(max(0, math.floor(a))), Decimal(min(end, math.ceil(b))), n)
+             for a, b, n in spans]
+    rounded = _first_overbooked([s if s[0] < s[1] else (s[0], s[0], 0) for s in whole], nodes)
+    return None if rounded is None else Overbooked(
+        rounded.index, rounded.hour, rounded.down, rounded.others, whole_hours=True)
+
+
+def overbooked_message(found: Overbooked, offer: str, nodes: int, when: str) -> str:
+    """``found`` in words: which outages overlap, when (``when``: the start of outage
+    ``found.index`` as the user wrote it; the whole hour when only whole hours overlap) and
+    how many nodes they take down together against the ``nodes`` of ``offer``."""
+    names = " and ".join(f"outages[{j}]" for j in sorted((*found.others, found.index)))
+    at = (f"in hour {found.hour:g} from the horizon start once rounded outwards to whole "
+          "hours, as the solvers count outages," if found.whole_hours else f"at {when}")
+    return (f"{names} overlap {at} and together take {found.down} nodes down, but {offer} "
+            f"has {nodes}")
 
 
 def check_precedence(w: Workload) -> None:
@@ -102,9 +161,35 @@ def _check_serving(p: Portfolio, st: Stage, base: tuple[str | int, ...]) -> None
                  str(st.late_penalty_usd_per_hour))
 
 
+def _check_outages(p: Portfolio, offer: OnpremOffer, at: tuple[str | int, ...]) -> None:
+    """An outage ends after it starts and takes no more nodes than exist, alone or
+    together with the outages that overlap it."""
+    spans = []
+    for k, out in enumerate(offer.outages):
+        begin = _hours(p, out.from_, (*at, "outages", k, "from"))
+        end = _hours(p, out.to, (*at, "outages", k, "to"))
+        if end <= begin:
+            error_at("Portfolio", (*at, "outages", k, "to"), "calendar",
+                     f"outage ends at {out.to}, not after it starts ({out.from_})",
+                     str(out.to))
+        if out.nodes > offer.nodes:
+            error_at("Portfolio", (*at, "outages", k, "nodes"), "out_of_range",
+                     f"{out.nodes} nodes down, but {offer.id} has {offer.nodes}",
+                     out.nodes)
+        spans.append((begin, end, out.nodes))
+    found = overbooked(spans, offer.nodes, p.settings.period_hours)
+    if found is not None:
+        out = offer.outages[found.index]
+        when = str(out.from_) if isinstance(out.from_, date) else f"hour {out.from_:g}"
+        error_at("Portfolio", (*at, "outages", found.index, "nodes"), "outage_overlap",
+                 overbooked_message(found, offer.id, offer.nodes, when)
+                 + "; take fewer nodes down, or move the outages apart", out.nodes)
+
+
 def check_calendar(p: Portfolio) -> None:
     """Every time lies in the horizon (dates need its start); a window opens before it
-    closes; an outage ends after it starts and takes no more nodes than exist."""
+    closes; an outage ends after it starts, and outages at once take no more nodes than
+    exist."""
     for i, w in enumerate(p.workloads):
         for j, st in enumerate(w.stages):
             base = ("workloads", i, "stages", j)
@@ -124,15 +209,4 @@ def check_calendar(p: Portfolio) -> None:
                          "give at least 0.000001 (or 0 for a hard deadline)", str(rate))
     for i, site in enumerate(p.onprem):
         for j, offer in enumerate(site.offers):
-            for k, out in enumerate(offer.outages):
-                at = ("onprem", i, "offers", j, "outages", k)
-                begin = _hours(p, out.from_, (*at, "from"))
-                end = _hours(p, out.to, (*at, "to"))
-                if end <= begin:
-                    error_at("Portfolio", (*at, "to"), "calendar",
-                             f"outage ends at {out.to}, not after it starts ({out.from_})",
-                             str(out.to))
-                if out.nodes > offer.nodes:
-                    error_at("Portfolio", (*at, "nodes"), "out_of_range",
-                             f"{out.nodes} nodes down, but {offer.id} has {offer.nodes}",
-                             out.nodes)
+            _check_outages(p, offer, ("onprem", i, "offers", j))

@@ -470,6 +470,15 @@ class Settings(_Strict):
         hours = Horizon.model_validate(data["horizon"]).hours()
         return {**data, "period_hours": hours}
 
+    @model_validator(mode="after")
+    def _derived_period_unset(self) -> Settings:
+        """A ``period_hours`` derived from ``horizon.end`` was not given: it stays out of
+        the fields set, so a dump with ``exclude_unset`` (as :func:`planner.edit` makes)
+        validates again, with ``horizon.end`` and without ``period_hours``."""
+        if self.horizon is not None and self.horizon.end is not None:
+            self.__pydantic_fields_set__.discard("period_hours")
+        return self
+
 
 class Portfolio(_Strict):
     """The whole planning input."""

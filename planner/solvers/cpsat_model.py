@@ -74,6 +74,7 @@ from ortools.sat.python import cp_model
 from planner.models.problem import IntArray, Problem
 from planner.solvers.base import SolveOptions, SolverError
 from planner.solvers.magnitude import check_magnitudes, share_fraction, stage_peak
+from planner.solvers.options import cpsat_seed
 
 Guard = Callable[[str], "cp_model.IntVar | None"]
 
@@ -309,7 +310,7 @@ def configure(solver: cp_model.CpSolver, options: SolveOptions) -> None:
     time only approximately the limit)."""
     params = solver.parameters
     params.num_workers = options.workers
-    params.random_seed = options.seed
+    params.random_seed = cpsat_seed(options.seed)
     limit = options.remaining_s()
     if options.deterministic:
         params.interleave_search = True

@@ -31,6 +31,17 @@ class SolverError(PlannerError):
                          "with the input")
 
 
+MAX_SEED = 2**31 - 1
+"""The largest random seed: CP-SAT's ``random_seed`` is a 32-bit signed integer, and numpy's
+generators (the heuristics') take no negative seed, so seeds run from 0 to this."""
+
+
+def cpsat_seed(seed: int) -> int:
+    """``seed`` as CP-SAT takes it: a seed the planner derives (the user's seed plus a
+    neighbourhood's iteration) wraps around within 0..:data:`MAX_SEED`."""
+    return seed % (MAX_SEED + 1)
+
+
 def default_workers() -> int:
     """The cores this process may run on (its CPU affinity), at least 1."""
     try:

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from planner.errors import InputError
 from planner.inputs.files import read_document, validate_as
-from planner.models.limits import MAX_PRICE_FACTOR, Range
+from planner.models.limits import MAX_PRICE_FACTOR, Range, error_at
 from planner.models.plan import Conflict, Plan
 from planner.models.portfolio import Count, Portfolio, Residency
 from planner.models.world import Offer, World
@@ -92,6 +92,17 @@ class Scenario(_Strict):
 
 class ScenarioFile(_Strict):
     scenarios: list[Scenario] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> ScenarioFile:
+        """The report tells scenarios apart by name: each is used once."""
+        names = [sc.name for sc in self.scenarios]
+        for k, name in enumerate(names):
+            if name in names[:k]:
+                error_at("ScenarioFile", ("scenarios", k, "name"), "duplicate_scenario",
+                         f"scenario name {name!r} is used twice (scenarios[{names.index(name)}] "
+                         "has it too); give each scenario a unique name", name)
+        return self
 
 
 class ScenarioResult(BaseModel):

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from planner.errors import InputError
 from planner.models import limits as lim
 from planner.models.calendar import Outage, TimePoint, as_datetime, hours_from_start
+from planner.models.calendar_checks import overbooked
 from planner.models.limits import Range
 from planner.models.portfolio import Portfolio
 from planner.models.world import World
@@ -208,7 +209,9 @@ def _add_nodes(portfolio: Portfolio, world: World, c: NodesAdded, path: str
 
 def _check_nodes_down(portfolio: Portfolio, world: World, site: str, offer_id: str,
                       path: str) -> None:
-    """At no time do a node class's outages take more nodes than it has."""
+    """At no time do a node class's outages take more nodes than it has: the rule the
+    portfolio's own outages are validated by
+    (:func:`~planner.models.calendar_checks.overbooked`)."""
     at = next(((i, j) for i, s in enumerate(portfolio.onprem) if s.id == site
                for j, o in enumerate(s.offers) if o.id == offer_id), None)
     if at is None:
@@ -219,9 +222,10 @@ def _check_nodes_down(portfolio: Portfolio, world: World, site: str, offer_id: s
     start = portfolio.settings.horizon.start if portfolio.settings.horizon else None
     spans = [(hours_from_start(o.from_, start), hours_from_start(o.to, start), o.nodes)
              for o in offer.outages]
-    for t, _, _ in spans:
-        down = sum(n for a, b, n in spans if a <= t < b)
-        if down > nodes:
-            raise InputError(f"outages of {site}/{offer_id} take {down} nodes at "
-                             f"{_moment(portfolio, t)}, but it has {nodes}", path=path,
-                             hint="take fewer nodes down, or move the outage")
+    found = overbooked(spans, nodes, portfolio.settings.period_hours)
+    if found is not None:
+        raise InputError(f"outages of {site}/{offer_id} take {found.down} nodes at "
+                         f"{_moment(portfolio, found.hour)}, but it has {nodes}"
+                         + (" (counted in whole hours, as the planner rounds outages "
+                            "outwards)" if found.whole_hours else ""), path=path,
+                         hint="take fewer nodes down, or move the outage")
