@@ -10,12 +10,9 @@ print(plan.totals.total_usd, plan.model_dump_json(indent=2))
 from __future__ import annotations
 
 import dataclasses
-import math
-import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -46,10 +43,15 @@ from planner.plans.partial import (
 from planner.plans.timeline import with_timeline
 from planner.providers.registry import cloud_providers
 from planner.solvers import AUTO, BACKENDS, choose_backend, get_backend, tuning
+from planner.solvers.arguments import (  # noqa: F401 (the API's argument checks)
+    check_arguments,
+    check_seed,
+    check_time_limit,
+    check_workers,
+)
 from planner.solvers.base import Deadline, Solution, SolveOptions, default_workers
 from planner.solvers.capabilities import Feature, refusal
 from planner.solvers.magnitude import check_magnitudes
-from planner.solvers.options import MAX_SEED
 from planner.solvers.schedule_plan import place_and_schedule
 from planner.solvers.tuning import EXPLAIN_MAX_STAGES
 from planner.verify.check import Violation, foreign_plan, verify
@@ -63,70 +65,6 @@ def plan_building_s(problem: Problem, explain: bool) -> float:
     base = (tuning.BUILD_BASE_S + per_stage * problem.n_stages
             + tuning.BUILD_PER_OPTION_S * problem.n_options)
     return base * tuning.BUILD_FUNDING_FACTOR if problem.funding else base
-
-
-def _not_a(what: str, value: object, name: str, hint: str) -> InputError:
-    return InputError(f"{value!r} is not {what}", path=name, hint=hint)
-
-
-def _whole(value: object) -> int | None:
-    """``value`` as an int when it is a whole number (numpy's too), not a bool; else None."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        return None
-    return int(value)
-
-
-def check_time_limit(seconds: object, name: str = "time_limit_s") -> float:
-    """A time limit in seconds: a finite number above 0 (``inf`` would never end and
-    ``nan`` compares false with every clock). ``name`` is how the caller spells the
-    argument (``--time-limit`` on the command line)."""
-    hint = "give seconds, e.g. 30"
-    if isinstance(seconds, bool) or not isinstance(seconds, numbers.Real | Decimal):
-        raise _not_a("a number of seconds", seconds, name, hint)
-    value = float(seconds)
-    if not math.isfinite(value):
-        raise _not_a("a finite number of seconds", seconds, name, hint)
-    if value <= 0:
-        raise InputError(f"{seconds!r} seconds: the time limit must be above 0", path=name,
-                         hint=hint)
-    return value
-
-
-def check_workers(workers: object, name: str = "workers") -> int | None:
-    """Solver threads or processes: a whole number ≥ 1, or None for the cores this
-    process may use."""
-    if workers is None:
-        return None
-    hint = "give 1 or more, or leave it out for the cores this process may use"
-    count = _whole(workers)
-    if count is None:
-        raise _not_a("a whole number", workers, name, hint)
-    if count < 1:
-        raise InputError(f"{workers!r} workers: at least 1 is needed", path=name, hint=hint)
-    return count
-
-
-def check_seed(seed: object, name: str = "seed") -> int:
-    """A random seed: a whole number from 0 to :data:`~planner.solvers.options.MAX_SEED`
-    (CP-SAT's seed is a 32-bit integer; the heuristics' generators take no negative seed)."""
-    hint = "give a seed in that range, e.g. 0"
-    value = _whole(seed)
-    if value is None:
-        raise _not_a("a whole number", seed, name, f"give a seed from 0 to {MAX_SEED:,}")
-    if not 0 <= value <= MAX_SEED:
-        raise InputError(f"{value} is outside the allowed seeds 0 to {MAX_SEED:,}: CP-SAT's "
-                         "random seed is a 32-bit integer, and the heuristics take no "
-                         "negative seed", path=name, hint=hint)
-    return value
-
-
-def check_arguments(time_limit_s: object, workers: object, seed: object) -> None:
-    """The arguments every plan takes (:func:`plan`, :func:`plan_world`, the CLI's
-    options): :func:`check_time_limit`, :func:`check_workers`, :func:`check_seed`;
-    an :class:`~planner.errors.InputError` (exit 2) for the first that is wrong."""
-    check_time_limit(time_limit_s)
-    check_workers(workers)
-    check_seed(seed)
 
 
 def _mode(solver: str, options: SolveOptions) -> str:

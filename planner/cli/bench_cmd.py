@@ -11,9 +11,9 @@ from types import SimpleNamespace
 
 import click
 
-from planner.api import check_seed, check_time_limit
 from planner.cli.common import checked
 from planner.errors import InputError
+from planner.solvers.arguments import check_seed, check_time_limit
 
 
 @click.command("bench")

@@ -148,7 +148,7 @@ class portfolio_context:
 
 def checked(check: Callable[[Any, str], object]) -> Callable[..., Any]:
     """An option callback that runs ``check`` (the value, the option's name), one of the
-    API's argument checks (:func:`planner.api.check_arguments`) or :func:`check_finite`:
+    API's argument checks (:mod:`planner.solvers.arguments`) or :func:`check_finite`:
     the command line refuses what the API refuses, with the same message, exit 2 before
     anything is loaded."""
 
