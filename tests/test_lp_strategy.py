@@ -38,9 +38,9 @@ from planner.solvers.base import Deadline, SolveOptions
 from planner.solvers.capabilities import Feature
 from planner.solvers.feasibility import violations
 from planner.solvers.greedy import GreedyBackend
-from planner.solvers.lp_dual import applies, dual_ascent
+from planner.solvers.lp_dual import applies, dual_ascent, sampled_ascent
 from planner.solvers.lp_model import dual_bound, lp_rows, solve_lp
-from planner.solvers.lp_round import lp_fill, repair
+from planner.solvers.lp_round import lp_fill, regret_fill, repair
 from planner.solvers.lp_strategy import LpBackend, LpConfig
 
 FOUND = (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE)
@@ -93,6 +93,14 @@ def test_lp_dual_ascent_path_never_wrong(problem: Problem) -> None:
 
 @settings(max_examples=40, deadline=None, derandomize=True)
 @given(problems(max_stages=6, max_options=3))
+def test_lp_sampled_ascent_path_never_wrong(problem: Problem) -> None:
+    """The path of the largest problems: the multipliers from a sample of the stages."""
+    _check(problem, LpConfig(exact_options=0, lp_max_options=0, polish_max_options=0,
+                             sample_options=max(1, problem.n_options // 2)), 1.0)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(problems(max_stages=6, max_options=3))
 def test_lp_started_from_a_roomier_problems_multipliers_never_wrong(problem: Problem) -> None:
     """The second placement of the schedule path: the same rows with less room, dual
     ascent from the first problem's multipliers (the path of large problems)."""
@@ -122,6 +130,8 @@ def test_lp_bound_at_most_optimum(problem: Problem) -> None:
     if applies(problem):
         dual = dual_ascent(problem, Deadline.after(2.0))
         assert dual.bound is not None and dual.bound <= expected
+        sampled = sampled_ascent(problem, Deadline.after(2.0), problem.n_options // 2)
+        assert sampled.bound is not None and sampled.bound <= expected
 
 
 def _tiny_capacity_problem() -> Problem:
@@ -139,6 +149,32 @@ def _tiny_capacity_problem() -> Problem:
         stage_keys=("w/a", "w/b"))
 
 
+def _rigid_and_flexible_problem() -> Problem:
+    """One unit of capacity on r0. Stage 0 (cheap, 100) has only r0; stage 1 (dear, 900
+    there) has r0 too and an unlimited option at 1,000. The optimum is 100 + 1,000."""
+    return Problem(
+        n_stages=2, stage_ptr=np.array([0, 1, 3]), units=np.ones(2, dtype=np.int64),
+        opt_cost=np.array([100, 900, 1_000]), opt_obj=np.array([100, 900, 1_000]),
+        opt_compute=np.array([100, 900, 1_000]), opt_ub=np.ones(3, dtype=np.int64),
+        opt_site=np.zeros(3, dtype=np.int64), opt_moved=np.zeros(3, dtype=bool),
+        use_opt=np.array([0, 1]), use_res=np.array([0, 0]), use_amt=np.array([1, 1]),
+        res_cap=np.array([1]), res_names=("r0",), site_names=("s",),
+        site_provider=("aws",), site_cloud=(True,), stage_keys=("w/a", "w/b"))
+
+
+def test_the_regret_fill_places_the_stages_without_a_fallback_first() -> None:
+    """At multipliers that tie stage 1's options, a fill by LP cost takes stage 1 first
+    (it costs more) onto the only capacity stage 0 can use; the regret fill takes stage 0
+    first (it has no option that always has room) and finds the optimum."""
+    problem = _rigid_and_flexible_problem()
+    assert brute_force(problem) == 1_100
+    rc = problem.opt_obj.astype(np.float64) + np.array([100.0, 100.0, 0.0])  # λ = 100
+    x = regret_fill(problem, rc)
+    assert x is not None and x.tolist() == [1, 0, 1] and not violations(problem, x)
+    by_cost = lp_fill(problem, np.array([1.0, 0.5, 0.5]), rc, rescue=False)
+    assert by_cost is None  # stuck: stage 1 took r0 first
+
+
 def test_dual_ascent_counts_options_on_several_resources() -> None:
     # A time-aware placement's options use their pool and its energy windows
     # (_tiny_capacity_problem): the bound without the shared row would be 200.
@@ -148,12 +184,12 @@ def test_dual_ascent_counts_options_on_several_resources() -> None:
     assert dual.bound is not None and 396 <= dual.bound <= 400
 
 
-def _scaled_rows_problem(seed: int) -> Problem:
-    """300 stages × 8 options on 16 rows, half of them in units ten million times smaller
+def _scaled_rows_problem(seed: int, n_s: int = 300) -> Problem:
+    """``n_s`` stages × 8 options on 16 rows, half of them in units ten million times smaller
     (a GPU count beside the node-hours of an energy cut): every cheap option uses one row
     of each kind."""
     rng = np.random.default_rng(seed)
-    n_s, k, n_r = 300, 8, 16
+    k, n_r = 8, 16
     n = n_s * k
     cost = rng.integers(1_000, 5_000, n)
     gpu_row = rng.integers(0, n_r // 2, n)
@@ -164,7 +200,8 @@ def _scaled_rows_problem(seed: int) -> Problem:
     use_opt = np.r_[np.flatnonzero(cheap), np.flatnonzero(cheap)]
     use_res = np.r_[gpu_row[cheap], hour_row[cheap]]
     use_amt = np.r_[gpus[cheap], hours[cheap]]
-    cap = np.r_[np.full(n_r // 2, 60), np.full(n_r // 2, 60 * 10_000_000)]
+    room = 60 * n_s // 300
+    cap = np.r_[np.full(n_r // 2, room), np.full(n_r // 2, room * 10_000_000)]
     return Problem(
         n_stages=n_s, stage_ptr=np.arange(0, n + 1, k), units=np.ones(n_s, dtype=np.int64),
         opt_cost=cost, opt_obj=cost, opt_compute=cost, opt_ub=np.ones(n, dtype=np.int64),
@@ -186,6 +223,25 @@ def test_dual_ascent_reaches_the_lp_on_rows_of_very_different_scales(seed: int) 
     dual = dual_ascent(problem, Deadline.after(20.0))
     assert dual.bound is not None and dual.bound <= lp.bound
     assert dual.bound >= lp.value - 1e-4 * abs(lp.value), (dual.bound, lp.value)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_samples_prices_bound_the_whole_problem_near_its_lp(seed: int) -> None:
+    """A price is per unit of capacity: a quarter of the stages with a quarter of every
+    capacity prices the rows as the whole problem does. The bound at the sample's prices
+    is the whole problem's L(λ), valid, and near the LP; its reduced costs and its
+    fractional assignment are the whole problem's."""
+    problem = _scaled_rows_problem(seed, n_s=2_400)
+    lp = solve_lp(problem, 20.0)
+    assert lp.status == "optimal" and lp.bound is not None
+    sampled = sampled_ascent(problem, Deadline.after(20.0), problem.n_options // 4)
+    assert sampled.bound is not None and sampled.bound <= lp.bound
+    assert sampled.bound >= lp.value - 0.01 * abs(lp.value), (sampled.bound, lp.value)
+    assert sampled.reduced.shape == sampled.x.shape == (problem.n_options,)
+    per_stage = np.add.reduceat(sampled.x, problem.stage_ptr[:-1])
+    assert np.allclose(per_stage, 1.0)
+    for rc in sampled.earlier:
+        assert rc.shape == (problem.n_options,) and (rc >= problem.opt_obj - 1e-6).all()
 
 
 def test_the_strategy_also_rounds_from_the_ascents_earlier_multipliers(
@@ -360,30 +416,44 @@ def test_starts_past_the_deadline_stop_once_one_fits() -> None:
 
 
 @pytest.mark.parametrize("polishes", [True, False])
-def test_above_the_polish_s_size_the_ascent_has_the_bound_s_whole_time(
+def test_above_the_polish_s_size_a_sample_s_ascent_has_the_bound_s_whole_time(
         monkeypatch: pytest.MonkeyPatch, polishes: bool) -> None:
     """Above ``lp_max_options`` the bound is dual ascent's, then the exact LP on the options
     near their stage's best; above ``polish_max_options`` (hard xl) that LP is not tried
-    and the ascent gets its time."""
+    and the ascent on a sample of the stages gets its time."""
     problem = _scaled_rows_problem(0)
-    shares: list[float] = []
+    shares: list[tuple[str, float]] = []
     tried: list[bool] = []
     real_ascent, real_polish = lp_strategy.dual_ascent, lp_strategy.polish
+    real_sampled = lp_strategy.sampled_ascent
 
     def ascent(p: Problem, deadline: Deadline, lam0: np.ndarray | None = None) -> object:
-        shares.append(deadline.remaining() / 4.0)
+        shares.append(("whole", deadline.remaining() / 4.0))
         return real_ascent(p, deadline, lam0)
+
+    def sampled(p: Problem, deadline: Deadline, options: int) -> object:
+        shares.append(("sample", deadline.remaining() / 4.0))
+        assert options == config.sample_options
+        return real_sampled(p, deadline, options)
 
     def polish(*args: object) -> object:
         tried.append(True)
         return real_polish(*args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(lp_strategy, "dual_ascent", ascent)
+    monkeypatch.setattr(lp_strategy, "sampled_ascent", sampled)
     monkeypatch.setattr(lp_strategy, "polish", polish)
-    config = LpConfig(polish_max_options=problem.n_options if polishes else 0)
+    config = LpConfig(polish_max_options=problem.n_options if polishes else 0,
+                      sample_options=problem.n_options // 4)
     lp = lp_strategy._large_lp(problem, Deadline.after(4.0), config, None, 0.0)
     assert len(shares) == 1 and lp.bound is not None
     if polishes:
-        assert shares[0] == pytest.approx(config.ascent_share, abs=0.02) and tried
+        assert shares[0][0] == "whole" and tried
+        assert shares[0][1] == pytest.approx(config.ascent_share, abs=0.02)
     else:
-        assert shares[0] == pytest.approx(1.0, abs=0.02) and not tried
+        assert shares[0][0] == "sample" and not tried
+        assert shares[0][1] == pytest.approx(1.0, abs=0.02)
+        # a warm start (the second placement) goes on from the multipliers it is given
+        shares.clear()
+        lp_strategy._large_lp(problem, Deadline.after(4.0), config, lp.lam, 0.0)
+        assert [kind for kind, _share in shares] == ["whole"]

@@ -31,6 +31,7 @@ weights ``p_o`` (a fractional assignment) guide the rounding like LP values.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -79,6 +80,8 @@ class DualResult:
     (hard l, from the first τ's at 5.8 s: $51.62 M; from the final ones at 11 s and
     14 s: $52.58 M and $52.32 M, though their bound is higher: near the LP's optimum many
     options tie on reduced cost, and the fill's order decides among them)."""
+    earlier_lam: tuple[FloatArray, ...] = ()
+    """The multipliers of :attr:`earlier`."""
 
 
 def applies(problem: Problem) -> bool:
@@ -181,11 +184,13 @@ def dual_ascent(problem: Problem, deadline: Deadline, lam0: FloatArray | None = 
     best_value, best_lam = oracle.value(lam)[0], lam
     evals = 0
     earlier: list[FloatArray] = []
+    earlier_lam: list[FloatArray] = []
     for k, rel in enumerate(TAUS if cap.size else ()):
         tau = rel * scale
         last = k == len(TAUS) - 1
         if k and deadline.remaining() >= 0.5:  # the last τ ended; a next one begins
             earlier.append(oracle.reduced_costs(best_lam))
+            earlier_lam.append(best_lam)
         for _chunk in range(CHUNKS):
             if deadline.remaining() < 0.5:
                 break
@@ -203,15 +208,58 @@ def dual_ascent(problem: Problem, deadline: Deadline, lam0: FloatArray | None = 
                 break
             if not last and (gain <= value - smooth or value - smooth > COARSE * abs(value)):
                 break
-    lam = best_lam
+    result = _result(p, oracle, best_lam, evals, start, tuple(earlier))
+    result.earlier_lam = tuple(earlier_lam)
+    return result
+
+
+def _result(p: Problem, oracle: LagrangianOracle, lam: FloatArray, evals: int, start: float,
+            earlier: tuple[FloatArray, ...]) -> DualResult:
+    """The exact bound at ``lam``, its reduced costs and the soft-minimum weights at the
+    last τ (a fractional assignment for the rounding)."""
     value, _x, reduced = oracle.value(lam)
-    tau = TAUS[-1] * scale
-    act = _active(p, st, free, reduced, CUTOFF * tau)
+    tau = TAUS[-1] * (float(np.median(np.abs(p.opt_obj))) or 1.0)
+    free = np.bincount(p.use_opt, weights=p.use_amt, minlength=p.n_options) == 0
+    act = _active(p, opt_stage(p), free, reduced, CUTOFF * tau)
     rc = reduced[act.opts]
     m = np.minimum.reduceat(rc, act.starts)
     z = np.exp(-(rc - m[act.stage]) / tau)
     x = np.zeros(p.n_options)
     x[act.opts] = z / np.add.reduceat(z, act.starts)[act.stage]
     bound = safe_floor(value) if oracle.feasible else None
-    return DualResult(bound, lam, reduced, x, evals, time.perf_counter() - start,
-                      tuple(earlier))
+    return DualResult(bound, lam, reduced, x, evals, time.perf_counter() - start, earlier)
+
+
+def sampled_ascent(problem: Problem, deadline: Deadline, options: int, seed: int = 0
+                   ) -> DualResult:
+    """:func:`dual_ascent` on a random sample of the stages (about ``options`` options)
+    with every capacity scaled by the sample's share of the stages, its multipliers then
+    taken for the whole problem (requires :func:`applies`).
+
+    A multiplier is a price per unit of capacity: a sample that holds a share φ of the
+    stages, given the share φ of every capacity, competes for it as the whole problem
+    does, so its prices are close to the whole LP's. The bound is still ``L(λ)`` of the
+    whole problem, exact (valid whatever the sample). At hard xl (22 M options after
+    reduction, 1.3 s per evaluation of the smoothed dual) the ascent on the whole problem
+    got 29 evaluations in 40 s and ended at $474.8 M; on a 10 % sample (2.2 M options)
+    it converged in 15 s, and its prices give $519.5 M on the whole problem (40 s more of
+    ascent on the whole problem from there gained nothing). At hard l, a 10 % sample's
+    prices in 5 s were 0.2 % below the whole ascent's in 15 s."""
+    from planner.solvers.decompose import subset_stages
+
+    start = time.perf_counter()
+    p = problem
+    share = min(1.0, options / max(p.n_options, 1))
+    rng = np.random.default_rng(seed)
+    pick = np.flatnonzero(rng.random(p.n_stages) < share)
+    oracle = LagrangianOracle(p)
+    if pick.size == 0 or pick.size == p.n_stages:
+        return dual_ascent(p, deadline)
+    phi = pick.size / p.n_stages
+    sub, _keep = subset_stages(p, pick)
+    sub = dataclasses.replace(sub, res_cap=np.rint(p.res_cap * phi).astype(p.res_cap.dtype))
+    dual = dual_ascent(sub, deadline.earlier(min(0.2 * deadline.remaining(), 10.0)))
+    result = _result(p, oracle, dual.lam, dual.evaluations, start,
+                     tuple(oracle.reduced_costs(lam) for lam in dual.earlier_lam))
+    result.earlier_lam = dual.earlier_lam
+    return result

@@ -88,6 +88,29 @@ def lp_fill(problem: Problem, x_lp: FloatArray, rc: FloatArray,
     return fill(p, np.zeros(p.n_options, dtype=np.int64), order, prefer, rescue)
 
 
+def regret_fill(problem: Problem, rc: FloatArray) -> IntArray | None:
+    """Fill (:func:`~planner.solvers.fill.fill`, with room made for a stuck stage) at the
+    reduced costs ``rc``, the stages by what missing their best option would cost them: its
+    reduced cost below their cheapest option on no limited resource (the option that always
+    has room); stages without such an option first. The rounding of dual ascent's
+    multipliers where no LP solution is at hand (above
+    :attr:`~planner.solvers.lp_strategy.LpConfig.polish_max_options`): there, near-optimal
+    multipliers tie many options (same-priced sites of a country), the LP's cost is no guide
+    to who needs the cheap capacity, and the fills by it either got stuck (hard xl: 14,282
+    stages have only on-prem options, and the cheap ones came last) or spilled stages
+    that save most on-prem to the cloud: $556–567 M against $565–587 M from the same
+    multipliers. None when no room can be made."""
+    p = problem
+    st = opt_stage(p)
+    free = np.bincount(p.use_opt, weights=p.use_amt, minlength=p.n_options) == 0
+    best = np.full(p.n_stages, np.inf)
+    np.minimum.at(best, st, rc)
+    fallback = np.full(p.n_stages, np.inf)
+    np.minimum.at(fallback, st[free], rc[free])
+    order = np.lexsort((np.arange(p.n_stages), -(fallback - best))).tolist()
+    return fill(p, np.zeros(p.n_options, dtype=np.int64), order, rc, rescue=True)
+
+
 def regret_order(problem: Problem, stages: IntArray, rc: FloatArray) -> list[int]:
     """``stages`` by decreasing regret (second-best minus best reduced cost), then index."""
     p = problem
