@@ -14,10 +14,7 @@ r"""The LP-guided strategy (backend ``lp``): bound by the LP, round it, improve.
    options of hard l), then the exact LP on the options its reduced costs leave near
    their stage's best
    (:func:`polish`, a reduction by reduced cost: the LP's optimal support lies there when
-   the multipliers are near optimal). Above ``polish_max_options`` (hard xl) that LP does
-   not fit the simplex, and the ascent runs on a sample of the stages with the same share
-   of every capacity (:func:`~planner.solvers.lp_dual.sampled_ascent`), whose prices are
-   the whole problem's. Either way the bound is a Lagrangian value
+   the multipliers are near optimal). Either way the bound is a Lagrangian value
    evaluated exactly over every option, so it is valid whatever the LP solver's
    tolerances, time limit or restriction.
 4. **Round** (:mod:`planner.solvers.lp_round`) — stages in decreasing order of their LP
@@ -27,11 +24,6 @@ r"""The LP-guided strategy (backend ``lp``): bound by the LP, round it, improve.
    The start is the cheapest that meets every rule of: the roundings, the repair,
    greedy, and the ``lns`` strategy's capacity-aware fills at the LP's reduced costs
    (:func:`repair_starts`; at realistic m they took the plan from 0.12 % to 0.087 %).
-   Where there are multipliers but no LP solution (above ``polish_max_options``), the
-   fills in order of what each stage loses without its best option come first
-   (:func:`~planner.solvers.lp_round.regret_fill`). With one unit per stage and no rule
-   across stages, every stage then moves to its cheapest option that still fits while one
-   does (:mod:`planner.solvers.descent`; hard xl: $555.8 M → $532.3 M in 24 s).
 5. **Improve** — up to ``exact_options`` options, CP-SAT on the whole (reduced) problem
    with the start as hint (its proven bound may beat the LP's); above, LP-guided
    large-neighbourhood search (:mod:`planner.solvers.lp_lns`); up to ``polish_options``,
@@ -49,7 +41,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -57,13 +48,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from planner.models.problem import IntArray, Problem
-from planner.solvers import descent
 from planner.solvers.base import Deadline, Solution, SolveOptions, SolveStatus, decline
 from planner.solvers.bound import lagrangian_bound
 from planner.solvers.capabilities import SIDE_CONSTRAINTS, Capabilities
 from planner.solvers.cpsat import CpSatBackend
 from planner.solvers.decompose import constrained_stages, opt_stage, reduce_dominated, restrict
-from planner.solvers.descent import descend
 from planner.solvers.feasibility import finish, violations
 from planner.solvers.greedy import greedy_assign, greedy_start
 from planner.solvers.lns import reduced_cost_fill
@@ -301,9 +290,6 @@ class LpBackend:
         """Multipliers the next solve's LP starts from, above ``lp_max_options`` (the
         decomposed schedule path sets them to place the same problem again with less
         room, :data:`planner.solvers.schedule_plan.HEADROOM`)."""
-        self.headroom = False
-        """The problem holds capacity back for scheduling (the decomposed path's second
-        placement): the descent may then fill what is left (see :meth:`_descends`)."""
 
     def solve(self, problem: Problem, options: SolveOptions) -> Solution:
         options = options.started()
@@ -388,10 +374,6 @@ class LpBackend:
                 0.5 * deadline.remaining())))
             stats["greedy_repaired"] = float(repaired.ok)
             x = repaired.x if repaired.ok else None
-        if x is not None and self._descends(red):
-            x, moves = descend(red, x, Deadline.after(math.inf) if options.deterministic
-                               else deadline)
-            stats["descent_moves"] = float(moves)
         stats["first_feasible_s"] = time.perf_counter() - t0
         bound = lp.bound
 
@@ -418,19 +400,6 @@ class LpBackend:
                 x, bound = self._exact(red, x, bound, options, deadline)
                 report(None if x is None else red.objective(x))
         return (None if x is None else _lift(problem.n_options, keep, x)), bound, stats
-
-    def _descends(self, red: Problem) -> bool:
-        """Whether the start goes through the one-move descent (:mod:`~planner.solvers.descent`):
-        where it applies, on a placement with :attr:`headroom`, and where the rounding had
-        multipliers only (above ``polish_max_options``). Not on the decomposed path's first
-        placement otherwise: that one fills the pools to their last node-hour by the count
-        per period already, and the descent's moves fill them further. At realistic l one
-        pass of scheduling it then cost more than ``HEADROOM_ALONE``
-        (:mod:`planner.solvers.schedule_plan`), the path took the second placement instead
-        of repairing the first, and the plan ended 0.56 % above the bound against
-        0.21–0.24 % (two runs each)."""
-        return descent.applies(red) and (
-            self.headroom or red.n_options > self.config.polish_max_options)
 
     def _greedy(self, problem: Problem, keep: IntArray) -> IntArray | None:
         """Greedy's plan (None when it gets stuck or breaks a rule), on the whole problem

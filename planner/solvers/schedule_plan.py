@@ -290,14 +290,14 @@ def _roomier(problem: Problem, timing: Timing, cut: Problem, backend: Backend,
     room = headroom(problem, timing, placement.x, HEADROOM)
     roomy = with_headroom(cut, problem, timing, room)
     if isinstance(backend, LpBackend):
-        backend.warm, backend.headroom = backend.duals, True
+        backend.warm = backend.duals
     try:
         second = backend.solve(roomy, dataclasses.replace(options.until(
             options.deadline.within(min(options.remaining_s() * HEADROOM_SHARE,
                                         HEADROOM_TIME * took))), target_gap=PLACEMENT_GAP))
     finally:
         if isinstance(backend, LpBackend):
-            backend.warm, backend.headroom = None, False
+            backend.warm = None
     if second.objective is None:
         return done
     second = dataclasses.replace(
