@@ -14,7 +14,10 @@ r"""The LP-guided strategy (backend ``lp``): bound by the LP, round it, improve.
    options of hard l), then the exact LP on the options its reduced costs leave near
    their stage's best
    (:func:`polish`, a reduction by reduced cost: the LP's optimal support lies there when
-   the multipliers are near optimal). Either way the bound is a Lagrangian value
+   the multipliers are near optimal). Above ``polish_max_options`` (hard xl) that LP does
+   not fit the simplex, and the ascent runs on a sample of the stages with the same share
+   of every capacity (:func:`~planner.solvers.lp_dual.sampled_ascent`), whose prices are
+   the whole problem's. Either way the bound is a Lagrangian value
    evaluated exactly over every option, so it is valid whatever the LP solver's
    tolerances, time limit or restriction.
 4. **Round** (:mod:`planner.solvers.lp_round`) — stages in decreasing order of their LP
@@ -24,6 +27,9 @@ r"""The LP-guided strategy (backend ``lp``): bound by the LP, round it, improve.
    The start is the cheapest that meets every rule of: the roundings, the repair,
    greedy, and the ``lns`` strategy's capacity-aware fills at the LP's reduced costs
    (:func:`repair_starts`; at realistic m they took the plan from 0.12 % to 0.087 %).
+   Where there are multipliers but no LP solution (above ``polish_max_options``), the
+   fills in order of what each stage loses without its best option come first
+   (:func:`~planner.solvers.lp_round.regret_fill`).
 5. **Improve** — up to ``exact_options`` options, CP-SAT on the whole (reduced) problem
    with the start as hint (its proven bound may beat the LP's); above, LP-guided
    large-neighbourhood search (:mod:`planner.solvers.lp_lns`); up to ``polish_options``,
