@@ -46,6 +46,12 @@ def opt_stage(problem: Problem) -> IntArray:
     return np.repeat(np.arange(problem.n_stages, dtype=np.int64), np.diff(problem.stage_ptr))
 
 
+def unlimited_options(problem: Problem) -> BoolArray:
+    """The options that use no limited resource (room for them never runs out)."""
+    return np.bincount(problem.use_opt, weights=problem.use_amt,
+                       minlength=problem.n_options) == 0
+
+
 def binding_resources(problem: Problem) -> BoolArray:
     """Resources whose capacity some assignment could exceed."""
     n_res = problem.res_cap.size

@@ -44,7 +44,7 @@ from scipy.optimize import minimize
 from planner.models.problem import IntArray, Problem
 from planner.solvers.base import Deadline
 from planner.solvers.bound import LagrangianOracle, safe_floor
-from planner.solvers.decompose import opt_stage, subset_stages
+from planner.solvers.decompose import opt_stage, subset_stages, unlimited_options
 
 FloatArray = NDArray[np.float64]
 TAUS = (1e-2, 1e-3, 1e-4)
@@ -176,7 +176,7 @@ def dual_ascent(problem: Problem, deadline: Deadline, lam0: FloatArray | None = 
     start = time.perf_counter()
     p = problem
     st = opt_stage(p)
-    free = np.bincount(p.use_opt, weights=p.use_amt, minlength=p.n_options) == 0
+    free = unlimited_options(p)
     cap = p.res_cap.astype(np.float64)
     oracle = LagrangianOracle(p)
     lam = np.zeros(cap.size) if lam0 is None else np.maximum(0.0, lam0)
@@ -219,7 +219,7 @@ def _result(p: Problem, oracle: LagrangianOracle, lam: FloatArray, evals: int, s
     last τ (a fractional assignment for the rounding)."""
     value, _x, reduced = oracle.value(lam)
     tau = TAUS[-1] * (float(np.median(np.abs(p.opt_obj))) or 1.0)
-    free = np.bincount(p.use_opt, weights=p.use_amt, minlength=p.n_options) == 0
+    free = unlimited_options(p)
     act = _active(p, opt_stage(p), free, reduced, CUTOFF * tau)
     rc = reduced[act.opts]
     m = np.minimum.reduceat(rc, act.starts)

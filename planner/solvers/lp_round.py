@@ -33,6 +33,7 @@ from planner.solvers.decompose import (
     opt_stage,
     option_binds,
     restrict,
+    unlimited_options,
 )
 from planner.solvers.feasibility import violations
 from planner.solvers.fill import fill
@@ -102,7 +103,7 @@ def regret_fill(problem: Problem, rc: FloatArray) -> IntArray | None:
     multipliers. None when no room can be made."""
     p = problem
     st = opt_stage(p)
-    free = np.bincount(p.use_opt, weights=p.use_amt, minlength=p.n_options) == 0
+    free = unlimited_options(p)
     best = np.full(p.n_stages, np.inf)
     np.minimum.at(best, st, rc)
     fallback = np.full(p.n_stages, np.inf)
