@@ -291,7 +291,12 @@ class LpBackend:
         self.trace: list[tuple[float, int | None, int | None]] = []
         """(seconds, objective of the reduced problem's plan, bound) at each new plan."""
         self.duals: FloatArray | None = None
-        """The capacity multipliers of the last solve's LP (one per resource)."""
+        """The capacity multipliers of the last solve's LP where its simplex did not finish
+        (one per resource: a warm start)."""
+        self.prices: FloatArray | None = None
+        """The capacity multipliers of the last solve's LP or dual ascent, whatever its
+        status (one per resource; the time-aware search's guide:
+        :mod:`planner.solvers.schedule_prices`)."""
         self.warm: FloatArray | None = None
         """Multipliers the next solve's LP starts from, above ``lp_max_options`` (the
         decomposed schedule path sets them to place the same problem again with less
@@ -345,8 +350,9 @@ class LpBackend:
                          self.warm)
         # for a warm start only where the simplex did not finish (where it does, as at
         # timed l, its plan is better than dual ascent's: 0.3 % against 2.4 %)
-        self.duals = lp.lam[:red.res_cap.size] \
-            if lp.status != "optimal" and lp.lam.size >= red.res_cap.size else None
+        self.prices = lp.lam[:red.res_cap.size].copy() \
+            if lp.lam.size >= red.res_cap.size else None
+        self.duals = self.prices if lp.status != "optimal" else None
         stats.update(bound_s=time.perf_counter() - t0, bound_lp=float(lp.status == "optimal"))
         greedy_plan: list[IntArray | None] = [None if x_g is None else x_g[keep]]
 

@@ -9,8 +9,11 @@ with the exact model of :mod:`planner.solvers.schedule_cpsat` on a restriction:
 
 * **pools** — a few capacity-limited resources (or the options on none), drawn by what
   the stages gain there: a stage's *regret* is what its options cost now above its
-  cheapest option plus the late penalty it pays, and the first pool is drawn with the
-  regret of the stages that have a cheaper option on it (any option, for a late stage);
+  cheapest option plus the late penalty it pays — at the placement LP's prices when
+  the search has them (reduced costs, :mod:`planner.solvers.schedule_prices`) — and
+  the first pool is drawn with the regret of the stages that have a cheaper option on
+  it (any option, for a late stage), plus, with prices, the priced capacity the plan
+  leaves idle on it;
   each next one is *related* to those drawn (Shaw's related removal): a limited pool
   where the stages that hold them or would gain there have options, drawn by how many,
   so that a holder can move to a pool of the same neighbourhood and leave its room to a
@@ -65,6 +68,7 @@ from planner.solvers.base import SolveOptions
 from planner.solvers.cpsat_model import configure
 from planner.solvers.decompose import opt_stage, restrict, subset_stages
 from planner.solvers.schedule_cpsat import ScheduleBuilder
+from planner.solvers.schedule_prices import Prices
 
 UNLIMITED_WEIGHT = 0.1
 """The options on no limited resource are drawn as a pool with this share of their regret
@@ -121,8 +125,11 @@ class Incumbent:
 class _Index:
     """What the neighbourhoods read, computed once."""
 
-    def __init__(self, problem: Problem, timing: Timing) -> None:
+    def __init__(self, problem: Problem, timing: Timing, prices: Prices | None = None
+                 ) -> None:
         self.st = opt_stage(problem)
+        self.prices = prices
+        """The placement LP's prices, when there are some (:func:`_scores`)."""
         limited = timing.use_now > 0
         self.limited_opt = np.zeros(problem.n_options, dtype=np.bool_)
         self.limited_opt[problem.use_opt[limited]] = True
@@ -134,6 +141,9 @@ class _Index:
                                         np.full(unlimited.size, self.n_pools - 1)])
         self.limited_rows = self.rows_res < self.n_pools - 1
         """Which of those rows are on a limited resource (not the pool of the rest)."""
+        self.is_pool = np.bincount(self.rows_res[self.limited_rows],
+                                   minlength=self.n_pools - 1) > 0
+        """Per resource, whether it holds capacity at once (a pool a draw may pick)."""
         self.cheapest = _cheapest(problem, self.st, np.ones(problem.n_options, np.bool_))
         self.cheapest_free = _cheapest(problem, self.st, ~self.limited_opt)
         self.neighbours: dict[int, set[int]] = {}
@@ -223,20 +233,32 @@ class _Scores:
 
 
 def _scores(problem: Problem, timing: Timing, index: _Index, inc: Incumbent) -> _Scores:
+    """What the plan offers: by the placement LP's prices when there are some (each
+    stage's reduced-cost regret, each pool's weight with the priced capacity the plan
+    leaves idle on it: :mod:`planner.solvers.schedule_prices`), by costs otherwise."""
     x = inc.x
-    cur = np.bincount(index.st, weights=(problem.opt_obj * x).astype(np.float64),
-                      minlength=problem.n_stages)
     late_now = timing.late_costs(problem, x, inc.start)
-    gain = regret(problem, index, cur, late_now)
     late = late_now > 0
-    per_unit = cur / np.maximum(problem.units, 1)
+    prices = index.prices
+    if prices is None:
+        cur = np.bincount(index.st, weights=(problem.opt_obj * x).astype(np.float64),
+                          minlength=problem.n_stages)
+        gain = regret(problem, index, cur, late_now)
+        per_unit = cur / np.maximum(problem.units, 1)
+        cost = problem.opt_obj.astype(np.float64)
+    else:
+        gain = prices.regret(problem, index.st, x) + late_now
+        per_unit = prices.per_unit(problem, index.st, x)
+        cost = prices.reduced
     # Rows of limited options cheaper per unit than their stage's options now, or of a
     # late stage (it may run earlier elsewhere).
     rows_st = index.st[index.rows_opt]
-    better = (problem.opt_obj[index.rows_opt] < per_unit[rows_st] - 1e-9) | late[rows_st]
+    better = (cost[index.rows_opt] < per_unit[rows_st] - 1e-6) | late[rows_st]
     weight = np.bincount(index.rows_res[better], weights=gain[rows_st[better]],
-                         minlength=index.n_pools)
+                         minlength=index.n_pools).astype(np.float64)
     weight[-1] *= UNLIMITED_WEIGHT
+    if prices is not None:
+        weight[:-1] += np.where(index.is_pool, prices.idle(index.n_pools - 1, x), 0.0)
     placed = np.bincount(index.st, weights=x, minlength=problem.n_stages) > 0
     return _Scores(gain, rows_st, better, weight, placed, better | (x[index.rows_opt] > 0))
 
@@ -537,7 +559,7 @@ Report = Callable[[int, int, int], None]
 
 def improve(problem: Problem, timing: Timing, x: IntArray, start: IntArray,
             options: SolveOptions, settings: LnsSettings | None = None,
-            report: Report | None = None) -> Incumbent:
+            report: Report | None = None, prices: Prices | None = None) -> Incumbent:
     """The module docstring's search from the valid schedule ``(x, start)`` until the
     deadline (or a stall); the answer is never worse than the start.
 
@@ -551,7 +573,7 @@ def improve(problem: Problem, timing: Timing, x: IntArray, start: IntArray,
     settings = settings or LnsSettings()
     options = options.started()
     assert options.deadline is not None
-    index = _Index(problem, timing)
+    index = _Index(problem, timing, prices)
     rng = np.random.default_rng(options.seed)
     inc = Incumbent(x.copy(), start.copy(),
                     timing.cost(problem, x, start))
