@@ -8,12 +8,14 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from test_schedule_model import brute_schedule, timed
 
 from planner.models.problem import Problem
 from planner.models.timing import Timing
+from planner.solvers import schedule_lns
 from planner.solvers.base import SolveOptions
 from planner.solvers.decompose import opt_stage
 from planner.solvers.feasibility import violations
@@ -61,7 +63,7 @@ def test_a_plan_costs_the_lagrangian_value_plus_regret_plus_idle_capacity(
                        minlength=len(problem.res_cap))
     assume((used <= problem.res_cap).all())
     stage = opt_stage(problem)
-    regret = prices.regret(problem, stage, x)
+    _, regret = prices.per_stage(problem, stage, x)
     idle = prices.idle(len(problem.res_cap), x)
     assert (regret >= -1e-9).all() and (idle >= -1e-9).all()
     split = _lagrangian(problem, lam) + regret.sum() + idle.sum()
@@ -85,7 +87,9 @@ def _one_case() -> tuple[Problem, Timing]:
 @settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
 @given(timed(), st.data())
 def test_the_search_guided_by_prices_keeps_plans_valid_and_never_dearer(
-        case: tuple[Problem, Timing], data: st.DataObject) -> None:
+        monkeypatch: pytest.MonkeyPatch, case: tuple[Problem, Timing], data: st.DataObject
+) -> None:
+    monkeypatch.setattr(schedule_lns, "PRICES_WITH_PRECEDENCE", True)  # guided everywhere
     problem, timing = case
     dear = dataclasses.replace(problem, opt_obj=problem.opt_obj.max() - problem.opt_obj)
     got = solve_schedule(dear, timing, OPTIONS)

@@ -10,7 +10,8 @@ with the exact model of :mod:`planner.solvers.schedule_cpsat` on a restriction:
 * **pools** — a few capacity-limited resources (or the options on none), drawn by what
   the stages gain there: a stage's *regret* is what its options cost now above its
   cheapest option plus the late penalty it pays — at the placement LP's prices when
-  the search has them (reduced costs, :mod:`planner.solvers.schedule_prices`) — and
+  the search has them and no precedence links stages (reduced costs,
+  :mod:`planner.solvers.schedule_prices`; :func:`improve` says why) — and
   the first pool is drawn with the regret of the stages that have a cheaper option on
   it (any option, for a late stage), plus, with prices, the priced capacity the plan
   leaves idle on it;
@@ -247,8 +248,9 @@ def _scores(problem: Problem, timing: Timing, index: _Index, inc: Incumbent) -> 
         per_unit = cur / np.maximum(problem.units, 1)
         cost = problem.opt_obj.astype(np.float64)
     else:
-        gain = prices.regret(problem, index.st, x) + late_now
-        per_unit = prices.per_unit(problem, index.st, x)
+        now, gain = prices.per_stage(problem, index.st, x)
+        gain = gain + late_now
+        per_unit = now / np.maximum(problem.units, 1)
         cost = prices.reduced
     # Rows of limited options cheaper per unit than their stage's options now, or of a
     # late stage (it may run earlier elsewhere).
@@ -541,6 +543,16 @@ def subset_timing(timing: Timing, stages: IntArray, opts: IntArray,
         precedence=prec)
 
 
+PRICES_WITH_PRECEDENCE = False
+"""Whether the LP's prices guide the search where precedence links stages. They do not:
+there the stages with most regret at the prices are gangs that fill a pool for days, whose
+pool's holders are linked to stages on other pools, so neighbourhoods drawn to them rarely
+gain, while the costs spread the search over the many small gains the timed family has
+(timed l, 600 s, one run each the same hour: 19.99 % above the bound with prices, 18.71 %
+with half the neighbourhoods drawn by them, 17.46 % with costs). Without precedence (the
+hard family) the prices find the stages that hold the gap: hard s 1.56–1.76 % against
+1.96–2.46 % (three runs each), and with half the neighbourhoods 1.96–3.31 %."""
+
 LANES = 2
 """Neighbourhoods solved at once when there are that many workers, each CP-SAT with all
 the workers (one worker each did worse: its sub-problems time out more often). 60 s on 2
@@ -573,6 +585,8 @@ def improve(problem: Problem, timing: Timing, x: IntArray, start: IntArray,
     settings = settings or LnsSettings()
     options = options.started()
     assert options.deadline is not None
+    if timing.precedence and not PRICES_WITH_PRECEDENCE:
+        prices = None
     index = _Index(problem, timing, prices)
     rng = np.random.default_rng(options.seed)
     inc = Incumbent(x.copy(), start.copy(),

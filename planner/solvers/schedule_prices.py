@@ -70,19 +70,16 @@ class Prices:
         return cls(reduced, cut.use_opt[on], cut.use_amt[on], number[cut.use_res[on]],
                    pool[priced], lam[priced] * cut.res_cap[priced], lam[priced])
 
-    def regret(self, problem: Problem, stage: IntArray, x: IntArray) -> FloatArray:
-        """Per stage, what its options in ``x`` cost at these prices above its units on
-        its cheapest option at them (≥ 0)."""
-        now = np.bincount(stage, weights=self.reduced * x, minlength=problem.n_stages)
+    def per_stage(self, problem: Problem, stage: IntArray, x: IntArray
+                  ) -> tuple[FloatArray, FloatArray]:
+        """Per stage: what its options in ``x`` cost at these prices, and its regret (that
+        above its units on its cheapest option at them, ≥ 0)."""
+        now = np.bincount(stage, weights=self.reduced * x,
+                          minlength=problem.n_stages).astype(np.float64)
         least = np.full(problem.n_stages, np.inf)
         np.minimum.at(least, stage, self.reduced)
         least[~np.isfinite(least)] = 0.0
-        return np.maximum(0.0, now - problem.units * least)
-
-    def per_unit(self, problem: Problem, stage: IntArray, x: IntArray) -> FloatArray:
-        """Per stage, what one of its units costs now at these prices."""
-        now = np.bincount(stage, weights=self.reduced * x, minlength=problem.n_stages)
-        return now / np.maximum(problem.units, 1)
+        return now, np.maximum(0.0, now - problem.units * least)
 
     def idle(self, n_res: int, x: IntArray) -> FloatArray:
         """Per resource of the problem, the priced capacity ``x`` leaves unused on it (its
