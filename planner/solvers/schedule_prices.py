@@ -27,6 +27,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from planner.models.problem import IntArray, Problem
+from planner.solvers.decompose import opt_stage
+from planner.solvers.time_cuts import row_pools
 
 FloatArray = NDArray[np.float64]
 
@@ -37,6 +39,8 @@ class Prices:
 
     reduced: FloatArray
     """Per option of the problem: its cost plus what it takes of each priced row."""
+    least: FloatArray
+    """Per stage, its units on its cheapest option at these prices."""
     rows_opt: IntArray
     rows_amt: IntArray
     rows_row: IntArray
@@ -60,15 +64,17 @@ class Prices:
         lam = np.maximum(lam, 0.0)
         reduced = cut.opt_obj.astype(np.float64)
         np.add.at(reduced, cut.use_opt, lam[cut.use_res] * cut.use_amt)
-        index = {name: r for r, name in enumerate(problem.res_names)}
-        pool = np.array([index.get(name.split("@[")[0], -1) for name in cut.res_names],
-                        dtype=np.int64)
+        pool = row_pools(cut, problem)
         priced = np.flatnonzero((lam > 0) & (pool >= 0))
         number = np.full(n, -1, dtype=np.int64)
         number[priced] = np.arange(priced.size)
         on = number[cut.use_res] >= 0
-        return cls(reduced, cut.use_opt[on], cut.use_amt[on], number[cut.use_res[on]],
-                   pool[priced], lam[priced] * cut.res_cap[priced], lam[priced])
+        least = np.full(problem.n_stages, np.inf)
+        np.minimum.at(least, opt_stage(problem), reduced)
+        least[~np.isfinite(least)] = 0.0
+        return cls(reduced, problem.units * least, cut.use_opt[on], cut.use_amt[on],
+                   number[cut.use_res[on]], pool[priced], lam[priced] * cut.res_cap[priced],
+                   lam[priced])
 
     def per_stage(self, problem: Problem, stage: IntArray, x: IntArray
                   ) -> tuple[FloatArray, FloatArray]:
@@ -76,10 +82,7 @@ class Prices:
         above its units on its cheapest option at them, ≥ 0)."""
         now = np.bincount(stage, weights=self.reduced * x,
                           minlength=problem.n_stages).astype(np.float64)
-        least = np.full(problem.n_stages, np.inf)
-        np.minimum.at(least, stage, self.reduced)
-        least[~np.isfinite(least)] = 0.0
-        return now, np.maximum(0.0, now - problem.units * least)
+        return now, np.maximum(0.0, now - self.least)
 
     def idle(self, n_res: int, x: IntArray) -> FloatArray:
         """Per resource of the problem, the priced capacity ``x`` leaves unused on it (its

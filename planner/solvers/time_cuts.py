@@ -339,6 +339,20 @@ def with_time_cuts(problem: Problem, timing: Timing,
         res_names=tuple(names))
 
 
+def row_pools(cut: Problem, problem: Problem) -> IntArray:
+    """Per resource of ``cut`` (:func:`with_time_cuts` of ``problem``), the resource of
+    ``problem`` it counts: itself for ``problem``'s own, its pool for an energy window
+    (``<pool>@[a,b)h``), -1 for the other rows (precedence paths, no room)."""
+    n = len(problem.res_cap)
+    out = np.full(len(cut.res_cap), -1, dtype=np.int64)
+    out[:n] = np.arange(n)
+    index = {name: r for r, name in enumerate(problem.res_names)}
+    for i, name in enumerate(cut.res_names[n:], start=n):
+        if "@[" in name:
+            out[i] = index.get(name.split("@[")[0], -1)
+    return out
+
+
 def with_headroom(cut: Problem, problem: Problem, timing: Timing,
                   headroom: float | NDArray[np.float64]) -> Problem:
     """``cut`` (:func:`with_time_cuts` of ``problem``) with every pool that holds capacity
@@ -353,11 +367,9 @@ def with_headroom(cut: Problem, problem: Problem, timing: Timing,
     scaled[problem.use_res[timing.use_now > 0]] = True
     share = np.ones(len(cut.res_cap))
     share[:n] = headroom
-    index = {name: r for r, name in enumerate(problem.res_names)}
-    for i, name in enumerate(cut.res_names[n:], start=n):
-        pool = index.get(name.split("@[")[0]) if "@[" in name else None
-        if pool is not None:
-            scaled[i], share[i] = True, share[pool]
+    pools = row_pools(cut, problem)
+    windows = np.flatnonzero(pools[n:] >= 0) + n
+    scaled[windows], share[windows] = True, share[pools[windows]]
     largest = np.zeros(len(cut.res_cap), dtype=np.int64)
     np.maximum.at(largest, cut.use_res, cut.use_amt)
     less = np.maximum(np.floor(cut.res_cap * share).astype(np.int64), largest)
