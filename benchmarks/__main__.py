@@ -9,6 +9,17 @@ import sys
 from benchmarks.generate import FAMILIES, SIZES
 
 
+def _repeats(text: str) -> int:
+    """``--repeat``: a whole number of runs, at least 1."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of runs: give 1 or more")
+    return n
+
+
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m benchmarks")
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -24,9 +35,15 @@ def parser() -> argparse.ArgumentParser:
             p.add_argument("--family", default="realistic",
                            help=f"family or families, comma-separated: {', '.join(FAMILIES)} "
                                 "(results/<size>.* for realistic, results/<family>-<size>.*)")
+            p.add_argument("--repeat", type=_repeats, default=1,
+                           help="runs per solver on the same portfolio, solver seeds seed, "
+                                "seed+1, …; the table shows each solver's median run and the "
+                                "spread (default 1)")
         else:
             p.add_argument("--solver", required=True)
             p.add_argument("--family", choices=FAMILIES, default="realistic")
+            p.add_argument("--solver-seed", type=int, default=None,
+                           help="the solver's seed (default: --seed, the portfolio's)")
         p.add_argument("--time-limit", type=float, default=60.0)
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--workers", type=int, default=2)
@@ -45,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.run import run_one
 
     rec = run_one(args.size, args.solver, args.time_limit, args.seed, args.executor,
-                  args.address, args.workers, args.progress, args.family)
+                  args.address, args.workers, args.progress, args.family, args.solver_seed)
     print(json.dumps(rec))
     return 0
 

@@ -37,8 +37,9 @@ def _peak_rss_mib() -> float:
 
 def run_one(size: str, solver: str, time_limit: float, seed: int, executor: str,
             address: str | None, workers: int, progress: bool,
-            family: str = "realistic") -> dict[str, Any]:
-    """Generate, solve and verify in this process; the record for one solver."""
+            family: str = "realistic", solver_seed: int | None = None) -> dict[str, Any]:
+    """Generate (portfolio ``seed``), solve (``solver_seed``, default ``seed``) and verify
+    in this process; the record for one solver."""
     from benchmarks.generate import generate_portfolio
     from benchmarks.solve import solve_traced
     from benchmarks.timed_run import TIMED_SOLVERS, run_timed_one
@@ -50,12 +51,14 @@ def run_one(size: str, solver: str, time_limit: float, seed: int, executor: str,
     from planner.solvers.base import SolveOptions
     from planner.verify.check import verify
 
+    solver_seed = seed if solver_seed is None else solver_seed
     if solver in TIMED_SOLVERS:
         return run_timed_one(size, solver, time_limit, seed, workers, executor, address,
-                             family)
+                             family, solver_seed)
     wall = time.perf_counter()
     rec: dict[str, Any] = {"size": size, "solver": solver, "seed": seed, "family": family,
-                           "time_limit_s": time_limit, "rss_mib": {}}
+                           "solver_seed": solver_seed, "time_limit_s": time_limit,
+                           "rss_mib": {}}
 
     def phase(name: str, key: str, since: float) -> None:
         """Record a phase's time and the peak RSS so far; say it on stderr with progress."""
@@ -78,7 +81,7 @@ def run_one(size: str, solver: str, time_limit: float, seed: int, executor: str,
     problem = build_problem(cands, world)
     phase("problem arrays", "problem_s", t)
     rec.update(stages=problem.n_stages, sites=len(world.sites), options=problem.n_options)
-    options = SolveOptions(time_limit_s=time_limit, workers=workers, seed=seed,
+    options = SolveOptions(time_limit_s=time_limit, workers=workers, seed=solver_seed,
                            deterministic=False)
     solution, trace = solve_traced(solver, problem, options, executor=executor,
                                    address=address, progress=progress)
@@ -109,10 +112,13 @@ def run_one(size: str, solver: str, time_limit: float, seed: int, executor: str,
     return rec
 
 
-def child_command(size: str, solver: str, family: str, args: Any) -> list[str]:
-    """``python -m benchmarks one …`` for one solver."""
+def child_command(size: str, solver: str, family: str, args: Any,
+                  run: int = 0) -> list[str]:
+    """``python -m benchmarks one …`` for one solver (its ``run``-th run: solver seed
+    ``args.seed + run`` on the portfolio of ``args.seed``)."""
     cmd = [sys.executable, "-m", "benchmarks", "one", "--size", size, "--solver", solver,
            "--time-limit", str(args.time_limit), "--seed", str(args.seed),
+           "--solver-seed", str(args.seed + run),
            "--executor", args.executor, "--workers", str(args.workers), "--family", family]
     if args.address:
         cmd += ["--address", args.address]
@@ -121,14 +127,14 @@ def child_command(size: str, solver: str, family: str, args: Any) -> list[str]:
     return cmd
 
 
-def _child(size: str, solver: str, family: str, args: Any) -> dict[str, Any]:
-    """Run one solver in a child process; its record with the end-to-end wall time and
-    peak RSS the parent measured (``wait4``)."""
+def _child(size: str, solver: str, family: str, args: Any, run: int = 0) -> dict[str, Any]:
+    """Run one solver in a child process (its ``run``-th run); its record with the
+    end-to-end wall time and peak RSS the parent measured (``wait4``)."""
     root = Path(__file__).resolve().parent.parent
     path = os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])
     env = dict(os.environ, PYTHONPATH=path, BENCH_CHILD="1")
     t = time.perf_counter()
-    proc = subprocess.Popen(child_command(size, solver, family, args), cwd=root, env=env,
+    proc = subprocess.Popen(child_command(size, solver, family, args, run), cwd=root, env=env,
                             stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     out = proc.stdout.read()
@@ -143,6 +149,7 @@ def _child(size: str, solver: str, family: str, args: Any) -> dict[str, Any]:
                                "error": f"child exited {proc.returncode}"}
     else:
         rec = json.loads(lines[-1])
+    rec["run"] = run
     rec["process_wall_s"] = wall
     rec["peak_rss_mib"] = round(usage.ru_maxrss / 1024, 1)  # Linux: KiB
     return rec
@@ -184,9 +191,11 @@ def run(args: Any) -> int:
     command = getattr(args, "command", None) or "python -m benchmarks " + " ".join(sys.argv[1:])
     out = Path(getattr(args, "out", None) or RESULTS)
     tables = []
+    repeat = int(getattr(args, "repeat", 1) or 1)
     for family in family_of(args).split(","):
         for size in args.size.split(","):
-            records = [_child(size, s, family, args) for s in args.solvers.split(",")]
+            records = [_child(size, s, family, args, i) for s in args.solvers.split(",")
+                       for i in range(repeat)]
             finish(records)
             path = write(result_name(size, family), records, command, out)
             tables.append(table(records))

@@ -15,6 +15,13 @@ Columns, per solver (each in its own child process, on the same portfolio):
   objective — the honest gap of each plan;
 * ``target``: issue 14's target for the hard family at that size (gap, wall, memory) and
   whether the run met it (time to the target gap from the solver's trace).
+
+With ``--repeat N`` every solver runs N times on the same portfolio (solver seeds
+``seed`` … ``seed + N − 1``): the time-limited searches spread more from run to run than
+most changes move them, so one run says little. The table then shows each solver's
+median run (by gap vs best bound; the upper of the two middle runs when N is even) and one
+more column with the spread: the smallest, median and largest gap, how many runs the
+verifier accepted and how many met the target. The JSON and CSV keep every run.
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ FIELDS = (
     "gen_s", "candidates_s", "problem_s", "model_build_s", "first_feasible_s", "solve_s",
     "wall_s", "process_wall_s", "status", "cost_usd", "objective_usd", "own_bound_usd",
     "own_gap", "ref_bound_usd", "ref_gap", "target", "target_met", "peak_rss_mib",
-    "verified", "violations", "detail",
+    "verified", "violations", "detail", "run", "solver_seed",
 )  # fmt: skip
 
 
@@ -82,12 +89,26 @@ def _met(rec: dict[str, Any], target: Target, ref: int | None) -> bool:
             and (target.rss_mib is None or (rss is not None and rss <= target.rss_mib)))
 
 
+def _best_bound(records: list[dict[str, Any]]) -> int | None:
+    bounds = [r["own_bound_micro"] for r in records if r.get("own_bound_micro") is not None]
+    return max(bounds) if bounds else None
+
+
 def finish(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Gaps against the best bound any solver proved in this run (the reference bound),
-    and the issue's target (hard family) with whether each solver met it."""
-    bounds = [r["own_bound_micro"] for r in records if r.get("own_bound_micro") is not None]
-    ref = max(bounds) if bounds else None
+    and the issue's target (hard family) with whether each solver met it.
+
+    The registered backends plan capacity per period (the time-free placement), the
+    solvers of :data:`~benchmarks.timed_run.TIMED_SOLVERS` a schedule. A time-free bound is
+    a bound of the schedule too (every schedule is a placement), not the other way round,
+    so a time-free solver's gap is against the best time-free bound only (against a
+    schedule's bound it could be negative)."""
+    from benchmarks.timed_run import TIMED_SOLVERS
+
+    timed = _best_bound(records)
+    untimed = _best_bound([r for r in records if r.get("solver") not in TIMED_SOLVERS])
     for r in records:
+        ref = timed if r.get("solver") in TIMED_SOLVERS else untimed
         obj, own = r.get("objective_micro"), r.get("own_bound_micro")
         r["objective_usd"] = obj / 1e6 if obj is not None else None
         r["own_bound_usd"] = own / 1e6 if own is not None else None
@@ -102,6 +123,33 @@ def finish(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return records
 
 
+def median_runs(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per solver (in the order of first appearance), its median run by gap vs best bound
+    (a run without a plan counts as the worst), with ``runs`` and, when there are several,
+    ``gap_min``, ``gap_median``, ``gap_max`` (over the runs with a plan), ``verified_runs``
+    and ``met_runs`` (None without a target). A solver run once is its record unchanged."""
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for r in records:
+        groups.setdefault((r.get("family"), r.get("size"), r["solver"]), []).append(r)
+    out = []
+    for runs in groups.values():
+        if len(runs) == 1:
+            out.append(runs[0])
+            continue
+        ranked = sorted(runs, key=lambda r: (r.get("ref_gap") is None, r.get("ref_gap") or 0.0))
+        gaps = sorted(r["ref_gap"] for r in runs if r.get("ref_gap") is not None)
+        middle = (gaps[(len(gaps) - 1) // 2] + gaps[len(gaps) // 2]) / 2 if gaps else None
+        met = [r.get("target_met") for r in runs]
+        met_runs = None if all(m is None for m in met) else sum(m is True for m in met)
+        out.append({**ranked[len(ranked) // 2], "runs": len(runs),
+                    "gap_min": gaps[0] if gaps else None,
+                    "gap_median": round(middle, 6) if middle is not None else None,
+                    "gap_max": gaps[-1] if gaps else None,
+                    "verified_runs": sum(bool(r.get("verified")) for r in runs),
+                    "met_runs": met_runs})
+    return out
+
+
 def _fmt(v: Any, spec: str = "") -> str:
     if v is None:
         return "–"
@@ -113,8 +161,20 @@ HEAD = ("| family | size | solver | stages × sites | options (reduced) | status
         "| solve s | wall s | peak RSS MiB | verified | target | met |")
 
 
-def row(r: dict[str, Any]) -> str:
-    """One markdown table row."""
+SPREAD = " runs: gap min / median / max (verified, met) |"
+"""The extra column of a table of repeated runs (:func:`median_runs`)."""
+
+
+def _spread(r: dict[str, Any]) -> str:
+    if r.get("runs", 1) == 1:
+        return " 1 |"
+    gaps = " / ".join(_fmt(r.get(k), ".3%") for k in ("gap_min", "gap_median", "gap_max"))
+    met = "–" if r.get("met_runs") is None else str(r["met_runs"])
+    return f" {r['runs']}: {gaps} ({r.get('verified_runs')}, {met}) |"
+
+
+def row(r: dict[str, Any], spread: bool = False) -> str:
+    """One markdown table row (``spread``: with the column of repeated runs)."""
     solver = r["solver"] if r.get("backend") in (None, r["solver"]) \
         else f"{r['solver']} ({r['backend']})"
     met = {True: "yes", False: "no", None: "–"}[r.get("target_met")]
@@ -129,13 +189,18 @@ def row(r: dict[str, Any]) -> str:
         f"| {_fmt(r.get('solve_s'), '.1f')} | {_fmt(wall, '.1f')} "
         f"| {_fmt(r.get('peak_rss_mib'), '.0f')} | {'yes' if r.get('verified') else 'no'} "
         f"| {_fmt(r.get('target'))} | {met} |"
-    )
+    ) + (_spread(r) if spread else "")
 
 
 def table(records: list[dict[str, Any]], header: bool = True) -> str:
-    """A markdown table of the records (``header=False``: the rows only)."""
-    lines = [HEAD, "|" + "---|" * (HEAD.count("|") - 1)] if header else []
-    return "\n".join(lines + [row(r) for r in records])
+    """A markdown table of the records (``header=False``: the rows only): a row per
+    solver, its median run where it ran several times, with their spread
+    (:func:`median_runs`)."""
+    rows = median_runs(records)
+    spread = any(r.get("runs", 1) > 1 for r in rows)
+    head = HEAD + SPREAD if spread else HEAD
+    lines = [head, "|" + "---|" * (head.count("|") - 1)] if header else []
+    return "\n".join(lines + [row(r, spread) for r in rows])
 
 
 def machine() -> dict[str, Any]:
@@ -173,7 +238,10 @@ def write(stem: str, records: list[dict[str, Any]], command: str,
     results.mkdir(parents=True, exist_ok=True)
     m = machine()
     date = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    doc = {"command": command, "machine": m, "date": date, "records": records}
+    doc: dict[str, Any] = {"command": command, "machine": m, "date": date,
+                           "records": records}
+    if any(r.get("run", 0) > 0 for r in records):
+        doc["median_runs"] = median_runs(records)
     path = results / f"{stem}.json"
     path.write_text(json.dumps(doc, indent=1) + "\n", "utf-8")
     with (results / f"{stem}.csv").open("w", newline="", encoding="utf-8") as fh:

@@ -199,9 +199,10 @@ def _default_path(rec: dict[str, Any], portfolio: Any, catalogs: Any, deadline: 
 
 
 def run_timed_one(size: str, solver: str, time_limit: float, seed: int, workers: int,
-                  executor: str, address: str | None, family: str = "timed"
-                  ) -> dict[str, Any]:
-    """One record of the time-aware comparison (module docstring)."""
+                  executor: str, address: str | None, family: str = "timed",
+                  solver_seed: int | None = None) -> dict[str, Any]:
+    """One record of the time-aware comparison (module docstring): the portfolio of
+    ``seed``, the solver seeded with ``solver_seed`` (default ``seed``)."""
     from benchmarks.generate import generate_portfolio
     from benchmarks.run import _peak_rss_mib
     from planner import api
@@ -209,8 +210,10 @@ def run_timed_one(size: str, solver: str, time_limit: float, seed: int, workers:
 
     wall = time.perf_counter()
     _limit_memory()
+    solver_seed = seed if solver_seed is None else solver_seed
     rec: dict[str, Any] = {"size": size, "solver": solver, "seed": seed, "family": family,
-                           "time_limit_s": time_limit, "load_start": _load(), "rss_mib": {}}
+                           "solver_seed": solver_seed, "time_limit_s": time_limit,
+                           "load_start": _load(), "rss_mib": {}}
     t = time.perf_counter()
     portfolio = generate_portfolio(size, seed, family=family)
     rec["gen_s"] = round(time.perf_counter() - t, 3)
@@ -220,11 +223,12 @@ def run_timed_one(size: str, solver: str, time_limit: float, seed: int, workers:
     age = _process_age() if os.environ.get("BENCH_CHILD") else 0.0
     deadline = Deadline.after(time_limit - age - 1.0)
     if solver == "plan":
-        _default_path(rec, portfolio, catalogs, deadline, workers, seed, executor, address)
+        _default_path(rec, portfolio, catalogs, deadline, workers, solver_seed, executor,
+                      address)
     elif solver == "schedule":
-        _schedule(rec, portfolio, catalogs, deadline, workers, seed)
+        _schedule(rec, portfolio, catalogs, deadline, workers, solver_seed)
     else:
-        _monolithic(rec, portfolio, catalogs, deadline, workers, seed)
+        _monolithic(rec, portfolio, catalogs, deadline, workers, solver_seed)
     rec["wall_s"] = round(time.perf_counter() - wall, 3)
     rec["load_end"] = _load()
     rec["peak_rss_mib"] = _peak_rss_mib()

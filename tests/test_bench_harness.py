@@ -13,9 +13,10 @@ import pytest
 from click.testing import CliRunner
 
 from benchmarks import run as runner
+from benchmarks.__main__ import main as bench_main
 from benchmarks.generate import FAMILIES, generate_portfolio
 from benchmarks.solve import solve_traced
-from benchmarks.table import HEAD, finish, table, time_to_gap
+from benchmarks.table import HEAD, SPREAD, finish, median_runs, table, time_to_gap
 from planner import api
 from planner.cli.main import cli
 from planner.compile.arrays import build_problem
@@ -46,6 +47,17 @@ def test_gaps_are_against_the_best_bound_any_solver_proved() -> None:
     assert lns["target_met"] is True and greedy["target_met"] is False
     assert lns["time_to_target_gap_s"] == 20.0
     assert time_to_gap(lns, 100_000_000, 0.001) is None
+
+
+def test_a_time_free_plan_is_not_measured_against_a_schedule_s_bound() -> None:
+    greedy, plan = finish([_rec("greedy", 95_000_000, 90_000_000),
+                           _rec("plan", 101_000_000, 100_000_000)])
+    assert greedy["ref_bound_usd"] == 90.0 and greedy["ref_gap"] == round(5 / 95, 6)
+    assert plan["ref_bound_usd"] == 100.0 and plan["ref_gap"] == round(1 / 101, 6)
+    # a time-free bound counts for the schedule too, when it is the higher one
+    lp, schedule = finish([_rec("lp", 99_500_000, 99_000_000),
+                           _rec("schedule", 101_000_000, 98_000_000)])
+    assert schedule["ref_bound_usd"] == lp["ref_bound_usd"] == 99.0
 
 
 def test_a_target_is_missed_over_time_or_memory() -> None:
@@ -79,7 +91,7 @@ def _args(tmp_path: Path, **kw: Any) -> SimpleNamespace:
 def test_one_run_publishes_every_family(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[tuple[str, str, str]] = []
 
-    def child(size: str, solver: str, family: str, _args: Any) -> dict[str, Any]:
+    def child(size: str, solver: str, family: str, _args: Any, run: int = 0) -> dict[str, Any]:
         calls.append((family, size, solver))
         return _rec(solver, 100_000_000, 90_000_000, family=family, size=size,
                     backend="cpsat" if solver == "auto" else solver)
@@ -140,6 +152,72 @@ def test_planner_bench_takes_a_family(monkeypatch: pytest.MonkeyPatch) -> None:
     (args,) = seen
     assert args.family == "realistic,hard" and args.solvers == "greedy,auto"
     assert args.command.startswith("planner bench --family realistic,hard --size s")
+
+
+def test_repeated_runs_show_the_median_run_and_the_spread() -> None:
+    runs = [_rec("lns", obj, 100_000_000, run=i, solver_seed=i, process_wall_s=30.0,
+                 peak_rss_mib=500.0) for i, obj in enumerate((100_200_000, 101_000_000,
+                                                               100_400_000))]
+    failed = {**_rec("lns", None, None, run=3, solver_seed=3), "status": "error"}
+    once = _rec("greedy", 104_000_000, 90_000_000)
+    recs = finish([*runs, failed, once])
+    greedy_row, lns_row = sorted(median_runs(recs), key=lambda r: r["solver"])
+    assert greedy_row is recs[-1]  # a solver run once: its record unchanged
+    # four runs, one without a plan (the worst): the upper middle one is shown
+    assert lns_row["runs"] == 4 and lns_row["objective_micro"] == 101_000_000
+    assert lns_row["gap_min"] == round(0.2 / 100.2, 6)
+    assert lns_row["gap_max"] == round(1 / 101, 6)
+    assert lns_row["gap_median"] == round(0.4 / 100.4, 6)  # of the three with a plan
+    assert lns_row["verified_runs"] == 3 and lns_row["met_runs"] == 2  # ≤ 0.5 % at hard m
+    head, _rule, *rows = table(recs).splitlines()
+    assert head == HEAD + SPREAD and len(rows) == 2
+    assert rows[0].endswith(" 4: 0.200% / 0.398% / 0.990% (3, 2) |")
+    assert rows[1].endswith("| 1 |")
+    assert table(recs[-1:]).splitlines()[0] == HEAD  # no column for single runs
+
+
+def test_a_repeated_run_keeps_every_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[str, int]] = []
+
+    def child(size: str, solver: str, family: str, _args: Any, run: int = 0) -> dict[str, Any]:
+        calls.append((solver, run))
+        return _rec(solver, 100_000_000 + run * 1_000_000, 90_000_000, family=family,
+                    size=size, run=run, solver_seed=run)
+
+    monkeypatch.setattr(runner, "_child", child)
+    assert runner.run(_args(tmp_path, family="hard", solvers="greedy,lns", repeat=3)) == 0
+    assert calls == [("greedy", 0), ("greedy", 1), ("greedy", 2),
+                     ("lns", 0), ("lns", 1), ("lns", 2)]
+    doc = json.loads((tmp_path / "hard-smoke.json").read_text())
+    assert len(doc["records"]) == 6 and len(doc["median_runs"]) == 2
+    assert [r["objective_micro"] for r in doc["median_runs"]] == [101_000_000] * 2
+    assert len((tmp_path / "hard-smoke.csv").read_text().splitlines()) == 7
+    assert " 3: " in (tmp_path / "hard-smoke.md").read_text()
+
+
+def test_each_run_of_a_repeat_gets_its_own_solver_seed() -> None:
+    cmd = runner.child_command("s", "lns", "hard", _args(Path("."), seed=5), run=2)
+    assert cmd[cmd.index("--seed") + 1] == "5"  # the same portfolio
+    assert cmd[cmd.index("--solver-seed") + 1] == "7"
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "many"])
+def test_a_repeat_that_is_no_number_of_runs_is_refused(value: str,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        bench_main(["run", "--size", "smoke", "--repeat", value])
+    assert stop.value.code == 2
+    assert "give 1 or more" in capsys.readouterr().err
+
+
+def test_planner_bench_repeats(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[Any] = []
+    monkeypatch.setattr(runner, "run", lambda args: seen.append(args) or 0)
+    result = CliRunner().invoke(cli, ["bench", "--size", "s", "--repeat", "3"])
+    assert result.exit_code == 0, result.output
+    assert seen[0].repeat == 3 and seen[0].command.endswith("--repeat 3")
+    refused = CliRunner().invoke(cli, ["bench", "--repeat", "0"])
+    assert refused.exit_code == 2 and "--repeat" in refused.output
 
 
 def test_the_tight_family_puts_every_cloud_gpu_under_a_quota() -> None:

@@ -31,8 +31,11 @@ from planner.solvers.arguments import check_seed, check_time_limit
               show_default=True, help="Where the strategy's sub-problems run.")
 @click.option("--address", default=None, help="Ray cluster address (auto, ray://host:port).")
 @click.option("--progress", is_flag=True, help="Progress bar on stderr.")
+@click.option("--repeat", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Runs per solver on the same portfolio (solver seeds seed, seed+1, …); the "
+                   "table shows each solver's median run and the spread.")
 def bench(size: str, family: str, solvers: str, time_limit: float, seed: int, workers: int,
-          executor: str, address: str | None, progress: bool) -> None:
+          executor: str, address: str | None, progress: bool, repeat: int) -> None:
     """Benchmark the solvers on generated portfolios; write benchmarks/results/."""
     try:
         from benchmarks.run import run
@@ -43,8 +46,8 @@ def bench(size: str, family: str, solvers: str, time_limit: float, seed: int, wo
         sys.exit(err.exit_code)
     command = (f"planner bench --family {family} --size {size} --solvers {solvers} "
                f"--time-limit {time_limit:g} --seed {seed} --workers {workers} "
-               f"--executor {executor}")
+               f"--executor {executor}" + (f" --repeat {repeat}" if repeat > 1 else ""))
     sys.exit(run(SimpleNamespace(size=size, family=family, solvers=solvers,
                                  time_limit=time_limit, seed=seed, workers=workers,
                                  executor=executor, address=address, progress=progress,
-                                 command=command)))
+                                 repeat=repeat, command=command)))
