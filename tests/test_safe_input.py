@@ -101,6 +101,20 @@ def test_numbers_longer_than_python_converts() -> None:
     assert short(int("9" * 4000)) == "a number of about 4,000 digits"
 
 
+@pytest.mark.parametrize(("value", "why"), [
+    ("2027-13-04", "month must be in 1..12"),
+    ("2027-02-30", "day is out of range for month"),
+    ("2027-02-08 25:00:00", "hour must be in 0..23"),
+])
+def test_a_date_that_is_no_calendar_date_names_its_line(value: str, why: str) -> None:
+    # YAML reads an unquoted 2027-13-04 as a timestamp, and PyYAML's constructor raised a
+    # bare ValueError from deep inside the loader (a traceback for `planner plan`).
+    with pytest.raises(YamlLimitError, match=f"'{value}' at line 2 is no calendar date "
+                                             f"\\({why}; write YYYY-MM-DD"):
+        load_yaml(f"a: 1\nb: {value}\n", 64)
+    assert str(load_yaml("b: 2027-02-28", 64)["b"]) == "2027-02-28"
+
+
 def test_an_anchor_is_defined_once() -> None:
     with pytest.raises(YamlLimitError, match="anchor &x is defined twice, at line 1 and line 2"):
         load_yaml("a: &x 1\nb: &x [*x]\n", 64)

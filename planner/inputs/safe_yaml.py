@@ -14,7 +14,7 @@ nodes by a loop that
   :data:`ALIAS_ALLOWANCE` values): anchors for shared settings stay usable, the
   "billion laughs" do not; an alias inside its own anchor (a cycle) is refused;
 * then builds Python values with PyYAML's safe constructor, refusing duplicate keys
-  with both lines.
+  with both lines, and a date that is none (``2027-13-04``) with its line.
 
 Errors are :class:`YamlLimitError` (one line, with line and column) or PyYAML's own
 ``yaml.YAMLError`` for plain syntax errors.
@@ -57,6 +57,14 @@ class _Builder(SafeConstructor, Resolver):
                                  f"{node.start_mark.line + 1} (at most {MAX_DIGITS:,} digits)")
         return super().construct_yaml_int(node)
 
+    def construct_yaml_timestamp(self, node: Any) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node)
+        except (ValueError, OverflowError) as exc:  # 2027-13-04, 2027-02-30, a far year
+            raise YamlLimitError(
+                f"{str(node.value)[:40]!r} at line {node.start_mark.line + 1} is no calendar "
+                f"date ({exc}; write YYYY-MM-DD, or quote it to mean text)") from None
+
     def construct_mapping(self, node: Any, deep: bool = False) -> Any:
         if isinstance(node, nodes.MappingNode):
             _check_duplicates(self, node)
@@ -65,6 +73,8 @@ class _Builder(SafeConstructor, Resolver):
 
 _Builder.add_constructor(  # type: ignore[type-var]
     "tag:yaml.org,2002:int", _Builder.construct_yaml_int)
+_Builder.add_constructor(  # type: ignore[type-var]
+    "tag:yaml.org,2002:timestamp", _Builder.construct_yaml_timestamp)
 
 
 def _check_duplicates(builder: _Builder, node: nodes.MappingNode) -> None:
