@@ -366,7 +366,6 @@ def _placed_twice(monkeypatch: pytest.MonkeyPatch, second: list[int]
                          np.zeros(2, dtype=np.int64))
 
     monkeypatch.setattr(sp, "repair", repaired)
-    monkeypatch.setattr(sp, "HEADROOM_MIN_OPTIONS", 0)
     monkeypatch.setattr(sp, "CORES_SHARE", 0.0)  # no Benders cuts (tests/test_pool_cores.py)
     monkeypatch.setattr(sp, "_searched", lambda p, t, done, *a: done)
     monkeypatch.setattr(sp, "_polished", lambda p, t, done, *a: done)

@@ -106,7 +106,13 @@ schedule packs, and the repair then pushes out whichever stages the list reaches
 their next option; the second chooses by cost which stages leave. Scheduled and
 repaired, before the search: hard m (20 s per placement) 3.4 % above the bound against
 0.8 %; hard s (10 s) 4.4 % against 3.0 %; timed m 26.2 % against 25.4 %; hard l (40 s
-each, cold) 10.3 % against 4.9 % (0.97: 2.6 % at hard m; 0.90: like 0.94)."""
+each, cold) 10.3 % against 4.9 % (0.97: 2.6 % at hard m; 0.90: like 0.94). At every
+size: up to 50,000 options there was no second placement (hard s with the uniform share:
+2.67 % and 2.73 % above the bound in the end, 1.75–2.22 % without), but with the headroom
+measured pool by pool, hard s (25,326 options, 30 s) ends 0.52–1.48 % above the bound in
+nine runs (median 0.89 %) against 1.47–2.72 % in four runs alternating with them (1.24–
+2.19 %, median 1.65 %, in eight before); timed s (23,775) still proves its optimum or
+ends within 0.11 %, its bound lifted by the Benders cuts that come with this path."""
 HEADROOM_SHARE = 0.3
 """Share of the time left for the placement with :data:`HEADROOM`. With dual ascent scaled
 by capacity (warm from the first placement's multipliers, it converges in seconds) 0.3
@@ -121,8 +127,7 @@ ended at 20.0 % above the bound against 17.9 %)."""
 HEADROOM_TRIGGER = 0.01
 """The placement with :data:`HEADROOM` is tried when scheduling the first placement (its
 repair; when there is no time for two repairs, one pass of it) costs more than this share
-of the schedule (at realistic l the repair moves a few hundred stages for 0.4 %), above
-:data:`HEADROOM_MIN_OPTIONS` options."""
+of the schedule (at realistic l the repair moves a few hundred stages for 0.4 %)."""
 HEADROOM_ALONE = 0.05
 """When one pass of the repair costs more than this share over the first placement, only the
 placement with :data:`HEADROOM` is scheduled (the first's repair is kept for when it
@@ -131,10 +136,6 @@ $5.44 M against $5.37 M, timed l $24.51 M against $23.86 M, hard m $13.16 M agai
 $12.98 M; its one pass +28 %, +45 % and no schedule), and its repair took 4 s of hard
 m's 60 and 18 s of timed l's 600 before the search. Realistic l's one pass costs 0.9 %
 more than its placement: both are repaired there, as before."""
-HEADROOM_MIN_OPTIONS = 50_000
-"""No placement with :data:`HEADROOM` up to this many options (:data:`POLISH_MAX_OPTIONS`):
-there the search and the exact model close the repair's cost better with the time (hard
-s: 2.67 % and 2.73 % above the bound with a second placement, 1.75–2.22 % without)."""
 START_SHARE = 0.2
 """Share of the time left for the greedy start of the exact path."""
 CORES_SHARE = 0.05
@@ -214,9 +215,8 @@ def _solve(problem: Problem, timing: Timing, backend: Backend, options: SolveOpt
     say(f"placement ({backend.name}): {_usd(placement.objective)}, bound "
         f"{_usd(placement.bound)}; scheduling it ({options.remaining_s():.0f}s left)")
     done: Scheduled | None = None
-    if placement.objective is not None and problem.n_options > HEADROOM_MIN_OPTIONS \
-            and options.remaining_s() > 1.0 and list_schedule(problem, timing,
-                                                              placement.x) is None:
+    if placement.objective is not None and options.remaining_s() > 1.0 \
+            and list_schedule(problem, timing, placement.x) is None:
         cut, placement = _with_cores(problem, timing, cut, placement, options, took, say)
         quick = one_pass(problem, timing, placement.x)
         value = None if quick is None else timing.cost(problem, *quick)
