@@ -13,11 +13,12 @@ import matplotlib.pyplot as plt
 
 
 def gap_chart(size: str, records: list[dict[str, Any]], path: Path) -> None:
-    """Plot (objective − best bound) / objective against seconds since the solver started."""
-    ref = records[0].get("ref_bound_usd") if records else None
+    """Plot (objective − best bound) / objective against seconds since the solver started
+    (each record's own reference bound: :func:`benchmarks.table.finish`)."""
     fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
     repeated = any(r.get("run", 0) > 0 for r in records)
     for r in records:
+        ref = r.get("ref_bound_usd")
         pts = [(t, obj) for t, obj, _b in r.get("trace", []) if obj is not None]
         if not pts or ref is None:
             continue
