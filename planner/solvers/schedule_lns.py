@@ -553,6 +553,14 @@ with half the neighbourhoods drawn by them, 17.46 % with costs). Without precede
 hard family) the prices find the stages that hold the gap: hard s 1.56–1.76 % against
 1.96–2.46 % (three runs each), and with half the neighbourhoods 1.96–3.31 %."""
 
+
+
+def guided_by_prices(timing: Timing) -> bool:
+    """Whether the search takes the LP's prices for ``timing``
+    (:data:`PRICES_WITH_PRECEDENCE`)."""
+    return PRICES_WITH_PRECEDENCE or not timing.precedence
+
+
 LANES = 2
 """Neighbourhoods solved at once when there are that many workers, each CP-SAT with all
 the workers (one worker each did worse: its sub-problems time out more often). 60 s on 2
@@ -585,9 +593,7 @@ def improve(problem: Problem, timing: Timing, x: IntArray, start: IntArray,
     settings = settings or LnsSettings()
     options = options.started()
     assert options.deadline is not None
-    if timing.precedence and not PRICES_WITH_PRECEDENCE:
-        prices = None
-    index = _Index(problem, timing, prices)
+    index = _Index(problem, timing, prices if guided_by_prices(timing) else None)
     rng = np.random.default_rng(options.seed)
     inc = Incumbent(x.copy(), start.copy(),
                     timing.cost(problem, x, start))

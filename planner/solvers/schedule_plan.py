@@ -52,7 +52,7 @@ from planner.solvers.pool_room import headroom
 from planner.solvers.schedule_benders import schedule_components
 from planner.solvers.schedule_check import schedule_violations
 from planner.solvers.schedule_cpsat import Scheduled, solve_schedule
-from planner.solvers.schedule_lns import LnsSettings, improve
+from planner.solvers.schedule_lns import LnsSettings, guided_by_prices, improve
 from planner.solvers.schedule_prices import Prices
 from planner.solvers.schedule_repair import one_pass, repair
 from planner.solvers.schedule_shift import left_shift, list_schedule
@@ -211,7 +211,7 @@ def _solve(problem: Problem, timing: Timing, backend: Backend, options: SolveOpt
     placement = backend.solve(cut, dataclasses.replace(
         options.until(share), target_gap=PLACEMENT_GAP))
     took = time.perf_counter() - took
-    prices = _prices(problem, cut, backend)
+    prices = _prices(problem, timing, cut, backend)
     say(f"placement ({backend.name}): {_usd(placement.objective)}, bound "
         f"{_usd(placement.bound)}; scheduling it ({options.remaining_s():.0f}s left)")
     done: Scheduled | None = None
@@ -246,12 +246,15 @@ def _solve(problem: Problem, timing: Timing, backend: Backend, options: SolveOpt
     return _polished(problem, timing, done, options)
 
 
-def _prices(problem: Problem, cut: Problem, backend: Backend) -> Prices | None:
+def _prices(problem: Problem, timing: Timing, cut: Problem, backend: Backend
+            ) -> Prices | None:
     """The prices of the first placement's LP, which guide the search (measured from the
     same repaired plans, 44 s of search: hard m $12.822–12.833 M in four runs against
     $12.836–12.867 M by costs alone, hard s $2.706–2.716 M against $2.716–2.752 M in 19 s),
-    or None for a backend without them."""
-    if not isinstance(backend, LpBackend) or backend.prices is None:
+    or None for a backend without them, or where the search would not take them (not
+    computed: a pass over every usage row)."""
+    if not isinstance(backend, LpBackend) or backend.prices is None \
+            or not guided_by_prices(timing):
         return None
     return Prices.of(problem, cut, backend.prices)
 
