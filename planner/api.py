@@ -280,7 +280,7 @@ def plan_world(portfolio: Portfolio, world: World, *, solver: str = "auto",
     result = build_plan(portfolio, world, cands, problem, solution,
                         options.until(deadline.earlier(building / 2)),
                         reproducible=reproducible, conflicts=conflicts, diagnosis=note,
-                        dropped=dropped)
+                        dropped=dropped, timing=timing, start=scheduled.start)
     if result.feasible:
         starts = {problem.stage_keys[s]: int(scheduled.start[s])
                   for s in range(problem.n_stages)}

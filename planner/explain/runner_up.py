@@ -17,6 +17,7 @@ import numpy as np
 
 from planner.compile.candidates import Candidates, Option
 from planner.explain.conflicts import describe
+from planner.explain.schedule_swap import ScheduleSwaps, SwapTime
 from planner.models.plan import Alternative
 from planner.models.portfolio import Portfolio
 from planner.models.problem import IntArray, PEdge, Problem
@@ -70,6 +71,9 @@ class Explainer:
     deadline: Deadline | None = None
     """The wall-clock end of plan building (None in deterministic mode: the deterministic
     budgets alone decide, so the same input gives the same reasons)."""
+    schedule: ScheduleSwaps | None = None
+    """The plan's schedule: a swap the rules per period admit must also find an hour where
+    the option's pools have room at once (:mod:`planner.explain.schedule_swap`)."""
 
     def delta(self, option: int, source: int) -> tuple[int, int]:
         """The plan's real cost and objective change of the swap (micro-dollars)."""
@@ -172,12 +176,27 @@ def _blocked(ex: Explainer, option: int, source: int, cost: int, objective: int,
         return text, found.rules
     if not found.decided:
         return f"{lead}; the rules that block it were not found within the time budget", []
-    return _loses_on_cost(ex, cost, objective, lead), []
+    when = _in_time(ex, option, source)
+    if when is not None and when.start is None:
+        return (f"{lead}, but with the rest of the plan unchanged it cannot run in time: "
+                f"{when.reason}"), list(when.rules)
+    late = 0 if when is None else when.late_delta
+    return _loses_on_cost(ex, cost + late, objective + late, lead, late), []
 
 
-def _loses_on_cost(ex: Explainer, cost: int, objective: int, lead: str) -> str:
-    """No rule blocks the swap: it costs more in total, or the plan is not optimal."""
-    return f"{lead} and allowed by every rule{_cost_verdict(ex, cost, objective)}"
+def _in_time(ex: Explainer, option: int, source: int) -> SwapTime | None:
+    """When the swapped stage could run with every other stage where and when it runs
+    (None for a plan without a schedule)."""
+    if ex.schedule is None:
+        return None
+    return ex.schedule.check(int(ex.cands.options[option].stage), source, option)
+
+
+def _loses_on_cost(ex: Explainer, cost: int, objective: int, lead: str, late: int = 0) -> str:
+    """No rule blocks the swap: it costs more in total (late penalties included), or the
+    plan is not optimal."""
+    penalty = f" (it would pay {money(late)} more in late penalties)" if late > 0 else ""
+    return f"{lead} and allowed by every rule{penalty}{_cost_verdict(ex, cost, objective)}"
 
 
 def _cost_verdict(ex: Explainer, cost: int, objective: int) -> str:
@@ -209,4 +228,8 @@ def stay_reason(ex: Explainer, stage: int, option: int) -> str:
     if found.rules:
         return ("staying, with the rest of the plan unchanged, would break "
                 + "; ".join(ex.rule_text(n) for n in found.rules))
-    return "staying is allowed by every rule" + _cost_verdict(ex, cost, objective)
+    when = _in_time(ex, option, source)
+    if when is not None and when.start is None:
+        return f"staying, with the rest of the plan unchanged, cannot run in time: {when.reason}"
+    late = 0 if when is None else when.late_delta
+    return "staying is allowed by every rule" + _cost_verdict(ex, cost + late, objective + late)

@@ -10,6 +10,7 @@ import numpy as np
 
 from planner.compile.candidates import Candidates, Option, Pruned, PrunedList, Rule, StageRef
 from planner.explain.runner_up import Explainer, runner_up, signed, stay_reason
+from planner.explain.schedule_swap import ScheduleSwaps
 from planner.inputs.digest import input_digest
 from planner.models.plan import (
     Alternative,
@@ -26,11 +27,13 @@ from planner.models.plan import (
     Unplaced,
 )
 from planner.models.portfolio import Portfolio, StageKind
-from planner.models.problem import Problem
+from planner.models.problem import IntArray, Problem
 from planner.models.status import SolveStatus
+from planner.models.timing import Timing
 from planner.models.world import Purchase, World
 from planner.money import USAGE_SCALE, micro_to_usd
 from planner.solvers.base import Solution, SolveOptions
+from planner.solvers.tuning import ANALYSE_MAX_STAGES
 
 _SIX = Decimal("0.000001")
 _usd = micro_to_usd
@@ -267,15 +270,22 @@ def _move(ref: StageRef, ex: Explainer, pairs: list[tuple[Option, int]],
 
 
 def _explainer(portfolio: Portfolio, world: World, cands: Candidates, problem: Problem,
-               solution: Solution, options: SolveOptions) -> Explainer:
-    """The context of the runner-up and move reasons (status and gap word the claims)."""
+               solution: Solution, options: SolveOptions, timing: Timing | None = None,
+               start: IntArray | None = None) -> Explainer:
+    """The context of the runner-up and move reasons (status and gap word the claims; with
+    the plan's schedule, a runner-up must also run in time)."""
     gap = None
     if solution.objective is not None and solution.bound is not None:
         shift = problem.reward(solution.x)  # funding rewards left out, as in the report
         objective = solution.objective + shift
         gap = (objective - solution.bound - shift) / objective if objective else 0.0
+    feasible = solution.status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE)
+    schedule = ScheduleSwaps(problem, timing, solution.x, start) \
+        if feasible and timing is not None and start is not None and \
+        problem.n_stages <= ANALYSE_MAX_STAGES else None
     return Explainer(portfolio, world, cands, problem, solution.x, solution.status, gap,
-                     deadline=None if options.deterministic else options.deadline)
+                     deadline=None if options.deterministic else options.deadline,
+                     schedule=schedule)
 
 
 def _pruned_lookup(cands: Candidates) -> Callable[[int, bool], list[Pruned]]:
@@ -293,12 +303,14 @@ def _pruned_lookup(cands: Candidates) -> Callable[[int, bool], list[Pruned]]:
 def build_plan(portfolio: Portfolio, world: World, cands: Candidates, problem: Problem,
                solution: Solution, options: SolveOptions, *, reproducible: bool = False,
                conflicts: list[Conflict] | None = None, diagnosis: str | None = None,
-               dropped: list[Dropped] | None = None) -> Plan:
+               dropped: list[Dropped] | None = None, timing: Timing | None = None,
+               start: IntArray | None = None) -> Plan:
     """Assemble the plan from the solution (placements only when a solution exists); with
-    ``dropped`` workloads the plan is ``partial``. The solver's objective and bound leave
-    out the funding rewards (:mod:`planner.solvers.funding`): both are shifted by the
-    rewards of the placed workloads, so the objective is the plan's cost again and the
-    bound a valid lower bound on the cost of placing those workloads."""
+    ``dropped`` workloads the plan is ``partial``; with the solution's ``timing`` and
+    ``start``, a runner-up's reasons check it could run in time. The solver's objective
+    and bound leave out the funding rewards (:mod:`planner.solvers.funding`): both are
+    shifted by the rewards of the placed workloads, so the objective is the plan's cost
+    again and the bound a valid lower bound on the cost of placing those workloads."""
     feasible = solution.status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE)
     x = solution.x
     chosen: dict[int, list[tuple[Option, int]]] = defaultdict(list)
@@ -307,7 +319,7 @@ def build_plan(portfolio: Portfolio, world: World, cands: Candidates, problem: P
             opt = cands.options[o]
             chosen[opt.stage].append((opt, int(x[o])))
     pruned_of = _pruned_lookup(cands)
-    ex = _explainer(portfolio, world, cands, problem, solution, options)
+    ex = _explainer(portfolio, world, cands, problem, solution, options, timing, start)
     runners = {s: _runner_up(ex, s) for s in sorted(chosen)}
     stage_moves = {s: _move(cands.stages[s], ex, chosen[s], pruned_of(s, False))
                    for s in sorted(chosen) if s in cands.previous}
