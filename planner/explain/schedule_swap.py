@@ -14,13 +14,15 @@ planner bug" in the explanation of an optimal plan.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
 
 from planner.models.problem import IntArray, Problem
 from planner.models.timing import Timing, placed
-from planner.solvers.schedule_shift import _free, _length, _needs, _option_needs, _slot
+from planner.solvers.schedule_check import _spans
+from planner.solvers.schedule_shift import _length
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,11 @@ class SwapTime:
 
 
 class ScheduleSwaps:
-    """The plan's pools at every hour, computed once; :meth:`check` per swap."""
+    """The plan's pools at every hour (computed per pool when first asked); :meth:`check`
+    per swap. Hours are counted as the verifier counts them
+    (:func:`~planner.solvers.schedule_check.schedule_violations`): each unit holds its
+    option's pools from the stage's start for the option's own hours (an inference stage:
+    to the horizon end), outages hold theirs."""
 
     def __init__(self, problem: Problem, timing: Timing, x: IntArray, start: IntArray,
                  names: list[str] | None = None) -> None:
@@ -44,64 +50,110 @@ class ScheduleSwaps:
         self.x = np.asarray(x, dtype=np.int64)
         self.start = np.asarray(start, dtype=np.int64)
         self.names = names if names is not None else list(problem.stage_keys)
-        self.needs = _needs(problem, timing, self.x)
-        self.free = _free(timing)
         self.ends = timing.ends(problem, self.x, self.start)
-        for s, need in self.needs.items():
-            for r, d in need.items():
-                self.free[r][int(self.start[s]):int(self.ends[s])] -= d
+        self.spans = _spans(problem, timing, self.x, self.start)
+        self._free: dict[int, IntArray] = {}
+
+    def free(self, r: int) -> IntArray:
+        """Units of pool ``r`` free at every hour of the plan."""
+        if r not in self._free:
+            res, begin, end, held = self.spans
+            mine = res == r
+            h = self.timing.horizon
+            diff = np.zeros(h + 1, dtype=np.int64)  # outages may reach past the horizon
+            np.add.at(diff, np.clip(begin[mine], 0, h), held[mine])
+            np.add.at(diff, np.clip(end[mine], 0, h), -held[mine])
+            self._free[r] = int(self.timing.res_now[r]) - np.cumsum(diff)[:-1]
+        return self._free[r]
 
     def check(self, stage: int, source: int, option: int) -> SwapTime:
         """Whether one unit of ``stage`` can move from ``source`` to ``option`` and still run
         with every other stage where and when it runs now (see the module docstring)."""
         p, t = self.problem, self.timing
+        h = t.horizon
         x2 = self.x.copy()
         x2[source] -= 1
         x2[option] += 1
-        free = {r: a.copy() for r, a in self.free.items()}
-        a, b = int(self.start[stage]), int(self.ends[stage])
-        for r, d in self.needs.get(stage, {}).items():
-            free[r][a:b] += d
-        need: dict[int, int] = {}
-        for o in p.options_of(stage):
-            if x2[o] > 0:
-                for r, d in _option_needs(p, t, o, int(x2[o])).items():
-                    need[r] = need.get(r, 0) + d
+        a = int(self.start[stage])
         lower, after = int(t.release[stage]), "its earliest start"
-        latest, before = t.horizon, "the horizon end"
-        if not t.late_cost[stage] and int(t.due[stage]) < latest:
-            latest, before = int(t.due[stage]), "its deadline"
+        due = h if t.late_cost[stage] else min(h, int(t.due[stage]))  # a hard deadline
+        cut, before = h, "the horizon end"  # successors' starts
         for pr in t.precedence:
             if pr.after == stage and placed(p, x2, pr.before):
                 ready = int(self.ends[pr.before]) + t.gap(p, x2, pr)
                 if ready > lower:
                     lower, after = ready, f"{self.names[pr.before]} ends"
             if pr.before == stage and placed(p, x2, pr.after):
-                cut = int(self.start[pr.after]) - t.gap(p, x2, pr)
-                if cut < latest:
-                    latest, before = cut, f"{self.names[pr.after]} starts"
+                until = int(self.start[pr.after]) - t.gap(p, x2, pr)
+                if until < cut:
+                    cut, before = until, f"{self.names[pr.after]} starts"
+        demand = self._demand(stage, x2)
+        free = {r: self._without(stage, r) for r in demand}
         if t.to_end[stage]:  # inference keeps its go-live and serves to the horizon end
-            fits = all(int(free[r][a:t.horizon].min(initial=d)) >= d for r, d in need.items())
-            return SwapTime(a) if fits else self._busy(
-                need, free, (a, "its go-live"), (t.horizon, "the horizon end"), t.horizon - a)
+            if a < lower or h > cut:
+                return SwapTime(None, rules=("precedence",), reason=(
+                    f"its go-live at hour {a} would come before {after} (hour {lower})"
+                    if a < lower else f"it serves to the horizon end (hour {h}), after "
+                    f"{before} (hour {cut})"))
+            need = {r: sum(d for _, d in parts) for r, parts in demand.items()}
+            if all(int(free[r][a:h].min(initial=d)) >= d for r, d in need.items()):
+                return SwapTime(a)
+            return self._busy(need, free, (a, "its go-live"), (h, "the horizon end"), h - a)
+        latest = min(due, cut)
+        if due < cut:
+            before = "its deadline"
         length = _length(p, t, x2, stage)
-        if lower + length > latest:
+        last = min(latest, h) - length  # the latest start
+        if last < lower:
             rule = "precedence" if before.endswith(" starts") or after.endswith(" ends") \
                 else "deadline" if before == "its deadline" else "horizon"
             return SwapTime(None, rules=(rule,), reason=(
                 f"it would run {length} h there, and between hour {lower} ({after}) and "
                 f"hour {latest} ({before}) there are {max(latest - lower, 0)} h"))
-        at = _slot(t, free, need, length, lower, latest)
-        if at is None:
+        ok = np.ones(last - lower + 1, dtype=np.bool_)
+        for r, parts in demand.items():
+            ok &= _starts(free[r], parts, lower, last)
+        if not ok.any():
+            need = {r: sum(d for _, d in parts) for r, parts in demand.items()}
             return self._busy(need, free, (lower, after), (latest, before), length)
+        at = lower + int(np.argmax(ok))
         late = int(t.late_cost[stage]) * (max(0, at + length - int(t.due[stage]))
-                                          - max(0, b - int(t.due[stage])))
+                                          - max(0, int(self.ends[stage]) - int(t.due[stage])))
         return SwapTime(at, late_delta=late)
+
+    def _demand(self, stage: int, x2: IntArray) -> dict[int, list[tuple[int, int]]]:
+        """Per pool, what the swapped stage holds there: (hours from its start, units) of
+        each option it uses."""
+        p, t = self.problem, self.timing
+        out: dict[int, list[tuple[int, int]]] = {}
+        r0 = p.options_of(stage)
+        lo, hi = np.searchsorted(p.use_opt, [r0.start, r0.stop])
+        for k in range(int(lo), int(hi)):
+            o = int(p.use_opt[k])
+            d = int(t.use_now[k]) * int(x2[o])
+            hours = t.horizon if t.to_end[stage] else int(t.opt_hours[o])
+            if d and hours > 0:
+                out.setdefault(int(p.use_res[k]), []).append((hours, d))
+        return out
+
+    def _without(self, stage: int, r: int) -> IntArray:
+        """Pool ``r`` free at every hour with ``stage`` taken out of the plan."""
+        free = self.free(r).copy()
+        p, t = self.problem, self.timing
+        a, rows = int(self.start[stage]), p.options_of(stage)
+        lo, hi = np.searchsorted(p.use_opt, [rows.start, rows.stop])
+        for k in range(int(lo), int(hi)):
+            o = int(p.use_opt[k])
+            if int(p.use_res[k]) == r and self.x[o] > 0:
+                end = t.horizon if t.to_end[stage] else a + int(t.opt_hours[o])
+                free[a:end] += int(t.use_now[k]) * int(self.x[o])
+        return free
 
     def _busy(self, need: dict[int, int], free: dict[int, IntArray], lower: tuple[int, str],
               latest: tuple[int, str], length: int) -> SwapTime:
         """No start fits between ``lower`` and ``latest`` (hours, and what sets them): the
-        pools without room for ``length`` hours at once."""
+        pools without room for ``length`` hours at once (all of them when each alone has
+        room, but not at the same hours)."""
         (a, after), (b, before) = lower, latest
         runs = {r: _longest_run(free[r][a:b] >= d) for r, d in need.items()}
         short = [r for r in sorted(need) if runs[r] < length] or sorted(need)
@@ -113,6 +165,22 @@ class ScheduleSwaps:
                  f"{within}, and it would run {length} h" for r in short]
         return SwapTime(None, rules=tuple(f"capacity:{names[r]}" for r in short),
                         reason="; ".join(parts))
+
+
+def _starts(free: IntArray, parts: list[tuple[int, int]], lower: int, last: int
+            ) -> np.ndarray:
+    """For each start ``lower … last``, whether a stage holding ``parts`` ((hours, units)
+    from its start) finds them free on this pool at every hour."""
+    ok = np.ones(last - lower + 1, dtype=np.bool_)
+    cuts = sorted({0, *(hours for hours, _ in parts)})
+    for p_, q in itertools.pairwise(cuts):
+        units = sum(d for hours, d in parts if hours >= q)
+        short = np.concatenate(([0], np.cumsum(free < units)))
+        n = len(free)
+        begin = np.minimum(np.arange(lower, last + 1) + p_, n)
+        end = np.minimum(np.arange(lower, last + 1) + q, n)
+        ok &= short[end] == short[begin]
+    return ok
 
 
 def _longest_run(ok: np.ndarray) -> int:
