@@ -101,6 +101,16 @@ def test_the_pipeline_order_is_the_default_precedence(tmp_path: Path) -> None:
      "too large"),
     ([_stage("training", deadline=float("nan"))], HORIZON, "workloads[0].stages[0].deadline",
      "not a finite number"),
+    # the horizon is on the calendar: a number there is no date (nor seconds since 1970)
+    ([_stage("training")], {"horizon": {"start": 0, "end": 744}}, "settings.horizon.start",
+     "expected a date"),
+    ([_stage("training")], {"horizon": {"start": "2027-01-04", "end": "744"}},
+     "settings.horizon.end", "not the number 744"),
+    # dates a plan's dates could not be computed from (Python's years 1-9999)
+    ([_stage("training")], {"horizon": {"start": "9999-12-31"}}, "settings.horizon",
+     "outside the years 1900–9000"),
+    ([_stage("training")], {"horizon": {"start": "0001-01-01T00:00:00+01:00"}},
+     "settings.horizon", "outside the years"),
 ])
 def test_calendar_mistakes_name_their_path(tmp_path: Path, stages: list[dict[str, Any]],
                                            settings: dict[str, Any], where: str,

@@ -162,6 +162,11 @@ BAD_VALUES = [
     (f"{BERLIN}/lat", float("nan"), "onprem[0].lat", "not a finite number"),
     ("settings/user_regions", {"ward": {"lat": 0, "lon": float("inf")}},
      "settings.user_regions.ward.lon", "not a finite number"),
+    # YAML's true is not the number 1 (pydantic's int fields would read it as 1)
+    (f"{W0S0}/gpu/count", True, "workloads[0].stages[0].gpu.count", "expected a number, not true"),
+    (f"{BERLIN}/offers/1/nodes", True, "onprem[0].offers[1].nodes", "expected a number"),
+    ("workloads/0/stages/2/replicas", False, "workloads[0].stages[2].replicas",
+     "expected a number, not false"),
 ]
 
 

@@ -249,3 +249,25 @@ def test_infeasible_by_facts_alone_names_no_rule_and_is_confirmed() -> None:
     result = api.verify_report(p, plan, cats, time_limit_s=10, workers=1)
     assert result.violations == [] and result.confirmed is not None
 
+
+
+@pytest.mark.parametrize(("change", "path"), [
+    (lambda d: d["horizon"].update(hours="1e20"), "horizon.hours"),
+    (lambda d: d["horizon"].update(start="9999-12-31T00:00:00Z"), "horizon"),
+    (lambda d: d["placements"][0].update(start="1e20", end="2e20"), "placements[0].start"),
+], ids=["hours", "start", "placement"])
+@pytest.mark.parametrize("command", ["verify", "report", "explain"])
+def test_times_no_calendar_holds_are_bad_input(plans: dict[str, Path], tmp_path: Path,
+                                               change: Callable[[Data], object], path: str,
+                                               command: str) -> None:
+    """A tampered horizon or time that no date can be computed from: one line, exit 2, for
+    every command that reads the plan (the report and explain computed the dates and
+    crashed)."""
+    bad = edited(plans["quarter"], tmp_path, change)
+    args = {"verify": ["verify", str(QUARTER), str(bad), "--catalogs", CATALOGS],
+            "report": ["report", str(bad), "-o", str(tmp_path / "r.html")],
+            "explain": ["explain", str(bad)]}[command]
+    code, out, err = run(*args)
+    line = error_line(err)
+    assert code == 2 and not out, (code, err)
+    assert path in line, line

@@ -62,15 +62,46 @@ def hours_from_start(value: TimePoint, start: datetime | date | None) -> Decimal
     return Decimal(value)
 
 
+YEARS = (1900, 9000)
+"""The years a horizon may start and end in (with its ten years at most, every date of a
+plan stays far inside what Python's dates can hold)."""
+
+
+def _a_date(value: Any) -> Any:
+    """The horizon's start and end are dates: a number would be read as seconds since
+    1970 by the date-time type, where a number everywhere else is hours."""
+    if isinstance(value, bool | int | float | Decimal) or (
+            isinstance(value, str) and _is_number(value)):
+        raise ValueError(f"expected a date (2027-01-04) or a date-time "
+                         f"(2027-01-04T08:00:00Z), not the number {value}: the horizon's "
+                         f"start and end are on the calendar")
+    return value
+
+
+def _is_number(text: str) -> bool:
+    try:
+        Decimal(text.strip())
+    except InvalidOperation:
+        return False
+    return True
+
+
+CalendarDate = Annotated[datetime | date, BeforeValidator(_a_date)]
+
+
 class Horizon(_Strict):
     """The planning horizon on the calendar: from ``start`` for ``settings.period_hours``
     hours, or to ``end`` (then ``period_hours`` is derived and must not be given too)."""
 
-    start: datetime | date = Field(description="when the horizon starts (a date is 00:00 UTC)")
-    end: datetime | date | None = Field(default=None, description="when it ends (exclusive)")
+    start: CalendarDate = Field(description="when the horizon starts (a date is 00:00 UTC)")
+    end: CalendarDate | None = Field(default=None, description="when it ends (exclusive)")
 
     @model_validator(mode="after")
     def _ordered(self) -> Horizon:
+        lo, hi = YEARS
+        for name, when in (("start", self.start), ("end", self.end)):
+            if when is not None and not lo <= when.year <= hi:
+                raise ValueError(f"horizon {name} {when} is outside the years {lo}–{hi}")
         if self.end is not None and as_datetime(self.end) <= as_datetime(self.start):
             raise ValueError(f"horizon end {self.end} must be after its start {self.start}")
         return self

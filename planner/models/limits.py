@@ -97,6 +97,9 @@ class Range(at.GroupedMetadata):
     def check(self, value: Any) -> Any:
         """Reject a number out of range with the range in the message; leave the rest
         (and non-numbers) to pydantic."""
+        if isinstance(value, bool):  # pydantic would read true as 1 in an int field
+            raise PydanticCustomError("bool_not_number", f"expected a number, not "
+                                      f"{str(value).lower()}: must be {self.describe()}")
         d = _number(value)
         if d is None:
             return value

@@ -19,6 +19,8 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from planner.models.calendar import YEARS
+from planner.models.limits import MAX_PERIOD_HOURS
 from planner.models.portfolio import StageKind
 from planner.models.status import SolveStatus
 from planner.models.world import Purchase
@@ -92,12 +94,13 @@ class Placement(_Out):
         default=None, description="cheapest option pruned by a rule, if cheaper than the choice")
     moved: bool = Field(default=False, description="differs from the previous plan")
     start: Decimal | None = Field(
-        default=None, ge=0,
+        default=None, ge=0, le=MAX_PERIOD_HOURS,
         description="hours from the start of the horizon when the instances start; "
                     "null: the plan makes no claim about when (capacity per period only)")
     end: Decimal | None = Field(
-        default=None, ge=0, description="hours from the start of the horizon when "
-                                        "they stop (exclusive); set together with start")
+        default=None, ge=0, le=MAX_PERIOD_HOURS,
+        description="hours from the start of the horizon when they stop (exclusive); set "
+                    "together with start")
     start_at: datetime | None = Field(
         default=None, description="start as a date-time (when the horizon has a start date)")
     end_at: datetime | None = Field(
@@ -166,7 +169,14 @@ class Horizon(_Out):
     """The planning horizon: ``hours`` long, from ``start`` when the portfolio dates it."""
 
     start: datetime | None = None
-    hours: Decimal
+    hours: Decimal = Field(gt=0, le=MAX_PERIOD_HOURS)
+
+    @model_validator(mode="after")
+    def _on_the_calendar(self) -> Horizon:
+        lo, hi = YEARS
+        if self.start is not None and not lo <= self.start.year <= hi:
+            raise ValueError(f"horizon start {self.start} is outside the years {lo}–{hi}")
+        return self
 
 
 class Totals(_Out):

@@ -13,7 +13,15 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from planner.models import limits as lim
@@ -467,7 +475,10 @@ class Settings(_Strict):
             error_at("Settings", ("period_hours",), "horizon",
                      "give settings.horizon.end or settings.period_hours, not both (the "
                      "period is the horizon's length)", data["period_hours"])
-        hours = Horizon.model_validate(data["horizon"]).hours()
+        try:
+            hours = Horizon.model_validate(data["horizon"]).hours()
+        except ValidationError:  # the field's own validation reports it, with its path
+            return data
         return {**data, "period_hours": hours}
 
     @model_validator(mode="after")
