@@ -162,6 +162,8 @@ BAD_VALUES = [
     (f"{BERLIN}/lat", float("nan"), "onprem[0].lat", "not a finite number"),
     ("settings/user_regions", {"ward": {"lat": 0, "lon": float("inf")}},
      "settings.user_regions.ward.lon", "not a finite number"),
+    # a run shorter than the plan's micro-hour was an empty interval: a "planner bug"
+    (f"{W0S0}/hours", 0.0000001, "workloads[0].stages[0].hours", "at least 0.001"),
     # YAML's true is not the number 1 (pydantic's int fields would read it as 1)
     (f"{W0S0}/gpu/count", True, "workloads[0].stages[0].gpu.count", "expected a number, not true"),
     (f"{BERLIN}/offers/1/nodes", True, "onprem[0].offers[1].nodes", "expected a number"),

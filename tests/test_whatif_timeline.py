@@ -126,6 +126,18 @@ def test_deadline_outside_the_horizon_or_before_the_window_is_refused() -> None:
     assert "not after" in text and "earliest_start" in text
 
 
+def test_a_scenario_keeps_the_rules_a_portfolio_file_must() -> None:
+    """An inference deadline moved to the horizon end (a go-live that never serves) was
+    accepted and planned as an empty run: exit 6, "a planner bug"."""
+    serve = {"kind": "inference", "hours": 100, "gpu": {"models": {"L4": 1.0}, "count": 1}}
+    w = workload("fraud-eu", [training(hours=10, gpus=8), serve])
+    p = portfolio([w], settings={"period_hours": 730})
+    text = _error(p, deadlines=[{"workload": "fraud-eu", "stage": "inference",
+                                 "deadline": 730}])
+    assert "scenarios[0]" in text and "workloads[0].stages[1].deadline" in text
+    assert "at or after the horizon end" in text
+
+
 # --- outage at a site -------------------------------------------------------------------
 
 def test_an_outage_is_added_to_the_node_class_and_can_break_the_schedule() -> None:

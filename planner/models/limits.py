@@ -10,7 +10,7 @@ instances × hours) are checked once more where options are priced
 Each limit is declared once, as a :class:`Range` in the field's type: pydantic enforces
 it, the JSON schema carries it (``minimum``/``maximum``), and a value out of range (or
 ``.inf``/``.nan``/``1e999``) is reported as one line with the range and the unit, e.g.
-``workloads[0].stages[0].hours: too large: must be greater than 0 and at most 1,000,000
+``workloads[0].stages[0].hours: too large: must be at least 0.001 and at most 1,000,000
 hours``.
 The guide lists them (``planner/docs/guide.md``, "Limits"; a test keeps it in sync).
 """
@@ -28,6 +28,9 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 GUIDE = "limits: planner/docs/guide.md, 'Limits'"
 
+MIN_HOURS = Decimal("0.001")
+"""A stage's hours at least (3.6 s): at the fastest GPU speed (:data:`MAX_SPEED`) its run
+still lasts a micro-hour, the plan's precision (an empty run was a "planner bug")."""
 MAX_HOURS = Decimal(1_000_000)
 """A stage's hours on the reference GPU (or per period for inference): ~114 years."""
 MAX_PERIOD_HOURS = Decimal(87_600)

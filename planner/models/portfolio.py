@@ -46,7 +46,7 @@ def _iso_country(value: Any) -> Any:
 CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$"), BeforeValidator(_iso_country)]
 """An ISO 3166-1 alpha-2 code (``planner/data/iso3166.json``)."""
 # Numbers, each with its limits (planner.models.limits; the guide's "Limits" table).
-Hours = Annotated[Decimal, Range(0, lim.MAX_HOURS, "hours", open_lo=True)]
+Hours = Annotated[Decimal, Range(lim.MIN_HOURS, lim.MAX_HOURS, "hours")]
 PricePerHour = Annotated[Decimal, Range(0, lim.MAX_PRICE_PER_HOUR, "USD per hour")]
 PricePerGb = Annotated[Decimal, Range(0, lim.MAX_PRICE_PER_GB, "USD per GB")]
 SizeGb = Annotated[Decimal, Range(0, lim.MAX_SIZE_GB, "GB")]

@@ -18,10 +18,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from planner.errors import InputError
 from planner.inputs.files import read_document, validate_as
+from planner.inputs.messages import format_loc
+from planner.models.calendar_checks import check_calendar
 from planner.models.limits import MAX_PRICE_FACTOR, Range, error_at
 from planner.models.plan import Conflict, Plan
 from planner.models.portfolio import Count, Portfolio, Residency
@@ -239,8 +241,23 @@ def apply_scenario(portfolio: Portfolio, world: World, sc: Scenario, index: int 
                              path=f"{path}.regulations[{j}].data_class",
                              hint="set dataset.classes on the workloads it concerns")
     portfolio = portfolio.model_copy(update={"workloads": workloads})
-    return apply_calendar(portfolio, new_world, sc.deadlines, sc.outages, sc.more_nodes,
-                          path, touched)
+    changed, new_world = apply_calendar(portfolio, new_world, sc.deadlines, sc.outages,
+                                        sc.more_nodes, path, touched)
+    _still_valid(changed, path)
+    return changed, new_world
+
+
+def _still_valid(portfolio: Portfolio, path: str) -> None:
+    """The portfolio a scenario makes keeps every calendar rule a portfolio file must (the
+    changes are applied as copies, which pydantic does not validate again): an inference
+    deadline moved to the horizon end was an empty run, a "planner bug"."""
+    try:
+        check_calendar(portfolio)
+    except ValidationError as err:
+        first = err.errors()[0]
+        raise InputError(f"the portfolio it makes breaks a rule at {format_loc(first['loc'])}: "
+                         f"{first['msg']}", path=path,
+                         hint="change the scenario so that the portfolio stays valid") from None
 
 
 def summarize(name: str, plan: Plan, base: Plan | None, keep_plan: bool) -> ScenarioResult:
