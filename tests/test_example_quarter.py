@@ -8,9 +8,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from example_plans import plan_json
+from example_plans import CATALOGS, EXAMPLES, plan_json
 
+from planner import api
 from planner.models.plan import Plan
+from planner.solvers.base import Deadline
 
 POD = "offer:onprem:frankfurt-dc/dgx-a100"
 
@@ -55,3 +57,15 @@ def test_every_start_says_why_then(plan: Plan) -> None:
     assert all(p.why[-1].startswith("when:") for p in plan.placements)
     (test,) = _at(plan, "radiology-screen", "testing")
     assert "full until then" in test.why[-1]
+
+
+
+def test_a_limit_spent_before_the_solve_still_writes_the_scheduled_start() -> None:
+    """With ``--time-limit 1`` the command's start-up took the whole second and the exact
+    path ended with no plan (exit 7): the greedy placement does not run as placed, and its
+    repair had no time. It now gets a short grace, and the plan says it is the start (the
+    verifier has passed it: ``api.plan`` raises otherwise)."""
+    portfolio = api.load_portfolio(EXAMPLES["quarter-deadlines"])
+    got = api.plan(portfolio, api.load_catalogs(CATALOGS), deadline=Deadline.after(0.0))
+    assert got.feasible and len(got.placements) == 7
+    assert "the greedy start, scheduled" in (got.solver.detail or "")

@@ -41,7 +41,7 @@ import numpy as np
 from planner.models.problem import IntArray, Problem
 from planner.models.timing import Timing
 from planner.parallel import Executor, SerialExecutor
-from planner.solvers.base import Backend, Solution, SolveOptions, SolverError, SolveStatus
+from planner.solvers.base import Backend, Deadline, Solution, SolveOptions, SolverError, SolveStatus
 from planner.solvers.decompose import reduce_dominated, restrict
 from planner.solvers.feasibility import violations
 from planner.solvers.greedy import GreedyBackend
@@ -138,6 +138,11 @@ m's 60 and 18 s of timed l's 600 before the search. Realistic l's one pass costs
 more than its placement: both are repaired there, as before."""
 START_SHARE = 0.2
 """Share of the time left for the greedy start of the exact path."""
+START_GRACE_S = 0.5
+"""Seconds the exact path's start may take to repair the greedy placement into a schedule
+even when the time limit is spent (a limit shorter than the command's start-up): a plan
+a moment late is worth more than none (quarter-deadlines with ``--time-limit 1`` ended
+with no plan, exit 7; its repair takes milliseconds)."""
 CORES_SHARE = 0.05
 """Logic-based Benders cuts (:func:`_with_cores`) when the placement took at most this
 share of the time left, in at most this share (timed m: the placement 1.3 s of 114; one
@@ -405,10 +410,14 @@ def _exact(problem: Problem, timing: Timing, options: SolveOptions,
     the model finds nothing better in time, that start is the answer."""
     assert options.deadline is not None
     start: Scheduled | None = None
-    greedy = GreedyBackend().solve(with_time_cuts(problem, timing, _points(problem)), options.until(
-        options.deadline.within(options.remaining_s() * START_SHARE)))
+    share = options.until(options.deadline.within(options.remaining_s() * START_SHARE))
+    greedy = GreedyBackend().solve(with_time_cuts(problem, timing, _points(problem)), share)
     if greedy.objective is not None:
         first = _decomposed(problem, timing, greedy, options, executor, repairing=False)
+        if first.solution.objective is None:  # the repair, in what is left of the share
+            room = share.deadline.remaining() if share.deadline is not None else 0.0
+            first = _decomposed(problem, timing, greedy, options.until(
+                Deadline.after(max(room, START_GRACE_S))), executor)
         if first.solution.objective is not None:
             start = first
     hint = (start.solution.x, left_shift(problem, timing, start.solution.x, start.start)) \
