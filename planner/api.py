@@ -25,6 +25,7 @@ from planner.compile.resolve import build_world
 from planner.compile.timing import build_timing
 from planner.errors import InputError, VerificationError
 from planner.explain.conflicts import diagnose, recheck_timed_conflicts
+from planner.explain.dropped_fit import check_dropped_fit
 from planner.inputs.files import load_document_as
 from planner.inputs.files import load_portfolio as _load_portfolio
 from planner.models.plan import Conflict, Dropped, Plan
@@ -325,13 +326,15 @@ def verify_report(portfolio: Portfolio, plan_: Plan,
         return Verification([Violation("inputs", "inputs", foreign)], foreign=foreign)
     prev = previous_placements(previous) if previous is not None else None
     violations = verify(portfolio, world, plan_, previous=prev)
+    options = SolveOptions(time_limit_s=time_limit_s, workers=workers or default_workers(),
+                           seed=plan_.solver.seed)
+    if not violations and plan_.status is SolveStatus.PARTIAL:
+        return _partial_claims(portfolio, world, plan_, prev, options)
     if violations or plan_.status is not SolveStatus.INFEASIBLE:
         unknown = plan_.status is SolveStatus.UNKNOWN and not violations
         return Verification(violations, undecided=(
             "the plan has status unknown: the solver found no plan within its time limit, "
             "and claims nothing to verify" if unknown else None))
-    options = SolveOptions(time_limit_s=time_limit_s, workers=workers or default_workers(),
-                           seed=plan_.solver.seed)
     check = recheck_timed_conflicts(portfolio, world, generate(portfolio, world, previous=prev),
                                     [c.rule for c in plan_.conflicts], options)
     if check.holds is None:
@@ -340,6 +343,25 @@ def verify_report(portfolio: Portfolio, plan_: Plan,
         return Verification([Violation("conflicts", "conflicts",
                                        f"infeasibility claim refuted: {check.message}")])
     return Verification([], confirmed=check.message)
+
+
+def _partial_claims(portfolio: Portfolio, world: World, plan_: Plan,
+                    prev: dict[str, list[tuple[str, str]]] | None,
+                    options: SolveOptions) -> Verification:
+    """A partial plan whose rules hold: its dropped workloads without a value are
+    re-solved with the placed ones (:mod:`planner.explain.dropped_fit`)."""
+    check = check_dropped_fit(portfolio, world, plan_, prev, options)
+    if check.fits:
+        return Verification([Violation(
+            "dropped", f"dropped[{i}] ({w})", "it has no value_usd, so it is required "
+            "whenever it fits, and it fits: a plan with it and every placed workload was "
+            "found (re-plan the portfolio)") for i, w in check.fits])
+    return Verification(
+        [], confirmed=(f"{', '.join(check.confirmed)} (no value_usd) cannot be placed with "
+                       "the placed workloads" if check.confirmed else None),
+        undecided=(f"whether {', '.join(check.undecided)} (no value_usd) fits with the "
+                   "placed workloads was not decided in the time limit"
+                   if check.undecided else None))
 
 
 def verify_plan(portfolio: Portfolio, plan_: Plan, catalogs: list[LoadedCatalog] | None = None,

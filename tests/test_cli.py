@@ -75,7 +75,7 @@ workloads:
 
 @pytest.mark.parametrize(("text", "path", "hint"), [
     (BASE % ("H10", "5"), "workloads[0].stages[0].gpu.models", "did you mean 'H100'"),
-    (BASE % ("H100", "-5"), "workloads[0].stages[0].hours", "greater than 0"),
+    (BASE % ("H100", "-5"), "workloads[0].stages[0].hours", "at least 0.001"),
     (BASE.replace("us-east-1", "us-east-9") % ("H100", "5"), "workloads[0].dataset.home",
      "did you mean 'aws:us-east-"),
     (BASE.replace("team: t", "team: t\n    residency: {jurisdictions: [EUU]}") % ("H100", "5"),

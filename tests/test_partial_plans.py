@@ -13,9 +13,10 @@ import yaml
 from builders import NOW, catalog, portfolio, row, solve, training, workload
 from test_cli import CATALOGS, REPO, run
 
+from planner import api
 from planner.compile.resolve import build_world
 from planner.errors import InputError
-from planner.models.plan import Plan
+from planner.models.plan import Dropped, Plan
 from planner.models.portfolio import Portfolio
 from planner.models.status import SolveStatus
 from planner.verify.check import verify
@@ -161,6 +162,24 @@ def test_verifier_checks_partial_plans() -> None:
             9000 if placed == "b" else 5000)})]))
     assert "totals" in rules(_tamper(plan, totals=plan.totals.model_copy(
         update={"value_usd": Decimal(1)})))
+
+
+def test_verify_re_solves_a_dropped_workload_without_value() -> None:
+    """A workload without value_usd is required whenever it fits: a partial plan that
+    leaves out one that fits with the placed ones passed `verify` (found by tampering a
+    plan). The verifier re-solves each such workload with the placed ones."""
+    p = _three(7000)  # the budget funds two of the three
+    honest = solve(p, [CAT])
+    got = api.verify_report(p, honest, [CAT])
+    assert not got.violations and got.confirmed and honest.dropped[0].workload in got.confirmed
+    only_a = solve(_three(7000).model_copy(update={"workloads": [p.workloads[0]]}), [CAT])
+    drops = [Dropped(workload=w, reasons=["not worth it"]) for w in ("b", "c")]
+    tampered = only_a.model_copy(update={"status": SolveStatus.PARTIAL, "dropped": drops,
+                                         "inputs": None})
+    assert verify(p, build_world(p, [CAT], now=NOW), tampered) == []  # the rules hold
+    got = api.verify_report(p, tampered, [CAT])
+    assert {v.where for v in got.violations} == {"dropped[0] (b)", "dropped[1] (c)"}
+    assert all("required whenever it fits" in v.message for v in got.violations)
 
 
 def test_lns_is_refused_for_values_and_replaced_when_nothing_fits_as_a_whole() -> None:

@@ -287,7 +287,9 @@ def verify_cmd(portfolio: Path, plan_file: Path, catalogs_dir: Path | None,
     Exits 0 when every rule holds, 3 when PLAN is infeasible and its conflicting rules are
     confirmed (re-solved), 6 when a rule is broken or the infeasibility claim does not
     hold, 7 when there is nothing to confirm (status unknown) or the re-check ran out of
-    time, and 2 when PLAN was made from another portfolio or other catalogs.
+    time, and 2 when PLAN was made from another portfolio or other catalogs. A partial
+    plan's dropped workloads without a value are re-solved with the placed ones: one that
+    fits breaks the plan's claim (6).
     """
     model = api.load_portfolio(portfolio)
     the_plan = api.load_plan(plan_file)
@@ -301,10 +303,15 @@ def verify_cmd(portfolio: Path, plan_file: Path, catalogs_dir: Path | None,
         for v in result.violations:
             click.echo(f"violation: {v}", err=True)
         raise VerificationError(f"{len(result.violations)} rule(s) broken", source=str(plan_file))
-    if result.confirmed:
+    partial = the_plan.status is SolveStatus.PARTIAL
+    if partial and result.confirmed:
+        click.echo(f"{plan_file}: dropped workloads re-solved: {result.confirmed}")
+    elif partial and result.undecided:
+        click.echo(f"{plan_file}: note: {result.undecided}", err=True)
+    elif result.confirmed:
         click.echo(f"{plan_file}: infeasibility confirmed: {result.confirmed}")
         sys.exit(EXIT_INFEASIBLE)
-    if result.undecided:
+    elif result.undecided:
         click.echo(f"{plan_file}: not verified: {result.undecided}", err=True)
         sys.exit(EXIT_NO_PLAN)
     click.echo(
