@@ -173,6 +173,11 @@ def test_the_window_starts_at_the_release_and_rounds_the_run_up() -> None:
                "→ deadline 110)" in r for r in plan.unplaced[0].reasons)
     assert solve(portfolio([workload("w", [training(hours=100, earliest_start=10,
                                                     deadline=110)])])).feasible
+    # a window of 100.5 h fits a 100.5 h run exactly, but not in whole hours: say so
+    inward = _plan(training(hours=100.5, deadline=100.5), [small_catalog()])
+    assert any("its window is 100 h (start 0 → deadline 100, 0 → 100.5 rounded inward to "
+               "whole hours, in which the planner schedules)" in r
+               for r in inward.unplaced[0].reasons)
 
 
 def test_a_soft_deadline_keeps_the_run_up_to_the_horizon_end() -> None:

@@ -124,6 +124,8 @@ class TimeAsk:
     due: int
     until: str
     """What ends the window: ``deadline`` (hard) or ``horizon end`` (none, or soft)."""
+    exact: tuple[Decimal, Decimal] | None = None
+    """The window in exact hours when it is not whole (it rounds inward)."""
 
     def late(self, gpu_model: str | None) -> bool:
         """Does the run on ``gpu_model``, in whole hours, overrun the window?"""
@@ -348,7 +350,10 @@ def window_fit(ask: TimeAsk, offer: Offer) -> str | None:
            "soft (late_penalty_usd_per_hour)" if ask.until == "deadline" else
            "start it earlier, allow a faster GPU, or lengthen the horizon "
            "(settings.period_hours or settings.horizon.end)")
+    inward = "" if ask.exact is None else (
+        f", {_n(ask.exact[0])} → {_n(ask.exact[1])} rounded inward to whole hours, in which "
+        "the planner schedules")
     return (f"runs {whole_hours:,} h{rounded}{on}; its window is {length:,} h (start "
-            f"{ask.release:,} → {ask.until} {ask.due:,}) — {fix}")
+            f"{ask.release:,} → {ask.until} {ask.due:,}{inward}) — {fix}")
 
 

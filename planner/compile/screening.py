@@ -271,8 +271,11 @@ def _time_ask(settings: Settings, stage: Stage) -> TimeAsk:
     hard = stage.deadline is not None and not w.soft
     due = whole(settings, w).due if hard else horizon(settings)
     models: tuple[str | None, ...] = tuple(stage.gpu.models) if stage.gpu else (None,)
+    release = whole(settings, w).release
+    exact = (w.release, w.due) if hard else (w.release, Decimal(due))
+    inward = exact if (exact[0] != release or exact[1] != due) else None
     return TimeAsk(tuple((m, run_hours(settings, stage, m)) for m in models),
-                   whole(settings, w).release, due, "deadline" if hard else "horizon end")
+                   release, due, "deadline" if hard else "horizon end", inward)
 
 
 def _count(counts: Counter[str], codes: IntArray) -> None:
