@@ -6,11 +6,13 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from builders import NOW, portfolio, small_catalog, solve, training, workload
 from click.testing import CliRunner
 
 from planner.cli.main import cli
 from planner.compile.resolve import build_world
+from planner.errors import InputError
 from planner.plans.diff import diff_plans
 from planner.whatif import Scenario, ScenarioFile, apply_scenario, run_whatif
 
@@ -42,6 +44,26 @@ def test_price_multiplier_and_lost_site_move_the_stage() -> None:
     assert by["x"].moved == ["w/training"] and by["x"].delta_usd == Decimal("40")
     assert by["lost"].moved == ["w/training"]
     assert by["law"].status == "infeasible" and by["law"].conflicts
+
+
+def test_a_regulation_bans_its_jurisdictions_also_inside_wider_ones() -> None:
+    """Removing IE from health data allowed in the EU changed nothing (no literal IE in
+    the workload's list) and the what-if said Δ $0; now the IE sites are off its list."""
+    p, world = _base()
+    law = Scenario(name="no-ie", regulations=[{"data_class": "health",
+                                               "remove_jurisdictions": ["IE"]}])
+    p2, _ = apply_scenario(p, world, law)
+    assert p2.workloads[0].residency.sites == ["aws:eu-central-1"]
+    assert p2.workloads[0].residency.jurisdictions == ["EU"]
+    report = run_whatif(p, world, ScenarioFile(scenarios=[law]), executor="serial",
+                        time_limit_s=5)
+    (got,) = report.scenarios
+    assert got.moved == ["w/training"] and got.delta_usd == Decimal("40")
+    bound = portfolio([{**workload("v", [training()], sites=["aws:eu-west-1"]),
+                        "dataset": {"size_gb": 0, "home": "aws:us-east-1",
+                                    "classes": ["health"]}}])
+    with pytest.raises(InputError, match="leaves workload 'v' no allowed site"):
+        apply_scenario(bound, build_world(bound, [small_catalog()], now=NOW), law)
 
 
 def test_diff_reports_moves_and_deltas() -> None:

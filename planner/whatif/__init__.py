@@ -234,7 +234,10 @@ def apply_scenario(portfolio: Portfolio, world: World, sc: Scenario, index: int 
                 raise InputError(f"leaves workload {w.id!r} no allowed jurisdiction",
                                  path=f"{path}.regulations[{j}]",
                                  hint="remove fewer jurisdictions or add replace_with: [COUNTRY]")
-            residency = Residency(**{**w.residency.model_dump(), "jurisdictions": left})
+            sites = _sites_left(w.id, w.residency.sites, left, reg, world,
+                                f"{path}.regulations[{j}]")
+            residency = Residency(**{**w.residency.model_dump(), "jurisdictions": left,
+                                     "sites": sites})
             workloads[k] = w.model_copy(update={"residency": residency})
         if not hit:
             raise InputError(f"no workload holds data class {reg.data_class!r}",
@@ -245,6 +248,29 @@ def apply_scenario(portfolio: Portfolio, world: World, sc: Scenario, index: int 
                                         sc.more_nodes, path, touched)
     _still_valid(changed, path)
     return changed, new_world
+
+
+def _sites_left(workload: str, sites: list[str], jurisdictions: list[str], reg: Regulation,
+                world: World, path: str) -> list[str]:
+    """The workload's ``residency.sites`` once the regulation holds: unchanged when its
+    jurisdictions already keep it off every site the regulation bans; otherwise the sites
+    it may still use, named. A site is banned when it carries a removed jurisdiction and
+    none of ``replace_with`` (removing DE from a workload allowed the EU, or from one bound
+    to a list of sites, changed nothing before: no literal DE to remove)."""
+    removed, kept = set(reg.remove_jurisdictions), set(reg.replace_with)
+    banned = {sid for sid, site in world.sites.items()
+              if site.jurisdictions & removed and not site.jurisdictions & kept}
+    admitted = [sid for sid, site in sorted(world.sites.items())
+                if (not sites or sid in sites)
+                and (not jurisdictions or site.jurisdictions & set(jurisdictions))]
+    if not banned.intersection(admitted):
+        return sites
+    left = [sid for sid in admitted if sid not in banned]
+    if not left:
+        raise InputError(f"leaves workload {workload!r} no allowed site (its sites all lie "
+                         f"in {', '.join(sorted(removed))})", path=path,
+                         hint="remove fewer jurisdictions or add replace_with: [COUNTRY]")
+    return left
 
 
 def _still_valid(portfolio: Portfolio, path: str) -> None:
