@@ -191,3 +191,12 @@ def test_running_out_of_memory_is_one_line_with_what_to_do() -> None:
 
     line = last_resort(MemoryError())
     assert line is not None and "out of memory" in line and "split it" in line
+
+
+def test_python_dash_m_planner_is_the_command() -> None:
+    import subprocess
+    import sys
+
+    got = subprocess.run([sys.executable, "-m", "planner", "--version"], capture_output=True,
+                         text=True, cwd=REPO, check=False)
+    assert got.returncode == 0 and got.stdout.startswith("planner, version"), got.stderr

@@ -34,6 +34,7 @@ LAYERS: dict[str, int] = {
     "api": 10, "whatif": 10,
     "cli": 11,
     "": 12,  # planner/__init__.py: the public API surface
+    "__main__": 12,  # python -m planner: the command line
 }
 SAME_LAYER_OK = {("plans", "explain"), ("whatif", "api")}
 # The verifier recomputes every claim from the inputs; it must not reuse what it checks.
