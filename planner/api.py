@@ -149,6 +149,19 @@ def load_plan(path: str | Path) -> Plan:
     return load_document_as(Plan, path, "plan")
 
 
+def _previous_of(portfolio: Portfolio, previous: Plan | None
+                 ) -> dict[str, list[tuple[str, str]]] | None:
+    """:func:`previous_placements` of a plan of this portfolio (a plan of another one was
+    taken silently: its stages matched none, so nothing counted as kept or moved)."""
+    if previous is None:
+        return None
+    if previous.portfolio != portfolio.name:
+        raise InputError(f"the previous plan is of portfolio {previous.portfolio!r}, not "
+                         f"{portfolio.name!r}", path="--previous",
+                         hint="give a plan made from this portfolio")
+    return previous_placements(previous)
+
+
 def previous_placements(previous: Plan) -> dict[str, list[tuple[str, str]]]:
     """Stage key (``workload/stage``) → the (site, offer) pairs it used in a plan."""
     out: dict[str, list[tuple[str, str]]] = {}
@@ -226,7 +239,7 @@ def plan_world(portfolio: Portfolio, world: World, *, solver: str = "auto",
         raise InputError(f"unknown solver {solver!r}",
                          hint=f"choose from {sorted([*BACKENDS, AUTO])}")
     say = progress or (lambda _msg: None)
-    prev = previous_placements(previous) if previous is not None else None
+    prev = _previous_of(portfolio, previous)
     if explain is None:
         explain = sum(len(w.stages) for w in portfolio.workloads) <= EXPLAIN_MAX_STAGES
     cands = generate(portfolio, world, previous=prev, keep_pruned_options=explain)
@@ -324,7 +337,7 @@ def verify_report(portfolio: Portfolio, plan_: Plan,
     foreign = foreign_plan(portfolio, world, plan_)
     if foreign:
         return Verification([Violation("inputs", "inputs", foreign)], foreign=foreign)
-    prev = previous_placements(previous) if previous is not None else None
+    prev = _previous_of(portfolio, previous)
     violations = verify(portfolio, world, plan_, previous=prev)
     options = SolveOptions(time_limit_s=time_limit_s, workers=workers or default_workers(),
                            seed=plan_.solver.seed)

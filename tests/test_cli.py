@@ -200,3 +200,17 @@ def test_python_dash_m_planner_is_the_command() -> None:
     got = subprocess.run([sys.executable, "-m", "planner", "--version"], capture_output=True,
                          text=True, cwd=REPO, check=False)
     assert got.returncode == 0 and got.stdout.startswith("planner, version"), got.stderr
+
+
+def test_a_previous_plan_of_another_portfolio_is_refused(tmp_path: Path) -> None:
+    """Re-planning from another portfolio's plan was taken silently (no stage matched, so
+    nothing counted as kept or moved)."""
+    hospital = tmp_path / "h.json"
+    code, _, err = run("plan", str(EXAMPLES[1]), "--catalogs", CATALOGS, "-o", str(hospital),
+                       "-q", "--time-limit", "10")
+    assert code == 0, err
+    code, _, err = run("plan", str(EXAMPLES[0]), "--catalogs", CATALOGS, "-q",
+                       "--previous", str(hospital), "-o", str(tmp_path / "c.json"))
+    assert code == 2 and "Traceback" not in err
+    assert "--previous: the previous plan is of portfolio 'hospital-group', not 'carmaker'" \
+        in err
