@@ -50,7 +50,7 @@ def test_a_changed_portfolio_plans_and_verifies(base: planner.Portfolio) -> None
 
 
 @pytest.mark.parametrize(("path", "value", "message"), [
-    ("workloads[0].stages[0].hours", -1, "workloads[0].stages[0].hours: must be greater"),
+    ("workloads[0].stages[0].hours", -1, "workloads[0].stages[0].hours: must be at least 0.001"),
     ("workloads[0].stages[0].hourz", 1, "unknown key 'hourz', did you mean 'hours'?"),
     ("workloads[9].id", "x", "index 9 is out of range (4 items)"),
     ("workloads[nope].id", "x", "no single item 'nope'"),

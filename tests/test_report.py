@@ -315,3 +315,9 @@ def test_dropped_workloads_are_escaped_and_summarized() -> None:
     assert "+$12.50" in html
     short = render_html(Plan.model_validate(data), limits=Limits(rows=1))
     assert "Showing 1 of 2;" in _section(short, "dropped")
+
+
+def test_control_characters_of_a_tampered_plan_never_reach_the_html() -> None:
+    from planner.report.fmt import esc
+
+    assert esc("why\x00 <b>\x1b[31m\tok\n") == "why\ufffd &lt;b&gt;\ufffd[31m\tok\n"

@@ -89,6 +89,19 @@ def test_verify_refutes_unknown_rules(plans: dict[str, Path], tmp_path: Path) ->
     assert code == 6 and "budget:total: not a rule of this portfolio" in err
 
 
+def test_verify_refuses_a_rule_listed_twice_and_cuts_long_names(plans: dict[str, Path],
+                                                               tmp_path: Path) -> None:
+    twice = edited(plans["sepsis"], tmp_path, lambda d: d["conflicts"].append(
+        dict(d["conflicts"][0])))
+    code, _, err = run("verify", str(SEPSIS), str(twice), "--catalogs", CATALOGS)
+    assert code == 6 and "is listed twice" in err  # it was "confirmed" with the duplicate
+    long = edited(plans["sepsis"], tmp_path, lambda d: d["conflicts"].append(
+        {"rule": "x" * 100_000, "message": "made up"}))
+    code, _, err = run("verify", str(SEPSIS), str(long), "--catalogs", CATALOGS)
+    assert code == 6 and "x" * 60 + "…: not a rule of this portfolio" in err
+    assert len(err) < 1_000
+
+
 def test_recheck_refutes_a_set_that_is_not_minimal() -> None:
     sepsis = api.load_portfolio(SEPSIS)
     # A generous budget: one more rule, which takes no part in the conflict.

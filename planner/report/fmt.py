@@ -15,9 +15,16 @@ from typing import Any
 Number = Decimal | float | int
 
 
+_CONTROL = dict.fromkeys([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F],
+                         "\ufffd")
+"""Control characters HTML does not allow (a NUL in a tampered plan's text reached the
+report raw): each becomes U+FFFD, the replacement character."""
+
+
 def esc(value: object) -> str:
-    """HTML-escape any value (quotes included, so it is safe in attributes too)."""
-    return html.escape("" if value is None else str(value), quote=True)
+    """HTML-escape any value (quotes included, so it is safe in attributes too; control
+    characters HTML does not allow are replaced)."""
+    return html.escape("" if value is None else str(value), quote=True).translate(_CONTROL)
 
 
 def usd(value: Number | None, places: int = 2) -> str:

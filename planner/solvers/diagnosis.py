@@ -143,7 +143,9 @@ def check_guarded(guarded: Guarded, rules: list[str], options: SolveOptions) -> 
     """:func:`check_conflict` on a guarded model."""
     unknown = [r for r in rules if r not in guarded.literals]
     if unknown:
-        return ConflictCheck(False, f"{', '.join(unknown)}: not a rule of this portfolio")
+        shown = ", ".join(u[:60] + ("…" if len(u) > 60 else "") for u in unknown[:5])
+        more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+        return ConflictCheck(False, f"{shown}{more}: not a rule of this portfolio")
     enforced = list(rules) if rules else sorted(guarded.literals)
     together = _feasible(guarded, enforced, options)
     if together is None:

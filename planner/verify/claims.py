@@ -89,6 +89,12 @@ def check_status(plan: Plan) -> list[Violation]:
                                  "unplaced stage of a workload the plan does not drop"))
     if plan.status is not SolveStatus.INFEASIBLE and plan.conflicts:
         out.append(Violation("status", "conflicts", f"{plan.status.value} plan lists conflicts"))
+    seen: set[str] = set()
+    for i, c in enumerate(plan.conflicts):  # a rule listed twice was "confirmed" twice
+        if c.rule in seen:
+            out.append(Violation("conflicts", f"conflicts[{i}]",
+                                 f"rule {c.rule[:60]!r} is listed twice"))
+        seen.add(c.rule)
     return out
 
 
