@@ -32,6 +32,7 @@ from planner.models.plan import Conflict, Dropped, Plan
 from planner.models.portfolio import Portfolio
 from planner.models.problem import Problem
 from planner.models.status import SolveStatus
+from planner.models.timing import Timing
 from planner.models.world import World
 from planner.plans.build import build_plan
 from planner.plans.partial import (
@@ -53,6 +54,7 @@ from planner.solvers.arguments import (  # noqa: F401 (the API's argument checks
 from planner.solvers.base import Deadline, Solution, SolveOptions, default_workers
 from planner.solvers.capabilities import Feature, refusal
 from planner.solvers.magnitude import check_magnitudes
+from planner.solvers.schedule_cpsat import Scheduled
 from planner.solvers.schedule_plan import place_and_schedule
 from planner.solvers.tuning import EXPLAIN_MAX_STAGES
 from planner.verify.check import Violation, foreign_plan, verify
@@ -101,6 +103,25 @@ def _no_whole_plan(solver: str, solution: Solution, options: SolveOptions) -> bo
     return (solution.status is SolveStatus.UNKNOWN
             and not BACKENDS[solver].capabilities.proves_optimality
             and options.remaining_s() > 0)
+
+
+def _exact_verdict(problem: Problem, timing: Timing, solver: str, scheduled: Scheduled,
+                   options: SolveOptions, say: Callable[[str], None]
+                   ) -> tuple[Scheduled, Solution]:
+    """A heuristic found no plan for every workload (``--all-or-nothing``): the exact model
+    decides in the time left, up to the size ``auto`` solves exactly, so that an
+    infeasible portfolio gets its verdict and diagnosis (exit 3) whichever solver was
+    asked, not "no plan in time" (exit 7) from ``lns`` and ``lp`` only."""
+    say(f"{solver} found no plan: CP-SAT decides whether one exists")
+    exact = place_and_schedule(problem, timing, get_backend("cpsat"), options)
+    if exact.solution.status is SolveStatus.UNKNOWN:
+        return scheduled, scheduled.solution
+    found = exact.solution
+    found.detail = "; ".join(d for d in (found.detail, (
+        f"{solver} found no plan; CP-SAT proved that none exists"
+        if found.status is SolveStatus.INFEASIBLE else
+        f"{solver} found no plan; CP-SAT found this one")) if d)
+    return exact, found
 
 
 def _fundable(portfolio: Portfolio, cands: Candidates, problem: Problem) -> Problem | str:
@@ -277,6 +298,10 @@ def plan_world(portfolio: Portfolio, world: World, *, solver: str = "auto",
             solution.detail = "; ".join(d for d in (
                 solution.detail, f"{asked} found no plan for every workload; {solver} chose "
                 f"the workloads that fit ({asked} cannot make partial plans)") if d)
+    elif all_or_nothing and _no_whole_plan(solver, solution, options) and \
+            solution.status is SolveStatus.UNKNOWN and \
+            problem.n_options <= tuning.AUTO_EXACT_OPTIONS:
+        scheduled, solution = _exact_verdict(problem, timing, solver, scheduled, options, say)
     solution = _nothing_fits(portfolio, problem, solution)
     solution.detail = "; ".join(d for d in (solution.detail, _mode(solver, options)) if d)
     conflicts: list[Conflict] = []

@@ -65,6 +65,18 @@ def test_all_or_nothing_keeps_the_infeasible_verdict(tmp_path: Path) -> None:
     assert [c.rule for c in plan.conflicts] == ["residency.countries:bed-forecast"]
 
 
+@pytest.mark.parametrize("solver", ["lns", "lp"])
+def test_every_solver_gives_the_infeasible_verdict(solver: str) -> None:
+    """`lns` and `lp` cannot prove that no plan exists: with --all-or-nothing they ended
+    with "no plan in time" (exit 7) where greedy, cpsat and auto said infeasible (exit 3)
+    and named the conflict. The exact model now decides after them."""
+    p = _three(7000)  # the budget funds two of the three trainings
+    plan = api.plan(p, [CAT], solver=solver, all_or_nothing=True, time_limit_s=10, now=NOW)
+    assert plan.status is SolveStatus.INFEASIBLE and not plan.placements
+    assert "CP-SAT proved that none exists" in (plan.solver.detail or "")
+    assert [c.rule for c in plan.conflicts] == ["budget:total"]
+
+
 def test_validate_reports_a_workload_without_options(tmp_path: Path) -> None:
     code, stdout, err = run("validate", str(_swiss(tmp_path)), "--catalogs", CATALOGS)
     assert code == 2 and "valid" not in stdout

@@ -198,9 +198,11 @@ def check_calendar(p: Portfolio) -> None:
             if st.deadline is not None:
                 due = _hours(p, st.deadline, (*base, "deadline"))
                 if due <= start:
+                    after = "the horizon start" if st.earliest_start is None \
+                        else f"earliest_start {st.earliest_start}"
                     error_at("Portfolio", (*base, "deadline"), "calendar",
-                             f"deadline {st.deadline} is not after earliest_start "
-                             f"{st.earliest_start}", str(st.deadline))
+                             f"deadline {st.deadline} is not after {after}",
+                             str(st.deadline))
             _check_serving(p, st, base)
             rate = st.late_penalty_usd_per_hour
             if rate is not None and 0 < rate < Decimal("0.000001"):
