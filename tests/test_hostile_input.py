@@ -402,3 +402,11 @@ def test_output_permission_denied(tmp_path: Path) -> None:
         assert_clean_error(invoke(argv), argv, "permission denied")
     finally:
         locked.chmod(0o700)
+
+
+def test_output_below_a_file_says_it_is_a_file(tmp_path: Path) -> None:
+    a_file = tmp_path / "plan.json"
+    a_file.write_text("{}")
+    argv = ["plan", PORTFOLIO, "-q", "--catalogs", CATALOGS, "-o", f"{a_file}/x.json"]
+    assert_clean_error(invoke(argv), argv, "is a file, not a directory")
+    assert a_file.read_text() == "{}"

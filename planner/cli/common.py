@@ -65,6 +65,9 @@ def friendly_errors(fn: F) -> F:
 def _write_error(path: Path, exc: OSError) -> InputError:
     parent = path.parent if str(path.parent) else Path(".")
     if isinstance(exc, FileNotFoundError | NotADirectoryError) and not parent.is_dir():
+        if parent.exists():
+            return InputError("is a file, not a directory", source=str(parent),
+                              hint="give another output path")
         return InputError("directory does not exist", source=str(parent),
                           hint="create it first, or give another output path")
     if isinstance(exc, IsADirectoryError):
