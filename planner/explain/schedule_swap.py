@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from planner.models.problem import IntArray, Problem
-from planner.models.timing import Timing, placed
+from planner.models.timing import Precedence, Timing, placed
 from planner.solvers.schedule_check import _spans
 from planner.solvers.schedule_shift import _length
 
@@ -53,6 +53,11 @@ class ScheduleSwaps:
         self.ends = timing.ends(problem, self.x, self.start)
         self.spans = _spans(problem, timing, self.x, self.start)
         self._free: dict[int, IntArray] = {}
+        self.links: dict[int, list[Precedence]] = {}
+        """Per stage, the precedence pairs it is in."""
+        for pr in timing.precedence:
+            self.links.setdefault(pr.before, []).append(pr)
+            self.links.setdefault(pr.after, []).append(pr)
 
     def free(self, r: int) -> IntArray:
         """Units of pool ``r`` free at every hour of the plan."""
@@ -78,7 +83,7 @@ class ScheduleSwaps:
         lower, after = int(t.release[stage]), "its earliest start"
         due = h if t.late_cost[stage] else min(h, int(t.due[stage]))  # a hard deadline
         cut, before = h, "the horizon end"  # successors' starts
-        for pr in t.precedence:
+        for pr in self.links.get(stage, []):
             if pr.after == stage and placed(p, x2, pr.before):
                 ready = int(self.ends[pr.before]) + t.gap(p, x2, pr)
                 if ready > lower:
