@@ -21,8 +21,7 @@ import numpy as np
 
 from planner.models.problem import IntArray, Problem
 from planner.models.timing import Precedence, Timing, placed
-from planner.solvers.schedule_check import _spans
-from planner.solvers.schedule_shift import _length
+from planner.solvers.schedule_check import spans
 
 
 @dataclass(frozen=True)
@@ -44,14 +43,14 @@ class ScheduleSwaps:
     option's pools from the stage's start for the option's own hours (an inference stage:
     to the horizon end), outages hold theirs."""
 
-    def __init__(self, problem: Problem, timing: Timing, x: IntArray, start: IntArray,
-                 names: list[str] | None = None) -> None:
+    def __init__(self, problem: Problem, timing: Timing, x: IntArray, start: IntArray
+                 ) -> None:
         self.problem, self.timing = problem, timing
         self.x = np.asarray(x, dtype=np.int64)
         self.start = np.asarray(start, dtype=np.int64)
-        self.names = names if names is not None else list(problem.stage_keys)
+        self.names = problem.stage_keys
         self.ends = timing.ends(problem, self.x, self.start)
-        self.spans = _spans(problem, timing, self.x, self.start)
+        self.spans = spans(problem, timing, self.x, self.start)
         self._free: dict[int, IntArray] = {}
         self.links: dict[int, list[Precedence]] = {}
         """Per stage, the precedence pairs it is in."""
@@ -107,7 +106,7 @@ class ScheduleSwaps:
         latest = min(due, cut)
         if due < cut:
             before = "its deadline"
-        length = _length(p, t, x2, stage)
+        length = int(t.run_hours(p, x2)[stage])
         last = min(latest, h) - length  # the latest start
         if last < lower:
             rule = "precedence" if before.endswith(" starts") or after.endswith(" ends") \

@@ -61,7 +61,7 @@ def _order(problem: Problem, timing: Timing, x: IntArray, start: IntArray,
     return out
 
 
-def _spans(problem: Problem, timing: Timing, x: IntArray,
+def spans(problem: Problem, timing: Timing, x: IntArray,
            start: IntArray) -> tuple[IntArray, IntArray, IntArray, IntArray]:
     """(resource, start, end, units held) of every placed option using a resource, and
     of every outage."""
@@ -88,7 +88,7 @@ def _peak_breaches(problem: Problem, timing: Timing, x: IntArray,
     """Per resource, the first hour at which the units held exceed its capacity at once:
     a sweep over the starts and ends, the units held at an hour counted after every
     event at it (what ends at hour t no longer holds at t)."""
-    res, begin, end, held = (a.astype(np.int64) for a in _spans(problem, timing, x, start))
+    res, begin, end, held = (a.astype(np.int64) for a in spans(problem, timing, x, start))
     n = res.size
     if n == 0:
         return []
