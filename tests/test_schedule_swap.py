@@ -31,6 +31,7 @@ def test_a_swap_runs_at_the_hour_found_and_at_no_hour_when_none_is_found(
         return
     x, start = done.solution.x, done.start
     swaps = ScheduleSwaps(problem, timing, x, start)
+    assert swaps.who.size == swaps.spans[0].size  # a stage (or -1: outage) per span
     penalty = timing.late_penalty(problem, x, start)
     for s in range(problem.n_stages):
         if not placed(problem, x, s):
@@ -74,4 +75,5 @@ def test_no_example_plan_calls_its_own_runner_up_a_planner_bug() -> None:
             radiology = next(p for p in plan["placements"]
                              if (p["workload"], p["stage"]) == ("radiology-screen", "training"))
             assert "cannot run in time" in radiology["runner_up"]["why_not"]
+            assert "(held by fraud-eu/training h 0–700)" in radiology["runner_up"]["why_not"]
             assert radiology["runner_up"]["rule"].startswith("capacity:")

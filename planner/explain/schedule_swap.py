@@ -21,7 +21,7 @@ import numpy as np
 
 from planner.models.problem import IntArray, Problem
 from planner.models.timing import Precedence, Timing, placed
-from planner.solvers.schedule_check import spans
+from planner.solvers.schedule_check import span_stages, spans
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,7 @@ class ScheduleSwaps:
         self.names = problem.stage_keys
         self.ends = timing.ends(problem, self.x, self.start)
         self.spans = spans(problem, timing, self.x, self.start)
+        self.who = span_stages(problem, timing, self.x, self.start)
         self._free: dict[int, IntArray] = {}
         self.links: dict[int, list[Precedence]] = {}
         """Per stage, the precedence pairs it is in."""
@@ -102,7 +103,8 @@ class ScheduleSwaps:
             need = {r: sum(d for _, d in parts) for r, parts in demand.items()}
             if all(int(free[r][a:h].min(initial=d)) >= d for r, d in need.items()):
                 return SwapTime(a)
-            return self._busy(need, free, (a, "its go-live"), (h, "the horizon end"), h - a)
+            return self._busy(stage, need, free, (a, "its go-live"), (h, "the horizon end"),
+                              h - a)
         latest = min(due, cut)
         if due < cut:
             before = "its deadline"
@@ -119,7 +121,7 @@ class ScheduleSwaps:
             ok &= _starts(free[r], parts, lower, last)
         if not ok.any():
             need = {r: sum(d for _, d in parts) for r, parts in demand.items()}
-            return self._busy(need, free, (lower, after), (latest, before), length)
+            return self._busy(stage, need, free, (lower, after), (latest, before), length)
         at = lower + int(np.argmax(ok))
         late = int(t.late_cost[stage]) * (max(0, at + length - int(t.due[stage]))
                                           - max(0, int(self.ends[stage]) - int(t.due[stage])))
@@ -153,8 +155,8 @@ class ScheduleSwaps:
                 free[a:end] += int(t.use_now[k]) * int(self.x[o])
         return free
 
-    def _busy(self, need: dict[int, int], free: dict[int, IntArray], lower: tuple[int, str],
-              latest: tuple[int, str], length: int) -> SwapTime:
+    def _busy(self, stage: int, need: dict[int, int], free: dict[int, IntArray],
+              lower: tuple[int, str], latest: tuple[int, str], length: int) -> SwapTime:
         """No start fits between ``lower`` and ``latest`` (hours, and what sets them): the
         pools without room for ``length`` hours at once (all of them when each alone has
         room, but not at the same hours)."""
@@ -163,12 +165,28 @@ class ScheduleSwaps:
         short = [r for r in sorted(need) if runs[r] < length] or sorted(need)
         names = self.problem.res_names
         within = f"between hour {a} ({after}) and hour {b} ({before})"
-        parts = [f"{names[r]} has no room for {need[r]} unit(s) at any hour {within}"
-                 if runs[r] == 0 else
-                 f"{names[r]} has room for {need[r]} unit(s) for at most {runs[r]} h in a row "
-                 f"{within}, and it would run {length} h" for r in short]
+        parts = [(f"{names[r]} has no room for {need[r]} unit(s) at any hour {within}"
+                  if runs[r] == 0 else
+                  f"{names[r]} has room for {need[r]} unit(s) for at most {runs[r]} h in a "
+                  f"row {within}, and it would run {length} h") + self._holders(r, a, b, stage)
+                 for r in short]
         return SwapTime(None, rules=tuple(f"capacity:{names[r]}" for r in short),
                         reason="; ".join(parts))
+
+
+    def _holders(self, r: int, a: int, b: int, stage: int, most: int = 3) -> str:
+        """Who holds pool ``r`` in ``[a, b)``, ``stage`` aside: the runs (and outages) that
+        overlap it most."""
+        res, begin, end, held = self.spans
+        mine = np.flatnonzero((res == r) & (begin < b) & (end > a) & (self.who != stage))
+        overlap = np.minimum(end[mine], b) - np.maximum(begin[mine], a)
+        order = mine[np.argsort(-overlap * held[mine], kind="stable")]
+        names = [("an outage" if self.who[k] < 0 else self.names[int(self.who[k])])
+                 + f" h {int(begin[k])}–{int(end[k])}" for k in order[:most]]
+        if not names:
+            return ""
+        more = f" and {order.size - most} more" if order.size > most else ""
+        return f" (held by {', '.join(names)}{more})"
 
 
 def _starts(free: IntArray, parts: list[tuple[int, int]], lower: int, last: int

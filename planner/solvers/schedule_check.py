@@ -62,9 +62,9 @@ def _order(problem: Problem, timing: Timing, x: IntArray, start: IntArray,
 
 
 def spans(problem: Problem, timing: Timing, x: IntArray,
-           start: IntArray) -> tuple[IntArray, IntArray, IntArray, IntArray]:
+          start: IntArray) -> tuple[IntArray, IntArray, IntArray, IntArray]:
     """(resource, start, end, units held) of every placed option using a resource, and
-    of every outage."""
+    of every outage (in that order: :func:`span_stages` names their stages)."""
     rows = problem.placed_rows(x)
     o = problem.use_opt[rows]
     s = np.searchsorted(problem.stage_ptr, o, side="right") - 1
@@ -81,6 +81,16 @@ def spans(problem: Problem, timing: Timing, x: IntArray,
             np.concatenate([begin[keep], of_outages("start")]),
             np.concatenate([end[keep], of_outages("end")]),
             np.concatenate([held[keep], of_outages("amount")]))
+
+
+def span_stages(problem: Problem, timing: Timing, x: IntArray, start: IntArray) -> IntArray:
+    """The stage of each of :func:`spans`' spans (-1 for an outage)."""
+    rows = problem.placed_rows(x)
+    s = np.searchsorted(problem.stage_ptr, problem.use_opt[rows], side="right") - 1
+    end = np.where(timing.to_end[s], timing.horizon,
+                   start[s] + timing.opt_hours[problem.use_opt[rows]])
+    return np.concatenate([s[end > start[s]], np.full(len(timing.outages), -1)]
+                          ).astype(np.int64)
 
 
 def _peak_breaches(problem: Problem, timing: Timing, x: IntArray,
