@@ -410,3 +410,26 @@ def test_output_below_a_file_says_it_is_a_file(tmp_path: Path) -> None:
     argv = ["plan", PORTFOLIO, "-q", "--catalogs", CATALOGS, "-o", f"{a_file}/x.json"]
     assert_clean_error(invoke(argv), argv, "is a file, not a directory")
     assert a_file.read_text() == "{}"
+
+
+def test_brackets_in_names_are_text_not_markup(tmp_path: Path) -> None:
+    """A `[/]` in a portfolio name, a team or a scenario name was read as Rich markup: the
+    plan was written, then the summary crashed with a traceback (exit 1)."""
+    data = yaml.safe_load(Path(PORTFOLIO).read_text())
+    data["name"] = "hg[/]x"
+    data["workloads"][0]["team"] = "[/red]imaging[bold]"
+    portfolio = tmp_path / "p.yaml"
+    portfolio.write_text(yaml.safe_dump(data, sort_keys=False))
+    scenarios = tmp_path / "s.yaml"
+    scenarios.write_text(yaml.safe_dump({"scenarios": [
+        {"name": "[/bad] [bold]x", "price_multipliers": [{"provider": "aws", "factor": 1.1}]}]}))
+    for argv in (["plan", str(portfolio), "--catalogs", CATALOGS, "-o", str(tmp_path / "x.json"),
+                  "--time-limit", "10"],
+                 ["whatif", str(portfolio), str(scenarios), "--catalogs", CATALOGS,
+                  "--executor", "serial", "--time-limit", "10"],
+                 ["regions", str(portfolio), "--catalogs", CATALOGS],
+                 ["explain", str(tmp_path / "x.json")]):
+        result = invoke(argv)
+        assert result.exit_code == 0, (argv, result.output)
+        assert "Traceback" not in result.output
+    assert "hg[/]x" in invoke(["explain", str(tmp_path / "x.json")]).output

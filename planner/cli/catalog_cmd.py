@@ -56,7 +56,8 @@ CATALOGS_OPTION = click.option(
 
 def _out() -> Console:
     """Console for tables and results (stdout); wide when not a terminal."""
-    return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+    return Console(highlight=False, markup=False,
+                   width=None if sys.stdout.isatty() else 200)
 
 
 def _log(console: Console, message: str) -> None:

@@ -26,6 +26,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from planner import api
 from planner.cli import views_cmd
@@ -76,15 +77,22 @@ def _when(at: datetime | None, hours: Decimal | None) -> str:
     return "" if hours is None else f"{hours.quantize(Decimal('0.1')).normalize():f} h"
 
 
+def _labelled(label: str, style: str, rest: str) -> Text:
+    """``label`` in ``style``, then ``rest`` as it is: user strings (names, reasons) are
+    never read as markup (a ``[/]`` in a team name crashed the summary)."""
+    return Text.assemble((label, style), " ", rest)
+
+
 def _summary(plan: Plan, console: Console) -> None:
     s = plan.solver
     gap = f"{s.gap:.4%}" if s.gap is not None else "n/a"
     took = f", {s.solve_time_s:.2f}s" if s.solve_time_s is not None else ""
     outcome = (f"total ${plan.totals.total_usd:,.2f}, gap {gap}" if plan.feasible
                else "no plan")
-    console.print(f"[bold]{plan.portfolio}[/]: {plan.status.value} ({s.backend}{took}), {outcome}")
+    console.print(Text.assemble((plan.portfolio, "bold"),
+                                f": {plan.status.value} ({s.backend}{took}), {outcome}"))
     if s.detail:
-        console.print(f"[dim]solver: {s.detail}[/]")
+        console.print(Text(f"solver: {s.detail}", style="dim"))
     if plan.placements:
         table = Table(show_edge=False, pad_edge=False)
         timed = console.width >= SUMMARY_TIMES_WIDTH
@@ -111,19 +119,22 @@ def _summary(plan: Plan, console: Console) -> None:
             console.print(f"… the {len(shown)} most expensive of {len(plan.placements)} "
                           "placements; `planner explain` or `planner report` show the rest")
     for u in plan.unplaced:
-        console.print(f"[red]unplaced[/] {u.workload}/{u.stage}: " + "; ".join(u.reasons))
+        console.print(_labelled("unplaced", "red",
+                                f"{u.workload}/{u.stage}: " + "; ".join(u.reasons)))
     for m in plan.moves:
-        console.print(f"[cyan]move[/] {m.workload}/{m.stage}: {', '.join(m.previous)} → "
-                      f"{', '.join(m.now)} (migration ${m.migration_usd:,.2f}): {m.why}")
+        console.print(_labelled("move", "cyan", f"{m.workload}/{m.stage}: "
+                                f"{', '.join(m.previous)} → {', '.join(m.now)} (migration "
+                                f"${m.migration_usd:,.2f}): {m.why}"))
     for d in plan.dropped:
         add = f" (adding it: {d.add_cost_usd:+,.2f} $)" if d.add_cost_usd is not None else ""
-        console.print(f"[red]dropped[/] {d.workload}{add}: " + "; ".join(d.reasons[:2]))
+        console.print(_labelled("dropped", "red",
+                                f"{d.workload}{add}: " + "; ".join(d.reasons[:2])))
     for c in plan.conflicts:
-        console.print(f"[red]conflict[/] {c.rule}: {c.message}")
+        console.print(_labelled("conflict", "red", f"{c.rule}: {c.message}"))
     if plan.diagnosis:
-        console.print(f"[red]diagnosis[/] {plan.diagnosis}")
+        console.print(_labelled("diagnosis", "red", plan.diagnosis))
     for w in plan.warnings:
-        console.print(f"[yellow]warning[/] {w}")
+        console.print(_labelled("warning", "yellow", w))
 
 
 @cli.command("plan")
@@ -195,7 +206,7 @@ def plan_cmd(
     """
     deadline = _deadline(time_limit)
     console = err_console()
-    say = (lambda msg: None) if quiet else (lambda msg: console.print(f"[dim]{msg}[/]"))
+    say = (lambda msg: None) if quiet else (lambda msg: console.print(Text(msg, style="dim")))
     check_output(output)
     model = api.load_portfolio(portfolio)
     catalogs = api.load_catalogs(catalogs_dir)

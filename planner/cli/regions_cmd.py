@@ -72,6 +72,7 @@ def regions_cmd(portfolio: Path | None, catalogs_dir: Path | None, as_json: bool
     if as_json:
         click.echo(json.dumps(regions_json(sites, users), indent=2))
         return
-    console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    console = Console(highlight=False, markup=False,
+                      width=None if sys.stdout.isatty() else 160)
     console.print(sites_table(sites, title))
     console.print(users_table(users))

@@ -66,7 +66,7 @@ def diff_cmd(old: Path, new: Path, as_json: bool) -> None:
     if as_json:
         click.echo(d.model_dump_json(indent=2))
     else:
-        print_diff(d, Console(highlight=False, soft_wrap=True))
+        print_diff(d, Console(highlight=False, soft_wrap=True, markup=False))
 
 
 def print_whatif(report: WhatIfReport, console: Console) -> None:
@@ -123,6 +123,6 @@ def whatif_cmd(portfolio: Path, scenarios: Path, catalogs_dir: Path | None, time
             "scenarios": [r.model_copy(update={"plan": None}) for r in report.scenarios]})
         click.echo(slim.model_dump_json(indent=2))
     else:
-        print_whatif(report, Console(highlight=False, soft_wrap=True))
+        print_whatif(report, Console(highlight=False, soft_wrap=True, markup=False))
     if not report.base.total_usd and report.base.status == "infeasible":
         sys.exit(3)

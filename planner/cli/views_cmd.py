@@ -43,7 +43,7 @@ def stdout_console(width: int | None = None) -> Console:
     if width is None and not sys.stdout.isatty():
         columns = os.environ.get("COLUMNS", "")
         width = int(columns) if columns.isdigit() and int(columns) > 0 else DEFAULT_WIDTH
-    return Console(highlight=False, width=width)
+    return Console(highlight=False, markup=False, width=width)
 
 
 def show(renderable: RenderableType, width: int | None = None) -> None:
