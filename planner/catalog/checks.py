@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from planner.catalog.schema import CatalogFile
+from planner.vocab.jurisdictions import country_name, region_country
 
 Problem = tuple[str, str]
 
@@ -69,6 +70,28 @@ def rows_in_listed_regions(cat: CatalogFile) -> Problem | None:
     return None
 
 
+def rows_in_their_country(cat: CatalogFile) -> Problem | None:
+    """Every row names an ISO 3166-1 country, the one the region table gives its region
+    (``planner/data/regions.json``), and all rows of a region agree: residency is decided
+    on it (a row of eu-central-1 saying US put Frankfurt in the US, and the first row of
+    a region decided for all)."""
+    first: dict[str, tuple[str, int]] = {}
+    for i, row in enumerate(cat.rows):
+        where = f"rows[{i}].country"
+        if country_name(row.country) is None:
+            return where, (f"{row.region}/{row.instance_type}: {row.country!r} is not an "
+                           "ISO 3166-1 alpha-2 country code")
+        known = region_country(cat.provider, row.region)
+        if known is not None and row.country != known:
+            return where, (f"{row.region}/{row.instance_type}: region {row.region} is in "
+                           f"{known} ({country_name(known)}), not {row.country}")
+        seen = first.setdefault(row.region, (row.country, i))
+        if seen[0] != row.country:
+            return where, (f"{row.region}/{row.instance_type}: country {row.country}, but "
+                           f"rows[{seen[1]}] of the same region says {seen[0]}")
+    return None
+
+
 def rows_unique(cat: CatalogFile) -> Problem | None:
     """One row per (region, instance type): a duplicate makes the price ambiguous."""
     first: dict[tuple[str, str], int] = {}
@@ -116,7 +139,8 @@ def source_not_too_deep(cat: CatalogFile) -> Problem | None:
 
 CHECKS: tuple[Callable[[CatalogFile], Problem | None], ...] = (
     has_rows, regions_unique, failed_regions_not_fetched, rows_match_provider,
-    rows_in_listed_regions, rows_unique, regions_have_rows, source_not_too_deep,
+    rows_in_listed_regions, rows_in_their_country, rows_unique, regions_have_rows,
+    source_not_too_deep,
 )
 
 

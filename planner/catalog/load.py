@@ -91,10 +91,28 @@ def _find_constant(value: Any, loc: tuple[int | str, ...] = ()) -> tuple[int | s
     return None
 
 
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _one_of_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object whose keys are all different (JSON would keep the last of two silently:
+    a row with price_per_hour twice was priced by the second)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
 def _decode(raw: bytes, path: Path) -> Any:
     """``json.loads`` with every failure as one ``CatalogError`` line."""
     try:
-        return json.loads(raw, parse_constant=_reject_constant)
+        return json.loads(raw, parse_constant=_reject_constant, object_pairs_hook=_one_of_each)
+    except _DuplicateKey as exc:
+        raise CatalogError(f"the key {str(exc)!r} appears twice in one object",
+                           source=str(path), hint=REFETCH_HINT) from None
     except _ConstantFound as exc:
         raise CatalogError(f"{exc} is not a number (JSON has no NaN or Infinity)",
                            path=_constant_path(raw), source=str(path),

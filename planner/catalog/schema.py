@@ -174,6 +174,9 @@ class CatalogRow(BaseModel):
     def _gpu_consistent(self) -> CatalogRow:
         if self.gpu_count > 0 and not self.gpu_model:
             raise ValueError("gpu_count > 0 but gpu_model is empty")
+        if self.gpu_model and self.gpu_count == 0:
+            raise ValueError(f"gpu_model {self.gpu_model} but gpu_count 0 (give the GPUs "
+                             "per instance, or no gpu_model for a CPU offer)")
         return self
 
 

@@ -79,6 +79,18 @@ def unlisted_region(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def in_another_country(data: dict[str, Any]) -> dict[str, Any]:
+    """Frankfurt's first row says US (residency is decided on a row's country)."""
+    data["rows"][row_of(data, "eu-central-1")]["country"] = "US"
+    return data
+
+
+def gpu_model_without_count(data: dict[str, Any]) -> dict[str, Any]:
+    i = next(i for i, r in enumerate(data["rows"]) if r.get("gpu_model"))
+    data["rows"][i]["gpu_count"] = 0
+    return data
+
+
 def nested(levels: int) -> Mutation:
     def mutate(data: dict[str, Any]) -> str:
         data["source"]["parameters"]["deep"] = "@DEEP@"
@@ -154,6 +166,13 @@ CASES: list[tuple[str, Mutation, str, str]] = [
      "'azure' in a 'aws' catalog"),
     ("bad-schema-version", lambda d: {**d, "schema_version": 99}, "schema_version",
      "unsupported schema_version 99"),
+    ("country-not-iso", setting("country", "XX"), "rows[0].country",
+     "'XX' is not an ISO 3166-1 alpha-2 country code"),
+    ("country-of-another-region", in_another_country, ".country",
+     "region eu-central-1 is in DE (Germany), not US"),
+    ("gpu-model-without-count", gpu_model_without_count, "rows[", "but gpu_count 0"),
+    ("duplicate-key", literal("price_per_hour", '0.01, "price_per_hour": 27.4'), "",
+     "the key 'price_per_hour' appears twice in one object"),
 ]
 
 
