@@ -170,6 +170,19 @@ def load_plan(path: str | Path) -> Plan:
     return load_document_as(Plan, path, "plan")
 
 
+def commitments_left(previous: Plan, plan_: Plan) -> list[str]:
+    """A warning for each 1- or 3-year commitment of the previous plan that ``plan_`` does
+    not keep (same stage, site, offer and purchase): the planner prices a commitment per
+    hour of the period, but its term outlives the period, so what it costs is still owed
+    (a re-plan that dropped every commitment said nothing)."""
+    kept = {(p.workload, p.stage, p.site, p.offer, p.purchase) for p in plan_.placements}
+    return [f"{p.workload}/{p.stage}: the previous plan's {p.purchase.value} on "
+            f"{p.site}/{p.offer} is not kept; its term outlives the period, so what it "
+            "costs is still owed"
+            for p in previous.placements if p.purchase.is_commitment
+            and (p.workload, p.stage, p.site, p.offer, p.purchase) not in kept]
+
+
 def _previous_of(portfolio: Portfolio, previous: Plan | None
                  ) -> dict[str, list[tuple[str, str]]] | None:
     """:func:`previous_placements` of a plan of this portfolio (a plan of another one was
@@ -324,6 +337,10 @@ def plan_world(portfolio: Portfolio, world: World, *, solver: str = "auto",
         starts = {problem.stage_keys[s]: int(scheduled.start[s])
                   for s in range(problem.n_stages)}
         result = with_timeline(result, portfolio, world, cands, starts)
+    if previous is not None:
+        left = commitments_left(previous, result)
+        if left:
+            result = result.model_copy(update={"warnings": [*result.warnings, *left]})
     violations = verify(portfolio, world, result, previous=prev)
     if violations:
         raise VerificationError(f"the {solver} plan breaks {len(violations)} rule(s): "

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from builders import NOW, catalog, portfolio, row, solve, training, workload
 
+from planner.api import commitments_left
 from planner.catalog.load import LoadedCatalog
 from planner.compile.arrays import build_problem
 from planner.compile.candidates import generate
@@ -143,3 +144,16 @@ def test_whatif_price_change_scales_commitment_prices() -> None:
     _, changed = apply_scenario(p, world, sc)
     offer = changed.offer("aws:us-east-1", "g.t4")
     assert offer is not None and offer.commit_1y_per_hour == Decimal("1.24")
+
+
+def test_a_re_plan_that_drops_a_commitment_warns() -> None:
+    """A re-plan switched every commit_3y of the previous plan to on-demand and said
+    nothing, though a commitment's term outlives the period."""
+    plan = solve(portfolio([workload("w", [training()])]))
+    p = plan.placements[0]
+    before = plan.model_copy(update={"placements": [
+        p.model_copy(update={"purchase": Purchase.COMMIT_3Y})]})
+    (warning,) = commitments_left(before, plan)
+    assert warning.startswith(f"w/training: the previous plan's commit_3y on {p.site}/")
+    assert "still owed" in warning
+    assert commitments_left(before, before) == []

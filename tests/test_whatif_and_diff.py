@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from planner.cli.main import cli
 from planner.compile.resolve import build_world
 from planner.errors import InputError
+from planner.models.world import Purchase
 from planner.plans.diff import diff_plans
 from planner.whatif import Scenario, ScenarioFile, apply_scenario, run_whatif
 
@@ -73,6 +74,20 @@ def test_diff_reports_moves_and_deltas() -> None:
     assert [m.workload for m in d.moved] == ["w"]
     assert d.delta_usd == Decimal("-60")
     assert d.delta_by_site == {"aws:eu-west-1": Decimal("-360"), "aws:us-east-1": Decimal("300")}
+
+
+def test_diff_tells_moves_from_purchase_and_instance_changes() -> None:
+    """diff listed an on-demand → 3-year change at the same site and offer as a moved
+    stage, which re-planning does not count (nor charge migration for)."""
+    a = solve(portfolio([workload("w", [training()])]))
+    p = a.placements[0]
+    commit = p.model_copy(update={"purchase": Purchase.COMMIT_3Y})
+    more = p.model_copy(update={"instances": p.instances + 1})
+    elsewhere = p.model_copy(update={"site": "aws:eu-west-1"})
+    for placement, moved in ((commit, False), (more, False), (elsewhere, True)):
+        d = diff_plans(a, a.model_copy(update={"placements": [placement]}))
+        assert [c.stage for c in (d.moved if moved else d.changed)] == ["training"]
+        assert not (d.changed if moved else d.moved)
 
 
 def test_whatif_cli_on_the_example(tmp_path: Path) -> None:

@@ -30,15 +30,19 @@ def _money(v: object) -> str:
 def print_diff(d: PlanDiff, console: Console) -> None:
     console.print(f"total: ${d.old_total_usd:,.2f} → ${d.new_total_usd:,.2f} "
                   f"(Δ ${d.delta_usd:+,.2f}); status {d.old_status} → {d.new_status}")
-    if d.moved:
-        t = Table(title="moved stages", show_edge=False)
+    for title, changes in (("moved stages (on a site and offer new to them)", d.moved),
+                           ("changed stages (purchase option or instances on the same "
+                            "sites and offers)", d.changed)):
+        if not changes:
+            continue
+        t = Table(title=title, show_edge=False)
         for col in ("workload", "stage", "old", "new", "Δ $"):
             t.add_column(col, justify="right" if col == "Δ $" else "left")
-        for m in d.moved:
+        for m in changes:
             t.add_row(m.workload, m.stage, "\n".join(m.old), "\n".join(m.new),
                       f"{m.new_usd - m.old_usd:+,.2f}")
         console.print(t)
-    else:
+    if not d.moved:
         console.print("no stage moved")
     for label, values in (("provider", d.delta_by_provider), ("team", d.delta_by_team),
                           ("site", d.delta_by_site)):

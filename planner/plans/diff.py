@@ -46,6 +46,11 @@ class PlanDiff(BaseModel):
     new_total_usd: Decimal
     delta_usd: Decimal
     moved: list[StageChange]
+    """Stages on a site and offer they did not use before (what re-planning counts as a
+    move and charges migration for)."""
+    changed: list[StageChange] = []
+    """Stages on the same sites and offers with another purchase option or another
+    number of instances on them (replicas shifted between sites the stage already used)."""
     added: list[str]
     removed: list[str]
     delta_by_provider: dict[str, Decimal]
@@ -57,13 +62,19 @@ class PlanDiff(BaseModel):
 
 
 def _where(plan: Plan) -> dict[tuple[str, str], tuple[list[str], Decimal]]:
+    """Per stage, its placements (``site/offer/purchase ×instances``) and its cost."""
     out: dict[tuple[str, str], tuple[list[str], Decimal]] = {}
     for p in plan.placements:
         key = (p.workload, p.stage)
         sites, cost = out.get(key, ([], Decimal(0)))
-        out[key] = (sorted([*sites, f"{p.site}/{p.offer}/{p.purchase.value}"]),
+        out[key] = (sorted([*sites, f"{p.site}/{p.offer}/{p.purchase.value} ×{p.instances}"]),
                     cost + p.cost.total_usd)
     return out
+
+
+def _offers(where: list[str]) -> set[str]:
+    """The ``site/offer`` pairs of :func:`_where`'s placements."""
+    return {w.rsplit("/", 1)[0] for w in where}
 
 
 def _delta(old: dict[str, Decimal], new: dict[str, Decimal]) -> dict[str, Decimal]:
@@ -96,9 +107,11 @@ def diff_plans(old: Plan, new: Plan) -> PlanDiff:
                          f"{new.portfolio!r}); a diff compares two plans of one portfolio",
                          hint="pass two plans of the same portfolio")
     a, b = _where(old), _where(new)
-    moved = [StageChange(workload=k[0], stage=k[1], old=a[k][0], new=b[k][0], old_usd=a[k][1],
-                         new_usd=b[k][1])
-             for k in sorted(set(a) & set(b)) if a[k][0] != b[k][0]]
+    both = [(k, StageChange(workload=k[0], stage=k[1], old=a[k][0], new=b[k][0],
+                            old_usd=a[k][1], new_usd=b[k][1]))
+            for k in sorted(set(a) & set(b)) if a[k][0] != b[k][0]]
+    moved = [c for k, c in both if not _offers(b[k][0]) <= _offers(a[k][0])]
+    changed = [c for k, c in both if _offers(b[k][0]) <= _offers(a[k][0])]
     old_use = {r.resource: r.utilization for r in old.resources}
     new_use = {r.resource: r.utilization for r in new.resources}
     capacity = [CapacityChange(resource=r, old_utilization=old_use.get(r, 0.0),
@@ -108,7 +121,7 @@ def diff_plans(old: Plan, new: Plan) -> PlanDiff:
     return PlanDiff(
         old_status=old.status.value, new_status=new.status.value,
         old_total_usd=old.totals.total_usd, new_total_usd=new.totals.total_usd,
-        delta_usd=new.totals.total_usd - old.totals.total_usd, moved=moved,
+        delta_usd=new.totals.total_usd - old.totals.total_usd, moved=moved, changed=changed,
         added=[f"{w}/{s}" for w, s in sorted(set(b) - set(a))],
         removed=[f"{w}/{s}" for w, s in sorted(set(a) - set(b))],
         delta_by_provider=_delta(old.totals.by_provider, new.totals.by_provider),
