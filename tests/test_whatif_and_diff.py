@@ -10,6 +10,7 @@ import pytest
 from builders import NOW, portfolio, small_catalog, solve, training, workload
 from click.testing import CliRunner
 
+from planner import api
 from planner.cli.main import cli
 from planner.compile.resolve import build_world
 from planner.errors import InputError
@@ -74,6 +75,22 @@ def test_diff_reports_moves_and_deltas() -> None:
     assert [m.workload for m in d.moved] == ["w"]
     assert d.delta_usd == Decimal("-60")
     assert d.delta_by_site == {"aws:eu-west-1": Decimal("-360"), "aws:us-east-1": Decimal("300")}
+
+
+def test_a_scenario_plan_names_its_scenario_and_is_no_plan_of_the_base_inputs() -> None:
+    """A scenario that changes only prices left the plan's input digests as the base's:
+    verify against the portfolio then failed rule by rule (exit 6), and diff gave no
+    warning."""
+    p, world = _base()
+    report = run_whatif(p, world, ScenarioFile(scenarios=[Scenario(
+        name="cheap", price_multipliers=[{"site": "aws:eu-west-1", "factor": "0.5"}])]),
+        executor="serial", time_limit_s=5, keep_plans=True)
+    base, cheap = report.base.plan, report.scenarios[0].plan
+    assert base is not None and cheap is not None and cheap.inputs is not None
+    assert cheap.inputs.scenario == "cheap" and base.inputs and base.inputs.scenario is None
+    got = api.verify_report(p, cheap, [small_catalog()])
+    assert got.foreign and "made under the what-if scenario 'cheap'" in got.foreign
+    assert any("what-if scenario 'cheap'" in w for w in diff_plans(base, cheap).warnings)
 
 
 def test_diff_tells_moves_from_purchase_and_instance_changes() -> None:

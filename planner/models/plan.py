@@ -274,6 +274,9 @@ class InputDigest(_Out):
                     "normalized numbers): formatting of the YAML does not change it")
     catalogs_sha256: str = Field(
         description="SHA-256 of the sorted (provider, file sha256) pairs of the catalogs used")
+    scenario: str | None = Field(
+        default=None, description="the what-if scenario the plan was made under (its "
+                                  "prices, capacity, sites or rules differ from the inputs')")
 
 
 class Plan(_Out):

@@ -88,7 +88,9 @@ def input_warnings(old: Plan, new: Plan) -> list[str]:
     if old.inputs is None or new.inputs is None:
         return ["a plan does not record its inputs (written by an older planner): cannot "
                 "tell whether the portfolio or the catalogs changed"]
-    out = []
+    out = [f"the {which} plan was made under the what-if scenario {plan.inputs.scenario!r}: "
+           "the diff includes its changes" for which, plan in (("old", old), ("new", new))
+           if plan.inputs is not None and plan.inputs.scenario is not None]
     if old.inputs.portfolio_sha256 != new.inputs.portfolio_sha256:
         out.append(f"the portfolio {new.portfolio!r} changed between the plans: the diff "
                    "includes the effect of that edit")

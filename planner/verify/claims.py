@@ -107,6 +107,10 @@ def foreign_plan(portfolio: Portfolio, world: World, plan: Plan) -> str | None:
     verifier cannot check at all raises :class:`~planner.errors.InputError` first
     (:func:`planner.verify.document.check_document`)."""
     check_document(plan)
+    if plan.inputs is not None and plan.inputs.scenario is not None:
+        return (f"the plan was made under the what-if scenario {plan.inputs.scenario[:60]!r}, "
+                "whose prices, capacity, sites or rules are not the portfolio's; verify the "
+                "base plan, or write the scenario into the portfolio and re-plan")
     mine = portfolio_sha256(portfolio)
     if plan.inputs is not None and plan.inputs.portfolio_sha256 != mine:
         which = (f"another version of portfolio {portfolio.name!r}"

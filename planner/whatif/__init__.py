@@ -351,5 +351,16 @@ def run_whatif(portfolio: Portfolio, world: World, scenarios: ScenarioFile, *,
         runner.close()
     return WhatIfReport(
         portfolio=portfolio.name, base=summarize("base", base, None, keep_plans),
-        scenarios=[summarize(sc.name, pl, base, keep_plans)
+        scenarios=[summarize(sc.name, _under(pl, sc.name), base, keep_plans)
                    for sc, pl in zip(scenarios.scenarios, plans, strict=True)])
+
+
+def _under(plan: Plan, scenario: str) -> Plan:
+    """The plan, its inputs marked with the scenario it was made under: a scenario that
+    changes only prices, capacity or sites leaves the portfolio and catalog digests as
+    they are, and such a plan checked against the portfolio failed rule by rule instead
+    of being named a plan of other inputs."""
+    if plan.inputs is None:
+        return plan
+    return plan.model_copy(update={"inputs": plan.inputs.model_copy(
+        update={"scenario": scenario})})
