@@ -258,7 +258,8 @@ def _move(ref: StageRef, ex: Explainer, pairs: list[tuple[Option, int]],
         gone = next((p for p in pruned if (p.site_id, p.offer_id) in prev
                      or (p.offer_id is None and p.site_id in {s for s, _ in prev})), None)
         why = (f"the previous option is no longer allowed: {gone.rule.value}: {gone.reason}"
-               if gone else "the previous option no longer exists in the catalogs")
+               if gone else "the previous option is no longer offered (not in the catalogs, or its "
+               "region is not among the portfolio's cloud regions)")
     else:
         stay = min(o.objective_micro for o in same) * (ref.units if ref.stage.splittable else 1)
         new = sum(o.objective_micro * u for o, u in pairs)
