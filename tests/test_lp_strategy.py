@@ -385,8 +385,9 @@ def test_random_portfolios_through_the_api_verified(case) -> None:  # type: igno
 
 def test_starts_past_the_deadline_stop_once_one_fits() -> None:
     # Past the deadline a start that breaks a rule (both stages on the one-unit resource)
-    # does not stop the search; the first that fits does, and later ones are not made.
-    # Before it, a start is not made when one fits and it would end past the deadline.
+    # does not stop the search; once one fits, later starts that take time are not made,
+    # but one that takes none (greedy's plan, made before the LP) still is: with no time
+    # left the LP's fill was returned and greedy's cheaper plan never looked at.
     from planner.solvers.lp_strategy import _best_in_time
 
     problem = _tiny_capacity_problem()
@@ -400,15 +401,17 @@ def test_starts_past_the_deadline_stop_once_one_fits() -> None:
         return make, seconds
 
     starts = [start("broken", [1, 0, 1, 0]), start("fits", [1, 0, 0, 1]),
-              start("as cheap", [0, 1, 1, 0])]
+              start("as cheap", [0, 1, 1, 0], 5.0), start("made already", [0, 1, 0, 1])]
     assert violations(problem, np.array([1, 0, 1, 0]))
     late = Deadline.after(0.0)
-    assert _best_in_time(problem, starts, late).tolist() == [1, 0, 0, 1]  # type: ignore[union-attr]
-    assert made == ["broken", "fits"]
+    got = _best_in_time(problem, starts, late)
+    assert got is not None and problem.objective(got) <= problem.objective(np.array([1, 0, 0, 1]))
+    assert made == ["broken", "fits", "made already"]
     made.clear()  # without a deadline (deterministic mode) every start is made
     assert _best_in_time(problem, starts, None).tolist() == [1, 0, 0, 1]  # type: ignore[union-attr]
-    assert made == ["broken", "fits", "as cheap"]
-    made.clear()  # a minute left: a start of an hour is not made once one fits
+    assert made == ["broken", "fits", "as cheap", "made already"]
+    made.clear()  # a minute left: a start of an hour is not made once one fits, nor any
+    # start that takes time after it
     slow = [start("broken", [1, 0, 1, 0], 3600.0), start("fits", [1, 0, 0, 1], 3600.0),
             start("slow", [0, 1, 1, 0], 3600.0), start("quick", [0, 1, 1, 0], 1.0)]
     assert _best_in_time(problem, slow, Deadline.after(60.0)) is not None

@@ -167,8 +167,9 @@ def _chain(preds: dict[int, list[int]], stage: int) -> set[int]:
 
 
 def repair(problem: Problem, timing: Timing, x: IntArray, options: SolveOptions,
-           executor: Executor) -> Scheduled | None:
-    """A placement and schedule of every stage, or None (module docstring)."""
+           executor: Executor, exact: bool = True) -> Scheduled | None:
+    """A placement and schedule of every stage, or None (module docstring); ``exact``:
+    then the exact model on small problems, from the re-placement."""
     best: Scheduled | None = None
     got = greedy_replace(problem, timing, x, options)
     if got is not None:
@@ -177,7 +178,7 @@ def repair(problem: Problem, timing: Timing, x: IntArray, options: SolveOptions,
         sol = Solution("repair", SolveStatus.FEASIBLE, gx, value, None, 0.0,
                        "greedy re-placement")
         best = Scheduled(sol, start, np.zeros_like(start))
-    if problem.n_options <= AUTO_EXACT_OPTIONS and options.remaining_s() > 0:
+    if exact and problem.n_options <= AUTO_EXACT_OPTIONS and options.remaining_s() > 0:
         hint = (best.solution.x, best.start) if best is not None else None
         done = solve_schedule(problem, timing, options, hint)
         if done.solution.objective is not None and (

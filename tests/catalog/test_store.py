@@ -30,6 +30,7 @@ from planner.refresh.store import (
     serialize_catalog,
     write_catalog,
 )
+from planner.vocab.jurisdictions import region_country
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 COUNTRY = {"us-east-1": "US", "eu-central-1": "DE", "eu-west-1": "IE", "us-west-2": "US",
@@ -58,7 +59,7 @@ def make_rows(provider: str, region: str, n: int) -> list[CatalogRow]:
             provider=provider, region=region, instance_type=itype, family=itype.split(".")[0],
             vcpus=4 * (i + 1), memory_gib=16.0 * (i + 1), price_per_hour=Decimal(price) + bump,
             spot_price_per_hour=(Decimal(price) / 3).quantize(Decimal("0.0001")) if i % 2 else None,
-            country=COUNTRY.get(region, "US"), **gpu,
+            country=region_country(provider, region) or COUNTRY.get(region, "US"), **gpu,
         ))
     return rows
 
