@@ -33,7 +33,7 @@ from planner.models.portfolio import Portfolio
 from planner.models.problem import Problem
 from planner.models.status import SolveStatus
 from planner.models.timing import Timing
-from planner.models.world import World
+from planner.models.world import Purchase, World
 from planner.plans.build import build_plan
 from planner.plans.partial import (
     DropContext,
@@ -175,12 +175,20 @@ def commitments_left(previous: Plan, plan_: Plan) -> list[str]:
     not keep (same stage, site, offer and purchase): the planner prices a commitment per
     hour of the period, but its term outlives the period, so what it costs is still owed
     (a re-plan that dropped every commitment said nothing)."""
-    kept = {(p.workload, p.stage, p.site, p.offer, p.purchase) for p in plan_.placements}
-    return [f"{p.workload}/{p.stage}: the previous plan's {p.purchase.value} on "
-            f"{p.site}/{p.offer} is not kept; its term outlives the period, so what it "
-            "costs is still owed"
-            for p in previous.placements if p.purchase.is_commitment
-            and (p.workload, p.stage, p.site, p.offer, p.purchase) not in kept]
+    kept: dict[tuple[str, str, str, str, Purchase], int] = {}
+    for p in plan_.placements:
+        key = (p.workload, p.stage, p.site, p.offer, p.purchase)
+        kept[key] = kept.get(key, 0) + p.instances
+    out = []
+    for p in previous.placements:
+        now = kept.get((p.workload, p.stage, p.site, p.offer, p.purchase), 0)
+        if p.purchase.is_commitment and now < p.instances:
+            which = "is not kept" if now == 0 else \
+                f"keeps {now} of its {p.instances} instances"
+            out.append(f"{p.workload}/{p.stage}: the previous plan's {p.purchase.value} on "
+                       f"{p.site}/{p.offer} {which}; its term outlives the period, so what "
+                       "it costs is still owed")
+    return out
 
 
 def _previous_of(portfolio: Portfolio, previous: Plan | None
@@ -406,11 +414,17 @@ def _partial_claims(portfolio: Portfolio, world: World, plan_: Plan,
     """A partial plan whose rules hold: its dropped workloads without a value are
     re-solved with the placed ones (:mod:`planner.explain.dropped_fit`)."""
     check = check_dropped_fit(portfolio, world, plan_, prev, options)
-    if check.fits:
+    if check.fits and plan_.solver.status is SolveStatus.OPTIMAL:
         return Verification([Violation(
             "dropped", f"dropped[{i}] ({w})", "it has no value_usd, so it is required "
             "whenever it fits, and it fits: a plan with it and every placed workload was "
-            "found (re-plan the portfolio)") for i, w in check.fits])
+            "found, so the plan is not optimal as it claims (re-plan the portfolio)")
+            for i, w in check.fits])
+    if check.fits:  # a plan not proven optimal may miss one: a note, not a broken rule
+        names = ", ".join(w for _, w in check.fits)
+        return Verification([], undecided=(
+            f"{names} (no value_usd) fits with the placed workloads: the plan (solver "
+            f"status {plan_.solver.status.value}) is not the best; re-plan with more time"))
     return Verification(
         [], confirmed=(f"{', '.join(check.confirmed)} (no value_usd) cannot be placed with "
                        "the placed workloads" if check.confirmed else None),

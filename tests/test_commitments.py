@@ -157,3 +157,7 @@ def test_a_re_plan_that_drops_a_commitment_warns() -> None:
     assert warning.startswith(f"w/training: the previous plan's commit_3y on {p.site}/")
     assert "still owed" in warning
     assert commitments_left(before, before) == []
+    more = before.model_copy(update={"placements": [before.placements[0].model_copy(
+        update={"instances": p.instances + 2})]})
+    (partly,) = commitments_left(more, before)  # 3 committed instances, 1 kept
+    assert f"keeps {p.instances} of its {p.instances + 2} instances" in partly

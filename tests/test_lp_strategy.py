@@ -418,6 +418,26 @@ def test_starts_past_the_deadline_stop_once_one_fits() -> None:
     assert made == ["broken", "fits"]
 
 
+def test_starts_that_break_a_rule_are_checked_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the deadline, each start is checked against the rules once: keeping the broken
+    ones and checking them all again before each next start was k²/2 checks of 0.7 s at
+    hard l."""
+    from planner.solvers import lp_strategy
+
+    problem = _tiny_capacity_problem()
+    checked: list[int] = []
+    real = lp_strategy.violations
+
+    def counted(p: Problem, x: IntArray) -> list[str]:
+        checked.append(1)
+        return real(p, x)
+
+    monkeypatch.setattr(lp_strategy, "violations", counted)
+    broken = [(lambda: np.array([1, 0, 1, 0]), 1.0) for _ in range(8)]
+    assert lp_strategy._best_in_time(problem, broken, Deadline.after(0.0)) is None
+    assert len(checked) <= 8
+
+
 @pytest.mark.parametrize("polishes", [True, False])
 def test_above_the_polish_s_size_a_sample_s_ascent_has_the_bound_s_whole_time(
         monkeypatch: pytest.MonkeyPatch, polishes: bool) -> None:

@@ -192,6 +192,11 @@ def test_verify_re_solves_a_dropped_workload_without_value() -> None:
     got = api.verify_report(p, tampered, [CAT])
     assert {v.where for v in got.violations} == {"dropped[0] (b)", "dropped[1] (c)"}
     assert all("required whenever it fits" in v.message for v in got.violations)
+    # a plan not proven optimal may miss a workload that fits: a note, not a broken rule
+    unproven = tampered.model_copy(update={"solver": tampered.solver.model_copy(
+        update={"status": SolveStatus.FEASIBLE})})
+    got = api.verify_report(p, unproven, [CAT])
+    assert not got.violations and got.undecided and "b, c (no value_usd) fits" in got.undecided
 
 
 def test_lns_is_refused_for_values_and_replaced_when_nothing_fits_as_a_whole() -> None:

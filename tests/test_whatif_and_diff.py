@@ -66,6 +66,11 @@ def test_a_regulation_bans_its_jurisdictions_also_inside_wider_ones() -> None:
                                     "classes": ["health"]}}])
     with pytest.raises(InputError, match="leaves workload 'v' no allowed site"):
         apply_scenario(bound, build_world(bound, [small_catalog()], now=NOW), law)
+    in_ie = portfolio([{**workload("u", [training()], countries=["IE"]),
+                        "dataset": {"size_gb": 0, "home": "aws:us-east-1",
+                                    "classes": ["health"]}}])  # countries, not sites
+    with pytest.raises(InputError, match="leaves workload 'u' no allowed site"):
+        apply_scenario(in_ie, build_world(in_ie, [small_catalog()], now=NOW), law)
 
 
 def test_diff_reports_moves_and_deltas() -> None:

@@ -300,7 +300,7 @@ def verify_cmd(portfolio: Path, plan_file: Path, catalogs_dir: Path | None,
     hold, 7 when there is nothing to confirm (status unknown) or the re-check ran out of
     time, and 2 when PLAN was made from another portfolio or other catalogs. A partial
     plan's dropped workloads without a value are re-solved with the placed ones: one that
-    fits breaks the plan's claim (6).
+    fits breaks an optimal plan's claim (6), and is a note on a plan not proven optimal.
     """
     model = api.load_portfolio(portfolio)
     the_plan = api.load_plan(plan_file)

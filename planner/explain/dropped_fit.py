@@ -4,11 +4,12 @@ A workload without ``value_usd`` is required whenever it fits (README, "Partial 
 the planner places as many such workloads as fit. So a partial plan that drops one claims
 it does not fit together with the workloads the plan places. That is re-solved here on
 the exact time-aware path: the portfolio cut to the placed workloads and the dropped one,
-every stage required. A plan found refutes the claim (placing it too is better at its
-priority level and no worse at any other); none found within the time limit leaves it
-undecided; the solver proving no plan confirms it. Workloads with a value may be left out
-because their value does not pay for their cost, which only the whole optimization can
-tell: they are not re-solved.
+every stage required. A plan found refutes the claim of a plan that says it is optimal
+(placing it too is better at its priority level and no worse at any other) and shows a
+plan not proven optimal to be improvable; none found within the time limit leaves it
+undecided; the solver proving no plan confirms it. The re-solves share the time limit.
+Workloads with a value may be left out because their value does not pay for their cost,
+which only the whole optimization can tell: they are not re-solved.
 
 The checks of the plan itself (every placed workload whole, every rule, the totals) are
 the verifier's (:mod:`planner.verify.check`, which reuses no solver code); this re-solve,
@@ -18,6 +19,7 @@ runs after them, from :func:`planner.api.verify_report`.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -55,10 +57,13 @@ def check_dropped_fit(portfolio: Portfolio, world: World, plan: Plan,
     out = DroppedCheck()
     placed = {p.workload for p in plan.placements}
     workloads = {w.id: w for w in portfolio.workloads}
-    for i, d in enumerate(plan.dropped):
-        w = workloads.get(d.workload)
-        if w is None or w.value_usd is not None or d.workload in placed:
-            continue  # unknown or placed ones are violations of verify.check already
+    todo = [(i, d) for i, d in enumerate(plan.dropped)
+            if (w := workloads.get(d.workload)) is not None and w.value_usd is None
+            and d.workload not in placed]  # unknown or placed: verify.check's violations
+    if todo:  # the time limit for all of them together
+        options = dataclasses.replace(options, time_limit_s=max(
+            1.0, options.time_limit_s / len(todo)))
+    for i, d in todo:
         sub = portfolio.model_copy(update={"workloads": [
             x for x in portfolio.workloads if x.id in placed or x.id == d.workload]})
         fits = _fits(sub, world, previous, options)

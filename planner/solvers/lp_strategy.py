@@ -278,6 +278,8 @@ def _best_in_time(problem: Problem, starts: list[Start],
         if not done and deadline is not None and plans \
                 and deadline.remaining() < max(seconds, 1e-3):
             done = _best(problem, plans) is not None
+            if not done:
+                plans.clear()  # every plan so far breaks a rule: not checked again
         if done and seconds > 0:
             continue  # a start made already (greedy's plan, seconds 0) is still taken
         plans.append(make())
@@ -389,7 +391,8 @@ class LpBackend:
                                     by_cost=lambda: greedy_plan[0] is None)
         if constrained_stages(red).any():
             starts.append((lambda: repair(red, lp.x, lp.reduced, options,
-                                          deadline.within(0.3 * deadline.remaining())), 0.0))
+                                          deadline.within(0.3 * deadline.remaining())),
+                           fill))  # a fill, then CP-SAT: not free (only greedy's plan is)
         x = _best_in_time(red, starts, None if options.deterministic else deadline)
         if x is None:  # neither greedy nor a rounding fits: repair greedy's pass
             repaired = greedy_start(red, options.until(deadline.within(

@@ -459,7 +459,8 @@ def _exact(problem: Problem, timing: Timing, options: SolveOptions,
         if first.solution.objective is not None:
             start = first
     search, solve = _exact_budgets(options)
-    searched = start is not None and (options.deterministic or options.remaining_s() > 1.0)
+    searched = start is not None and problem.n_options <= POLISH_MAX_OPTIONS and (
+        options.deterministic or options.remaining_s() > 1.0)
     if start is not None and searched:
         start = _searched(problem, timing, start, search, LNS_STALL, _silent)
     hint = (start.solution.x, left_shift(problem, timing, start.solution.x, start.start)) \
@@ -478,6 +479,11 @@ def _exact(problem: Problem, timing: Timing, options: SolveOptions,
     return _with_lp_bound(problem, timing, Scheduled(sol, start.start, start.end), options)
 
 
+EXACT_SEARCH_SHARE = 0.5
+"""At most this share of the time left goes to the exact path's search (it stops sooner
+when it stalls): the exact model needs the rest to prove small plans optimal. Up to
+:data:`POLISH_MAX_OPTIONS` options only: above (``--solver cpsat`` on a large portfolio,
+partial plans at any size) every neighbourhood of a partial plan holds all stages."""
 DETERMINISTIC_SHARES = (0.3, 0.3)
 """In deterministic mode, the exact path's search and exact model get these shares of the
 time limit in deterministic seconds: shares of the seconds the wall clock left gave
@@ -488,10 +494,13 @@ end to end with 0.6 for the exact model, about 13 s with 0.3)."""
 
 
 def _exact_budgets(options: SolveOptions) -> tuple[SolveOptions, SolveOptions]:
-    """The options of the exact path's search and exact model: the deadline as it is, or,
-    in deterministic mode, fixed shares of the time limit (:data:`DETERMINISTIC_SHARES`)."""
-    if not options.deterministic:
-        return options, options
+    """The options of the exact path's search and exact model: :data:`EXACT_SEARCH_SHARE`
+    of the time left and the deadline as it is, or, in deterministic mode, fixed shares
+    of the time limit (:data:`DETERMINISTIC_SHARES`)."""
+    if not options.deterministic:  # the search stops when it stalls or at half the time
+        assert options.deadline is not None
+        return options.until(options.deadline.within(
+            options.remaining_s() * EXACT_SEARCH_SHARE)), options
     search, solve = (dataclasses.replace(options, deadline=None,
                                          time_limit_s=share * options.time_limit_s)
                      for share in DETERMINISTIC_SHARES)

@@ -234,8 +234,8 @@ def apply_scenario(portfolio: Portfolio, world: World, sc: Scenario, index: int 
                 raise InputError(f"leaves workload {w.id!r} no allowed jurisdiction",
                                  path=f"{path}.regulations[{j}]",
                                  hint="remove fewer jurisdictions or add replace_with: [COUNTRY]")
-            sites = _sites_left(w.id, w.residency.sites, left, reg, world,
-                                f"{path}.regulations[{j}]")
+            sites = _sites_left(w.id, w.residency.model_copy(update={"jurisdictions": left}),
+                                reg, world, f"{path}.regulations[{j}]")
             residency = Residency(**{**w.residency.model_dump(), "jurisdictions": left,
                                      "sites": sites})
             workloads[k] = w.model_copy(update={"residency": residency})
@@ -250,8 +250,8 @@ def apply_scenario(portfolio: Portfolio, world: World, sc: Scenario, index: int 
     return changed, new_world
 
 
-def _sites_left(workload: str, sites: list[str], jurisdictions: list[str], reg: Regulation,
-                world: World, path: str) -> list[str]:
+def _sites_left(workload: str, residency: Residency, reg: Regulation, world: World,
+                path: str) -> list[str]:
     """The workload's ``residency.sites`` once the regulation holds: unchanged when its
     jurisdictions already keep it off every site the regulation bans; otherwise the sites
     it may still use, named. A site is banned when it carries a removed jurisdiction and
@@ -260,11 +260,14 @@ def _sites_left(workload: str, sites: list[str], jurisdictions: list[str], reg: 
     removed, kept = set(reg.remove_jurisdictions), set(reg.replace_with)
     banned = {sid for sid, site in world.sites.items()
               if site.jurisdictions & removed and not site.jurisdictions & kept}
+    r = residency
     admitted = [sid for sid, site in sorted(world.sites.items())
-                if (not sites or sid in sites)
-                and (not jurisdictions or site.jurisdictions & set(jurisdictions))]
+                if (not r.sites or sid in r.sites)
+                and (not r.jurisdictions or site.jurisdictions & set(r.jurisdictions))
+                and (not r.countries or site.country in r.countries)
+                and set(r.certifications) <= site.certifications]
     if not banned.intersection(admitted):
-        return sites
+        return r.sites
     left = [sid for sid in admitted if sid not in banned]
     if not left:
         raise InputError(f"leaves workload {workload!r} no allowed site (its sites all lie "
