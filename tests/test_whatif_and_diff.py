@@ -71,6 +71,12 @@ def test_a_regulation_bans_its_jurisdictions_also_inside_wider_ones() -> None:
                                     "classes": ["health"]}}])  # countries, not sites
     with pytest.raises(InputError, match="leaves workload 'u' no allowed site"):
         apply_scenario(in_ie, build_world(in_ie, [small_catalog()], now=NOW), law)
+    # a stage's own residency replaces its workload's: the regulation reaches it too
+    own = portfolio([{**workload("s", [{**training(), "residency": {"jurisdictions": ["EU"]}}]),
+                      "dataset": {"size_gb": 0, "home": "aws:us-east-1", "classes": ["health"]}}])
+    p3, _ = apply_scenario(own, build_world(own, [small_catalog()], now=NOW), law)
+    stage_residency = p3.workloads[0].stages[0].residency
+    assert stage_residency is not None and stage_residency.sites == ["aws:eu-central-1"]
 
 
 def test_diff_reports_moves_and_deltas() -> None:

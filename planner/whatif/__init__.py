@@ -227,18 +227,13 @@ def apply_scenario(portfolio: Portfolio, world: World, sc: Scenario, index: int 
             if reg.data_class not in w.dataset.classes:
                 continue
             hit = True
-            left = [t for t in w.residency.jurisdictions if t not in reg.remove_jurisdictions]
-            if len(left) < len(w.residency.jurisdictions):
-                left += [t for t in reg.replace_with if t not in left]
-            if w.residency.jurisdictions and not left:
-                raise InputError(f"leaves workload {w.id!r} no allowed jurisdiction",
-                                 path=f"{path}.regulations[{j}]",
-                                 hint="remove fewer jurisdictions or add replace_with: [COUNTRY]")
-            sites = _sites_left(w.id, w.residency.model_copy(update={"jurisdictions": left}),
-                                reg, world, f"{path}.regulations[{j}]")
-            residency = Residency(**{**w.residency.model_dump(), "jurisdictions": left,
-                                     "sites": sites})
-            workloads[k] = w.model_copy(update={"residency": residency})
+            where = f"{path}.regulations[{j}]"
+            stages = [st if st.residency is None else st.model_copy(update={
+                "residency": _regulated(f"{w.id}/{st.label}", st.residency, reg, world,
+                                        where)}) for st in w.stages]
+            workloads[k] = w.model_copy(update={
+                "residency": _regulated(w.id, w.residency, reg, world, where),
+                "stages": stages})
         if not hit:
             raise InputError(f"no workload holds data class {reg.data_class!r}",
                              path=f"{path}.regulations[{j}].data_class",
@@ -248,6 +243,23 @@ def apply_scenario(portfolio: Portfolio, world: World, sc: Scenario, index: int 
                                         sc.more_nodes, path, touched)
     _still_valid(changed, path)
     return changed, new_world
+
+
+def _regulated(who: str, residency: Residency, reg: Regulation, world: World,
+               path: str) -> Residency:
+    """``residency`` (a workload's, or a stage's own, which replaces it) under the
+    regulation: its removed jurisdictions out of the list (``replace_with`` in), and the
+    sites that carry them off its sites (:func:`_sites_left`). A stage with residency of
+    its own kept running where the regulation bans its workload's data."""
+    left = [t for t in residency.jurisdictions if t not in reg.remove_jurisdictions]
+    if len(left) < len(residency.jurisdictions):
+        left += [t for t in reg.replace_with if t not in left]
+    if residency.jurisdictions and not left:
+        raise InputError(f"leaves workload {who!r} no allowed jurisdiction", path=path,
+                         hint="remove fewer jurisdictions or add replace_with: [COUNTRY]")
+    sites = _sites_left(who, residency.model_copy(update={"jurisdictions": left}), reg,
+                        world, path)
+    return Residency(**{**residency.model_dump(), "jurisdictions": left, "sites": sites})
 
 
 def _sites_left(workload: str, residency: Residency, reg: Regulation, world: World,
