@@ -61,10 +61,10 @@ def _order(problem: Problem, timing: Timing, x: IntArray, start: IntArray,
     return out
 
 
-def spans(problem: Problem, timing: Timing, x: IntArray,
-          start: IntArray) -> tuple[IntArray, IntArray, IntArray, IntArray]:
-    """(resource, start, end, units held) of every placed option using a resource, and
-    of every outage (in that order: :func:`span_stages` names their stages)."""
+def _placed_spans(problem: Problem, timing: Timing, x: IntArray, start: IntArray
+                  ) -> tuple[IntArray, IntArray, IntArray, IntArray, IntArray]:
+    """(usage rows, their stages, starts, ends, units held) of the placed options' runs
+    that last (end after start)."""
     rows = problem.placed_rows(x)
     o = problem.use_opt[rows]
     s = np.searchsorted(problem.stage_ptr, o, side="right") - 1
@@ -72,25 +72,29 @@ def spans(problem: Problem, timing: Timing, x: IntArray,
     end = np.where(timing.to_end[s], timing.horizon, begin + timing.opt_hours[o])
     held = timing.use_now[rows] * x[o]
     keep = end > begin
+    return rows[keep], s[keep], begin[keep], end[keep], held[keep]
+
+
+def spans(problem: Problem, timing: Timing, x: IntArray,
+          start: IntArray) -> tuple[IntArray, IntArray, IntArray, IntArray]:
+    """(resource, start, end, units held) of every placed option using a resource, and
+    of every outage (in that order: :func:`span_stages` names their stages)."""
+    rows, _, begin, end, held = _placed_spans(problem, timing, x, start)
     outs = timing.outages
 
     def of_outages(field: str) -> IntArray:
         return np.array([getattr(u, field) for u in outs], dtype=np.int64)
 
-    return (np.concatenate([problem.use_res[rows][keep], of_outages("res")]),
-            np.concatenate([begin[keep], of_outages("start")]),
-            np.concatenate([end[keep], of_outages("end")]),
-            np.concatenate([held[keep], of_outages("amount")]))
+    return (np.concatenate([problem.use_res[rows], of_outages("res")]),
+            np.concatenate([begin, of_outages("start")]),
+            np.concatenate([end, of_outages("end")]),
+            np.concatenate([held, of_outages("amount")]))
 
 
 def span_stages(problem: Problem, timing: Timing, x: IntArray, start: IntArray) -> IntArray:
     """The stage of each of :func:`spans`' spans (-1 for an outage)."""
-    rows = problem.placed_rows(x)
-    s = np.searchsorted(problem.stage_ptr, problem.use_opt[rows], side="right") - 1
-    end = np.where(timing.to_end[s], timing.horizon,
-                   start[s] + timing.opt_hours[problem.use_opt[rows]])
-    return np.concatenate([s[end > start[s]], np.full(len(timing.outages), -1)]
-                          ).astype(np.int64)
+    stage = _placed_spans(problem, timing, x, start)[1]
+    return np.concatenate([stage, np.full(len(timing.outages), -1)]).astype(np.int64)
 
 
 def _peak_breaches(problem: Problem, timing: Timing, x: IntArray,

@@ -448,7 +448,8 @@ def _exact(problem: Problem, timing: Timing, options: SolveOptions,
     assert options.deadline is not None
     start: Scheduled | None = None
     share = options.until(options.deadline.within(options.remaining_s() * START_SHARE))
-    greedy = GreedyBackend().solve(with_time_cuts(problem, timing, _points(problem)), share)
+    cut = with_time_cuts(problem, timing, _points(problem))
+    greedy = GreedyBackend().solve(cut, share)
     if greedy.objective is not None:
         first = _decomposed(problem, timing, greedy, options, executor, repairing=False)
         if first.solution.objective is None:  # the repair, in what is left of the share
@@ -469,14 +470,14 @@ def _exact(problem: Problem, timing: Timing, options: SolveOptions,
     exact.solution = dataclasses.replace(exact.solution, backend="cpsat")
     if start is None or (exact.solution.objective is not None
                          and exact.solution.objective <= (start.solution.objective or 0)):
-        return _with_lp_bound(problem, timing, exact, options)
+        return _with_lp_bound(problem, cut, exact, options)
     bound = exact.solution.bound
     if exact.solution.status is SolveStatus.INFEASIBLE:  # cannot be: the start is a plan
         raise SolverError("the exact schedule model calls a scheduled plan infeasible")
     sol = dataclasses.replace(start.solution, backend="cpsat", bound=bound,
                               detail="time limit reached: the greedy start, scheduled"
                                      + (" and searched" if searched else ""))
-    return _with_lp_bound(problem, timing, Scheduled(sol, start.start, start.end), options)
+    return _with_lp_bound(problem, cut, Scheduled(sol, start.start, start.end), options)
 
 
 EXACT_SEARCH_SHARE = 0.5
@@ -514,16 +515,16 @@ its bound is often far tighter than CP-SAT's (hard family, 200 stages, 20 s: the
 reported 19 % above CP-SAT's bound, 2 % above the LP's)."""
 
 
-def _with_lp_bound(problem: Problem, timing: Timing, done: Scheduled,
+def _with_lp_bound(problem: Problem, cut: Problem, done: Scheduled,
                    options: SolveOptions) -> Scheduled:
-    """``done`` with the LP bound when it is higher (both are valid lower bounds: the LP
-    relaxes capacity at every instant to the energy cuts, and late penalties are never
-    negative); the plan is optimal when the bound meets it."""
+    """``done`` with the bound of ``cut``'s LP (``problem`` with the energy cuts) when it
+    is higher (both are valid lower bounds: the LP relaxes capacity at every instant to
+    the energy cuts, and late penalties are never negative); the plan is optimal when the
+    bound meets it."""
     sol = done.solution
     if sol.objective is None or sol.status is SolveStatus.OPTIMAL or problem.funding \
             or problem.n_options > EXACT_LP_MAX_OPTIONS:
         return done
-    cut = with_time_cuts(problem, timing, _points(problem))
     lp = solve_lp(restrict(cut, reduce_dominated(cut)), max(0.1, min(
         5.0, options.remaining_s())))
     if lp.bound is None or (sol.bound is not None and lp.bound <= sol.bound):
