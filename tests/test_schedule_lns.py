@@ -136,13 +136,14 @@ def test_the_sub_model_keeps_every_stage_under_a_rule_over_many() -> None:
     problem, timing = _two_jobs()
     x = np.array([1, 0, 1])
     kept, shifters = np.array([0, 1, 2]), {1}
-    assert _model_stages(problem, _Index(problem, timing), x, kept, shifters)[0].tolist() \
+    rows = problem.placed_rows(x)
+    assert _model_stages(problem, _Index(problem, timing), rows, kept, shifters)[0].tolist() \
         == [0, 1]
     budgeted = dataclasses.replace(problem, budgets=(
         PBudget("all", np.array([0, 1]), 10_000),))
-    only, _ = _model_stages(problem, _Index(problem, timing), x, np.array([0, 2]), {0})
+    only, _ = _model_stages(problem, _Index(problem, timing), rows, np.array([0, 2]), {0})
     assert only.tolist() == [0]  # the second job is on the unlimited option: not needed
-    assert _model_stages(budgeted, _Index(budgeted, timing), x, np.array([0, 2]),
+    assert _model_stages(budgeted, _Index(budgeted, timing), rows, np.array([0, 2]),
                          {0})[0].tolist() == [0, 1]
 
 
@@ -152,9 +153,9 @@ def test_the_sub_model_holds_every_stage_on_a_pool_a_free_stage_may_use() -> Non
     problem, timing = _pool([1, 1, 1], use_now=[1, 1, 1], cap=1, horizon=6,
                             hours=[2, 2, 2], to_end=[False] * 3, pools=2)
     x = np.ones(3, dtype=np.int64)
-    index = _Index(problem, timing)
-    assert _model_stages(problem, index, x, np.arange(3), {0})[0].tolist() == [0, 2]
-    assert _model_stages(problem, index, x, np.arange(3), {1})[0].tolist() == [1]
+    index, rows = _Index(problem, timing), problem.placed_rows(x)
+    assert _model_stages(problem, index, rows, np.arange(3), {0})[0].tolist() == [0, 2]
+    assert _model_stages(problem, index, rows, np.arange(3), {1})[0].tolist() == [1]
 
 
 def test_a_long_search_reports_its_progress(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -177,11 +177,14 @@ class Problem:
         return out
 
     def placed_rows(self, x: IntArray) -> IntArray:
-        """The usage rows of the options ``x`` places, in order (usage rows are in option
-        order, so each option's rows are one run found by binary search)."""
-        placed = np.flatnonzero(x)
-        lo = np.searchsorted(self.use_opt, placed)
-        counts = np.searchsorted(self.use_opt, placed, side="right") - lo
+        """The usage rows of the options ``x`` places, in order."""
+        return self.rows_of(np.flatnonzero(x))
+
+    def rows_of(self, options: IntArray) -> IntArray:
+        """The usage rows of ``options`` (sorted indices), in order (usage rows are in
+        option order, so each option's rows are one run found by binary search)."""
+        lo = np.searchsorted(self.use_opt, options)
+        counts = np.searchsorted(self.use_opt, options, side="right") - lo
         return np.repeat(lo - np.cumsum(counts) + counts, counts) \
             + np.arange(int(counts.sum()), dtype=np.int64)
 

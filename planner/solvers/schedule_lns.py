@@ -140,11 +140,26 @@ class _Index:
         self.rows_opt = np.concatenate([problem.use_opt[limited], unlimited])
         self.rows_res = np.concatenate([problem.use_res[limited],
                                         np.full(unlimited.size, self.n_pools - 1)])
-        self.limited_rows = self.rows_res < self.n_pools - 1
-        """Which of those rows are on a limited resource (not the pool of the rest)."""
-        self.is_pool = np.bincount(self.rows_res[self.limited_rows],
+        self.is_pool = np.bincount(self.rows_res[self.rows_res < self.n_pools - 1],
                                    minlength=self.n_pools - 1) > 0
         """Per resource, whether it holds capacity at once (a pool a draw may pick)."""
+        self.rows_st = self.st[self.rows_opt]
+        self.by_pool = np.argsort(self.rows_res, kind="stable")
+        self.pool_ptr = np.searchsorted(self.rows_res[self.by_pool],
+                                        np.arange(self.n_pools + 1))
+        """The rows of pool ``p`` are ``by_pool[pool_ptr[p]:pool_ptr[p + 1]]``."""
+        self.opt_rows = np.bincount(self.rows_opt, minlength=problem.n_options)
+        """Per option, its rows (an option is on the drawn pools when all of them are)."""
+        self.stage_ptr = np.searchsorted(self.rows_st[:int(limited.sum())],
+                                         np.arange(problem.n_stages + 1))
+        """The limited rows of stage ``s`` are ``stage_ptr[s]:stage_ptr[s + 1]`` (they come
+        first, in option order, so in stage order)."""
+        self.use_ptr = np.searchsorted(problem.use_opt, np.arange(problem.n_options + 1))
+        """The usage rows of option ``o`` are ``use_ptr[o]:use_ptr[o + 1]``."""
+        self.by_res = np.argsort(problem.use_res, kind="stable")
+        self.res_ptr = np.searchsorted(problem.use_res[self.by_res],
+                                       np.arange(len(problem.res_cap) + 1))
+        """The usage rows of resource ``r`` are ``by_res[res_ptr[r]:res_ptr[r + 1]]``."""
         self.cheapest = _cheapest(problem, self.st, np.ones(problem.n_options, np.bool_))
         self.cheapest_free = _cheapest(problem, self.st, ~self.limited_opt)
         self.neighbours: dict[int, set[int]] = {}
@@ -177,6 +192,15 @@ def _cheapest(problem: Problem, st: IntArray, allowed: np.ndarray) -> IntArray:
     first = np.r_[True, st[order][1:] != st[order][:-1]]
     out[st[order][first]] = order[first]
     return out
+
+
+def _segments(ptr: IntArray, keys: IntArray) -> IntArray:
+    """The positions ``ptr[k] .. ptr[k + 1] - 1`` of every key ``k``, concatenated: the
+    draws read only the rows of a few pools, stages or options this way, not every row
+    (at hard l, whole-array masks made each draw take 0.27 s while a lane waited)."""
+    lo, hi = ptr[keys], ptr[keys + 1]
+    n = hi - lo
+    return np.repeat(lo - np.cumsum(n) + n, n) + np.arange(int(n.sum()), dtype=np.int64)
 
 
 def regret(problem: Problem, index: _Index, now: np.ndarray, late: IntArray) -> np.ndarray:
@@ -231,6 +255,8 @@ class _Scores:
     near: np.ndarray
     """The pool rows of the options placed now or cheaper than their stage's now (or of a
     late stage): whom a drawn pool relates to (:func:`_pools`)."""
+    rows: IntArray
+    """The usage rows of the options placed now (:meth:`Problem.placed_rows`)."""
 
 
 def _scores(problem: Problem, timing: Timing, index: _Index, inc: Incumbent) -> _Scores:
@@ -254,7 +280,7 @@ def _scores(problem: Problem, timing: Timing, index: _Index, inc: Incumbent) -> 
         cost = prices.reduced
     # Rows of limited options cheaper per unit than their stage's options now, or of a
     # late stage (it may run earlier elsewhere).
-    rows_st = index.st[index.rows_opt]
+    rows_st = index.rows_st
     better = (cost[index.rows_opt] < per_unit[rows_st] - 1e-6) | late[rows_st]
     weight = np.bincount(index.rows_res[better], weights=gain[rows_st[better]],
                          minlength=index.n_pools).astype(np.float64)
@@ -262,7 +288,8 @@ def _scores(problem: Problem, timing: Timing, index: _Index, inc: Incumbent) -> 
     if prices is not None:
         weight[:-1] += np.where(index.is_pool, prices.idle(index.n_pools - 1, x), 0.0)
     placed = np.bincount(index.st, weights=x, minlength=problem.n_stages) > 0
-    return _Scores(gain, rows_st, better, weight, placed, better | (x[index.rows_opt] > 0))
+    return _Scores(gain, rows_st, better, weight, placed, better | (x[index.rows_opt] > 0),
+                   problem.placed_rows(x))
 
 
 def neighbourhood(problem: Problem, timing: Timing, index: _Index, inc: Incumbent,
@@ -280,7 +307,7 @@ def neighbourhood(problem: Problem, timing: Timing, index: _Index, inc: Incumben
         inc.scores = _scores(problem, timing, index, inc)
     gain, rows_st, better = inc.scores.gain, inc.scores.rows_st, inc.scores.better
     weight = inc.scores.weight.copy()
-    blocked = _blocked(problem, index, x, away) if away else None
+    blocked = _blocked(problem, index, inc.scores.rows, away) if away else None
     allowed = np.ones(index.n_pools, dtype=np.bool_)
     for hood in away:
         allowed[hood.pools] = False
@@ -289,17 +316,13 @@ def neighbourhood(problem: Problem, timing: Timing, index: _Index, inc: Incumben
     if weight.sum() <= 0:
         return None
     drawn = _pools(index, inc.scores, weight, allowed, pools, rng)
-    in_pool = np.zeros(index.n_pools, dtype=np.bool_)
-    in_pool[drawn] = True
-    # Options that use only the drawn pools.
-    outside = np.zeros(problem.n_options, dtype=np.bool_)
-    outside[index.rows_opt[~in_pool[index.rows_res]]] = True
-    on_pools = np.zeros(problem.n_options, dtype=np.bool_)
-    on_pools[index.rows_opt[in_pool[index.rows_res]]] = True
-    on_pools &= ~outside
+    rows = index.by_pool[_segments(index.pool_ptr, drawn)]
+    # Options that use only the drawn pools: all their rows are there.
+    opts, count = np.unique(index.rows_opt[rows], return_counts=True)
+    on_pools = opts[count == index.opt_rows[opts]]
     # The stages that hold the drawn limited pools now (the unlimited ones make no room).
-    holders = np.unique(index.st[on_pools & (x > 0) & index.limited_opt])
-    wants = np.unique(rows_st[better & in_pool[index.rows_res]])
+    holders = np.unique(index.st[on_pools[(x[on_pools] > 0) & index.limited_opt[on_pools]]])
+    wants = np.unique(rows_st[rows[better[rows]]])
     wants = wants[np.argsort(-gain[wants] * rng.uniform(0.5, 1.5, wants.size),
                              kind="stable")]
     if window and wants.size:
@@ -316,21 +339,19 @@ def neighbourhood(problem: Problem, timing: Timing, index: _Index, inc: Incumben
     keep = x > 0
     mover = np.zeros(problem.n_stages, dtype=np.bool_)
     mover[movers] = True
-    keep |= on_pools & mover[index.st]
+    keep[on_pools[mover[index.st[on_pools]]]] = True
     free_opt = index.cheapest_free[movers]
     keep[free_opt[free_opt >= 0]] = True
     if away:  # no move onto a resource theirs may use (per period too: not a pool then)
-        taken = np.zeros(len(problem.res_cap), dtype=np.bool_)
-        for hood in away:
-            taken[hood.resources] = True
-        on_taken = problem.use_opt[taken[problem.use_res]]
+        taken = np.unique(np.concatenate([hood.resources for hood in away]))
+        on_taken = problem.use_opt[index.by_res[_segments(index.res_ptr, taken)]]
         keep[on_taken] &= x[on_taken] > 0
     kept = np.flatnonzero(keep)
     ub = np.where(mover[index.st[kept]], problem.opt_ub[kept], x[kept])
     shifters = set(movers.tolist())
     for s in movers.tolist():
         shifters |= index.neighbours.get(s, set())
-    stages, resources = _model_stages(problem, index, x, kept, shifters)
+    stages, resources = _model_stages(problem, index, inc.scores.rows, kept, shifters)
     return Hood(kept, ub, shifters, stages, resources, drawn, full, int(movers.size))
 
 
@@ -346,11 +367,9 @@ def _pools(index: _Index, scores: _Scores, weight: np.ndarray,
     against 0.79 % and 0.88 %; hard l 1.45 % against 1.37 %."""
     drawn = [int(rng.choice(index.n_pools, p=weight / weight.sum()))]
     while len(drawn) < pools:
-        in_pool = np.zeros(index.n_pools, dtype=np.bool_)
-        in_pool[drawn] = True
-        near = np.zeros(scores.gain.size, dtype=np.bool_)
-        near[scores.rows_st[in_pool[index.rows_res] & scores.near]] = True
-        rel = np.bincount(index.rows_res[index.limited_rows & near[scores.rows_st]],
+        rows = index.by_pool[_segments(index.pool_ptr, np.array(drawn, dtype=np.int64))]
+        near = np.unique(scores.rows_st[rows[scores.near[rows]]])
+        rel = np.bincount(index.rows_res[_segments(index.stage_ptr, near)],
                           minlength=index.n_pools).astype(np.float64)
         rel[~allowed] = 0.0
         rel[drawn] = 0.0
@@ -390,11 +409,12 @@ def _windowed(problem: Problem, timing: Timing, inc: Incumbent, wants: IntArray,
     return wants, holders
 
 
-def _blocked(problem: Problem, index: _Index, x: IntArray, away: tuple[Hood, ...]
+def _blocked(problem: Problem, index: _Index, rows: IntArray, away: tuple[Hood, ...]
              ) -> np.ndarray:
     """Per stage, whether freeing it could make a neighbourhood interact with ``away``:
     it is in their sub-models, neighbours a stage they may change or runs on a resource
-    they may use, or one of its neighbours is such a stage (it would be freed too)."""
+    they may use, or one of its neighbours is such a stage (it would be freed too).
+    ``rows``: the usage rows the plan places (:attr:`_Scores.rows`)."""
     near = np.zeros(problem.n_stages, dtype=np.bool_)
     free = np.zeros(problem.n_stages, dtype=np.bool_)
     taken = np.zeros(len(problem.res_cap), dtype=np.bool_)
@@ -404,31 +424,29 @@ def _blocked(problem: Problem, index: _Index, x: IntArray, away: tuple[Hood, ...
         taken[hood.resources] = True
     a, b = index.pair_a, index.pair_b
     near[b[free[a]]] = True
-    rows = problem.placed_rows(x)
     near[index.st[problem.use_opt[rows[taken[problem.use_res[rows]]]]]] = True
     blocked = near.copy()
     blocked[a[near[b]]] = True
     return blocked
 
 
-def _model_stages(problem: Problem, index: _Index, x: IntArray, kept: IntArray,
+def _model_stages(problem: Problem, index: _Index, rows: IntArray, kept: IntArray,
                   shifters: set[int]) -> tuple[IntArray, IntArray]:
     """The stages the sub-model needs: those that may change, their neighbours (precedence,
     egress, co-location), and every placed stage on a resource an option of theirs may
     use (capacity counts them); all stages when a rule spans many. Also the limited
-    resources the options of the stages that may change use."""
+    resources the options of the stages that may change use. ``rows``: the usage rows
+    the plan places (:attr:`_Scores.rows`)."""
     free = np.zeros(problem.n_stages, dtype=np.bool_)
     free[list(shifters)] = True
-    mine = np.zeros(problem.n_options, dtype=np.bool_)
-    mine[kept[free[index.st[kept]]]] = True
-    res = np.unique(problem.use_res[mine[problem.use_opt]])
+    mine = kept[free[index.st[kept]]]
+    res = np.unique(problem.use_res[_segments(index.use_ptr, mine)])
     if index.whole:
         return np.arange(problem.n_stages), res
     need = free.copy()
     need[index.pair_b[free[index.pair_a]]] = True
     on_res = np.zeros(len(problem.res_cap), dtype=np.bool_)
     on_res[res] = True
-    rows = problem.placed_rows(x)
     need[index.st[problem.use_opt[rows[on_res[problem.use_res[rows]]]]]] = True
     return np.flatnonzero(need), res
 
@@ -504,7 +522,7 @@ def _load(problem: Problem, timing: Timing, st: IntArray, inc: Incumbent, held: 
         return {}, per_period
     mine = np.zeros(problem.n_stages, dtype=np.bool_)
     mine[held] = True
-    rows = problem.placed_rows(inc.x)  # (every usage row took 1.2 s per 41 s at hard l)
+    rows = problem.placed_rows(inc.x) if inc.scores is None else inc.scores.rows
     rows = rows[mine[st[problem.use_opt[rows]]]]
     opt = problem.use_opt[rows]
     units = inc.x[opt]
