@@ -106,6 +106,14 @@ def test_the_pipeline_order_is_the_default_precedence(tmp_path: Path) -> None:
      "expected a date"),
     ([_stage("training")], {"horizon": {"start": "2027-01-04", "end": "744"}},
      "settings.horizon.end", "not the number 744"),
+    # text that is no date: one error at the field (no ".datetime" of pydantic's union
+    # in the path, no "and 2 more errors"), naming the formats
+    ([_stage("training", deadline="26.03.2027")], HORIZON, "workloads[0].stages[0].deadline:",
+     "not a date: write a date (2027-03-01), a date-time (2027-03-01T08:00:00Z) or hours"),
+    ([_stage("training", earliest_start="2027/01/08")], HORIZON,
+     "workloads[0].stages[0].earliest_start: not a date", "(got '2027/01/08')"),
+    ([_stage("training")], {"horizon": {"start": "04-01-2027"}}, "settings.horizon.start:",
+     "not a date: write a date (2027-03-01) or a date-time"),
     # dates a plan's dates could not be computed from (Python's years 1-9999)
     ([_stage("training")], {"horizon": {"start": "9999-12-31"}}, "settings.horizon",
      "outside the years 1900–9000"),

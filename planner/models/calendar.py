@@ -12,7 +12,15 @@ from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 
 from planner.models import limits as lim
 from planner.models.limits import Range
@@ -32,8 +40,23 @@ def _numbers_are_hours(value: Any) -> Any:
         try:
             return HOURS.check(Decimal(value))
         except InvalidOperation:
-            return value
+            return _on_the_calendar(value, "hours from the horizon start (720)")
     return value
+
+
+_CALENDAR: TypeAdapter[datetime | date] = TypeAdapter(datetime | date)
+
+
+def _on_the_calendar(text: str, *or_else: str) -> str:
+    """``text`` if it reads as a date or date-time; else one error naming the formats
+    (rather than one error per type of the union, each with its type in the path)."""
+    try:
+        _CALENDAR.validate_python(text)
+    except ValidationError:
+        forms = ["a date (2027-03-01)", "a date-time (2027-03-01T08:00:00Z)", *or_else]
+        raise ValueError(f"not a date: write {', '.join(forms[:-1])} or {forms[-1]}"
+                         ) from None
+    return text
 
 
 TimePoint = Annotated[datetime | date | HoursFromStart, BeforeValidator(_numbers_are_hours)]
@@ -75,6 +98,8 @@ def _a_date(value: Any) -> Any:
         raise ValueError(f"expected a date (2027-01-04) or a date-time "
                          f"(2027-01-04T08:00:00Z), not the number {value}: the horizon's "
                          f"start and end are on the calendar")
+    if isinstance(value, str):
+        return _on_the_calendar(value)
     return value
 
 
