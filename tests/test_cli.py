@@ -6,6 +6,7 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -214,3 +215,20 @@ def test_a_previous_plan_of_another_portfolio_is_refused(tmp_path: Path) -> None
     assert code == 2 and "Traceback" not in err
     assert "--previous: the previous plan is of portfolio 'hospital-group', not 'carmaker'" \
         in err
+
+
+def _commands(group: click.Group, prefix: str = "planner") -> list[tuple[str, click.Command]]:
+    found: list[tuple[str, click.Command]] = []
+    for name, command in group.commands.items():
+        found.append((f"{prefix} {name}", command))
+        if isinstance(command, click.Group):
+            found += _commands(command, f"{prefix} {name}")
+    return found
+
+
+def test_every_option_of_every_command_says_what_it_does() -> None:
+    """`planner … --help` is documentation: no option is listed without a line of help."""
+    bare = [f"{where} {opt.opts[-1]}" for where, command in _commands(cli)
+            for opt in command.params
+            if isinstance(opt, click.Option) and not opt.hidden and not opt.help]
+    assert bare == []

@@ -24,9 +24,11 @@ from planner.solvers.arguments import check_seed, check_time_limit
 @click.option("--solvers", default="greedy,cpsat,lns", show_default=True,
               help="Comma-separated backends to compare (any registered backend, or auto).")
 @click.option("--time-limit", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
-              callback=checked(check_time_limit))
-@click.option("--seed", type=int, default=0, show_default=True, callback=checked(check_seed))
-@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
+              callback=checked(check_time_limit), help="Seconds per solver run.")
+@click.option("--seed", type=int, default=0, show_default=True, callback=checked(check_seed),
+              help="Seed of the generated portfolio (and of the first run's solver).")
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Solver threads/processes per run.")
 @click.option("--executor", type=click.Choice(["serial", "local", "ray"]), default="local",
               show_default=True, help="Where the strategy's sub-problems run.")
 @click.option("--address", default=None, help="Ray cluster address (auto, ray://host:port).")

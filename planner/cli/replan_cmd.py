@@ -91,7 +91,8 @@ def print_whatif(report: WhatIfReport, console: Console) -> None:
 @click.argument("scenarios", type=click.Path(path_type=Path))
 @catalogs_option
 @click.option("--time-limit", type=click.FloatRange(min=0.01), default=30.0, show_default=True,
-              callback=checked(api.check_time_limit))
+              callback=checked(api.check_time_limit),
+              help="Wall-clock seconds for each plan: the base and every scenario.")
 @click.option("--executor", type=click.Choice(["auto", "serial", "local", "ray"]),
               default="auto", show_default=True,
               help="Where scenarios run: here, local processes, or Ray; auto: here below "
