@@ -232,6 +232,18 @@ def test_init_writes_a_starter_that_validates_and_plans(tmp_path: Path) -> None:
     assert api.verify_plan(portfolio, plan, api.load_catalogs(CATALOGS)) == []
 
 
+def test_the_starters_commented_allow_list_names_bundled_regions(tmp_path: Path) -> None:
+    """Uncommenting the starter's `regions:` example gives a portfolio that validates
+    against the bundled catalogs (it named azure:westeurope, which they do not price)."""
+    target = tmp_path / "starter.yaml"
+    assert run("init", str(target))[0] == 0
+    text = target.read_text()
+    assert "  # regions: [" in text
+    target.write_text(text.replace("  # regions: [", "  regions: ["))
+    code, _, err = run("validate", str(target), "--catalogs", str(CATALOGS))
+    assert code == 0, err
+
+
 def test_init_refuses_to_overwrite_unless_forced(tmp_path: Path) -> None:
     target = tmp_path / "portfolio.yaml"
     target.write_text("mine\n")
