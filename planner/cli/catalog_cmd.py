@@ -139,7 +139,8 @@ def store_options(func: F) -> F:
         click.option("--max-row-loss", type=click.FloatRange(0.0, 1.0),
                      default=DEFAULT_MAX_ROW_LOSS, show_default=True,
                      callback=checked(check_finite),
-                     help="Refuse when more than this share of rows disappears."),
+                     help="Refuse when more than this share of rows (or of their spot prices) "
+                          "disappears."),
         click.option("--force", is_flag=True,
                      help="Replace the catalog even if regions or rows got lost."),
         click.option("--no-wait", is_flag=True,

@@ -13,8 +13,11 @@ never race. :func:`refresh_catalog` and :func:`write_catalog` therefore
    and re-parse those bytes with :func:`planner.catalog.load.parse_catalog`, so a
    file the loader would reject is never written (an empty catalog included);
 5. compare it with the last good file and refuse (``CatalogStoreError``, exit
-   code 5) when a region went missing (failed or empty) or more than
-   ``max_row_loss`` of the rows disappeared, unless ``force``;
+   code 5) when a region went missing (failed or empty), more than
+   ``max_row_loss`` of the rows disappeared, or more than ``max_row_loss`` of the
+   rows that kept their place lost their spot price (a keyless AWS refresh, chosen
+   by itself when a scheduled run finds no credentials, carries none), unless
+   ``force``;
 6. write a temp file in the same directory, fsync it, ``os.replace`` it over
    the old file and fsync the directory.
 
@@ -104,6 +107,17 @@ class CatalogDiff:
         return max(0.0, (self.old_rows - self.new_rows) / self.old_rows)
 
 
+def lost_spot_prices(old: CatalogFile, new: CatalogFile) -> tuple[int, int]:
+    """(rows of ``old`` with a spot price that ``new`` still lists, how many of them
+    lost it). Rows gone altogether are row loss, not counted twice here."""
+    new_spot = {(r.region, r.instance_type): r.spot_price_per_hour is not None
+                for r in new.rows}
+    kept = [new_spot[key] for key in ((r.region, r.instance_type) for r in old.rows
+                                      if r.spot_price_per_hour is not None)
+            if key in new_spot]
+    return len(kept), kept.count(False)
+
+
 def compare_catalogs(old: CatalogFile | None, new: CatalogFile,
                      max_row_loss: float = DEFAULT_MAX_ROW_LOSS) -> CatalogDiff:
     """Compare ``new`` with ``old``; ``problems`` lists every reason to refuse it."""
@@ -124,6 +138,11 @@ def compare_catalogs(old: CatalogFile | None, new: CatalogFile,
     if new.rows and diff.row_loss > max_row_loss:
         problems.append(f"rows {diff.old_rows} -> {diff.new_rows} "
                         f"(-{diff.row_loss:.1%}, more than the {max_row_loss:.0%} allowed)")
+    spot_rows, spot_lost = lost_spot_prices(old, new)
+    if spot_rows and spot_lost / spot_rows > max_row_loss:
+        problems.append(f"spot prices lost on {spot_lost} of {spot_rows} rows that had one "
+                        f"(more than the {max_row_loss:.0%} allowed; a keyless refresh "
+                        "carries no spot prices)")
     return CatalogDiff(diff.old_rows, diff.new_rows, lost, diff.added_regions, tuple(problems))
 
 

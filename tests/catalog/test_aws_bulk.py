@@ -231,3 +231,30 @@ def test_stream_equals_json_loads_for_any_document_and_chunking() -> None:
         assert _walk(stream) == expected
 
     check()
+
+
+def test_keyless_fallback_does_not_silently_drop_the_last_good_spot_prices(
+        wire: Wire, no_credentials: None, tmp_path: Path) -> None:
+    """A scheduled refresh that finds no credentials falls back to the bulk files, which
+    carry no spot prices: the store must not quietly wipe the spot prices it had."""
+    from planner.errors import CatalogStoreError
+    from planner.refresh.store import refresh_catalog, write_catalog
+
+    keyless = fetch(["us-east-1"])
+    spot_at = datetime(2026, 11, 21, 5, 0, tzinfo=UTC)
+    with_spot = keyless.model_copy(update={"rows": [
+        r.model_copy(update={"spot_price_per_hour": r.price_per_hour / 3,
+                             "spot_price_at": spot_at})
+        for r in keyless.rows]})
+    path = write_catalog(with_spot, tmp_path)
+    before = path.read_bytes()
+
+    def refresh(regions: list[str], **kwargs: Any) -> CatalogFile:
+        return aws.fetch_aws(regions, session=boto3.Session(region_name="us-east-1"),
+                             families=FAMILIES, now=NOW, **kwargs)
+
+    with pytest.raises(CatalogStoreError, match=r"spot prices lost on 6 of 6 rows"):
+        refresh_catalog("aws", ["us-east-1"], tmp_path, fetch=refresh)
+    assert path.read_bytes() == before
+    result = refresh_catalog("aws", ["us-east-1"], tmp_path, fetch=refresh, force=True)
+    assert result.forced
