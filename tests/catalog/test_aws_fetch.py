@@ -452,6 +452,18 @@ def test_parse_price_item_skips_non_run_instances() -> None:
     assert aws.parse_price_item(json.dumps(first)) is None
 
 
+def test_parse_price_item_skips_products_of_a_local_zone() -> None:
+    # A Local Zone's products name their parent region but have prices of their own: a
+    # type sold there would otherwise get a row, or lower the region's price.
+    page = load("pricing_get_products_us-east-1_page1.json")
+    first = json.loads(page["PriceList"][0])
+    first["product"]["attributes"]["locationType"] = "AWS Region"
+    assert aws.parse_price_item(json.dumps(first)) is not None
+    first["product"]["attributes"]["locationType"] = "AWS Local Zone"
+    first["product"]["attributes"]["location"] = "US East (Boston)"
+    assert aws.parse_price_item(json.dumps(first)) is None
+
+
 def test_build_row_skips_unknown_accelerator_and_zero_price() -> None:
     b200 = {"InstanceType": "p6-b200.48xlarge",
             "ProcessorInfo": {"SupportedArchitectures": ["x86_64"]},

@@ -23,6 +23,10 @@ LINUX_ON_DEMAND = {"operatingSystem": "Linux", "tenancy": "Shared", "preInstalle
                    "capacitystatus": "Used", "licenseModel": "No License required"}
 """Attributes of the one on-demand Linux SKU per instance type (the GetProducts filters)."""
 
+REGION_LOCATION = "AWS Region"
+"""``locationType`` of a region's own products (Local Zones, Wavelength Zones and Outposts
+have products of their own, at other prices, that name the parent region)."""
+
 COMMIT_TERMS = {"1yr": "commit_1y", "3yr": "commit_3y"}
 COMMIT_CLASS = "standard"
 COMMIT_PURCHASE = "No Upfront"
@@ -56,6 +60,8 @@ def is_linux_on_demand(attrs: Mapping[str, Any]) -> bool:
         return False
     if attrs.get("marketoption", "OnDemand") != "OnDemand":
         return False
+    if attrs.get("locationType", REGION_LOCATION) != REGION_LOCATION:
+        return False  # a Local Zone, Wavelength Zone or Outpost: not the region's price
     return all(attrs.get(k, v) == v for k, v in LINUX_ON_DEMAND.items())
 
 
