@@ -148,6 +148,18 @@ def test_read_bytes_refuses_a_growing_file(tmp_path: Path, monkeypatch: pytest.M
         read_bytes(path, "portfolio")
 
 
+@pytest.mark.parametrize("value", ["0.001", "0", "-5", "lots"])
+def test_a_limit_that_is_not_a_whole_number_of_mib_is_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    # Ignoring it would read the file under a limit the user did not ask for.
+    path = tmp_path / "p.yaml"
+    path.write_text("a: 1\n")
+    monkeypatch.setenv("PLANNER_MAX_INPUT_MIB", value)
+    with pytest.raises(InputError, match="whole number of MiB") as err:
+        read_bytes(path, "portfolio")
+    assert "PLANNER_MAX_INPUT_MIB" in str(err.value)
+
+
 def test_bom_is_ignored(tmp_path: Path) -> None:
     path = tmp_path / "a.json"
     path.write_bytes(b'\xef\xbb\xbf{"a": 1}')
@@ -155,8 +167,9 @@ def test_bom_is_ignored(tmp_path: Path) -> None:
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="file not found"):
+    with pytest.raises(InputError, match="file not found") as err:
         read_document(tmp_path / "nope.yaml")
+    assert "check the path" in str(err.value)
 
 
 # --- messages -----------------------------------------------------------------------------

@@ -55,7 +55,10 @@ __all__ = ["INPUT_LIMITS", "MAX_DEPTH", "YAML_LIMIT", "format_loc", "input_limit
 def input_limit(kind: str, is_json: bool = True) -> int:
     """The size limit in bytes for a file of ``kind`` ($PLANNER_MAX_INPUT_MIB overrides)."""
     override = os.environ.get(LIMIT_ENV, "").strip()
-    if override.isdigit() and int(override) > 0:
+    if override:
+        if not override.isdigit() or int(override) == 0:
+            raise InputError(f"must be a whole number of MiB above 0 (got {override!r})",
+                             source=LIMIT_ENV, hint=f"e.g. {LIMIT_ENV}=1024, or unset it")
         return int(override) * MiB
     limit = INPUT_LIMITS.get(kind, INPUT_LIMITS["input"])
     return limit if is_json else min(limit, YAML_LIMIT)
@@ -83,7 +86,8 @@ def _too_big(size: int, limit: int, kind: str, source: str) -> InputError:
 
 def _open_error(exc: OSError, source: str) -> InputError:
     if isinstance(exc, FileNotFoundError | NotADirectoryError):
-        return InputError("file not found", source=source)
+        return InputError("file not found", source=source,
+                          hint=f"check the path (relative paths start at {os.getcwd()})")
     if isinstance(exc, PermissionError):
         return InputError("permission denied", source=source,
                           hint="check the file's permissions")
