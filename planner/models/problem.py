@@ -16,6 +16,16 @@ from numpy.typing import NDArray
 IntArray = NDArray[np.int64]
 
 
+def rows_in(row_opt: IntArray, options: IntArray) -> IntArray:
+    """The rows whose option (``row_opt``, sorted) is one of ``options`` (sorted), in
+    order: each option's rows are one run, found by binary search, so the cost grows with
+    the options asked, not with the rows."""
+    lo = np.searchsorted(row_opt, options)
+    counts = np.searchsorted(row_opt, options, side="right") - lo
+    return np.repeat(lo - np.cumsum(counts) + counts, counts) \
+        + np.arange(int(counts.sum()), dtype=np.int64)
+
+
 @dataclass(frozen=True)
 class PEdge:
     """Egress between stage ``a`` and every site of stage ``b``: ``cost[(i, j)]`` micro-dollars
@@ -181,12 +191,8 @@ class Problem:
         return self.rows_of(np.flatnonzero(x))
 
     def rows_of(self, options: IntArray) -> IntArray:
-        """The usage rows of ``options`` (sorted indices), in order (usage rows are in
-        option order, so each option's rows are one run found by binary search)."""
-        lo = np.searchsorted(self.use_opt, options)
-        counts = np.searchsorted(self.use_opt, options, side="right") - lo
-        return np.repeat(lo - np.cumsum(counts) + counts, counts) \
-            + np.arange(int(counts.sum()), dtype=np.int64)
+        """The usage rows of ``options`` (sorted indices), in order."""
+        return rows_in(self.use_opt, options)
 
     def sites_used(self, x: IntArray, stage: int) -> set[int]:
         r = self.options_of(stage)

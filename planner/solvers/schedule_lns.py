@@ -144,6 +144,9 @@ class _Index:
                                    minlength=self.n_pools - 1) > 0
         """Per resource, whether it holds capacity at once (a pool a draw may pick)."""
         self.rows_st = self.st[self.rows_opt]
+        self.rows_cost = (problem.opt_obj.astype(np.float64) if prices is None
+                          else prices.reduced)[self.rows_opt]
+        """Per row, its option's cost (reduced at the prices, when there are some)."""
         self.by_pool = np.argsort(self.rows_res, kind="stable")
         self.pool_ptr = np.searchsorted(self.rows_res[self.by_pool],
                                         np.arange(self.n_pools + 1))
@@ -267,27 +270,27 @@ def _scores(problem: Problem, timing: Timing, index: _Index, inc: Incumbent) -> 
     late_now = timing.late_costs(problem, x, inc.start)
     late = late_now > 0
     prices = index.prices
+    on = np.flatnonzero(x)
     if prices is None:
-        cur = np.bincount(index.st, weights=(problem.opt_obj * x).astype(np.float64),
-                          minlength=problem.n_stages)
+        cur = np.bincount(index.st[on], weights=(problem.opt_obj[on] * x[on]).astype(
+            np.float64), minlength=problem.n_stages)
         gain = regret(problem, index, cur, late_now)
         per_unit = cur / np.maximum(problem.units, 1)
-        cost = problem.opt_obj.astype(np.float64)
     else:
         now, gain = prices.per_stage(problem, index.st, x)
         gain = gain + late_now
         per_unit = now / np.maximum(problem.units, 1)
-        cost = prices.reduced
     # Rows of limited options cheaper per unit than their stage's options now, or of a
     # late stage (it may run earlier elsewhere).
     rows_st = index.rows_st
-    better = (cost[index.rows_opt] < per_unit[rows_st] - 1e-6) | late[rows_st]
+    better = (index.rows_cost < per_unit[rows_st] - 1e-6) | late[rows_st]
     weight = np.bincount(index.rows_res[better], weights=gain[rows_st[better]],
                          minlength=index.n_pools).astype(np.float64)
     weight[-1] *= UNLIMITED_WEIGHT
     if prices is not None:
         weight[:-1] += np.where(index.is_pool, prices.idle(index.n_pools - 1, x), 0.0)
-    placed = np.bincount(index.st, weights=x, minlength=problem.n_stages) > 0
+    placed = np.zeros(problem.n_stages, dtype=np.bool_)
+    placed[index.st[on]] = True
     return _Scores(gain, rows_st, better, weight, placed, better | (x[index.rows_opt] > 0),
                    problem.placed_rows(x))
 

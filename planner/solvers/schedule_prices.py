@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from planner.models.problem import IntArray, Problem
+from planner.models.problem import IntArray, Problem, rows_in
 from planner.solvers.decompose import opt_stage
 from planner.solvers.time_cuts import row_pools
 
@@ -44,7 +44,8 @@ class Prices:
     rows_opt: IntArray
     rows_amt: IntArray
     rows_row: IntArray
-    """The usage rows on a priced row of a pool: option, amount, which priced row."""
+    """The usage rows on a priced row of a pool: option (in order), amount, which priced
+    row."""
     row_pool: IntArray
     """Per priced row, the resource of the problem it belongs to (a pool's own row or one
     of its energy windows)."""
@@ -80,14 +81,16 @@ class Prices:
                   ) -> tuple[FloatArray, FloatArray]:
         """Per stage: what its options in ``x`` cost at these prices, and its regret (that
         above its units on its cheapest option at them, ≥ 0)."""
-        now = np.bincount(stage, weights=self.reduced * x,
+        on = np.flatnonzero(x)
+        now = np.bincount(stage[on], weights=self.reduced[on] * x[on],
                           minlength=problem.n_stages).astype(np.float64)
         return now, np.maximum(0.0, now - self.least)
 
     def idle(self, n_res: int, x: IntArray) -> FloatArray:
         """Per resource of the problem, the priced capacity ``x`` leaves unused on it (its
         own row and its energy windows; ≥ 0)."""
-        used = np.bincount(self.rows_row, weights=self.rows_amt * x[self.rows_opt],
-                           minlength=self.row_value.size)
+        rows = rows_in(self.rows_opt, np.flatnonzero(x))  # the placed options' rows only
+        used = np.bincount(self.rows_row[rows], weights=self.rows_amt[rows]
+                           * x[self.rows_opt[rows]], minlength=self.row_value.size)
         value = np.maximum(0.0, self.row_value - self.row_lam * used)
         return np.bincount(self.row_pool, weights=value, minlength=n_res).astype(np.float64)
