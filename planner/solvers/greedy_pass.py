@@ -36,6 +36,20 @@ def _usage_by_option(problem: Problem) -> list[list[tuple[int, int]]]:
     return per
 
 
+def _least_need(problem: Problem) -> IntArray:
+    """Per stage, the least total amount one of its options uses (0 without options), in
+    arrays: a loop over every option's usage took 1.3 s of greedy's 6.6 s at hard l."""
+    total = np.zeros(problem.n_options, dtype=np.int64)
+    if problem.use_opt.size:  # usage rows are in option order: one run per option
+        opts, first = np.unique(problem.use_opt, return_index=True)
+        total[opts] = np.add.reduceat(problem.use_amt, first)
+    need = np.zeros(problem.n_stages, dtype=np.int64)
+    has = np.flatnonzero(np.diff(problem.stage_ptr) > 0)
+    if has.size:
+        need[has] = np.minimum.reduceat(total, problem.stage_ptr[has])
+    return need
+
+
 def dependencies(problem: Problem) -> dict[int, set[int]]:
     """Stage → the stages it depends on (co-location partner, pipeline-edge source)."""
     deps: dict[int, set[int]] = defaultdict(set)
@@ -46,17 +60,12 @@ def dependencies(problem: Problem) -> dict[int, set[int]]:
     return deps
 
 
-def _order(problem: Problem, usage: list[list[tuple[int, int]]],
-           first: frozenset[int] = frozenset()) -> list[int]:
+def _order(problem: Problem, first: frozenset[int] = frozenset()) -> list[int]:
     """Stages in dependency order; among ready stages, those in ``first``, then fewest
     options and largest need first. Stages on a dependency cycle (none in valid input) go
     last, by the same key."""
     counts = np.diff(problem.stage_ptr)
-    need = np.zeros(problem.n_stages, dtype=np.int64)
-    for s in range(problem.n_stages):
-        opts = problem.options_of(s)
-        if len(opts):
-            need[s] = min(sum(a for _, a in usage[o]) for o in opts)
+    need = _least_need(problem)
 
     def key(s: int) -> tuple[int, int, int, int]:
         return (int(s not in first), int(counts[s]), -int(need[s]), s)
@@ -181,7 +190,7 @@ def greedy_pass(problem: Problem, repair: bool = True,
     remaining = problem.res_cap.astype(np.int64).copy()
     out = Pass(np.zeros(problem.n_options, dtype=np.int64))
     room: Room | None = None
-    for s in _order(problem, usage, first):
+    for s in _order(problem, first):
         if _place_stage(problem, usage, out.x, remaining, s):
             continue
         _take_out(problem, usage, out.x, remaining, s)
@@ -294,7 +303,7 @@ def greedy_fund(problem: Problem) -> IntArray:
     partial plan."""
     assert problem.group_reward is not None
     usage = _usage_by_option(problem)
-    order = _order(problem, usage)
+    order = _order(problem)
     rank = {s: i for i, s in enumerate(order)}
     groups = group_stages(problem)
     counts = np.diff(problem.stage_ptr)
