@@ -26,7 +26,7 @@ from planner.compile.timing import build_timing
 from planner.errors import InputError, VerificationError
 from planner.explain.conflicts import diagnose, recheck_timed_conflicts
 from planner.explain.dropped_fit import check_dropped_fit
-from planner.inputs.files import load_document_as
+from planner.inputs.files import load_document_as, validate_as
 from planner.inputs.files import load_portfolio as _load_portfolio
 from planner.models.plan import Conflict, Dropped, Plan
 from planner.models.portfolio import Portfolio
@@ -170,6 +170,58 @@ def load_plan(path: str | Path) -> Plan:
     return load_document_as(Plan, path, "plan")
 
 
+def _a_kind(value: object) -> str:
+    return "None" if value is None else f"a {type(value).__name__}"
+
+
+def checked_portfolio(portfolio: object) -> Portfolio:
+    """``portfolio`` validated again in full, as :func:`planner.edit` does: pydantic's
+    ``model_copy(update=...)`` does not validate, so a portfolio changed in code could
+    carry a value no file may hold (``hours=0``, ``replicas=0``, a string for a number)
+    and reach the solver, which failed in arithmetic, called its plan a planner bug, or
+    solved it. Such a value is an :class:`InputError` with its path, like a bad file;
+    anything but a :class:`Portfolio` (a path, a dict) is one too, with how to load one."""
+    if not isinstance(portfolio, Portfolio):
+        raise InputError(f"expected a planner.Portfolio, got {_a_kind(portfolio)}",
+                         path="portfolio", hint="load one with planner.load_portfolio(path)")
+    return validate_as(Portfolio, portfolio.model_dump(exclude_unset=True, warnings=False),
+                       "portfolio")
+
+
+def checked_plan(plan_: object, name: str = "plan") -> Plan:
+    """``plan_`` validated again in full (see :func:`checked_portfolio`): a plan changed in
+    code with a value the plan model refuses is an :class:`InputError` with its path, not
+    an ``AttributeError`` from inside the verifier; ``name`` is the argument's name."""
+    if not isinstance(plan_, Plan):
+        raise InputError(f"expected a planner.Plan, got {_a_kind(plan_)}", path=name,
+                         hint="read one with planner.load_plan(path), or pass the plan "
+                              "planner.plan returned")
+    return validate_as(Plan, plan_.model_dump(exclude_unset=True, warnings=False), name)
+
+
+def checked_catalogs(catalogs: object) -> list[LoadedCatalog]:
+    """``catalogs`` as :func:`load_catalogs` returns them, else an :class:`InputError`
+    (a directory name there was an ``AttributeError`` from inside the compiler)."""
+    if isinstance(catalogs, list | tuple) and \
+            all(isinstance(c, LoadedCatalog) for c in catalogs):
+        return list(catalogs)
+    raise InputError(f"expected the list planner.load_catalogs returns, got "
+                     f"{_a_kind(catalogs)}", path="catalogs",
+                     hint="pass planner.load_catalogs(directory), or leave it out for the "
+                          "default lookup")
+
+
+def check_now(now: object) -> None:
+    """``now`` is None or a timezone-aware datetime (catalog ages are measured from it;
+    a naive one failed with a ``TypeError`` from inside the catalog code)."""
+    if now is None or (isinstance(now, datetime) and now.utcoffset() is not None):
+        return
+    what = "a datetime without a time zone" if isinstance(now, datetime) else _a_kind(now)
+    raise InputError(f"expected a timezone-aware datetime, got {what}", path="now",
+                     hint="e.g. datetime.now(timezone.utc), or leave it out for the current "
+                          "time")
+
+
 def commitments_left(previous: Plan, plan_: Plan) -> list[str]:
     """A warning for each 1- or 3-year commitment of the previous plan that ``plan_`` does
     not keep (same stage, site, offer and purchase): the planner prices a commitment per
@@ -243,7 +295,11 @@ def plan(portfolio: Portfolio, catalogs: list[LoadedCatalog] | None = None, *,
 
     Raises :class:`~planner.errors.InputError` for arguments no solver can use
     (:func:`check_arguments`: a time limit that is not finite and above 0, fewer than 1
-    worker, a seed outside 0..2³¹−1), for names the catalogs do not know, and
+    worker, a seed outside 0..2³¹−1; ``now`` without a time zone), for a portfolio that
+    fails validation (it is validated again in full, :func:`checked_portfolio`: a model
+    changed with ``model_copy`` is not validated by pydantic) or anything but a
+    :class:`Portfolio`, :class:`Plan` (``previous``) or catalog list where one belongs,
+    for names the catalogs do not know, and
     :class:`~planner.errors.VerificationError` if the plan breaks a rule (a bug).
     Partial plans (unless ``all_or_nothing``): workloads that cannot be placed are left
     out and the rest is planned, ``status == "partial"``, each left-out workload in
@@ -257,7 +313,10 @@ def plan(portfolio: Portfolio, catalogs: list[LoadedCatalog] | None = None, *,
     """
     check_arguments(time_limit_s, workers, seed)
     deadline = deadline or Deadline.after(time_limit_s)
-    catalogs = load_catalogs() if catalogs is None else catalogs
+    check_now(now)
+    portfolio = checked_portfolio(portfolio)
+    previous = None if previous is None else checked_plan(previous, "previous")
+    catalogs = load_catalogs() if catalogs is None else checked_catalogs(catalogs)
     world = build_world(portfolio, catalogs, now=now)
     return plan_world(portfolio, world, solver=solver, time_limit_s=time_limit_s,
                       workers=workers, seed=seed, deterministic=deterministic,
@@ -379,10 +438,15 @@ def verify_report(portfolio: Portfolio, plan_: Plan,
     """Check a plan against the portfolio and catalogs (and the previous plan it was
     re-planned from, if any). An infeasible plan's claim — its conflicting rules admit no
     plan together, and dropping any one admits one — is re-solved (CP-SAT, at most
-    ``time_limit_s`` per solve); a claim that does not hold is a ``conflicts`` violation."""
+    ``time_limit_s`` per solve); a claim that does not hold is a ``conflicts`` violation.
+    The portfolio and the plans are validated again first (:func:`checked_portfolio`,
+    :func:`checked_plan`): a value their models refuse is an :class:`InputError`."""
     check_time_limit(time_limit_s)
     check_workers(workers)
-    catalogs = load_catalogs() if catalogs is None else catalogs
+    portfolio = checked_portfolio(portfolio)
+    plan_ = checked_plan(plan_)
+    previous = None if previous is None else checked_plan(previous, "previous")
+    catalogs = load_catalogs() if catalogs is None else checked_catalogs(catalogs)
     world = build_world(portfolio, catalogs)
     foreign = foreign_plan(portfolio, world, plan_)
     if foreign:
