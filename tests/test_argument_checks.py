@@ -1,7 +1,8 @@
 """Arguments no solver can use are refused at the API boundary with an InputError (exit 2),
 and the command line refuses the same values with the same message before anything is
-loaded: a time limit that is not finite and above 0, fewer than 1 worker, a seed outside
-CP-SAT's 32-bit range (or negative: numpy's generators take none)."""
+loaded: a time limit that is not finite and above 0, fewer than 1 worker or more than
+CP-SAT takes, a seed outside CP-SAT's 32-bit range (or negative: numpy's generators take
+none)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from planner.cli.main import cli
 from planner.errors import InputError
 from planner.solvers.base import SolveOptions
 from planner.solvers.cpsat_model import configure
-from planner.solvers.options import MAX_SEED
+from planner.solvers.options import MAX_SEED, MAX_WORKERS
 
 REPO = Path(__file__).resolve().parent.parent
 CATALOGS = str(REPO / "catalogs")
@@ -36,6 +37,7 @@ def _small() -> planner.Portfolio:
     ({"workers": -3}, "workers", "-3 workers: at least 1 is needed"),
     ({"workers": 0}, "workers", "0 workers: at least 1 is needed"),
     ({"workers": 2.5}, "workers", "2.5 is not a whole number"),
+    ({"workers": MAX_WORKERS + 1}, "workers", "10,001 workers: CP-SAT takes at most 10,000"),
     ({"time_limit_s": 0}, "time_limit_s", "the time limit must be above 0"),
     ({"time_limit_s": -1}, "time_limit_s", "the time limit must be above 0"),
     ({"time_limit_s": math.nan}, "time_limit_s", "nan is not a finite number of seconds"),
@@ -94,6 +96,9 @@ def _refused(result: Result, option: str, message: str) -> None:
     (["plan", QUARTER, "--seed", str(2**80)], "--seed", "outside the allowed seeds 0 to"),
     (["plan", QUARTER, "--seed", "-1"], "--seed", "-1 is outside the allowed seeds"),
     (["plan", HOSPITAL, "--time-limit", "inf"], "--time-limit", "inf is not a finite number"),
+    (["plan", HOSPITAL, "--workers", "10001"], "--workers", "CP-SAT takes at most 10,000"),
+    (["plan", HOSPITAL, "--workers", "0"], "--workers", "0 workers: at least 1 is needed"),
+    (["bench", "--workers", "10001"], "--workers", "CP-SAT takes at most 10,000"),
     (["plan", HOSPITAL, "--time-limit", "nan"], "--time-limit", "nan is not a finite number"),
     (["whatif", HOSPITAL, str(REPO / "examples" / "scenarios.yaml"), "--time-limit", "inf"],
      "--time-limit", "inf is not a finite number"),

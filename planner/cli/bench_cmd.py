@@ -13,7 +13,7 @@ import click
 
 from planner.cli.common import checked
 from planner.errors import InputError
-from planner.solvers.arguments import check_seed, check_time_limit
+from planner.solvers.arguments import check_seed, check_time_limit, check_workers
 
 
 @click.command("bench")
@@ -27,8 +27,8 @@ from planner.solvers.arguments import check_seed, check_time_limit
               callback=checked(check_time_limit), help="Seconds per solver run.")
 @click.option("--seed", type=int, default=0, show_default=True, callback=checked(check_seed),
               help="Seed of the generated portfolio (and of the first run's solver).")
-@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
-              help="Solver threads/processes per run.")
+@click.option("--workers", type=int, default=2, show_default=True,
+              callback=checked(check_workers), help="Solver threads/processes per run.")
 @click.option("--executor", type=click.Choice(["serial", "local", "ray"]), default="local",
               show_default=True, help="Where the strategy's sub-problems run.")
 @click.option("--address", default=None, help="Ray cluster address (auto, ray://host:port).")

@@ -158,7 +158,7 @@ def _summary(plan: Plan, console: Console) -> None:
 @click.option("--deterministic", is_flag=True,
               help="Same plan every run: the solver counts deterministic time, so the time "
                    "limit is approximate (implied by --reproducible).")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
+@click.option("--workers", type=int, default=None, callback=checked(api.check_workers),
               help="Solver threads/processes [default: the cores this process may use].")
 @click.option("--seed", type=int, default=0, show_default=True,
               callback=checked(api.check_seed),

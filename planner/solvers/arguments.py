@@ -14,7 +14,7 @@ import numbers
 from decimal import Decimal
 
 from planner.errors import InputError
-from planner.solvers.options import MAX_SEED
+from planner.solvers.options import MAX_SEED, MAX_WORKERS
 
 
 def _not_a(what: str, value: object, name: str, hint: str) -> InputError:
@@ -45,8 +45,9 @@ def check_time_limit(seconds: object, name: str = "time_limit_s") -> float:
 
 
 def check_workers(workers: object, name: str = "workers") -> int | None:
-    """Solver threads or processes: a whole number ≥ 1, or None for the cores this
-    process may use."""
+    """Solver threads or processes: a whole number from 1 to
+    :data:`~planner.solvers.options.MAX_WORKERS` (CP-SAT takes no more), or None for the
+    cores this process may use."""
     if workers is None:
         return None
     hint = "give 1 or more, or leave it out for the cores this process may use"
@@ -55,6 +56,10 @@ def check_workers(workers: object, name: str = "workers") -> int | None:
         raise _not_a("a whole number", workers, name, hint)
     if count < 1:
         raise InputError(f"{workers!r} workers: at least 1 is needed", path=name, hint=hint)
+    if count > MAX_WORKERS:
+        raise InputError(f"{count:,} workers: CP-SAT takes at most {MAX_WORKERS:,}",
+                         path=name, hint="give the cores to use, or leave it out for the "
+                                         "cores this process may use")
     return count
 
 

@@ -31,6 +31,10 @@ class SolverError(PlannerError):
                          "with the input")
 
 
+MAX_WORKERS = 10_000
+"""The most solver workers: CP-SAT refuses a model with more ``num_workers`` than this
+(MODEL_INVALID, which the planner reports as its own bug)."""
+
 MAX_SEED = 2**31 - 1
 """The largest random seed: CP-SAT's ``random_seed`` is a 32-bit signed integer, and numpy's
 generators (the heuristics') take no negative seed, so seeds run from 0 to this."""
