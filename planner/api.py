@@ -10,6 +10,7 @@ print(plan.totals.total_usd, plan.model_dump_json(indent=2))
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,7 +27,7 @@ from planner.compile.timing import build_timing
 from planner.errors import InputError, VerificationError
 from planner.explain.conflicts import diagnose, recheck_timed_conflicts
 from planner.explain.dropped_fit import check_dropped_fit
-from planner.inputs.files import load_document_as, validate_as
+from planner.inputs.files import a_kind, load_document_as, validate_as
 from planner.inputs.files import load_portfolio as _load_portfolio
 from planner.models.plan import Conflict, Dropped, Plan
 from planner.models.portfolio import Portfolio
@@ -162,16 +163,16 @@ def load_catalogs(directory: str | Path | None = None) -> list[LoadedCatalog]:
     """Load the provider catalog snapshots (``aws.json``, ``azure.json``) from
     ``directory``, or from the default lookup (:func:`default_catalog_dir`) — works from
     any working directory."""
+    if directory is not None and not isinstance(directory, str | os.PathLike):
+        raise InputError(f"expected the path of a catalog directory, got {a_kind(directory)}",
+                         path="directory", hint="give the folder with aws.json / azure.json, "
+                                                "or leave it out for the default lookup")
     return load_catalog_dir(resolve_catalog_dir(directory).path, tuple(cloud_providers()))
 
 
 def load_plan(path: str | Path) -> Plan:
     """Read a plan JSON file written by ``planner plan``."""
     return load_document_as(Plan, path, "plan")
-
-
-def _a_kind(value: object) -> str:
-    return "None" if value is None else f"a {type(value).__name__}"
 
 
 def checked_portfolio(portfolio: object) -> Portfolio:
@@ -182,7 +183,7 @@ def checked_portfolio(portfolio: object) -> Portfolio:
     solved it. Such a value is an :class:`InputError` with its path, like a bad file;
     anything but a :class:`Portfolio` (a path, a dict) is one too, with how to load one."""
     if not isinstance(portfolio, Portfolio):
-        raise InputError(f"expected a planner.Portfolio, got {_a_kind(portfolio)}",
+        raise InputError(f"expected a planner.Portfolio, got {a_kind(portfolio)}",
                          path="portfolio", hint="load one with planner.load_portfolio(path)")
     return validate_as(Portfolio, portfolio.model_dump(exclude_unset=True, warnings=False),
                        "portfolio")
@@ -193,7 +194,7 @@ def checked_plan(plan_: object, name: str = "plan") -> Plan:
     code with a value the plan model refuses is an :class:`InputError` with its path, not
     an ``AttributeError`` from inside the verifier; ``name`` is the argument's name."""
     if not isinstance(plan_, Plan):
-        raise InputError(f"expected a planner.Plan, got {_a_kind(plan_)}", path=name,
+        raise InputError(f"expected a planner.Plan, got {a_kind(plan_)}", path=name,
                          hint="read one with planner.load_plan(path), or pass the plan "
                               "planner.plan returned")
     return validate_as(Plan, plan_.model_dump(exclude_unset=True, warnings=False), name)
@@ -206,7 +207,7 @@ def checked_catalogs(catalogs: object) -> list[LoadedCatalog]:
             all(isinstance(c, LoadedCatalog) for c in catalogs):
         return list(catalogs)
     raise InputError(f"expected the list planner.load_catalogs returns, got "
-                     f"{_a_kind(catalogs)}", path="catalogs",
+                     f"{a_kind(catalogs)}", path="catalogs",
                      hint="pass planner.load_catalogs(directory), or leave it out for the "
                           "default lookup")
 
@@ -216,7 +217,7 @@ def check_now(now: object) -> None:
     a naive one failed with a ``TypeError`` from inside the catalog code)."""
     if now is None or (isinstance(now, datetime) and now.utcoffset() is not None):
         return
-    what = "a datetime without a time zone" if isinstance(now, datetime) else _a_kind(now)
+    what = "a datetime without a time zone" if isinstance(now, datetime) else a_kind(now)
     raise InputError(f"expected a timezone-aware datetime, got {what}", path="now",
                      hint="e.g. datetime.now(timezone.utc), or leave it out for the current "
                           "time")

@@ -3,11 +3,12 @@ a portfolio or plan changed in code with pydantic's ``model_copy(update=...)`` (
 not validate) is validated again in full, and a path, dict or None where a model or the
 catalog list belongs is an InputError saying what to pass, not an AttributeError from
 inside the compiler or the verifier, a "planner bug", or a plan of a portfolio no file
-may hold."""
+may hold. The loaders take paths, and say so when given text, a dict or None."""
 
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,9 @@ from builders import NOW, portfolio, small_catalog, training, workload
 import planner
 from planner import api
 from planner.errors import InputError
+from planner.whatif import load_scenarios
+
+CARMAKER = Path(__file__).resolve().parent.parent / "examples" / "carmaker.yaml"
 
 
 def _small() -> planner.Portfolio:
@@ -103,3 +107,23 @@ def test_now_must_be_a_timezone_aware_datetime() -> None:
             api.plan(_small(), [small_catalog()], now=wrong,  # type: ignore[arg-type]
                      time_limit_s=10)
         assert err.value.path == "now" and "timezone" in err.value.message
+
+
+@pytest.mark.parametrize("wrong", [None, {"name": "x"}, 3, b"examples/carmaker.yaml",
+                                   "name: x\nworkloads: []\n", '{"name": "x"}'])
+def test_loaders_refuse_what_is_not_a_path(wrong: Any) -> None:
+    for load, kind in ((planner.load_portfolio, "portfolio"), (planner.load_plan, "plan"),
+                       (load_scenarios, "scenario")):
+        with pytest.raises(InputError) as err:      # was: TypeError from pathlib, or
+            load(wrong)                             # "file not found" naming the text
+        assert f"expected the path of a {kind} file" in err.value.message
+    with pytest.raises(InputError, match="expected the path of a catalog directory"):
+        planner.load_catalogs(3)  # type: ignore[arg-type]
+
+
+def test_a_file_named_like_json_text_is_still_read(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "[draft].yaml").write_text(Path(CARMAKER).read_text(encoding="utf-8"),
+                                           encoding="utf-8")
+    assert planner.load_portfolio("[draft].yaml").name == "carmaker"

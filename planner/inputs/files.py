@@ -48,8 +48,8 @@ YAML_LIMIT = 16 * MiB
 (JSON: 0.05 s and 15 MiB), so large portfolios are better written as JSON."""
 LIMIT_ENV = "PLANNER_MAX_INPUT_MIB"
 
-__all__ = ["INPUT_LIMITS", "MAX_DEPTH", "YAML_LIMIT", "format_loc", "input_limit", "load_portfolio",
-           "read_document", "validate_as"]
+__all__ = ["INPUT_LIMITS", "MAX_DEPTH", "YAML_LIMIT", "a_kind", "file_path", "format_loc",
+           "input_limit", "load_portfolio", "read_document", "validate_as"]
 
 
 def input_limit(kind: str, is_json: bool = True) -> int:
@@ -244,9 +244,35 @@ def validate_as(model: type[M], data: Any, source: str) -> M:
         raise InputError(msg, path=path, hint=hint, source=source) from None
 
 
+def a_kind(value: object) -> str:
+    """What ``value`` is, for an error: ``None``, ``a dict``, ``an int``."""
+    if value is None:
+        return "None"
+    name = type(value).__name__
+    return f"{'an' if name[0].lower() in 'aeiou' else 'a'} {name}"
+
+
+def file_path(path: object, kind: str) -> Path:
+    """``path`` (a ``str`` or path-like) as a :class:`Path`, else an :class:`InputError`
+    saying what to give: a dict, a model or ``None`` failed with pathlib's ``TypeError``,
+    and YAML or JSON text was looked up as a file name ("file not found")."""
+    hint = f"give the path of the {kind} file"
+    if isinstance(path, str) and ("\n" in path or (
+            path.lstrip().startswith(("{", "[")) and not os.path.lexists(path))):
+        raise InputError(f"expected the path of a {kind} file, got text ({path[:40]!r}…)",
+                         hint=f"{hint}; to read text, write it to a file first")
+    if not isinstance(path, str | os.PathLike):
+        raise InputError(f"expected the path of a {kind} file, got {a_kind(path)}", hint=hint)
+    try:
+        return Path(path)
+    except TypeError:  # a PathLike whose __fspath__ gives bytes
+        raise InputError(f"expected the path of a {kind} file as text, got {path!r}",
+                         hint=hint) from None
+
+
 def load_document_as(model: type[M], path: str | Path, kind: str) -> M:
     """Read a file of ``kind`` (size limit, parsing) and validate it as ``model``."""
-    p = Path(path)
+    p = file_path(path, kind)
     return validate_as(model, read_document(p, kind), str(p))
 
 

@@ -21,7 +21,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from planner.errors import InputError
-from planner.inputs.files import read_document, validate_as
+from planner.inputs.files import file_path, read_document, validate_as
 from planner.inputs.messages import format_loc
 from planner.models.calendar_checks import check_calendar
 from planner.models.limits import MAX_PRICE_FACTOR, Range, error_at
@@ -138,8 +138,8 @@ class WhatIfReport(BaseModel):
 
 
 def load_scenarios(path: str | Path) -> ScenarioFile:
-    data = read_document(Path(path))
-    return validate_as(ScenarioFile, data, str(path))
+    p = file_path(path, "scenario")
+    return validate_as(ScenarioFile, read_document(p), str(p))
 
 
 def _match(o: Offer, world: World, c: PriceChange) -> bool:
