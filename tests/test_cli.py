@@ -187,6 +187,18 @@ def test_summary_hours_are_shown_to_a_tenth() -> None:
     assert _when(None, Decimal("730")) == "730 h"
 
 
+def test_summary_times_are_utc_when_the_horizon_starts_with_an_offset() -> None:
+    # A horizon from 2027-01-04T00:00:00+05:30 dates the plan with that offset; the
+    # summary shows UTC, as `planner explain` and the report do (it showed 05:30 local).
+    from datetime import datetime
+
+    from planner.cli.main import _when
+
+    assert _when(datetime.fromisoformat("2027-01-10T06:00:00+05:30"), None) == \
+        "2027-01-10 00:30"
+    assert _when(datetime.fromisoformat("2027-01-10T06:00:00"), None) == "2027-01-10 06:00"
+
+
 def test_running_out_of_memory_is_one_line_with_what_to_do() -> None:
     from planner.cli.common import last_resort
 

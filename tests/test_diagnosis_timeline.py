@@ -245,6 +245,20 @@ def test_a_pipeline_too_long_for_the_testing_deadline_names_the_arc() -> None:
                                    OPTS).holds is True
 
 
+def test_times_in_words_are_utc_when_the_horizon_starts_with_an_offset() -> None:
+    # The horizon starts at 2027-01-04 00:00 +05:30 (2027-01-03 18:30 UTC): a deadline
+    # 155.5 h later is 2027-01-10 06:00 UTC, not the local 11:30 called "UTC".
+    from decimal import Decimal
+
+    from planner.explain.timed_conflicts import when
+
+    p = portfolio([workload("fraud-eu", [training(hours=10, gpus=8)])],
+                  settings={"horizon": {"start": "2027-01-04T00:00:00+05:30",
+                                        "end": "2027-02-01"}})
+    assert when(p.settings, Decimal("155.5")) == "2027-01-10 06:00 UTC"
+    assert when(p.settings, Decimal("5.5")) == "2027-01-04"
+
+
 # --- random tiny instances: every core re-solved independently -------------------------
 
 @st.composite

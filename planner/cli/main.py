@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import sys
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -72,8 +72,8 @@ be cut to a few letters; `planner explain` shows them at any width)."""
 def _when(at: datetime | None, hours: Decimal | None) -> str:
     """A start or end for the summary: the date and hour (UTC) when the horizon is
     dated, else hours from its start (to a tenth; the plan has them exactly)."""
-    if at is not None:
-        return at.strftime("%Y-%m-%d %H:%M")
+    if at is not None:  # a plan dated from a start with an offset keeps that offset
+        return (at.astimezone(UTC) if at.tzinfo else at).strftime("%Y-%m-%d %H:%M")
     return "" if hours is None else f"{hours.quantize(Decimal('0.1')).normalize():f} h"
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 from decimal import Decimal
 
 import numpy as np
@@ -92,12 +92,14 @@ def timed_names(portfolio: Portfolio, cands: Candidates, problem: Problem,
 
 
 def when(settings: Settings, value: TimePoint | int | Decimal) -> str:
-    """A time for people: a date (and time of day) when the horizon has a start, else
-    hours from the start."""
+    """A time for people: a date (and time of day) in UTC when the horizon has a start,
+    else hours from the start. (A start with an offset, ``2027-01-04T00:00:00+05:30``,
+    is moved to UTC first: the text says UTC, and plans and reports show UTC.)"""
     hours = at(settings, Decimal(value) if isinstance(value, int) else value)
     if settings.horizon is None:
         return f"hour {hours:g}"
-    moment = as_datetime(settings.horizon.start) + timedelta(hours=float(hours))
+    moment = (as_datetime(settings.horizon.start) + timedelta(hours=float(hours))
+              ).astimezone(UTC)
     if moment.hour == 0 and moment.minute == 0:
         return moment.date().isoformat()
     return moment.strftime("%Y-%m-%d %H:%M UTC")
