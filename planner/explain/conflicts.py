@@ -11,14 +11,17 @@ unsatisfiable-core capability (``unsat_core``, :mod:`planner.solvers.diagnosis`)
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import numpy as np
 
 from planner.compile.arrays import build_problem
+from planner.compile.calendar import inference_hours
 from planner.compile.candidates import Candidates
 from planner.compile.timing import build_timing
 from planner.explain.timed_conflicts import describe_timed, timed_demand, timed_names
 from planner.models.plan import Conflict
-from planner.models.portfolio import Portfolio
+from planner.models.portfolio import Portfolio, Settings, Stage, StageKind
 from planner.models.problem import Problem
 from planner.models.timing import Timing
 from planner.models.world import World
@@ -104,7 +107,7 @@ def _gpus_at_once(world: World, site_id: str, models: set[str]) -> dict[str, int
 
 
 def _demand(core: list[str], problem: Problem, cands: Candidates, world: World,
-            skip: frozenset[int] = frozenset()) -> list[str]:
+            settings: Settings, skip: frozenset[int] = frozenset()) -> list[str]:
     """What the stages caught in the conflict need, next to what their sites can give
     (but for the stages in ``skip``)."""
     involved: set[int] = set()
@@ -148,9 +151,15 @@ def _demand(core: list[str], problem: Problem, cands: Candidates, world: World,
                  f"{'unlimited' if unlimited else total} ({', '.join(parts[:6])}"
                  f"{' …' if len(parts) > 6 else ''})")
         lines.append(f"{st.label} of {ref.workload.id} needs {need} × "
-                     f"{'/'.join(st.gpu.models)} at once for {st.hours} h{scope}"
+                     f"{'/'.join(st.gpu.models)} at once for {_hours(settings, st)} h{scope}"
                      f"{_gang(world, sites, models, st.nodes)}; its sites offer {offer}")
     return lines
+
+
+def _hours(settings: Settings, st: Stage) -> Decimal:
+    """The hours a stage holds its units: an inference stage with a go-live date serves
+    from it to the horizon end, not its ``hours`` (which then say nothing)."""
+    return inference_hours(settings, st) if st.kind is StageKind.INFERENCE else st.hours
 
 
 def _gang(world: World, sites: set[str], models: set[str], nodes: int | None) -> str:
@@ -230,7 +239,7 @@ def diagnose(portfolio: Portfolio, world: World, cands: Candidates,
     conflicts = [Conflict(rule=name, message=_describe_any(name, portfolio, world, cands))
                  for name in core]
     timed, stages = timed_demand(core, portfolio, cands, problem, timing, names)
-    demand = timed + _demand(core, problem, cands, world, skip=stages)
+    demand = timed + _demand(core, problem, cands, world, portfolio.settings, skip=stages)
     return conflicts, _summary(conflicts, core_note(found), demand)
 
 
