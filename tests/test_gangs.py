@@ -163,7 +163,16 @@ def test_a_run_longer_than_its_window_is_pruned_with_the_numbers() -> None:
         "3 options pruned by calendar.window, e.g. workloads[0].stages[0]: runs 1,200 h on "
         "A100-80GB; its window is 730 h (start 0 → deadline 730) — move the deadline or "
         "earliest_start, allow a faster GPU, or make the deadline soft "
-        "(late_penalty_usd_per_hour)") in u.reasons
+        "(late_penalty_usd_per_hour above 0; 0 keeps it hard)") in u.reasons
+
+
+def test_a_zero_late_penalty_keeps_the_deadline_hard_and_the_hint_says_so() -> None:
+    # late_penalty_usd_per_hour: 0 is a hard deadline (no hour late is priced): the run
+    # is pruned, and the hint does not ask for the field the stage already has.
+    zero = _plan(training(hours=1200, deadline=730, late_penalty_usd_per_hour=0),
+                 [small_catalog()], settings={"period_hours": 2190})
+    (u,) = zero.unplaced
+    assert any("late_penalty_usd_per_hour above 0; 0 keeps it hard" in r for r in u.reasons)
 
 
 def test_the_window_starts_at_the_release_and_rounds_the_run_up() -> None:

@@ -347,7 +347,8 @@ def window_fit(ask: TimeAsk, offer: Offer) -> str | None:
     on = f" on {offer.gpu_model}" if offer.gpu_model else ""
     length = max(0, ask.due - ask.release)
     fix = ("move the deadline or earliest_start, allow a faster GPU, or make the deadline "
-           "soft (late_penalty_usd_per_hour)" if ask.until == "deadline" else
+           "soft (late_penalty_usd_per_hour above 0; 0 keeps it hard)"
+           if ask.until == "deadline" else
            "start it earlier, allow a faster GPU, or lengthen the horizon "
            "(settings.period_hours or settings.horizon.end)")
     inward = "" if ask.exact is None else (
