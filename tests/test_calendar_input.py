@@ -86,6 +86,13 @@ def test_the_pipeline_order_is_the_default_precedence(tmp_path: Path) -> None:
      "workloads[0].stages[1].after[0]", "did you mean 'training'"),
     ([_stage("training", after=["testing"]), _stage("testing")], {},
      "workloads[0].stages[0].after", "precedence cycle"),
+    # read once, a repeated name or a transfer with no source would pass unnoticed
+    ([_stage("training"), _stage("testing", after=["training", "training"])], {},
+     "workloads[0].stages[1].after[1]", "named twice"),
+    ([_stage("training", transfer_hours=12), _stage("testing")], {},
+     "workloads[0].stages[0].transfer_hours", "no predecessor"),
+    ([_stage("training"), _stage("testing", after=[], transfer_hours=12)], {},
+     "workloads[0].stages[1].transfer_hours", "no predecessor"),
     ([_stage("training", late_penalty_usd_per_hour=10)], {}, "workloads[0].stages[0]",
      "needs a deadline"),
     ([_stage("training", nodes=4, max_nodes=8)], {}, "workloads[0].stages[0]",

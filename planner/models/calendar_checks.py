@@ -92,6 +92,15 @@ def check_precedence(w: Workload) -> None:
                 error_at("Workload", loc, "precedence",
                          f"unknown stage {name!r}; the workload's stages are "
                          f"{', '.join(labels)}{guess}", name)
+            if name in (st.after or [])[:k]:
+                error_at("Workload", loc, "precedence",
+                         f"stage {name!r} is named twice in `after`; name it once", name)
+        if st.transfer_hours and not w.predecessors(st):
+            error_at("Workload", ("stages", j, "transfer_hours"), "precedence",
+                     f"stage {st.label!r} has no predecessor to bring an artifact from "
+                     "(its `after` or the pipeline order names none); drop "
+                     "transfer_hours or name the stage it follows in `after`",
+                     st.transfer_hours)
     order = _cycle(w)
     if order:
         j = labels.index(order[0])
