@@ -244,3 +244,9 @@ def test_every_option_of_every_command_says_what_it_does() -> None:
             for opt in command.params
             if isinstance(opt, click.Option) and not opt.hidden and not opt.help]
     assert bare == []
+
+
+def test_reasons_on_one_line_keep_no_full_stop_before_a_semicolon() -> None:
+    from planner.cli.main import _joined
+    assert _joined(["a set of rules conflicts.", "no plan places it"]) \
+        == "a set of rules conflicts; no plan places it"

@@ -83,6 +83,12 @@ def _labelled(label: str, style: str, rest: str) -> Text:
     return Text.assemble((label, style), " ", rest)
 
 
+def _joined(reasons: list[str]) -> str:
+    """Reasons on one line, separated by semicolons (a reason's own full stop dropped:
+    "… feasible.; no plan places it …")."""
+    return "; ".join(r.rstrip(".") for r in reasons)
+
+
 def _summary(plan: Plan, console: Console) -> None:
     s = plan.solver
     gap = f"{s.gap:.4%}" if s.gap is not None else "n/a"
@@ -120,7 +126,7 @@ def _summary(plan: Plan, console: Console) -> None:
                           "placements; `planner explain` or `planner report` show the rest")
     for u in plan.unplaced:
         console.print(_labelled("unplaced", "red",
-                                f"{u.workload}/{u.stage}: " + "; ".join(u.reasons)))
+                                f"{u.workload}/{u.stage}: " + _joined(u.reasons)))
     for m in plan.moves:
         console.print(_labelled("move", "cyan", f"{m.workload}/{m.stage}: "
                                 f"{', '.join(m.previous)} → {', '.join(m.now)} (migration "
@@ -128,7 +134,7 @@ def _summary(plan: Plan, console: Console) -> None:
     for d in plan.dropped:
         add = f" (adding it: {d.add_cost_usd:+,.2f} $)" if d.add_cost_usd is not None else ""
         console.print(_labelled("dropped", "red",
-                                f"{d.workload}{add}: " + "; ".join(d.reasons[:2])))
+                                f"{d.workload}{add}: " + _joined(d.reasons[:2])))
     for c in plan.conflicts:
         console.print(_labelled("conflict", "red", f"{c.rule}: {c.message}"))
     if plan.diagnosis:
@@ -268,7 +274,7 @@ def validate_cmd(portfolio: Path, catalogs_dir: Path | None) -> None:
     if unplaced:
         for u in unplaced:
             click.echo(f"error: {portfolio}: workload {u.workload}, stage {u.stage}: no "
-                       f"feasible option: " + "; ".join(u.reasons), err=True)
+                       f"feasible option: " + _joined(u.reasons), err=True)
         names = sorted({u.workload for u in unplaced})
         raise InputError(
             f"{portfolio}: {len(names)} workload(s) cannot be placed: {', '.join(names)}",
