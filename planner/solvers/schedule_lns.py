@@ -61,6 +61,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import NDArray
 from ortools.sat.python import cp_model
 
 from planner.models.problem import IntArray, Problem
@@ -143,25 +144,20 @@ class _Index:
         self.is_pool = np.bincount(self.rows_res[self.rows_res < self.n_pools - 1],
                                    minlength=self.n_pools - 1) > 0
         """Per resource, whether it holds capacity at once (a pool a draw may pick)."""
-        self.rows_st = self.st[self.rows_opt]
+        self.rows_st = self.st[self.rows_opt].astype(_POS)
         self.rows_cost = (problem.opt_obj.astype(np.float64) if prices is None
                           else prices.reduced)[self.rows_opt]
         """Per row, its option's cost (reduced at the prices, when there are some)."""
-        self.by_pool = np.argsort(self.rows_res, kind="stable")
-        self.pool_ptr = np.searchsorted(self.rows_res[self.by_pool],
-                                        np.arange(self.n_pools + 1))
+        self.by_pool, self.pool_ptr = _grouped(self.rows_res, self.n_pools)
         """The rows of pool ``p`` are ``by_pool[pool_ptr[p]:pool_ptr[p + 1]]``."""
-        self.opt_rows = np.bincount(self.rows_opt, minlength=problem.n_options)
+        self.opt_rows = np.bincount(self.rows_opt, minlength=problem.n_options).astype(_POS)
         """Per option, its rows (an option is on the drawn pools when all of them are)."""
-        self.stage_ptr = np.searchsorted(self.rows_st[:int(limited.sum())],
-                                         np.arange(problem.n_stages + 1))
+        self.stage_ptr = _starts(self.rows_st[:int(limited.sum())], problem.n_stages)
         """The limited rows of stage ``s`` are ``stage_ptr[s]:stage_ptr[s + 1]`` (they come
         first, in option order, so in stage order)."""
-        self.use_ptr = np.searchsorted(problem.use_opt, np.arange(problem.n_options + 1))
+        self.use_ptr = _starts(problem.use_opt, problem.n_options)
         """The usage rows of option ``o`` are ``use_ptr[o]:use_ptr[o + 1]``."""
-        self.by_res = np.argsort(problem.use_res, kind="stable")
-        self.res_ptr = np.searchsorted(problem.use_res[self.by_res],
-                                       np.arange(len(problem.res_cap) + 1))
+        self.by_res, self.res_ptr = _grouped(problem.use_res, len(problem.res_cap))
         """The usage rows of resource ``r`` are ``by_res[res_ptr[r]:res_ptr[r + 1]]``."""
         self.cheapest = _cheapest(problem, self.st, np.ones(problem.n_options, np.bool_))
         self.cheapest_free = _cheapest(problem, self.st, ~self.limited_opt)
@@ -195,6 +191,28 @@ def _cheapest(problem: Problem, st: IntArray, allowed: np.ndarray) -> IntArray:
     first = np.r_[True, st[order][1:] != st[order][:-1]]
     out[st[order][first]] = order[first]
     return out
+
+
+_POS = np.int32
+"""Positions and counts the index keeps (half the memory of int64: at hard xl its arrays
+have tens of millions of rows; none reaches 2³¹)."""
+PosArray = NDArray[np.int32]
+
+
+def _starts(sorted_keys: IntArray, n: int) -> IntArray:
+    """Where each key ``0..n-1`` starts in ``sorted_keys`` (and its end: ``n + 1`` entries)."""
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(sorted_keys, minlength=n), out=ptr[1:])
+    return ptr
+
+
+def _grouped(keys: IntArray, n: int) -> tuple[PosArray, IntArray]:
+    """The positions of ``keys`` (each in ``0..n-1``) grouped by key, in order within a
+    key, and where each key's group starts (:func:`_starts`). A stable sort of 16-bit keys
+    is a radix sort: 2.7x faster than of 64-bit ones at 4 M rows."""
+    small = keys.astype(np.int16) if n < np.iinfo(np.int16).max else keys
+    order = np.argsort(small, kind="stable").astype(_POS)
+    return order, _starts(keys[order], n)
 
 
 def _segments(ptr: IntArray, keys: IntArray) -> IntArray:
