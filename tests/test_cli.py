@@ -103,6 +103,8 @@ def test_missing_file_and_missing_catalogs(tmp_path: Path) -> None:
     assert code == 2 and "file not found" in err
     code, _, err = run("plan", str(EXAMPLES[0]), "--catalogs", str(tmp_path / "none"))
     assert code == 2 and "catalog directory not found" in err
+    code, _, err = run("plan", str(EXAMPLES[0]), "--catalogs", str(EXAMPLES[0]))
+    assert code == 2 and "a file, not a catalog directory" in err
 
 
 def test_infeasible_exit_code_and_reasons(tmp_path: Path) -> None:

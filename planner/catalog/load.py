@@ -254,7 +254,8 @@ def load_catalog_dir(
     (sorted by provider); with ``providers=None``, every ``<name>.json`` in it."""
     if not directory.is_dir():
         raise CatalogError(
-            "catalog directory not found",
+            "a file, not a catalog directory" if directory.exists()
+            else "catalog directory not found",
             source=str(directory),
             hint="pass --catalogs DIR (or set $PLANNER_CATALOGS) pointing at a folder with "
                  "aws.json / azure.json; `planner catalog status` shows the lookup order",
