@@ -184,6 +184,25 @@ def test_outages_may_not_take_more_nodes_than_exist() -> None:
     assert "scenarios[0].capacity[0].instances" in text and "take 3 nodes" in text
 
 
+def test_outages_count_the_nodes_a_capacity_change_of_the_scenario_sets() -> None:
+    # 4 nodes, 3 down 1–8 Jan; the scenario grows the class to 6: 3 more down then fit.
+    p = _fraud(outages=[{"from": "2027-01-01", "to": "2027-01-08", "nodes": 3}])
+    grown = [{"site": SITE, "offer": "dgx-a100", "instances": 6}]
+    more = [{"site": SITE, "offer": "dgx-a100", "from": "2027-01-05", "to": "2027-01-10",
+             "nodes": 3}]
+    changed, world = _apply(p, capacity=grown, outages=more)
+    assert changed.onprem[0].offers[0].nodes == 6
+    live = world.offer(SITE, "dgx-a100")
+    assert live is not None and live.capacity == 6
+    text = _error(p, capacity=grown, outages=[{**more[0], "nodes": 4}])
+    assert "scenarios[0].outages[0].nodes" in text and "has 6" in text
+    # nodes added from a date come on top of the changed count, in both
+    changed, world = _apply(p, capacity=grown, more_nodes=[
+        {"site": SITE, "offer": "dgx-a100", "nodes": 1, "from": "2027-01-20"}])
+    live = world.offer(SITE, "dgx-a100")
+    assert changed.onprem[0].offers[0].nodes == 7 and live is not None and live.capacity == 7
+
+
 # --- more nodes from a date -------------------------------------------------------------
 
 def test_more_nodes_from_a_date_are_nodes_plus_an_outage_until_then() -> None:

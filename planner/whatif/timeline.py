@@ -77,6 +77,8 @@ def apply_calendar(portfolio: Portfolio, world: World, deadlines: list[DeadlineC
     change of each)."""
     for j, d in enumerate(deadlines):
         portfolio = _move_deadline(portfolio, d, f"{path}.deadlines[{j}]")
+    for site, offer in touched:  # capacity changes: the node class has that many nodes
+        portfolio = _capacity_nodes(portfolio, world, site, offer)
     for j, n in enumerate(more_nodes):
         portfolio, world = _add_nodes(portfolio, world, n, f"{path}.more_nodes[{j}]")
         touched[(n.site, n.offer)] = f"{path}.more_nodes[{j}].nodes"
@@ -175,6 +177,32 @@ def _with_offer(portfolio: Portfolio, i: int, j: int, update: dict[str, object])
     return portfolio.model_copy(update={"onprem": onprem})
 
 
+def _find(portfolio: Portfolio, site: str, offer: str) -> tuple[int, int] | None:
+    """Where an on-prem node class is in the portfolio, if it is there."""
+    return next(((i, j) for i, s in enumerate(portfolio.onprem) if s.id == site
+                 for j, o in enumerate(s.offers) if o.id == offer), None)
+
+
+def _nodes(portfolio: Portfolio, world: World, i: int, j: int) -> int:
+    """The nodes of a node class: the world's count (after a ``capacity`` change and
+    nodes added), else the portfolio's."""
+    offer = portfolio.onprem[i].offers[j]
+    live = world.offer(portfolio.onprem[i].id, offer.id)
+    return live.capacity if live is not None and live.capacity is not None else offer.nodes
+
+
+def _capacity_nodes(portfolio: Portfolio, world: World, site: str, offer: str
+                    ) -> Portfolio:
+    """The node class's ``nodes`` as a ``capacity`` change set them in the world, so that
+    the portfolio's own rules (its outages against its nodes) count the same nodes; a
+    change to 0 instances leaves them (a node class has at least one node: the world's 0
+    refuses any outage)."""
+    at = _find(portfolio, site, offer)
+    if at is None or not _nodes(portfolio, world, *at):
+        return portfolio
+    return _with_offer(portfolio, *at, {"nodes": _nodes(portfolio, world, *at)})
+
+
 def _add_outage(portfolio: Portfolio, c: OutageAdded, path: str) -> Portfolio:
     i, j = _onprem_offer(portfolio, c.site, c.offer, path)
     begin = _in_horizon(portfolio, c.from_, f"{path}.from")
@@ -192,15 +220,16 @@ def _add_nodes(portfolio: Portfolio, world: World, c: NodesAdded, path: str
     """``c.nodes`` more nodes, and an outage of them over [horizon start, ``c.from_``)."""
     i, j = _onprem_offer(portfolio, c.site, c.offer, path)
     offer = portfolio.onprem[i].offers[j]
-    if offer.nodes + c.nodes > lim.MAX_COUNT:
-        raise InputError(f"{offer.nodes} + {c.nodes} nodes is more than the "
+    nodes = _nodes(portfolio, world, i, j)
+    if nodes + c.nodes > lim.MAX_COUNT:
+        raise InputError(f"{nodes} + {c.nodes} nodes is more than the "
                          f"{lim.MAX_COUNT:,} a node class may have", path=f"{path}.nodes",
                          hint="add fewer nodes")
     outages = list(offer.outages)
     if _in_horizon(portfolio, c.from_, f"{path}.from") > 0:
         outages.append(Outage.model_validate({"from": Decimal(0), "to": c.from_,
                                               "nodes": c.nodes}))
-    portfolio = _with_offer(portfolio, i, j, {"nodes": offer.nodes + c.nodes,
+    portfolio = _with_offer(portfolio, i, j, {"nodes": nodes + c.nodes,
                                               "outages": outages})
     offers = tuple(replace(o, capacity=(o.capacity or 0) + c.nodes)
                    if (o.site_id, o.id) == (c.site, c.offer) else o for o in world.offers)
@@ -212,13 +241,11 @@ def _check_nodes_down(portfolio: Portfolio, world: World, site: str, offer_id: s
     """At no time do a node class's outages take more nodes than it has: the rule the
     portfolio's own outages are validated by
     (:func:`~planner.models.calendar_checks.overbooked`)."""
-    at = next(((i, j) for i, s in enumerate(portfolio.onprem) if s.id == site
-               for j, o in enumerate(s.offers) if o.id == offer_id), None)
+    at = _find(portfolio, site, offer_id)
     if at is None:
         return
     offer = portfolio.onprem[at[0]].offers[at[1]]
-    live = world.offer(site, offer_id)
-    nodes = live.capacity if live is not None and live.capacity is not None else offer.nodes
+    nodes = _nodes(portfolio, world, *at)
     start = portfolio.settings.horizon.start if portfolio.settings.horizon else None
     spans = [(hours_from_start(o.from_, start), hours_from_start(o.to, start), o.nodes)
              for o in offer.outages]
