@@ -272,6 +272,19 @@ def test_placement_ends_after_the_horizon(case: tuple[Portfolio, Plan]) -> None:
     assert "after the horizon end 100" in found[0].message
 
 
+def test_inference_to_a_horizon_end_not_in_micro_hours_is_planned_and_passes() -> None:
+    """A horizon from 00:00:17 to midnight lasts 23.995277… h: the plan states the end of
+    a stage serving to it to six places (23.995278), which is the horizon end, not after
+    it (the planner's own plan was refused as 'a planner bug')."""
+    serving = {"kind": "inference", "gpu": {"models": {"A100-80GB": 1.0}, "count": 8},
+               "vcpus": 8, "memory_gib": 64, "hours": 10}
+    p = portfolio([workload("live", [serving])], settings={
+        "horizon": {"start": "2027-01-01T00:00:17Z", "end": "2027-01-02"}})
+    plan = solve(p)
+    (placed,) = plan.placements
+    assert placed.end == Decimal("23.995278") > p.settings.period_hours
+
+
 # --- durations and go-live -------------------------------------------------------------
 
 

@@ -162,7 +162,7 @@ def check_bounds(settings: Settings, checked: list[Checked]) -> list[Violation]:
             out.append(Violation("schedule.bounds", _at(c, "start"),
                                  f"interval [{num(p.start)}, {num(p.end)}) is empty or "
                                  "starts before the horizon"))
-        if p.end > horizon:
+        if p.end > horizon + TOLERANCE:  # a plan states times to six places
             out.append(Violation("schedule.bounds", _at(c, "end"),
                                  f"ends at hour {num(p.end)}, after the horizon end "
                                  f"{num(horizon)}"))
