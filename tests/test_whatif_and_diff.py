@@ -118,6 +118,26 @@ def test_diff_tells_moves_from_purchase_and_instance_changes() -> None:
         assert not (d.changed if moved else d.moved)
 
 
+def test_diff_lists_a_stage_that_runs_at_another_time(tmp_path: Path) -> None:
+    """A stage kept on its site and offer but shifted in time (a deadline moved, an outage
+    added) was listed nowhere: diff said "no stage moved" and nothing else."""
+    a = solve(portfolio([workload("w", [training()])]))
+    p = a.placements[0]
+    assert p.start is not None and p.end is not None
+    later = p.model_copy(update={"start": p.start + 24, "end": p.end + 24})
+    d = diff_plans(a, a.model_copy(update={"placements": [later]}))
+    assert not d.moved and not d.changed
+    assert [(r.stage, r.old_start, r.new_start) for r in d.rescheduled] \
+        == [("training", p.start, p.start + 24)]
+    assert not diff_plans(a, a).rescheduled
+    old, new = tmp_path / "old.json", tmp_path / "new.json"
+    old.write_text(a.model_dump_json(), "utf-8")
+    new.write_text(a.model_copy(update={"placements": [later]}).model_dump_json(), "utf-8")
+    out = CliRunner().invoke(cli, ["diff", str(old), str(new)])
+    assert out.exit_code == 0 and "rescheduled stages" in out.output
+    assert "no stage moved (1 rescheduled)" in out.output
+
+
 def test_whatif_cli_on_the_example(tmp_path: Path) -> None:
     res = CliRunner().invoke(cli, [
         "whatif", str(REPO / "examples" / "hospital-group.yaml"),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import click
@@ -27,6 +29,13 @@ def _money(v: object) -> str:
     return "-" if v is None else f"{v:,.2f}"
 
 
+def _span(start: Decimal, end: Decimal, start_at: datetime | None) -> str:
+    """A stage's span: hours, and its start date (UTC) when the plan dates it."""
+    when = "" if start_at is None else \
+        f" (from {start_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC)"
+    return f"h {start:g}–{end:g}{when}"
+
+
 def print_diff(d: PlanDiff, console: Console) -> None:
     console.print(f"total: ${d.old_total_usd:,.2f} → ${d.new_total_usd:,.2f} "
                   f"(Δ ${d.delta_usd:+,.2f}); status {d.old_status} → {d.new_status}")
@@ -42,8 +51,18 @@ def print_diff(d: PlanDiff, console: Console) -> None:
             t.add_row(m.workload, m.stage, "\n".join(m.old), "\n".join(m.new),
                       f"{m.new_usd - m.old_usd:+,.2f}")
         console.print(t)
+    if d.rescheduled:
+        t = Table(title="rescheduled stages (same sites and offers, other times)",
+                  show_edge=False)
+        for col in ("workload", "stage", "old", "new"):
+            t.add_column(col)
+        for r in d.rescheduled:
+            t.add_row(r.workload, r.stage, _span(r.old_start, r.old_end, r.old_start_at),
+                      _span(r.new_start, r.new_end, r.new_start_at))
+        console.print(t)
     if not d.moved:
-        console.print("no stage moved")
+        console.print("no stage moved" + (f" ({len(d.rescheduled)} rescheduled)"
+                                          if d.rescheduled else ""))
     for label, values in (("provider", d.delta_by_provider), ("team", d.delta_by_team),
                           ("site", d.delta_by_site)):
         if values:

@@ -1,4 +1,5 @@
-"""Compare two plans: which stages moved, how cost shifted, how capacity use changed.
+"""Compare two plans: which stages moved or run at other times, how cost shifted, how
+capacity use changed.
 
 Two plans of *different* portfolios (different names) are not compared: that is an
 input error. Two plans of the same portfolio made from different versions of it or
@@ -8,6 +9,7 @@ what a diff is for — and the diff carries a warning saying which inputs change
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict
@@ -25,6 +27,23 @@ class StageChange(BaseModel):
     new: list[str]
     old_usd: Decimal
     new_usd: Decimal
+
+
+class Rescheduled(BaseModel):
+    """A stage on the same sites and offers that runs at other times: its span (its
+    placements' first start and last end, hours from each plan's horizon start, and the
+    date-times when the horizon has a start date)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    workload: str
+    stage: str
+    old_start: Decimal
+    old_end: Decimal
+    new_start: Decimal
+    new_end: Decimal
+    old_start_at: datetime | None = None
+    new_start_at: datetime | None = None
 
 
 class CapacityChange(BaseModel):
@@ -51,6 +70,10 @@ class PlanDiff(BaseModel):
     changed: list[StageChange] = []
     """Stages on the same sites and offers with another purchase option or another
     number of instances on them (replicas shifted between sites the stage already used)."""
+    rescheduled: list[Rescheduled] = []
+    """Stages on the same sites and offers (and purchase, instances) that start or end at
+    another time: a re-plan after a deadline moved or an outage was added shifts them,
+    and re-planning counts no move for it."""
     added: list[str]
     removed: list[str]
     delta_by_provider: dict[str, Decimal]
@@ -69,6 +92,40 @@ def _where(plan: Plan) -> dict[tuple[str, str], tuple[list[str], Decimal]]:
         sites, cost = out.get(key, ([], Decimal(0)))
         out[key] = (sorted([*sites, f"{p.site}/{p.offer}/{p.purchase.value} ×{p.instances}"]),
                     cost + p.cost.total_usd)
+    return out
+
+
+Span = tuple[Decimal, Decimal, datetime | None, datetime | None]
+
+
+def _spans(plan: Plan) -> dict[tuple[str, str], Span]:
+    """Per stage with times, its first start and last end (hours, and start and end as
+    date-times when the plan has them)."""
+    out: dict[tuple[str, str], Span] = {}
+    for p in plan.placements:
+        if p.start is None or p.end is None:
+            continue
+        key = (p.workload, p.stage)
+        a, b, a_at, b_at = out.get(key, (p.start, p.end, p.start_at, p.end_at))
+        out[key] = (min(a, p.start), max(b, p.end),
+                    p.start_at if p.start <= a else a_at, p.end_at if p.end >= b else b_at)
+    return out
+
+
+def _rescheduled(old: Plan, new: Plan, same: list[tuple[str, str]]) -> list[Rescheduled]:
+    """The stages of ``same`` (placed alike in both plans) whose span differs: compared as
+    date-times when both plans date it (their horizons may start apart), else in hours."""
+    a, b = _spans(old), _spans(new)
+    out = []
+    for k in same:
+        if k not in a or k not in b:
+            continue
+        (s0, e0, s0_at, e0_at), (s1, e1, s1_at, e1_at) = a[k], b[k]
+        dated = None not in (s0_at, e0_at, s1_at, e1_at)
+        if ((s0_at, e0_at) != (s1_at, e1_at)) if dated else ((s0, e0) != (s1, e1)):
+            out.append(Rescheduled(workload=k[0], stage=k[1], old_start=s0, old_end=e0,
+                                   new_start=s1, new_end=e1, old_start_at=s0_at,
+                                   new_start_at=s1_at))
     return out
 
 
@@ -94,6 +151,10 @@ def input_warnings(old: Plan, new: Plan) -> list[str]:
     if old.inputs.portfolio_sha256 != new.inputs.portfolio_sha256:
         out.append(f"the portfolio {new.portfolio!r} changed between the plans: the diff "
                    "includes the effect of that edit")
+    if old.horizon is not None and new.horizon is not None \
+            and old.horizon.start != new.horizon.start:
+        out.append(f"the horizons start at different times ({old.horizon.start} and "
+                   f"{new.horizon.start}): hours in the plans count from different instants")
     if old.inputs.catalogs_sha256 != new.inputs.catalogs_sha256:
         out.append("the plans were priced with different catalogs: the diff includes the "
                    "effect of the price changes")
@@ -101,7 +162,8 @@ def input_warnings(old: Plan, new: Plan) -> list[str]:
 
 
 def diff_plans(old: Plan, new: Plan) -> PlanDiff:
-    """Moved stages, cost delta by provider/site/team/kind, capacity changes.
+    """Moved stages, stages run at other times, cost delta by provider/site/team/kind,
+    capacity changes.
 
     Raises :class:`~planner.errors.InputError` for plans of different portfolios."""
     if old.portfolio != new.portfolio:
@@ -116,6 +178,7 @@ def diff_plans(old: Plan, new: Plan) -> PlanDiff:
     changed = [c for k, c in both if _offers(b[k][0]) <= _offers(a[k][0])]
     old_use = {r.resource: r.utilization for r in old.resources}
     new_use = {r.resource: r.utilization for r in new.resources}
+    same = [k for k in sorted(set(a) & set(b)) if a[k][0] == b[k][0]]
     capacity = [CapacityChange(resource=r, old_utilization=old_use.get(r, 0.0),
                                new_utilization=new_use.get(r, 0.0))
                 for r in sorted(set(old_use) | set(new_use))
@@ -124,6 +187,7 @@ def diff_plans(old: Plan, new: Plan) -> PlanDiff:
         old_status=old.status.value, new_status=new.status.value,
         old_total_usd=old.totals.total_usd, new_total_usd=new.totals.total_usd,
         delta_usd=new.totals.total_usd - old.totals.total_usd, moved=moved, changed=changed,
+        rescheduled=_rescheduled(old, new, same),
         added=[f"{w}/{s}" for w, s in sorted(set(b) - set(a))],
         removed=[f"{w}/{s}" for w, s in sorted(set(a) - set(b))],
         delta_by_provider=_delta(old.totals.by_provider, new.totals.by_provider),
