@@ -16,7 +16,7 @@ from planner.compile.resolve import build_world
 from planner.errors import InputError
 from planner.models.world import Purchase
 from planner.plans.diff import diff_plans
-from planner.whatif import Scenario, ScenarioFile, apply_scenario, run_whatif
+from planner.whatif import Scenario, ScenarioFile, apply_scenario, run_whatif, summarize
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -136,6 +136,9 @@ def test_diff_lists_a_stage_that_runs_at_another_time(tmp_path: Path) -> None:
     out = CliRunner().invoke(cli, ["diff", str(old), str(new)])
     assert out.exit_code == 0 and "rescheduled stages" in out.output
     assert "no stage moved (1 rescheduled)" in out.output
+    # what-if counts it too (a scenario plan is summarized against the base by the diff)
+    got = summarize("later", a.model_copy(update={"placements": [later]}), a, False)
+    assert got.moved == [] and got.rescheduled == ["w/training"]
 
 
 def test_whatif_cli_on_the_example(tmp_path: Path) -> None:

@@ -94,13 +94,14 @@ def diff_cmd(old: Path, new: Path, as_json: bool) -> None:
 
 def print_whatif(report: WhatIfReport, console: Console) -> None:
     t = Table(title=f"what-if: {report.portfolio}", show_edge=False)
-    for col in ("scenario", "status", "total $", "Δ $", "moved", "dropped",
+    for col in ("scenario", "status", "total $", "Δ $", "moved", "rescheduled", "dropped",
                 "conflicting rules"):
-        t.add_column(col, justify="right" if "$" in col or col == "moved" else "left")
+        t.add_column(col, justify="right" if "$" in col or col in ("moved", "rescheduled")
+                     else "left")
     for r in [report.base, *report.scenarios]:
         t.add_row(r.name, r.status, _money(r.total_usd),
                   "-" if r.delta_usd is None else f"{r.delta_usd:+,.2f}",
-                  str(len(r.moved)), ", ".join(r.dropped) or "-",
+                  str(len(r.moved)), str(len(r.rescheduled)), ", ".join(r.dropped) or "-",
                   "; ".join(c.rule for c in r.conflicts))
     console.print(t)
 

@@ -117,6 +117,10 @@ class ScenarioResult(BaseModel):
     total_usd: Decimal | None
     delta_usd: Decimal | None
     moved: list[str]
+    rescheduled: list[str] = Field(
+        default_factory=list,
+        description="stages placed as in the base plan that run at other times (a moved "
+                    "deadline, an outage)")
     dropped: list[str] = Field(
         default_factory=list,
         description="workloads a partial scenario plan leaves out (its delta then compares "
@@ -304,16 +308,19 @@ def _still_valid(portfolio: Portfolio, path: str) -> None:
 def summarize(name: str, plan: Plan, base: Plan | None, keep_plan: bool) -> ScenarioResult:
     feasible = plan.feasible
     moved: list[str] = []
+    shifted: list[str] = []
     delta = None
     if base is not None and feasible and base.feasible:
-        moved = [f"{m.workload}/{m.stage}" for m in diff_plans(base, plan).moved]
+        change = diff_plans(base, plan)
+        moved = [f"{m.workload}/{m.stage}" for m in change.moved]
+        shifted = [f"{r.workload}/{r.stage}" for r in change.rescheduled]
         delta = plan.totals.total_usd - base.totals.total_usd
     conflicts = list(plan.conflicts)
     for d in plan.dropped:
         conflicts += [c for c in d.conflicts if c not in conflicts]
     return ScenarioResult(name=name, status=plan.status.value,
                           total_usd=plan.totals.total_usd if feasible else None,
-                          delta_usd=delta, moved=moved,
+                          delta_usd=delta, moved=moved, rescheduled=shifted,
                           dropped=[d.workload for d in plan.dropped], conflicts=conflicts,
                           diagnosis=plan.diagnosis, plan=plan if keep_plan else None)
 
