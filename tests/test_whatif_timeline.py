@@ -160,6 +160,8 @@ def test_outage_names_and_times_are_checked() -> None:
     assert "scenarios[0].outages[0].site" in text and f"did you mean '{SITE}'" in text
     text = _error(p, outages=[{**ok, "offer": "dgx-a10"}])
     assert "scenarios[0].outages[0].offer" in text and "did you mean 'dgx-a100'" in text
+    text = _error(p, outages=[{**ok, "site": "aws:eu-central-1"}])
+    assert "scenarios[0].outages[0].site" in text and "is a cloud region" in text
     text = _error(p, outages=[{**ok, "to": "2027-06-01"}])
     assert "scenarios[0].outages[0].to" in text and "outside the horizon" in text
     text = _error(p, outages=[{**ok, "from": "2026-12-01"}])

@@ -161,6 +161,11 @@ def _onprem_offer(portfolio: Portfolio, site: str, offer: str, path: str) -> tup
         raise InputError(f"unknown on-prem site {site!r}", path=f"{path}.site",
                          hint="the portfolio has no on-prem sites (outages and more_nodes "
                               "apply to its onprem[].offers[])")
+    if site not in sites and not site.startswith("onprem:") and ":" in site:
+        raise InputError(f"{site!r} is a cloud region: outages and more_nodes change on-prem "
+                         "node classes only", path=f"{path}.site",
+                         hint=f"name an on-prem site ({', '.join(sites)}); a cloud region's "
+                              "capacity is its quota (the scenario's `capacity`)")
     check_name("on-prem site", site, set(sites), f"{path}.site")
     i = sites.index(site)
     offers = [o.id for o in portfolio.onprem[i].offers]
