@@ -14,7 +14,8 @@ never race. :func:`refresh_catalog` and :func:`write_catalog` therefore
    file the loader would reject is never written (an empty catalog included);
 5. compare it with the last good file and refuse (``CatalogStoreError``, exit
    code 5) when a region went missing (failed or empty), more than
-   ``max_row_loss`` of the rows disappeared, or more than ``max_row_loss`` of the
+   ``max_row_loss`` of the rows disappeared (by region and instance type: rows
+   added elsewhere do not make up for them), or more than ``max_row_loss`` of the
    rows that kept their place lost their spot price (a keyless AWS refresh, chosen
    by itself when a scheduled run finds no credentials, carries none), unless
    ``force``;
@@ -98,13 +99,22 @@ class CatalogDiff:
     lost_regions: tuple[str, ...]
     added_regions: tuple[str, ...]
     problems: tuple[str, ...] = field(default=())
+    lost_rows: int = 0
+    """Rows of the old catalog (by region and instance type) missing from the new one:
+    rows added elsewhere do not make up for them."""
 
     @property
     def row_loss(self) -> float:
-        """Share of the old rows missing from the new catalog (0 when rows grew)."""
+        """Share of the old rows missing from the new catalog."""
         if self.old_rows <= 0:
             return 0.0
-        return max(0.0, (self.old_rows - self.new_rows) / self.old_rows)
+        return self.lost_rows / self.old_rows
+
+
+def lost_rows(old: CatalogFile, new: CatalogFile) -> int:
+    """How many rows of ``old`` (by region and instance type) ``new`` no longer lists."""
+    kept = {(r.region, r.instance_type) for r in new.rows}
+    return sum(1 for r in old.rows if (r.region, r.instance_type) not in kept)
 
 
 def lost_spot_prices(old: CatalogFile, new: CatalogFile) -> tuple[int, int]:
@@ -134,16 +144,20 @@ def compare_catalogs(old: CatalogFile | None, new: CatalogFile,
         why = [f"{r} (fetch failed: {failures[r]})" if r in failures else f"{r} (not fetched)"
                for r in lost]
         problems.append("lost region(s) " + ", ".join(why))
-    diff = CatalogDiff(len(old.rows), len(new.rows), lost, tuple(sorted(new_cov - old_cov)))
+    diff = CatalogDiff(len(old.rows), len(new.rows), lost, tuple(sorted(new_cov - old_cov)),
+                       lost_rows=lost_rows(old, new))
     if new.rows and diff.row_loss > max_row_loss:
-        problems.append(f"rows {diff.old_rows} -> {diff.new_rows} "
+        gone = ("" if diff.lost_rows == diff.old_rows - diff.new_rows
+                else f", {diff.lost_rows} of the old ones gone")
+        problems.append(f"rows {diff.old_rows} -> {diff.new_rows}{gone} "
                         f"(-{diff.row_loss:.1%}, more than the {max_row_loss:.0%} allowed)")
     spot_rows, spot_lost = lost_spot_prices(old, new)
     if spot_rows and spot_lost / spot_rows > max_row_loss:
         problems.append(f"spot prices lost on {spot_lost} of {spot_rows} rows that had one "
                         f"(more than the {max_row_loss:.0%} allowed; a keyless refresh "
                         "carries no spot prices)")
-    return CatalogDiff(diff.old_rows, diff.new_rows, lost, diff.added_regions, tuple(problems))
+    return CatalogDiff(diff.old_rows, diff.new_rows, lost, diff.added_regions, tuple(problems),
+                       diff.lost_rows)
 
 
 # ---------------------------------------------------------------- writing

@@ -269,6 +269,20 @@ def test_row_loss_limit_is_configurable(old_aws: tuple[Path, bytes]) -> None:
         write_catalog(_rows(7), path.parent, max_row_loss=1.5)
 
 
+def test_rows_lost_in_one_region_are_not_made_up_by_another(tmp_path: Path) -> None:
+    path = write_catalog(make_catalog(rows_per_region=10), tmp_path)  # 2 regions, 20 rows
+    before = path.read_bytes()
+    grown = make_catalog(regions=("us-east-1", "us-west-2"), rows_per_region=10)
+    shrunk = make_catalog(regions=("eu-central-1",), rows_per_region=2)  # 8 of its 10 gone
+    new = grown.model_copy(update={"regions": ["eu-central-1", "us-east-1", "us-west-2"],
+                                   "rows": grown.rows + shrunk.rows})
+    with pytest.raises(CatalogStoreError,
+                       match=r"rows 20 -> 22, 8 of the old ones gone \(-40.0%, more than"):
+        write_catalog(new, tmp_path)
+    assert path.read_bytes() == before
+    write_catalog(new, tmp_path, max_row_loss=0.4)
+
+
 def test_empty_catalog_is_never_written(tmp_path: Path) -> None:
     empty = make_catalog(rows_per_region=0)
     for force in (False, True):
