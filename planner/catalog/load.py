@@ -236,7 +236,7 @@ def catalog_file_name(provider: str) -> str:
     return provider + CATALOG_SUFFIX
 
 
-def _check_provider(loaded: LoadedCatalog) -> LoadedCatalog:
+def check_provider(loaded: LoadedCatalog) -> LoadedCatalog:
     """``aws.json`` must hold the ``aws`` catalog (a renamed or copied file is an error)."""
     expected = loaded.path.name.removesuffix(CATALOG_SUFFIX)
     if loaded.catalog.provider != expected:
@@ -268,5 +268,5 @@ def load_catalog_dir(
     for provider in sorted(set(providers)):
         path = directory / catalog_file_name(provider)
         if os.path.lexists(path):
-            loaded.append(_check_provider(load_catalog_file(path)))
+            loaded.append(check_provider(load_catalog_file(path)))
     return loaded

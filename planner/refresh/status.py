@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from planner.catalog.freshness import DEFAULT_MAX_AGE_DAYS
-from planner.catalog.load import load_catalog_file
+from planner.catalog.load import check_provider, load_catalog_file
 from planner.catalog.provenance import fetch_span, provenance_mix
 from planner.errors import CatalogError
 from planner.providers.registry import cloud_providers
@@ -104,7 +104,7 @@ def catalog_status(directory: Path, *, now: datetime | None = None,
             continue
         extra = leftovers.get(provider, {})
         try:
-            loaded = load_catalog_file(path)
+            loaded = check_provider(load_catalog_file(path))
         except CatalogError as exc:
             out.append(CatalogStatus(provider=provider, file=str(path), error=str(exc),
                                      leftover_temp_files=extra))

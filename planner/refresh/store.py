@@ -169,15 +169,17 @@ def catalog_path(directory: Path, provider: str) -> Path:
 
 
 def _read_last_good(path: Path) -> CatalogFile | None:
-    """The current file's catalog, or None when it is missing or unreadable.
+    """The current file's catalog, or None when it is missing, unreadable or holds
+    another provider's catalog (which the loader rejects too: it guards nothing).
 
     Read leniently (without the file-wide rules), so that a file an older
     planner wrote with an empty region still guards its other regions.
     """
     try:
-        return parse_catalog(read_catalog_bytes(path), path, check_rows=False)
+        old = parse_catalog(read_catalog_bytes(path), path, check_rows=False)
     except CatalogError:
         return None
+    return old if catalog_file_name(old.provider) == path.name else None
 
 
 def _fsync_dir(directory: Path) -> None:

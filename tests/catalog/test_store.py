@@ -297,6 +297,19 @@ def test_corrupt_old_file_is_replaced(tmp_path: Path) -> None:
     assert len(load_catalog_file(tmp_path / "aws.json").catalog.rows) == 10
 
 
+def test_file_holding_another_providers_catalog_guards_nothing(tmp_path: Path) -> None:
+    """aws.json holding the azure catalog (a copied file) is refused by the loader and
+    flagged by status; a refresh replaces it instead of calling azure's regions lost."""
+    write_catalog(make_catalog("azure", ("eastus", "westeurope")), tmp_path)
+    os.replace(tmp_path / "azure.json", tmp_path / "aws.json")
+    (status,) = catalog_status(tmp_path)
+    assert status.error and "holds the 'azure' catalog, not 'aws'" in status.error
+    assert default_refresh_regions(tmp_path, "aws")[0] != "eastus"
+    refresh_catalog("aws", ["us-east-1", "eu-central-1"], tmp_path,
+                    fetch=fake_fetcher(make_catalog()))
+    assert load_catalog_file(tmp_path / "aws.json").catalog.provider == "aws"
+
+
 def test_compare_without_old_catalog() -> None:
     diff = compare_catalogs(None, make_catalog())
     assert diff.problems == () and diff.row_loss == 0.0
