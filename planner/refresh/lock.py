@@ -160,13 +160,19 @@ def _wait_for_lock(fd: int, path: Path, *, wait: bool, timeout_s: float,
 
 
 def _open_lock_file(path: Path) -> int:
+    lock = lock_path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        return os.open(lock_path(path), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        return os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     except OSError as exc:
-        raise CatalogStoreError(f"cannot create the lock file: {exc.strerror or exc}",
-                                source=str(lock_path(path)),
-                                hint="the catalog directory must be writable") from None
+        why = exc.strerror or str(exc)
+        if not os.path.lexists(lock):
+            raise CatalogStoreError(f"cannot create the lock file: {why}", source=str(lock),
+                                    hint="the catalog directory must be writable") from None
+        hint = ("make it writable for this user" if lock.is_file() and not lock.is_symlink()
+                else "it must be a plain file: remove it, the next refresh creates it anew")
+        raise CatalogStoreError(f"cannot open the lock file: {why}", source=str(lock),
+                                hint=hint) from None
 
 
 def _write_pid(fd: int, pid: int | None) -> None:

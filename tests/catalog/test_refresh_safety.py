@@ -369,3 +369,16 @@ def test_lock_file_records_the_holder_only_while_held(tmp_path: Path) -> None:
         assert holder_pid(path) == os.getpid() and is_locked(path)
     assert holder_pid(path) is None and not is_locked(path)
     assert lock_path(path).name == ".aws.json.lock"
+
+
+def test_a_lock_file_that_is_not_a_file_says_to_remove_it(
+        old_aws: tuple[Path, bytes]) -> None:
+    path, before = old_aws
+    lock = lock_path(path)
+    lock.unlink()
+    lock.mkdir()
+    with pytest.raises(CatalogStoreError, match="cannot open the lock file") as exc:
+        refresh_catalog("aws", REGIONS, path.parent, fetch=fake_fetcher(make_catalog()))
+    assert str(lock) in str(exc.value) and "remove it" in str(exc.value)
+    assert "directory must be writable" not in str(exc.value)
+    assert path.read_bytes() == before
