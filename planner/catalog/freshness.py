@@ -27,6 +27,11 @@ def stale_catalogs(loaded: Sequence[LoadedCatalog], max_age_days: float = DEFAUL
                 f"{cat.provider}`"
             )
         elif age < -1:
-            warnings.append(f"{item.path}: fetched_at {stamp} lies in the future; "
-                            "check the clock of the machine that fetched it")
+            warnings.append(future_warning(str(item.path), cat.fetched_at))
     return warnings
+
+
+def future_warning(file: str, fetched_at: datetime) -> str:
+    """The warning for a catalog whose ``fetched_at`` lies more than a day ahead."""
+    return (f"{file}: fetched_at {fetched_at:%Y-%m-%d %H:%M UTC} lies in the future; "
+            "check the clock of the machine that fetched it")

@@ -21,7 +21,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from planner.catalog.freshness import DEFAULT_MAX_AGE_DAYS, stale_catalogs
+from planner.catalog.freshness import DEFAULT_MAX_AGE_DAYS, future_warning, stale_catalogs
 from planner.catalog.load import catalog_file_name, load_catalog_dir
 from planner.catalog.paths import (
     CATALOGS_ENV,
@@ -294,6 +294,10 @@ def status_cmd(catalogs_dir: Path | None, max_age_days: float, as_json: bool) ->
     for leftover in leftover_temp_files(catalogs_dir):
         prefix = "note" if leftover.refreshing else "warning"
         err_console().print(f"{prefix}: {leftover.message()}", markup=False)
+    for s in rows:
+        if s.fetched_at is not None and s.age_days is not None and s.age_days < -1:
+            err_console().print(f"warning: {future_warning(s.file, s.fetched_at)}",
+                                markup=False)
     if as_json:
         click.echo(dump_json([s.to_dict() for s in rows]))
     elif not rows:

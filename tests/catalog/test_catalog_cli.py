@@ -158,6 +158,15 @@ def test_status_flags_stale_and_failed_regions(tmp_path: Path) -> None:
         "eu-west-1": "AuthFailure: expired token"}
 
 
+def test_status_warns_about_a_catalog_from_the_future(tmp_path: Path) -> None:
+    write_catalog(make_catalog(fetched_at=datetime.now(UTC) + timedelta(days=400)), tmp_path)
+    for args in ((), ("--json",)):
+        result = run("status", "--catalogs", str(tmp_path), *args)
+        assert result.exit_code == 0
+        assert f"warning: {tmp_path / 'aws.json'}: fetched_at " in result.stderr
+        assert "lies in the future; check the clock" in result.stderr
+
+
 def test_status_reports_corrupt_file(catalogs: Path) -> None:
     (catalogs / "azure.json").write_text('{"schema_version": 1,')
     result = run("status", "--catalogs", str(catalogs))
