@@ -197,7 +197,11 @@ def _fsync_dir(directory: Path) -> None:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a fsynced temp file and ``os.replace``."""
+    """Write ``data`` to ``path`` via a fsynced temp file and ``os.replace``. A symlink to
+    a catalog elsewhere (a shared folder) stays one: its target is replaced, not the link
+    (which then never saw another refresh)."""
+    if path.is_symlink() and path.exists():
+        path = path.resolve()
     mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=temp_prefix(path),
                                     suffix=TEMP_SUFFIX)

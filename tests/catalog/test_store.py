@@ -138,6 +138,19 @@ def test_first_write_creates_directory_and_leaves_no_temp(tmp_path: Path) -> Non
     assert listing(path.parent) == ["azure.json"]
 
 
+def test_a_catalog_linked_from_elsewhere_is_refreshed_through_the_link(tmp_path: Path
+                                                                        ) -> None:
+    shared = write_catalog(make_catalog(), tmp_path / "shared")
+    (tmp_path / "here").mkdir()
+    link = tmp_path / "here" / "aws.json"
+    link.symlink_to(shared)
+    newer = make_catalog(rows_per_region=6)
+    write_catalog(newer, tmp_path / "here")
+    assert link.is_symlink() and link.resolve() == shared.resolve()
+    assert len(load_catalog_file(shared).catalog.rows) == len(newer.rows)
+    assert listing(shared.parent) == ["aws.json"]
+
+
 def test_failed_replace_keeps_old_file_and_removes_temp(
         old_aws: tuple[Path, bytes], monkeypatch: pytest.MonkeyPatch) -> None:
     path, before = old_aws
