@@ -197,3 +197,31 @@ def test_whatif_defaults_to_auto() -> None:
     assert inspect.signature(run_whatif).parameters["executor"].default == "auto"
     option = next(p for p in whatif_cmd.params if p.name == "executor")
     assert option.default == "auto"
+
+
+def test_diff_reads_a_plan_s_naive_dates_as_utc(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plan's date-time without an offset is UTC (as the verifier reads it): the diff
+    prints it as such, not moved by this machine's time zone, and does not call a stage
+    rescheduled only because one plan writes its dates without the offset."""
+    import time
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from planner.cli.replan_cmd import _span
+
+    monkeypatch.setenv("TZ", "Asia/Kolkata")
+    time.tzset()
+    try:
+        got = _span(Decimal(1), Decimal(2), datetime(2027, 1, 4, 8, 0))
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert got == "h 1–2 (from 2027-01-04 08:00 UTC)"
+    assert _span(Decimal(1), Decimal(2), datetime(2027, 1, 4, 8, 0, tzinfo=UTC)) == got
+    a = solve(portfolio([workload("w", [training()])],
+                        settings={"horizon": {"start": "2027-01-04", "end": "2027-02-01"}}))
+    p = a.placements[0]
+    assert p.start_at is not None and p.end_at is not None and p.start_at.tzinfo
+    naive = p.model_copy(update={"start_at": p.start_at.replace(tzinfo=None),
+                                 "end_at": p.end_at.replace(tzinfo=None)})
+    assert not diff_plans(a, a.model_copy(update={"placements": [naive]})).rescheduled

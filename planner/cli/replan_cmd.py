@@ -21,6 +21,7 @@ from planner.cli.common import (
     write_output,
 )
 from planner.compile.resolve import build_world
+from planner.models.calendar import as_datetime
 from planner.plans.diff import PlanDiff, diff_plans
 from planner.whatif import WhatIfReport, load_scenarios, run_whatif
 
@@ -30,9 +31,10 @@ def _money(v: object) -> str:
 
 
 def _span(start: Decimal, end: Decimal, start_at: datetime | None) -> str:
-    """A stage's span: hours, and its start date (UTC) when the plan dates it."""
+    """A stage's span: hours, and its start date (UTC; a naive one is UTC already) when
+    the plan dates it."""
     when = "" if start_at is None else \
-        f" (from {start_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC)"
+        f" (from {as_datetime(start_at).astimezone(UTC):%Y-%m-%d %H:%M} UTC)"
     return f"h {start:g}–{end:g}{when}"
 
 

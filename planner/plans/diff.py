@@ -15,6 +15,7 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict
 
 from planner.errors import InputError
+from planner.models.calendar import as_datetime
 from planner.models.plan import Plan
 
 
@@ -100,15 +101,17 @@ Span = tuple[Decimal, Decimal, datetime | None, datetime | None]
 
 def _spans(plan: Plan) -> dict[tuple[str, str], Span]:
     """Per stage with times, its first start and last end (hours, and start and end as
-    date-times when the plan has them)."""
+    date-times when the plan has them; a naive one is UTC, as the verifier reads it)."""
     out: dict[tuple[str, str], Span] = {}
     for p in plan.placements:
         if p.start is None or p.end is None:
             continue
         key = (p.workload, p.stage)
-        a, b, a_at, b_at = out.get(key, (p.start, p.end, p.start_at, p.end_at))
+        start_at, end_at = (None if t is None else as_datetime(t)  # naive: UTC
+                            for t in (p.start_at, p.end_at))
+        a, b, a_at, b_at = out.get(key, (p.start, p.end, start_at, end_at))
         out[key] = (min(a, p.start), max(b, p.end),
-                    p.start_at if p.start <= a else a_at, p.end_at if p.end >= b else b_at)
+                    start_at if p.start <= a else a_at, end_at if p.end >= b else b_at)
     return out
 
 
