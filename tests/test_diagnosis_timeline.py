@@ -396,3 +396,22 @@ def test_a_gang_larger_than_any_offer_is_named_as_a_gang_not_as_gpus() -> None:
     _, summary = diagnose(p, world, generate(p, world), OPTS)
     assert ("each replica on 4 whole instances of one offer at once (its sites have at "
             "most 2 of one offer at once)") in summary
+
+
+def test_a_dated_service_s_hours_read_as_a_number_when_the_horizon_starts_at_odd_seconds(
+        ) -> None:
+    # The horizon starts at 06:30:17: the hours from the go-live to its end were printed
+    # with the 28 places of their Decimal ("for 2112.000000000000000000000000 h").
+    offer = {"id": "dgx-a100", "gpu_model": "A100-80GB", "gpu_count": 8, "vcpus": 128,
+             "memory_gib": 1024, "price_per_hour": 20, "nodes": 2}
+    service = {"kind": "inference", "gpu": {"models": {"A100-80GB": 1.0}, "count": 8},
+               "vcpus": 8, "memory_gib": 64, "hours": 100, "replicas": 3,
+               "earliest_start": "2027-01-03T00:00:00Z"}
+    w = workload("fraud-eu", [service], home="onprem:frankfurt",
+                 sites=["onprem:frankfurt"])
+    p = portfolio([w], settings={"horizon": {"start": "2027-01-01T06:30:17Z",
+                                             "end": "2027-04-01"}},
+                  onprem=[{"id": "onprem:frankfurt", "country": "DE", "offers": [offer]}])
+    world = build_world(p, [small_catalog()], now=NOW)
+    _, summary = diagnose(p, world, generate(p, world), OPTS)
+    assert "inference of fraud-eu needs 24 × A100-80GB at once for 2112 h" in summary

@@ -16,7 +16,7 @@ from decimal import Decimal
 import numpy as np
 
 from planner.compile.arrays import build_problem
-from planner.compile.calendar import inference_hours
+from planner.compile.calendar import dated_golive, inference_hours
 from planner.compile.candidates import Candidates
 from planner.compile.timing import build_timing
 from planner.explain.timed_conflicts import describe_timed, timed_demand, timed_names
@@ -156,10 +156,14 @@ def _demand(core: list[str], problem: Problem, cands: Candidates, world: World,
     return lines
 
 
-def _hours(settings: Settings, st: Stage) -> Decimal:
+def _hours(settings: Settings, st: Stage) -> str:
     """The hours a stage holds its units: an inference stage with a go-live date serves
-    from it to the horizon end, not its ``hours`` (which then say nothing)."""
-    return inference_hours(settings, st) if st.kind is StageKind.INFERENCE else st.hours
+    from it to the horizon end, not its ``hours`` (which then say nothing); those to a
+    hundredth, without trailing zeros (a horizon starting at 06:30:17 made them
+    ``2112.000000000000000000000000``)."""
+    if st.kind is not StageKind.INFERENCE or not dated_golive(st):
+        return str(st.hours)
+    return f"{inference_hours(settings, st).quantize(Decimal('0.01')).normalize():f}"
 
 
 def _gang(world: World, sites: set[str], models: set[str], nodes: int | None) -> str:
