@@ -171,6 +171,8 @@ def test_outage_names_and_times_are_checked() -> None:
     no_onprem = portfolio([workload("w", [training()])], settings=HORIZON)
     text = _error(no_onprem, outages=[ok])
     assert "no on-prem sites" in text
+    text = _error(no_onprem, outages=[{**ok, "site": "aws:eu-central-1"}])
+    assert "is a cloud region" in text
 
 
 def test_outages_may_not_take_more_nodes_than_exist() -> None:

@@ -21,7 +21,11 @@ def rows_in(row_opt: IntArray, options: IntArray) -> IntArray:
     order: each option's rows are one run, found by binary search, so the cost grows with
     the options asked, not with the rows."""
     lo = np.searchsorted(row_opt, options)
-    counts = np.searchsorted(row_opt, options, side="right") - lo
+    return runs(lo, np.searchsorted(row_opt, options, side="right") - lo)
+
+
+def runs(lo: IntArray, counts: IntArray) -> IntArray:
+    """The positions ``lo[i] .. lo[i] + counts[i] - 1`` of every run ``i``, concatenated."""
     return np.repeat(lo - np.cumsum(counts) + counts, counts) \
         + np.arange(int(counts.sum()), dtype=np.int64)
 

@@ -71,10 +71,10 @@ def check_name(kind: str, name: str | None, valid: set[str], path: str) -> None:
 def apply_calendar(portfolio: Portfolio, world: World, deadlines: list[DeadlineChange],
                    outages: list[OutageAdded], more_nodes: list[NodesAdded], path: str,
                    touched: dict[tuple[str, str], str]) -> tuple[Portfolio, World]:
-    """Moved deadlines, nodes added from a date, added outages, in this order (each
-    checked against the horizon); then no outage may take more nodes than there are, for
-    every node class a change of the scenario touched (``touched``: the path of the last
-    change of each)."""
+    """Moved deadlines; the node counts of on-prem node classes the scenario's
+    ``capacity`` changed (``touched``: the path of the last change of each); nodes added
+    from a date; added outages — in this order (each checked against the horizon); then
+    no outage may take more nodes than there are, for every node class touched."""
     for j, d in enumerate(deadlines):
         portfolio = _move_deadline(portfolio, d, f"{path}.deadlines[{j}]")
     for site, offer in touched:  # capacity changes: the node class has that many nodes
@@ -157,15 +157,16 @@ def _move_deadline(portfolio: Portfolio, c: DeadlineChange, path: str) -> Portfo
 def _onprem_offer(portfolio: Portfolio, site: str, offer: str, path: str) -> tuple[int, int]:
     """Where an on-prem node class is in the portfolio (unknown names: an error)."""
     sites = [s.id for s in portfolio.onprem]
+    if site not in sites and not site.startswith("onprem:") and ":" in site:
+        raise InputError(f"{site!r} is a cloud region: outages and more_nodes change on-prem "
+                         "node classes only", path=f"{path}.site",
+                         hint=(f"name an on-prem site ({', '.join(sites)}); " if sites else "")
+                         + "a cloud region's capacity is its quota (the scenario's "
+                           "`capacity`)")
     if not sites:
         raise InputError(f"unknown on-prem site {site!r}", path=f"{path}.site",
                          hint="the portfolio has no on-prem sites (outages and more_nodes "
                               "apply to its onprem[].offers[])")
-    if site not in sites and not site.startswith("onprem:") and ":" in site:
-        raise InputError(f"{site!r} is a cloud region: outages and more_nodes change on-prem "
-                         "node classes only", path=f"{path}.site",
-                         hint=f"name an on-prem site ({', '.join(sites)}); a cloud region's "
-                              "capacity is its quota (the scenario's `capacity`)")
     check_name("on-prem site", site, set(sites), f"{path}.site")
     i = sites.index(site)
     offers = [o.id for o in portfolio.onprem[i].offers]

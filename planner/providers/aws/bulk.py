@@ -32,6 +32,7 @@ from planner.catalog.schema import CatalogRow, RowSource
 from planner.providers.aws.families import family_accelerator
 from planner.providers.aws.offers import (
     LINUX_ON_DEMAND,
+    REGION_LOCATION,
     OfferPrices,
     is_linux_on_demand,
     merge_prices,
@@ -240,5 +241,6 @@ def offer_rows(region: str, country: str, offer: Offer, url: str,
     return rows, dict(sorted(skipped.items()))
 
 
-BULK_FILTER = dict(LINUX_ON_DEMAND, operation="RunInstances", marketoption="OnDemand")
+BULK_FILTER = dict(LINUX_ON_DEMAND, operation="RunInstances", marketoption="OnDemand",
+                   locationType=REGION_LOCATION)
 """What the bulk reader keeps (said in the catalog's source)."""
