@@ -149,8 +149,9 @@ class StageTiming(_Strict):
     """When a stage may run. Mixed into :class:`~planner.models.portfolio.Stage`.
 
     A training or testing stage runs its hours (divided by the chosen GPU's speed) between
-    ``earliest_start`` and ``deadline``; an inference stage goes live no earlier than
-    ``earliest_start`` and no later than ``deadline``, then runs to the horizon end. By
+    ``earliest_start`` and ``deadline``; an inference stage goes live at its go-live date
+    (``earliest_start``, else ``deadline``) and serves to the horizon end, or without a
+    date serves ``hours`` up to the horizon end (the guide, "Calendar"). By
     default testing starts after training ends and inference after testing (``after``
     overrides: the names of the stages of the same workload that must end first, ``[]``
     for none). A deadline is hard unless ``late_penalty_usd_per_hour`` makes it soft.
