@@ -181,10 +181,35 @@ def check_names(args: Any) -> str | None:
     return None
 
 
+def check_arguments(args: Any) -> str | None:
+    """One line for the first wrong argument of ``args`` (as :func:`check_names`, then the
+    time limit, seed and workers that ``planner bench`` checks, and the last run's solver
+    seed ``seed + repeat − 1``), or None."""
+    from planner.errors import InputError
+    from planner.solvers.arguments import check_seed, check_time_limit, check_workers
+    from planner.solvers.options import MAX_SEED
+
+    bad = check_names(args)
+    if bad:
+        return bad
+    try:
+        check_time_limit(args.time_limit, "--time-limit")
+        check_seed(args.seed, "--seed")
+        check_workers(args.workers, "--workers")
+    except InputError as exc:
+        return str(exc)
+    repeat = int(getattr(args, "repeat", 1) or 1)
+    if args.seed + repeat - 1 > MAX_SEED:
+        return (f"--seed: {args.seed} with --repeat {repeat} gives the last run the solver "
+                f"seed {args.seed + repeat - 1:,}, above the largest seed {MAX_SEED:,} "
+                f"(give a seed up to {MAX_SEED - repeat + 1:,})")
+    return None
+
+
 def run(args: Any) -> int:
     """Every (family, size) of ``args``, every solver in its own child; the result files
     and one markdown table per family and size on stderr."""
-    bad = check_names(args)
+    bad = check_arguments(args)
     if bad:
         print(f"error: {bad}", file=sys.stderr)
         return 2

@@ -233,3 +233,29 @@ def test_the_tight_family_puts_every_cloud_gpu_under_a_quota() -> None:
     cloud_gpu = [o for o in range(problem.n_options)
                  if problem.site_cloud[int(problem.opt_site[o])]]
     assert cloud_gpu and all(o in used for o in cloud_gpu)  # no unlimited cloud option
+
+
+def _no_child(*_a: Any, **_k: Any) -> dict[str, Any]:
+    raise AssertionError("a solver ran despite a wrong argument")
+
+
+@pytest.mark.parametrize(("kw", "message"), [
+    ({"time_limit": float("nan")}, "--time-limit: nan is not a finite number of seconds"),
+    ({"time_limit": float("inf")}, "--time-limit: inf is not a finite number of seconds"),
+    ({"time_limit": 0.0}, "--time-limit: 0.0 seconds: the time limit must be above 0"),
+    ({"time_limit": -1.0}, "--time-limit: -1.0 seconds"),
+    ({"seed": -1}, "--seed: -1 is outside the allowed seeds"),
+    ({"seed": 2**40}, "--seed: 1099511627776 is outside the allowed seeds"),
+    ({"workers": 0}, "--workers: 0 workers: at least 1 is needed"),
+    ({"seed": 2**31 - 1, "repeat": 2}, "--seed: 2147483647 with --repeat 2 gives the last "
+                                       "run the solver seed 2,147,483,648"),
+])
+def test_the_module_refuses_what_planner_bench_refuses(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        kw: dict[str, Any], message: str) -> None:
+    monkeypatch.setattr(runner, "_child", _no_child)
+    assert runner.run(_args(tmp_path, **kw)) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {message}") and len(err.splitlines()) == 1
+    assert "(give " in err  # the fix
+    assert not list(tmp_path.iterdir())
