@@ -166,7 +166,8 @@ def result_name(size: str, family: str = "realistic") -> str:
 
 
 def check_names(args: Any) -> str | None:
-    """One line naming the first unknown family, size or solver of ``args``, or None."""
+    """One line naming the first unknown or repeated family, size or solver of ``args``,
+    or None."""
     from benchmarks.generate import FAMILIES, SIZES
     from benchmarks.timed_run import TIMED_SOLVERS
     from planner.solvers import AUTO, BACKENDS
@@ -174,10 +175,15 @@ def check_names(args: Any) -> str | None:
     known = (("family", family_of(args), FAMILIES), ("size", args.size, tuple(SIZES)),
              ("solver", args.solvers, (*BACKENDS, AUTO, *TIMED_SOLVERS)))
     for what, given, choices in known:
-        for name in given.split(","):
+        names = given.split(",")
+        for name in names:
             if name not in choices:
                 return (f"unknown {what} {name!r}: choose from {', '.join(choices)} "
                         "(comma-separated)")
+        twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
+        if twice is not None:
+            again = " (--repeat N runs each solver N times)" if what == "solver" else ""
+            return f"{what} {twice!r} is named twice: name each {what} once{again}"
     return None
 
 

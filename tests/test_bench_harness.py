@@ -114,6 +114,11 @@ def test_one_run_publishes_every_family(tmp_path: Path, monkeypatch: pytest.Monk
     ({"solvers": "greedy,magic"}, "unknown solver 'magic'"),
     ({"family": "easy"}, "unknown family 'easy'"),
     ({"size": "huge"}, "unknown size 'huge'"),
+    ({"size": "smoke,,smoke"}, "unknown size ''"),
+    ({"solvers": "greedy,auto,greedy"}, "solver 'greedy' is named twice: name each solver "
+                                        "once (--repeat N runs each solver N times)"),
+    ({"size": "smoke,smoke"}, "size 'smoke' is named twice"),
+    ({"family": "hard,realistic,hard"}, "family 'hard' is named twice"),
 ])
 def test_unknown_names_are_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                           kw: dict[str, str], message: str) -> None:
