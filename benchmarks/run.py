@@ -212,15 +212,32 @@ def check_arguments(args: Any) -> str | None:
     return None
 
 
+def _out_dir(args: Any) -> tuple[Path, str | None]:
+    """The directory for the result files, made now (before any solver runs), and one
+    line with a fix when it cannot be."""
+    out = Path(getattr(args, "out", None) or RESULTS)
+    if out.exists() and not out.is_dir():
+        return out, f"--out {out}: is a file, not a directory (give a directory)"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return out, (f"--out {out}: cannot make the result directory: "
+                     f"{exc.strerror or exc} (give a directory you may write to)")
+    if not os.access(out, os.W_OK | os.X_OK):
+        return out, (f"--out {out}: permission denied: cannot write here "
+                     "(give a directory you may write to)")
+    return out, None
+
+
 def run(args: Any) -> int:
     """Every (family, size) of ``args``, every solver in its own child; the result files
     and one markdown table per family and size on stderr."""
     bad = check_arguments(args)
-    if bad:
-        print(f"error: {bad}", file=sys.stderr)
+    out, unwritable = _out_dir(args) if not bad else (RESULTS, None)
+    if bad or unwritable:
+        print(f"error: {bad or unwritable}", file=sys.stderr)
         return 2
     command = getattr(args, "command", None) or "python -m benchmarks " + " ".join(sys.argv[1:])
-    out = Path(getattr(args, "out", None) or RESULTS)
     tables = []
     repeat = int(getattr(args, "repeat", 1) or 1)
     for family in family_of(args).split(","):

@@ -264,3 +264,29 @@ def test_the_module_refuses_what_planner_bench_refuses(
     assert err.startswith(f"error: {message}") and len(err.splitlines()) == 1
     assert "(give " in err  # the fix
     assert not list(tmp_path.iterdir())
+
+
+def test_an_out_that_is_no_directory_is_refused_before_any_run(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runner, "_child", _no_child)
+    a_file = tmp_path / "results.json"
+    a_file.write_text("{}")
+    for out in (a_file, a_file / "sub"):
+        assert runner.run(_args(tmp_path, out=str(out))) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"error: --out {out}: ") and len(err.splitlines()) == 1
+        assert "(give a directory" in err
+    assert a_file.read_text() == "{}"
+    monkeypatch.setattr(runner.os, "access", lambda *_a: False)  # read-only (also as root)
+    assert runner.run(_args(tmp_path, out=str(tmp_path))) == 2
+    assert "permission denied" in capsys.readouterr().err
+
+
+def test_an_out_whose_parents_are_missing_is_made(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runner, "_child", lambda size, solver, family, _a, run=0: _rec(
+        solver, 100_000_000, 90_000_000, family=family, size=size))
+    out = tmp_path / "a" / "b"
+    assert runner.run(_args(tmp_path, out=str(out), family="hard", solvers="greedy")) == 0
+    assert (out / "hard-smoke.json").is_file() and (out / "last-run.md").is_file()
