@@ -225,6 +225,18 @@ def test_planner_bench_repeats(monkeypatch: pytest.MonkeyPatch) -> None:
     assert refused.exit_code == 2 and "--repeat" in refused.output
 
 
+def test_planner_bench_takes_an_out_directory(monkeypatch: pytest.MonkeyPatch,
+                                              tmp_path: Path) -> None:
+    seen: list[Any] = []
+    monkeypatch.setattr(runner, "run", lambda args: seen.append(args) or 0)
+    result = CliRunner().invoke(cli, ["bench", "--size", "smoke", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert seen[0].out == str(tmp_path)
+    assert seen[0].command.endswith(f"--out {tmp_path}")
+    assert CliRunner().invoke(cli, ["bench", "--size", "smoke"]).exit_code == 0
+    assert seen[1].out is None
+
+
 def test_the_tight_family_puts_every_cloud_gpu_under_a_quota() -> None:
     catalogs = api.load_catalogs("catalogs")
     a = generate_portfolio("smoke", 0, catalogs, family="tight")
