@@ -105,9 +105,9 @@ def _monolithic(rec: dict[str, Any], portfolio: Any, catalogs: Any, deadline: An
     from planner.solvers.schedule_cpsat import ScheduleBuilder
 
     t = time.perf_counter()
-    _world, _cands, problem, timing = _arrays(portfolio, catalogs)
+    world, _cands, problem, timing = _arrays(portfolio, catalogs)
     rec.update(stages=problem.n_stages, options=problem.n_options,
-               reduced_options=problem.n_options, sites=len(problem.site_names),
+               reduced_options=problem.n_options, sites=len(world.sites),
                problem_s=round(time.perf_counter() - t, 3), backend="cpsat-schedule")
     start = time.perf_counter()
     builder = ScheduleBuilder(problem, timing)
@@ -145,10 +145,10 @@ def _schedule(rec: dict[str, Any], portfolio: Any, catalogs: Any, deadline: Any,
     from planner.solvers.schedule_plan import place_and_schedule
 
     t = time.perf_counter()
-    _world, _cands, problem, timing = _arrays(portfolio, catalogs)
+    world, _cands, problem, timing = _arrays(portfolio, catalogs)
     name = choose_backend(AUTO, problem.n_options, problem.funding)
     rec.update(stages=problem.n_stages, options=problem.n_options,
-               reduced_options=problem.n_options, sites=len(problem.site_names),
+               reduced_options=problem.n_options, sites=len(world.sites),
                problem_s=round(time.perf_counter() - t, 3), backend=name)
     start = time.perf_counter()
     options = SolveOptions(time_limit_s=deadline.remaining(), workers=workers, seed=seed,

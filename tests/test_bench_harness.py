@@ -17,6 +17,7 @@ from benchmarks.__main__ import main as bench_main
 from benchmarks.generate import FAMILIES, generate_portfolio
 from benchmarks.solve import solve_traced
 from benchmarks.table import HEAD, SPREAD, finish, median_runs, table, time_to_gap
+from benchmarks.timed_run import run_timed_one
 from planner import api
 from planner.cli.main import cli
 from planner.compile.arrays import build_problem
@@ -302,3 +303,13 @@ def test_an_out_whose_parents_are_missing_is_made(tmp_path: Path,
     out = tmp_path / "a" / "b"
     assert runner.run(_args(tmp_path, out=str(out), family="hard", solvers="greedy")) == 0
     assert (out / "hard-smoke.json").is_file() and (out / "last-run.md").is_file()
+
+
+@pytest.mark.parametrize("solver", ["schedule", "cpsat-schedule"])
+def test_a_schedule_solver_counts_the_portfolio_s_sites(solver: str,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BENCH_AS_LIMIT_GIB", raising=False)
+    catalogs = api.load_catalogs("catalogs")
+    world = build_world(generate_portfolio("smoke", 0, catalogs, family="timed"), catalogs)
+    rec = run_timed_one("smoke", solver, 3.0, 0, 1, "serial", None)
+    assert rec["sites"] == len(world.sites)  # as every other solver's row, not the used ones
