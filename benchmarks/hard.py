@@ -24,9 +24,14 @@ that nobody else wants, here every stage competes for the cheap on-prem sites:
   A100) and go first in greedy's order, taking the H100 nodes that rigid, long stages
   need.
 
-Always feasible: every stage keeps a GPU model that some cloud region its residency
-allows offers without a quota (unlimited on-demand), adding a slow fallback model to its
-mix when none of its models is quota-free there. Same seed and size → the same portfolio.
+Nearly always feasible: every stage keeps a GPU model that some cloud region its
+residency allows offers without a quota (unlimited on-demand), adding a slow fallback
+model to its mix when none of its models is quota-free there. The fallback runs at
+:data:`FALLBACK_SPEED`, so a training stage of more than 219 h cannot finish on it within
+the 730 h horizon; when its on-prem and quota options are full too, the portfolio has no
+plan (smoke, seed 2147483647: a JP-locked stage of 255 h). The benchmark seeds are
+feasible; making the fallback fit every window would change every published instance.
+Same seed and size → the same portfolio.
 """
 
 from __future__ import annotations
