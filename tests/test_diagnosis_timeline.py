@@ -352,19 +352,25 @@ def test_a_go_live_before_training_can_end_names_the_go_live_and_the_order() -> 
     assert "training of fraud-eu runs 130 h within the horizon (by 2027-04-01)" in summary
 
 
-def test_a_dated_service_needs_its_gpus_from_its_go_live_to_the_horizon_end() -> None:
-    # Three 8-GPU replicas on a 16-GPU pod the data may not leave: capacity and residency
-    # conflict, no time rule; the service live from 2027-01-03 holds its GPUs for the
-    # 2,112 h to the horizon end, not for its `hours` (100), which a go-live overrides.
+def _dated_service(go_live: str, horizon_start: str) -> Portfolio:
+    """Three 8-GPU replicas live from ``go_live`` on a 16-GPU pod the data may not leave."""
     offer = {"id": "dgx-a100", "gpu_model": "A100-80GB", "gpu_count": 8, "vcpus": 128,
              "memory_gib": 1024, "price_per_hour": 20, "nodes": 2}
     service = {"kind": "inference", "gpu": {"models": {"A100-80GB": 1.0}, "count": 8},
                "vcpus": 8, "memory_gib": 64, "hours": 100, "replicas": 3,
-               "earliest_start": "2027-01-03"}
+               "earliest_start": go_live}
     w = workload("fraud-eu", [service], home="onprem:frankfurt",
                  sites=["onprem:frankfurt"])
-    p = portfolio([w], settings={"horizon": {"start": "2027-01-01", "end": "2027-04-01"}},
-                  onprem=[{"id": "onprem:frankfurt", "country": "DE", "offers": [offer]}])
+    return portfolio([w], settings={"horizon": {"start": horizon_start,
+                                                "end": "2027-04-01"}},
+                     onprem=[{"id": "onprem:frankfurt", "country": "DE", "offers": [offer]}])
+
+
+def test_a_dated_service_needs_its_gpus_from_its_go_live_to_the_horizon_end() -> None:
+    # Three 8-GPU replicas on a 16-GPU pod the data may not leave: capacity and residency
+    # conflict, no time rule; the service live from 2027-01-03 holds its GPUs for the
+    # 2,112 h to the horizon end, not for its `hours` (100), which a go-live overrides.
+    p = _dated_service("2027-01-03", "2027-01-01")
     world = build_world(p, [small_catalog()], now=NOW)
     conflicts, summary = diagnose(p, world, generate(p, world), OPTS)
     assert "residency.sites:fraud-eu" in {c.rule for c in conflicts}
@@ -402,16 +408,7 @@ def test_a_dated_service_s_hours_read_as_a_number_when_the_horizon_starts_at_odd
         ) -> None:
     # The horizon starts at 06:30:17: the hours from the go-live to its end were printed
     # with the 28 places of their Decimal ("for 2112.000000000000000000000000 h").
-    offer = {"id": "dgx-a100", "gpu_model": "A100-80GB", "gpu_count": 8, "vcpus": 128,
-             "memory_gib": 1024, "price_per_hour": 20, "nodes": 2}
-    service = {"kind": "inference", "gpu": {"models": {"A100-80GB": 1.0}, "count": 8},
-               "vcpus": 8, "memory_gib": 64, "hours": 100, "replicas": 3,
-               "earliest_start": "2027-01-03T00:00:00Z"}
-    w = workload("fraud-eu", [service], home="onprem:frankfurt",
-                 sites=["onprem:frankfurt"])
-    p = portfolio([w], settings={"horizon": {"start": "2027-01-01T06:30:17Z",
-                                             "end": "2027-04-01"}},
-                  onprem=[{"id": "onprem:frankfurt", "country": "DE", "offers": [offer]}])
+    p = _dated_service("2027-01-03T00:00:00Z", "2027-01-01T06:30:17Z")
     world = build_world(p, [small_catalog()], now=NOW)
     _, summary = diagnose(p, world, generate(p, world), OPTS)
     assert "inference of fraud-eu needs 24 × A100-80GB at once for 2112 h" in summary
