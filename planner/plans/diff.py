@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from planner.errors import InputError
 from planner.models.calendar import as_datetime
 from planner.models.plan import Plan
+from planner.plans.timeline import date_at
 
 
 class StageChange(BaseModel):
@@ -96,39 +97,38 @@ def _where(plan: Plan) -> dict[tuple[str, str], tuple[list[str], Decimal]]:
     return out
 
 
-Span = tuple[Decimal, Decimal, datetime | None, datetime | None]
-
-
-def _spans(plan: Plan) -> dict[tuple[str, str], Span]:
-    """Per stage with times, its first start and last end (hours, and start and end as
-    date-times when the plan has them; a naive one is UTC, as the verifier reads it)."""
-    out: dict[tuple[str, str], Span] = {}
+def _spans(plan: Plan) -> dict[tuple[str, str], tuple[Decimal, Decimal]]:
+    """Per stage with times, its first start and last end (hours from the horizon start)."""
+    out: dict[tuple[str, str], tuple[Decimal, Decimal]] = {}
     for p in plan.placements:
-        if p.start is None or p.end is None:
-            continue
-        key = (p.workload, p.stage)
-        start_at, end_at = (None if t is None else as_datetime(t)  # naive: UTC
-                            for t in (p.start_at, p.end_at))
-        a, b, a_at, b_at = out.get(key, (p.start, p.end, start_at, end_at))
-        out[key] = (min(a, p.start), max(b, p.end),
-                    start_at if p.start <= a else a_at, end_at if p.end >= b else b_at)
+        if p.start is not None and p.end is not None:
+            a, b = out.get((p.workload, p.stage), (p.start, p.end))
+            out[(p.workload, p.stage)] = (min(a, p.start), max(b, p.end))
     return out
 
 
+def _origin(plan: Plan) -> datetime | None:
+    """The plan's horizon start (UTC; a naive one is UTC, as the verifier reads it)."""
+    start = plan.horizon.start if plan.horizon is not None else None
+    return None if start is None else as_datetime(start)
+
+
 def _rescheduled(old: Plan, new: Plan, same: list[tuple[str, str]]) -> list[Rescheduled]:
-    """The stages of ``same`` (placed alike in both plans) whose span differs: compared as
-    date-times when both plans date it (their horizons may start apart), else in hours."""
+    """The stages of ``same`` (placed alike in both plans) whose span differs: in hours
+    when the horizons start together, else on the calendar."""
     a, b = _spans(old), _spans(new)
+    t0, t1 = _origin(old), _origin(new)
     out = []
-    for k in same:
-        if k not in a or k not in b:
-            continue
-        (s0, e0, s0_at, e0_at), (s1, e1, s1_at, e1_at) = a[k], b[k]
-        dated = None not in (s0_at, e0_at, s1_at, e1_at)
-        if ((s0_at, e0_at) != (s1_at, e1_at)) if dated else ((s0, e0) != (s1, e1)):
+    for k in (k for k in same if k in a and k in b):
+        (s0, e0), (s1, e1) = a[k], b[k]
+        if t0 == t1 or None in (t0, t1):
+            shifted = (s0, e0) != (s1, e1)
+        else:
+            shifted = (date_at(t0, s0), date_at(t0, e0)) != (date_at(t1, s1), date_at(t1, e1))
+        if shifted:
             out.append(Rescheduled(workload=k[0], stage=k[1], old_start=s0, old_end=e0,
-                                   new_start=s1, new_end=e1, old_start_at=s0_at,
-                                   new_start_at=s1_at))
+                                   new_start=s1, new_end=e1, old_start_at=date_at(t0, s0),
+                                   new_start_at=date_at(t1, s1)))
     return out
 
 

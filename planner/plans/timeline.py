@@ -31,7 +31,8 @@ def hours_text(hours: Decimal) -> str:
     return f"{hours.normalize():f}"
 
 
-def _date(start: datetime | None, hours: Decimal) -> datetime | None:
+def date_at(start: datetime | None, hours: Decimal) -> datetime | None:
+    """``hours`` after ``start`` (to the second), or None without a start."""
     if start is None:
         return None
     return start + timedelta(seconds=int((hours * 3600).to_integral_value()))
@@ -103,8 +104,8 @@ def _outages(portfolio: Portfolio, begin: datetime | None) -> dict[str, list[Win
                 b = min(settings.period_hours, at(settings, o.to))
                 if a < b:
                     out[offer_resource(site.id, offer.id)].append(Window(
-                        start=a, end=b, amount=o.nodes, start_at=_date(begin, a),
-                        end_at=_date(begin, b)))
+                        start=a, end=b, amount=o.nodes, start_at=date_at(begin, a),
+                        end_at=date_at(begin, b)))
     return out
 
 
@@ -212,7 +213,7 @@ def with_timeline(plan: Plan, portfolio: Portfolio, world: World, cands: Candida
                           if p.kind is StageKind.INFERENCE else p.hours)
         timed.append(p.model_copy(update={
             "start": st.start.quantize(_SIX), "end": end.quantize(_SIX),
-            "start_at": _date(begin, st.start), "end_at": _date(begin, end),
+            "start_at": date_at(begin, st.start), "end_at": date_at(begin, end),
             "late_hours": late[key]}))
     pools = schedule(portfolio, world, timed, begin)
     ends = _Ends(pools)
