@@ -34,7 +34,7 @@ import hashlib
 import os
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -111,17 +111,22 @@ class CatalogDiff:
         return self.lost_rows / self.old_rows
 
 
+def _spot_by_row(catalog: CatalogFile) -> dict[tuple[str, str], bool]:
+    """Per row (region, instance type), whether it has a spot price."""
+    return {(r.region, r.instance_type): r.spot_price_per_hour is not None
+            for r in catalog.rows}
+
+
 def lost_rows(old: CatalogFile, new: CatalogFile) -> int:
     """How many rows of ``old`` (by region and instance type) ``new`` no longer lists."""
-    kept = {(r.region, r.instance_type) for r in new.rows}
+    kept = _spot_by_row(new)
     return sum(1 for r in old.rows if (r.region, r.instance_type) not in kept)
 
 
 def lost_spot_prices(old: CatalogFile, new: CatalogFile) -> tuple[int, int]:
     """(rows of ``old`` with a spot price that ``new`` still lists, how many of them
     lost it). Rows gone altogether are row loss, not counted twice here."""
-    new_spot = {(r.region, r.instance_type): r.spot_price_per_hour is not None
-                for r in new.rows}
+    new_spot = _spot_by_row(new)
     kept = [new_spot[key] for key in ((r.region, r.instance_type) for r in old.rows
                                       if r.spot_price_per_hour is not None)
             if key in new_spot]
@@ -156,8 +161,7 @@ def compare_catalogs(old: CatalogFile | None, new: CatalogFile,
         problems.append(f"spot prices lost on {spot_lost} of {spot_rows} rows that had one "
                         f"(more than the {max_row_loss:.0%} allowed; a keyless refresh "
                         "carries no spot prices)")
-    return CatalogDiff(diff.old_rows, diff.new_rows, lost, diff.added_regions, tuple(problems),
-                       diff.lost_rows)
+    return replace(diff, problems=tuple(problems))
 
 
 # ---------------------------------------------------------------- writing
