@@ -141,22 +141,19 @@ class _Index:
         self.rows_opt = np.concatenate([problem.use_opt[limited], unlimited])
         self.rows_res = np.concatenate([problem.use_res[limited],
                                         np.full(unlimited.size, self.n_pools - 1)])
-        self.is_pool = np.bincount(self.rows_res[self.rows_res < self.n_pools - 1],
-                                   minlength=self.n_pools - 1) > 0
-        """Per resource, whether it holds capacity at once (a pool a draw may pick)."""
         self.rows_st = self.st[self.rows_opt].astype(_POS)
         self.rows_cost = (problem.opt_obj.astype(np.float64) if prices is None
                           else prices.reduced)[self.rows_opt]
         """Per row, its option's cost (reduced at the prices, when there are some)."""
         self.by_pool, self.pool_ptr = _grouped(self.rows_res, self.n_pools)
         """The rows of pool ``p`` are ``by_pool[pool_ptr[p]:pool_ptr[p + 1]]``."""
+        self.is_pool = np.diff(self.pool_ptr)[:-1] > 0
+        """Per resource, whether it holds capacity at once (a pool a draw may pick)."""
         self.opt_rows = np.bincount(self.rows_opt, minlength=problem.n_options).astype(_POS)
         """Per option, its rows (an option is on the drawn pools when all of them are)."""
         self.stage_ptr = _starts(self.rows_st[:int(limited.sum())], problem.n_stages)
         """The limited rows of stage ``s`` are ``stage_ptr[s]:stage_ptr[s + 1]`` (they come
         first, in option order, so in stage order)."""
-        self.use_ptr = _starts(problem.use_opt, problem.n_options)
-        """The usage rows of option ``o`` are ``use_ptr[o]:use_ptr[o + 1]``."""
         self.by_res, self.res_ptr = _grouped(problem.use_res, len(problem.res_cap))
         """The usage rows of resource ``r`` are ``by_res[res_ptr[r]:res_ptr[r + 1]]``."""
         self.cheapest = _cheapest(problem, self.st, np.ones(problem.n_options, np.bool_))
@@ -461,7 +458,7 @@ def _model_stages(problem: Problem, index: _Index, rows: IntArray, kept: IntArra
     free = np.zeros(problem.n_stages, dtype=np.bool_)
     free[list(shifters)] = True
     mine = kept[free[index.st[kept]]]
-    res = np.unique(problem.use_res[_segments(index.use_ptr, mine)])
+    res = np.unique(problem.use_res[problem.rows_of(mine)])
     if index.whole:
         return np.arange(problem.n_stages), res
     need = free.copy()
