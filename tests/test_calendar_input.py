@@ -86,6 +86,9 @@ def test_the_pipeline_order_is_the_default_precedence(tmp_path: Path) -> None:
      "workloads[0].stages[1].after[0]", "did you mean 'training'"),
     ([_stage("training", after=["testing"]), _stage("testing")], {},
      "workloads[0].stages[0].after", "precedence cycle"),
+    # another workload's stage: no order between workloads (it suggested 'training')
+    ([_stage("training"), _stage("testing", after=["other/training"])], {},
+     "workloads[0].stages[1].after[0]", "`after` names stages of this workload only"),
     # read once, a repeated name or a transfer with no source would pass unnoticed
     ([_stage("training"), _stage("testing", after=["training", "training"])], {},
      "workloads[0].stages[1].after[1]", "named twice"),

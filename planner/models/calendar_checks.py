@@ -86,6 +86,13 @@ def check_precedence(w: Workload) -> None:
             if name == st.label:
                 error_at("Workload", loc, "precedence",
                          f"stage {st.label!r} cannot come after itself", name)
+            if name not in labels and "/" in name:
+                error_at("Workload", loc, "precedence",
+                         f"{name!r} looks like another workload's stage: `after` names "
+                         f"stages of this workload only ({', '.join(labels)}); an order "
+                         "between workloads cannot be given. Name a stage of this workload, "
+                         "or give the stage an earliest_start after the other one's deadline",
+                         name)
             if name not in labels:
                 close = difflib.get_close_matches(name, labels, n=1)
                 guess = f" (did you mean {close[0]!r}?)" if close else ""
