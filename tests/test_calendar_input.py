@@ -86,6 +86,9 @@ def test_the_pipeline_order_is_the_default_precedence(tmp_path: Path) -> None:
      "workloads[0].stages[1].after[0]", "did you mean 'training'"),
     ([_stage("training", after=["testing"]), _stage("testing")], {},
      "workloads[0].stages[0].after", "precedence cycle"),
+    # another workload's stage: no order between workloads (it suggested 'training')
+    ([_stage("training"), _stage("testing", after=["other/training"])], {},
+     "workloads[0].stages[1].after[0]", "`after` names stages of this workload only"),
     # read once, a repeated name or a transfer with no source would pass unnoticed
     ([_stage("training"), _stage("testing", after=["training", "training"])], {},
      "workloads[0].stages[1].after[1]", "named twice"),
@@ -147,3 +150,53 @@ def test_outages_are_checked_against_the_node_class(tmp_path: Path) -> None:
     site["offers"][0]["outages"] = [{"from": 200, "to": 300, "nodes": 2}]  # type: ignore[index]
     p = _load(tmp_path, _portfolio([_stage("training")], HORIZON, [site]))
     assert p.onprem[0].offers[0].outages[0].nodes == 2
+
+
+# --- an inference stage's go-live: one fixed hour, named by earliest_start or deadline ---
+
+def test_an_inference_deadline_that_could_have_no_effect_is_refused(tmp_path: Path) -> None:
+    """The go-live is fixed (billed per hour live, a free one would always be the latest):
+    with earliest_start given, a different deadline used to be silently ignored."""
+    for deadline in ("2027-03-01", "2027-01-15"):  # after or before the go-live
+        text = _error(tmp_path, _portfolio(
+            [_stage("training"), _stage("inference", earliest_start="2027-02-01",
+                                        deadline=deadline)], HORIZON))
+        assert "workloads[0].stages[1].deadline" in text, text
+        assert "earliest_start 2027-02-01 sets it" in text and "could have no effect" in text
+        assert f"deadline {deadline}" in text and "give both the same date" in text
+
+
+def test_an_inference_go_live_may_be_named_by_both_fields_or_at_the_start(
+        tmp_path: Path) -> None:
+    """earliest_start == deadline is one go-live (it was refused as "deadline is not after
+    earliest_start"), and a deadline at hour 0 is live from the start, as earliest_start 0
+    is (it was refused as "not after the horizon start")."""
+    from builders import NOW, small_catalog
+
+    from planner.compile.resolve import build_world
+    from planner.verify.check import verify
+
+    for golive, kw in ((31 * 24, {"earliest_start": "2027-02-01", "deadline": "2027-02-01"}),
+                       (0, {"deadline": 0, "after": []})):
+        data = _portfolio([_stage("training", hours=10),
+                           _stage("inference", **kw)], HORIZON)
+        data["cloud"] = {"providers": ["aws"]}
+        p = _load(tmp_path, data)
+        cats = [small_catalog()]
+        plan = api.plan(p, cats, time_limit_s=10, now=NOW)
+        assert verify(p, build_world(p, cats, now=NOW), plan) == []
+        serve = [x for x in plan.placements if x.stage == "inference"]
+        assert serve and all(x.start == golive and x.end == 90 * 24 for x in serve)
+
+
+@pytest.mark.parametrize(("settings", "where"), [
+    ({"period_hours": 0.5}, "settings.period_hours"),
+    ({"horizon": {"start": "2027-01-04T00:00:00Z", "end": "2027-01-04T00:30:00Z"}},
+     "settings.horizon.end"),
+])
+def test_a_horizon_under_an_hour_is_refused(tmp_path: Path, settings: dict[str, Any],
+                                            where: str) -> None:
+    """The solvers count whole hours: a 0.5 h horizon planned a 0.2 h run as infeasible,
+    its window pruned nowhere (the diagnosis said "see unplaced", which named nothing)."""
+    text = _error(tmp_path, _portfolio([_stage("training", hours=0.2)], settings))
+    assert where in text and "under an hour" in text and "at least 1 h" in text, text

@@ -255,3 +255,41 @@ def test_move_names_the_rule_that_keeps_the_stage_from_staying() -> None:
     assert (move.workload, move.now) == ("b", ["aws:eu-west-1/g.a100"])
     assert move.why == ("staying, with the rest of the plan unchanged, would break capacity: "
                         "aws:us-east-1 has 8 A100-80GB GPUs at once (5,840 GPU-hours per period)")
+
+
+def _slow_cheap_training(**deadline: Any) -> Plan:
+    """Training on A100 ($30/h, 100 h) is cheaper than on H100 ($60/h, 1.5× faster: 66.7
+    h), but testing (10 h, after it) has a deadline at hour 80."""
+    test = {"kind": "testing", "vcpus": 8, "memory_gib": 32, "hours": 10, "deadline": 80,
+            **deadline}
+    w = workload("f", [training(hours=100, models={"H100": 1.5, "A100-80GB": 1.0}), test],
+                 sites=["aws:us-east-1"])
+    return solve(portfolio([w], settings={"period_hours": 730}))
+
+
+def test_runner_up_blocked_by_a_successors_soft_deadline_names_its_late_penalty() -> None:
+    """The swap check moves one stage: the cheaper option ends after the successor starts.
+    The reason named only "f/testing starts"; the reviewer could not see that starting
+    testing later is what costs: 30 h late × $100 = $3,000 against the $1,000 saved."""
+    plan = _slow_cheap_training(late_penalty_usd_per_hour=100)
+    t, test = stage(plan, "f", "training"), stage(plan, "f", "testing")
+    assert t.offer == "g.h100" and test.late_hours == 0 and t.runner_up is not None
+    assert t.runner_up.offer == "g.a100" and t.runner_up.rule == "precedence"
+    assert t.runner_up.delta_usd == Decimal(-1000)
+    text = t.runner_up.why_not
+    assert "between hour 0 (its earliest start) and hour 67 (f/testing starts)" in text
+    assert "moves one stage only" in text
+    # A100 ends at 100; testing, 10 h, then ends at 110: 30 h past hour 80, at $100 per hour
+    assert test.start is not None and test.end is not None
+    assert (test.start, test.end) == (67, 77)
+    assert ("f/testing (now hour 67–77, deadline hour 80) would have to start 33 h later, "
+            "at hour 100, and end 30 h past its soft deadline: $3,000.00 in late penalty "
+            "($100.00 per hour)") in text, text
+
+
+def test_runner_up_blocked_by_a_successors_hard_deadline_says_so() -> None:
+    plan = _slow_cheap_training()
+    t = stage(plan, "f", "training")
+    assert t.runner_up is not None and t.runner_up.rule == "precedence"
+    assert "f/testing (now hour 67–77, deadline hour 80) would have to start 33 h later, " \
+           "at hour 100, and end 30 h past its hard deadline" in t.runner_up.why_not

@@ -225,3 +225,39 @@ def test_diff_reads_a_plan_s_naive_dates_as_utc(monkeypatch: pytest.MonkeyPatch)
     naive = p.model_copy(update={"start_at": p.start_at.replace(tzinfo=None),
                                  "end_at": p.end_at.replace(tzinfo=None)})
     assert not diff_plans(a, a.model_copy(update={"placements": [naive]})).rescheduled
+
+
+def test_diff_of_plans_whose_horizons_start_differently_says_how_it_compares() -> None:
+    """The horizon-start warning compared the starts as written: one start written with and
+    without its offset (one instant, which the rescheduled list treats as one) was
+    "different times", and an undated plan against a dated one was said to count hours
+    from "different instants" while the rescheduled list compared their hours as equal."""
+    from datetime import timedelta
+
+    a = solve(portfolio([workload("w", [training()])],
+                        settings={"horizon": {"start": "2027-01-04", "end": "2027-02-01"}}))
+    h, p = a.horizon, a.placements[0]
+    assert h is not None and h.start is not None and p.start is not None
+    assert p.end is not None and p.start_at is not None and p.end_at is not None
+    naive = a.model_copy(update={"horizon": h.model_copy(
+        update={"start": h.start.replace(tzinfo=None)})})
+    d = diff_plans(a, naive)
+    assert d.warnings == [] and d.rescheduled == []
+    undated = a.model_copy(update={
+        "horizon": h.model_copy(update={"start": None}),
+        "placements": [p.model_copy(update={"start_at": None, "end_at": None})]})
+    d = diff_plans(undated, a)
+    assert d.rescheduled == []  # the same hours: compared as if from one start
+    assert any("one plan dates its horizon and the other does not (old: undated, new: "
+               "from 2027-01-04 00:00 UTC)" in w and "compared in hours" in w
+               for w in d.warnings), d.warnings
+    # a day earlier start, the stage at the same dates (24 h later in hours): not rescheduled
+    day = timedelta(days=1)
+    shifted = a.model_copy(update={
+        "horizon": h.model_copy(update={"start": h.start - day}),
+        "placements": [p.model_copy(update={"start": p.start + 24, "end": p.end + 24})]})
+    d = diff_plans(a, shifted)
+    assert d.rescheduled == []
+    assert any("compared by their dates" in w for w in d.warnings), d.warnings
+    same_hours = shifted.model_copy(update={"placements": [p]})  # a day earlier on the calendar
+    assert [r.stage for r in diff_plans(a, same_hours).rescheduled] == ["training"]

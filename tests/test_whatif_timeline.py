@@ -323,3 +323,20 @@ def test_whatif_replans_outages_deadlines_and_new_nodes_in_time() -> None:
     assert by["pod-and-maintenance"].dropped == ["fraud-eu"]
     assert {"deadline:fraud-eu/training", "outage:onprem:frankfurt/dgx-a100#1"} <= rules
     assert by["pod-and-later-deadline"].status == "optimal"
+
+
+def test_an_inference_deadline_moved_is_its_go_live() -> None:
+    """An inference stage goes live at one fixed hour: a scenario may move its deadline to
+    its earliest_start (refused before as "not after"), but not elsewhere, where it could
+    have no effect (accepted and ignored before)."""
+    serve = {"kind": "inference", "hours": 100, "gpu": {"models": {"L4": 1.0}, "count": 1},
+             "earliest_start": 300}
+    w = workload("fraud-eu", [training(hours=10, gpus=8), serve])
+    p = portfolio([w], settings={"period_hours": 730})
+    moved, _ = _apply(p, deadlines=[{"workload": "fraud-eu", "stage": "inference",
+                                     "deadline": 300}])
+    assert moved.workloads[0].stages[1].deadline == Decimal(300)
+    text = _error(p, deadlines=[{"workload": "fraud-eu", "stage": "inference",
+                                 "deadline": 500}])
+    assert "scenarios[0].deadlines[0].deadline" in text and "could have no effect" in text
+    assert "earliest_start hour 300 sets it" in text

@@ -16,6 +16,10 @@ checks them, the report draws them):
   by), else ``period_hours − hours`` (a service of ``hours`` per period ends with the
   horizon; ``hours ≥ period_hours`` is live throughout). With a go-live date it is billed
   for the hours from go-live to the horizon end; otherwise for its ``hours``, as before.
+  The go-live is fixed by the input, never chosen: an option's cost is a constant of the
+  placement, and billed per hour live a free go-live would always be the latest allowed.
+  So ``earliest_start`` and ``deadline`` of an inference stage, when both are given, are
+  the same hour (:func:`planner.models.calendar_checks.check_calendar` refuses two).
 * **Precedence:** a stage starts no earlier than every stage in its ``after`` list ends
   (default: the pipeline order, :meth:`~planner.models.portfolio.Workload.predecessors`).
   An inference stage without a go-live date by default follows nothing: it serves the

@@ -115,7 +115,8 @@ class ScheduleSwaps:
                 else "deadline" if before == "its deadline" else "horizon"
             return SwapTime(None, rules=(rule,), reason=(
                 f"it would run {length} h there, and between hour {lower} ({after}) and "
-                f"hour {latest} ({before}) there are {max(latest - lower, 0)} h"))
+                f"hour {latest} ({before}) there are {max(latest - lower, 0)} h"
+                + self._successors_late(stage, x2, lower + length)))
         ok = np.ones(last - lower + 1, dtype=np.bool_)
         for r, parts in demand.items():
             ok &= _starts(free[r], parts, lower, last)
@@ -126,6 +127,40 @@ class ScheduleSwaps:
         late = int(t.late_cost[stage]) * (max(0, at + length - int(t.due[stage]))
                                           - max(0, int(self.ends[stage]) - int(t.due[stage])))
         return SwapTime(at, late_delta=late)
+
+    def _successors_late(self, stage: int, x2: IntArray, end: int) -> str:
+        """What the check keeps fixed, in words, when ``stage`` ending at ``end`` (its
+        earliest end on the swapped option) leaves a successor too little room: each
+        successor with a deadline that would have to start later, and what starting that
+        much later would cost it alone (a soft deadline's late penalty) or break (a hard
+        one). The check moves one stage only; this is said, not checked, so it names
+        neither the successor's pools nor its own successors."""
+        p, t = self.problem, self.timing
+        parts = []
+        for pr in self.links.get(stage, []):
+            b = pr.after
+            if pr.before != stage or not placed(p, x2, b) or int(t.due[b]) >= t.horizon \
+                    or t.to_end[b]:
+                continue
+            shift = end + t.gap(p, x2, pr) - int(self.start[b])
+            due, now = int(t.due[b]), int(self.ends[b])
+            late = max(0, now + shift - due) - max(0, now - due)
+            if shift <= 0 or late <= 0:
+                continue
+            moved = (f"{self.names[b]} (now hour {int(self.start[b])}–{now}, deadline hour "
+                     f"{due}) would have to start {shift} h later, at hour "
+                     f"{int(self.start[b]) + shift}, and end {late} h "
+                     + ("more " if now > due else ""))
+            if t.late_cost[b]:
+                parts.append(f"{moved}past its soft deadline: "
+                             f"{_usd(int(t.late_cost[b]) * late)} in late penalty "
+                             f"({_usd(int(t.late_cost[b]))} per hour)")
+            else:
+                parts.append(f"{moved}past its hard deadline")
+        if not parts:
+            return ""
+        return ("; this check moves one stage only and keeps its successors where they are: "
+                + "; ".join(parts))
 
     def _demand(self, stage: int, x2: IntArray) -> dict[int, list[tuple[int, int]]]:
         """Per pool, what the swapped stage holds there: (hours from its start, units) of
@@ -187,6 +222,12 @@ class ScheduleSwaps:
             return ""
         more = f" and {order.size - most} more" if order.size > most else ""
         return f" (held by {', '.join(names)}{more})"
+
+
+def _usd(micro: int) -> str:
+    """Micro-dollars for a sentence, as :func:`planner.explain.runner_up.money` writes
+    them (``$1,639.94``; that module imports this one)."""
+    return f"${micro / 1_000_000:,.2f}"
 
 
 def _starts(free: IntArray, parts: list[tuple[int, int]], lower: int, last: int

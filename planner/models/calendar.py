@@ -85,6 +85,16 @@ def hours_from_start(value: TimePoint, start: datetime | date | None) -> Decimal
     return Decimal(value)
 
 
+def shown(value: TimePoint | None) -> str:
+    """A time as the user would write it: a date, a date-time, or hours."""
+    if isinstance(value, datetime):
+        moment = as_datetime(value)
+        return moment.date().isoformat() if moment.time() == time(0) else moment.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return f"hour {value:g}"
+
+
 YEARS = (1900, 9000)
 """The years a horizon may start and end in (with its ten years at most, every date of a
 plan stays far inside what Python's dates can hold)."""
@@ -150,8 +160,9 @@ class StageTiming(_Strict):
 
     A training or testing stage runs its hours (divided by the chosen GPU's speed) between
     ``earliest_start`` and ``deadline``; an inference stage goes live at its go-live date
-    (``earliest_start``, else ``deadline``) and serves to the horizon end, or without a
-    date serves ``hours`` up to the horizon end (the guide, "Calendar"). By
+    (``earliest_start`` or ``deadline``: one fixed hour, so both only as the same date) and
+    serves to the horizon end, or without a date serves ``hours`` up to the horizon end
+    (the guide, "Calendar"). By
     default testing starts after training ends and inference after testing (``after``
     overrides: the names of the stages of the same workload that must end first, ``[]``
     for none). A deadline is hard unless ``late_penalty_usd_per_hour`` makes it soft.

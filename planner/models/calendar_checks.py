@@ -15,7 +15,7 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from planner.models.calendar import TimePoint, hours_from_start
+from planner.models.calendar import TimePoint, hours_from_start, shown
 from planner.models.limits import error_at
 
 if TYPE_CHECKING:
@@ -86,6 +86,13 @@ def check_precedence(w: Workload) -> None:
             if name == st.label:
                 error_at("Workload", loc, "precedence",
                          f"stage {st.label!r} cannot come after itself", name)
+            if name not in labels and "/" in name:
+                error_at("Workload", loc, "precedence",
+                         f"{name!r} looks like another workload's stage: `after` names "
+                         f"stages of this workload only ({', '.join(labels)}); an order "
+                         "between workloads cannot be given. Name a stage of this workload, "
+                         "or give the stage an earliest_start after the other one's deadline",
+                         name)
             if name not in labels:
                 close = difflib.get_close_matches(name, labels, n=1)
                 guess = f" (did you mean {close[0]!r}?)" if close else ""
@@ -157,12 +164,23 @@ def _check_serving(p: Portfolio, st: Stage, base: tuple[str | int, ...]) -> None
                  f"an inference stage serves at most the horizon ({period} h); give the "
                  f"hours it serves in it (it goes live that long before the horizon end)",
                  str(st.hours))
+    hours = {}
     for field in ("earliest_start", "deadline"):
         value = getattr(st, field)
-        if value is not None and _hours(p, value, (*base, field)) >= period:
-            error_at("Portfolio", (*base, field), "calendar",
-                     f"the go-live {value} is at or after the horizon end: the service would "
-                     "never run; give an earlier date", str(value))
+        if value is not None:
+            hours[field] = _hours(p, value, (*base, field))
+            if hours[field] >= period:
+                error_at("Portfolio", (*base, field), "calendar",
+                         f"the go-live {shown(value)} is at or after the horizon end: the "
+                         "service would never run; give an earlier date", str(value))
+    if len(hours) == 2 and hours["earliest_start"] != hours["deadline"]:
+        error_at("Portfolio", (*base, "deadline"), "calendar",
+                 f"an inference stage goes live at one fixed hour, billed from then to the "
+                 f"horizon end, and its earliest_start {shown(st.earliest_start)} sets it: "
+                 f"deadline {shown(st.deadline)} (live by) could have no effect. Drop the "
+                 "deadline (live from earliest_start), or drop earliest_start (live from "
+                 "the deadline), or give both the same date",
+                 str(st.deadline))
     if st.late_penalty_usd_per_hour is not None:
         error_at("Portfolio", (*base, "late_penalty_usd_per_hour"), "calendar",
                  "an inference stage goes live at its date (late penalties apply to "
@@ -204,7 +222,7 @@ def check_calendar(p: Portfolio) -> None:
             base = ("workloads", i, "stages", j)
             start = (_hours(p, st.earliest_start, (*base, "earliest_start"))
                      if st.earliest_start is not None else Decimal(0))
-            if st.deadline is not None:
+            if st.deadline is not None and st.kind != "inference":  # its go-live: below
                 due = _hours(p, st.deadline, (*base, "deadline"))
                 if due <= start:
                     after = "the horizon start" if st.earliest_start is None \

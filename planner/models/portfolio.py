@@ -482,6 +482,19 @@ class Settings(_Strict):
         return {**data, "period_hours": hours}
 
     @model_validator(mode="after")
+    def _at_least_an_hour(self) -> Settings:
+        """The solvers schedule in whole hours: a horizon under an hour holds none (a run
+        of 0.2 h was infeasible, its window pruned nowhere, "see unplaced" naming nothing)."""
+        if self.period_hours < 1:
+            by_end = self.horizon is not None and self.horizon.end is not None
+            error_at("Settings", ("horizon", "end") if by_end else ("period_hours",),
+                     "horizon", f"the horizon is {self.period_hours:g} h long, under an hour: "
+                     "the planner schedules in whole hours; give a horizon of at least 1 h",
+                     str(self.horizon.end) if by_end and self.horizon is not None
+                     else str(self.period_hours))
+        return self
+
+    @model_validator(mode="after")
     def _derived_period_unset(self) -> Settings:
         """A ``period_hours`` derived from ``horizon.end`` was not given: it stays out of
         the fields set, so a dump with ``exclude_unset`` (as :func:`planner.edit` makes)

@@ -75,7 +75,8 @@ class PlanDiff(BaseModel):
     rescheduled: list[Rescheduled] = []
     """Stages on the same sites and offers (and purchase, instances) that start or end at
     another time: a re-plan after a deadline moved or an outage was added shifts them,
-    and re-planning counts no move for it."""
+    and re-planning counts no move for it. Times are compared in hours when the horizons
+    start at the same instant or either is undated, else by date (a warning says which)."""
     added: list[str]
     removed: list[str]
     delta_by_provider: dict[str, Decimal]
@@ -154,14 +155,28 @@ def input_warnings(old: Plan, new: Plan) -> list[str]:
     if old.inputs.portfolio_sha256 != new.inputs.portfolio_sha256:
         out.append(f"the portfolio {new.portfolio!r} changed between the plans: the diff "
                    "includes the effect of that edit")
-    if old.horizon is not None and new.horizon is not None \
-            and old.horizon.start != new.horizon.start:
-        out.append(f"the horizons start at different times ({old.horizon.start} and "
-                   f"{new.horizon.start}): hours in the plans count from different instants")
+    if old.horizon is not None and new.horizon is not None:
+        out += _horizon_warnings(_origin(old), _origin(new))
     if old.inputs.catalogs_sha256 != new.inputs.catalogs_sha256:
         out.append("the plans were priced with different catalogs: the diff includes the "
                    "effect of the price changes")
     return out
+
+
+def _horizon_warnings(t0: datetime | None, t1: datetime | None) -> list[str]:
+    """How the two horizons' starts (UTC; the same instant written with or without an
+    offset is one start) make :func:`_rescheduled` compare times."""
+    if t0 == t1:
+        return []
+    shown = [f"from {t:%Y-%m-%d %H:%M} UTC" if t is not None else "undated"
+             for t in (t0, t1)]
+    if t0 is None or t1 is None:
+        return [f"one plan dates its horizon and the other does not (old: {shown[0]}, new: "
+                f"{shown[1]}): rescheduled stages are compared in hours from each horizon's "
+                "start, as if both started at the same instant"]
+    return [f"the horizons start at different times (old: {shown[0]}, new: {shown[1]}): "
+            "hours in the plans count from different instants, so rescheduled stages are "
+            "compared by their dates (start and end), not by their hours"]
 
 
 def diff_plans(old: Plan, new: Plan) -> PlanDiff:

@@ -9,7 +9,7 @@ open before they close, and outages that never take more nodes than a node class
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime, time, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Annotated
 
@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from planner.errors import InputError
 from planner.models import limits as lim
-from planner.models.calendar import Outage, TimePoint, as_datetime, hours_from_start
+from planner.models.calendar import Outage, TimePoint, as_datetime, hours_from_start, shown
 from planner.models.calendar_checks import overbooked
 from planner.models.limits import Range
 from planner.models.portfolio import Portfolio
@@ -96,27 +96,17 @@ def _in_horizon(portfolio: Portfolio, value: TimePoint, path: str) -> Decimal:
     try:
         hours = hours_from_start(value, settings.horizon.start if settings.horizon else None)
     except ValueError as exc:
-        raise InputError(f"the date {_shown(value)} needs a horizon start", path=path,
+        raise InputError(f"the date {shown(value)} needs a horizon start", path=path,
                          hint="set settings.horizon.start in the portfolio, or give hours "
                               "from the horizon start") from exc
     period = settings.period_hours
     if not Decimal(0) <= hours <= period:
         offset = "" if isinstance(value, Decimal) else f" ({hours:.6g} h from its start)"
-        raise InputError(f"{_shown(value)} is outside the horizon [0, {period:.6g}] h{offset}",
+        raise InputError(f"{shown(value)} is outside the horizon [0, {period:.6g}] h{offset}",
                          path=path,
                          hint=f"give a time from {_moment(portfolio, Decimal(0))} to "
                               f"{_moment(portfolio, period)}")
     return hours
-
-
-def _shown(value: TimePoint) -> str:
-    """A time as the user would write it: a date, a date-time, or hours."""
-    if isinstance(value, datetime):
-        moment = as_datetime(value)
-        return moment.date().isoformat() if moment.time() == time(0) else moment.isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    return f"hour {value:g}"
 
 
 def _moment(portfolio: Portfolio, hours: Decimal) -> str:
@@ -124,7 +114,7 @@ def _moment(portfolio: Portfolio, hours: Decimal) -> str:
     horizon = portfolio.settings.horizon
     if horizon is None:
         return f"hour {hours:g}"
-    return _shown(as_datetime(horizon.start) + timedelta(hours=float(hours)))
+    return shown(as_datetime(horizon.start) + timedelta(hours=float(hours)))
 
 
 def _move_deadline(portfolio: Portfolio, c: DeadlineChange, path: str) -> Portfolio:
@@ -141,10 +131,13 @@ def _move_deadline(portfolio: Portfolio, c: DeadlineChange, path: str) -> Portfo
         update["late_penalty_usd_per_hour"] = None
     else:
         due = _in_horizon(portfolio, c.deadline, f"{path}.deadline")
-        if st.earliest_start is not None and due <= _in_horizon(
-                portfolio, st.earliest_start, f"{path}.deadline"):
-            raise InputError(f"deadline {_shown(c.deadline)} is not after {w.id}/{c.stage}'s "
-                             f"earliest_start {_shown(st.earliest_start)}",
+        start = None if st.earliest_start is None else _in_horizon(
+            portfolio, st.earliest_start, f"{path}.deadline")
+        if st.kind == "inference":
+            _check_golive(c, st.earliest_start, due, start, path)
+        elif start is not None and due <= start:
+            raise InputError(f"deadline {shown(c.deadline)} is not after {w.id}/{c.stage}'s "
+                             f"earliest_start {shown(st.earliest_start)}",
                              path=f"{path}.deadline",
                              hint="give a later deadline")
     stages = list(w.stages)
@@ -152,6 +145,21 @@ def _move_deadline(portfolio: Portfolio, c: DeadlineChange, path: str) -> Portfo
     workloads = list(portfolio.workloads)
     workloads[wi] = w.model_copy(update={"stages": stages})
     return portfolio.model_copy(update={"workloads": workloads})
+
+
+def _check_golive(c: DeadlineChange, earliest: TimePoint | None, due: Decimal,
+                  start: Decimal | None, path: str) -> None:
+    """An inference stage's deadline is its go-live (live by): the same hour as its
+    ``earliest_start`` when it has one (the portfolio's rule,
+    :func:`planner.models.calendar_checks.check_calendar`, which the changed portfolio is
+    checked against too; here the error names the scenario's field)."""
+    if start is not None and due != start:
+        raise InputError(f"{c.workload}/{c.stage} is an inference stage: it goes live at one "
+                         f"fixed hour, and its earliest_start {shown(earliest)} sets it, so "
+                         f"deadline {shown(c.deadline)} could have no effect",
+                         path=f"{path}.deadline",
+                         hint="give its earliest_start as the deadline (or change the "
+                              "portfolio's earliest_start)")
 
 
 def _onprem_offer(portfolio: Portfolio, site: str, offer: str, path: str) -> tuple[int, int]:
@@ -213,8 +221,8 @@ def _add_outage(portfolio: Portfolio, c: OutageAdded, path: str) -> Portfolio:
     i, j = _onprem_offer(portfolio, c.site, c.offer, path)
     begin = _in_horizon(portfolio, c.from_, f"{path}.from")
     if _in_horizon(portfolio, c.to, f"{path}.to") <= begin:
-        raise InputError(f"outage ends at {_shown(c.to)}, not after it starts "
-                         f"({_shown(c.from_)})",
+        raise InputError(f"outage ends at {shown(c.to)}, not after it starts "
+                         f"({shown(c.from_)})",
                          path=f"{path}.to", hint="give a `to` after `from`")
     offer = portfolio.onprem[i].offers[j]
     down = Outage.model_validate({"from": c.from_, "to": c.to, "nodes": c.nodes})
