@@ -27,7 +27,12 @@ from planner.compile.timing import build_timing
 from planner.errors import InputError, VerificationError
 from planner.explain.conflicts import diagnose, recheck_timed_conflicts
 from planner.explain.dropped_fit import check_dropped_fit
-from planner.inputs.files import a_kind, load_document_as, validate_as
+from planner.inputs.checked import (
+    check_now,
+    checked_plan,
+    checked_portfolio,
+)
+from planner.inputs.files import a_kind, load_document_as
 from planner.inputs.files import load_portfolio as _load_portfolio
 from planner.models.plan import Conflict, Dropped, Plan
 from planner.models.portfolio import Portfolio
@@ -175,31 +180,6 @@ def load_plan(path: str | Path) -> Plan:
     return load_document_as(Plan, path, "plan")
 
 
-def checked_portfolio(portfolio: object) -> Portfolio:
-    """``portfolio`` validated again in full, as :func:`planner.edit` does: pydantic's
-    ``model_copy(update=...)`` does not validate, so a portfolio changed in code could
-    carry a value no file may hold (``hours=0``, ``replicas=0``, a string for a number)
-    and reach the solver, which failed in arithmetic, called its plan a planner bug, or
-    solved it. Such a value is an :class:`InputError` with its path, like a bad file;
-    anything but a :class:`Portfolio` (a path, a dict) is one too, with how to load one."""
-    if not isinstance(portfolio, Portfolio):
-        raise InputError(f"expected a planner.Portfolio, got {a_kind(portfolio)}",
-                         path="portfolio", hint="load one with planner.load_portfolio(path)")
-    return validate_as(Portfolio, portfolio.model_dump(exclude_unset=True, warnings=False),
-                       "portfolio")
-
-
-def checked_plan(plan_: object, name: str = "plan") -> Plan:
-    """``plan_`` validated again in full (see :func:`checked_portfolio`): a plan changed in
-    code with a value the plan model refuses is an :class:`InputError` with its path, not
-    an ``AttributeError`` from inside the verifier; ``name`` is the argument's name."""
-    if not isinstance(plan_, Plan):
-        raise InputError(f"expected a planner.Plan, got {a_kind(plan_)}", path=name,
-                         hint="read one with planner.load_plan(path), or pass the plan "
-                              "planner.plan returned")
-    return validate_as(Plan, plan_.model_dump(exclude_unset=True, warnings=False), name)
-
-
 def checked_catalogs(catalogs: object) -> list[LoadedCatalog]:
     """``catalogs`` as :func:`load_catalogs` returns them, else an :class:`InputError`
     (a directory name there was an ``AttributeError`` from inside the compiler)."""
@@ -210,17 +190,6 @@ def checked_catalogs(catalogs: object) -> list[LoadedCatalog]:
                      f"{a_kind(catalogs)}", path="catalogs",
                      hint="pass planner.load_catalogs(directory), or leave it out for the "
                           "default lookup")
-
-
-def check_now(now: object) -> None:
-    """``now`` is None or a timezone-aware datetime (catalog ages are measured from it;
-    a naive one failed with a ``TypeError`` from inside the catalog code)."""
-    if now is None or (isinstance(now, datetime) and now.utcoffset() is not None):
-        return
-    what = "a datetime without a time zone" if isinstance(now, datetime) else a_kind(now)
-    raise InputError(f"expected a timezone-aware datetime, got {what}", path="now",
-                     hint="e.g. datetime.now(timezone.utc), or leave it out for the current "
-                          "time")
 
 
 def commitments_left(previous: Plan, plan_: Plan) -> list[str]:

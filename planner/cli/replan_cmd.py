@@ -22,7 +22,7 @@ from planner.cli.common import (
 )
 from planner.compile.resolve import build_world
 from planner.models.calendar import as_datetime
-from planner.plans.diff import PlanDiff, diff_plans
+from planner.plans.diff import PlanDiff, compare_plans
 from planner.whatif import WhatIfReport, load_scenarios, run_whatif
 
 
@@ -85,7 +85,7 @@ def print_diff(d: PlanDiff, console: Console) -> None:
 @friendly_errors
 def diff_cmd(old: Path, new: Path, as_json: bool) -> None:
     """Compare two plans: moved stages, cost deltas, capacity changes."""
-    d = diff_plans(api.load_plan(old), api.load_plan(new))
+    d = compare_plans(api.load_plan(old), api.load_plan(new))
     for warning in d.warnings:
         click.echo(f"warning: {warning}", err=True)
     if as_json:
