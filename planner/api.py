@@ -24,7 +24,7 @@ from planner.compile.arrays import build_problem
 from planner.compile.candidates import Candidates, generate
 from planner.compile.resolve import build_world
 from planner.compile.timing import build_timing
-from planner.errors import InputError, VerificationError
+from planner.errors import API_SPELLING, InputError, Spelling, VerificationError
 from planner.explain.conflicts import diagnose, recheck_timed_conflicts
 from planner.explain.dropped_fit import check_dropped_fit
 from planner.inputs.checked import (
@@ -89,15 +89,16 @@ def _capable(problem: Problem) -> list[str]:
     return [n for n, b in BACKENDS.items() if not b.capabilities.missing(problem)]
 
 
-def _pick(solver: str, problem: Problem) -> str:
+def _pick(solver: str, problem: Problem, spelling: Spelling = API_SPELLING) -> str:
     """The backend for ``solver`` (``auto`` by size); a backend that lacks a capability the
-    problem needs (``lns`` cannot leave workloads out) is refused."""
+    problem needs (``lns`` cannot leave workloads out) is refused, the hint spelt as the
+    caller writes its arguments (``spelling``)."""
     name = choose_backend(solver, problem.n_options, problem.funding)
     missing = BACKENDS[name].capabilities.missing(problem)
     if missing:
-        tail = ", or --all-or-nothing" if Feature.FUNDING in missing else ""
-        raise InputError(refusal(name, missing),
-                         hint=f"use --solver {' or '.join(_capable(problem))}{tail}")
+        tail = f", or {spelling('all_or_nothing')}" if Feature.FUNDING in missing else ""
+        choice = spelling("solver", spelling.choices(_capable(problem)))
+        raise InputError(refusal(name, missing), hint=f"use {choice}{tail}")
     return name
 
 
@@ -213,15 +214,15 @@ def commitments_left(previous: Plan, plan_: Plan) -> list[str]:
     return out
 
 
-def _previous_of(portfolio: Portfolio, previous: Plan | None
-                 ) -> dict[str, list[tuple[str, str]]] | None:
+def _previous_of(portfolio: Portfolio, previous: Plan | None,
+                 spelling: Spelling = API_SPELLING) -> dict[str, list[tuple[str, str]]] | None:
     """:func:`previous_placements` of a plan of this portfolio (a plan of another one was
     taken silently: its stages matched none, so nothing counted as kept or moved)."""
     if previous is None:
         return None
     if previous.portfolio != portfolio.name:
         raise InputError(f"the previous plan is of portfolio {previous.portfolio!r}, not "
-                         f"{portfolio.name!r}", path="--previous",
+                         f"{portfolio.name!r}", path=spelling("previous"),
                          hint="give a plan made from this portfolio")
     return previous_placements(previous)
 
@@ -301,16 +302,17 @@ def plan_world(portfolio: Portfolio, world: World, *, solver: str = "auto",
                previous: Plan | None = None, explain: bool | None = None,
                progress: Callable[[str], None] | None = None, executor: str = "local",
                address: str | None = None, deadline: Deadline | None = None,
-               all_or_nothing: bool = False) -> Plan:
+               all_or_nothing: bool = False, spelling: Spelling = API_SPELLING) -> Plan:
     """:func:`plan` on an already resolved world (what-if scenarios change the world);
-    ``deadline`` defaults to ``time_limit_s`` from now."""
+    ``deadline`` defaults to ``time_limit_s`` from now. ``spelling``: how errors name the
+    arguments (the command line passes its flags, :data:`~planner.errors.CLI_SPELLING`)."""
     check_arguments(time_limit_s, workers, seed)
     deadline = deadline or Deadline.after(time_limit_s)
     if solver not in BACKENDS and solver != AUTO:
         raise InputError(f"unknown solver {solver!r}",
                          hint=f"choose from {sorted([*BACKENDS, AUTO])}")
     say = progress or (lambda _msg: None)
-    prev = _previous_of(portfolio, previous)
+    prev = _previous_of(portfolio, previous, spelling)
     if explain is None:
         explain = sum(len(w.stages) for w in portfolio.workloads) <= EXPLAIN_MAX_STAGES
     cands = generate(portfolio, world, previous=prev, keep_pruned_options=explain)
@@ -320,7 +322,7 @@ def plan_world(portfolio: Portfolio, world: World, *, solver: str = "auto",
     funding = not all_or_nothing and needs_funding(portfolio, cands)
     if funding:
         problem = funding_problem(portfolio, cands, problem)
-    solver = _pick(solver, problem)
+    solver = _pick(solver, problem, spelling)
     building = plan_building_s(problem, explain)
     options = SolveOptions(time_limit_s=time_limit_s, workers=workers or default_workers(),
                            seed=seed, deterministic=deterministic or reproducible,
@@ -340,7 +342,7 @@ def plan_world(portfolio: Portfolio, world: World, *, solver: str = "auto",
         problem = partial
         can = not BACKENDS[solver].capabilities.missing(problem)
         fallback = AUTO if problem.n_options <= tuning.AUTO_EXACT_OPTIONS else "greedy"
-        asked, solver = solver, _pick(solver if can else fallback, problem)
+        asked, solver = solver, _pick(solver if can else fallback, problem, spelling)
         backend = get_backend(solver)
         scheduled = place_and_schedule(problem, timing, backend, options)
         solution = scheduled.solution
@@ -404,13 +406,15 @@ class Verification:
 
 def verify_report(portfolio: Portfolio, plan_: Plan,
                   catalogs: list[LoadedCatalog] | None = None, previous: Plan | None = None,
-                  *, time_limit_s: float = 30.0, workers: int | None = None) -> Verification:
+                  *, time_limit_s: float = 30.0, workers: int | None = None,
+                  spelling: Spelling = API_SPELLING) -> Verification:
     """Check a plan against the portfolio and catalogs (and the previous plan it was
     re-planned from, if any). An infeasible plan's claim — its conflicting rules admit no
     plan together, and dropping any one admits one — is re-solved (CP-SAT, at most
     ``time_limit_s`` per solve); a claim that does not hold is a ``conflicts`` violation.
     The portfolio and the plans are validated again first (:func:`checked_portfolio`,
-    :func:`checked_plan`): a value their models refuse is an :class:`InputError`."""
+    :func:`checked_plan`): a value their models refuse is an :class:`InputError`.
+    ``spelling``: how messages name the arguments (see :func:`plan_world`)."""
     check_time_limit(time_limit_s)
     check_workers(workers)
     portfolio = checked_portfolio(portfolio)
@@ -418,10 +422,10 @@ def verify_report(portfolio: Portfolio, plan_: Plan,
     previous = None if previous is None else checked_plan(previous, "previous")
     catalogs = load_catalogs() if catalogs is None else checked_catalogs(catalogs)
     world = build_world(portfolio, catalogs)
-    foreign = foreign_plan(portfolio, world, plan_)
+    foreign = foreign_plan(portfolio, world, plan_, spelling)
     if foreign:
         return Verification([Violation("inputs", "inputs", foreign)], foreign=foreign)
-    prev = _previous_of(portfolio, previous)
+    prev = _previous_of(portfolio, previous, spelling)
     violations = verify(portfolio, world, plan_, previous=prev)
     options = SolveOptions(time_limit_s=time_limit_s, workers=workers or default_workers(),
                            seed=plan_.solver.seed)

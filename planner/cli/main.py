@@ -45,7 +45,7 @@ from planner.cli.regions_cmd import regions_cmd
 from planner.cli.replan_cmd import diff_cmd, whatif_cmd
 from planner.compile.candidates import generate
 from planner.compile.resolve import build_world
-from planner.errors import InputError, VerificationError
+from planner.errors import CLI_SPELLING, InputError, VerificationError
 from planner.models.plan import Plan
 from planner.models.status import SolveStatus
 from planner.plans.build import unplaced_stages
@@ -231,6 +231,7 @@ def plan_cmd(
             seed=seed,
             reproducible=reproducible,
             previous=earlier,
+            spelling=CLI_SPELLING,
             progress=say,
             executor=executor,
             address=address,
@@ -315,7 +316,7 @@ def verify_cmd(portfolio: Path, plan_file: Path, catalogs_dir: Path | None,
     with portfolio_context(portfolio):
         result = api.verify_report(model, the_plan, api.load_catalogs(catalogs_dir),
                                    previous=api.load_plan(previous) if previous else None,
-                                   time_limit_s=time_limit)
+                                   time_limit_s=time_limit, spelling=CLI_SPELLING)
     if result.foreign:
         raise InputError(result.foreign, source=str(plan_file))
     if result.violations:
