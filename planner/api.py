@@ -20,6 +20,7 @@ import numpy as np
 
 from planner.catalog.load import LoadedCatalog, load_catalog_dir
 from planner.catalog.paths import resolve_catalog_dir
+from planner.catalog.where import API_FUNCTION, CLI_FLAG
 from planner.compile.arrays import build_problem
 from planner.compile.candidates import Candidates, generate
 from planner.compile.resolve import build_world
@@ -168,12 +169,24 @@ def default_catalog_dir() -> Path:
 def load_catalogs(directory: str | Path | None = None) -> list[LoadedCatalog]:
     """Load the provider catalog snapshots (``aws.json``, ``azure.json``) from
     ``directory``, or from the default lookup (:func:`default_catalog_dir`) — works from
-    any working directory."""
-    if directory is not None and not isinstance(directory, str | os.PathLike):
-        raise InputError(f"expected the path of a catalog directory, got {a_kind(directory)}",
-                         path="directory", hint="give the folder with aws.json / azure.json, "
-                                                "or leave it out for the default lookup")
-    return load_catalog_dir(resolve_catalog_dir(directory).path, tuple(cloud_providers()))
+    any working directory. A folder that is not there, a file, or a folder without any
+    catalog file is a :class:`~planner.errors.CatalogError` (as ``--catalogs`` is)."""
+    wrong = None if directory is None or (isinstance(directory, str | os.PathLike) and
+                                          directory != "") else a_kind(directory)
+    if wrong:  # "" was the default lookup, as if no directory had been given
+        raise InputError(f"expected the path of a catalog directory, got "
+                         f"{'an empty path' if directory == '' else wrong}", path="directory",
+                         hint="give the folder with aws.json / azure.json, or leave it out "
+                              "(None) for the default lookup")
+    return read_catalogs(directory, API_FUNCTION)
+
+
+def read_catalogs(directory: str | Path | None, given_as: str = CLI_FLAG
+                  ) -> list[LoadedCatalog]:
+    """:func:`load_catalogs` for a folder given as ``given_as`` (``--catalogs`` by the
+    command line): errors about the folder say how to name another one there."""
+    location = resolve_catalog_dir(directory, given_as=given_as)
+    return load_catalog_dir(location.path, tuple(cloud_providers()), location.source)
 
 
 def load_plan(path: str | Path) -> Plan:

@@ -215,7 +215,7 @@ def plan_cmd(
     say = (lambda msg: None) if quiet else (lambda msg: console.print(Text(msg, style="dim")))
     check_output(output)
     model = api.load_portfolio(portfolio)
-    catalogs = api.load_catalogs(catalogs_dir)
+    catalogs = api.read_catalogs(catalogs_dir)
     earlier = api.load_plan(previous) if previous else None
     with portfolio_context(portfolio), console.status("solving…") if not quiet else _null():
         # plan_world, not plan: the files were validated as they were read, and plan
@@ -269,7 +269,7 @@ def validate_cmd(portfolio: Path, catalogs_dir: Path | None) -> None:
     """Check PORTFOLIO against the schema and the catalogs, without solving."""
     model = api.load_portfolio(portfolio)
     with portfolio_context(portfolio):
-        world = build_world(model, api.load_catalogs(catalogs_dir))
+        world = build_world(model, api.read_catalogs(catalogs_dir))
         cands = generate(model, world)
     unplaced = unplaced_stages(cands)
     if unplaced:
@@ -314,7 +314,7 @@ def verify_cmd(portfolio: Path, plan_file: Path, catalogs_dir: Path | None,
     model = api.load_portfolio(portfolio)
     the_plan = api.load_plan(plan_file)
     with portfolio_context(portfolio):
-        result = api.verify_report(model, the_plan, api.load_catalogs(catalogs_dir),
+        result = api.verify_report(model, the_plan, api.read_catalogs(catalogs_dir),
                                    previous=api.load_plan(previous) if previous else None,
                                    time_limit_s=time_limit, spelling=CLI_SPELLING)
     if result.foreign:

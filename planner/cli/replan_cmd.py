@@ -131,7 +131,7 @@ def whatif_cmd(portfolio: Path, scenarios: Path, catalogs_dir: Path | None, time
     model = api.load_portfolio(portfolio)
     sc = load_scenarios(scenarios)
     with portfolio_context(portfolio):
-        world = build_world(model, api.load_catalogs(catalogs_dir))
+        world = build_world(model, api.read_catalogs(catalogs_dir))
     try:
         report = run_whatif(model, world, sc, executor=executor, address=address,
                             keep_plans=output is not None, time_limit_s=time_limit,
