@@ -54,6 +54,7 @@ from planner.providers.registry import cloud_providers
 from planner.solvers import AUTO, BACKENDS, choose_backend, get_backend, tuning
 from planner.solvers.arguments import (  # noqa: F401 (the API's argument checks)
     check_arguments,
+    check_plan_call,
     check_seed,
     check_time_limit,
     check_workers,
@@ -195,15 +196,38 @@ def load_plan(path: str | Path) -> Plan:
 
 
 def checked_catalogs(catalogs: object) -> list[LoadedCatalog]:
-    """``catalogs`` as :func:`load_catalogs` returns them, else an :class:`InputError`
-    (a directory name there was an ``AttributeError`` from inside the compiler)."""
+    """``catalogs`` as :func:`load_catalogs` returns them (one per provider), else an
+    :class:`InputError` (a directory name there was an ``AttributeError`` from inside the
+    compiler, and of two catalogs of one provider the last was used silently)."""
     if isinstance(catalogs, list | tuple) and \
             all(isinstance(c, LoadedCatalog) for c in catalogs):
+        seen: dict[str, int] = {}
+        for i, c in enumerate(catalogs):  # the last of two was used, the first ignored
+            first = seen.setdefault(c.catalog.provider, i)
+            if first != i:
+                raise InputError(f"catalogs[{first}] and catalogs[{i}] are both the "
+                                 f"{c.catalog.provider!r} catalog", path="catalogs",
+                                 hint="pass one catalog per provider, as "
+                                      "planner.load_catalogs(directory) returns them")
         return list(catalogs)
     raise InputError(f"expected the list planner.load_catalogs returns, got "
                      f"{a_kind(catalogs)}", path="catalogs",
                      hint="pass planner.load_catalogs(directory), or leave it out for the "
                           "default lookup")
+
+
+def _check_world(portfolio: object, world: object, previous: object) -> None:
+    """What :func:`plan_world` is given is of the right kind (it does not validate the
+    portfolio again, as :func:`plan` does: the command line read it from a file)."""
+    if not isinstance(portfolio, Portfolio):
+        checked_portfolio(portfolio)
+    if not isinstance(world, World):
+        raise InputError(f"expected a planner.models.world.World, got {a_kind(world)}",
+                         path="world", hint="build one with planner.compile.resolve."
+                                            "build_world(portfolio, catalogs), or call "
+                                            "planner.plan(portfolio, catalogs)")
+    if previous is not None and not isinstance(previous, Plan):
+        checked_plan(previous, "previous")
 
 
 def commitments_left(previous: Plan, plan_: Plan) -> list[str]:
@@ -279,10 +303,13 @@ def plan(portfolio: Portfolio, catalogs: list[LoadedCatalog] | None = None, *,
 
     Raises :class:`~planner.errors.InputError` for arguments no solver can use
     (:func:`check_arguments`: a time limit that is not finite and above 0, fewer than 1
-    worker, a seed outside 0..2³¹−1; ``now`` without a time zone), for a portfolio that
+    worker, a seed outside 0..2³¹−1; ``now`` without a time zone; an unknown solver or
+    executor, a progress callback that cannot be called, a switch that is not
+    ``True``/``False``: :func:`check_plan_call`), for a portfolio that
     fails validation (it is validated again in full, :func:`checked_portfolio`: a model
     changed with ``model_copy`` is not validated by pydantic) or anything but a
-    :class:`Portfolio`, :class:`Plan` (``previous``) or catalog list where one belongs,
+    :class:`Portfolio`, :class:`Plan` (``previous``) or catalog list (one per provider)
+    where one belongs,
     for names the catalogs do not know, and
     :class:`~planner.errors.VerificationError` if the plan breaks a rule (a bug).
     Partial plans (unless ``all_or_nothing``): workloads that cannot be placed are left
@@ -296,6 +323,9 @@ def plan(portfolio: Portfolio, catalogs: list[LoadedCatalog] | None = None, *,
     minimal set of conflicting rules.
     """
     check_arguments(time_limit_s, workers, seed)
+    check_plan_call(solver, executor, address, progress, deadline, explain,
+                    deterministic=deterministic, reproducible=reproducible,
+                    all_or_nothing=all_or_nothing)
     deadline = deadline or Deadline.after(time_limit_s)
     check_now(now)
     portfolio = checked_portfolio(portfolio)
@@ -320,10 +350,11 @@ def plan_world(portfolio: Portfolio, world: World, *, solver: str = "auto",
     ``deadline`` defaults to ``time_limit_s`` from now. ``spelling``: how errors name the
     arguments (the command line passes its flags, :data:`~planner.errors.CLI_SPELLING`)."""
     check_arguments(time_limit_s, workers, seed)
+    check_plan_call(solver, executor, address, progress, deadline, explain,
+                    deterministic=deterministic, reproducible=reproducible,
+                    all_or_nothing=all_or_nothing)
+    _check_world(portfolio, world, previous)
     deadline = deadline or Deadline.after(time_limit_s)
-    if solver not in BACKENDS and solver != AUTO:
-        raise InputError(f"unknown solver {solver!r}",
-                         hint=f"choose from {sorted([*BACKENDS, AUTO])}")
     say = progress or (lambda _msg: None)
     prev = _previous_of(portfolio, previous, spelling)
     if explain is None:
