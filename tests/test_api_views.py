@@ -18,6 +18,7 @@ from planner import api
 from planner.errors import InputError
 from planner.plans.diff import diff_plans
 from planner.report import explanations, render_html
+from planner.report.sections import Limits
 
 
 @pytest.fixture(scope="module")
@@ -96,3 +97,15 @@ def test_edit_refuses_what_is_not_a_model_or_a_path(
         _refused(lambda q=path: planner.edit(p, q, "x"), "path",  # type: ignore[arg-type]
                  "workloads[0]")
     assert planner.edit(plan, "warnings", ["checked"]).warnings == ["checked"]
+
+
+def test_report_limits_and_extra_fields_are_checked(
+        made: tuple[planner.Portfolio, planner.Plan]) -> None:
+    _, plan = made
+    for bad in ({"rows": 0}, {"rows": -3}, {"lanes": "80"}, {"chart_items": True}):
+        with pytest.raises(InputError) as err:          # was: a page "showing -3 of 1"
+            Limits(**bad)
+        assert err.value.path == f"limits.{next(iter(bad))}"
+    _refused(lambda: explanations(plan, more={0: 3}), "more",  # type: ignore[dict-item]
+             "load_plan_lenient")                                 # was: TypeError
+    assert explanations(plan, more={0: {"new_field": 1}})["placements"][0]["new_field"] == 1

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from planner.errors import InputError
 from planner.inputs.checked import check_optional, checked_plan
 from planner.models.plan import Alternative, Dropped, Placement, Plan
 from planner.models.status import SolveStatus
@@ -172,9 +173,13 @@ def explanations(plan: Plan, more: dict[int, dict[str, Any]] | None = None) -> d
     :class:`Plan` (a dict of a plan's JSON, a path) is an
     :class:`~planner.errors.InputError` saying how to read one.
     """
+    hint = "leave it out; load_plan_lenient returns the fields a newer plan file added"
     more = check_optional(more, dict, "more", "a dict of placement index → extra fields",
-                          "leave it out; load_plan_lenient returns the fields a newer "
-                          "plan file added")
+                          hint)
+    for key, extra in (more or {}).items():
+        if not isinstance(key, int) or not isinstance(extra, dict):
+            raise InputError(f"expected placement index → dict of fields, got {key!r}: "
+                             f"{extra!r}"[:200], path="more", hint=hint)
     return plan_explanations(checked_plan(plan), more)
 
 
