@@ -20,14 +20,20 @@ import numpy as np
 
 from planner.catalog.load import LoadedCatalog, load_catalog_dir
 from planner.catalog.paths import resolve_catalog_dir
+from planner.catalog.where import API_FUNCTION, CLI_FLAG
 from planner.compile.arrays import build_problem
 from planner.compile.candidates import Candidates, generate
 from planner.compile.resolve import build_world
 from planner.compile.timing import build_timing
-from planner.errors import InputError, VerificationError
+from planner.errors import API_SPELLING, InputError, Spelling, VerificationError
 from planner.explain.conflicts import diagnose, recheck_timed_conflicts
 from planner.explain.dropped_fit import check_dropped_fit
-from planner.inputs.files import a_kind, load_document_as, validate_as
+from planner.inputs.checked import (
+    check_now,
+    checked_plan,
+    checked_portfolio,
+)
+from planner.inputs.files import a_kind, load_document_as
 from planner.inputs.files import load_portfolio as _load_portfolio
 from planner.models.plan import Conflict, Dropped, Plan
 from planner.models.portfolio import Portfolio
@@ -48,6 +54,7 @@ from planner.providers.registry import cloud_providers
 from planner.solvers import AUTO, BACKENDS, choose_backend, get_backend, tuning
 from planner.solvers.arguments import (  # noqa: F401 (the API's argument checks)
     check_arguments,
+    check_plan_call,
     check_seed,
     check_time_limit,
     check_workers,
@@ -84,15 +91,16 @@ def _capable(problem: Problem) -> list[str]:
     return [n for n, b in BACKENDS.items() if not b.capabilities.missing(problem)]
 
 
-def _pick(solver: str, problem: Problem) -> str:
+def _pick(solver: str, problem: Problem, spelling: Spelling = API_SPELLING) -> str:
     """The backend for ``solver`` (``auto`` by size); a backend that lacks a capability the
-    problem needs (``lns`` cannot leave workloads out) is refused."""
+    problem needs (``lns`` cannot leave workloads out) is refused, the hint spelt as the
+    caller writes its arguments (``spelling``)."""
     name = choose_backend(solver, problem.n_options, problem.funding)
     missing = BACKENDS[name].capabilities.missing(problem)
     if missing:
-        tail = ", or --all-or-nothing" if Feature.FUNDING in missing else ""
-        raise InputError(refusal(name, missing),
-                         hint=f"use --solver {' or '.join(_capable(problem))}{tail}")
+        tail = f", or {spelling('all_or_nothing')}" if Feature.FUNDING in missing else ""
+        choice = spelling("solver", spelling.choices(_capable(problem)))
+        raise InputError(refusal(name, missing), hint=f"use {choice}{tail}")
     return name
 
 
@@ -162,12 +170,24 @@ def default_catalog_dir() -> Path:
 def load_catalogs(directory: str | Path | None = None) -> list[LoadedCatalog]:
     """Load the provider catalog snapshots (``aws.json``, ``azure.json``) from
     ``directory``, or from the default lookup (:func:`default_catalog_dir`) — works from
-    any working directory."""
-    if directory is not None and not isinstance(directory, str | os.PathLike):
-        raise InputError(f"expected the path of a catalog directory, got {a_kind(directory)}",
-                         path="directory", hint="give the folder with aws.json / azure.json, "
-                                                "or leave it out for the default lookup")
-    return load_catalog_dir(resolve_catalog_dir(directory).path, tuple(cloud_providers()))
+    any working directory. A folder that is not there, a file, or a folder without any
+    catalog file is a :class:`~planner.errors.CatalogError` (as ``--catalogs`` is)."""
+    wrong = None if directory is None or (isinstance(directory, str | os.PathLike) and
+                                          directory != "") else a_kind(directory)
+    if wrong:  # "" was the default lookup, as if no directory had been given
+        raise InputError(f"expected the path of a catalog directory, got "
+                         f"{'an empty path' if directory == '' else wrong}", path="directory",
+                         hint="give the folder with aws.json / azure.json, or leave it out "
+                              "(None) for the default lookup")
+    return read_catalogs(directory, API_FUNCTION)
+
+
+def read_catalogs(directory: str | Path | None, given_as: str = CLI_FLAG
+                  ) -> list[LoadedCatalog]:
+    """:func:`load_catalogs` for a folder given as ``given_as`` (``--catalogs`` by the
+    command line): errors about the folder say how to name another one there."""
+    location = resolve_catalog_dir(directory, given_as=given_as)
+    return load_catalog_dir(location.path, tuple(cloud_providers()), location.source)
 
 
 def load_plan(path: str | Path) -> Plan:
@@ -175,36 +195,20 @@ def load_plan(path: str | Path) -> Plan:
     return load_document_as(Plan, path, "plan")
 
 
-def checked_portfolio(portfolio: object) -> Portfolio:
-    """``portfolio`` validated again in full, as :func:`planner.edit` does: pydantic's
-    ``model_copy(update=...)`` does not validate, so a portfolio changed in code could
-    carry a value no file may hold (``hours=0``, ``replicas=0``, a string for a number)
-    and reach the solver, which failed in arithmetic, called its plan a planner bug, or
-    solved it. Such a value is an :class:`InputError` with its path, like a bad file;
-    anything but a :class:`Portfolio` (a path, a dict) is one too, with how to load one."""
-    if not isinstance(portfolio, Portfolio):
-        raise InputError(f"expected a planner.Portfolio, got {a_kind(portfolio)}",
-                         path="portfolio", hint="load one with planner.load_portfolio(path)")
-    return validate_as(Portfolio, portfolio.model_dump(exclude_unset=True, warnings=False),
-                       "portfolio")
-
-
-def checked_plan(plan_: object, name: str = "plan") -> Plan:
-    """``plan_`` validated again in full (see :func:`checked_portfolio`): a plan changed in
-    code with a value the plan model refuses is an :class:`InputError` with its path, not
-    an ``AttributeError`` from inside the verifier; ``name`` is the argument's name."""
-    if not isinstance(plan_, Plan):
-        raise InputError(f"expected a planner.Plan, got {a_kind(plan_)}", path=name,
-                         hint="read one with planner.load_plan(path), or pass the plan "
-                              "planner.plan returned")
-    return validate_as(Plan, plan_.model_dump(exclude_unset=True, warnings=False), name)
-
-
 def checked_catalogs(catalogs: object) -> list[LoadedCatalog]:
-    """``catalogs`` as :func:`load_catalogs` returns them, else an :class:`InputError`
-    (a directory name there was an ``AttributeError`` from inside the compiler)."""
+    """``catalogs`` as :func:`load_catalogs` returns them (one per provider), else an
+    :class:`InputError` (a directory name there was an ``AttributeError`` from inside the
+    compiler, and of two catalogs of one provider the last was used silently)."""
     if isinstance(catalogs, list | tuple) and \
             all(isinstance(c, LoadedCatalog) for c in catalogs):
+        seen: dict[str, int] = {}
+        for i, c in enumerate(catalogs):  # the last of two was used, the first ignored
+            first = seen.setdefault(c.catalog.provider, i)
+            if first != i:
+                raise InputError(f"catalogs[{first}] and catalogs[{i}] are both the "
+                                 f"{c.catalog.provider!r} catalog", path="catalogs",
+                                 hint="pass one catalog per provider, as "
+                                      "planner.load_catalogs(directory) returns them")
         return list(catalogs)
     raise InputError(f"expected the list planner.load_catalogs returns, got "
                      f"{a_kind(catalogs)}", path="catalogs",
@@ -212,15 +216,18 @@ def checked_catalogs(catalogs: object) -> list[LoadedCatalog]:
                           "default lookup")
 
 
-def check_now(now: object) -> None:
-    """``now`` is None or a timezone-aware datetime (catalog ages are measured from it;
-    a naive one failed with a ``TypeError`` from inside the catalog code)."""
-    if now is None or (isinstance(now, datetime) and now.utcoffset() is not None):
-        return
-    what = "a datetime without a time zone" if isinstance(now, datetime) else a_kind(now)
-    raise InputError(f"expected a timezone-aware datetime, got {what}", path="now",
-                     hint="e.g. datetime.now(timezone.utc), or leave it out for the current "
-                          "time")
+def _check_world(portfolio: object, world: object, previous: object) -> None:
+    """What :func:`plan_world` is given is of the right kind (it does not validate the
+    portfolio again, as :func:`plan` does: the command line read it from a file)."""
+    if not isinstance(portfolio, Portfolio):
+        checked_portfolio(portfolio)
+    if not isinstance(world, World):
+        raise InputError(f"expected a planner.models.world.World, got {a_kind(world)}",
+                         path="world", hint="build one with planner.compile.resolve."
+                                            "build_world(portfolio, catalogs), or call "
+                                            "planner.plan(portfolio, catalogs)")
+    if previous is not None and not isinstance(previous, Plan):
+        checked_plan(previous, "previous")
 
 
 def commitments_left(previous: Plan, plan_: Plan) -> list[str]:
@@ -244,15 +251,15 @@ def commitments_left(previous: Plan, plan_: Plan) -> list[str]:
     return out
 
 
-def _previous_of(portfolio: Portfolio, previous: Plan | None
-                 ) -> dict[str, list[tuple[str, str]]] | None:
+def _previous_of(portfolio: Portfolio, previous: Plan | None,
+                 spelling: Spelling = API_SPELLING) -> dict[str, list[tuple[str, str]]] | None:
     """:func:`previous_placements` of a plan of this portfolio (a plan of another one was
     taken silently: its stages matched none, so nothing counted as kept or moved)."""
     if previous is None:
         return None
     if previous.portfolio != portfolio.name:
         raise InputError(f"the previous plan is of portfolio {previous.portfolio!r}, not "
-                         f"{portfolio.name!r}", path="--previous",
+                         f"{portfolio.name!r}", path=spelling("previous"),
                          hint="give a plan made from this portfolio")
     return previous_placements(previous)
 
@@ -296,10 +303,13 @@ def plan(portfolio: Portfolio, catalogs: list[LoadedCatalog] | None = None, *,
 
     Raises :class:`~planner.errors.InputError` for arguments no solver can use
     (:func:`check_arguments`: a time limit that is not finite and above 0, fewer than 1
-    worker, a seed outside 0..2³¹−1; ``now`` without a time zone), for a portfolio that
+    worker, a seed outside 0..2³¹−1; ``now`` without a time zone; an unknown solver or
+    executor, a progress callback that cannot be called, a switch that is not
+    ``True``/``False``: :func:`check_plan_call`), for a portfolio that
     fails validation (it is validated again in full, :func:`checked_portfolio`: a model
     changed with ``model_copy`` is not validated by pydantic) or anything but a
-    :class:`Portfolio`, :class:`Plan` (``previous``) or catalog list where one belongs,
+    :class:`Portfolio`, :class:`Plan` (``previous``) or catalog list (one per provider)
+    where one belongs,
     for names the catalogs do not know, and
     :class:`~planner.errors.VerificationError` if the plan breaks a rule (a bug).
     Partial plans (unless ``all_or_nothing``): workloads that cannot be placed are left
@@ -313,6 +323,9 @@ def plan(portfolio: Portfolio, catalogs: list[LoadedCatalog] | None = None, *,
     minimal set of conflicting rules.
     """
     check_arguments(time_limit_s, workers, seed)
+    check_plan_call(solver, executor, address, progress, deadline, explain,
+                    deterministic=deterministic, reproducible=reproducible,
+                    all_or_nothing=all_or_nothing)
     deadline = deadline or Deadline.after(time_limit_s)
     check_now(now)
     portfolio = checked_portfolio(portfolio)
@@ -332,16 +345,18 @@ def plan_world(portfolio: Portfolio, world: World, *, solver: str = "auto",
                previous: Plan | None = None, explain: bool | None = None,
                progress: Callable[[str], None] | None = None, executor: str = "local",
                address: str | None = None, deadline: Deadline | None = None,
-               all_or_nothing: bool = False) -> Plan:
+               all_or_nothing: bool = False, spelling: Spelling = API_SPELLING) -> Plan:
     """:func:`plan` on an already resolved world (what-if scenarios change the world);
-    ``deadline`` defaults to ``time_limit_s`` from now."""
+    ``deadline`` defaults to ``time_limit_s`` from now. ``spelling``: how errors name the
+    arguments (the command line passes its flags, :data:`~planner.errors.CLI_SPELLING`)."""
     check_arguments(time_limit_s, workers, seed)
+    check_plan_call(solver, executor, address, progress, deadline, explain,
+                    deterministic=deterministic, reproducible=reproducible,
+                    all_or_nothing=all_or_nothing)
+    _check_world(portfolio, world, previous)
     deadline = deadline or Deadline.after(time_limit_s)
-    if solver not in BACKENDS and solver != AUTO:
-        raise InputError(f"unknown solver {solver!r}",
-                         hint=f"choose from {sorted([*BACKENDS, AUTO])}")
     say = progress or (lambda _msg: None)
-    prev = _previous_of(portfolio, previous)
+    prev = _previous_of(portfolio, previous, spelling)
     if explain is None:
         explain = sum(len(w.stages) for w in portfolio.workloads) <= EXPLAIN_MAX_STAGES
     cands = generate(portfolio, world, previous=prev, keep_pruned_options=explain)
@@ -351,7 +366,7 @@ def plan_world(portfolio: Portfolio, world: World, *, solver: str = "auto",
     funding = not all_or_nothing and needs_funding(portfolio, cands)
     if funding:
         problem = funding_problem(portfolio, cands, problem)
-    solver = _pick(solver, problem)
+    solver = _pick(solver, problem, spelling)
     building = plan_building_s(problem, explain)
     options = SolveOptions(time_limit_s=time_limit_s, workers=workers or default_workers(),
                            seed=seed, deterministic=deterministic or reproducible,
@@ -371,7 +386,7 @@ def plan_world(portfolio: Portfolio, world: World, *, solver: str = "auto",
         problem = partial
         can = not BACKENDS[solver].capabilities.missing(problem)
         fallback = AUTO if problem.n_options <= tuning.AUTO_EXACT_OPTIONS else "greedy"
-        asked, solver = solver, _pick(solver if can else fallback, problem)
+        asked, solver = solver, _pick(solver if can else fallback, problem, spelling)
         backend = get_backend(solver)
         scheduled = place_and_schedule(problem, timing, backend, options)
         solution = scheduled.solution
@@ -435,13 +450,15 @@ class Verification:
 
 def verify_report(portfolio: Portfolio, plan_: Plan,
                   catalogs: list[LoadedCatalog] | None = None, previous: Plan | None = None,
-                  *, time_limit_s: float = 30.0, workers: int | None = None) -> Verification:
+                  *, time_limit_s: float = 30.0, workers: int | None = None,
+                  spelling: Spelling = API_SPELLING) -> Verification:
     """Check a plan against the portfolio and catalogs (and the previous plan it was
     re-planned from, if any). An infeasible plan's claim — its conflicting rules admit no
     plan together, and dropping any one admits one — is re-solved (CP-SAT, at most
     ``time_limit_s`` per solve); a claim that does not hold is a ``conflicts`` violation.
     The portfolio and the plans are validated again first (:func:`checked_portfolio`,
-    :func:`checked_plan`): a value their models refuse is an :class:`InputError`."""
+    :func:`checked_plan`): a value their models refuse is an :class:`InputError`.
+    ``spelling``: how messages name the arguments (see :func:`plan_world`)."""
     check_time_limit(time_limit_s)
     check_workers(workers)
     portfolio = checked_portfolio(portfolio)
@@ -449,10 +466,10 @@ def verify_report(portfolio: Portfolio, plan_: Plan,
     previous = None if previous is None else checked_plan(previous, "previous")
     catalogs = load_catalogs() if catalogs is None else checked_catalogs(catalogs)
     world = build_world(portfolio, catalogs)
-    foreign = foreign_plan(portfolio, world, plan_)
+    foreign = foreign_plan(portfolio, world, plan_, spelling)
     if foreign:
         return Verification([Violation("inputs", "inputs", foreign)], foreign=foreign)
-    prev = _previous_of(portfolio, previous)
+    prev = _previous_of(portfolio, previous, spelling)
     violations = verify(portfolio, world, plan_, previous=prev)
     options = SolveOptions(time_limit_s=time_limit_s, workers=workers or default_workers(),
                            seed=plan_.solver.seed)

@@ -80,3 +80,32 @@ def with_source(err: PlannerError, source: str) -> PlannerError:
         return err
     new = type(err)(err.message, path=err.path, hint=err.hint, source=source)
     return new
+
+
+class Spelling:
+    """How the caller spells the arguments a message names: the Python API's parameters
+    (``previous``, ``solver='cpsat'``) or the command line's flags (``--previous``,
+    ``--solver cpsat``). Code both call takes one and words its errors and hints with it,
+    so an API user is not told about flags, nor a CLI user about keyword arguments."""
+
+    def __init__(self, forms: dict[str, str], quote: bool) -> None:
+        self.forms = forms
+        self.quote = quote
+
+    def __call__(self, param: str, value: str = "") -> str:
+        """``param`` as the caller writes it, with ``value`` where the form has ``{}``."""
+        return self.forms.get(param, param).format(value)
+
+    def choices(self, values: list[str]) -> str:
+        """``cpsat or greedy`` (flags) / ``'cpsat' or 'greedy'`` (Python)."""
+        return " or ".join(repr(v) if self.quote else v for v in values)
+
+
+API_SPELLING = Spelling({
+    "previous": "previous", "solver": "solver={}", "all_or_nothing": "all_or_nothing=True",
+    "catalogs": "catalogs=planner.load_catalogs({})",
+}, quote=True)
+CLI_SPELLING = Spelling({
+    "previous": "--previous", "solver": "--solver {}", "all_or_nothing": "--all-or-nothing",
+    "catalogs": "--catalogs {}",
+}, quote=False)

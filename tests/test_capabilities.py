@@ -15,7 +15,7 @@ from bruteforce import brute_force, problems
 from hypothesis import given, settings
 
 from planner import api
-from planner.errors import InputError
+from planner.errors import CLI_SPELLING, InputError
 from planner.explain.conflicts import core_backend
 from planner.models.problem import PBudget, PColoc, PEdge, Problem
 from planner.models.status import SolveStatus
@@ -98,9 +98,12 @@ def test_the_api_refuses_a_backend_by_capability() -> None:
     p = _problem()
     funded = with_funding(p, [0, 0], ["w"], rewards(p, [Claim("w")]))
     with pytest.raises(InputError) as err:
-        api._pick("lns", funded)
+        api._pick("lns", funded, CLI_SPELLING)
     assert str(err.value).startswith("the lns solver cannot make partial plans")
     assert err.value.hint == "use --solver cpsat or greedy, or --all-or-nothing"
+    with pytest.raises(InputError) as err:      # the Python API names its parameters
+        api._pick("lns", funded)
+    assert err.value.hint == "use solver='cpsat' or 'greedy', or all_or_nothing=True"
     assert api._pick("greedy", funded) == "greedy" and api._pick("auto", funded) == "cpsat"
     deterministic = SolveOptions(deterministic=True)
     assert api._mode("lns", deterministic) == \

@@ -168,6 +168,7 @@ def test_other_catalogs_are_recognised(plans: dict[str, Path], tmp_path: Path) -
     (cats / "aws.json").write_text(json.dumps(aws))
     code, _, err = run("verify", str(HOSPITAL), str(plans["hospital"]), "--catalogs", str(cats))
     assert code == 2 and "priced with other catalogs" in err and "aws.json" in err
+    assert "(--catalogs DIR)" in err      # the flag; the Python API names catalogs=
 
 
 def test_plans_without_input_digests_still_load_and_verify(plans: dict[str, Path],

@@ -27,6 +27,7 @@ from pydantic import ValidationError
 
 from planner.catalog.checks import catalog_problem
 from planner.catalog.schema import CatalogFile
+from planner.catalog.where import CLI_FLAG, empty_hint, point_hint
 from planner.errors import CatalogError
 
 CATALOG_SUFFIX = ".json"
@@ -248,17 +249,23 @@ def check_provider(loaded: LoadedCatalog) -> LoadedCatalog:
 
 
 def load_catalog_dir(
-    directory: Path, providers: tuple[str, ...] | None = None
+    directory: Path, providers: tuple[str, ...] | None = None, given_as: str = CLI_FLAG
 ) -> list[LoadedCatalog]:
     """Load the snapshot of every provider in ``providers`` present in ``directory``
-    (sorted by provider); with ``providers=None``, every ``<name>.json`` in it."""
+    (sorted by provider); with ``providers=None``, every ``<name>.json`` in it.
+
+    A folder that is not there, is a file, or holds none of those files is a
+    :class:`CatalogError` whose hint suits how the folder was given (``given_as``:
+    ``--catalogs``, ``planner.load_catalogs``, ``$PLANNER_CATALOGS``; see
+    :mod:`planner.catalog.where`)."""
     if not directory.is_dir():
+        folder = directory.parent if directory.suffix.lower() == CATALOG_SUFFIX else None
         raise CatalogError(
             "a file, not a catalog directory" if directory.exists()
             else "catalog directory not found",
             source=str(directory),
-            hint="pass --catalogs DIR (or set $PLANNER_CATALOGS) pointing at a folder with "
-                 "aws.json / azure.json; `planner catalog status` shows the lookup order",
+            hint=f"catalogs are read by folder: give the one that holds it, {folder}"
+            if directory.exists() and folder is not None else point_hint(given_as),
         )
     if providers is None:
         providers = tuple(p.name.removesuffix(CATALOG_SUFFIX)
@@ -269,4 +276,8 @@ def load_catalog_dir(
         path = directory / catalog_file_name(provider)
         if os.path.lexists(path):
             loaded.append(check_provider(load_catalog_file(path)))
+    if not loaded:
+        names = ", ".join(catalog_file_name(p) for p in sorted(set(providers)))
+        raise CatalogError(f"no catalog files found (looked for {names or '<provider>.json'})",
+                           source=str(directory), hint=empty_hint(given_as))
     return loaded

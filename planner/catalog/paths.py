@@ -27,8 +27,8 @@ from importlib import resources
 from pathlib import Path
 
 from planner.catalog.load import CATALOG_SUFFIX
+from planner.catalog.where import CATALOGS_ENV, CLI_FLAG
 
-CATALOGS_ENV = "PLANNER_CATALOGS"
 APP = "planner"
 BUNDLED_PACKAGE_DIR = "_catalogs"
 """The bundled snapshot's folder inside the installed ``planner`` package (wheels)."""
@@ -40,7 +40,8 @@ class CatalogLocation:
 
     path: Path
     source: str
-    """``--catalogs``, ``$PLANNER_CATALOGS``, ``user cache`` or ``bundled snapshot``."""
+    """``--catalogs`` (``planner.load_catalogs``), ``$PLANNER_CATALOGS``, ``user cache`` or
+    ``bundled snapshot``."""
 
     def describe(self) -> str:
         """``reading catalogs from DIR (SOURCE)``."""
@@ -91,11 +92,14 @@ def bundled_catalog_dir() -> Path:
 
 
 def resolve_catalog_dir(explicit: str | Path | None = None,
-                        env: Mapping[str, str] | None = None) -> CatalogLocation:
-    """The catalog directory to read, by the lookup order in this module's docstring."""
+                        env: Mapping[str, str] | None = None,
+                        given_as: str = CLI_FLAG) -> CatalogLocation:
+    """The catalog directory to read, by the lookup order in this module's docstring;
+    ``given_as`` is how an ``explicit`` one was given (``--catalogs``, or
+    ``planner.load_catalogs`` in Python), for the location's source and errors."""
     env = os.environ if env is None else env
     if explicit:
-        return CatalogLocation(Path(explicit), "--catalogs")
+        return CatalogLocation(Path(explicit), given_as)
     if env.get(CATALOGS_ENV):
         return CatalogLocation(Path(env[CATALOGS_ENV]), f"${CATALOGS_ENV}")
     cache = user_catalog_dir(env)

@@ -353,11 +353,10 @@ def show_cmd(gpu: str | None, vendor: str | None, regions: tuple[str, ...],
              provider: str | None, catalogs_dir: Path | None, as_json: bool) -> None:
     """List instance types carrying a GPU model, family or vendor, with prices and the
     source of each price, cheapest first."""
-    catalogs_dir = resolve_catalog_dir(catalogs_dir).path
-    loaded = load_catalog_dir(catalogs_dir, (provider,) if provider else tuple(cloud_providers()))
-    if not loaded:
-        raise CatalogError("no catalog files found", source=str(catalogs_dir),
-                           hint="run `planner catalog refresh` or pass --catalogs DIR")
+    location = resolve_catalog_dir(catalogs_dir)
+    loaded = load_catalog_dir(location.path,
+                              (provider,) if provider else tuple(cloud_providers()),
+                              location.source)
     for warning in stale_catalogs(loaded):
         err_console().print(f"warning: {warning}", markup=False)
     offers = find_gpu_offers(loaded, gpu, vendor=vendor, regions=_split(regions),

@@ -45,7 +45,7 @@ from planner.cli.regions_cmd import regions_cmd
 from planner.cli.replan_cmd import diff_cmd, whatif_cmd
 from planner.compile.candidates import generate
 from planner.compile.resolve import build_world
-from planner.errors import InputError, VerificationError
+from planner.errors import CLI_SPELLING, InputError, VerificationError
 from planner.models.plan import Plan
 from planner.models.status import SolveStatus
 from planner.plans.build import unplaced_stages
@@ -215,7 +215,7 @@ def plan_cmd(
     say = (lambda msg: None) if quiet else (lambda msg: console.print(Text(msg, style="dim")))
     check_output(output)
     model = api.load_portfolio(portfolio)
-    catalogs = api.load_catalogs(catalogs_dir)
+    catalogs = api.read_catalogs(catalogs_dir)
     earlier = api.load_plan(previous) if previous else None
     with portfolio_context(portfolio), console.status("solving…") if not quiet else _null():
         # plan_world, not plan: the files were validated as they were read, and plan
@@ -231,6 +231,7 @@ def plan_cmd(
             seed=seed,
             reproducible=reproducible,
             previous=earlier,
+            spelling=CLI_SPELLING,
             progress=say,
             executor=executor,
             address=address,
@@ -268,7 +269,7 @@ def validate_cmd(portfolio: Path, catalogs_dir: Path | None) -> None:
     """Check PORTFOLIO against the schema and the catalogs, without solving."""
     model = api.load_portfolio(portfolio)
     with portfolio_context(portfolio):
-        world = build_world(model, api.load_catalogs(catalogs_dir))
+        world = build_world(model, api.read_catalogs(catalogs_dir))
         cands = generate(model, world)
     unplaced = unplaced_stages(cands)
     if unplaced:
@@ -313,9 +314,9 @@ def verify_cmd(portfolio: Path, plan_file: Path, catalogs_dir: Path | None,
     model = api.load_portfolio(portfolio)
     the_plan = api.load_plan(plan_file)
     with portfolio_context(portfolio):
-        result = api.verify_report(model, the_plan, api.load_catalogs(catalogs_dir),
+        result = api.verify_report(model, the_plan, api.read_catalogs(catalogs_dir),
                                    previous=api.load_plan(previous) if previous else None,
-                                   time_limit_s=time_limit)
+                                   time_limit_s=time_limit, spelling=CLI_SPELLING)
     if result.foreign:
         raise InputError(result.foreign, source=str(plan_file))
     if result.violations:

@@ -58,7 +58,7 @@ def regions_cmd(portfolio: Path | None, catalogs_dir: Path | None, as_json: bool
     """List cloud sites (id, country, city, jurisdictions, certifications) and the user
     regions for latency SLOs; with PORTFOLIO, its own sites (on-prem included, with its
     tags) and user regions."""
-    catalogs = api.load_catalogs(catalogs_dir)
+    catalogs = api.read_catalogs(catalogs_dir)
     if portfolio is None:
         sites, title = catalog_sites(catalogs), "Cloud sites (from the catalogs)"
         users = user_region_rows()

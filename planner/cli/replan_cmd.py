@@ -22,7 +22,7 @@ from planner.cli.common import (
 )
 from planner.compile.resolve import build_world
 from planner.models.calendar import as_datetime
-from planner.plans.diff import PlanDiff, diff_plans
+from planner.plans.diff import PlanDiff, compare_plans
 from planner.whatif import WhatIfReport, load_scenarios, run_whatif
 
 
@@ -85,7 +85,7 @@ def print_diff(d: PlanDiff, console: Console) -> None:
 @friendly_errors
 def diff_cmd(old: Path, new: Path, as_json: bool) -> None:
     """Compare two plans: moved stages, cost deltas, capacity changes."""
-    d = diff_plans(api.load_plan(old), api.load_plan(new))
+    d = compare_plans(api.load_plan(old), api.load_plan(new))
     for warning in d.warnings:
         click.echo(f"warning: {warning}", err=True)
     if as_json:
@@ -131,7 +131,7 @@ def whatif_cmd(portfolio: Path, scenarios: Path, catalogs_dir: Path | None, time
     model = api.load_portfolio(portfolio)
     sc = load_scenarios(scenarios)
     with portfolio_context(portfolio):
-        world = build_world(model, api.load_catalogs(catalogs_dir))
+        world = build_world(model, api.read_catalogs(catalogs_dir))
     try:
         report = run_whatif(model, world, sc, executor=executor, address=address,
                             keep_plans=output is not None, time_limit_s=time_limit,

@@ -23,8 +23,8 @@ from planner.cli.common import friendly_errors, write_output
 from planner.errors import InputError
 from planner.inputs.files import load_portfolio
 from planner.models.schemas import SCHEMAS, schema_text
-from planner.report.explain import explanations, workload_ids
-from planner.report.html import render_html
+from planner.report.explain import plan_explanations, workload_ids
+from planner.report.html import report_page
 from planner.report.lenient import load_plan_lenient, split_dropped
 from planner.report.sections import Limits
 from planner.report.terminal import explain_view
@@ -89,7 +89,7 @@ def report_cmd(
         _note(f"warning: {portfolio} is portfolio '{model.name}', the plan is for "
               f"'{plan.portfolio}'")
     now = None if reproducible else datetime.now(UTC)
-    html = render_html(
+    html = report_page(
         plan, model, now=now, dropped=dropped, limits=Limits(rows=max_rows, residency=max_rows)
     )
     if output is None:
@@ -136,7 +136,7 @@ def explain_cmd(
                 hint=f"workloads are {', '.join(sorted(known)) or 'none'}",
             )
     if as_json:
-        data = explanations(plan, more)
+        data = plan_explanations(plan, more)
         if only:
             data["placements"] = [p for p in data["placements"] if p["workload"] in only]
             data["unplaced"] = [u for u in data["unplaced"] if u["workload"] in only]

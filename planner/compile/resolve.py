@@ -83,8 +83,9 @@ def _cloud_sites_and_offers(
         if not by_provider:
             raise InputError(f"no catalog loaded for cloud provider {provider!r}",
                              path=f"cloud.providers[{i}]",
-                             hint="point --catalogs (or $PLANNER_CATALOGS) at the folder with "
-                                  "aws.json / azure.json, or list no cloud providers")
+                             hint="load the catalogs from the folder with aws.json / "
+                                  "azure.json (--catalogs DIR; in Python "
+                                  "planner.load_catalogs(DIR)), or list no cloud providers")
         if provider not in by_provider:
             raise _unknown(
                 "cloud provider (no catalog loaded for it)",

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from planner.errors import InputError
-from planner.inputs.files import validate_as
+from planner.inputs.files import a_kind, validate_as
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -101,8 +101,17 @@ def edit(model: M, path: str, value: Any) -> M:
 
     ``value`` may be anything the field accepts in a portfolio file (``400``,
     ``"400.5"``, a dict for a nested model). A value the model rejects raises
-    :class:`planner.PlannerError` (an ``InputError`` naming the path), like a bad file.
+    :class:`planner.PlannerError` (an ``InputError`` naming the path), like a bad file;
+    so does a ``model`` that is not a pydantic model (a dict) or a ``path`` that is not text.
     """
+    if not isinstance(model, BaseModel):
+        raise InputError(f"expected a planner.Portfolio or planner.Plan to change, got "
+                         f"{a_kind(model)}", path="model",
+                         hint="load one with planner.load_portfolio(path) or "
+                              "planner.load_plan(path)")
+    if not isinstance(path, str):
+        raise InputError(f"expected the path as text, got {a_kind(path)}", path="path",
+                         hint="e.g. \"workloads[0].stages[0].hours\"")
     steps = parse_path(path)
     data = model.model_dump(mode="python", exclude_unset=True)
     _set(data, steps, value.model_dump(exclude_unset=True)

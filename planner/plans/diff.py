@@ -15,6 +15,7 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict
 
 from planner.errors import InputError
+from planner.inputs.checked import checked_plan
 from planner.models.calendar import as_datetime
 from planner.models.plan import Plan
 from planner.plans.timeline import date_at
@@ -183,7 +184,15 @@ def diff_plans(old: Plan, new: Plan) -> PlanDiff:
     """Moved stages, stages run at other times, cost delta by provider/site/team/kind,
     capacity changes.
 
-    Raises :class:`~planner.errors.InputError` for plans of different portfolios."""
+    Both plans are validated again first (:func:`~planner.inputs.checked.checked_plan`):
+    anything but a :class:`Plan` (a dict of a plan's JSON, a path) is an
+    :class:`~planner.errors.InputError` naming ``old`` or ``new``, as are plans of
+    different portfolios."""
+    return compare_plans(checked_plan(old, "old"), checked_plan(new, "new"))
+
+
+def compare_plans(old: Plan, new: Plan) -> PlanDiff:
+    """:func:`diff_plans` of plans known to be valid (read from files, or just made)."""
     if old.portfolio != new.portfolio:
         raise InputError(f"the plans are of different portfolios ({old.portfolio!r} and "
                          f"{new.portfolio!r}); a diff compares two plans of one portfolio",

@@ -15,6 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from planner.errors import InputError
+from planner.inputs.checked import check_optional, checked_plan
 from planner.models.plan import Alternative, Dropped, Placement, Plan
 from planner.models.status import SolveStatus
 from planner.report.fmt import plain, usd
@@ -166,8 +168,24 @@ def explanations(plan: Plan, more: dict[int, dict[str, Any]] | None = None) -> d
     """The plan's explanations: every placement, plus unplaced stages, dropped workloads
     (a partial plan's, with the plan's fields) and conflicts.
 
-    ``more`` maps a placement's index to fields a newer plan file added to it.
+    ``more`` maps a placement's index to fields a newer plan file added to it. The plan is
+    validated again first (:func:`~planner.inputs.checked.checked_plan`): anything but a
+    :class:`Plan` (a dict of a plan's JSON, a path) is an
+    :class:`~planner.errors.InputError` saying how to read one.
     """
+    hint = "leave it out; load_plan_lenient returns the fields a newer plan file added"
+    more = check_optional(more, dict, "more", "a dict of placement index → extra fields",
+                          hint)
+    for key, extra in (more or {}).items():
+        if not isinstance(key, int) or not isinstance(extra, dict):
+            raise InputError(f"expected placement index → dict of fields, got {key!r}: "
+                             f"{extra!r}"[:200], path="more", hint=hint)
+    return plan_explanations(checked_plan(plan), more)
+
+
+def plan_explanations(plan: Plan, more: dict[int, dict[str, Any]] | None = None
+                      ) -> dict[str, Any]:
+    """:func:`explanations` of a plan known to be valid (read from a file)."""
     more = more or {}
     return {
         "portfolio": plan.portfolio,

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from planner.inputs.checked import check_now, check_optional, checked_plan, checked_portfolio
 from planner.models.plan import Plan
 from planner.models.portfolio import Portfolio
 from planner.report import sections, tables
@@ -197,9 +198,34 @@ def render_html(
 
     ``portfolio`` adds allowed areas and dataset homes to the residency view, and each
     stage's earliest start and deadline to the Gantt charts of a plan with a schedule;
-    ``now`` adds each catalog's current age (leave it out for a reproducible page);
-    ``dropped`` are fields a lenient load took out of a newer plan file.
+    ``now`` (timezone-aware) adds each catalog's current age (leave it out for a
+    reproducible page); ``dropped`` are fields a lenient load took out of a newer plan file.
+
+    The plan and the portfolio are validated again first
+    (:mod:`planner.inputs.checked`): anything but a :class:`Plan` (a dict of a plan's
+    JSON, a path), a :class:`Portfolio` or ``None``, and a naive ``now``, is an
+    :class:`~planner.errors.InputError` naming the argument.
     """
+    check_now(now)
+    check_optional(dropped, dict, "dropped", "a dict of field path → value",
+                   "leave it out; load_plan_lenient returns the fields a newer plan file "
+                   "added")
+    check_optional(limits, Limits, "limits", "a planner.report.sections.Limits",
+                   "leave it out for the default sizes")
+    return report_page(checked_plan(plan),
+                       None if portfolio is None else checked_portfolio(portfolio),
+                       now=now, dropped=dropped, limits=limits)
+
+
+def report_page(
+    plan: Plan,
+    portfolio: Portfolio | None = None,
+    *,
+    now: datetime | None = None,
+    dropped: dict[str, Any] | None = None,
+    limits: Limits | None = None,
+) -> str:
+    """:func:`render_html` of a plan and portfolio known to be valid (read from files)."""
     limits = limits or Limits()
     per_placement, other_dropped = split_dropped(dropped or {})
     subtitle = " · ".join(filter(None, [plan.status.value, partial_note(plan)]))

@@ -7,10 +7,11 @@ Each function takes plan data and returns one escaped HTML fragment.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
+from planner.errors import InputError
 from planner.models.plan import Plan, ResourceUse
 from planner.models.status import SolveStatus
 from planner.report.explain import (
@@ -36,6 +37,16 @@ class Limits:
     residency: int = 300
     pools: int = 40
     lanes: int = 80
+
+    def __post_init__(self) -> None:
+        """Each limit is a whole number of at least 1 (0 or a negative one sliced lists from
+        the end, and the page said "showing -3 of ..." without an error)."""
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InputError(f"{value!r} is not a whole number of at least 1",
+                                 path=f"limits.{f.name}",
+                                 hint=f"give 1 or more (default {f.default})")
 
 
 def section(anchor: str, title: str, body: str, *, lead: str = "") -> str:

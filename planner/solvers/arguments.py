@@ -1,4 +1,6 @@
-"""The arguments every plan takes, checked where they enter: a time limit, workers, a seed.
+"""The arguments every plan takes, checked where they enter: a time limit, workers, a seed
+(and, for the Python API's :func:`~planner.api.plan`, :func:`check_plan_call`: the solver
+and executor names, the progress callback, the deadline and the on/off switches).
 
 The Python API (:func:`planner.api.plan`, :func:`~planner.api.plan_world`,
 :func:`~planner.api.verify_report`) and the command line's option callbacks
@@ -11,9 +13,15 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Sequence
 from decimal import Decimal
 
+import numpy as np
+
 from planner.errors import InputError
+from planner.parallel import EXECUTORS
+from planner.solvers import AUTO, BACKENDS
+from planner.solvers.base import Deadline
 from planner.solvers.options import MAX_SEED, MAX_WORKERS
 
 
@@ -84,3 +92,54 @@ def check_arguments(time_limit_s: object, workers: object, seed: object) -> None
     check_time_limit(time_limit_s)
     check_workers(workers)
     check_seed(seed)
+
+
+def check_choice(value: object, choices: Sequence[str], name: str) -> str:
+    """One of ``choices`` (a solver or an executor name): anything else, a list or a number
+    too, is an :class:`~planner.errors.InputError` (a list failed with "unhashable type")."""
+    if isinstance(value, str) and value in choices:
+        return value
+    raise InputError(f"unknown {name} {value!r}", path=name,
+                     hint=f"choose from {', '.join(sorted(choices))}")
+
+
+def check_flag(value: object, name: str, none_ok: bool = False) -> None:
+    """``True`` or ``False`` (or ``None`` where that means "by default"): a string such as
+    ``"no"`` was taken as true, and a number failed inside numpy."""
+    if isinstance(value, bool | np.bool_) or (none_ok and value is None):
+        return
+    raise InputError(f"{value!r} is not True or False", path=name,
+                     hint="give True or False" + (", or None for the default"
+                                                  if none_ok else ""))
+
+
+def check_callable(value: object, name: str, hint: str) -> None:
+    """None or something to call (a progress callback was called with each message and
+    failed with "'str' object is not callable" mid-plan)."""
+    if value is not None and not callable(value):
+        kind = type(value).__name__
+        raise InputError(f"expected a function or None, got {'an' if kind[0] in 'aeiou' else 'a'}"
+                         f" {kind}", path=name, hint=hint)
+
+
+def check_plan_call(solver: object, executor: object, address: object, progress: object,
+                    deadline: object, explain: object, **flags: object) -> None:
+    """The arguments of :func:`plan` and :func:`plan_world` besides the time limit, workers
+    and seed (:func:`check_arguments`): a solver or executor name, the Ray address, a
+    progress callback, a :class:`Deadline`, and the on/off switches (``True``/``False``;
+    ``explain`` may be None). A list as the solver or a string as the callback failed
+    with a ``TypeError`` mid-plan; an unknown executor or a string flag (``"no"``) was
+    taken silently."""
+    check_choice(solver, [*BACKENDS, AUTO], "solver")
+    check_choice(executor, EXECUTORS, "executor")
+    if address is not None and not isinstance(address, str):
+        raise InputError(f"expected the Ray address as text, got {address!r}",
+                         path="address", hint="e.g. \"ray://head:10001\", or leave it out")
+    check_callable(progress, "progress", "e.g. progress=print, or leave it out")
+    if deadline is not None and not isinstance(deadline, Deadline):
+        raise InputError(f"expected a planner.solvers.base.Deadline, got {deadline!r}",
+                         path="deadline", hint="Deadline.after(seconds), or leave it out for "
+                                               "time_limit_s from now")
+    check_flag(explain, "explain", none_ok=True)
+    for name, value in flags.items():
+        check_flag(value, name)

@@ -76,8 +76,9 @@ def rewards(problem: Problem, claims: Sequence[Claim]) -> IntArray:
             f"{sum(out):.3g} micro-USD, more than the solver's 64-bit integers hold (a "
             "partial plan is needed because some workload cannot be placed at all, or "
             "not every workload fits)",
-            hint="plan the workloads that can run with --all-or-nothing (`planner validate` "
-                 "names the stages without options), or split the portfolio")
+            hint="plan the workloads that can run with --all-or-nothing (in Python "
+                 "all_or_nothing=True; `planner validate` names the stages without "
+                 "options), or split the portfolio")
     return np.array(out, dtype=np.int64)
 
 

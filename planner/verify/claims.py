@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from planner.errors import API_SPELLING, Spelling
 from planner.inputs.digest import catalogs_sha256, portfolio_sha256
 from planner.models.plan import Plan
 from planner.models.portfolio import Portfolio
@@ -98,14 +99,16 @@ def check_status(plan: Plan) -> list[Violation]:
     return out
 
 
-def foreign_plan(portfolio: Portfolio, world: World, plan: Plan) -> str | None:
+def foreign_plan(portfolio: Portfolio, world: World, plan: Plan,
+                 spelling: Spelling = API_SPELLING) -> str | None:
     """Why the plan was not made from these inputs, or None if it was (or cannot tell).
 
     A plan of another portfolio (its ``portfolio`` names another one, whatever its
     ``inputs`` say: as ``planner diff`` refuses two plans of different portfolios), of
     another version of this one, or priced with other catalogs is foreign. A plan the
     verifier cannot check at all raises :class:`~planner.errors.InputError` first
-    (:func:`planner.verify.document.check_document`)."""
+    (:func:`planner.verify.document.check_document`). ``spelling``: how the message names
+    the catalogs argument (``catalogs=`` in Python, ``--catalogs`` on the command line)."""
     check_document(plan)
     if plan.inputs is not None and plan.inputs.scenario is not None:
         return (f"the plan was made under the what-if scenario {plan.inputs.scenario[:60]!r}, "
@@ -124,7 +127,8 @@ def foreign_plan(portfolio: Portfolio, world: World, plan: Plan) -> str | None:
     if plan.inputs is not None and plan.inputs.catalogs_sha256 != catalogs_sha256(world):
         files = ", ".join(f"{c.file} ({c.sha256[:12]}…)" for c in plan.catalogs) or "none"
         return ("the plan was priced with other catalogs than these (it used "
-                f"{files}); verify with those (--catalogs DIR), or re-plan with these")
+                f"{files}); verify with those ({spelling('catalogs', 'DIR')}), or re-plan with "
+                "these")
     return None
 
 

@@ -28,7 +28,7 @@ from planner.models.limits import MAX_PRICE_FACTOR, Range, error_at
 from planner.models.plan import Conflict, Plan
 from planner.models.portfolio import Count, Portfolio, Residency
 from planner.models.world import Offer, World
-from planner.plans.diff import diff_plans
+from planner.plans.diff import compare_plans
 from planner.vocab.gpus import GPU_MODELS, closest
 from planner.vocab.jurisdictions import DERIVED_TAGS, country_name, suggest_country
 from planner.whatif.timeline import (
@@ -311,7 +311,7 @@ def summarize(name: str, plan: Plan, base: Plan | None, keep_plan: bool) -> Scen
     shifted: list[str] = []
     delta = None
     if base is not None and feasible and base.feasible:
-        change = diff_plans(base, plan)
+        change = compare_plans(base, plan)
         moved = [f"{m.workload}/{m.stage}" for m in change.moved]
         shifted = [f"{r.workload}/{r.stage}" for r in change.rescheduled]
         delta = plan.totals.total_usd - base.totals.total_usd
