@@ -304,8 +304,13 @@ def _fetch(provider: str, regions: Sequence[str], fetch: Fetcher,
         raise CatalogFetchError(f"the {provider} fetcher returned {got} instead of a catalog",
                                 hint="the last good catalog is kept; this is a fetcher bug")
     if catalog.provider != provider:
-        raise CatalogStoreError(f"the fetcher returned a {catalog.provider!r} catalog "
-                                f"for provider {provider!r}")
+        entry = cloud_providers()[provider].fetch or f"planner.providers.{provider}"
+        raise CatalogStoreError(
+            f"the {provider} fetcher returned a {catalog.provider!r} catalog (expected "
+            f"{provider!r})",
+            hint=f"the last good catalog is kept; check that {provider!r}'s fetch entry point "
+                 f"({entry}) is the {provider} fetcher and that no plugin or wrapper replaced "
+                 "it, then retry")
     if not catalog.rows:
         failed = "; ".join(f"{f.region}: {f.error}" for f in catalog.failed_regions)
         raise CatalogFetchError(

@@ -239,6 +239,18 @@ def test_cli_fetcher_returning_nothing_exits_4(old_aws: tuple[Path, bytes], retu
     assert path.read_bytes() == before
 
 
+def test_cli_fetcher_returning_another_providers_catalog_exits_5_with_a_hint(
+        old_aws: tuple[Path, bytes], monkeypatch: pytest.MonkeyPatch) -> None:
+    path, before = old_aws
+    install_fetcher(monkeypatch, "aws", lambda _r: make_catalog("azure", ("eastus",)))
+    result = run("refresh", "--provider", "aws", "--out", str(path.parent))
+    assert result.exit_code == 5, result.output
+    [line] = result.stderr.strip().splitlines()[-1:]
+    assert line.startswith("error: the aws fetcher returned a 'azure' catalog (expected 'aws')")
+    assert "(the last good catalog is kept; check that 'aws''s fetch entry point" in line
+    assert "Traceback" not in result.output and path.read_bytes() == before
+
+
 # ---------------------------------------------------------------- 4. one refresh at a time
 
 

@@ -231,11 +231,16 @@ def test_refresh_success_reports_result(old_aws: tuple[Path, bytes]) -> None:
     assert path.read_bytes() != before and listing(path.parent) == ["aws.json"]
 
 
-def test_refresh_rejects_wrong_provider(old_aws: tuple[Path, bytes]) -> None:
+def test_refresh_rejects_wrong_provider_with_a_hint(old_aws: tuple[Path, bytes]) -> None:
     path, before = old_aws
-    with pytest.raises(CatalogStoreError, match="'azure' catalog for provider 'aws'"):
+    with pytest.raises(CatalogStoreError,
+                       match=r"aws fetcher returned a 'azure' catalog \(expected 'aws'\)") as exc:
         refresh_catalog("aws", ["eastus"], path.parent,
                         fetch=fake_fetcher(make_catalog("azure", ("eastus",))))
+    assert exc.value.exit_code == 5
+    assert exc.value.hint is not None
+    assert "last good catalog is kept" in exc.value.hint
+    assert "planner.providers.aws.fetch:fetch_aws" in exc.value.hint
     assert path.read_bytes() == before
 
 
