@@ -5,7 +5,9 @@ never race. :func:`refresh_catalog` and :func:`write_catalog` therefore
 
 1. hold the catalog's exclusive lock (:mod:`planner.refresh.lock`): a second
    refresh of the same file waits for the first (bounded) or, with
-   ``wait=False``, fails at once naming the PID that holds it (exit code 5);
+   ``wait=False``, fails at once naming the PID that holds it (exit code 5); a
+   symlinked catalog is locked, cleaned and written next to its resolved target,
+   so two links to one shared file share one lock;
 2. remove the temp files an interrupted (killed) refresh left behind;
 3. turn every fetched region without a single row, and every requested region
    the fetcher left out, into a failed region: it is not "fetched";
@@ -47,6 +49,7 @@ from planner.refresh.lock import (
     TEMP_SUFFIX,
     catalog_lock,
     remove_temp_files,
+    resolved,
     temp_prefix,
 )
 from planner.refresh.serialize import serialize_catalog
@@ -201,11 +204,10 @@ def _fsync_dir(directory: Path) -> None:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a fsynced temp file and ``os.replace``. A symlink to
-    a catalog elsewhere (a shared folder) stays one: its target is replaced, not the link
-    (which then never saw another refresh)."""
-    if path.is_symlink() and path.exists():
-        path = path.resolve()
+    """Write ``data`` to ``path`` via a fsynced temp file and ``os.replace``. Callers pass
+    the :func:`~planner.refresh.lock.resolved` path: a symlink to a catalog elsewhere (a
+    shared folder) stays one, its target is replaced, not the link (which then never saw
+    another refresh)."""
     mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=temp_prefix(path),
                                     suffix=TEMP_SUFFIX)
@@ -268,9 +270,10 @@ def write_catalog(catalog: CatalogFile, directory: Path, *,
     """
     _check_row_loss(max_row_loss)
     path = catalog_path(directory, catalog.provider)
-    with catalog_lock(path, wait=wait, timeout_s=lock_timeout_s):
-        remove_temp_files(path)
-        _store(demote_empty_regions(catalog), path, max_row_loss=max_row_loss, force=force)
+    target = resolved(path)
+    with catalog_lock(target, wait=wait, timeout_s=lock_timeout_s):
+        remove_temp_files(target)
+        _store(demote_empty_regions(catalog), target, max_row_loss=max_row_loss, force=force)
     return path
 
 
@@ -340,14 +343,15 @@ def refresh_catalog(provider: str, regions: Sequence[str], directory: Path, *,
                                 hint="choose one of " + ", ".join(cloud_providers()))
     _check_row_loss(max_row_loss)
     path = catalog_path(directory, provider)
+    target = resolved(path)
     say = notify or (lambda _message: None)
-    with catalog_lock(path, wait=wait, timeout_s=lock_timeout_s, notify=say):
-        removed = tuple(t.path.name for t in remove_temp_files(path))
+    with catalog_lock(target, wait=wait, timeout_s=lock_timeout_s, notify=say):
+        removed = tuple(t.path.name for t in remove_temp_files(target))
         if removed:
             say(f"removed {len(removed)} leftover temp file(s) of an interrupted refresh: "
                 + ", ".join(removed))
         catalog = demote_empty_regions(_fetch(provider, regions, fetch, progress), regions)
-        data, diff = _store(catalog, path, max_row_loss=max_row_loss, force=force)
+        data, diff = _store(catalog, target, max_row_loss=max_row_loss, force=force)
     return RefreshResult(
         provider=provider, path=path, sha256=hashlib.sha256(data).hexdigest(),
         rows=len(catalog.rows), regions=tuple(sorted(covered_regions(catalog))),
