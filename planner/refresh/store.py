@@ -226,6 +226,28 @@ def _atomic_write(path: Path, data: bytes) -> None:
     _fsync_dir(path.parent)
 
 
+def _link_target(path: Path, notify: Notify | None = None) -> Path:
+    """Where the catalog at ``path`` is locked and written: its resolved target.
+
+    A symlink whose target is missing is written through (the link then works
+    again), but never when the target's directory is gone too (an unmounted shared
+    folder): that directory is not created, and the link is not replaced by a file.
+    """
+    target = resolved(path)
+    if not os.path.islink(path) or target.exists():
+        return target
+    if not target.parent.is_dir():
+        raise CatalogStoreError(
+            f"the catalog path is a symlink to a missing target: {target} (its directory "
+            "does not exist either)", source=str(path),
+            hint="nothing was written; mount or restore the shared folder, point the link "
+                 "at an existing catalog, or remove the link to keep the catalog here")
+    if notify is not None:
+        notify(f"{path.name} is a symlink to a missing target, {target}: the new catalog "
+               "is written there")
+    return target
+
+
 def _check_row_loss(max_row_loss: float) -> None:
     if not 0.0 <= max_row_loss <= 1.0:
         raise CatalogStoreError(f"max_row_loss must be between 0 and 1, got {max_row_loss}")
@@ -270,7 +292,7 @@ def write_catalog(catalog: CatalogFile, directory: Path, *,
     """
     _check_row_loss(max_row_loss)
     path = catalog_path(directory, catalog.provider)
-    target = resolved(path)
+    target = _link_target(path)
     with catalog_lock(target, wait=wait, timeout_s=lock_timeout_s):
         remove_temp_files(target)
         _store(demote_empty_regions(catalog), target, max_row_loss=max_row_loss, force=force)
@@ -343,8 +365,8 @@ def refresh_catalog(provider: str, regions: Sequence[str], directory: Path, *,
                                 hint="choose one of " + ", ".join(cloud_providers()))
     _check_row_loss(max_row_loss)
     path = catalog_path(directory, provider)
-    target = resolved(path)
     say = notify or (lambda _message: None)
+    target = _link_target(path, say)
     with catalog_lock(target, wait=wait, timeout_s=lock_timeout_s, notify=say):
         removed = tuple(t.path.name for t in remove_temp_files(target))
         if removed:

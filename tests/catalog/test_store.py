@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from planner.catalog.freshness import DEFAULT_MAX_AGE_DAYS, stale_catalogs
-from planner.catalog.load import load_catalog_file, parse_catalog
+from planner.catalog.load import load_catalog_dir, load_catalog_file, parse_catalog
 from planner.catalog.schema import (
     CatalogFile,
     CatalogRow,
@@ -149,6 +149,51 @@ def test_a_catalog_linked_from_elsewhere_is_refreshed_through_the_link(tmp_path:
     assert link.is_symlink() and link.resolve() == shared.resolve()
     assert len(load_catalog_file(shared).catalog.rows) == len(newer.rows)
     assert listing(shared.parent) == ["aws.json"]
+
+
+def test_a_dangling_catalog_link_names_its_missing_target(tmp_path: Path) -> None:
+    (tmp_path / "here").mkdir()
+    link = tmp_path / "here" / "aws.json"
+    missing = tmp_path / "shared" / "aws.json"
+    link.symlink_to(missing)
+    with pytest.raises(CatalogError) as exc:
+        load_catalog_dir(tmp_path / "here")
+    assert exc.value.exit_code == 2
+    assert "No such file" not in str(exc.value)
+    assert str(exc.value).startswith(
+        f"{link}: the catalog path is a symlink to a missing target: {missing}")
+    assert "is the shared folder mounted?" in str(exc.value)
+    (status,) = catalog_status(tmp_path / "here")
+    assert status.error and f"symlink to a missing target: {missing}" in status.error
+
+
+def test_a_dangling_catalog_link_is_written_through_when_its_folder_exists(
+        tmp_path: Path) -> None:
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "here").mkdir()
+    link = tmp_path / "here" / "aws.json"
+    link.symlink_to(tmp_path / "shared" / "aws.json")
+    said: list[str] = []
+    refresh_catalog("aws", ["us-east-1", "eu-central-1"], tmp_path / "here",
+                    fetch=fake_fetcher(make_catalog()), notify=said.append)
+    assert link.is_symlink() and len(load_catalog_file(link).catalog.rows) == 10
+    assert any("symlink to a missing target" in s for s in said)
+
+
+def test_a_dangling_catalog_link_into_a_missing_folder_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "here").mkdir()
+    link = tmp_path / "here" / "aws.json"
+    missing = tmp_path / "unmounted" / "catalogs" / "aws.json"
+    link.symlink_to(missing)
+    for store in (lambda: write_catalog(make_catalog(), tmp_path / "here", force=True),
+                  lambda: refresh_catalog("aws", ["us-east-1"], tmp_path / "here",
+                                          fetch=fake_fetcher(make_catalog()))):
+        with pytest.raises(CatalogStoreError,
+                           match=f"symlink to a missing target: {missing}") as exc:
+            store()
+        assert exc.value.exit_code == 5 and "nothing was written" in str(exc.value)
+    assert not (tmp_path / "unmounted").exists()  # the shared folder is not made up
+    assert link.is_symlink() and listing(tmp_path / "here") == ["aws.json"]
 
 
 def test_failed_replace_keeps_old_file_and_removes_temp(
