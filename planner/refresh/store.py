@@ -14,15 +14,18 @@ never race. :func:`refresh_catalog` and :func:`write_catalog` therefore
 4. serialize the new catalog deterministically (:mod:`planner.refresh.serialize`)
    and re-parse those bytes with :func:`planner.catalog.load.parse_catalog`, so a
    file the loader would reject is never written (an empty catalog included);
-5. compare it with the last good file and refuse (``CatalogStoreError``, exit
-   code 5) when a region went missing (failed or empty), more than
-   ``max_row_loss`` of the rows disappeared (by region and instance type: rows
-   added elsewhere do not make up for them), or more than ``max_row_loss`` of the
-   rows that kept their place lost their spot price (a keyless AWS refresh, chosen
-   by itself when a scheduled run finds no credentials, carries none), unless
-   ``force``;
-6. write a temp file in the same directory, fsync it, ``os.replace`` it over
-   the old file and fsync the directory.
+5. read the last good file and refuse (``CatalogStoreError``, exit code 5) when
+   it is there but cannot be read (permissions, not a regular file) or is
+   corrupt: a file the store cannot compare against is not taken for a missing
+   one, and is kept unless ``force``;
+6. compare it with the last good file and refuse (exit code 5) when a region
+   went missing (failed or empty), more than ``max_row_loss`` of the rows
+   disappeared (by region and instance type: rows added elsewhere do not make up
+   for them), or more than ``max_row_loss`` of the rows that kept their place
+   lost their spot price (a keyless AWS refresh, chosen by itself when a scheduled
+   run finds no credentials, carries none), unless ``force``;
+7. write a temp file in the same directory, fsync it, ``os.replace`` it over
+   the old file (keeping its mode, plus owner read) and fsync the directory.
 
 A fetcher that fails, returns nothing or returns no rows is a
 ``CatalogFetchError`` (exit code 4). On any failure the old file stays
@@ -175,18 +178,54 @@ def catalog_path(directory: Path, provider: str) -> Path:
     return directory / catalog_file_name(provider)
 
 
-def _read_last_good(path: Path) -> CatalogFile | None:
-    """The current file's catalog, or None when it is missing, unreadable or holds
-    another provider's catalog (which the loader rejects too: it guards nothing).
+@dataclass(frozen=True)
+class LastGood:
+    """The file a new catalog would replace, as the store reads it to compare."""
+
+    catalog: CatalogFile | None
+    """Its catalog; None when there is no file, it cannot be read, or it holds another
+    provider's catalog (which the loader rejects too: it guards nothing)."""
+    error: CatalogError | None = None
+    """Why a file that is there cannot be read (permissions, not a regular file, too big)
+    or parsed (corrupt JSON, not a catalog)."""
+    corrupt: bool = False
+    """The bytes were read but are not a catalog."""
+
+    def problem(self) -> str:
+        """The refusal's reason (only when ``error`` is set)."""
+        what = "is corrupt" if self.corrupt else "cannot be read"
+        reason = self.error.message if self.error else "?"
+        return (f"the last good catalog {what} ({reason}), so nothing guards the new one "
+                "against lost regions, rows or prices")
+
+    def hint(self) -> str:
+        """How to get past the refusal."""
+        fix = ("move it away (e.g. rename it to *.corrupt) or restore it from a backup"
+               if self.corrupt else
+               "make it readable for this user (check its owner and mode), or move it away")
+        return f"the old file is kept; {fix}, or pass --force to replace it unchecked"
+
+
+def read_last_good(path: Path, provider: str) -> LastGood:
+    """Read ``provider``'s catalog at ``path`` (the resolved catalog path, which a
+    symlink may give another name) to compare against.
 
     Read leniently (without the file-wide rules), so that a file an older
-    planner wrote with an empty region still guards its other regions.
+    planner wrote with an empty region still guards its other regions. A missing
+    file is no error (a first refresh); one that is there but cannot be read or
+    parsed is (``error``): the store refuses to replace what it cannot compare.
     """
+    if not os.path.lexists(path):
+        return LastGood(None)
     try:
-        old = parse_catalog(read_catalog_bytes(path), path, check_rows=False)
-    except CatalogError:
-        return None
-    return old if catalog_file_name(old.provider) == path.name else None
+        raw = read_catalog_bytes(path)
+    except CatalogError as exc:
+        return LastGood(None, exc)
+    try:
+        old = parse_catalog(raw, path, check_rows=False)
+    except CatalogError as exc:
+        return LastGood(None, exc, corrupt=True)
+    return LastGood(old if old.provider == provider else None)
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -208,7 +247,9 @@ def _atomic_write(path: Path, data: bytes) -> None:
     the :func:`~planner.refresh.lock.resolved` path: a symlink to a catalog elsewhere (a
     shared folder) stays one, its target is replaced, not the link (which then never saw
     another refresh)."""
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+    # the old file's mode, but never one its owner cannot read (a forced write over a
+    # file left unreadable must not leave the new catalog unreadable too)
+    mode = (path.stat().st_mode & 0o777) | 0o400 if path.exists() else 0o644
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=temp_prefix(path),
                                     suffix=TEMP_SUFFIX)
     tmp = Path(tmp_name)
@@ -264,7 +305,13 @@ def _store(catalog: CatalogFile, path: Path, *, max_row_loss: float,
         raise CatalogStoreError(f"the new catalog does not validate: {where}{exc.message}",
                                 source=str(path),
                                 hint="the old file is kept; this is a fetcher bug") from exc
-    diff = compare_catalogs(_read_last_good(path), catalog, max_row_loss)
+    last = read_last_good(path, catalog.provider)
+    if last.error is not None and not force:
+        raise CatalogStoreError("refusing to replace the last good catalog: " + last.problem(),
+                                source=str(path), hint=last.hint())
+    diff = compare_catalogs(last.catalog, catalog, max_row_loss)
+    if last.error is not None:
+        diff = replace(diff, problems=(last.problem(), *diff.problems))
     if diff.problems and not force:
         raise CatalogStoreError(
             "refusing to replace the last good catalog: " + "; ".join(diff.problems),
@@ -285,8 +332,9 @@ def write_catalog(catalog: CatalogFile, directory: Path, *,
     """Validate ``catalog`` and atomically replace ``directory/<provider>.json``.
 
     Raises ``CatalogStoreError`` (exit code 5) when the new catalog lost a
-    region of the last good file or more than ``max_row_loss`` of its rows
-    (unless ``force``), when it does not validate (never forced), when another
+    region of the last good file or more than ``max_row_loss`` of its rows, or
+    when the last good file is there but cannot be read or parsed (unless
+    ``force``), when it does not validate (never forced), when another
     writer holds the catalog's lock too long, or when the file cannot be
     written. The old file is left byte-identical whenever this raises.
     """
@@ -384,7 +432,7 @@ def refresh_catalog(provider: str, regions: Sequence[str], directory: Path, *,
 
 def default_refresh_regions(directory: Path, provider: str) -> list[str]:
     """Regions to refresh: those of the existing file (failed ones included), else defaults."""
-    old = _read_last_good(catalog_path(directory, provider))
+    old = read_last_good(resolved(catalog_path(directory, provider)), provider).catalog
     if old is None:
         return list(_default_regions(provider))
     regions = set(old.regions) | {f.region for f in old.failed_regions}

@@ -251,6 +251,27 @@ def test_cli_fetcher_returning_another_providers_catalog_exits_5_with_a_hint(
     assert "Traceback" not in result.output and path.read_bytes() == before
 
 
+def test_cli_refuses_to_replace_a_corrupt_catalog_unless_forced(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "aws.json"
+    path.write_bytes(b'{"schema_version": 1, "provider": "aws", "rows": [')
+    install_fetcher(monkeypatch, "aws", lambda _r: make_catalog())
+    refused = run("refresh", "--provider", "aws", "--out", str(tmp_path), "--regions",
+                  ",".join(REGIONS))
+    assert refused.exit_code == 5, refused.output
+    line = refused.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"error: {path}: refusing to replace the last good catalog: the "
+                           "last good catalog is corrupt (not valid JSON")
+    assert "move it away" in line and "pass --force" in line and "Traceback" not in line
+    assert path.read_bytes().endswith(b"[")
+    forced = run("refresh", "--provider", "aws", "--out", str(tmp_path), "--regions",
+                 ",".join(REGIONS), "--force")
+    assert forced.exit_code == 0, forced.output
+    assert "warning: accepted with --force despite: the last good catalog is corrupt" \
+        in forced.stderr
+    assert len(load_catalog_file(path).catalog.rows) == 10
+
+
 # ---------------------------------------------------------------- 4. one refresh at a time
 
 

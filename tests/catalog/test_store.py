@@ -354,10 +354,64 @@ def test_empty_catalog_is_never_written(tmp_path: Path) -> None:
     assert listing(tmp_path) == []
 
 
-def test_corrupt_old_file_is_replaced(tmp_path: Path) -> None:
-    (tmp_path / "aws.json").write_text("{not json")
-    write_catalog(make_catalog(), tmp_path)
-    assert len(load_catalog_file(tmp_path / "aws.json").catalog.rows) == 10
+def test_corrupt_old_file_is_refused_then_forced(tmp_path: Path) -> None:
+    """A corrupt old file cannot guard anything: it is not silently treated as missing."""
+    path = tmp_path / "aws.json"
+    path.write_text("{not json")
+    with pytest.raises(CatalogStoreError) as exc:
+        write_catalog(make_catalog(), tmp_path)
+    text = str(exc.value)
+    assert exc.value.exit_code == 5
+    assert "refusing to replace the last good catalog: the last good catalog is corrupt " \
+           "(not valid JSON" in text
+    assert "move it away" in text and "--force" in text
+    assert path.read_text() == "{not json"
+    write_catalog(make_catalog(), tmp_path, force=True)
+    assert len(load_catalog_file(path).catalog.rows) == 10
+
+
+def test_unreadable_old_file_is_refused_then_forced_readable(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Permission denied on the old file: refused (exit 5); forced, the new file does not
+    inherit a mode that leaves it unreadable."""
+    path = write_catalog(make_catalog(), tmp_path)
+    before = path.read_bytes()
+    path.chmod(0o000)
+    real_open = Path.open
+
+    def denied(self: Path, *args: Any, **kwargs: Any) -> Any:
+        if self == path:  # what a non-root user sees (the tests may run as root)
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", denied)
+    with pytest.raises(CatalogStoreError) as exc:
+        refresh_catalog("aws", ["us-east-1", "eu-central-1"], tmp_path,
+                        fetch=fake_fetcher(make_catalog(rows_per_region=6)))
+    text = str(exc.value)
+    assert exc.value.exit_code == 5
+    assert "the last good catalog cannot be read (cannot read catalog: Permission denied)" in text
+    assert "make it readable for this user" in text and "--force" in text
+    monkeypatch.undo()
+    assert path.read_bytes() == before and path.stat().st_mode & 0o777 == 0
+    monkeypatch.setattr(Path, "open", denied)
+    result = refresh_catalog("aws", ["us-east-1", "eu-central-1"], tmp_path,
+                             fetch=fake_fetcher(make_catalog(rows_per_region=6)), force=True)
+    assert result.forced and "cannot be read" in result.diff.problems[0]
+    monkeypatch.undo()
+    assert path.stat().st_mode & 0o400
+    assert len(load_catalog_file(path).catalog.rows) == 12
+
+
+def test_a_linked_catalog_under_another_name_still_guards(tmp_path: Path) -> None:
+    shared = tmp_path / "shared" / "prod-aws.json"
+    shared.parent.mkdir()
+    shared.write_bytes(serialize_catalog(make_catalog()))
+    (tmp_path / "here").mkdir()
+    (tmp_path / "here" / "aws.json").symlink_to(shared)
+    with pytest.raises(CatalogStoreError, match=r"lost region\(s\) eu-central-1"):
+        write_catalog(make_catalog(regions=("us-east-1",), rows_per_region=10), tmp_path / "here")
+    assert default_refresh_regions(tmp_path / "here", "aws") == ["eu-central-1", "us-east-1"]
 
 
 def test_file_holding_another_providers_catalog_guards_nothing(tmp_path: Path) -> None:
