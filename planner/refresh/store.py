@@ -23,7 +23,10 @@ never race. :func:`refresh_catalog` and :func:`write_catalog` therefore
    disappeared (by region and instance type: rows added elsewhere do not make up
    for them), or more than ``max_row_loss`` of the rows that kept their place
    lost their spot price (a keyless AWS refresh, chosen by itself when a scheduled
-   run finds no credentials, carries none), unless ``force``;
+   run finds no credentials, carries none), or when the prices of the rows both
+   hold look wrong: any price that was above 0 is 0 now, or one kind of price
+   (on-demand, spot, 1y, 3y) moved by a median factor of 2 or more either way
+   (:func:`price_problems`: a feed's currency or unit changed), unless ``force``;
 7. write a temp file in the same directory, fsync it, ``os.replace`` it over
    the old file (keeping its mode, plus owner read) and fsync the directory.
 
@@ -36,7 +39,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 import os
+import statistics
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -59,6 +64,24 @@ from planner.refresh.serialize import serialize_catalog
 
 DEFAULT_MAX_ROW_LOSS = 0.2
 """The largest share of rows a refresh may drop before the store refuses it."""
+
+PRICE_RATIO_BOUNDS = (0.5, 2.0)
+"""The median new/old ratio of one kind of price (on-demand, spot, 1y, 3y) over the
+prices both catalogs hold must stay strictly between these bounds: halving or doubling
+is refused. Real list prices move by a few
+percent a month; the largest real moves are cuts of up to 45 % (AWS P4/P5, June 2024: a
+ratio of 0.55) on a few families, which leave a whole catalog's median near 1. A median
+that halves or doubles is a feed gone wrong: another currency (EUR, INR), another unit
+(per month, per second, per vCPU), every price counted twice."""
+
+MIN_PRICES_COMPARED = 5
+"""A kind of price is compared only when both catalogs share at least this many of it
+(a median of two or three spot prices says little: spot prices are volatile)."""
+
+PRICE_KINDS = (("on-demand", "price_per_hour"), ("spot", "spot_price_per_hour"),
+               ("1-year commitment", "commit_1y_per_hour"),
+               ("3-year commitment", "commit_3y_per_hour"))
+"""The prices of a row the store compares: (name in messages, row field)."""
 
 EMPTY_REGION_ERROR = "returned 0 rows (no priced instance types)"
 MISSING_REGION_ERROR = "the fetcher returned nothing for this region"
@@ -97,6 +120,22 @@ def demote_empty_regions(catalog: CatalogFile, requested: Sequence[str] = ()) ->
 
 
 @dataclass(frozen=True)
+class PriceShift:
+    """How one kind of price moved between the old and the new catalog, over the
+    (region, instance type) rows both hold that kind of price for."""
+
+    kind: str
+    shared: int
+    """Rows priced this way in both catalogs (old price above 0)."""
+    median_ratio: float | None
+    """Median new/old over the shared prices still above 0 (None: none left)."""
+    zeroed: tuple[str, ...] = ()
+    """``region/instance_type old -> 0`` of every price that was above 0 and is now 0."""
+    examples: tuple[str, ...] = ()
+    """A few of the largest moves, ``region/instance_type old -> new``."""
+
+
+@dataclass(frozen=True)
 class CatalogDiff:
     """How a new catalog compares with the last good one."""
 
@@ -108,6 +147,8 @@ class CatalogDiff:
     lost_rows: int = 0
     """Rows of the old catalog (by region and instance type) missing from the new one:
     rows added elsewhere do not make up for them."""
+    prices: tuple[PriceShift, ...] = ()
+    """How each kind of price moved on the rows both catalogs hold."""
 
     @property
     def row_loss(self) -> float:
@@ -139,6 +180,68 @@ def lost_spot_prices(old: CatalogFile, new: CatalogFile) -> tuple[int, int]:
     return len(kept), kept.count(False)
 
 
+def price_shifts(old: CatalogFile, new: CatalogFile) -> tuple[PriceShift, ...]:
+    """How every kind of price moved on the (region, instance type) rows both catalogs
+    hold (see :data:`PRICE_KINDS`); kinds neither catalog shares are left out."""
+    new_rows = {(r.region, r.instance_type): r for r in new.rows}
+    shifts = []
+    for kind, attr in PRICE_KINDS:
+        ratios: list[tuple[float, str]] = []
+        zeroed: list[str] = []
+        for row in old.rows:
+            was = getattr(row, attr)
+            match = new_rows.get((row.region, row.instance_type))
+            now = getattr(match, attr) if match is not None else None
+            if was is None or now is None or was <= 0:
+                continue
+            name = f"{row.region}/{row.instance_type}"
+            if now == 0:
+                zeroed.append(f"{name} {was} -> 0")
+            else:
+                ratios.append((float(now / was), f"{name} {was} -> {now}"))
+        if not ratios and not zeroed:
+            continue
+        median = statistics.median(r for r, _ in ratios) if ratios else None
+        far = sorted(ratios, key=lambda r: -abs(math.log(r[0])))  # largest moves first
+        shifts.append(PriceShift(kind, len(ratios) + len(zeroed), median, tuple(zeroed),
+                                 tuple(text for _, text in far[:3])))
+    return tuple(shifts)
+
+
+def price_problems(shifts: Sequence[PriceShift]) -> list[str]:
+    """The refusals a price comparison calls for.
+
+    * **Zeros**: any price that was above 0 and is 0 now. No fetcher or importer writes
+      0 for a real price (unpriced items are skipped), so a 0 is a feed that returned
+      0 or lost its prices, and it would make that instance free in every plan.
+    * **Ratios**: a kind of price whose median new/old ratio over at least
+      :data:`MIN_PRICES_COMPARED` shared prices is not strictly inside
+      :data:`PRICE_RATIO_BOUNDS` (every price halved or doubled is refused).
+    """
+    problems = []
+    zeroed = [(s.kind, z) for s in shifts for z in s.zeroed]
+    if zeroed:
+        shared = sum(s.shared for s in shifts)
+        per_kind = ", ".join(f"{s.kind} {len(s.zeroed)}" for s in shifts if s.zeroed)
+        examples = "; ".join(f"{kind} {z}" for kind, z in zeroed[:3])
+        problems.append(
+            f"{len(zeroed)} of {shared} shared prices are 0 USD/h now but were not before "
+            f"({per_kind}; e.g. {examples}): real prices never drop to 0, the price feed "
+            "returned 0 or lost its prices")
+    low, high = PRICE_RATIO_BOUNDS
+    for s in shifts:
+        compared = s.shared - len(s.zeroed)
+        if s.median_ratio is None or compared < MIN_PRICES_COMPARED:
+            continue
+        if not low < s.median_ratio < high:
+            problems.append(
+                f"{s.kind} prices moved by a median factor of {s.median_ratio:.3g} over "
+                f"{compared} shared prices (e.g. {'; '.join(s.examples)}); real price "
+                f"changes stay well between {low:g}x and {high:g}x: a currency or unit "
+                "change in the price feed?")
+    return problems
+
+
 def compare_catalogs(old: CatalogFile | None, new: CatalogFile,
                      max_row_loss: float = DEFAULT_MAX_ROW_LOSS) -> CatalogDiff:
     """Compare ``new`` with ``old``; ``problems`` lists every reason to refuse it."""
@@ -156,7 +259,7 @@ def compare_catalogs(old: CatalogFile | None, new: CatalogFile,
                for r in lost]
         problems.append("lost region(s) " + ", ".join(why))
     diff = CatalogDiff(len(old.rows), len(new.rows), lost, tuple(sorted(new_cov - old_cov)),
-                       lost_rows=lost_rows(old, new))
+                       lost_rows=lost_rows(old, new), prices=price_shifts(old, new))
     if new.rows and diff.row_loss > max_row_loss:
         gone = ("" if diff.lost_rows == diff.old_rows - diff.new_rows
                 else f", {diff.lost_rows} of the old ones gone")
@@ -167,6 +270,7 @@ def compare_catalogs(old: CatalogFile | None, new: CatalogFile,
         problems.append(f"spot prices lost on {spot_lost} of {spot_rows} rows that had one "
                         f"(more than the {max_row_loss:.0%} allowed; a keyless refresh "
                         "carries no spot prices)")
+    problems.extend(price_problems(diff.prices))
     return replace(diff, problems=tuple(problems))
 
 
@@ -332,7 +436,8 @@ def write_catalog(catalog: CatalogFile, directory: Path, *,
     """Validate ``catalog`` and atomically replace ``directory/<provider>.json``.
 
     Raises ``CatalogStoreError`` (exit code 5) when the new catalog lost a
-    region of the last good file or more than ``max_row_loss`` of its rows, or
+    region of the last good file or more than ``max_row_loss`` of its rows, when
+    its prices dropped to 0 or moved by a median factor of 2 or more, or
     when the last good file is there but cannot be read or parsed (unless
     ``force``), when it does not validate (never forced), when another
     writer holds the catalog's lock too long, or when the file cannot be

@@ -346,6 +346,89 @@ def test_rows_lost_in_one_region_are_not_made_up_by_another(tmp_path: Path) -> N
     write_catalog(new, tmp_path, max_row_loss=0.4)
 
 
+def _repriced(cat: CatalogFile, factor: Decimal, *, rows: int | None = None,
+              kinds: Sequence[str] = ("price_per_hour", "spot_price_per_hour")) -> CatalogFile:
+    """``cat`` with the given prices of its first ``rows`` rows (all: None) times ``factor``."""
+    out = []
+    for i, r in enumerate(cat.rows):
+        if rows is None or i < rows:
+            r = r.model_copy(update={k: getattr(r, k) * factor for k in kinds
+                                     if getattr(r, k) is not None})
+        out.append(r)
+    return cat.model_copy(update={"rows": out})
+
+
+@pytest.mark.parametrize(("factor", "median"), [(Decimal(2), "2"), (Decimal("0.5"), "0.5"),
+                                                (Decimal("0.012"), "0.012"),  # INR as USD
+                                                (Decimal(730), "730")])  # per month
+def test_every_price_moved_by_a_factor_is_refused_then_forced(
+        tmp_path: Path, factor: Decimal, median: str) -> None:
+    old = make_catalog(rows_per_region=10)
+    path = write_catalog(old, tmp_path)
+    before = path.read_bytes()
+    moved = old.model_copy(update={"rows": [  # prices beyond the schema's 1000 USD/h stay
+        r.model_copy(update={"price_per_hour": r.price_per_hour * factor})
+        if (r.price_per_hour or 0) * factor <= 1000 else r for r in old.rows]})
+    with pytest.raises(CatalogStoreError) as exc:
+        write_catalog(moved, tmp_path)
+    text = str(exc.value)
+    assert exc.value.exit_code == 5 and path.read_bytes() == before
+    assert f"on-demand prices moved by a median factor of {median} over 20 shared" in text
+    assert ".large 0.0" in text  # examples of the moves, with old and new prices
+    assert "currency or unit change" in text and "pass --force to accept it" in text
+    write_catalog(moved, tmp_path, force=True)
+    assert load_catalog_file(path).catalog == moved.model_copy(
+        update={"rows": sorted(moved.rows, key=lambda r: (r.region, r.instance_type))})
+
+
+def test_real_price_changes_pass_the_price_guard(old_aws: tuple[Path, bytes]) -> None:
+    """A 45 % cut on the GPU families (AWS P4/P5, June 2024) and spot prices moving
+    freely: the median of the catalog barely moves."""
+    path, _ = old_aws
+    cut = _repriced(make_catalog(), Decimal("0.55"), rows=4, kinds=("price_per_hour",))
+    new = _repriced(cut, Decimal("1.9"), kinds=("spot_price_per_hour",))
+    write_catalog(new, path.parent)
+    diff = compare_catalogs(make_catalog(), new)
+    on_demand = diff.prices[0]
+    assert (on_demand.kind, on_demand.shared, on_demand.median_ratio) == ("on-demand", 10, 1.0)
+    assert diff.problems == ()
+
+
+def test_prices_that_drop_to_zero_are_refused_with_their_own_message(
+        old_aws: tuple[Path, bytes]) -> None:
+    path, before = old_aws
+    one_zero = _repriced(make_catalog(), Decimal(0), rows=1, kinds=("price_per_hour",))
+    with pytest.raises(CatalogStoreError) as exc:
+        write_catalog(one_zero, path.parent)
+    assert ("1 of 14 shared prices are 0 USD/h now but were not before (on-demand 1; e.g. "
+            "on-demand us-east-1/p4d.24xlarge 32.7726 -> 0)") in str(exc.value)
+    assert "feed returned 0" in str(exc.value) and "median factor" not in str(exc.value)
+    all_zero = _repriced(make_catalog(), Decimal(0))
+    with pytest.raises(CatalogStoreError, match=r"14 of 14 shared prices are 0 USD/h now "
+                                                r"but were not before \(on-demand 10, spot 4;"):
+        write_catalog(all_zero, path.parent)
+    assert path.read_bytes() == before
+    result = refresh_catalog("aws", ["us-east-1", "eu-central-1"], path.parent,
+                             fetch=fake_fetcher(all_zero), force=True)
+    assert result.forced and "are 0 USD/h now" in result.diff.problems[0]
+
+
+def test_cli_refuses_a_doubled_catalog(old_aws: tuple[Path, bytes],
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.catalog.test_catalog_cli import install_fetcher, run
+
+    path, before = old_aws
+    install_fetcher(monkeypatch, "aws", lambda _r: _repriced(make_catalog(), Decimal(2)))
+    result = run("refresh", "--provider", "aws", "--out", str(path.parent))
+    assert result.exit_code == 5, result.output
+    line = result.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"error: {path}: refusing to replace the last good catalog: "
+                           "on-demand prices moved by a median factor of 2 over 10 shared")
+    assert "--force" in line and path.read_bytes() == before
+    forced = run("refresh", "--provider", "aws", "--out", str(path.parent), "--force")
+    assert forced.exit_code == 0 and "accepted with --force despite: on-demand" in forced.stderr
+
+
 def test_empty_catalog_is_never_written(tmp_path: Path) -> None:
     empty = make_catalog(rows_per_region=0)
     for force in (False, True):
