@@ -210,12 +210,26 @@ def read_catalog_bytes(path: Path, limit: int | None = None) -> bytes:
             raise _too_big(path, info.st_size, most)
         with path.open("rb") as fh:
             raw = fh.read(most + 1)
+    except FileNotFoundError as exc:
+        if path.is_symlink():
+            raise dangling_link(path) from None
+        raise CatalogError(f"cannot read catalog: {exc.strerror or exc}",
+                           source=str(path)) from None
     except OSError as exc:
         raise CatalogError(f"cannot read catalog: {exc.strerror or exc}",
                            source=str(path)) from None
     if len(raw) > most:
         raise _too_big(path, len(raw), most)
     return raw
+
+
+def dangling_link(path: Path) -> CatalogError:
+    """The error for a catalog path that is a symlink whose target does not exist."""
+    return CatalogError(
+        f"the catalog path is a symlink to a missing target: {os.path.realpath(path)}",
+        source=str(path),
+        hint="restore the target (is the shared folder mounted?), point the link at an "
+             "existing catalog, or remove the link")
 
 
 def _too_big(path: Path, size: int, limit: int) -> CatalogError:

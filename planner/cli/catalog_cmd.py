@@ -142,7 +142,9 @@ def store_options(func: F) -> F:
                      help="Refuse when more than this share of rows (or of their spot prices) "
                           "disappears."),
         click.option("--force", is_flag=True,
-                     help="Replace the catalog even if regions or rows got lost."),
+                     help="Replace the catalog even if regions or rows got lost, prices "
+                          "dropped to 0 or moved by a factor of 2, or the old file cannot "
+                          "be read."),
         click.option("--no-wait", is_flag=True,
                      help="Exit at once (code 5) when another refresh of the catalog is running."),
         click.option("--wait-timeout", type=click.FloatRange(min=0),
@@ -173,7 +175,8 @@ def refresh_cmd(provider: str, regions: tuple[str, ...], out: Path | None,
     One refresh per catalog file at a time: a second one waits for the first
     (at most --wait-timeout seconds) or, with --no-wait, exits. Exit codes: 4
     when the fetch fails or returns nothing, 5 when the store refuses the new
-    catalog (lost or empty regions, lost rows) or another refresh holds it;
+    catalog (lost or empty regions, lost rows, prices at 0 or halved/doubled,
+    an old file it cannot read) or another refresh holds it;
     the last good file is kept in every case.
     """
     out = refresh_target(out)

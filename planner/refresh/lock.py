@@ -2,7 +2,9 @@
 
 Every refresh or write of ``DIR/aws.json`` holds an exclusive ``flock`` on
 ``DIR/.aws.json.lock`` (created once, never deleted: deleting a lock file races
-with the next writer). The holder writes its PID into the lock file so that a
+with the next writer). When ``DIR/aws.json`` is a symlink, the lock, the temp
+files and the write are next to its resolved target (:func:`resolved`), so every
+link to one shared catalog shares its lock. The holder writes its PID into the lock file so that a
 refresh that cannot wait can say who is busy. The kernel drops the lock when
 the holder exits, however it exits (kill -9 included), so a lock is never stale.
 
@@ -39,8 +41,19 @@ TEMP_SUFFIX = ".tmp"
 _MKSTEMP_NAME = r"[a-z0-9_]{8}"  # tempfile's random part: 8 of [a-z0-9_]
 
 
+def resolved(path: Path) -> Path:
+    """The file a catalog path stands for: a symlink's target (followed through every
+    link, also when the target is missing), else the path itself.
+
+    The store locks, writes and cleans up next to this file, so that two refreshes
+    through different links to one shared catalog take the same lock.
+    """
+    return Path(os.path.realpath(path))
+
+
 def lock_path(path: Path) -> Path:
-    """The lock file of the catalog at ``path`` (``.aws.json.lock`` next to it)."""
+    """The lock file of the catalog at ``path`` (``.aws.json.lock`` next to it; callers
+    pass the :func:`resolved` path)."""
     return path.with_name(f".{path.name}.lock")
 
 

@@ -13,7 +13,7 @@ from planner.catalog.load import check_provider, load_catalog_file
 from planner.catalog.provenance import fetch_span, provenance_mix
 from planner.errors import CatalogError
 from planner.providers.registry import cloud_providers
-from planner.refresh.lock import holder_pid, is_locked, temp_files
+from planner.refresh.lock import holder_pid, is_locked, resolved, temp_files
 from planner.refresh.store import catalog_path, covered_regions
 
 
@@ -75,16 +75,18 @@ class Leftovers:
 
 
 def leftover_temp_files(directory: Path) -> list[Leftovers]:
-    """Temp files of every provider's catalog in ``directory`` (catalog file or not)."""
+    """Temp files of every provider's catalog in ``directory`` (catalog file or not; for
+    a symlinked catalog, next to its target, where the store writes and locks)."""
     out = []
     for provider in cloud_providers():
         path = catalog_path(directory, provider)
-        found = temp_files(path)
+        target = resolved(path)
+        found = temp_files(target)
         if not found:
             continue
-        running = is_locked(path)
+        running = is_locked(target)
         out.append(Leftovers(provider, path, {t.path.name: t.size for t in found}, running,
-                             holder_pid(path) if running else None))
+                             holder_pid(target) if running else None))
     return out
 
 

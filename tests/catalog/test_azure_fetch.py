@@ -32,6 +32,7 @@ from planner.catalog.schema import SCHEMA_VERSION, CatalogFile, CatalogRow
 from planner.errors import CatalogFetchError
 from planner.providers.azure.fetch import fetch_azure
 from planner.providers.azure.prices import PriceKind, classify, select_prices
+from planner.providers.azure.sizes import load_size_table
 from planner.providers.azure.skus import (
     GpuFamilyTable,
     load_gpu_families,
@@ -617,3 +618,78 @@ def test_keyless_flag_never_calls_the_resource_skus_api(monkeypatch: pytest.Monk
     cat = world.fetch(["westeurope"], keyless=True)
     assert world.arm.adapter.urls == [] and world.credential.calls == 0
     assert {r.source.kind for r in cat.rows if r.source} == {"bulk"}
+
+
+# ---------------------------------------------------------------- one bad row, not a region
+
+
+MIXUP_PAGE = "prices_eastus_unit_mixup.json"
+"""A trimmed Retail Prices API page of eastus (``Items``, ``NextPageLink``, ``Count``):
+on-demand, Spot and Windows items, ``savingsPlan`` terms, one size under two spellings
+whose newer meter lists no savings plan, and one planted defect: ND96isr H100 v5 priced
+71773.6 per "1 Hour" (its monthly price, a unit mix-up the catalog schema refuses)."""
+
+
+def test_a_row_that_fails_validation_is_skipped_and_counted_not_the_region(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AZURE_SUBSCRIPTION_ID", raising=False)
+    prices = CannedTransport({"prices/eastus/0": [ok(MIXUP_PAGE)],
+                              "prices/westeurope/0": [ok("prices_westeurope.json")]})
+    log: list[tuple[str, str]] = []
+    cat = fetch_azure(["eastus", "westeurope"], prices_transport=prices, now=_now(),
+                      keyless=True, progress=lambda region, message: log.append((region, message)))
+    assert cat.regions == ["eastus", "westeurope"] and cat.failed_regions == []
+    eastus = sorted(r.instance_type for r in cat.rows if r.region == "eastus")
+    assert eastus == ["Standard_D2s_v5", "Standard_D4s_v5", "Standard_NC24ads_A100_v4",
+                      "Standard_ND96amsr_A100_v4"]
+    assert cat.source.parameters["skipped_rows"]["eastus"] == {"invalid_row": 1}
+    [said] = [m for r, m in log if r == "eastus" and "does not validate" in m]
+    assert said.startswith("skipped 1 sizes whose row does not validate: "
+                           "Standard_ND96isr_H100_v5: price_per_hour: price 71773.6 USD/h is "
+                           "above the sane maximum")
+    assert cat.source.note is not None and "1 sizes skipped: their row does not validate" \
+        in cat.source.note
+
+
+def test_commitments_come_from_any_on_demand_item_of_the_size() -> None:
+    """The newer meter of ND96amsr A100 v4 (chosen for the on-demand price) lists no
+    savings plan; the older spelling's plan is the size's commitment price."""
+    prices = select_prices("eastus", fixture(MIXUP_PAGE)["Items"],
+                           rename=load_size_table().name)
+    a100 = prices.size("Standard_ND96amsr_A100_v4")
+    assert (a100.on_demand, a100.commit_1y, a100.commit_3y) == (
+        Decimal("32.77"), Decimal("23.9221"), Decimal("14.7465"))
+    d2 = prices.size("Standard_D2s_v5")
+    assert (d2.on_demand, d2.spot, d2.commit_1y, d2.commit_3y) == (
+        Decimal("0.096"), Decimal("0.01914"), Decimal("0.0669"), Decimal("0.0432"))
+
+
+def test_the_preferred_item_s_plan_wins_a_term_both_list() -> None:
+    plan = [{"retailPrice": Decimal("1.0"), "term": "1 Year"}]
+    cheap = [{"retailPrice": Decimal("0.9"), "term": "1 Year"},
+             {"retailPrice": Decimal("0.6"), "term": "3 Years"}]
+    prices = select_prices("eastus", [
+        _item(retailPrice=Decimal("1.5"), effectiveStartDate="2025-01-01T00:00:00Z",
+              savingsPlan=plan),
+        _item(retailPrice=Decimal("1.4"), effectiveStartDate="2023-01-01T00:00:00Z",
+              savingsPlan=cheap),
+        _item(armSkuName="Standard_S", skuName="S Spot", savingsPlan=cheap),  # spot: none
+    ])
+    x = prices.size("Standard_X")
+    assert (x.on_demand, x.commit_1y, x.commit_3y) == (Decimal("1.5"), Decimal("1.0"),
+                                                       Decimal("0.6"))
+    assert "Standard_S" not in prices.commit_1y
+
+
+def test_a_plan_above_the_chosen_on_demand_price_is_dropped() -> None:
+    """Real case (westeurope, 2026-08): "H16" under "Virtual Machines H Promo Series"
+    costs 1.241 on demand without a savings plan; the regular "H Series" meter costs
+    2.065 with a 1-year plan of 1.718906, which nobody would buy over the promo price."""
+    prices = select_prices("eastus", [
+        _item(armSkuName=None, skuName="H16", meterName="H16", retailPrice=Decimal("1.241"),
+              productName="Virtual Machines H Promo Series"),
+        _item(armSkuName=None, skuName="H16", meterName="H16", retailPrice=Decimal("2.065"),
+              productName="Virtual Machines H Series", savingsPlanPrice=Decimal("1.718906")),
+    ])
+    assert prices.on_demand == {"Standard_H16": Decimal("1.241")}
+    assert prices.commit_1y == {} and prices.commit_3y == {}

@@ -289,7 +289,8 @@ def test_catalog_that_is_not_a_regular_file(kind: str, portfolio: Path, tmp_path
     for args in commands(portfolio, directory).values():
         result = invoke(args)
         assert_one_error_line(result, path, "",
-                              "cannot read" if kind == "dangling-symlink" else "not a regular")
+                              "symlink to a missing target" if kind == "dangling-symlink"
+                              else "not a regular")
 
 
 def test_error_names_the_row(tmp_path: Path) -> None:

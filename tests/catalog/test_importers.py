@@ -221,3 +221,20 @@ def test_gpu_info_memory_tells_a100_sizes_apart(tmp_path: Path) -> None:
     cat = import_skypilot([renamed], "aws", now=NOW)
     assert row(cat, "us-east-1", "p4de.24xlarge").gpu_model == "A100-80GB"
     assert row(cat, "us-east-1", "p4d.24xlarge").gpu_model == "A100-40GB"
+
+
+def test_azure_retail_import_skips_a_row_that_fails_validation(tmp_path: Path) -> None:
+    """A page with one item priced per month under "1 Hour" (71773.6 USD/h): that size is
+    skipped and counted, the page's other sizes are imported (no traceback, no failed
+    region)."""
+    page = FIXTURES.parent / "azure" / "prices_eastus_unit_mixup.json"
+    result = run("import", "--format", "azure-retail", str(page), "--out", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    cat = load_catalog_file(tmp_path / "azure.json").catalog
+    assert cat.regions == ["eastus"] and cat.failed_regions == []
+    assert "Standard_ND96isr_H100_v5" not in {r.instance_type for r in cat.rows}
+    assert len(cat.rows) == 4
+    assert cat.source.parameters["skipped_rows"] == {"eastus": {"invalid_row": 1}}
+    a100 = row(cat, "eastus", "Standard_ND96amsr_A100_v4")
+    assert (a100.commit_1y_per_hour, a100.commit_3y_per_hour) == (Decimal("23.9221"),
+                                                                  Decimal("14.7465"))

@@ -239,6 +239,39 @@ def test_cli_fetcher_returning_nothing_exits_4(old_aws: tuple[Path, bytes], retu
     assert path.read_bytes() == before
 
 
+def test_cli_fetcher_returning_another_providers_catalog_exits_5_with_a_hint(
+        old_aws: tuple[Path, bytes], monkeypatch: pytest.MonkeyPatch) -> None:
+    path, before = old_aws
+    install_fetcher(monkeypatch, "aws", lambda _r: make_catalog("azure", ("eastus",)))
+    result = run("refresh", "--provider", "aws", "--out", str(path.parent))
+    assert result.exit_code == 5, result.output
+    [line] = result.stderr.strip().splitlines()[-1:]
+    assert line.startswith("error: the aws fetcher returned a 'azure' catalog (expected 'aws')")
+    assert "(the last good catalog is kept; check that 'aws''s fetch entry point" in line
+    assert "Traceback" not in result.output and path.read_bytes() == before
+
+
+def test_cli_refuses_to_replace_a_corrupt_catalog_unless_forced(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "aws.json"
+    path.write_bytes(b'{"schema_version": 1, "provider": "aws", "rows": [')
+    install_fetcher(monkeypatch, "aws", lambda _r: make_catalog())
+    refused = run("refresh", "--provider", "aws", "--out", str(tmp_path), "--regions",
+                  ",".join(REGIONS))
+    assert refused.exit_code == 5, refused.output
+    line = refused.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"error: {path}: refusing to replace the last good catalog: the "
+                           "last good catalog is corrupt (not valid JSON")
+    assert "move it away" in line and "pass --force" in line and "Traceback" not in line
+    assert path.read_bytes().endswith(b"[")
+    forced = run("refresh", "--provider", "aws", "--out", str(tmp_path), "--regions",
+                 ",".join(REGIONS), "--force")
+    assert forced.exit_code == 0, forced.output
+    assert "warning: accepted with --force despite: the last good catalog is corrupt" \
+        in forced.stderr
+    assert len(load_catalog_file(path).catalog.rows) == 10
+
+
 # ---------------------------------------------------------------- 4. one refresh at a time
 
 
@@ -343,6 +376,49 @@ def test_locks_are_per_catalog_file(
     result = refresh_catalog("azure", ["eastus"], path.parent, wait=False,
                              fetch=fake_fetcher(make_catalog("azure", ("eastus",))))
     assert result.rows == 5
+
+
+def test_refreshes_through_two_links_to_one_catalog_exclude_each_other(
+        tmp_path: Path) -> None:
+    """Two catalog directories linking to one shared aws.json: the lock is next to the
+    shared file, so a refresh through one link makes a refresh through the other wait."""
+    shared = write_catalog(make_catalog(), tmp_path / "shared")
+    links = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "aws.json").symlink_to(shared)
+        links.append(tmp_path / name)
+    log: list[str] = []
+    first = BlockingFetcher("A", make_catalog(rows_per_region=6), log)
+    thread, out = in_thread(lambda: refresh_catalog("aws", REGIONS, links[0], fetch=first))
+    try:
+        assert first.started.wait(30)
+        with pytest.raises(CatalogStoreError,
+                           match=f"being refreshed by process {os.getpid()}") as exc:
+            refresh_catalog("aws", REGIONS, links[1], fetch=fake_fetcher(make_catalog()),
+                            wait=False)
+        assert exc.value.exit_code == 5 and log == ["A fetch"]
+        assert is_locked(shared) and not is_locked(links[1] / "aws.json")
+    finally:
+        first.release.set()
+        thread.join(30)
+    assert "error" not in out, out.get("error")
+    assert lock_path(shared).exists()
+    assert not lock_path(links[0] / "aws.json").exists()
+    assert all((d / "aws.json").is_symlink() for d in links)
+    assert len(load_catalog_file(shared).catalog.rows) == 12
+
+
+def test_status_finds_the_leftovers_of_a_linked_catalog(tmp_path: Path) -> None:
+    shared = write_catalog(make_catalog(), tmp_path / "shared")
+    (tmp_path / "here").mkdir()
+    (tmp_path / "here" / "aws.json").symlink_to(shared)
+    plant(shared.parent, ".aws.json.deadbeef.tmp")
+    [left] = leftover_temp_files(tmp_path / "here")
+    assert left.files == {".aws.json.deadbeef.tmp": 64} and not left.refreshing
+    result = refresh_catalog("aws", REGIONS, tmp_path / "here",
+                             fetch=fake_fetcher(make_catalog()))
+    assert result.removed_temp_files == (".aws.json.deadbeef.tmp",)
 
 
 def test_cli_no_wait_and_wait_timeout(old_aws: tuple[Path, bytes],

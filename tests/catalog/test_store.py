@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from planner.catalog.freshness import DEFAULT_MAX_AGE_DAYS, stale_catalogs
-from planner.catalog.load import load_catalog_file, parse_catalog
+from planner.catalog.load import load_catalog_dir, load_catalog_file, parse_catalog
 from planner.catalog.schema import (
     CatalogFile,
     CatalogRow,
@@ -151,6 +151,51 @@ def test_a_catalog_linked_from_elsewhere_is_refreshed_through_the_link(tmp_path:
     assert listing(shared.parent) == ["aws.json"]
 
 
+def test_a_dangling_catalog_link_names_its_missing_target(tmp_path: Path) -> None:
+    (tmp_path / "here").mkdir()
+    link = tmp_path / "here" / "aws.json"
+    missing = tmp_path / "shared" / "aws.json"
+    link.symlink_to(missing)
+    with pytest.raises(CatalogError) as exc:
+        load_catalog_dir(tmp_path / "here")
+    assert exc.value.exit_code == 2
+    assert "No such file" not in str(exc.value)
+    assert str(exc.value).startswith(
+        f"{link}: the catalog path is a symlink to a missing target: {missing}")
+    assert "is the shared folder mounted?" in str(exc.value)
+    (status,) = catalog_status(tmp_path / "here")
+    assert status.error and f"symlink to a missing target: {missing}" in status.error
+
+
+def test_a_dangling_catalog_link_is_written_through_when_its_folder_exists(
+        tmp_path: Path) -> None:
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "here").mkdir()
+    link = tmp_path / "here" / "aws.json"
+    link.symlink_to(tmp_path / "shared" / "aws.json")
+    said: list[str] = []
+    refresh_catalog("aws", ["us-east-1", "eu-central-1"], tmp_path / "here",
+                    fetch=fake_fetcher(make_catalog()), notify=said.append)
+    assert link.is_symlink() and len(load_catalog_file(link).catalog.rows) == 10
+    assert any("symlink to a missing target" in s for s in said)
+
+
+def test_a_dangling_catalog_link_into_a_missing_folder_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "here").mkdir()
+    link = tmp_path / "here" / "aws.json"
+    missing = tmp_path / "unmounted" / "catalogs" / "aws.json"
+    link.symlink_to(missing)
+    for store in (lambda: write_catalog(make_catalog(), tmp_path / "here", force=True),
+                  lambda: refresh_catalog("aws", ["us-east-1"], tmp_path / "here",
+                                          fetch=fake_fetcher(make_catalog()))):
+        with pytest.raises(CatalogStoreError,
+                           match=f"symlink to a missing target: {missing}") as exc:
+            store()
+        assert exc.value.exit_code == 5 and "nothing was written" in str(exc.value)
+    assert not (tmp_path / "unmounted").exists()  # the shared folder is not made up
+    assert link.is_symlink() and listing(tmp_path / "here") == ["aws.json"]
+
+
 def test_failed_replace_keeps_old_file_and_removes_temp(
         old_aws: tuple[Path, bytes], monkeypatch: pytest.MonkeyPatch) -> None:
     path, before = old_aws
@@ -231,11 +276,16 @@ def test_refresh_success_reports_result(old_aws: tuple[Path, bytes]) -> None:
     assert path.read_bytes() != before and listing(path.parent) == ["aws.json"]
 
 
-def test_refresh_rejects_wrong_provider(old_aws: tuple[Path, bytes]) -> None:
+def test_refresh_rejects_wrong_provider_with_a_hint(old_aws: tuple[Path, bytes]) -> None:
     path, before = old_aws
-    with pytest.raises(CatalogStoreError, match="'azure' catalog for provider 'aws'"):
+    with pytest.raises(CatalogStoreError,
+                       match=r"aws fetcher returned a 'azure' catalog \(expected 'aws'\)") as exc:
         refresh_catalog("aws", ["eastus"], path.parent,
                         fetch=fake_fetcher(make_catalog("azure", ("eastus",))))
+    assert exc.value.exit_code == 5
+    assert exc.value.hint is not None
+    assert "last good catalog is kept" in exc.value.hint
+    assert "planner.providers.aws.fetch:fetch_aws" in exc.value.hint
     assert path.read_bytes() == before
 
 
@@ -296,6 +346,89 @@ def test_rows_lost_in_one_region_are_not_made_up_by_another(tmp_path: Path) -> N
     write_catalog(new, tmp_path, max_row_loss=0.4)
 
 
+def _repriced(cat: CatalogFile, factor: Decimal, *, rows: int | None = None,
+              kinds: Sequence[str] = ("price_per_hour", "spot_price_per_hour")) -> CatalogFile:
+    """``cat`` with the given prices of its first ``rows`` rows (all: None) times ``factor``."""
+    out = []
+    for i, r in enumerate(cat.rows):
+        if rows is None or i < rows:
+            r = r.model_copy(update={k: getattr(r, k) * factor for k in kinds
+                                     if getattr(r, k) is not None})
+        out.append(r)
+    return cat.model_copy(update={"rows": out})
+
+
+@pytest.mark.parametrize(("factor", "median"), [(Decimal(2), "2"), (Decimal("0.5"), "0.5"),
+                                                (Decimal("0.012"), "0.012"),  # INR as USD
+                                                (Decimal(730), "730")])  # per month
+def test_every_price_moved_by_a_factor_is_refused_then_forced(
+        tmp_path: Path, factor: Decimal, median: str) -> None:
+    old = make_catalog(rows_per_region=10)
+    path = write_catalog(old, tmp_path)
+    before = path.read_bytes()
+    moved = old.model_copy(update={"rows": [  # prices beyond the schema's 1000 USD/h stay
+        r.model_copy(update={"price_per_hour": r.price_per_hour * factor})
+        if (r.price_per_hour or 0) * factor <= 1000 else r for r in old.rows]})
+    with pytest.raises(CatalogStoreError) as exc:
+        write_catalog(moved, tmp_path)
+    text = str(exc.value)
+    assert exc.value.exit_code == 5 and path.read_bytes() == before
+    assert f"on-demand prices moved by a median factor of {median} over 20 shared" in text
+    assert ".large 0.0" in text  # examples of the moves, with old and new prices
+    assert "currency or unit change" in text and "pass --force to accept it" in text
+    write_catalog(moved, tmp_path, force=True)
+    assert load_catalog_file(path).catalog == moved.model_copy(
+        update={"rows": sorted(moved.rows, key=lambda r: (r.region, r.instance_type))})
+
+
+def test_real_price_changes_pass_the_price_guard(old_aws: tuple[Path, bytes]) -> None:
+    """A 45 % cut on the GPU families (AWS P4/P5, June 2024) and spot prices moving
+    freely: the median of the catalog barely moves."""
+    path, _ = old_aws
+    cut = _repriced(make_catalog(), Decimal("0.55"), rows=4, kinds=("price_per_hour",))
+    new = _repriced(cut, Decimal("1.9"), kinds=("spot_price_per_hour",))
+    write_catalog(new, path.parent)
+    diff = compare_catalogs(make_catalog(), new)
+    on_demand = diff.prices[0]
+    assert (on_demand.kind, on_demand.shared, on_demand.median_ratio) == ("on-demand", 10, 1.0)
+    assert diff.problems == ()
+
+
+def test_prices_that_drop_to_zero_are_refused_with_their_own_message(
+        old_aws: tuple[Path, bytes]) -> None:
+    path, before = old_aws
+    one_zero = _repriced(make_catalog(), Decimal(0), rows=1, kinds=("price_per_hour",))
+    with pytest.raises(CatalogStoreError) as exc:
+        write_catalog(one_zero, path.parent)
+    assert ("1 of 14 shared prices are 0 USD/h now but were not before (on-demand 1; e.g. "
+            "on-demand us-east-1/p4d.24xlarge 32.7726 -> 0)") in str(exc.value)
+    assert "feed returned 0" in str(exc.value) and "median factor" not in str(exc.value)
+    all_zero = _repriced(make_catalog(), Decimal(0))
+    with pytest.raises(CatalogStoreError, match=r"14 of 14 shared prices are 0 USD/h now "
+                                                r"but were not before \(on-demand 10, spot 4;"):
+        write_catalog(all_zero, path.parent)
+    assert path.read_bytes() == before
+    result = refresh_catalog("aws", ["us-east-1", "eu-central-1"], path.parent,
+                             fetch=fake_fetcher(all_zero), force=True)
+    assert result.forced and "are 0 USD/h now" in result.diff.problems[0]
+
+
+def test_cli_refuses_a_doubled_catalog(old_aws: tuple[Path, bytes],
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.catalog.test_catalog_cli import install_fetcher, run
+
+    path, before = old_aws
+    install_fetcher(monkeypatch, "aws", lambda _r: _repriced(make_catalog(), Decimal(2)))
+    result = run("refresh", "--provider", "aws", "--out", str(path.parent))
+    assert result.exit_code == 5, result.output
+    line = result.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"error: {path}: refusing to replace the last good catalog: "
+                           "on-demand prices moved by a median factor of 2 over 10 shared")
+    assert "--force" in line and path.read_bytes() == before
+    forced = run("refresh", "--provider", "aws", "--out", str(path.parent), "--force")
+    assert forced.exit_code == 0 and "accepted with --force despite: on-demand" in forced.stderr
+
+
 def test_empty_catalog_is_never_written(tmp_path: Path) -> None:
     empty = make_catalog(rows_per_region=0)
     for force in (False, True):
@@ -304,10 +437,64 @@ def test_empty_catalog_is_never_written(tmp_path: Path) -> None:
     assert listing(tmp_path) == []
 
 
-def test_corrupt_old_file_is_replaced(tmp_path: Path) -> None:
-    (tmp_path / "aws.json").write_text("{not json")
-    write_catalog(make_catalog(), tmp_path)
-    assert len(load_catalog_file(tmp_path / "aws.json").catalog.rows) == 10
+def test_corrupt_old_file_is_refused_then_forced(tmp_path: Path) -> None:
+    """A corrupt old file cannot guard anything: it is not silently treated as missing."""
+    path = tmp_path / "aws.json"
+    path.write_text("{not json")
+    with pytest.raises(CatalogStoreError) as exc:
+        write_catalog(make_catalog(), tmp_path)
+    text = str(exc.value)
+    assert exc.value.exit_code == 5
+    assert "refusing to replace the last good catalog: the last good catalog is corrupt " \
+           "(not valid JSON" in text
+    assert "move it away" in text and "--force" in text
+    assert path.read_text() == "{not json"
+    write_catalog(make_catalog(), tmp_path, force=True)
+    assert len(load_catalog_file(path).catalog.rows) == 10
+
+
+def test_unreadable_old_file_is_refused_then_forced_readable(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Permission denied on the old file: refused (exit 5); forced, the new file does not
+    inherit a mode that leaves it unreadable."""
+    path = write_catalog(make_catalog(), tmp_path)
+    before = path.read_bytes()
+    path.chmod(0o000)
+    real_open = Path.open
+
+    def denied(self: Path, *args: Any, **kwargs: Any) -> Any:
+        if self == path:  # what a non-root user sees (the tests may run as root)
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", denied)
+    with pytest.raises(CatalogStoreError) as exc:
+        refresh_catalog("aws", ["us-east-1", "eu-central-1"], tmp_path,
+                        fetch=fake_fetcher(make_catalog(rows_per_region=6)))
+    text = str(exc.value)
+    assert exc.value.exit_code == 5
+    assert "the last good catalog cannot be read (cannot read catalog: Permission denied)" in text
+    assert "make it readable for this user" in text and "--force" in text
+    monkeypatch.undo()
+    assert path.read_bytes() == before and path.stat().st_mode & 0o777 == 0
+    monkeypatch.setattr(Path, "open", denied)
+    result = refresh_catalog("aws", ["us-east-1", "eu-central-1"], tmp_path,
+                             fetch=fake_fetcher(make_catalog(rows_per_region=6)), force=True)
+    assert result.forced and "cannot be read" in result.diff.problems[0]
+    monkeypatch.undo()
+    assert path.stat().st_mode & 0o400
+    assert len(load_catalog_file(path).catalog.rows) == 12
+
+
+def test_a_linked_catalog_under_another_name_still_guards(tmp_path: Path) -> None:
+    shared = tmp_path / "shared" / "prod-aws.json"
+    shared.parent.mkdir()
+    shared.write_bytes(serialize_catalog(make_catalog()))
+    (tmp_path / "here").mkdir()
+    (tmp_path / "here" / "aws.json").symlink_to(shared)
+    with pytest.raises(CatalogStoreError, match=r"lost region\(s\) eu-central-1"):
+        write_catalog(make_catalog(regions=("us-east-1",), rows_per_region=10), tmp_path / "here")
+    assert default_refresh_regions(tmp_path / "here", "aws") == ["eu-central-1", "us-east-1"]
 
 
 def test_file_holding_another_providers_catalog_guards_nothing(tmp_path: Path) -> None:

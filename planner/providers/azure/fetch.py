@@ -8,7 +8,9 @@ With credentials, for every requested region:
 3. Linux on-demand and spot prices come from the public Retail Prices API
    (:mod:`planner.providers.azure.prices`);
 4. a row is a size that has an on-demand price (joined on ``armSkuName``),
-   with its GPU from the maintained family table (:mod:`planner.providers.azure.rows`).
+   with its GPU from the maintained family table (:mod:`planner.providers.azure.rows`);
+   a size whose row does not validate is skipped and counted (``invalid_row`` in
+   ``source.parameters.skipped_rows``), like AWS's malformed instance types.
 
 Keyless (``keyless=True``, or no subscription id found): step 2 is skipped; every
 priced size whose vCPUs and memory ``planner/data/azure_vm_sizes.json`` knows
@@ -53,6 +55,7 @@ from planner.providers.azure.prices import (
     price_filter,
 )
 from planner.providers.azure.rows import (
+    INVALID_ROW,
     KEYLESS_CAVEAT,
     RegionRows,
     keyless_region_rows,
@@ -140,6 +143,9 @@ def _fetch_region(region: str, country: str, compute: ComputeManagementClient | 
     if result.skipped_gpu:
         report(region, f"skipped {len(result.skipped_gpu)} GPU sizes missing from the GPU "
                        f"family table: {', '.join(result.skipped_gpu)}")
+    if result.invalid:
+        report(region, f"skipped {len(result.invalid)} sizes whose row does not validate: "
+                       + "; ".join(result.invalid))
     report(region, f"{len(result.rows)} rows")
     return result
 
@@ -163,6 +169,10 @@ def _source(regions: list[str], tables: _Tables, skipped_gpu: list[str],
     if skipped_gpu:
         notes.append("GPU sizes skipped (family not in the GPU family table): "
                      + ", ".join(sorted(set(skipped_gpu))))
+    invalid = sum(counts.get(INVALID_ROW, 0) for counts in skipped.values())
+    if invalid:
+        notes.append(f"{invalid} sizes skipped: their row does not validate (per region in "
+                     "parameters.skipped_rows)")
     if tables.keyless:
         skus: dict[str, object] = {"mode": "keyless (Resource SKUs API not called)",
                                    "vm_sizes": tables.sizes.source}

@@ -18,10 +18,15 @@ several items price the same size and kind, the primary meter region wins, then
 the latest ``effectiveStartDate``, then the lowest price.
 
 Savings plans: the API's ``savingsPlan`` list gives ``retailPrice`` per ``term``
-(``1 Year``, ``3 Years``) → ``commit_1y`` / ``commit_3y``. Trimmed records that
-carry one flat ``savingsPlanPrice`` number (e.g. price-history datasets) do not
-name its term; it is read as the 1-year plan (it is 67–90 % of the on-demand
-price, the 1-year discount range; 3-year plans save about twice as much).
+(``1 Year``, ``3 Years``) → ``commit_1y`` / ``commit_3y``. Each size and term takes
+the plan of the most preferred on-demand item that lists that term (by the same
+order), so a chosen on-demand item without a ``savingsPlan`` (a newer meter, another
+spelling of the size) does not lose the size's commitment prices. A plan above the
+size's chosen on-demand price is dropped: nobody buys it (real case: the "H Promo
+Series" meters are cheaper on demand than the "H Series" meters' savings plans).
+Trimmed records that carry one flat ``savingsPlanPrice`` number (e.g. price-history
+datasets) do not name its term; it is read as the 1-year plan (it is 67–90 % of the
+on-demand price, the 1-year discount range; 3-year plans save about twice as much).
 """
 
 from __future__ import annotations
@@ -172,7 +177,8 @@ def select_prices(region: str, items: Iterable[Mapping[str, Any]], pages: int = 
 
     ``rename`` maps a size name to its ARM name (the size table's aliases).
     """
-    best: dict[tuple[PriceKind, str], tuple[Rank, Decimal, dict[str, Decimal]]] = {}
+    best: dict[tuple[PriceKind, str], tuple[Rank, Decimal]] = {}
+    plans: dict[tuple[str, str], tuple[Rank, Decimal]] = {}  # (term, size)
     count = 0
     for item in items:
         count += 1
@@ -186,20 +192,25 @@ def select_prices(region: str, items: Iterable[Mapping[str, Any]], pages: int = 
         key = (kind, rename(size) if rename else size)
         rank = _preference(item, price)
         if key not in best or rank < best[key][0]:
-            commits = savings_plan(item) if kind is PriceKind.ON_DEMAND else {}
-            best[key] = (rank, price, commits)
-    return _region_prices(region, best, pages, count)
+            best[key] = (rank, price)
+        if kind is PriceKind.ON_DEMAND:
+            for term, value in savings_plan(item).items():
+                if (term, key[1]) not in plans or rank < plans[(term, key[1])][0]:
+                    plans[(term, key[1])] = (rank, value)
+    return _region_prices(region, best, plans, pages, count)
 
 
-def _region_prices(region: str, best: Mapping[tuple[PriceKind, str],
-                                              tuple[Rank, Decimal, dict[str, Decimal]]],
+def _region_prices(region: str, best: Mapping[tuple[PriceKind, str], tuple[Rank, Decimal]],
+                   plans: Mapping[tuple[str, str], tuple[Rank, Decimal]],
                    pages: int, count: int) -> RegionPrices:
     by_kind: dict[PriceKind, dict[str, Decimal]] = {k: {} for k in PriceKind}
     commits: dict[str, dict[str, Decimal]] = {"commit_1y": {}, "commit_3y": {}}
     for kind, size in sorted(best, key=lambda key: (key[0].value, key[1])):
-        _rank, price, plan = best[(kind, size)]
-        by_kind[kind][size] = price
-        for term, value in plan.items():
+        by_kind[kind][size] = best[(kind, size)][1]
+    on_demand = by_kind[PriceKind.ON_DEMAND]
+    for term, size in sorted(plans):
+        value = plans[(term, size)][1]
+        if size in on_demand and value <= on_demand[size]:
             commits[term][size] = value
     return RegionPrices(region=region, on_demand=by_kind[PriceKind.ON_DEMAND],
                         spot=by_kind[PriceKind.SPOT], low_priority=by_kind[PriceKind.LOW_PRIORITY],

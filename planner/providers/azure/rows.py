@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from pydantic import ValidationError
+
 from planner.catalog.schema import CatalogRow, RowSource
 from planner.providers.azure.items import RegionPrices
 from planner.providers.azure.sizes import SizeTable, architecture_of
@@ -22,6 +24,18 @@ KEYLESS_CAVEAT = ("no SKU restrictions: sizes come from the public price list, s
 
 UNKNOWN_SIZE = "unknown_size_facts"
 UNMAPPED_GPU = "unmapped_gpu_family"
+INVALID_ROW = "invalid_row"
+"""A size whose row the catalog schema refuses (e.g. a price above 1000 USD/h: a unit
+mix-up in the feed): skipped and counted like AWS's malformed entries, so one bad item
+costs one row (which the store's row-loss check counts), not the whole region."""
+
+
+def _first_error(exc: ValidationError) -> str:
+    """``field: message`` of the first thing the schema refused in a row."""
+    err = exc.errors()[0]
+    where = ".".join(str(part) for part in err["loc"])
+    message = str(err["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message
 
 
 def keyless_sku(size: str, sizes: SizeTable) -> VmSku | None:
@@ -66,6 +80,8 @@ class RegionRows:
     rows: list[CatalogRow] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)
     skipped_gpu: list[str] = field(default_factory=list)
+    invalid: list[str] = field(default_factory=list)
+    """``size: why`` of every size skipped as :data:`INVALID_ROW`."""
 
     def skip(self, reason: str) -> None:
         """Count one skipped size."""
@@ -75,7 +91,8 @@ class RegionRows:
 def region_rows(region: str, country: str, skus: Iterable[VmSku], prices: RegionPrices,
                 table: GpuFamilyTable, source: RowSource,
                 out: RegionRows | None = None) -> RegionRows:
-    """Rows of every size in ``skus`` that has an on-demand price."""
+    """Rows of every size in ``skus`` that has an on-demand price; a size whose row
+    does not validate is skipped and counted (:data:`INVALID_ROW`)."""
     result = out or RegionRows()
     for sku in skus:
         try:
@@ -83,6 +100,10 @@ def region_rows(region: str, country: str, skus: Iterable[VmSku], prices: Region
         except UnmappedGpuFamily as exc:
             result.skipped_gpu.append(str(exc))
             result.skip(UNMAPPED_GPU)
+            continue
+        except ValidationError as exc:
+            result.invalid.append(f"{sku.name}: {_first_error(exc)}")
+            result.skip(INVALID_ROW)
             continue
         if row is not None:
             result.rows.append(row)
