@@ -258,3 +258,21 @@ def test_keyless_fallback_does_not_silently_drop_the_last_good_spot_prices(
     assert path.read_bytes() == before
     result = refresh_catalog("aws", ["us-east-1"], tmp_path, fetch=refresh, force=True)
     assert result.forced
+
+
+def test_one_invalid_offer_row_is_skipped_and_counted_not_the_region() -> None:
+    """A type whose row fails validation (a monthly price given as hourly) is skipped and
+    counted, like the API path does; the region keeps its other types."""
+    from planner.providers.aws.offers import OfferPrices
+
+    def product(name: str) -> aws_bulk.BulkProduct:
+        return aws_bulk.BulkProduct(instance_type=name, vcpus=2, memory_gib=8.0, gpus=0.0,
+                                    processor="Intel Xeon")
+
+    offer = aws_bulk.Offer(
+        products={"m7i.large": product("m7i.large"), "m7i.xlarge": product("m7i.xlarge")},
+        prices={"m7i.large": OfferPrices(on_demand=Decimal("0.1008")),
+                "m7i.xlarge": OfferPrices(on_demand=Decimal("1471.68"))})  # monthly
+    rows, skipped = aws_bulk.offer_rows("us-east-1", "US", offer, "https://x/index.json", NOW)
+    assert [r.instance_type for r in rows] == ["m7i.large"]
+    assert skipped == {"invalid_instance_facts": 1}

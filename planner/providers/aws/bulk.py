@@ -225,7 +225,9 @@ def bulk_row(region: str, country: str, product: BulkProduct, prices: OfferPrice
 
 def offer_rows(region: str, country: str, offer: Offer, url: str,
                fetched_at: datetime) -> tuple[list[CatalogRow], dict[str, int]]:
-    """Rows of one region's offer, and the count of skipped types per reason."""
+    """Rows of one region's offer, and the count of skipped types per reason (a type whose
+    row fails validation, e.g. a price above the catalog's bound, is skipped and counted
+    as ``invalid_instance_facts``, not the whole region)."""
     version = offer.meta.get("publicationDate") or offer.meta.get("version") or "?"
     source = RowSource(kind="bulk", ref=f"AWS Price List bulk offer file {url} "
                                         f"(published {version})",
@@ -233,7 +235,10 @@ def offer_rows(region: str, country: str, offer: Offer, url: str,
     rows: list[CatalogRow] = []
     skipped: dict[str, int] = {}
     for name in sorted(offer.prices):
-        row = bulk_row(region, country, offer.products[name], offer.prices[name], source)
+        try:
+            row = bulk_row(region, country, offer.products[name], offer.prices[name], source)
+        except (ValueError, KeyError):  # a malformed entry, as the API path counts it
+            row = "invalid_instance_facts"
         if isinstance(row, str):
             skipped[row] = skipped.get(row, 0) + 1
         else:
