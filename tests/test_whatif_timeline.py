@@ -162,9 +162,9 @@ def test_outage_names_and_times_are_checked() -> None:
     assert "scenarios[0].outages[0].offer" in text and "did you mean 'dgx-a100'" in text
     text = _error(p, outages=[{**ok, "site": "aws:eu-central-1"}])
     assert "scenarios[0].outages[0].site" in text and "is a cloud region" in text
-    text = _error(p, outages=[{**ok, "to": "2027-06-01"}])
-    assert "scenarios[0].outages[0].to" in text and "outside the horizon" in text
-    text = _error(p, outages=[{**ok, "from": "2026-12-01"}])
+    text = _error(p, outages=[{**ok, "from": "2027-05-01", "to": "2027-06-01"}])
+    assert "scenarios[0].outages[0].from" in text and "outside the horizon" in text
+    text = _error(p, outages=[{**ok, "from": "2026-11-01", "to": "2026-12-01"}])
     assert "scenarios[0].outages[0].from" in text and "outside the horizon" in text
     text = _error(p, outages=[{**ok, "to": "2027-01-02"}])
     assert "scenarios[0].outages[0].to" in text and "not after it starts" in text

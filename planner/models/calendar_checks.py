@@ -140,12 +140,17 @@ def _cycle(w: Workload) -> list[str]:
     return []
 
 
-def _hours(p: Portfolio, value: TimePoint, loc: tuple[int | str, ...]) -> Decimal:
+def _parsed(p: Portfolio, value: TimePoint, loc: tuple[int | str, ...]) -> Decimal:
+    """Hours from the horizon start, wherever they lie."""
     horizon = p.settings.horizon
     try:
-        hours = hours_from_start(value, horizon.start if horizon else None)
+        return hours_from_start(value, horizon.start if horizon else None)
     except ValueError as exc:
         error_at("Portfolio", loc, "calendar", str(exc), str(value))
+
+
+def _hours(p: Portfolio, value: TimePoint, loc: tuple[int | str, ...]) -> Decimal:
+    hours = _parsed(p, value, loc)
     period = p.settings.period_hours
     if not Decimal(0) <= hours <= period:
         error_at("Portfolio", loc, "calendar",
@@ -189,16 +194,25 @@ def _check_serving(p: Portfolio, st: Stage, base: tuple[str | int, ...]) -> None
 
 
 def _check_outages(p: Portfolio, offer: OnpremOffer, at: tuple[str | int, ...]) -> None:
-    """An outage ends after it starts and takes no more nodes than exist, alone or
-    together with the outages that overlap it."""
+    """An outage ends after it starts, overlaps the horizon (a maintenance that began
+    before it or ends after it counts for the part inside: a shared maintenance calendar
+    need not be cut to the quarter) and takes no more nodes than exist, alone or together
+    with the outages that overlap it."""
     spans = []
+    period = p.settings.period_hours
     for k, out in enumerate(offer.outages):
-        begin = _hours(p, out.from_, (*at, "outages", k, "from"))
-        end = _hours(p, out.to, (*at, "outages", k, "to"))
+        begin = _parsed(p, out.from_, (*at, "outages", k, "from"))
+        end = _parsed(p, out.to, (*at, "outages", k, "to"))
         if end <= begin:
             error_at("Portfolio", (*at, "outages", k, "to"), "calendar",
                      f"outage ends at {out.to}, not after it starts ({out.from_})",
                      str(out.to))
+        if end <= 0 or begin >= period:
+            error_at("Portfolio", (*at, "outages", k, "from"), "calendar",
+                     f"outage [{shown(out.from_)}, {shown(out.to)}) lies outside the horizon [0, "
+                     f"{period:.6g}] h ({begin:.6g} to {end:.6g} h from its start); "
+                     "remove it, or check its dates", str(out.from_))
+        begin, end = max(Decimal(0), begin), min(period, end)
         if out.nodes > offer.nodes:
             error_at("Portfolio", (*at, "outages", k, "nodes"), "out_of_range",
                      f"{out.nodes} nodes down, but {offer.id} has {offer.nodes}",

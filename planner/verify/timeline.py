@@ -320,15 +320,19 @@ def check_dates(settings: Settings, checked: list[Checked]) -> list[Violation]:
 
 
 def outages_of(portfolio: Portfolio, pools: set[str]) -> Outages:
-    """The declared outages of the on-prem node classes among ``pools``, in exact hours."""
+    """The declared outages of the on-prem node classes among ``pools``, in exact hours,
+    each cut to the horizon (an outage may begin before it or end after it)."""
     settings = portfolio.settings
+    period = settings.period_hours
     out: Outages = {}
     for site in portfolio.onprem:
         for offer in site.offers:
             key = f"offer:{site.id}/{offer.id}"
-            if key in pools and offer.outages:
-                out[key] = [(hours_at(settings, o.from_), hours_at(settings, o.to), o.nodes)
-                            for o in offer.outages]
+            spans = [(max(Decimal(0), hours_at(settings, o.from_)),
+                      min(period, hours_at(settings, o.to)), o.nodes)
+                     for o in offer.outages] if key in pools else []
+            if inside := [(a, b, n) for a, b, n in spans if a < b]:
+                out[key] = inside
     return out
 
 

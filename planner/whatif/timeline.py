@@ -2,8 +2,9 @@
 added from a date (the ``deadlines``, ``outages`` and ``more_nodes`` of a scenario).
 
 Each change is checked against the portfolio it edits: names (with the closest match),
-times within the horizon (dates need ``settings.horizon.start``), windows that still
-open before they close, and outages that never take more nodes than a node class has.
+times within the horizon (dates need ``settings.horizon.start``; an outage need only
+overlap it, and counts inside it), windows that still open before they close, and
+outages that never take more nodes than a node class has.
 """
 
 from __future__ import annotations
@@ -90,16 +91,21 @@ def apply_calendar(portfolio: Portfolio, world: World, deadlines: list[DeadlineC
     return portfolio, world
 
 
-def _in_horizon(portfolio: Portfolio, value: TimePoint, path: str) -> Decimal:
-    """Hours from the horizon start of a scenario's time, which must lie in the horizon."""
+def _hours_of(portfolio: Portfolio, value: TimePoint, path: str) -> Decimal:
+    """Hours from the horizon start of a scenario's time, wherever it lies."""
     settings = portfolio.settings
     try:
-        hours = hours_from_start(value, settings.horizon.start if settings.horizon else None)
+        return hours_from_start(value, settings.horizon.start if settings.horizon else None)
     except ValueError as exc:
         raise InputError(f"the date {shown(value)} needs a horizon start", path=path,
                          hint="set settings.horizon.start in the portfolio, or give hours "
                               "from the horizon start") from exc
-    period = settings.period_hours
+
+
+def _in_horizon(portfolio: Portfolio, value: TimePoint, path: str) -> Decimal:
+    """Hours from the horizon start of a scenario's time, which must lie in the horizon."""
+    hours = _hours_of(portfolio, value, path)
+    period = portfolio.settings.period_hours
     if not Decimal(0) <= hours <= period:
         offset = "" if isinstance(value, Decimal) else f" ({hours:.6g} h from its start)"
         raise InputError(f"{shown(value)} is outside the horizon [0, {period:.6g}] h{offset}",
@@ -219,11 +225,18 @@ def _capacity_nodes(portfolio: Portfolio, world: World, site: str, offer: str
 
 def _add_outage(portfolio: Portfolio, c: OutageAdded, path: str) -> Portfolio:
     i, j = _onprem_offer(portfolio, c.site, c.offer, path)
-    begin = _in_horizon(portfolio, c.from_, f"{path}.from")
-    if _in_horizon(portfolio, c.to, f"{path}.to") <= begin:
+    begin = _hours_of(portfolio, c.from_, f"{path}.from")
+    end = _hours_of(portfolio, c.to, f"{path}.to")
+    if end <= begin:
         raise InputError(f"outage ends at {shown(c.to)}, not after it starts "
                          f"({shown(c.from_)})",
                          path=f"{path}.to", hint="give a `to` after `from`")
+    period = portfolio.settings.period_hours
+    if end <= 0 or begin >= period:  # one that overlaps the horizon counts inside it
+        raise InputError(f"outage [{shown(c.from_)}, {shown(c.to)}) lies outside the "
+                         f"horizon [0, {period:.6g}] h", path=f"{path}.from",
+                         hint=f"give an outage that overlaps {_moment(portfolio, Decimal(0))}"
+                              f" to {_moment(portfolio, period)}")
     offer = portfolio.onprem[i].offers[j]
     down = Outage.model_validate({"from": c.from_, "to": c.to, "nodes": c.nodes})
     return _with_offer(portfolio, i, j, {"outages": [*offer.outages, down]})
