@@ -138,9 +138,9 @@ def _collect(lines: list[dict[str, str]], source: str) -> tuple[dict[tuple[str, 
         key = (region, name)
         have = grouped.get(key)
         if have is None:
-            have = grouped[key] = _TypeInRegion(dict(line, _line=str(number)), price, spot)
+            have = grouped[key] = _TypeInRegion(dict(line, _line=str(number)), price, None)
         have.price = min(have.price, price)
-        if spot is not None and spot > 0:
+        if spot is not None and spot > 0:  # a 0 is no quote, on any zone's line
             have.spot = spot if have.spot is None else min(have.spot, spot)
         have.zones.add((line.get("AvailabilityZone") or "").strip())
     return grouped, unpriced

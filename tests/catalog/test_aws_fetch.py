@@ -509,3 +509,21 @@ def test_access_denied_refresh_keeps_last_good_catalog(clients: Clients, tmp_pat
     assert target.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == [".aws.json.lock", "aws.json"]  # no temp
     clients.assert_no_pending()
+
+
+def test_a_zone_quoting_spot_at_zero_has_no_price() -> None:
+    """A 0 quote is no price (it would make spot free in every plan): the zone is left out,
+    and a type quoted 0 in every zone has no spot price."""
+    from planner.providers.aws.spot import region_spot
+
+    at = datetime(2026, 1, 1, 9, tzinfo=UTC)
+    entries = [
+        {"AvailabilityZone": "eu-west-1a", "InstanceType": "x.large", "SpotPrice": "0.0000",
+         "ProductDescription": "Linux/UNIX", "Timestamp": at},
+        {"AvailabilityZone": "eu-west-1b", "InstanceType": "x.large", "SpotPrice": "0.31",
+         "ProductDescription": "Linux/UNIX", "Timestamp": at},
+        {"AvailabilityZone": "eu-west-1a", "InstanceType": "y.large", "SpotPrice": "0",
+         "ProductDescription": "Linux/UNIX", "Timestamp": at},
+    ]
+    quotes = region_spot(entries, "eu-west-1")
+    assert quotes["x.large"].price == Decimal("0.31") and "y.large" not in quotes

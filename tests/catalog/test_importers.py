@@ -8,6 +8,7 @@ The importers share the store with a refresh (validation, lock, row-loss checks,
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import shutil
@@ -66,6 +67,27 @@ def test_skypilot_one_row_per_region_and_type_spot_is_zone_minimum() -> None:
     if "B200" not in GPU_MODELS:
         assert cat.source.parameters["skipped_rows"]["us-east-1"] == {
             "unknown_accelerator:B200": 1}
+
+
+def test_skypilot_a_zero_spot_price_on_any_zone_line_is_no_quote(tmp_path: Path) -> None:
+    """A 0 SpotPrice is skipped on the first zone line of a type as on the others (the
+    first line used to keep it: spot free in every plan, by line order)."""
+    with SKY_AWS.open(newline="") as f:
+        lines = list(csv.DictReader(f))
+    seen: set[str] = set()
+    for line in lines:
+        if line["InstanceType"] not in seen:  # the first zone line of each type
+            seen.add(line["InstanceType"])
+            line["SpotPrice"] = "0"
+    zeroed = tmp_path / "vms.csv"
+    with zeroed.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(lines[0]))
+        writer.writeheader()
+        writer.writerows(lines)
+    cat = import_skypilot([zeroed], "aws", now=NOW)
+    assert all(r.spot_price_per_hour is None or r.spot_price_per_hour > 0 for r in cat.rows)
+    p4d = row(cat, "us-east-1", "p4d.24xlarge")  # zones a 7.8799, b 2.4655, c 8.5148
+    assert p4d.spot_price_per_hour == Decimal("2.4655")
 
 
 def test_skypilot_provenance_names_the_file_and_its_hash() -> None:

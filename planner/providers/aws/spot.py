@@ -67,9 +67,12 @@ def latest_per_zone(entries: Iterable[Mapping[str, Any]], region: str,
 
 def region_spot(entries: Iterable[Mapping[str, Any]], region: str,
                 product: str = "Linux/UNIX") -> dict[str, SpotQuote]:
-    """Per instance type, the lowest current zone quote of ``region`` (ties: zone name)."""
+    """Per instance type, the lowest current zone quote of ``region`` (ties: zone name); a
+    zone whose current quote is 0 has no price (never a free instance)."""
     best: dict[str, SpotQuote] = {}
     for (name, _zone), quote in sorted(latest_per_zone(entries, region, product).items()):
+        if quote.price <= 0:
+            continue
         if name not in best or (quote.price, quote.zone) < (best[name].price, best[name].zone):
             best[name] = quote
     return best
