@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -109,3 +110,34 @@ def test_report_limits_and_extra_fields_are_checked(
     _refused(lambda: explanations(plan, more={0: 3}), "more",  # type: ignore[dict-item]
              "load_plan_lenient")                                 # was: TypeError
     assert explanations(plan, more={0: {"new_field": 1}})["placements"][0]["new_field"] == 1
+
+
+def test_numpy_whole_numbers_are_whole_numbers(
+        made: tuple[planner.Portfolio, planner.Plan]) -> None:
+    """Indices and limits computed with numpy are accepted (they were refused as not
+    whole numbers)."""
+    import numpy as np
+
+    _, plan = made
+    limits = Limits(rows=np.int64(5))  # type: ignore[arg-type]
+    assert limits.rows == 5 and type(limits.rows) is int
+    assert "<html" in render_html(plan, limits=limits)
+    more = {np.int64(0): {"new_field": 1}}
+    assert explanations(plan, more=more)["placements"][0]["new_field"] == 1  # type: ignore[arg-type]
+
+
+def test_the_more_hint_names_what_turns_a_lenient_load_into_more(
+        made: tuple[planner.Portfolio, planner.Plan], tmp_path: Path) -> None:
+    """The hint of a wrong ``more`` gives the call that makes one from a lenient load."""
+    from planner.report.lenient import load_plan_lenient, split_dropped
+
+    _, plan = made
+    data = json.loads(plan.model_dump_json())
+    data["placements"][0]["future_field"] = 1
+    f = tmp_path / "plan.json"
+    f.write_text(json.dumps(data))
+    loaded, dropped = load_plan_lenient(f)
+    err = _refused(lambda: explanations(loaded, more=dropped), "more", "split_dropped")
+    assert "load_plan_lenient" in (err.hint or "")
+    more = split_dropped(dropped)[0]
+    assert explanations(loaded, more=more)["placements"][0]["future_field"] == 1

@@ -11,6 +11,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
+from numbers import Integral
 from typing import Any
 
 from pydantic import BaseModel
@@ -173,13 +174,16 @@ def explanations(plan: Plan, more: dict[int, dict[str, Any]] | None = None) -> d
     :class:`Plan` (a dict of a plan's JSON, a path) is an
     :class:`~planner.errors.InputError` saying how to read one.
     """
-    hint = "leave it out; load_plan_lenient returns the fields a newer plan file added"
+    hint = ("leave it out, or pass split_dropped(load_plan_lenient(path)[1])[0] "
+            "(planner.report.lenient): the fields a newer plan file added, per placement")
     more = check_optional(more, dict, "more", "a dict of placement index → extra fields",
                           hint)
     for key, extra in (more or {}).items():
-        if not isinstance(key, int) or not isinstance(extra, dict):
+        if isinstance(key, bool) or not isinstance(key, Integral) \
+                or not isinstance(extra, dict):
             raise InputError(f"expected placement index → dict of fields, got {key!r}: "
                              f"{extra!r}"[:200], path="more", hint=hint)
+    more = None if more is None else {int(k): v for k, v in more.items()}
     return plan_explanations(checked_plan(plan), more)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
+from numbers import Integral
 from typing import Any
 
 from planner.errors import InputError
@@ -43,10 +44,11 @@ class Limits:
         the end, and the page said "showing -3 of ..." without an error)."""
         for f in fields(self):
             value = getattr(self, f.name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
                 raise InputError(f"{value!r} is not a whole number of at least 1",
                                  path=f"limits.{f.name}",
                                  hint=f"give 1 or more (default {f.default})")
+            object.__setattr__(self, f.name, int(value))  # numpy ints as Python ints
 
 
 def section(anchor: str, title: str, body: str, *, lead: str = "") -> str:
