@@ -75,3 +75,11 @@ def test_a_scenario_outage_across_the_horizon_end_is_cut_not_refused() -> None:
              "nodes": 1}]), 0)
     assert err.value.path == "scenarios[0].outages[0].from"
     assert "outside the horizon" in str(err.value)
+
+
+def test_outages_that_overlap_before_the_horizon_are_named_at_its_start() -> None:
+    with pytest.raises(ValueError) as err:
+        _fraud([{"from": "2026-12-20", "to": "2027-01-10", "nodes": 3},
+                {"from": "2026-12-25", "to": "2027-01-05", "nodes": 2}])
+    text = str(err.value)
+    assert "overlap at the horizon start (2026-12-2" in text and "00:00:00" not in text

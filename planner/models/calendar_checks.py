@@ -11,7 +11,6 @@ import difflib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -221,7 +220,9 @@ def _check_outages(p: Portfolio, offer: OnpremOffer, at: tuple[str | int, ...]) 
     found = overbooked(spans, offer.nodes, p.settings.period_hours)
     if found is not None:
         out = offer.outages[found.index]
-        when = str(out.from_) if isinstance(out.from_, date) else f"hour {out.from_:g}"
+        early = _parsed(p, out.from_, (*at, "outages", found.index, "from")) < 0
+        when = f"the horizon start ({shown(out.from_)} is before it)" if early \
+            else shown(out.from_)
         error_at("Portfolio", (*at, "outages", found.index, "nodes"), "outage_overlap",
                  overbooked_message(found, offer.id, offer.nodes, when)
                  + "; take fewer nodes down, or move the outages apart", out.nodes)
