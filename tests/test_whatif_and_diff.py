@@ -261,3 +261,17 @@ def test_diff_of_plans_whose_horizons_start_differently_says_how_it_compares() -
     assert any("compared by their dates" in w for w in d.warnings), d.warnings
     same_hours = shifted.model_copy(update={"placements": [p]})  # a day earlier on the calendar
     assert [r.stage for r in diff_plans(a, same_hours).rescheduled] == ["training"]
+
+
+def test_diff_says_how_it_compares_times_when_a_plan_has_no_schedule_or_inputs() -> None:
+    """Without a horizon (a plan of an older planner) or without recorded inputs, the diff
+    said nothing of how it compared times."""
+    a = solve(portfolio([workload("w", [training()])],
+                        settings={"horizon": {"start": "2027-01-04", "end": "2027-02-01"}}))
+    old = a.model_copy(update={"horizon": None})
+    assert any("one plan has no schedule" in w for w in diff_plans(old, a).warnings)
+    undated = a.model_copy(update={"inputs": None, "horizon": a.horizon.model_copy(
+        update={"start": None})}) if a.horizon is not None else a
+    d = diff_plans(undated, a)
+    assert any("does not record its inputs" in w for w in d.warnings)
+    assert any("one plan dates its horizon and the other does not" in w for w in d.warnings)

@@ -146,18 +146,25 @@ def _delta(old: dict[str, Decimal], new: dict[str, Decimal]) -> dict[str, Decima
 
 
 def input_warnings(old: Plan, new: Plan) -> list[str]:
-    """Which inputs differ between two plans of one portfolio (by their recorded digests)."""
+    """Which inputs differ between two plans of one portfolio (by their recorded digests),
+    and how their horizons make the diff compare times."""
+    if old.horizon is not None and new.horizon is not None:
+        timing = _horizon_warnings(_origin(old), _origin(new))
+    elif old.horizon is not None or new.horizon is not None:
+        timing = ["one plan has no schedule (written by an older planner): no stage is "
+                  "compared in time"]
+    else:
+        timing = []
     if old.inputs is None or new.inputs is None:
         return ["a plan does not record its inputs (written by an older planner): cannot "
-                "tell whether the portfolio or the catalogs changed"]
+                "tell whether the portfolio or the catalogs changed", *timing]
     out = [f"the {which} plan was made under the what-if scenario {plan.inputs.scenario!r}: "
            "the diff includes its changes" for which, plan in (("old", old), ("new", new))
            if plan.inputs is not None and plan.inputs.scenario is not None]
     if old.inputs.portfolio_sha256 != new.inputs.portfolio_sha256:
         out.append(f"the portfolio {new.portfolio!r} changed between the plans: the diff "
                    "includes the effect of that edit")
-    if old.horizon is not None and new.horizon is not None:
-        out += _horizon_warnings(_origin(old), _origin(new))
+    out += timing
     if old.inputs.catalogs_sha256 != new.inputs.catalogs_sha256:
         out.append("the plans were priced with different catalogs: the diff includes the "
                    "effect of the price changes")
