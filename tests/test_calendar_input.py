@@ -147,3 +147,23 @@ def test_outages_are_checked_against_the_node_class(tmp_path: Path) -> None:
     site["offers"][0]["outages"] = [{"from": 200, "to": 300, "nodes": 2}]  # type: ignore[index]
     p = _load(tmp_path, _portfolio([_stage("training")], HORIZON, [site]))
     assert p.onprem[0].offers[0].outages[0].nodes == 2
+
+
+def test_a_full_dump_with_a_horizon_end_reads_back(tmp_path: Path) -> None:
+    # model_dump_json() writes the period derived from horizon.end beside it: that is the
+    # same period, not a second one, so the file reads back (a timed portfolio written
+    # this way was refused with "not both"); a period that disagrees still is.
+    quarter = api.load_portfolio(Path(__file__).parent.parent / "examples"
+                                 / "quarter-deadlines.yaml")
+    assert quarter.settings.horizon is not None and quarter.settings.horizon.end is not None
+    path = tmp_path / "quarter.json"
+    path.write_text(quarter.model_dump_json(), "utf-8")
+    again = api.load_portfolio(path)
+    assert again.settings.period_hours == quarter.settings.period_hours == 2184
+    assert again.settings.horizon is not None and again.settings.horizon.hours() == 2184
+    assert len(again.workloads) == len(quarter.workloads)
+    assert "period_hours" not in again.settings.model_dump(exclude_unset=True)
+    data = _portfolio([_stage("training")], {**HORIZON, "period_hours": "2160"})
+    assert _load(tmp_path, data).settings.period_hours == 90 * 24
+    data["settings"]["period_hours"] = "2159.5"
+    assert "not both" in _error(tmp_path, data)
