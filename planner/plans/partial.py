@@ -164,14 +164,19 @@ def _lost(ctx: DropContext, solution: Solution, g: int, placed: set[str],
             "does not fit with the planned workloads (not analysed further: time limit or "
             "large portfolio)"])
     ctx.say(f"{wid} left out: re-solving with it forced in")
-    half = options.until(options.deadline.within(options.remaining_s() / 2)) \
-        if options.deadline else dataclasses.replace(options,
-                                                      time_limit_s=options.time_limit_s / 2)
-    add_cost, drops, note = _forced(ctx, solution, g, half)
+    if options.deadline is not None:  # half of the wall-clock share, the rest after it
+        forced = options.until(options.deadline.within(options.remaining_s() / 2))
+        diagnosis = options
+    else:  # deterministic: half of the share each, in deterministic seconds
+        diagnosis = dataclasses.replace(options, time_limit_s=options.time_limit_s / 2)
+        # the re-solve's heuristic phases (greedy start, list scheduling) read a wall
+        # deadline as the main solve's do: the command's time limit, which they end well
+        # within; one of the share's seconds cut them short in one run and not the next
+        forced = diagnosis.until(Deadline.after(ctx.options.time_limit_s))
+    add_cost, drops, note = _forced(ctx, solution, g, forced)
     sub = _sub(ctx.portfolio, placed | {wid})
     sub_cands = generate(sub, ctx.world, previous=ctx.previous)
-    conflicts, summary = diagnose(sub, ctx.world, sub_cands,
-                                  options if options.deadline is not None else half)
+    conflicts, summary = diagnose(sub, ctx.world, sub_cands, diagnosis)
     if conflicts:
         first = (f"lost to {', '.join(c.rule for c in conflicts)}: placed together with the "
                  f"planned workloads, {summary[0].lower()}{summary[1:]}")

@@ -18,6 +18,11 @@ AUTO_EXACT_OPTIONS = 5_000
 """``auto`` runs exact CP-SAT up to this many options (and for partial plans), the ``lp``
 strategy above (see benchmarks/README.md)."""
 
+DETERMINISTIC_WALL_FLOOR_S = 10.0
+"""In deterministic mode CP-SAT also stops after 10 × its deterministic limit in wall
+seconds, but never sooner than this: a cap a loaded machine can reach ends one run's
+solve early and not the next one's (:func:`planner.solvers.cpsat_model.configure`)."""
+
 # --- Explanations and plan building (planner.api, planner.plans, planner.explain) ------
 
 EXPLAIN_MAX_STAGES = 2000
