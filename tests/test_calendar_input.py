@@ -200,3 +200,23 @@ def test_a_horizon_under_an_hour_is_refused(tmp_path: Path, settings: dict[str, 
     its window pruned nowhere (the diagnosis said "see unplaced", which named nothing)."""
     text = _error(tmp_path, _portfolio([_stage("training", hours=0.2)], settings))
     assert where in text and "under an hour" in text and "at least 1 h" in text, text
+
+
+def test_a_full_dump_with_a_horizon_end_reads_back(tmp_path: Path) -> None:
+    # model_dump_json() writes the period derived from horizon.end beside it: that is the
+    # same period, not a second one, so the file reads back (a timed portfolio written
+    # this way was refused with "not both"); a period that disagrees still is.
+    quarter = api.load_portfolio(Path(__file__).parent.parent / "examples"
+                                 / "quarter-deadlines.yaml")
+    assert quarter.settings.horizon is not None and quarter.settings.horizon.end is not None
+    path = tmp_path / "quarter.json"
+    path.write_text(quarter.model_dump_json(), "utf-8")
+    again = api.load_portfolio(path)
+    assert again.settings.period_hours == quarter.settings.period_hours == 2184
+    assert again.settings.horizon is not None and again.settings.horizon.hours() == 2184
+    assert len(again.workloads) == len(quarter.workloads)
+    assert "period_hours" not in again.settings.model_dump(exclude_unset=True)
+    data = _portfolio([_stage("training")], {**HORIZON, "period_hours": "2160"})
+    assert _load(tmp_path, data).settings.period_hours == 90 * 24
+    data["settings"]["period_hours"] = "2159.5"
+    assert "not both" in _error(tmp_path, data)

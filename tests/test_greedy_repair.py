@@ -18,6 +18,7 @@ import pytest
 from bruteforce import brute_force, feasible, problems
 from builders import NOW, portfolio, small_catalog, solve, training, workload
 from hypothesis import given, settings
+from ortools.sat.python import cp_model
 
 from planner.compile.arrays import build_problem
 from planner.compile.candidates import generate
@@ -109,6 +110,29 @@ def test_cpsat_repairs_the_neighbourhood_of_the_stuck_stages() -> None:
     x = cpsat_repair(p, done.x, done.stuck, SolveOptions(time_limit_s=5, workers=1), start)
     assert x is not None and violations(p, x) == [] and p.objective(x) == 105
     assert start.freed == 2 and not start.infeasible
+
+
+def test_the_deterministic_repair_solves_with_one_worker(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # OR-Tools 9.15's interleaved search (how several workers stay deterministic) aborted
+    # the process on a hinted repair model of a generated portfolio ("Check failed:
+    # heuristics.fixed_search != nullptr", tight s seed 1, --deterministic, exit -6); one
+    # worker is deterministic without it.
+    seen: list[tuple[int, bool]] = []
+    solve = cp_model.CpSolver.solve
+
+    def record(self: cp_model.CpSolver, model: cp_model.CpModel, *a: object) -> object:
+        seen.append((self.parameters.num_workers, self.parameters.interleave_search))
+        return solve(self, model, *a)
+
+    monkeypatch.setattr(cp_model.CpSolver, "solve", record)
+    p = dataclasses.replace(stuck_case(), budgets=(PBudget("budget:w", _arr(0), 1_000),))
+    done = greedy_pass(p)
+    x = cpsat_repair(p, done.x, done.stuck, SolveOptions(time_limit_s=5, workers=2,
+                                                         deterministic=True),
+                     Start(done.x, ok=False))
+    assert x is not None and violations(p, x) == [] and p.objective(x) == 105
+    assert seen and all(workers == 1 for workers, _ in seen)
 
 
 def test_a_plan_breaking_a_side_rule_is_repaired_not_declined() -> None:

@@ -5,20 +5,24 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import time
 
 import numpy as np
 import pytest
 from bruteforce import _edges, _splits, _whole, feasible, funded_problems, problems
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from ortools.sat.python import cp_model
 
 from planner.models.problem import Problem
 from planner.models.timing import Outage, Precedence, Timing, placed
 from planner.parallel import LocalExecutor
+from planner.solvers import cpsat_model, schedule_cpsat
 from planner.solvers.base import SolveOptions, SolveStatus
 from planner.solvers.schedule_benders import solve_benders
 from planner.solvers.schedule_check import schedule_violations
 from planner.solvers.schedule_cpsat import solve_schedule
+from planner.solvers.tuning import DETERMINISTIC_WALL_FLOOR_S
 
 
 def _placements(problem: Problem) -> list[np.ndarray]:
@@ -159,6 +163,43 @@ def test_jobs_that_fit_one_after_the_other_are_scheduled_in_sequence() -> None:
     starts = sorted(got.start.tolist())
     assert starts[1] >= starts[0] + 300
     assert not schedule_violations(problem, timing, got.solution.x, got.start)
+
+
+def test_deterministic_seconds_do_not_shrink_with_the_wall_time_of_building(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The exact model's deterministic limit was read off a wall deadline started before
+    # the model was built: the build's wall time came off it, so a loaded machine gave
+    # another limit (0.010 against 0.059 deterministic seconds) and another plan.
+    problem, timing = _pool([1, 1], use_now=[3, 3], cap=4, horizon=730,
+                            hours=[300, 300], to_end=[False, False])
+    build, limits = schedule_cpsat.ScheduleBuilder.build, []
+
+    def slow(self: schedule_cpsat.ScheduleBuilder) -> object:
+        time.sleep(0.3)
+        return build(self)
+
+    def configure(solver: cp_model.CpSolver, options: SolveOptions) -> None:
+        cpsat_model.configure(solver, options)
+        limits.append(solver.parameters.max_deterministic_time)
+
+    monkeypatch.setattr(schedule_cpsat.ScheduleBuilder, "build", slow)
+    monkeypatch.setattr(schedule_cpsat, "configure", configure)
+    got = solve_schedule(problem, timing, dataclasses.replace(OPTS, time_limit_s=0.5))
+    assert limits == [0.5]
+    assert got.solution.status is SolveStatus.OPTIMAL
+    assert not schedule_violations(problem, timing, got.solution.x, got.start)
+
+
+def test_a_short_deterministic_limit_keeps_a_wall_cap_a_loaded_machine_does_not_reach() -> None:
+    # 10 × 0.06 deterministic seconds was a 0.6 s wall cap: reached in one run on a
+    # loaded machine and not in the next, so the same command gave two plans.
+    solver = cp_model.CpSolver()
+    cpsat_model.configure(solver, SolveOptions(time_limit_s=0.06, workers=2,
+                                               deterministic=True))
+    assert solver.parameters.max_deterministic_time == pytest.approx(0.06)
+    assert solver.parameters.max_time_in_seconds >= DETERMINISTIC_WALL_FLOOR_S
+    cpsat_model.configure(solver, SolveOptions(time_limit_s=30, deterministic=True))
+    assert solver.parameters.max_time_in_seconds == pytest.approx(300)
 
 
 def test_maintenance_outage_and_precedence_shape_the_schedule() -> None:

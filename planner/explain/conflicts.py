@@ -128,7 +128,7 @@ def _demand(core: list[str], problem: Problem, cands: Candidates, world: World,
         # Sites its non-capacity rules allow: where options exist or were pruned only
         # for capacity.
         sites = {cands.options[i].site_id for i in cands.by_stage[s]}
-        sites |= {p.site_id for p in cands.pruned if p.stage == s and p.groups
+        sites |= {p.site_id for p in cands.pruned.of_stage(s) if p.groups
                   and all(g.startswith("capacity:") for g in p.groups)}
         if st.gpu is None:
             lines.append(f"{st.label} of {ref.workload.id} needs {st.vcpus * st.replicas} vCPUs; "

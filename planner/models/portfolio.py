@@ -466,20 +466,21 @@ class Settings(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _period_from_horizon(cls, data: Any) -> Any:
-        """``horizon.end`` sets ``period_hours``; giving both is ambiguous."""
+        """``horizon.end`` sets ``period_hours``; giving both is ambiguous unless they
+        agree (a full dump, ``model_dump_json()``, writes the derived period too)."""
         if not isinstance(data, dict) or not isinstance(data.get("horizon"), dict):
             return data
         if data["horizon"].get("end") is None:
             return data
-        if "period_hours" in data:
-            error_at("Settings", ("period_hours",), "horizon",
-                     "give settings.horizon.end or settings.period_hours, not both (the "
-                     "period is the horizon's length)", data["period_hours"])
         try:
             hours = Horizon.model_validate(data["horizon"]).hours()
         except ValidationError:  # the field's own validation reports it, with its path
-            return data
-        return {**data, "period_hours": hours}
+            hours = None
+        if "period_hours" in data and not _same_hours(data["period_hours"], hours):
+            error_at("Settings", ("period_hours",), "horizon",
+                     "give settings.horizon.end or settings.period_hours, not both (the "
+                     "period is the horizon's length)", data["period_hours"])
+        return data if hours is None else {**data, "period_hours": hours}
 
     @model_validator(mode="after")
     def _at_least_an_hour(self) -> Settings:
@@ -502,6 +503,16 @@ class Settings(_Strict):
         if self.horizon is not None and self.horizon.end is not None:
             self.__pydantic_fields_set__.discard("period_hours")
         return self
+
+
+def _same_hours(given: Any, hours: Decimal | None) -> bool:
+    """Whether a given ``period_hours`` is the horizon's length (a number, or its text)."""
+    if hours is None or isinstance(given, bool):
+        return False
+    try:
+        return Decimal(str(given)) == hours
+    except ArithmeticError:  # decimal.InvalidOperation: not a number
+        return False
 
 
 class Portfolio(_Strict):

@@ -31,7 +31,7 @@ from planner.solvers.base import Backend, Solution, SolveOptions
 from planner.solvers.funding import Claim, forcing, real_objective, rewards, with_funding
 from planner.solvers.options import Deadline
 from planner.solvers.schedule_plan import place_and_schedule
-from planner.solvers.tuning import MAX_EXPLAINED, MAX_EXPLAINED_OPTIONS
+from planner.solvers.tuning import DROPPED_SHARE, MAX_EXPLAINED, MAX_EXPLAINED_OPTIONS
 
 Previous = dict[str, list[tuple[str, str]]] | None
 
@@ -102,11 +102,11 @@ def explain_dropped(ctx: DropContext, solution: Solution) -> list[Dropped]:
     hopeless = set(impossible(ctx.cands))
     out = []
     left = [g for g, f in enumerate(funded) if not f]
+    explained = min(len(left), MAX_EXPLAINED) if p.n_options <= MAX_EXPLAINED_OPTIONS else 0
     for k, g in enumerate(left):
         w = ctx.portfolio.workloads[g]
-        full = k < MAX_EXPLAINED and p.n_options <= MAX_EXPLAINED_OPTIONS and \
-            not ctx.options.expired()
-        share = ctx.options.until(_slice(ctx.options.deadline, len(left) - k))
+        full = k < explained and (ctx.options.deterministic or not ctx.options.expired())
+        share = _share(ctx.options, len(left) - k, explained)
         if w.id in hopeless:
             entry = _no_option(ctx, w.id, share if full else None)
         else:
@@ -114,6 +114,18 @@ def explain_dropped(ctx: DropContext, solution: Solution) -> list[Dropped]:
         out.append(entry.model_copy(update={"value_usd": w.value_usd,
                                             "priority": w.priority}))
     return out
+
+
+def _share(options: SolveOptions, parts: int, explained: int) -> SolveOptions:
+    """The options of one explanation: an equal share of the time left, or, in
+    deterministic mode, a fixed share of the time limit in deterministic seconds
+    (:data:`DROPPED_SHARE` over the workloads explained in full). The wall clock left
+    after the solve differs from run to run: it explained a workload in one run and gave
+    the short reason in the next, or gave its re-solve another budget."""
+    if options.deterministic:
+        return dataclasses.replace(options, deadline=None, time_limit_s=max(
+            0.01, DROPPED_SHARE * options.time_limit_s / max(1, explained)))
+    return options.until(_slice(options.deadline, parts))
 
 
 def _slice(deadline: Deadline | None, parts: int) -> Deadline:
@@ -152,12 +164,18 @@ def _lost(ctx: DropContext, solution: Solution, g: int, placed: set[str],
             "does not fit with the planned workloads (not analysed further: time limit or "
             "large portfolio)"])
     ctx.say(f"{wid} left out: re-solving with it forced in")
-    half = options.until(options.deadline.within(options.remaining_s() / 2)
-                         if options.deadline else Deadline.after(2.5))
-    add_cost, drops, note = _forced(ctx, solution, g, half)
+    if options.deadline is not None:  # half of the wall-clock share, the rest after it
+        forced = options.until(options.deadline.within(options.remaining_s() / 2))
+        diagnosis = options
+    else:  # deterministic: half of the share each, in deterministic seconds (the
+        # re-solve's heuristic phases read a wall deadline of as many seconds; the
+        # command's time limit let a search run 28 s per dropped workload at 1,000 stages)
+        diagnosis = forced = dataclasses.replace(options,
+                                                 time_limit_s=options.time_limit_s / 2)
+    add_cost, drops, note = _forced(ctx, solution, g, forced)
     sub = _sub(ctx.portfolio, placed | {wid})
     sub_cands = generate(sub, ctx.world, previous=ctx.previous)
-    conflicts, summary = diagnose(sub, ctx.world, sub_cands, options)
+    conflicts, summary = diagnose(sub, ctx.world, sub_cands, diagnosis)
     if conflicts:
         first = (f"lost to {', '.join(c.rule for c in conflicts)}: placed together with the "
                  f"planned workloads, {summary[0].lower()}{summary[1:]}")

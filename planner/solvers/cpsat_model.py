@@ -75,6 +75,7 @@ from planner.models.problem import IntArray, Problem
 from planner.solvers.base import SolveOptions, SolverError
 from planner.solvers.magnitude import check_magnitudes, share_fraction, stage_peak
 from planner.solvers.options import cpsat_seed
+from planner.solvers.tuning import DETERMINISTIC_WALL_FLOOR_S
 
 Guard = Callable[[str], "cp_model.IntVar | None"]
 
@@ -307,7 +308,10 @@ class ModelBuilder:
 def configure(solver: cp_model.CpSolver, options: SolveOptions) -> None:
     """Time limit, workers, seed. By default CP-SAT stops at the wall-clock deadline;
     ``deterministic`` counts deterministic time instead (same plan every run, the wall
-    time only approximately the limit)."""
+    time only approximately the limit), with a wall-clock cap only against runaways:
+    10 × the limit, at least :data:`DETERMINISTIC_WALL_FLOOR_S` (10 × a short limit,
+    0.6 s for a forced re-solve's 0.06 deterministic seconds, was reached on a loaded
+    machine in one run and not the next, and the two plans differed)."""
     params = solver.parameters
     params.num_workers = options.workers
     params.random_seed = cpsat_seed(options.seed)
@@ -315,7 +319,7 @@ def configure(solver: cp_model.CpSolver, options: SolveOptions) -> None:
     if options.deterministic:
         params.interleave_search = True
         params.max_deterministic_time = max(limit, 0.01)
-        params.max_time_in_seconds = max(limit, 0.01) * 10
+        params.max_time_in_seconds = max(limit * 10, DETERMINISTIC_WALL_FLOOR_S)
     else:
         params.max_time_in_seconds = max(limit, 0.001)
 

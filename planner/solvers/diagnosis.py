@@ -38,6 +38,7 @@ from ortools.sat.python import cp_model
 from planner.models.problem import Problem
 from planner.solvers.base import ConflictCheck, Core, SolveOptions
 from planner.solvers.cpsat_model import ModelBuilder, configure, validated
+from planner.solvers.tuning import DIAGNOSIS_SOLVE_FLOOR_S
 
 
 @dataclass
@@ -69,16 +70,49 @@ def _guarded_model(problem: Problem) -> Guarded:
     return Guarded(literals, model)
 
 
-def _feasible(g: Guarded, enforced: list[str], options: SolveOptions) -> bool | None:
+@dataclass
+class _Budget:
+    """Deterministic seconds the solves of one diagnosis share, in deterministic mode
+    without a deadline (:meth:`of`): each solve gets what is left and its use is counted,
+    so the diagnosis ends within ``time_limit_s`` deterministic seconds and finds the same
+    set every run. A solve counts at least :data:`DIAGNOSIS_SOLVE_FLOOR_S`: deterministic
+    time leaves out its set-up, which dominates the small solves of a deletion filter
+    (each solve given the whole ``time_limit_s``, one over a core of 75 rules took 152
+    solves and 6.7 s wall for a budget of 0.5 s, about 2 ms deterministic each)."""
+
+    left: float
+
+    @classmethod
+    def of(cls, options: SolveOptions) -> _Budget | None:
+        shared = options.deterministic and options.deadline is None
+        return cls(options.time_limit_s) if shared else None
+
+    def options(self, options: SolveOptions) -> SolveOptions | None:
+        """The options of the next solve; None when nothing is left."""
+        if self.left <= 0:
+            return None
+        return dataclasses.replace(options, time_limit_s=self.left)
+
+    def spend(self, solver: cp_model.CpSolver) -> None:
+        self.left -= max(DIAGNOSIS_SOLVE_FLOOR_S, solver.response_proto.deterministic_time)
+
+
+def _feasible(g: Guarded, enforced: list[str], options: SolveOptions,
+              budget: _Budget | None = None) -> bool | None:
     """Solve with ``enforced`` rules on and every other rule free; None if undecided (also
-    when the deadline has passed)."""
+    when the deadline has passed or the budget is spent)."""
     if options.deadline is not None and options.deadline.expired():
+        return None
+    given = budget.options(options) if budget is not None else options
+    if given is None:
         return None
     g.model.clear_assumptions()
     g.model.add_assumptions([g.literals[n] for n in enforced])
     solver = cp_model.CpSolver()
-    configure(solver, options)
+    configure(solver, given)
     code = solver.solve(g.model)
+    if budget is not None:
+        budget.spend(solver)
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return True
     if code == cp_model.INFEASIBLE:
@@ -86,27 +120,34 @@ def _feasible(g: Guarded, enforced: list[str], options: SolveOptions) -> bool | 
     return None
 
 
-def _core(g: Guarded, options: SolveOptions) -> list[str] | None:
+def _core(g: Guarded, options: SolveOptions, budget: _Budget | None = None
+          ) -> list[str] | None:
     names = sorted(g.literals)
+    given = budget.options(options) if budget is not None else options
+    if given is None:
+        return None
     g.model.clear_assumptions()
     g.model.add_assumptions([g.literals[n] for n in names])
     solver = cp_model.CpSolver()
-    configure(solver, dataclasses.replace(options, workers=1))
-    if solver.solve(g.model) != cp_model.INFEASIBLE:
+    configure(solver, dataclasses.replace(given, workers=1))
+    code = solver.solve(g.model)
+    if budget is not None:
+        budget.spend(solver)
+    if code != cp_model.INFEASIBLE:
         return None
     index = {g.literals[n].index: n for n in names}
     return sorted(index[i] for i in solver.sufficient_assumptions_for_infeasibility())
 
 
-def _deletion_filter(g: Guarded, core: list[str],
-                     options: SolveOptions) -> tuple[list[str], bool]:
+def _deletion_filter(g: Guarded, core: list[str], options: SolveOptions,
+                     budget: _Budget | None = None) -> tuple[list[str], bool]:
     """The core shrunk until dropping any rule admits a plan; False when time ran out
     before every rule was tried (the set still conflicts, but may not be minimal)."""
     kept = list(core)
     complete = True
     for name in list(core):
         trial = [n for n in kept if n != name]
-        verdict = _feasible(g, trial, options)
+        verdict = _feasible(g, trial, options, budget)
         if verdict is False:
             kept = trial
         elif verdict is None:
@@ -121,13 +162,16 @@ def find_core(problem: Problem, options: SolveOptions) -> Core:
 
 
 def core_of(guarded: Guarded, options: SolveOptions) -> Core:
-    """A minimal set of the guarded rules that admit no plan together (module docstring)."""
-    core = _core(guarded, options)
+    """A minimal set of the guarded rules that admit no plan together (module docstring);
+    in deterministic mode without a deadline, within ``time_limit_s`` deterministic
+    seconds in all (:class:`_Budget`)."""
+    budget = _Budget.of(options)
+    core = _core(guarded, options, budget)
     if not core:
         return Core(None if core is None else ())
-    core, minimal = _deletion_filter(guarded, core, options)
+    core, minimal = _deletion_filter(guarded, core, options, budget)
     everything = sorted(guarded.literals)
-    alone = {name: _feasible(guarded, [n for n in everything if n != name], options)
+    alone = {name: _feasible(guarded, [n for n in everything if n != name], options, budget)
              for name in core}
     return Core(tuple(core), minimal, alone)
 

@@ -28,6 +28,7 @@ With funding (partial plans) the pass declines workloads that do not fit
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 
@@ -193,7 +194,12 @@ def _cpsat(sub: Problem, hint: IntArray, options: SolveOptions,
     validated(model)
     builder.add_hint(hint)
     solver = cp_model.CpSolver()
-    configure(solver, options)
+    # Deterministic: one worker (deterministic without interleaving). OR-Tools 9.15's
+    # interleaved search with several workers aborted the process on a hinted repair
+    # model ("Check failed: heuristics.fixed_search != nullptr", exit -6; tight s,
+    # seed 1, --deterministic), which no Python code can catch.
+    configure(solver, dataclasses.replace(options, workers=1)
+              if options.deterministic else options)
     solver.parameters.relative_gap_limit = REPAIR_GAP
     solver.parameters.stop_after_first_solution = first
     code = solver.solve(model)

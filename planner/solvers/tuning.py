@@ -18,6 +18,11 @@ AUTO_EXACT_OPTIONS = 5_000
 """``auto`` runs exact CP-SAT up to this many options (and for partial plans), the ``lp``
 strategy above (see benchmarks/README.md)."""
 
+DETERMINISTIC_WALL_FLOOR_S = 10.0
+"""In deterministic mode CP-SAT also stops after 10 × its deterministic limit in wall
+seconds, but never sooner than this: a cap a loaded machine can reach ends one run's
+solve early and not the next one's (:func:`planner.solvers.cpsat_model.configure`)."""
+
 # --- Explanations and plan building (planner.api, planner.plans, planner.explain) ------
 
 EXPLAIN_MAX_STAGES = 2000
@@ -45,6 +50,15 @@ BUILD_FUNDING_FACTOR = 1.5
 MAX_EXPLAINED = 20
 """Dropped workloads explained in full (diagnosis and forced re-solve); the rest get the
 short reason only."""
+DROPPED_SHARE = 0.2
+"""In deterministic mode, the dropped workloads' explanations get this share of the time
+limit in deterministic seconds, split equally (each forced re-solve half of its part);
+a share of the wall clock left would change the explanations from run to run."""
+DIAGNOSIS_SOLVE_FLOOR_S = 0.02
+"""In deterministic mode, each solve of a diagnosis counts at least this many
+deterministic seconds against its budget (:class:`planner.solvers.diagnosis._Budget`): a
+solve's set-up is not deterministic time, and took ~44 ms wall for ~2 ms deterministic in
+a deletion filter on 60 stages (CP-SAT's deterministic second: about 2 wall seconds)."""
 MAX_EXPLAINED_OPTIONS = 200_000
 """Above this many options (the large-portfolio path) dropped workloads get the short
 reason only: each explanation re-generates candidates and re-solves."""
