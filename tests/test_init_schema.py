@@ -43,3 +43,11 @@ def test_without_with_schema_the_schema_file_is_not_looked_at(tmp_path: Path) ->
     code, err = run("init", str(tmp_path / "team.yaml"))
     assert code == 0, err
     assert (tmp_path / "portfolio.schema.json").read_text() == "mine\n"
+
+
+def test_the_bundled_schemas_are_the_models_schemas() -> None:
+    """planner/docs/schemas/ is what ``planner schema`` writes (it drifted: a changed
+    range stayed out of the bundled file)."""
+    docs = Path(__file__).resolve().parents[1] / "planner" / "docs" / "schemas"
+    for kind in ("portfolio", "plan"):
+        assert (docs / f"{kind}.schema.json").read_text() == schema_text(kind), kind

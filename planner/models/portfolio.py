@@ -433,7 +433,7 @@ class Settings(_Strict):
 
     horizon: Horizon | None = Field(
         default=None, description="the planning horizon on the calendar (start, end)")
-    period_hours: Annotated[Decimal, Range(0, lim.MAX_PERIOD_HOURS, "hours", open_lo=True)] = (
+    period_hours: Annotated[Decimal, Range(1, lim.MAX_PERIOD_HOURS, "hours")] = (
         Field(default=Decimal(730), description="planning period"))
     max_catalog_age_days: Annotated[int, Range(1, lim.MAX_CATALOG_AGE_DAYS, "days")] = 30
     budget_usd: Usd | None = Field(default=None, description="hard cap on total cost")
@@ -480,20 +480,15 @@ class Settings(_Strict):
             error_at("Settings", ("period_hours",), "horizon",
                      "give settings.horizon.end or settings.period_hours, not both (the "
                      "period is the horizon's length)", data["period_hours"])
+        if hours is not None and hours < 1:
+            # The solvers schedule in whole hours: a horizon under an hour holds none (a run
+            # of 0.2 h was infeasible, "see unplaced" naming nothing). A period_hours under 1
+            # is refused by its range, as the JSON schema says.
+            error_at("Settings", ("horizon", "end"), "horizon",
+                     f"the horizon is {hours:g} h long, under an hour: the planner schedules "
+                     "in whole hours; give a horizon of at least 1 h",
+                     str(data["horizon"]["end"]))
         return data if hours is None else {**data, "period_hours": hours}
-
-    @model_validator(mode="after")
-    def _at_least_an_hour(self) -> Settings:
-        """The solvers schedule in whole hours: a horizon under an hour holds none (a run
-        of 0.2 h was infeasible, its window pruned nowhere, "see unplaced" naming nothing)."""
-        if self.period_hours < 1:
-            by_end = self.horizon is not None and self.horizon.end is not None
-            error_at("Settings", ("horizon", "end") if by_end else ("period_hours",),
-                     "horizon", f"the horizon is {self.period_hours:g} h long, under an hour: "
-                     "the planner schedules in whole hours; give a horizon of at least 1 h",
-                     str(self.horizon.end) if by_end and self.horizon is not None
-                     else str(self.period_hours))
-        return self
 
     @model_validator(mode="after")
     def _derived_period_unset(self) -> Settings:
