@@ -31,7 +31,13 @@ from planner.solvers.base import Backend, Solution, SolveOptions
 from planner.solvers.funding import Claim, forcing, real_objective, rewards, with_funding
 from planner.solvers.options import Deadline
 from planner.solvers.schedule_plan import place_and_schedule
-from planner.solvers.tuning import DROPPED_SHARE, MAX_EXPLAINED, MAX_EXPLAINED_OPTIONS
+from planner.solvers.tuning import (
+    DROPPED_SHARE,
+    EXPLAIN_MIN_S,
+    EXPLAIN_S_PER_STAGE,
+    MAX_EXPLAINED,
+    MAX_EXPLAINED_OPTIONS,
+)
 
 Previous = dict[str, list[tuple[str, str]]] | None
 
@@ -103,10 +109,11 @@ def explain_dropped(ctx: DropContext, solution: Solution) -> list[Dropped]:
     out = []
     left = [g for g, f in enumerate(funded) if not f]
     explained = min(len(left), MAX_EXPLAINED) if p.n_options <= MAX_EXPLAINED_OPTIONS else 0
+    need = max(EXPLAIN_MIN_S, EXPLAIN_S_PER_STAGE * p.n_stages)
     for k, g in enumerate(left):
         w = ctx.portfolio.workloads[g]
-        full = k < explained and (ctx.options.deterministic or not ctx.options.expired())
         share = _share(ctx.options, len(left) - k, explained)
+        full = k < explained and (ctx.options.deterministic or share.remaining_s() >= need)
         if w.id in hopeless:
             entry = _no_option(ctx, w.id, share if full else None)
         else:
