@@ -90,14 +90,15 @@ def test_required_workloads_and_priority_come_first() -> None:
         == [False, True]
 
 
-def test_lns_declares_it_cannot_fund_and_auto_picks_cpsat() -> None:
+def test_lns_declares_it_cannot_fund_and_auto_picks_a_funding_backend() -> None:
     p = with_funding(_two_workloads(10), [0, 1], ["w0", "w1"],
                      rewards(_two_workloads(10), [Claim("w0"), Claim("w1")]))
     assert Feature.FUNDING not in LnsBackend.capabilities.honours
     assert LnsBackend.capabilities.missing(p) == [Feature.FUNDING]
     assert Feature.FUNDING in CpSatBackend.capabilities.honours
     assert Feature.FUNDING in GreedyBackend.capabilities.honours
-    assert choose_backend("auto", 10**9, funding=True) == "cpsat"
+    assert choose_backend("auto", 10, funding=True) == "cpsat"
+    assert choose_backend("auto", 10**9, funding=True) == "greedy"
     assert choose_backend("auto", 10**9) == "lp"
     # asked anyway, lns declines (no plan, no bound) instead of returning a broken plan
     sol = LnsBackend().solve(p, SolveOptions(time_limit_s=1, workers=1))

@@ -314,7 +314,8 @@ def test_auto_policy() -> None:
     assert choose_backend("auto", 10) == "cpsat"
     assert choose_backend("auto", AUTO_EXACT_OPTIONS) == "cpsat"
     assert choose_backend("auto", AUTO_EXACT_OPTIONS + 1) == "lp"
-    assert choose_backend("auto", 10**9, funding=True) == "cpsat"
+    assert choose_backend("auto", AUTO_EXACT_OPTIONS, funding=True) == "cpsat"
+    assert choose_backend("auto", 10**9, funding=True) == "greedy"  # lp cannot fund
     for name in BACKENDS:
         assert choose_backend(name, 10**9) == name
 

@@ -1,7 +1,8 @@
 """Place and schedule: the time-aware solve every plan goes through.
 
-* **Exact** (the ``cpsat`` backend: partial plans, and portfolios up to
-  :data:`~planner.solvers.tuning.AUTO_EXACT_OPTIONS` options under ``auto``): the CP-SAT
+* **Exact** (the ``cpsat`` backend: portfolios up to
+  :data:`~planner.solvers.tuning.AUTO_EXACT_OPTIONS` options under ``auto``, partial plans
+  among them): the CP-SAT
   model with optional intervals of :mod:`planner.solvers.schedule_cpsat`, warm-started
   from greedy's placement scheduled and searched (:func:`_exact`).
 * **Decomposed** (every other backend): the backend places every stage with capacity
