@@ -146,7 +146,7 @@ BAD_VALUES = [
     ("settings/latency_ms", {"onprem:berlin-dc": {"de": -3}},
      "settings.latency_ms.onprem:berlin-dc.de", "at least 0"),
     ("settings/budget_usd", -1, "settings.budget_usd", "at least 0"),
-    ("settings/period_hours", 0, "settings.period_hours", "greater than 0"),
+    ("settings/period_hours", 0, "settings.period_hours", "at least 1 and at most"),
     ("workloads/0/stages/2/replicas", 0, "workloads[0].stages[2].replicas", "at least 1"),
     (f"{W0S0}/gpu/count", 0, "workloads[0].stages[0].gpu.count", "at least 1"),
     (f"{W0S0}/gpu/models/H100", 0, "workloads[0].stages[0].gpu.models.H100", "at least 0.001"),
