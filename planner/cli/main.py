@@ -162,8 +162,9 @@ def _summary(plan: Plan, console: Console) -> None:
          "is written with its gap; exit 7 only when no plan was found at all.",
 )
 @click.option("--deterministic", is_flag=True,
-              help="Same plan every run: the solver counts deterministic time, so the time "
-                   "limit is approximate (implied by --reproducible).")
+              help="Same plan every run: the solver counts deterministic time, so the "
+                   "command may run several times the time limit on the wall clock "
+                   "(implied by --reproducible).")
 @click.option("--workers", type=int, default=None, callback=checked(api.check_workers),
               help="Solver threads/processes [default: the cores this process may use].")
 @click.option("--seed", type=int, default=0, show_default=True,
