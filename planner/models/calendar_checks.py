@@ -204,7 +204,8 @@ def _check_outages(p: Portfolio, offer: OnpremOffer, at: tuple[str | int, ...]) 
         end = _parsed(p, out.to, (*at, "outages", k, "to"))
         if end <= begin:
             error_at("Portfolio", (*at, "outages", k, "to"), "calendar",
-                     f"outage ends at {out.to}, not after it starts ({out.from_})",
+                     f"outage ends at {shown(out.to)}, not after it starts "
+                     f"({shown(out.from_)})",
                      str(out.to))
         if end <= 0 or begin >= period:
             error_at("Portfolio", (*at, "outages", k, "from"), "calendar",
