@@ -262,7 +262,7 @@ def test_keyless_fallback_does_not_silently_drop_the_last_good_spot_prices(
 
 def test_one_invalid_offer_row_is_skipped_and_counted_not_the_region() -> None:
     """A type whose row fails validation (a monthly price given as hourly) is skipped and
-    counted, like the API path does; the region keeps its other types."""
+    counted (``invalid_row``, as Azure counts one); the region keeps its other types."""
     from planner.providers.aws.offers import OfferPrices
 
     def product(name: str) -> aws_bulk.BulkProduct:
@@ -275,4 +275,4 @@ def test_one_invalid_offer_row_is_skipped_and_counted_not_the_region() -> None:
                 "m7i.xlarge": OfferPrices(on_demand=Decimal("1471.68"))})  # monthly
     rows, skipped = aws_bulk.offer_rows("us-east-1", "US", offer, "https://x/index.json", NOW)
     assert [r.instance_type for r in rows] == ["m7i.large"]
-    assert skipped == {"invalid_instance_facts": 1}
+    assert skipped == {"invalid_row": 1}

@@ -227,7 +227,7 @@ def offer_rows(region: str, country: str, offer: Offer, url: str,
                fetched_at: datetime) -> tuple[list[CatalogRow], dict[str, int]]:
     """Rows of one region's offer, and the count of skipped types per reason (a type whose
     row fails validation, e.g. a price above the catalog's bound, is skipped and counted
-    as ``invalid_instance_facts``, not the whole region)."""
+    as ``invalid_row``, as Azure counts one, not the whole region)."""
     version = offer.meta.get("publicationDate") or offer.meta.get("version") or "?"
     source = RowSource(kind="bulk", ref=f"AWS Price List bulk offer file {url} "
                                         f"(published {version})",
@@ -237,8 +237,8 @@ def offer_rows(region: str, country: str, offer: Offer, url: str,
     for name in sorted(offer.prices):
         try:
             row = bulk_row(region, country, offer.products[name], offer.prices[name], source)
-        except (ValueError, KeyError):  # a malformed entry, as the API path counts it
-            row = "invalid_instance_facts"
+        except (ValueError, KeyError):  # e.g. a price above the bound: skipped, counted
+            row = "invalid_row"
         if isinstance(row, str):
             skipped[row] = skipped.get(row, 0) + 1
         else:
