@@ -80,21 +80,26 @@ class _Budget:
     (each solve given the whole ``time_limit_s``, one over a core of 75 rules took 152
     solves and 6.7 s wall for a budget of 0.5 s, about 2 ms deterministic each)."""
 
-    left: float
+    left: float | None = None
+    """Deterministic seconds left; None: no shared budget (each solve has its options')."""
 
     @classmethod
-    def of(cls, options: SolveOptions) -> _Budget | None:
+    def of(cls, options: SolveOptions) -> _Budget:
         shared = options.deterministic and options.deadline is None
-        return cls(options.time_limit_s) if shared else None
+        return cls(options.time_limit_s if shared else None)
 
     def options(self, options: SolveOptions) -> SolveOptions | None:
         """The options of the next solve; None when nothing is left."""
+        if self.left is None:
+            return options
         if self.left <= 0:
             return None
         return dataclasses.replace(options, time_limit_s=self.left)
 
     def spend(self, solver: cp_model.CpSolver) -> None:
-        self.left -= max(DIAGNOSIS_SOLVE_FLOOR_S, solver.response_proto.deterministic_time)
+        if self.left is not None:
+            self.left -= max(DIAGNOSIS_SOLVE_FLOOR_S,
+                             solver.response_proto.deterministic_time)
 
 
 def _feasible(g: Guarded, enforced: list[str], options: SolveOptions,
@@ -103,7 +108,8 @@ def _feasible(g: Guarded, enforced: list[str], options: SolveOptions,
     when the deadline has passed or the budget is spent)."""
     if options.deadline is not None and options.deadline.expired():
         return None
-    given = budget.options(options) if budget is not None else options
+    budget = budget or _Budget()
+    given = budget.options(options)
     if given is None:
         return None
     g.model.clear_assumptions()
@@ -111,8 +117,7 @@ def _feasible(g: Guarded, enforced: list[str], options: SolveOptions,
     solver = cp_model.CpSolver()
     configure(solver, given)
     code = solver.solve(g.model)
-    if budget is not None:
-        budget.spend(solver)
+    budget.spend(solver)
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return True
     if code == cp_model.INFEASIBLE:
@@ -120,10 +125,9 @@ def _feasible(g: Guarded, enforced: list[str], options: SolveOptions,
     return None
 
 
-def _core(g: Guarded, options: SolveOptions, budget: _Budget | None = None
-          ) -> list[str] | None:
+def _core(g: Guarded, options: SolveOptions, budget: _Budget) -> list[str] | None:
     names = sorted(g.literals)
-    given = budget.options(options) if budget is not None else options
+    given = budget.options(options)
     if given is None:
         return None
     g.model.clear_assumptions()
@@ -131,8 +135,7 @@ def _core(g: Guarded, options: SolveOptions, budget: _Budget | None = None
     solver = cp_model.CpSolver()
     configure(solver, dataclasses.replace(given, workers=1))
     code = solver.solve(g.model)
-    if budget is not None:
-        budget.spend(solver)
+    budget.spend(solver)
     if code != cp_model.INFEASIBLE:
         return None
     index = {g.literals[n].index: n for n in names}
@@ -140,7 +143,7 @@ def _core(g: Guarded, options: SolveOptions, budget: _Budget | None = None
 
 
 def _deletion_filter(g: Guarded, core: list[str], options: SolveOptions,
-                     budget: _Budget | None = None) -> tuple[list[str], bool]:
+                     budget: _Budget) -> tuple[list[str], bool]:
     """The core shrunk until dropping any rule admits a plan; False when time ran out
     before every rule was tried (the set still conflicts, but may not be minimal)."""
     kept = list(core)
