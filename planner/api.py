@@ -25,7 +25,7 @@ from planner.compile.arrays import build_problem
 from planner.compile.candidates import Candidates, generate
 from planner.compile.resolve import build_world
 from planner.compile.timing import build_timing
-from planner.errors import API_SPELLING, InputError, Spelling, VerificationError
+from planner.errors import API_SPELLING, InputError, Spelling, VerificationError, a_kind
 from planner.explain.conflicts import diagnose, recheck_timed_conflicts
 from planner.explain.dropped_fit import check_dropped_fit
 from planner.inputs.checked import (
@@ -33,7 +33,7 @@ from planner.inputs.checked import (
     checked_plan,
     checked_portfolio,
 )
-from planner.inputs.files import a_kind, load_document_as
+from planner.inputs.files import load_document_as
 from planner.inputs.files import load_portfolio as _load_portfolio
 from planner.models.plan import Conflict, Dropped, Plan
 from planner.models.portfolio import Portfolio

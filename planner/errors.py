@@ -109,3 +109,11 @@ CLI_SPELLING = Spelling({
     "previous": "--previous", "solver": "--solver {}", "all_or_nothing": "--all-or-nothing",
     "catalogs": "--catalogs {}",
 }, quote=False)
+
+
+def a_kind(value: object) -> str:
+    """What ``value`` is, for an error: ``None``, ``a dict``, ``an int``."""
+    if value is None:
+        return "None"
+    name = type(value).__name__
+    return f"{'an' if name[0].lower() in 'aeiou' else 'a'} {name}"

@@ -14,8 +14,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from planner.errors import InputError
-from planner.inputs.files import a_kind, validate_as
+from planner.errors import InputError, a_kind
+from planner.inputs.files import validate_as
 from planner.models.plan import Plan
 from planner.models.portfolio import Portfolio
 

@@ -18,8 +18,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from planner.errors import InputError
-from planner.inputs.files import a_kind, validate_as
+from planner.errors import InputError, a_kind
+from planner.inputs.files import validate_as
 
 M = TypeVar("M", bound=BaseModel)
 

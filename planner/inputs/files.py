@@ -26,7 +26,7 @@ from typing import Any, BinaryIO, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from planner.errors import InputError
+from planner.errors import InputError, a_kind
 from planner.inputs.messages import describe, format_loc, wrong_kind
 from planner.inputs.probe import probe_errors
 from planner.inputs.safe_json import JsonLimitError, load_json
@@ -242,14 +242,6 @@ def validate_as(model: type[M], data: Any, source: str) -> M:
     except ValidationError as exc:
         path, msg, hint = describe(model, exc.errors(include_url=False))
         raise InputError(msg, path=path, hint=hint, source=source) from None
-
-
-def a_kind(value: object) -> str:
-    """What ``value`` is, for an error: ``None``, ``a dict``, ``an int``."""
-    if value is None:
-        return "None"
-    name = type(value).__name__
-    return f"{'an' if name[0].lower() in 'aeiou' else 'a'} {name}"
 
 
 def file_path(path: object, kind: str) -> Path:

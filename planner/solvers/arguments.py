@@ -18,7 +18,7 @@ from decimal import Decimal
 
 import numpy as np
 
-from planner.errors import InputError
+from planner.errors import InputError, a_kind
 from planner.parallel import EXECUTORS
 from planner.solvers import AUTO, BACKENDS
 from planner.solvers.base import Deadline
@@ -117,9 +117,8 @@ def check_callable(value: object, name: str, hint: str) -> None:
     """None or something to call (a progress callback was called with each message and
     failed with "'str' object is not callable" mid-plan)."""
     if value is not None and not callable(value):
-        kind = type(value).__name__
-        raise InputError(f"expected a function or None, got {'an' if kind[0] in 'aeiou' else 'a'}"
-                         f" {kind}", path=name, hint=hint)
+        raise InputError(f"expected a function or None, got {a_kind(value)}", path=name,
+                         hint=hint)
 
 
 def check_plan_call(solver: object, executor: object, address: object, progress: object,
