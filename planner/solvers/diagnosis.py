@@ -125,8 +125,10 @@ def _feasible(g: Guarded, enforced: list[str], options: SolveOptions,
     return None
 
 
-def _core(g: Guarded, options: SolveOptions, budget: _Budget) -> list[str] | None:
+def _core(g: Guarded, options: SolveOptions, budget: _Budget | None = None
+          ) -> list[str] | None:
     names = sorted(g.literals)
+    budget = budget or _Budget()
     given = budget.options(options)
     if given is None:
         return None
@@ -143,7 +145,7 @@ def _core(g: Guarded, options: SolveOptions, budget: _Budget) -> list[str] | Non
 
 
 def _deletion_filter(g: Guarded, core: list[str], options: SolveOptions,
-                     budget: _Budget) -> tuple[list[str], bool]:
+                     budget: _Budget | None = None) -> tuple[list[str], bool]:
     """The core shrunk until dropping any rule admits a plan; False when time ran out
     before every rule was tried (the set still conflicts, but may not be minimal)."""
     kept = list(core)
